@@ -1,0 +1,203 @@
+"""Settings: a TOML file plus ``THRIFTY_*`` environment variables (environment wins).
+
+Nothing here is global: :func:`load_settings` returns a fresh, validated :class:`Settings`
+that is passed explicitly to :func:`thrifty.pipeline.build_pipeline` and friends.
+Nested keys use ``__`` in the environment, e.g. ``THRIFTY_GATEWAY__PORT=9000``.
+See docs/configuration.md for every key.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from thrifty.errors import ConfigError
+
+DEFAULT_CONFIG_FILE = "thrifty.toml"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ProviderSettings(_Strict):
+    """One upstream.  ``models`` are glob patterns (``fnmatch``) of the model names it serves;
+    the first provider (in file order) whose pattern matches wins."""
+
+    dialect: Literal["openai", "anthropic"]
+    base_url: str
+    api_key_env: str | None = None
+    models: tuple[str, ...] = ("*",)
+    local: bool = False  # a local server: calls are booked at $0 by this explicit choice
+    price_provider: str | None = None  # genai-prices provider id used to price its models
+    timeout_s: float = Field(default=600.0, gt=0)
+    connect_timeout_s: float = Field(default=10.0, gt=0)
+
+    @field_validator("base_url")
+    @classmethod
+    def _strip_slash(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError(f"base_url must start with http:// or https://, got {value!r}")
+        return value.rstrip("/")
+
+
+def default_providers() -> dict[str, ProviderSettings]:
+    return {
+        "openai": ProviderSettings(
+            dialect="openai",
+            base_url="https://api.openai.com/v1",
+            api_key_env="OPENAI_API_KEY",
+            models=("gpt-*", "o1*", "o3*", "o4*", "chatgpt-*", "text-*", "ft:*"),
+            price_provider="openai",
+        ),
+        "anthropic": ProviderSettings(
+            dialect="anthropic",
+            base_url="https://api.anthropic.com",
+            api_key_env="ANTHROPIC_API_KEY",
+            models=("claude-*",),
+            price_provider="anthropic",
+        ),
+    }
+
+
+class PriceOverride(_Strict):
+    """User rates in US dollars per million tokens.  Cache rates default to the input rate
+    when omitted; ``batch_discount`` is the fraction off for Batch API calls."""
+
+    input: Decimal = Field(ge=0)
+    output: Decimal = Field(ge=0)
+    cache_read: Decimal | None = Field(default=None, ge=0)
+    cache_write_5m: Decimal | None = Field(default=None, ge=0)
+    cache_write_1h: Decimal | None = Field(default=None, ge=0)
+    batch_discount: Decimal = Field(default=Decimal("0.5"), ge=0, le=1)
+
+
+class RoutingSettings(_Strict):
+    """Static routing: ``tasks`` maps a task name to a model or alias; ``aliases`` maps a
+    name to a real model.  Requests without a mapped task keep the model they asked for."""
+
+    tasks: dict[str, str] = Field(default_factory=dict)
+    aliases: dict[str, str] = Field(default_factory=dict)
+
+
+class GatewaySettings(_Strict):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8787, ge=0, le=65535)
+    max_body_bytes: int = Field(default=8 * 1024 * 1024, gt=0)
+    task_header: str = "x-thrifty-task"
+    tenant_header: str = "x-thrifty-tenant"
+
+
+class LedgerSettings(_Strict):
+    path: Path = Path("thrifty.db")
+
+
+class SimulatorSettings(_Strict):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8788, ge=0, le=65535)
+    latency_ms: float = Field(default=0.0, ge=0)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="THRIFTY_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        frozen=True,
+    )
+
+    gateway: GatewaySettings = Field(default_factory=GatewaySettings)
+    ledger: LedgerSettings = Field(default_factory=LedgerSettings)
+    simulator: SimulatorSettings = Field(default_factory=SimulatorSettings)
+    providers: dict[str, ProviderSettings] = Field(default_factory=default_providers)
+    routing: RoutingSettings = Field(default_factory=RoutingSettings)
+    prices: dict[str, PriceOverride] = Field(default_factory=dict)
+    # Point every provider of one dialect at another base URL (a self-hosted server, a
+    # benchmark upstream, the simulator).
+    openai_base_url: str | None = None
+    anthropic_base_url: str | None = None
+    # Use the built-in simulator as upstream.  ``None`` = automatic: on when no configured
+    # provider has its API key in the environment and no base URL override is given.
+    simulate: bool | None = None
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Environment beats the file (passed as init kwargs by load_settings).
+        return (env_settings, init_settings)
+
+    def uses_simulator(self, environ: Mapping[str, str] | None = None) -> bool:
+        if self.simulate is not None:
+            return self.simulate
+        env = os.environ if environ is None else environ
+        if self.openai_base_url or self.anthropic_base_url:
+            return False
+        return not any(
+            p.local or (p.api_key_env and env.get(p.api_key_env)) for p in self.providers.values()
+        )
+
+
+class _SettingsFromData(Settings):
+    """Validates an already-merged dict without reading the environment again."""
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings,)
+
+
+def _deep_merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in extra.items():
+        if value is None:
+            continue
+        if isinstance(value, Mapping) and isinstance(merged.get(key), dict):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def load_settings(
+    config_path: str | os.PathLike[str] | None = None, **overrides: Any
+) -> Settings:
+    """Read settings from ``config_path`` (or ``$THRIFTY_CONFIG``, or ``./thrifty.toml`` if it
+    exists), then the environment.  Keyword ``overrides`` (from CLI flags, nested dicts for
+    sections, ``None`` meaning "not given") win over both."""
+    path_text = config_path or os.environ.get("THRIFTY_CONFIG")
+    path = Path(path_text) if path_text else Path(DEFAULT_CONFIG_FILE)
+    data: dict[str, Any] = {}
+    if path.exists():
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: invalid TOML: {exc}") from exc
+    elif path_text:
+        raise ConfigError(f"config file not found: {path}")
+    try:
+        settings = Settings(**data)
+        if overrides:
+            merged = _deep_merge(settings.model_dump(), overrides)
+            settings = _SettingsFromData.model_validate(merged)
+    except ValidationError as exc:
+        raise ConfigError(f"invalid settings ({path}): {exc}") from exc
+    return settings

@@ -1,0 +1,196 @@
+"""Core data types shared by every stage of the pipeline.
+
+Conventions (see docs/architecture.md):
+
+* Token usage is normalised ONCE, at the provider boundary, into :class:`Usage`.
+  ``input_tokens`` counts *every* prompt token, cached or not (OpenAI's convention and
+  genai-prices' convention); the cache fields are subsets of it.  ``output_tokens``
+  counts every generated token, reasoning included.
+* Money is :class:`decimal.Decimal` in US dollars, never ``float``.
+* A request travels in the wire dialect the app used (``body``); stages rewrite it with
+  :func:`dataclasses.replace`, never in place.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Literal
+
+Dialect = Literal["openai", "anthropic"]
+JSON = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """Normalised token usage of one call.
+
+    Invariants (checked in ``__post_init__``):
+
+    * ``input_tokens >= cache_read_tokens + cache_write_5m_tokens + cache_write_1h_tokens``
+      (the cache counts are parts of the input, never additions to it);
+    * ``output_tokens >= reasoning_tokens``.
+    """
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_5m_tokens: int = 0
+    cache_write_1h_tokens: int = 0
+    reasoning_tokens: int = 0
+
+    def __post_init__(self) -> None:
+        counts = (
+            self.input_tokens,
+            self.output_tokens,
+            self.cache_read_tokens,
+            self.cache_write_5m_tokens,
+            self.cache_write_1h_tokens,
+            self.reasoning_tokens,
+        )
+        if any(n < 0 for n in counts):
+            raise ValueError(f"token counts must be >= 0: {self!r}")
+        if self.cache_read_tokens + self.cache_write_tokens > self.input_tokens:
+            raise ValueError(f"cache tokens exceed input tokens: {self!r}")
+        if self.reasoning_tokens > self.output_tokens:
+            raise ValueError(f"reasoning tokens exceed output tokens: {self!r}")
+
+    @property
+    def cache_write_tokens(self) -> int:
+        """Tokens written to the prompt cache, both lifetimes."""
+        return self.cache_write_5m_tokens + self.cache_write_1h_tokens
+
+    @property
+    def uncached_input_tokens(self) -> int:
+        """Input tokens billed at the plain input rate."""
+        return self.input_tokens - self.cache_read_tokens - self.cache_write_tokens
+
+    @property
+    def total_tokens(self) -> int:
+        return self.input_tokens + self.output_tokens
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            input_tokens=self.input_tokens + other.input_tokens,
+            output_tokens=self.output_tokens + other.output_tokens,
+            cache_read_tokens=self.cache_read_tokens + other.cache_read_tokens,
+            cache_write_5m_tokens=self.cache_write_5m_tokens + other.cache_write_5m_tokens,
+            cache_write_1h_tokens=self.cache_write_1h_tokens + other.cache_write_1h_tokens,
+            reasoning_tokens=self.reasoning_tokens + other.reasoning_tokens,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Cost:
+    """What a call cost.  ``usd`` is ``None`` when the model has no known price:
+    an unpriced call is never booked as $0."""
+
+    usd: Decimal | None
+    source: str  # "genai-prices", "override", "local", or "unpriced"
+
+    @property
+    def priced(self) -> bool:
+        return self.usd is not None
+
+
+UNPRICED = Cost(usd=None, source="unpriced")
+
+Lever = Literal[
+    "routing",
+    "cascade",
+    "learned_routing",
+    "local",
+    "batch",
+    "prompt_cache",
+    "output",
+    "context",
+    "compress",
+    "history",
+    "memo",
+    "semantic_cache",
+    "coalesce",
+    "idempotency",
+]
+
+
+@dataclass(slots=True)
+class Step:
+    """One thing a stage did to a request.
+
+    ``saved_usd`` is the saving the stage can state itself.  A step that leaves it ``None``
+    (for instance routing, whose saving is only known once usage is final) is credited by
+    the ledger with the part of ``baseline - actual`` that no other step claimed.
+    """
+
+    lever: Lever
+    detail: str
+    saved_usd: Decimal | None = None
+
+
+def new_request_id() -> str:
+    return uuid.uuid4().hex
+
+
+@dataclass(frozen=True, slots=True)
+class ChatRequest:
+    """A chat call as it moves through the pipeline.
+
+    ``body`` is the JSON body in ``dialect`` (OpenAI chat completions or Anthropic messages)
+    and is what the provider sends, after ``model`` is written into it.  ``requested_model``
+    is what the app asked for and never changes: it defines the baseline cost.
+    """
+
+    dialect: Dialect
+    body: JSON
+    model: str
+    requested_model: str
+    stream: bool = False
+    task: str | None = None
+    tenant: str | None = None
+    metadata: dict[str, str] = field(default_factory=dict)
+    request_id: str = field(default_factory=new_request_id)
+    received_at: float = field(default_factory=time.time)
+
+
+@dataclass(frozen=True, slots=True)
+class StreamEvent:
+    """One server-sent event, as received from (or sent in) the wire dialect.
+
+    ``data`` is the parsed JSON payload, or ``None`` for OpenAI's ``[DONE]`` sentinel.
+    ``raw`` is the exact bytes of the event, ``b"event: ...\\ndata: ...\\n\\n"``, so a
+    pass-through costs no re-serialisation.
+    """
+
+    event: str | None
+    data: JSON | None
+    raw: bytes
+
+
+@dataclass(slots=True)
+class ChatResponse:
+    """The outcome of a call.
+
+    Exactly one of ``body`` (a complete JSON response in ``dialect``) and ``stream`` is set.
+    For a stream, ``usage`` becomes final only when the iterator is exhausted;
+    ``stream_complete`` is then ``True``.  A stream that ends early (client gone, upstream
+    cut) leaves it ``False`` and must never be cached.
+    """
+
+    dialect: Dialect
+    model: str
+    provider: str
+    usage: Usage = field(default_factory=Usage)
+    body: JSON | None = None
+    stream: AsyncIterator[StreamEvent] | None = None
+    stream_complete: bool = False
+    steps: list[Step] = field(default_factory=list)
+    cost: Cost | None = None
+    baseline: Cost | None = None
+    upstream_latency_s: float | None = None
+
+
+Handler = Callable[[ChatRequest], Awaitable[ChatResponse]]
+Stage = Callable[[Handler], Handler]
