@@ -150,6 +150,7 @@ class ChatRequest:
     stream: bool = False
     task: str | None = None
     tenant: str | None = None
+    endpoint: str = "library"  # gateway route, or "library" for in-process calls
     metadata: dict[str, str] = field(default_factory=dict)
     request_id: str = field(default_factory=new_request_id)
     received_at: float = field(default_factory=time.time)

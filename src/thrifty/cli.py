@@ -1,0 +1,192 @@
+"""The ``thrifty`` command: serve, sim, report, prices.  It parses flags and calls the
+library; it holds no pipeline logic."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from thrifty.config import Settings, load_settings
+from thrifty.errors import ThriftyError
+
+
+def _serve_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    return {
+        "gateway": {"host": args.host, "port": args.port},
+        "ledger": {"path": args.ledger},
+        "openai_base_url": args.openai_base_url,
+        "anthropic_base_url": args.anthropic_base_url,
+        "simulate": args.simulate,
+    }
+
+
+def _settings(args: argparse.Namespace, **overrides: Any) -> Settings:
+    return load_settings(args.config, **overrides)
+
+
+def _configure_logging() -> None:
+    logging.basicConfig(level=logging.INFO, format="thrifty: %(message)s", stream=sys.stderr)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from thrifty.gateway import create_app
+    from thrifty.runtime import Thrifty
+
+    settings = _settings(args, **_serve_overrides(args))
+    _configure_logging()
+    app = create_app(Thrifty(settings))
+    gw = settings.gateway
+    logging.getLogger("thrifty").info(
+        "gateway on http://%s:%s (OpenAI: /v1/chat/completions, Anthropic: /v1/messages), "
+        "ledger %s",
+        gw.host,
+        gw.port,
+        settings.ledger.path,
+    )
+    uvicorn.run(
+        app,
+        host=gw.host,
+        port=gw.port,
+        loop="auto",
+        http="auto",
+        log_level="warning",
+        access_log=False,
+        lifespan="on",
+    )
+    return 0
+
+
+def cmd_sim(args: argparse.Namespace) -> int:
+    from thrifty.sim import SimConfig, serve
+
+    _configure_logging()
+    logging.getLogger("thrifty").info(
+        "simulator on http://%s:%s (OpenAI: /v1/chat/completions, Anthropic: /v1/messages)",
+        args.host,
+        args.port,
+    )
+    config = SimConfig(latency_ms=args.latency_ms)
+    try:
+        asyncio.run(serve(config, args.host, args.port))
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def _epoch(day: str | None, flag: str) -> float | None:
+    if day is None:
+        return None
+    try:
+        return datetime.strptime(day, "%Y-%m-%d").replace(tzinfo=UTC).timestamp()
+    except ValueError:
+        raise ThriftyError(f"{flag} must be a date like 2026-01-31, got {day!r}") from None
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from thrifty.ledger import build_report, render_report, report_to_json
+
+    settings = _settings(args, ledger={"path": args.ledger})
+    report = build_report(
+        settings.ledger.path,
+        since=_epoch(args.since, "--since"),
+        until=_epoch(args.until, "--until"),
+    )
+    if args.json:
+        print(json.dumps(report_to_json(report), indent=2))
+    else:
+        print(render_report(report))
+    return 0
+
+
+def cmd_prices(args: argparse.Namespace) -> int:
+    from thrifty.pricing import PriceBook, format_rates, rates_to_json
+
+    settings = _settings(args)
+    book = PriceBook(settings.prices)
+    rates = book.rates(args.model, provider=args.provider)
+    if rates is None:
+        message = (
+            f"no known price for {args.model!r}"
+            + (f" at provider {args.provider!r}" if args.provider else "")
+            + ": calls to it are booked as 'unpriced'. Add [prices.\"MODEL\"] to thrifty.toml."
+        )
+        if args.json:
+            print(json.dumps({"model": args.model, "priced": False, "message": message}))
+        else:
+            print(message, file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(rates_to_json(rates), indent=2))
+    else:
+        print(format_rates(rates))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="thrifty", description="Cut what you pay for LLM calls without cutting quality."
+    )
+    parser.add_argument("--config", help="TOML settings file (default: $THRIFTY_CONFIG or ./thrifty.toml)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the OpenAI/Anthropic-compatible gateway")
+    serve.add_argument("--host", help="bind address (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (default 8787)")
+    serve.add_argument("--ledger", help="SQLite ledger path (default thrifty.db)")
+    serve.add_argument(
+        "--openai-base-url",
+        help="send all OpenAI-style traffic to this OpenAI-compatible base URL "
+        "(e.g. http://127.0.0.1:8000/v1); env THRIFTY_OPENAI_BASE_URL",
+    )
+    serve.add_argument(
+        "--anthropic-base-url", help="send all Anthropic traffic to this base URL"
+    )
+    serve.add_argument(
+        "--simulate",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="use the built-in simulator as upstream (default: when no provider key is set)",
+    )
+    serve.set_defaults(func=cmd_serve)
+
+    sim = sub.add_parser("sim", help="run the upstream simulator (OpenAI + Anthropic wire formats)")
+    sim.add_argument("--host", default="127.0.0.1")
+    sim.add_argument("--port", type=int, default=8788)
+    sim.add_argument("--latency-ms", type=float, default=0.0, help="added latency per call")
+    sim.set_defaults(func=cmd_sim)
+
+    report = sub.add_parser("report", help="spend and savings by day, task, model and lever")
+    report.add_argument("--ledger", help="SQLite ledger path (default from settings)")
+    report.add_argument("--since", help="first day, YYYY-MM-DD (UTC)")
+    report.add_argument("--until", help="day after the last, YYYY-MM-DD (UTC)")
+    report.add_argument("--json", action="store_true", help="machine-readable output")
+    report.set_defaults(func=cmd_report)
+
+    prices = sub.add_parser("prices", help="show the rates thrifty uses for a model")
+    prices.add_argument("model")
+    prices.add_argument("--provider", help="price provider id, e.g. openai, anthropic")
+    prices.add_argument("--json", action="store_true")
+    prices.set_defaults(func=cmd_prices)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        code: int = args.func(args)
+    except ThriftyError as exc:
+        print(f"thrifty: error: {exc.message}", file=sys.stderr)
+        return 2
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

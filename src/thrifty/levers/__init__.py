@@ -1,0 +1,1 @@
+"""The levers: stages that make calls cheaper, smaller or fewer."""

@@ -1,0 +1,1 @@
+"""Cheaper tokens: routing, cascades, local tier, batch."""

@@ -1,0 +1,202 @@
+"""The library entry point: :class:`Thrifty` (async) and :class:`SyncThrifty` (blocking).
+
+Both build the same pipeline the gateway uses::
+
+    async with Thrifty(load_settings()) as thrifty:
+        response = await thrifty.chat({"model": "gpt-4o-mini", "messages": [...]},
+                                      task="summarize")
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import threading
+from collections.abc import Coroutine, Mapping
+from types import TracebackType
+from typing import Any, TypeVar
+
+from thrifty.config import Settings, load_settings
+from thrifty.dispatch import ProviderRegistry, build_registry
+from thrifty.errors import ConfigError
+from thrifty.ledger import LedgerStore
+from thrifty.pipeline import Parts, build_pipeline
+from thrifty.pricing import PriceBook
+from thrifty.providers import HttpPool
+from thrifty.requests import chat_request
+from thrifty.types import ChatRequest, ChatResponse, Dialect, Handler
+
+log = logging.getLogger("thrifty")
+T = TypeVar("T")
+
+
+def free_port(host: str) -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class Thrifty:
+    """Owns the pipeline's resources (HTTP pool, ledger, price book, and the simulator
+    when no provider key is configured)."""
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        environ: Mapping[str, str] | None = None,
+    ) -> None:
+        self.settings = settings if settings is not None else load_settings()
+        self._environ = dict(os.environ if environ is None else environ)
+        self._pool: HttpPool | None = None
+        self._ledger: LedgerStore | None = None
+        self._handler: Handler | None = None
+        self._registry: ProviderRegistry | None = None
+        self._sim_task: asyncio.Task[None] | None = None
+        self.simulator_url: str | None = None
+
+    async def start(self) -> None:
+        if self._handler is not None:
+            return
+        if self.settings.uses_simulator(self._environ):
+            await self._start_simulator()
+        self._pool = HttpPool()
+        self._registry = build_registry(
+            self.settings, self._pool, self._environ, simulator_url=self.simulator_url
+        )
+        self._ledger = LedgerStore(self.settings.ledger.path)
+        await self._ledger.open()
+        parts = Parts(
+            settings=self.settings,
+            prices=PriceBook(self.settings.prices),
+            ledger=self._ledger,
+            providers=self._registry,
+        )
+        self._handler = build_pipeline(parts)
+
+    async def _start_simulator(self) -> None:
+        from thrifty.sim import SimConfig, serve
+
+        sim = self.settings.simulator
+        port = sim.port or free_port(sim.host)
+        ready = asyncio.Event()
+        config = SimConfig(latency_ms=sim.latency_ms)
+        self._sim_task = asyncio.create_task(serve(config, sim.host, port, ready=ready))
+        waiter = asyncio.create_task(ready.wait())
+        done, _ = await asyncio.wait(
+            {waiter, self._sim_task}, return_when=asyncio.FIRST_COMPLETED
+        )
+        if waiter not in done:
+            waiter.cancel()
+            exc = self._sim_task.exception()
+            raise ConfigError(f"the simulator could not start on {sim.host}:{port}: {exc}")
+        self.simulator_url = f"http://{sim.host}:{port}"
+        keys = sorted({p.api_key_env for p in self.settings.providers.values() if p.api_key_env})
+        log.warning(
+            "no provider API key found (%s): using the built-in simulator at %s "
+            "(answers are simulated; set a key to use real providers)",
+            ", ".join(keys) or "none configured",
+            self.simulator_url,
+        )
+
+    @property
+    def providers(self) -> ProviderRegistry:
+        if self._registry is None:
+            raise RuntimeError("Thrifty.start() has not been called")
+        return self._registry
+
+    @property
+    def ledger(self) -> LedgerStore:
+        if self._ledger is None:
+            raise RuntimeError("Thrifty.start() has not been called")
+        return self._ledger
+
+    async def handle(self, request: ChatRequest) -> ChatResponse:
+        if self._handler is None:
+            await self.start()
+        assert self._handler is not None
+        return await self._handler(request)
+
+    async def chat(
+        self,
+        body: Mapping[str, Any],
+        *,
+        dialect: Dialect = "openai",
+        task: str | None = None,
+        tenant: str | None = None,
+    ) -> ChatResponse:
+        """Run one chat call (``body`` in the given wire dialect) through the pipeline."""
+        return await self.handle(chat_request(dialect, dict(body), task=task, tenant=tenant))
+
+    async def aclose(self) -> None:
+        if self._pool is not None:
+            await self._pool.aclose()
+            self._pool = None
+        if self._ledger is not None:
+            await self._ledger.close()
+            self._ledger = None
+        if self._sim_task is not None:
+            self._sim_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sim_task
+            self._sim_task = None
+        self._handler = None
+
+    async def __aenter__(self) -> Thrifty:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+
+class SyncThrifty:
+    """A blocking facade: runs a :class:`Thrifty` on an event loop in a background thread.
+    Non-streaming calls only."""
+
+    def __init__(
+        self, settings: Settings | None = None, *, environ: Mapping[str, str] | None = None
+    ) -> None:
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self._thread.start()
+        self._async = Thrifty(settings, environ=environ)
+        self._run(self._async.start())
+
+    def _run(self, coro: Coroutine[Any, Any, T]) -> T:
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
+
+    def chat(
+        self,
+        body: Mapping[str, Any],
+        *,
+        dialect: Dialect = "openai",
+        task: str | None = None,
+        tenant: str | None = None,
+    ) -> ChatResponse:
+        if body.get("stream"):
+            raise ValueError("SyncThrifty does not stream; use Thrifty (async) for streams")
+        return self._run(self._async.chat(body, dialect=dialect, task=task, tenant=tenant))
+
+    def close(self) -> None:
+        if self._loop.is_closed():
+            return
+        self._run(self._async.aclose())
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join()
+        self._loop.close()
+
+    def __enter__(self) -> SyncThrifty:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
