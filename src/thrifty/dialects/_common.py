@@ -1,0 +1,108 @@
+"""Pieces both translation directions share."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from thrifty.errors import BadRequest
+from thrifty.types import JSON, StreamEvent, Usage
+
+# Anthropic stop_reason -> OpenAI finish_reason.
+STOP_TO_FINISH: dict[str, str] = {
+    "end_turn": "stop",
+    "stop_sequence": "stop",
+    "pause_turn": "stop",
+    "max_tokens": "length",
+    "model_context_window_exceeded": "length",
+    "tool_use": "tool_calls",
+    "refusal": "content_filter",
+}
+
+# OpenAI finish_reason -> Anthropic stop_reason.
+FINISH_TO_STOP: dict[str, str] = {
+    "stop": "end_turn",
+    "length": "max_tokens",
+    "tool_calls": "tool_use",
+    "function_call": "tool_use",
+    "content_filter": "refusal",
+}
+
+
+def finish_reason(stop_reason: Any) -> str | None:
+    if stop_reason is None:
+        return None
+    return STOP_TO_FINISH.get(str(stop_reason), "stop")
+
+
+def stop_reason(finish: Any) -> str | None:
+    if finish is None:
+        return None
+    return FINISH_TO_STOP.get(str(finish), "end_turn")
+
+
+def openai_usage(u: Usage) -> JSON:
+    """``Usage`` as an OpenAI ``usage`` object (prompt_tokens includes cached tokens)."""
+    return {
+        "prompt_tokens": u.input_tokens,
+        "completion_tokens": u.output_tokens,
+        "total_tokens": u.total_tokens,
+        "prompt_tokens_details": {"cached_tokens": u.cache_read_tokens},
+        "completion_tokens_details": {"reasoning_tokens": u.reasoning_tokens},
+    }
+
+
+def anthropic_usage(u: Usage) -> JSON:
+    """``Usage`` as an Anthropic ``usage`` object (input_tokens excludes cache tokens)."""
+    return {
+        "input_tokens": u.uncached_input_tokens,
+        "cache_creation_input_tokens": u.cache_write_tokens,
+        "cache_read_input_tokens": u.cache_read_tokens,
+        "cache_creation": {
+            "ephemeral_5m_input_tokens": u.cache_write_5m_tokens,
+            "ephemeral_1h_input_tokens": u.cache_write_1h_tokens,
+        },
+        "output_tokens": u.output_tokens,
+    }
+
+
+def unsupported(feature: str, direction: str) -> BadRequest:
+    return BadRequest(
+        f"{feature} is not supported when translating {direction}; send this request to a "
+        "model of the same API dialect"
+    )
+
+
+def openai_sse(payload: JSON) -> StreamEvent:
+    return StreamEvent(event=None, data=payload, raw=b"data: " + orjson.dumps(payload) + b"\n\n")
+
+
+def openai_done() -> StreamEvent:
+    return StreamEvent(event=None, data=None, raw=b"data: [DONE]\n\n")
+
+
+def anthropic_sse(payload: JSON) -> StreamEvent:
+    kind = payload["type"]
+    raw = b"event: " + kind.encode() + b"\ndata: " + orjson.dumps(payload) + b"\n\n"
+    return StreamEvent(event=kind, data=payload, raw=raw)
+
+
+def text_of_parts(content: Any, *, what: str, direction: str, text_type: str = "text") -> str:
+    """Plain text from a string or an array of text parts; other parts are refused."""
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    if not isinstance(content, list):
+        raise BadRequest(f"{what} content must be a string or an array of content parts")
+    texts: list[str] = []
+    for part in content:
+        if not isinstance(part, dict):
+            raise BadRequest(f"{what} content parts must be objects")
+        kind = part.get("type")
+        if kind == text_type or kind == "text":
+            texts.append(str(part.get("text", "")))
+        else:
+            raise unsupported(f"{kind!r} content in {what}", direction)
+    return "".join(texts)

@@ -1,0 +1,193 @@
+"""The pooled HTTP client and the mapping of upstream failures to typed errors."""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import aiohttp
+import orjson
+
+from thrifty.errors import (
+    UpstreamAuthError,
+    UpstreamBadRequest,
+    UpstreamError,
+    UpstreamOverloaded,
+    UpstreamRateLimited,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+    redact,
+)
+
+__all__ = ["HttpPool", "error_from_event", "error_from_exception", "error_from_status"]
+
+_MAX_ERROR_MESSAGE = 500
+
+
+class HttpPool:
+    """One pooled :class:`aiohttp.ClientSession` shared by every provider.
+
+    The session is created lazily, inside the running event loop, on first use; a pool
+    used from a different loop (a new test, a restarted runtime) gets a fresh session.
+    """
+
+    def __init__(
+        self,
+        *,
+        limit: int = 256,
+        limit_per_host: int = 0,
+        keepalive_timeout: float = 30.0,
+        trust_env: bool = False,
+    ) -> None:
+        self._limit = limit
+        self._limit_per_host = limit_per_host
+        self._keepalive_timeout = keepalive_timeout
+        self._trust_env = trust_env
+        self._session: aiohttp.ClientSession | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def session(self) -> aiohttp.ClientSession:
+        session = self._session
+        if session is not None and not session.closed:
+            loop = asyncio.get_running_loop()
+            if loop is self._loop:
+                return session
+        self._loop = asyncio.get_running_loop()
+        connector = aiohttp.TCPConnector(
+            limit=self._limit,
+            limit_per_host=self._limit_per_host,
+            keepalive_timeout=self._keepalive_timeout,
+            ttl_dns_cache=300,
+        )
+        session = aiohttp.ClientSession(
+            connector=connector,
+            timeout=aiohttp.ClientTimeout(total=None),
+            trust_env=self._trust_env,
+            headers={"User-Agent": "thrifty"},
+        )
+        self._session = session
+        return session
+
+    async def aclose(self) -> None:
+        session, self._session = self._session, None
+        if session is not None and not session.closed:
+            await session.close()
+
+
+def _retry_after(headers: Mapping[str, str]) -> float | None:
+    ms = headers.get("retry-after-ms")
+    if ms:
+        try:
+            return max(float(ms) / 1000.0, 0.0)
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(float(value), 0.0)
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(when.timestamp() - time.time(), 0.0)
+
+
+def _error_message(body: bytes) -> tuple[str, str | None]:
+    """The message and error type from an OpenAI or Anthropic JSON error body."""
+    try:
+        parsed: Any = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        text = body.decode("utf-8", "replace").strip()
+        return text[:_MAX_ERROR_MESSAGE], None
+    err = parsed.get("error") if isinstance(parsed, dict) else None
+    if isinstance(err, dict):
+        message = err.get("message")
+        kind = err.get("type")
+        return (
+            str(message)[:_MAX_ERROR_MESSAGE] if message is not None else "",
+            kind if isinstance(kind, str) else None,
+        )
+    if isinstance(err, str):
+        return err[:_MAX_ERROR_MESSAGE], None
+    message = parsed.get("message") if isinstance(parsed, dict) else None
+    return (str(message)[:_MAX_ERROR_MESSAGE] if message else ""), None
+
+
+def error_from_status(
+    status: int,
+    headers: Mapping[str, str],
+    body: bytes,
+    *,
+    provider: str,
+    api_key: str | None,
+) -> UpstreamError:
+    """The typed error for an upstream HTTP error response, keeping its status."""
+    message, kind = _error_message(body)
+    text = redact(
+        f"{provider} returned HTTP {status}" + (f": {message}" if message else ""), api_key
+    )
+    if status in (401, 403):
+        return UpstreamAuthError(text, status=status, provider=provider)
+    if status == 429:
+        return UpstreamRateLimited(
+            text, status=429, provider=provider, retry_after_s=_retry_after(headers)
+        )
+    if status == 529 or kind == "overloaded_error":
+        return UpstreamOverloaded(text, status=status, provider=provider)
+    if status == 408 or status == 504:
+        return UpstreamTimeout(text, status=status, provider=provider)
+    if status >= 500:
+        return UpstreamUnavailable(text, status=status, provider=provider)
+    return UpstreamBadRequest(text, status=status, provider=provider)
+
+
+_EVENT_ERRORS: dict[str, tuple[type[UpstreamError], int]] = {
+    "overloaded_error": (UpstreamOverloaded, 529),
+    "rate_limit_error": (UpstreamRateLimited, 429),
+    "api_error": (UpstreamUnavailable, 500),
+    "server_error": (UpstreamUnavailable, 500),
+    "timeout_error": (UpstreamTimeout, 504),
+    "authentication_error": (UpstreamAuthError, 401),
+    "permission_error": (UpstreamAuthError, 403),
+    "invalid_request_error": (UpstreamBadRequest, 400),
+    "not_found_error": (UpstreamBadRequest, 404),
+    "request_too_large": (UpstreamBadRequest, 413),
+}
+
+
+def error_from_event(
+    payload: Mapping[str, Any], *, provider: str, api_key: str | None
+) -> UpstreamError:
+    """The typed error for an error sent inside a stream (Anthropic ``event: error``,
+    or an OpenAI-compatible ``data: {"error": ...}``)."""
+    err = payload.get("error")
+    message = ""
+    kind = None
+    if isinstance(err, Mapping):
+        message = str(err.get("message") or "")[:_MAX_ERROR_MESSAGE]
+        kind = err.get("type") if isinstance(err.get("type"), str) else None
+    elif isinstance(err, str):
+        message = err[:_MAX_ERROR_MESSAGE]
+    cls, status = _EVENT_ERRORS.get(kind or "", (UpstreamUnavailable, 502))
+    text = redact(f"{provider} sent an error mid-stream ({kind or 'error'}): {message}", api_key)
+    return cls(text, status=status, provider=provider)
+
+
+def error_from_exception(
+    exc: BaseException, *, provider: str, api_key: str | None, url: str
+) -> UpstreamError:
+    """The typed error for a transport failure before a response arrived."""
+    detail = redact(f"{type(exc).__name__}: {exc}", api_key)
+    if isinstance(exc, TimeoutError):
+        return UpstreamTimeout(
+            f"{provider} did not answer in time ({url}): {detail}", status=504, provider=provider
+        )
+    return UpstreamUnavailable(
+        f"could not reach {provider} at {url}: {detail}", status=502, provider=provider
+    )

@@ -1,0 +1,239 @@
+"""What every HTTP provider shares: one POST, error mapping, JSON or SSE answer.
+
+A dialect subclass (OpenAI-compatible, Anthropic) says where to send the body, with which
+headers, how to read usage and how to follow its stream.  When the app's dialect differs
+from the provider's, the subclass translates at this boundary, so the returned
+:class:`ChatResponse` is always in ``request.dialect``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncGenerator, AsyncIterator
+from typing import ClassVar, Protocol
+
+import aiohttp
+import orjson
+
+from thrifty.config import ProviderSettings
+from thrifty.errors import StreamInterrupted, UpstreamTimeout, UpstreamUnavailable, redact
+from thrifty.providers._http import (
+    HttpPool,
+    error_from_event,
+    error_from_exception,
+    error_from_status,
+)
+from thrifty.providers.sse import SSEDecodeError, SSEParser
+from thrifty.types import JSON, ChatRequest, ChatResponse, Dialect, StreamEvent, Usage
+
+__all__ = ["BaseProvider", "StreamHandler", "UpstreamStream"]
+
+
+class StreamHandler(Protocol):
+    """Follows one upstream stream: updates the response's usage, says when the terminal
+    event arrived, and turns each upstream event into the events the app receives."""
+
+    complete: bool
+
+    def on_event(self, event: StreamEvent) -> list[StreamEvent] | tuple[StreamEvent, ...]: ...
+
+
+class UpstreamStream:
+    """The async iterator handed out as ``ChatResponse.stream``.
+
+    ``aclose()`` (or cancelling the consumer) releases the upstream connection, even when
+    iteration never started.
+    """
+
+    __slots__ = ("_gen", "_resp")
+
+    def __init__(
+        self, resp: aiohttp.ClientResponse, gen: AsyncGenerator[StreamEvent, None]
+    ) -> None:
+        self._resp = resp
+        self._gen = gen
+
+    def __aiter__(self) -> AsyncIterator[StreamEvent]:
+        return self
+
+    async def __anext__(self) -> StreamEvent:
+        return await self._gen.__anext__()
+
+    async def aclose(self) -> None:
+        try:
+            await self._gen.aclose()
+        finally:
+            if not self._resp.closed:
+                self._resp.close()
+
+
+class BaseProvider:
+    dialect: ClassVar[Dialect]
+    path: ClassVar[str]
+
+    def __init__(
+        self, name: str, settings: ProviderSettings, pool: HttpPool, *, api_key: str | None
+    ) -> None:
+        self.name = name
+        self.settings = settings
+        self._pool = pool
+        self._api_key = api_key
+        self._url = settings.base_url + self.path
+        self._headers = {"Content-Type": "application/json", **self._auth_headers(api_key)}
+        self._timeout = aiohttp.ClientTimeout(
+            total=settings.timeout_s, sock_connect=settings.connect_timeout_s
+        )
+        # A stream may legitimately last longer than timeout_s; what must not exceed it is
+        # the silence between two reads (and the wait for the response headers).
+        self._stream_timeout = aiohttp.ClientTimeout(
+            total=None, sock_connect=settings.connect_timeout_s, sock_read=settings.timeout_s
+        )
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name!r} {self._url}>"
+
+    # -- dialect hooks -------------------------------------------------------------------
+
+    def _auth_headers(self, api_key: str | None) -> dict[str, str]:
+        raise NotImplementedError
+
+    def _prepare(self, request: ChatRequest, translate: bool) -> JSON:
+        """The upstream body, in this provider's dialect, with ``model`` written in."""
+        raise NotImplementedError
+
+    def _usage(self, body: JSON) -> Usage:
+        raise NotImplementedError
+
+    def _translate_response(self, body: JSON, usage: Usage, request: ChatRequest) -> JSON:
+        raise NotImplementedError
+
+    def _stream_handler(
+        self, request: ChatRequest, response: ChatResponse, translate: bool
+    ) -> StreamHandler:
+        raise NotImplementedError
+
+    # -- the call ------------------------------------------------------------------------
+
+    async def __call__(self, request: ChatRequest) -> ChatResponse:
+        translate = request.dialect != self.dialect
+        payload = orjson.dumps(self._prepare(request, translate))
+        started = time.perf_counter()
+        try:
+            resp = await self._pool.session().post(
+                self._url,
+                data=payload,
+                headers=self._headers,
+                timeout=self._stream_timeout if request.stream else self._timeout,
+            )
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise error_from_exception(
+                exc, provider=self.name, api_key=self._api_key, url=self._url
+            ) from None
+        if resp.status >= 400:
+            try:
+                raw = await resp.read()
+            except (aiohttp.ClientError, TimeoutError):
+                raw = b""
+            finally:
+                resp.release()
+            raise error_from_status(
+                resp.status, resp.headers, raw, provider=self.name, api_key=self._api_key
+            )
+        if request.stream:
+            response = ChatResponse(
+                dialect=request.dialect,
+                model=request.model,
+                provider=self.name,
+                upstream_latency_s=time.perf_counter() - started,
+            )
+            handler = self._stream_handler(request, response, translate)
+            response.stream = UpstreamStream(resp, self._events(resp, response, handler, started))
+            return response
+        try:
+            raw = await resp.read()
+        except TimeoutError:
+            raise UpstreamTimeout(
+                f"{self.name} did not finish its answer within {self.settings.timeout_s}s",
+                provider=self.name,
+            ) from None
+        except aiohttp.ClientError as exc:
+            raise UpstreamUnavailable(
+                redact(f"{self.name} broke off its answer: {type(exc).__name__}", self._api_key),
+                provider=self.name,
+            ) from None
+        finally:
+            resp.release()
+        latency = time.perf_counter() - started
+        try:
+            body = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            body = None
+        if not isinstance(body, dict):
+            raise UpstreamUnavailable(
+                f"{self.name} answered HTTP {resp.status} with a body that is not a JSON object",
+                provider=self.name,
+            )
+        usage = self._usage(body)
+        model = body.get("model")
+        if translate:
+            body = self._translate_response(body, usage, request)
+        return ChatResponse(
+            dialect=request.dialect,
+            model=model if isinstance(model, str) and model else request.model,
+            provider=self.name,
+            usage=usage,
+            body=body,
+            upstream_latency_s=latency,
+        )
+
+    async def _events(
+        self,
+        resp: aiohttp.ClientResponse,
+        response: ChatResponse,
+        handler: StreamHandler,
+        started: float,
+    ) -> AsyncGenerator[StreamEvent, None]:
+        parser = SSEParser()
+        chunks = resp.content.iter_any().__aiter__()
+        eof = False
+        try:
+            while not eof:
+                try:
+                    chunk = await chunks.__anext__()
+                except StopAsyncIteration:
+                    eof = True
+                    events = parser.flush()
+                except TimeoutError:
+                    raise UpstreamTimeout(
+                        f"{self.name} went silent mid-stream for {self.settings.timeout_s}s",
+                        provider=self.name,
+                    ) from None
+                except aiohttp.ClientError as exc:
+                    raise StreamInterrupted(
+                        f"{self.name} cut the stream: {type(exc).__name__}", provider=self.name
+                    ) from None
+                else:
+                    try:
+                        events = parser.feed(chunk)
+                    except SSEDecodeError as exc:
+                        raise UpstreamUnavailable(
+                            f"{self.name}: {exc}", provider=self.name
+                        ) from None
+                for event in events:
+                    if handler.complete:
+                        continue  # nothing after the terminal event reaches the app
+                    for out in handler.on_event(event):
+                        yield out
+            if not handler.complete:
+                raise StreamInterrupted(
+                    f"{self.name} ended the stream before its final event", provider=self.name
+                )
+        finally:
+            response.upstream_latency_s = time.perf_counter() - started
+            if eof:
+                resp.release()
+            else:
+                resp.close()
+
+    def stream_error(self, payload: JSON) -> Exception:
+        return error_from_event(payload, provider=self.name, api_key=self._api_key)

@@ -1,0 +1,125 @@
+"""OpenAI-compatible chat completions: OpenAI itself, and local or hosted servers that speak
+its protocol (vLLM, llama.cpp, Ollama, LM Studio, OpenRouter...)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import ClassVar
+
+from thrifty.dialects import (
+    OpenAIToAnthropicStream,
+    anthropic_to_openai_request,
+    openai_to_anthropic_response,
+)
+from thrifty.providers.base import BaseProvider, StreamHandler
+from thrifty.providers.usage import OpenAIStreamUsage, usage_from_openai
+from thrifty.types import JSON, ChatRequest, ChatResponse, Dialect, StreamEvent, Usage
+
+__all__ = ["OpenAIProvider"]
+
+_NO_EVENTS: tuple[StreamEvent, ...] = ()
+
+
+def wants_usage_chunk(body: Mapping[str, object]) -> bool:
+    """Did the app itself ask for the usage-only final chunk?"""
+    options = body.get("stream_options")
+    return isinstance(options, Mapping) and options.get("include_usage") is True
+
+
+class _OpenAIStream:
+    __slots__ = (
+        "_forward_usage",
+        "_model_seen",
+        "_provider",
+        "_response",
+        "_translator",
+        "_usage",
+        "complete",
+    )
+
+    def __init__(
+        self,
+        provider: OpenAIProvider,
+        response: ChatResponse,
+        *,
+        forward_usage: bool,
+        translator: OpenAIToAnthropicStream | None,
+    ) -> None:
+        self.complete = False
+        self._provider = provider
+        self._response = response
+        self._usage = OpenAIStreamUsage()
+        self._forward_usage = forward_usage
+        self._translator = translator
+        self._model_seen = False
+
+    def on_event(self, event: StreamEvent) -> list[StreamEvent] | tuple[StreamEvent, ...]:
+        data = event.data
+        response = self._response
+        if data is None:  # [DONE]
+            self.complete = True
+            response.stream_complete = True
+            if self._translator is not None:
+                return self._translator.feed(None, response.usage)
+            return (event,)
+        if "error" in data and not data.get("choices"):
+            raise self._provider.stream_error(data)
+        if self._usage.feed(data):
+            response.usage = self._usage.usage
+        if not self._model_seen:
+            self._model_seen = True
+            model = data.get("model")
+            if isinstance(model, str) and model:
+                response.model = model
+        if self._translator is not None:
+            return self._translator.feed(data, response.usage)
+        if not self._forward_usage and data.get("choices") == [] and "usage" in data:
+            return _NO_EVENTS  # we asked for it; the app did not
+        return (event,)
+
+
+class OpenAIProvider(BaseProvider):
+    dialect: ClassVar[Dialect] = "openai"
+    path: ClassVar[str] = "/chat/completions"
+
+    def _auth_headers(self, api_key: str | None) -> dict[str, str]:
+        return {"Authorization": f"Bearer {api_key}"} if api_key else {}
+
+    def _prepare(self, request: ChatRequest, translate: bool) -> JSON:
+        if translate:
+            # Local servers tend to know only the older max_tokens.
+            field = "max_tokens" if self.settings.local else "max_completion_tokens"
+            body = anthropic_to_openai_request(request.body, max_tokens_field=field)
+        else:
+            body = dict(request.body)
+        body["model"] = request.model
+        if request.stream:
+            body["stream"] = True
+            options = body.get("stream_options")
+            # Always ask for usage, so every streamed call can be priced.
+            body["stream_options"] = (
+                {**options, "include_usage": True}
+                if isinstance(options, dict)
+                else {"include_usage": True}
+            )
+        else:
+            body.pop("stream", None)
+            body.pop("stream_options", None)  # OpenAI rejects it without stream
+        return body
+
+    def _usage(self, body: JSON) -> Usage:
+        usage = body.get("usage")
+        return usage_from_openai(usage) if isinstance(usage, Mapping) else Usage()
+
+    def _translate_response(self, body: JSON, usage: Usage, request: ChatRequest) -> JSON:
+        return openai_to_anthropic_response(body, usage, model=request.model)
+
+    def _stream_handler(
+        self, request: ChatRequest, response: ChatResponse, translate: bool
+    ) -> StreamHandler:
+        return _OpenAIStream(
+            self,
+            response,
+            forward_usage=wants_usage_chunk(request.body),
+            translator=OpenAIToAnthropicStream(model=request.model) if translate else None,
+        )

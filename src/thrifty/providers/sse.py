@@ -1,0 +1,93 @@
+"""Incremental server-sent-events parser for upstream response bodies.
+
+Feed it raw body chunks as they arrive (split anywhere, even inside a line ending); it
+returns whole events.  Handles ``event:`` and ``data:`` fields, multi-line data, comment
+lines (``: ping``), and ``\\n``, ``\\r\\n`` or ``\\r`` line endings.  Each event keeps its
+raw bytes (line endings normalised to ``\\n``, terminated by a blank line) so a
+pass-through never re-serialises it.
+"""
+
+from __future__ import annotations
+
+import orjson
+
+from thrifty.types import StreamEvent
+
+__all__ = ["SSEDecodeError", "SSEParser"]
+
+_DONE = b"[DONE]"
+
+
+class SSEDecodeError(ValueError):
+    """An event's data was not JSON (and not OpenAI's ``[DONE]``)."""
+
+
+class SSEParser:
+    __slots__ = ("_buf",)
+
+    def __init__(self) -> None:
+        self._buf = b""
+
+    def feed(self, chunk: bytes) -> list[StreamEvent]:
+        buf = self._buf + chunk if self._buf else chunk
+        if b"\r" in buf:
+            # A trailing \r may be the first half of \r\n: keep it for the next chunk.
+            hold = buf.endswith(b"\r")
+            if hold:
+                buf = buf[:-1]
+            buf = buf.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+            if hold:
+                buf += b"\r"
+        events: list[StreamEvent] = []
+        start = 0
+        while True:
+            end = buf.find(b"\n\n", start)
+            if end < 0:
+                break
+            if end > start:
+                event = _parse_block(buf[start:end])
+                if event is not None:
+                    events.append(event)
+            start = end + 2
+            # Extra blank lines between events are allowed.
+            while buf[start : start + 1] == b"\n":
+                start += 1
+        self._buf = buf[start:]
+        return events
+
+    def flush(self) -> list[StreamEvent]:
+        """At end of body: the last event if the server omitted its closing blank line and
+        the event is complete (its data parses).  A truncated event is dropped."""
+        rest, self._buf = self._buf.strip(b"\r\n"), b""
+        if not rest:
+            return []
+        try:
+            event = _parse_block(rest.replace(b"\r\n", b"\n").replace(b"\r", b"\n"))
+        except SSEDecodeError:
+            return []
+        return [] if event is None else [event]
+
+
+def _parse_block(block: bytes) -> StreamEvent | None:
+    name: str | None = None
+    data: bytes | None = None
+    for line in block.split(b"\n"):
+        if line.startswith(b"data:"):
+            value = line[6:] if line[5:6] == b" " else line[5:]
+            data = value if data is None else data + b"\n" + value
+        elif line.startswith(b"event:"):
+            value = line[7:] if line[6:7] == b" " else line[6:]
+            name = value.decode("utf-8", "replace")
+        # Comments (":..."), id:, retry: and unknown fields are ignored.
+    if data is None:
+        return None
+    raw = block + b"\n\n"
+    if data == _DONE:
+        return StreamEvent(event=name, data=None, raw=raw)
+    try:
+        parsed = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise SSEDecodeError(f"upstream sent an event whose data is not JSON: {exc}") from None
+    if not isinstance(parsed, dict):
+        raise SSEDecodeError("upstream sent an event whose data is not a JSON object")
+    return StreamEvent(event=name, data=parsed, raw=raw)

@@ -1,0 +1,197 @@
+"""Token usage normalisation at the provider boundary.
+
+Every provider reports usage in its own shape; this module turns each into one
+:class:`thrifty.types.Usage`, whose ``input_tokens`` counts *every* prompt token and whose
+cache and reasoning counts are *subsets* of the totals.
+
+Invariants, per wire dialect:
+
+OpenAI chat completions (``usage`` object)
+    * ``prompt_tokens`` INCLUDES ``prompt_tokens_details.cached_tokens``, so
+      ``Usage.input_tokens = prompt_tokens`` and ``cache_read_tokens = cached_tokens``.
+    * ``completion_tokens`` INCLUDES ``completion_tokens_details.reasoning_tokens``, so
+      ``Usage.output_tokens = completion_tokens`` and ``reasoning_tokens`` is that detail.
+    * Missing or ``null`` details count as 0.  OpenAI reports no cache writes.
+    * Streaming: usage arrives in the final chunk (``choices == []``) when the request set
+      ``stream_options.include_usage``.  Some OpenAI-compatible servers repeat the
+      *cumulative* usage on every chunk: the LAST report wins, reports are never summed.
+
+Anthropic messages (``usage`` object)
+    * ``input_tokens`` EXCLUDES ``cache_read_input_tokens`` and
+      ``cache_creation_input_tokens``, so
+      ``Usage.input_tokens = input_tokens + cache_read + cache_creation``.
+    * Cache writes are split by ``cache_creation.ephemeral_5m_input_tokens`` /
+      ``ephemeral_1h_input_tokens`` when that breakdown is present; otherwise every
+      creation token is a 5-minute write.  A breakdown that disagrees with the total is
+      trusted for the 1-hour part only (capped at the total); the rest is 5-minute.
+    * ``output_tokens_details.thinking_tokens`` (when present) is the reasoning part of
+      ``output_tokens``.
+    * Streaming: ``message_start`` carries input, cache and an initial ``output_tokens``;
+      each ``message_delta`` carries CUMULATIVE ``output_tokens`` and may repeat the input
+      and cache fields.  The latest value of each field wins; nothing is added up.
+
+The two regressions these rules exist for: cache reads billed as full input (the cache
+count not split out) and cache tokens counted twice (added on top of a total that already
+includes them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from thrifty.types import Usage
+
+__all__ = [
+    "AnthropicStreamUsage",
+    "OpenAIStreamUsage",
+    "usage_from_anthropic",
+    "usage_from_openai",
+]
+
+
+def _int(value: Any) -> int:
+    """A token count from the wire: ``None``, missing or garbage count as 0."""
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return value
+    if isinstance(value, float) and value > 0:
+        return int(value)
+    return 0
+
+
+def _detail(u: Mapping[str, Any], group: str, key: str) -> int:
+    details = u.get(group)
+    if isinstance(details, Mapping):
+        return _int(details.get(key))
+    return 0
+
+
+def usage_from_openai(u: Mapping[str, Any]) -> Usage:
+    """Normalise an OpenAI chat-completions ``usage`` object."""
+    prompt = _int(u.get("prompt_tokens"))
+    completion = _int(u.get("completion_tokens"))
+    cached = _detail(u, "prompt_tokens_details", "cached_tokens")
+    reasoning = _detail(u, "completion_tokens_details", "reasoning_tokens")
+    return Usage(
+        input_tokens=prompt,
+        output_tokens=completion,
+        # A server that reports more cached (or reasoning) tokens than the total it says
+        # it saw is wrong about one of them; never let that break Usage's invariants.
+        cache_read_tokens=min(cached, prompt),
+        reasoning_tokens=min(reasoning, completion),
+    )
+
+
+def _anthropic_usage(
+    uncached: int,
+    read: int,
+    creation: int,
+    w1h: int,
+    output: int,
+    thinking: int,
+) -> Usage:
+    # Only the 1-hour part needs the breakdown: every other creation token is a 5m write.
+    write_1h = min(w1h, creation)
+    return Usage(
+        input_tokens=uncached + read + creation,
+        output_tokens=output,
+        cache_read_tokens=read,
+        cache_write_5m_tokens=creation - write_1h,
+        cache_write_1h_tokens=write_1h,
+        reasoning_tokens=min(thinking, output),
+    )
+
+
+def _write_1h(u: Mapping[str, Any]) -> int | None:
+    """``cache_creation.ephemeral_1h_input_tokens``, or ``None`` without a breakdown."""
+    cc = u.get("cache_creation")
+    if isinstance(cc, Mapping):
+        return _int(cc.get("ephemeral_1h_input_tokens"))
+    return None
+
+
+def usage_from_anthropic(u: Mapping[str, Any]) -> Usage:
+    """Normalise an Anthropic messages ``usage`` object."""
+    return _anthropic_usage(
+        _int(u.get("input_tokens")),
+        _int(u.get("cache_read_input_tokens")),
+        _int(u.get("cache_creation_input_tokens")),
+        _write_1h(u) or 0,
+        _int(u.get("output_tokens")),
+        _detail(u, "output_tokens_details", "thinking_tokens"),
+    )
+
+
+class OpenAIStreamUsage:
+    """Usage of an OpenAI chat-completions stream.  Feed it every chunk (parsed JSON);
+    the last ``usage`` report wins."""
+
+    __slots__ = ("seen", "usage")
+
+    def __init__(self) -> None:
+        self.usage = Usage()
+        self.seen = False  # a usage report arrived
+
+    def feed(self, chunk: Mapping[str, Any]) -> bool:
+        """Take one chunk; return ``True`` when it carried usage."""
+        u = chunk.get("usage")
+        if not isinstance(u, Mapping):
+            return False
+        self.usage = usage_from_openai(u)
+        self.seen = True
+        return True
+
+
+class AnthropicStreamUsage:
+    """Usage of an Anthropic messages stream.  Feed it every event payload (parsed JSON);
+    ``message_start`` and ``message_delta`` update it, the latest value of each field
+    wins."""
+
+    __slots__ = ("_1h", "_creation", "_input", "_output", "_read", "_thinking", "usage")
+
+    def __init__(self) -> None:
+        self._input = 0
+        self._read = 0
+        self._creation = 0
+        self._1h = 0
+        self._output = 0
+        self._thinking = 0
+        self.usage = Usage()
+
+    def feed(self, event: Mapping[str, Any]) -> bool:
+        """Take one event payload; return ``True`` when it carried usage."""
+        kind = event.get("type")
+        if kind == "message_start":
+            message = event.get("message")
+            u = message.get("usage") if isinstance(message, Mapping) else None
+        elif kind == "message_delta":
+            u = event.get("usage")
+        else:
+            return False
+        if not isinstance(u, Mapping):
+            return False
+        # Latest value wins, field by field: a message_delta that omits (or nulls) the
+        # cache fields keeps what message_start said.
+        if u.get("input_tokens") is not None:
+            self._input = _int(u["input_tokens"])
+        if u.get("cache_read_input_tokens") is not None:
+            self._read = _int(u["cache_read_input_tokens"])
+        if u.get("cache_creation_input_tokens") is not None:
+            self._creation = _int(u["cache_creation_input_tokens"])
+        w1h = _write_1h(u)
+        if w1h is not None:
+            self._1h = w1h
+        if u.get("output_tokens") is not None:
+            self._output = _int(u["output_tokens"])
+        thinking = _detail(u, "output_tokens_details", "thinking_tokens")
+        if thinking:
+            self._thinking = thinking
+        self.usage = _anthropic_usage(
+            self._input,
+            self._read,
+            self._creation,
+            self._1h,
+            self._output,
+            self._thinking,
+        )
+        return True

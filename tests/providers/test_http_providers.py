@@ -1,0 +1,221 @@
+"""Both providers against a scripted loopback upstream replaying documented payloads."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from conftest import FakeUpstream, Script, anthropic_settings, openai_settings
+from wire_payloads import (
+    ANTHROPIC_CACHED_MESSAGE,
+    ANTHROPIC_STREAM_EVENTS,
+    OPENAI_CACHED_COMPLETION,
+    OPENAI_STREAM_CHUNKS,
+    anthropic_sse,
+    openai_sse,
+)
+
+from thrifty.errors import StreamInterrupted, UpstreamTimeout
+from thrifty.providers import HttpPool, build_provider
+from thrifty.types import ChatRequest, ChatResponse, StreamEvent, Usage
+
+KEY = "sk-test-SECRET123456"
+
+
+def openai_request(stream: bool = False, **extra: Any) -> ChatRequest:
+    body = {"model": "cheap", "messages": [{"role": "user", "content": "hi"}], **extra}
+    if stream:
+        body["stream"] = True
+    return ChatRequest(
+        dialect="openai", body=body, model="gpt-4.1", requested_model="cheap", stream=stream
+    )
+
+
+def anthropic_request(stream: bool = False) -> ChatRequest:
+    body: dict[str, Any] = {
+        "model": "cheap",
+        "max_tokens": 64,
+        "messages": [{"role": "user", "content": "hi"}],
+    }
+    if stream:
+        body["stream"] = True
+    return ChatRequest(
+        dialect="anthropic", body=body, model="claude-x", requested_model="cheap", stream=stream
+    )
+
+
+async def drain(response: ChatResponse) -> list[StreamEvent]:
+    assert response.stream is not None
+    return [event async for event in response.stream]
+
+
+async def test_openai_non_stream(upstream: FakeUpstream, pool: HttpPool) -> None:
+    upstream.add(Script(body=OPENAI_CACHED_COMPLETION))
+    provider = build_provider("openai", openai_settings(upstream.url), pool, api_key=KEY)
+    response = await provider(openai_request())
+    seen = upstream.seen[0]
+    assert seen.path == "/v1/chat/completions"
+    assert seen.headers["Authorization"] == f"Bearer {KEY}"
+    assert seen.body["model"] == "gpt-4.1"
+    assert "stream" not in seen.body and "stream_options" not in seen.body
+    assert response.body == OPENAI_CACHED_COMPLETION
+    assert response.usage == Usage(input_tokens=2006, output_tokens=300, cache_read_tokens=1920)
+    assert (response.dialect, response.provider) == ("openai", "openai")
+    assert response.model == "gpt-4.1-2025-04-14"  # as the upstream reported it
+    assert response.upstream_latency_s is not None and response.upstream_latency_s >= 0
+
+
+async def test_no_key_sends_no_auth_header(upstream: FakeUpstream, pool: HttpPool) -> None:
+    upstream.add(Script(body=OPENAI_CACHED_COMPLETION))
+    upstream.add(Script(body=ANTHROPIC_CACHED_MESSAGE))
+    await build_provider("local", openai_settings(upstream.url), pool, api_key=None)(
+        openai_request()
+    )
+    await build_provider("a", anthropic_settings(upstream.url), pool, api_key=None)(
+        anthropic_request()
+    )
+    assert "Authorization" not in upstream.seen[0].headers
+    assert "x-api-key" not in upstream.seen[1].headers
+
+
+async def test_anthropic_non_stream(upstream: FakeUpstream, pool: HttpPool) -> None:
+    upstream.add(Script(body=ANTHROPIC_CACHED_MESSAGE))
+    provider = build_provider("anthropic", anthropic_settings(upstream.url), pool, api_key=KEY)
+    response = await provider(anthropic_request())
+    seen = upstream.seen[0]
+    assert seen.path == "/v1/messages"
+    assert seen.headers["x-api-key"] == KEY
+    assert seen.headers["anthropic-version"] == "2023-06-01"
+    assert seen.body["model"] == "claude-x"
+    assert response.body == ANTHROPIC_CACHED_MESSAGE
+    assert response.usage == Usage(
+        input_tokens=21 + 188086, output_tokens=393, cache_write_5m_tokens=188086
+    )
+
+
+async def test_openai_stream_hides_usage_chunk_app_did_not_ask_for(
+    upstream: FakeUpstream, pool: HttpPool
+) -> None:
+    body = openai_sse(OPENAI_STREAM_CHUNKS)
+    upstream.add(Script(chunks=[body[i : i + 37] for i in range(0, len(body), 37)]))
+    provider = build_provider("openai", openai_settings(upstream.url), pool, api_key=KEY)
+    response = await provider(openai_request(stream=True))
+    assert upstream.seen[0].body["stream_options"] == {"include_usage": True}
+    events = await drain(response)
+    assert all(e.data is None or e.data["choices"] for e in events)
+    assert events[-1].data is None and events[-1].raw == b"data: [DONE]\n\n"
+    assert len(events) == 5
+    assert response.stream_complete
+    assert response.usage == Usage(input_tokens=1117, output_tokens=7, cache_read_tokens=1024)
+
+
+async def test_openai_stream_passes_raw_bytes_and_usage_chunk_when_asked(
+    upstream: FakeUpstream, pool: HttpPool
+) -> None:
+    body = openai_sse(OPENAI_STREAM_CHUNKS)
+    upstream.add(Script(chunks=[body]))
+    provider = build_provider("openai", openai_settings(upstream.url), pool, api_key=KEY)
+    request = openai_request(stream=True, stream_options={"include_usage": True})
+    events = await drain(await provider(request))
+    assert b"".join(e.raw for e in events) == body
+
+
+async def test_anthropic_stream(upstream: FakeUpstream, pool: HttpPool) -> None:
+    body = anthropic_sse(ANTHROPIC_STREAM_EVENTS)
+    upstream.add(Script(chunks=[body[i : i + 50] for i in range(0, len(body), 50)]))
+    provider = build_provider("anthropic", anthropic_settings(upstream.url), pool, api_key=KEY)
+    response = await provider(anthropic_request(stream=True))
+    assert upstream.seen[0].body["stream"] is True
+    assert response.usage == Usage()  # nothing read yet
+    events = await drain(response)
+    assert b"".join(e.raw for e in events) == body
+    assert response.stream_complete
+    assert response.model == "claude-haiku-4-5-20251001"
+    assert response.usage == Usage(
+        input_tokens=25 + 2048 + 300,
+        output_tokens=15,
+        cache_read_tokens=2048,
+        cache_write_5m_tokens=100,
+        cache_write_1h_tokens=200,
+    )
+
+
+async def test_stream_ending_early_raises_after_yielding(
+    upstream: FakeUpstream, pool: HttpPool
+) -> None:
+    body = anthropic_sse(ANTHROPIC_STREAM_EVENTS[:4])
+    upstream.add(Script(chunks=[body]))
+    provider = build_provider("anthropic", anthropic_settings(upstream.url), pool, api_key=KEY)
+    response = await provider(anthropic_request(stream=True))
+    got: list[StreamEvent] = []
+    with pytest.raises(StreamInterrupted):
+        assert response.stream is not None
+        async for event in response.stream:
+            got.append(event)
+    assert len(got) == 4
+    assert not response.stream_complete
+    assert response.usage.cache_read_tokens == 2048  # what arrived is still counted
+
+
+async def test_connection_dropped_mid_stream(upstream: FakeUpstream, pool: HttpPool) -> None:
+    body = openai_sse(OPENAI_STREAM_CHUNKS[:2])
+    upstream.add(Script(chunks=[body], abort=True))
+    provider = build_provider("openai", openai_settings(upstream.url), pool, api_key=KEY)
+    response = await provider(openai_request(stream=True))
+    got: list[StreamEvent] = []
+    with pytest.raises(StreamInterrupted):
+        assert response.stream is not None
+        async for event in response.stream:
+            got.append(event)
+    assert len(got) == 2
+    assert not response.stream_complete
+
+
+async def test_silent_stream_times_out(upstream: FakeUpstream, pool: HttpPool) -> None:
+    body = openai_sse(OPENAI_STREAM_CHUNKS)
+    upstream.add(Script(chunks=[body[:40], body[40:]], chunk_delay_s=1.0))
+    settings = openai_settings(upstream.url, timeout_s=0.2)
+    provider = build_provider("openai", settings, pool, api_key=KEY)
+    response = await provider(openai_request(stream=True))
+    with pytest.raises(UpstreamTimeout):
+        await drain(response)
+
+
+async def test_consumer_stopping_releases_connection(
+    upstream: FakeUpstream, pool: HttpPool
+) -> None:
+    body = anthropic_sse(ANTHROPIC_STREAM_EVENTS)
+    upstream.add(Script(chunks=[body[:120], body[120:]], chunk_delay_s=0.5))
+    provider = build_provider("anthropic", anthropic_settings(upstream.url), pool, api_key=KEY)
+    response = await provider(anthropic_request(stream=True))
+    stream = response.stream
+    assert stream is not None
+    await stream.__anext__()
+    await stream.aclose()  # type: ignore[attr-defined]
+    assert not response.stream_complete
+    connector = pool.session().connector
+    assert connector is not None
+    await asyncio.sleep(0)
+    assert len(connector._acquired) == 0  # the upstream connection went back
+
+
+async def test_never_iterated_stream_can_be_closed(upstream: FakeUpstream, pool: HttpPool) -> None:
+    upstream.add(Script(chunks=[anthropic_sse(ANTHROPIC_STREAM_EVENTS)]))
+    provider = build_provider("anthropic", anthropic_settings(upstream.url), pool, api_key=KEY)
+    response = await provider(anthropic_request(stream=True))
+    assert response.stream is not None
+    await response.stream.aclose()  # type: ignore[attr-defined]
+    connector = pool.session().connector
+    assert connector is not None
+    assert len(connector._acquired) == 0
+
+
+async def test_session_is_reused(upstream: FakeUpstream, pool: HttpPool) -> None:
+    for _ in range(3):
+        upstream.add(Script(body=OPENAI_CACHED_COMPLETION))
+    provider = build_provider("openai", openai_settings(upstream.url), pool, api_key=KEY)
+    session = pool.session()
+    for _ in range(3):
+        await provider(openai_request())
+    assert pool.session() is session

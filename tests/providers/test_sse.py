@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+import pytest
+
+from thrifty.providers.sse import SSEDecodeError, SSEParser
+
+
+def feed_all(parser: SSEParser, pieces: list[bytes]) -> list[tuple[str | None, object]]:
+    out = []
+    for piece in pieces:
+        out.extend((e.event, e.data) for e in parser.feed(piece))
+    out.extend((e.event, e.data) for e in parser.flush())
+    return out
+
+
+STREAM = (
+    b": keep-alive comment\n\n"
+    b'event: message_start\ndata: {"type":"message_start"}\n\n'
+    b'event: ping\ndata: {"type": "ping"}\n\n'
+    b'data: {"a":\ndata: 1}\n\n'
+    b"data: [DONE]\n\n"
+)
+EXPECTED = [
+    ("message_start", {"type": "message_start"}),
+    ("ping", {"type": "ping"}),
+    (None, {"a": 1}),
+    (None, None),
+]
+
+
+def test_whole_body() -> None:
+    assert feed_all(SSEParser(), [STREAM]) == EXPECTED
+
+
+def test_split_at_every_byte() -> None:
+    pieces = [STREAM[i : i + 1] for i in range(len(STREAM))]
+    assert feed_all(SSEParser(), pieces) == EXPECTED
+
+
+@pytest.mark.parametrize("newline", [b"\r\n", b"\r"])
+def test_other_line_endings_split_anywhere(newline: bytes) -> None:
+    body = STREAM.replace(b"\n", newline)
+    for size in (1, 2, 3, 7):
+        pieces = [body[i : i + size] for i in range(0, len(body), size)]
+        assert feed_all(SSEParser(), pieces) == EXPECTED
+
+
+def test_raw_bytes_are_the_event() -> None:
+    events = SSEParser().feed(b'event: ping\ndata: {"type": "ping"}\n\n')
+    assert events[0].raw == b'event: ping\ndata: {"type": "ping"}\n\n'
+
+
+def test_no_space_after_colon_and_unknown_fields() -> None:
+    events = SSEParser().feed(b'id: 7\nretry: 10\nevent:x\ndata:{"b":2}\n\n')
+    assert [(e.event, e.data) for e in events] == [("x", {"b": 2})]
+
+
+def test_flush_keeps_complete_last_event_drops_truncated() -> None:
+    parser = SSEParser()
+    assert parser.feed(b"data: [DONE]") == []
+    assert [e.data for e in parser.flush()] == [None]
+    parser = SSEParser()
+    assert parser.feed(b'data: {"trunc') == []
+    assert parser.flush() == []
+
+
+def test_invalid_json_raises() -> None:
+    with pytest.raises(SSEDecodeError):
+        SSEParser().feed(b"data: {nope\n\n")
