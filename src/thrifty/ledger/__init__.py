@@ -1,0 +1,26 @@
+"""The ledger: one SQLite row per request (errors and cache hits too), and the queries
+behind ``thrifty report``.
+
+``stage`` (the pipeline stage that writes rows) is imported from
+``thrifty.ledger.stage`` explicitly; it is not re-exported here.
+"""
+
+from thrifty.ledger.money import pico_to_usd, usd_to_pico
+from thrifty.ledger.render import render_report
+from thrifty.ledger.report import Report, ReportLine, build_report, report_to_json
+from thrifty.ledger.row import LedgerRow
+from thrifty.ledger.store import LedgerStore, LedgerWriteError, read_rows
+
+__all__ = [
+    "LedgerRow",
+    "LedgerStore",
+    "LedgerWriteError",
+    "Report",
+    "ReportLine",
+    "build_report",
+    "pico_to_usd",
+    "read_rows",
+    "render_report",
+    "report_to_json",
+    "usd_to_pico",
+]

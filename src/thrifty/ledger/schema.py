@@ -1,0 +1,161 @@
+"""The ledger's SQLite schema: an append-only list of numbered migrations.
+
+Migration *n* is ``MIGRATIONS[n - 1]``; the ``migrations`` table lists the versions
+applied.  Never edit a released migration: append a new one.  Each migration runs in
+its own ``BEGIN IMMEDIATE`` transaction, so it is all-or-nothing and two processes
+opening the same file at once cannot both apply it.
+
+Durability: connections use ``journal_mode=WAL`` and ``synchronous=NORMAL``.  A
+transaction that has committed survives the *process* being killed (SIGKILL, crash,
+``os._exit``): the WAL is in the OS page cache and is replayed on the next open.  An OS
+crash or power loss may roll back the last few transactions (never corrupts the file).
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from thrifty.errors import ConfigError
+
+Migration = tuple[str, ...]
+
+MIGRATIONS: tuple[Migration, ...] = (
+    # 1: the schema.  Money columns are integer pico-dollars (1e-12 USD); NULL = unpriced.
+    (
+        """
+        CREATE TABLE requests (
+            id INTEGER PRIMARY KEY,
+            request_id TEXT NOT NULL UNIQUE,
+            ts REAL NOT NULL,
+            tenant TEXT,
+            task TEXT,
+            dialect TEXT NOT NULL,
+            endpoint TEXT NOT NULL,
+            requested_model TEXT,
+            model TEXT,
+            provider TEXT,
+            stream INTEGER NOT NULL,
+            input_tokens INTEGER NOT NULL,
+            output_tokens INTEGER NOT NULL,
+            cache_read_tokens INTEGER NOT NULL,
+            cache_write_5m_tokens INTEGER NOT NULL,
+            cache_write_1h_tokens INTEGER NOT NULL,
+            reasoning_tokens INTEGER NOT NULL,
+            cost_pusd INTEGER,
+            baseline_pusd INTEGER,
+            saved_pusd INTEGER NOT NULL,
+            price_source TEXT NOT NULL,
+            latency_ms REAL NOT NULL,
+            status INTEGER NOT NULL,
+            error TEXT,
+            detail TEXT
+        )
+        """,
+        "CREATE INDEX requests_ts ON requests (ts)",
+        """
+        CREATE TABLE savings (
+            request_id TEXT NOT NULL,
+            lever TEXT NOT NULL,
+            saved_pusd INTEGER NOT NULL,
+            PRIMARY KEY (request_id, lever)
+        ) WITHOUT ROWID
+        """,
+    ),
+)
+
+
+def schema_version(conn: sqlite3.Connection) -> int:
+    """Highest migration applied to ``conn``'s database (0 for an empty database)."""
+    exists = conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'migrations'"
+    ).fetchone()
+    if exists is None:
+        return 0
+    (version,) = conn.execute("SELECT coalesce(max(version), 0) FROM migrations").fetchone()
+    return int(version)
+
+
+def migrate(conn: sqlite3.Connection, migrations: Sequence[Migration] = MIGRATIONS) -> int:
+    """Apply the migrations ``conn`` lacks, in order; return the resulting version.
+
+    Idempotent.  ``conn`` must be in autocommit mode (``isolation_level=None``).
+    """
+    if schema_version(conn) == len(migrations):  # fast path: no write lock taken
+        return len(migrations)
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS migrations (version INTEGER PRIMARY KEY, applied_at REAL)"
+    )
+    while True:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            version = schema_version(conn)
+            if version > len(migrations):
+                raise ConfigError(
+                    f"ledger schema version {version} is newer than this thrifty knows "
+                    f"({len(migrations)}); upgrade thrifty to read it"
+                )
+            if version == len(migrations):
+                conn.execute("COMMIT")
+                return version
+            for statement in migrations[version]:
+                conn.execute(statement)
+            conn.execute(
+                "INSERT INTO migrations (version, applied_at) VALUES (?, ?)",
+                (version + 1, time.time()),
+            )
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+
+def connect(
+    path: str | os.PathLike[str],
+    *,
+    create: bool,
+    migrations: Sequence[Migration] = MIGRATIONS,
+) -> sqlite3.Connection:
+    """Open the ledger at ``path`` (WAL, synchronous=NORMAL, migrated, autocommit mode).
+
+    With ``create=False`` a missing file raises :class:`ConfigError` naming the path.
+    """
+    file = Path(path)
+    if create:
+        file.parent.mkdir(parents=True, exist_ok=True)
+    elif not file.is_file():
+        raise ConfigError(f"no ledger at {str(file)!r}: the file does not exist")
+    try:
+        conn = sqlite3.connect(file, isolation_level=None)
+    except sqlite3.Error as exc:
+        raise ConfigError(f"cannot open ledger {str(file)!r}: {exc}") from exc
+    try:
+        conn.execute("PRAGMA busy_timeout = 5000")
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        migrate(conn, migrations)
+    except sqlite3.DatabaseError as exc:
+        conn.close()
+        raise ConfigError(f"cannot use ledger {str(file)!r}: {exc}") from exc
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def time_range(
+    since: float | None, until: float | None, column: str = "ts"
+) -> tuple[str, list[float]]:
+    """A ``WHERE`` clause (``since <= ts < until``; either bound optional) and its params."""
+    clauses: list[str] = []
+    params: list[float] = []
+    if since is not None:
+        clauses.append(f"{column} >= ?")
+        params.append(float(since))
+    if until is not None:
+        clauses.append(f"{column} < ?")
+        params.append(float(until))
+    return (" WHERE " + " AND ".join(clauses) if clauses else ""), params

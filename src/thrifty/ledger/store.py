@@ -1,0 +1,275 @@
+"""The ledger store: one SQLite row per request, written off the event loop.
+
+A single writer thread owns the connection.  :meth:`LedgerStore.record` converts the row
+to SQL parameters, puts it on a queue and awaits a future.  The writer takes everything
+queued (up to ``MAX_BATCH`` rows), inserts it in ONE transaction (group commit, with
+``executemany``) and, after ``COMMIT``, resolves the callers' futures with one
+``loop.call_soon_threadsafe`` per event loop per batch.
+
+Guarantee: when ``record()`` returns, the row is committed.  With WAL and
+``synchronous=NORMAL`` a committed row survives the process being killed (SIGKILL,
+``os._exit``, a crash); only an OS crash or power loss can lose the last commits.
+A row that cannot be written makes its own ``record()`` raise :class:`LedgerWriteError`;
+the rest of its batch is still committed (the writer retries row by row).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import queue
+import sqlite3
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+from thrifty.errors import ThriftyError
+from thrifty.ledger.money import pico_to_usd
+from thrifty.ledger.row import (
+    INSERT_ROW,
+    INSERT_SAVING,
+    SELECT_ROWS,
+    LedgerRow,
+    RowParams,
+    SavingParams,
+    from_db,
+    to_params,
+)
+from thrifty.ledger.schema import connect, time_range
+
+MAX_BATCH = 4096
+
+
+class LedgerWriteError(ThriftyError):
+    """A ledger row could not be committed (the cause is chained)."""
+
+    code = "ledger_write_failed"
+
+
+@dataclass(slots=True)
+class _Item:
+    params: RowParams
+    savings: list[SavingParams]
+    future: asyncio.Future[None]
+    loop: asyncio.AbstractEventLoop
+
+
+@dataclass(slots=True)
+class _Stop:
+    future: asyncio.Future[None]
+    loop: asyncio.AbstractEventLoop
+
+
+Outcome = BaseException | None
+
+
+def _settle(pairs: list[tuple[asyncio.Future[None], Outcome]]) -> None:
+    """Runs on the event loop: resolve each future (unless its caller gave up)."""
+    for future, error in pairs:
+        if future.done():
+            continue
+        if error is None:
+            future.set_result(None)
+        else:
+            future.set_exception(error)
+
+
+def _deliver(targets: Sequence[_Item | _Stop], outcomes: Sequence[Outcome]) -> None:
+    """From the writer thread: one ``call_soon_threadsafe`` per event loop."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[None], Outcome]]] = {}
+    for target, outcome in zip(targets, outcomes, strict=True):
+        by_loop.setdefault(target.loop, []).append((target.future, outcome))
+    for loop, pairs in by_loop.items():
+        with contextlib.suppress(RuntimeError):  # a closed loop: nobody is waiting any more
+            loop.call_soon_threadsafe(_settle, pairs)
+
+
+def _failure(item: _Item, cause: BaseException) -> LedgerWriteError:
+    error = LedgerWriteError(f"ledger row {item.params[0]!r} was not written: {cause}")
+    error.__cause__ = cause
+    return error
+
+
+class LedgerStore:
+    """Append-only SQLite ledger.  ``await open()`` before ``record()``; ``await close()``
+    flushes everything queued."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self._path = Path(path)
+        self._queue: queue.SimpleQueue[_Item | _Stop] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._accepting = False
+
+    @property
+    def path(self) -> Path:
+        return self._path
+
+    async def open(self) -> None:
+        """Create parent directories, connect (WAL, synchronous=NORMAL), apply migrations
+        and start the writer thread.  Raises :class:`~thrifty.errors.ConfigError` when
+        the file cannot be used."""
+        if self._thread is not None:
+            raise RuntimeError("LedgerStore.open() called twice")
+        loop = asyncio.get_running_loop()
+        ready: asyncio.Future[None] = loop.create_future()
+        thread = threading.Thread(
+            target=self._run, args=(_Stop(ready, loop),), name="thrifty-ledger", daemon=True
+        )
+        self._thread = thread
+        thread.start()
+        try:
+            await ready
+        except BaseException:
+            await asyncio.to_thread(thread.join)
+            raise
+        self._accepting = True
+
+    async def record(self, row: LedgerRow) -> None:
+        """Queue ``row`` and return once it is committed.
+
+        Raises ``ValueError``/``TypeError`` at once for a value that cannot be stored
+        exactly, and :class:`LedgerWriteError` if the write fails.  Cancelling the caller
+        does not withdraw the row.
+        """
+        if not self._accepting:
+            raise RuntimeError("LedgerStore is not open (call await store.open())")
+        params, savings = to_params(row)
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[None] = loop.create_future()
+        self._queue.put(_Item(params, savings, future, loop))
+        await future
+
+    async def close(self) -> None:
+        """Commit everything queued, stop the writer and close the connection.
+        Idempotent."""
+        thread = self._thread
+        if thread is None or not self._accepting:
+            return
+        self._accepting = False
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[None] = loop.create_future()
+        self._queue.put(_Stop(done, loop))
+        await done
+        await asyncio.to_thread(thread.join)
+
+    def rows(self, *, since: float | None = None, until: float | None = None) -> list[LedgerRow]:
+        """Every row with ``since <= ts < until`` (bounds optional), oldest first.
+        Synchronous, on its own connection: for tests and the CLI."""
+        return read_rows(self._path, since=since, until=until)
+
+    # -- writer thread ---------------------------------------------------------------
+
+    def _run(self, ready: _Stop) -> None:
+        try:
+            conn = connect(self._path, create=True)
+        except BaseException as exc:
+            _deliver([ready], [exc])
+            return
+        _deliver([ready], [None])
+        stop: _Stop | None = None
+        try:
+            while stop is None:
+                items: list[_Item] = []
+                message = self._queue.get()
+                while True:
+                    if isinstance(message, _Stop):
+                        stop = message  # keep draining: nothing queued is dropped
+                    else:
+                        items.append(message)
+                        if len(items) >= MAX_BATCH:
+                            break
+                    try:
+                        message = self._queue.get_nowait()
+                    except queue.Empty:
+                        break
+                if items:
+                    self._write(conn, items)
+        finally:
+            conn.close()
+            self._fail_leftovers()
+            if stop is not None:
+                _deliver([stop], [None])
+
+    def _write(self, conn: sqlite3.Connection, items: list[_Item]) -> None:
+        try:
+            outcomes = self._write_batch(conn, items)
+        except Exception as exc:
+            outcomes = [_failure(item, exc) for item in items]
+        _deliver(items, outcomes)
+
+    def _write_batch(self, conn: sqlite3.Connection, items: list[_Item]) -> list[Outcome]:
+        """Insert ``items`` in one transaction; on any error, fall back to row by row."""
+        try:
+            conn.execute("BEGIN")
+            conn.executemany(INSERT_ROW, [item.params for item in items])
+            savings = [saving for item in items for saving in item.savings]
+            if savings:
+                conn.executemany(INSERT_SAVING, savings)
+            conn.execute("COMMIT")
+        except sqlite3.Error:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            return self._write_one_by_one(conn, items)
+        return [None] * len(items)
+
+    def _write_one_by_one(self, conn: sqlite3.Connection, items: list[_Item]) -> list[Outcome]:
+        """One transaction, a savepoint per row: a bad row fails alone."""
+        outcomes: list[Outcome] = []
+        conn.execute("BEGIN")
+        try:
+            for item in items:
+                conn.execute("SAVEPOINT row")
+                try:
+                    conn.execute(INSERT_ROW, item.params)
+                    if item.savings:
+                        conn.executemany(INSERT_SAVING, item.savings)
+                except sqlite3.Error as exc:
+                    conn.execute("ROLLBACK TO row")
+                    outcomes.append(_failure(item, exc))
+                else:
+                    outcomes.append(None)
+                conn.execute("RELEASE row")
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            return [_failure(item, exc) for item in items]
+        return outcomes
+
+    def _fail_leftovers(self) -> None:
+        """The writer is exiting: nothing still queued may hang its caller."""
+        while True:
+            try:
+                message = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            if isinstance(message, _Item):
+                cause = RuntimeError("the ledger was closed before this row was written")
+                _deliver([message], [_failure(message, cause)])
+            else:
+                _deliver([message], [None])
+
+
+def read_rows(
+    path: str | os.PathLike[str], *, since: float | None = None, until: float | None = None
+) -> list[LedgerRow]:
+    """Rows of the ledger at ``path`` with ``since <= ts < until``, oldest first.
+    A missing file raises :class:`~thrifty.errors.ConfigError`."""
+    conn = connect(path, create=False)
+    try:
+        where, params = time_range(since, until)
+        joined_where, _ = time_range(since, until, column="r.ts")
+        savings: dict[str, dict[str, Decimal]] = {}
+        saving_sql = (
+            "SELECT s.request_id, s.lever, s.saved_pusd FROM savings s"
+            f" JOIN requests r ON r.request_id = s.request_id{joined_where}"
+        )
+        for request_id, lever, pico in conn.execute(saving_sql, params):
+            savings.setdefault(request_id, {})[lever] = pico_to_usd(pico)
+        records = conn.execute(f"{SELECT_ROWS}{where} ORDER BY ts, id", params).fetchall()
+        return [from_db(record, savings.get(record[0], {})) for record in records]
+    finally:
+        conn.close()

@@ -1,0 +1,283 @@
+from __future__ import annotations
+
+import asyncio
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import time
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from thrifty.errors import ConfigError
+from thrifty.ledger import LedgerStore, LedgerWriteError, read_rows
+from thrifty.ledger.store import _Item
+from thrifty.types import Usage
+
+from .conftest import make_row
+
+
+async def test_round_trip_is_exact(store: LedgerStore) -> None:
+    row = make_row(
+        usage=Usage(
+            input_tokens=5000,
+            output_tokens=700,
+            cache_read_tokens=1000,
+            cache_write_5m_tokens=200,
+            cache_write_1h_tokens=300,
+            reasoning_tokens=100,
+        ),
+        cost_usd=Decimal("0.000000123456"),
+        baseline_usd=Decimal("1234.567890123456"),
+        savings={"routing": Decimal("0.1"), "prompt_cache": Decimal("-0.000000000001")},
+        stream=True,
+        error="upstream_timeout: took too long",
+        detail="routed to mini",
+    )
+    other = make_row(tenant=None, task=None, requested_model=None, model=None, provider=None)
+    await store.record(row)
+    await store.record(other)
+    assert store.rows() == [row, other]
+    got = store.rows()[0]
+    assert got.cost_usd == Decimal("0.000000123456")
+    assert got.savings == {"routing": Decimal("0.1"), "prompt_cache": Decimal("-1e-12")}
+
+
+async def test_money_is_stored_as_integer_picodollars(store: LedgerStore, db_path: Path) -> None:
+    await store.record(make_row(request_id="r1", cost_usd=Decimal("0.000000123456")))
+    with sqlite3.connect(db_path) as conn:
+        cost, saved = conn.execute(
+            "SELECT cost_pusd, saved_pusd FROM requests WHERE request_id = 'r1'"
+        ).fetchone()
+        lever = conn.execute("SELECT lever, saved_pusd FROM savings").fetchall()
+    conn.close()
+    assert (cost, saved) == (123_456, 2_376_543_211)
+    assert lever == [("routing", 2_376_543_211)]
+
+
+async def test_unpriced_is_null_never_zero(store: LedgerStore, db_path: Path) -> None:
+    row = make_row(
+        request_id="u1", cost_usd=None, baseline_usd=None, savings={}, price_source="unpriced"
+    )
+    await store.record(row)
+    with sqlite3.connect(db_path) as conn:
+        stored = conn.execute("SELECT cost_pusd, baseline_pusd FROM requests").fetchone()
+    conn.close()
+    assert stored == (None, None)
+    assert store.rows()[0].cost_usd is None
+
+
+async def test_200_concurrent_writers_all_commit(store: LedgerStore) -> None:
+    rows = [make_row(ts=1_700_000_000.0 + i) for i in range(200)]
+    await asyncio.gather(*(store.record(row) for row in rows))
+    assert store.rows() == rows
+
+
+async def test_rows_filters_by_time(store: LedgerStore) -> None:
+    rows = [make_row(ts=float(t)) for t in (10, 20, 30)]
+    for row in rows:
+        await store.record(row)
+    assert store.rows(since=20) == rows[1:]
+    assert store.rows(until=20) == rows[:1]
+    assert store.rows(since=15, until=25) == rows[1:2]
+
+
+async def test_event_loop_keeps_running_while_writing(db_path: Path) -> None:
+    """A ticker must keep ticking while 2000 rows are written.  A record() that wrote
+    synchronously would starve it (no await point) and the ticks would stay at 0."""
+    store = LedgerStore(db_path)
+    await store.open()
+    ticks = 0
+    writing = True
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while writing:
+            ticks += 1
+            await asyncio.sleep(0)
+
+    ticking = asyncio.create_task(ticker())
+    try:
+        for i in range(2000):
+            await store.record(make_row(ts=float(i)))
+    finally:
+        writing = False
+        await ticking
+        await store.close()
+    assert len(read_rows(db_path)) == 2000
+    assert ticks >= 1000
+
+
+class _SlowStore(LedgerStore):
+    """Every commit takes 300 ms in the writer thread."""
+
+    def _write_batch(self, conn: sqlite3.Connection, items: list[_Item]) -> list[object]:  # type: ignore[override]
+        time.sleep(0.3)
+        return LedgerStore._write_batch(self, conn, items)  # type: ignore[return-value]
+
+
+async def test_slow_commit_does_not_block_the_loop(db_path: Path) -> None:
+    store = _SlowStore(db_path)
+    await store.open()
+    gaps: list[float] = []
+
+    async def ticker() -> None:
+        last = time.perf_counter()
+        while True:
+            await asyncio.sleep(0.01)
+            now = time.perf_counter()
+            gaps.append(now - last)
+            last = now
+
+    ticking = asyncio.create_task(ticker())
+    started = time.perf_counter()
+    await store.record(make_row())
+    elapsed = time.perf_counter() - started
+    ticking.cancel()
+    await store.close()
+    assert elapsed >= 0.3
+    assert len(gaps) >= 10
+    assert max(gaps) < 0.15
+
+
+async def test_a_bad_row_fails_alone_and_surfaces(store: LedgerStore) -> None:
+    first = make_row(request_id="dup")
+    await store.record(first)
+    good = [make_row() for _ in range(5)]
+    results = await asyncio.gather(
+        *(store.record(row) for row in good[:2]),
+        store.record(make_row(request_id="dup")),
+        *(store.record(row) for row in good[2:]),
+        return_exceptions=True,
+    )
+    assert [type(r) for r in results] == [
+        type(None),
+        type(None),
+        LedgerWriteError,
+        type(None),
+        type(None),
+        type(None),
+    ]
+    error = results[2]
+    assert isinstance(error, LedgerWriteError)
+    assert isinstance(error.__cause__, sqlite3.IntegrityError)
+    assert [r.request_id for r in store.rows()] == ["dup", *(r.request_id for r in good)]
+
+
+async def test_a_failing_database_fails_every_caller(store: LedgerStore, db_path: Path) -> None:
+    await store.record(make_row())
+    with sqlite3.connect(db_path) as conn:
+        conn.execute("DROP TABLE savings")
+    conn.close()
+    results = await asyncio.gather(
+        *(store.record(make_row()) for _ in range(3)), return_exceptions=True
+    )
+    assert all(isinstance(r, LedgerWriteError) for r in results), results
+    # the writer survives: once the table is back, writes succeed again
+    with sqlite3.connect(db_path) as conn:
+        conn.execute(
+            "CREATE TABLE savings (request_id TEXT NOT NULL, lever TEXT NOT NULL,"
+            " saved_pusd INTEGER NOT NULL, PRIMARY KEY (request_id, lever)) WITHOUT ROWID"
+        )
+    conn.close()
+    await store.record(make_row())
+    assert len(store.rows()) == 2
+
+
+async def test_invalid_money_is_rejected_before_queueing(store: LedgerStore) -> None:
+    with pytest.raises(ValueError):
+        await store.record(make_row(cost_usd=Decimal("NaN")))
+    assert store.rows() == []
+
+
+async def test_close_drains_the_queue(db_path: Path) -> None:
+    store = LedgerStore(db_path)
+    await store.open()
+    rows = [make_row() for _ in range(500)]
+    tasks = [asyncio.create_task(store.record(row)) for row in rows]
+    await asyncio.sleep(0)  # every task has queued its row
+    await store.close()
+    await asyncio.gather(*tasks)
+    assert len(read_rows(db_path)) == 500
+    await store.close()  # idempotent
+    with pytest.raises(RuntimeError, match="not open"):
+        await store.record(make_row())
+
+
+async def test_cancelled_caller_does_not_withdraw_the_row(store: LedgerStore) -> None:
+    task = asyncio.create_task(store.record(make_row(request_id="cancelled")))
+    await asyncio.sleep(0)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    await store.record(make_row(request_id="after"))
+    assert [r.request_id for r in store.rows()] == ["cancelled", "after"]
+
+
+async def test_record_before_open_raises(db_path: Path) -> None:
+    with pytest.raises(RuntimeError, match="not open"):
+        await LedgerStore(db_path).record(make_row())
+
+
+def test_reading_a_missing_ledger_is_a_config_error(tmp_path: Path) -> None:
+    missing = tmp_path / "nope.db"
+    with pytest.raises(ConfigError, match=r"nope\.db"):
+        read_rows(missing)
+    with pytest.raises(ConfigError, match=r"nope\.db"):
+        LedgerStore(missing).rows()
+    assert not missing.exists()
+
+
+async def test_open_on_an_unusable_path_is_a_config_error(tmp_path: Path) -> None:
+    bad = tmp_path / "not-a-db"
+    bad.write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(ConfigError, match="not-a-db"):
+        await LedgerStore(bad).open()
+
+
+_CHILD = textwrap.dedent(
+    """
+    import asyncio, os, signal, sys
+    from decimal import Decimal
+    from thrifty.ledger import LedgerRow, LedgerStore
+    from thrifty.types import Usage
+
+    async def main(path, n, how):
+        store = LedgerStore(path)
+        await store.open()
+        for i in range(n):
+            await store.record(LedgerRow(
+                request_id=f"kill-{i}", ts=float(i), tenant=None, task=None,
+                dialect="openai", endpoint="library", requested_model="m", model="m",
+                provider="p", stream=False, usage=Usage(input_tokens=i),
+                cost_usd=Decimal("0.000000123456"), baseline_usd=None,
+                savings={"memo": Decimal(i)}, price_source="override",
+                latency_ms=1.0, status=200,
+            ))
+        # the last record() has returned: die without closing anything
+        if how == "kill":
+            os.kill(os.getpid(), signal.SIGKILL)
+        os._exit(0)
+
+    asyncio.run(main(sys.argv[1], int(sys.argv[2]), sys.argv[3]))
+    """
+)
+
+
+@pytest.mark.parametrize("how", ["kill", "exit"])
+def test_committed_rows_survive_a_hard_kill(db_path: Path, how: str) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-c", _CHILD, str(db_path), "50", how],
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    expected = -signal.SIGKILL if how == "kill" else 0
+    assert proc.returncode == expected, proc.stderr.decode()
+    rows = read_rows(db_path)
+    assert [r.request_id for r in rows] == [f"kill-{i}" for i in range(50)]
+    assert rows[-1].savings == {"memo": Decimal(49)}
+    assert rows[-1].cost_usd == Decimal("0.000000123456")
