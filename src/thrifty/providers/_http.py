@@ -132,6 +132,8 @@ def error_from_status(
     text = redact(
         f"{provider} returned HTTP {status}" + (f": {message}" if message else ""), api_key
     )
+    if status < 400:
+        return UpstreamUnavailable(text + " (unexpected redirect)", status=502, provider=provider)
     if status in (401, 403):
         return UpstreamAuthError(text, status=status, provider=provider)
     if status == 429:

@@ -124,12 +124,13 @@ class BaseProvider:
                 data=payload,
                 headers=self._headers,
                 timeout=self._stream_timeout if request.stream else self._timeout,
+                allow_redirects=False,  # an API never redirects; a key must not follow one
             )
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise error_from_exception(
                 exc, provider=self.name, api_key=self._api_key, url=self._url
             ) from None
-        if resp.status >= 400:
+        if resp.status >= 300:
             try:
                 raw = await resp.read()
             except (aiohttp.ClientError, TimeoutError):
