@@ -1,0 +1,32 @@
+"""A local upstream that speaks the OpenAI chat completions and Anthropic Messages wire
+formats (JSON and SSE), with deterministic answers, provider-accurate usage and prompt
+caching, and fault injection.  Used as default upstream, in tests and in benchmarks.
+
+Routes: ``POST /v1/chat/completions`` (OpenAI), ``POST /v1/messages`` and
+``/v1/messages/count_tokens`` (Anthropic), ``GET /v1/models`` (Anthropic list shape when an
+``anthropic-version`` header is sent), ``GET /health``; admin: ``GET|POST|DELETE
+/_sim/faults``, ``GET|DELETE /_sim/stats``, ``DELETE /_sim/cache``.
+
+Per request: API key ``sim-bad-key`` -> 401; header ``x-sim-fault: 429|500|503|529|slow|cut|
+timeout`` or the prompt marker ``[[sim:fault=...]]`` in the last user message; header
+``x-sim-latency-ms`` or marker ``[[sim:latency=MS]]``; marker ``[[sim:echo]]`` echoes the
+user's text.  In-process (``httpx.ASGITransport``) use works for everything but ``cut`` and
+``timeout``, which need a real socket (:class:`SimServer`).
+"""
+
+from thrifty.sim.app import create_app, sim_state
+from thrifty.sim.config import SimConfig
+from thrifty.sim.server import SimServer, run, serve
+from thrifty.sim.state import SimState
+from thrifty.sim.tokens import count_tokens
+
+__all__ = [
+    "SimConfig",
+    "SimServer",
+    "SimState",
+    "count_tokens",
+    "create_app",
+    "run",
+    "serve",
+    "sim_state",
+]

@@ -1,0 +1,284 @@
+"""Anthropic Messages wire format: request checks, cache blocks, responses, SSE, errors."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from typing import Any
+
+import orjson
+
+from thrifty.sim.cache import Block
+from thrifty.sim.dialect import BadRequest, Caches, JSONObj, Prepared, PromptUsage, StreamParts
+from thrifty.sim.tokens import Answer, TokenMemo
+
+MAX_BREAKPOINTS = 4
+_MESSAGE_OVERHEAD = 3  # role framing, charged to a message's first block
+_PRIMING_TOKENS = 3
+_MEDIA_TOKENS = 85  # flat estimate for an image or document block
+_TTLS = ("5m", "1h")
+
+_ERROR_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    413: "request_too_large",
+    429: "rate_limit_error",
+    529: "overloaded_error",
+}
+_FAULT_MESSAGES = {
+    429: "Number of request tokens has exceeded your per-minute rate limit (simulated).",
+    500: "Internal server error",
+    503: "Service unavailable (simulated)",
+    529: "Overloaded",
+}
+
+
+def _text_of(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "\n".join(
+            b["text"] for b in content if isinstance(b, dict) and isinstance(b.get("text"), str)
+        )
+    return ""
+
+
+def _ttl(block: JSONObj) -> str | None:
+    control = block.get("cache_control")
+    if not isinstance(control, dict):
+        return None
+    ttl = control.get("ttl", "5m")
+    if ttl not in _TTLS:
+        raise BadRequest("cache_control.ttl: Input should be '5m' or '1h'")
+    return str(ttl)
+
+
+def _block_cost(block: JSONObj, memo: TokenMemo) -> tuple[int, object]:
+    """Tokens and hashable identity of one content block."""
+    kind = block.get("type")
+    if kind == "text" and isinstance(block.get("text"), str):
+        return memo.count(block["text"]), block["text"]
+    if kind in ("image", "document"):
+        return _MEDIA_TOKENS, orjson.dumps(block.get("source"))
+    if kind == "tool_result":
+        text = _text_of(block.get("content"))
+        return memo.count(text) + 3, ("tool_result", block.get("tool_use_id"), text)
+    stripped = {k: v for k, v in block.items() if k != "cache_control"}
+    raw = orjson.dumps(stripped, option=orjson.OPT_SORT_KEYS).decode()
+    return memo.count(raw), raw
+
+
+def prompt_blocks(body: JSONObj, memo: TokenMemo) -> list[Block]:
+    """The prompt as cacheable blocks, in the order the cache sees it: tools, system,
+    messages.  Raises :class:`BadRequest` for too many breakpoints or a bad TTL."""
+    blocks: list[Block] = []
+    for tool in body.get("tools") or ():
+        if isinstance(tool, dict):
+            tokens, key = _block_cost({"type": "tool", **tool}, memo)
+            blocks.append(Block(tokens, key, _ttl(tool)))
+    system = body.get("system")
+    if isinstance(system, str) and system:
+        blocks.append(Block(memo.count(system), ("system", system), None))
+    elif isinstance(system, list):
+        for item in system:
+            if isinstance(item, dict):
+                tokens, key = _block_cost(item, memo)
+                blocks.append(Block(tokens, ("system", key), _ttl(item)))
+    for message in body["messages"]:
+        role = str(message.get("role"))
+        content = message.get("content")
+        if isinstance(content, str):
+            tokens = memo.count(content) + _MESSAGE_OVERHEAD
+            blocks.append(Block(tokens, (role, content), None))
+            continue
+        items = [b for b in content if isinstance(b, dict)] if isinstance(content, list) else []
+        if not items:
+            blocks.append(Block(_MESSAGE_OVERHEAD, (role, None), None))
+        for i, item in enumerate(items):
+            tokens, key = _block_cost(item, memo)
+            if i == 0:
+                tokens, key = tokens + _MESSAGE_OVERHEAD, (role, key)
+            blocks.append(Block(tokens, key, _ttl(item)))
+    found = sum(1 for b in blocks if b.ttl is not None)
+    if found > MAX_BREAKPOINTS:
+        raise BadRequest(
+            f"A maximum of {MAX_BREAKPOINTS} blocks with cache_control may be provided. "
+            f"Found {found}."
+        )
+    return blocks
+
+
+class AnthropicDialect:
+    name = "anthropic"
+
+    def __init__(self, memo: TokenMemo | None = None) -> None:
+        self.memo = memo or TokenMemo()
+
+    def prepare(self, body: object) -> Prepared:
+        if not isinstance(body, dict):
+            raise BadRequest("There was an error parsing the body: expected a JSON object.")
+        for field in ("model", "messages", "max_tokens"):
+            if field not in body:
+                raise BadRequest(f"{field}: Field required")
+        model = body["model"]
+        if not isinstance(model, str) or not model:
+            raise BadRequest("model: Input should be a valid string")
+        messages = body["messages"]
+        if not isinstance(messages, list) or not all(isinstance(m, dict) for m in messages):
+            raise BadRequest("messages: Input should be a valid list")
+        if not messages:
+            raise BadRequest("messages: at least one message is required")
+        cap = body["max_tokens"]
+        if not isinstance(cap, int) or isinstance(cap, bool) or cap < 1:
+            raise BadRequest("max_tokens: Input should be greater than or equal to 1")
+        last_user = ""
+        for message in reversed(messages):
+            if message.get("role") == "user":
+                last_user = _text_of(message.get("content"))
+                break
+        ident = orjson.dumps([model, body.get("system"), messages])
+        return Prepared(
+            model=model,
+            stream=body.get("stream") is True,
+            include_usage=True,
+            max_tokens=cap,
+            last_user_text=last_user,
+            seed=hashlib.blake2b(ident, digest_size=16).digest(),
+            body=body,
+            prompt=prompt_blocks(body, self.memo),
+        )
+
+    def prompt_usage(self, prep: Prepared, caches: Caches) -> PromptUsage:
+        blocks: list[Block] = prep.prompt
+        total = sum(b.tokens for b in blocks) + _PRIMING_TOKENS
+        outcome = caches.anthropic.process(prep.model, blocks)
+        return PromptUsage(
+            total=total,
+            cache_read=outcome.read,
+            cache_write_5m=outcome.write_5m,
+            cache_write_1h=outcome.write_1h,
+        )
+
+    def count_tokens(self, body: object) -> int:
+        """``POST /v1/messages/count_tokens``: prompt tokens, no cache effects."""
+        if not isinstance(body, dict) or "messages" not in body or "model" not in body:
+            raise BadRequest("messages: Field required")
+        if not isinstance(body["messages"], list):
+            raise BadRequest("messages: Input should be a valid list")
+        return sum(b.tokens for b in prompt_blocks(body, self.memo)) + _PRIMING_TOKENS
+
+    def response(self, prep: Prepared, answer: Answer, usage: PromptUsage) -> bytes:
+        return orjson.dumps(
+            {
+                "id": _message_id(),
+                "type": "message",
+                "role": "assistant",
+                "model": prep.model,
+                "content": [{"type": "text", "text": answer.text}],
+                "stop_reason": "max_tokens" if answer.capped else "end_turn",
+                "stop_sequence": None,
+                "usage": {
+                    **_input_usage(usage),
+                    "output_tokens": answer.tokens,
+                    "service_tier": "standard",
+                },
+            }
+        )
+
+    def stream_events(self, prep: Prepared, answer: Answer, usage: PromptUsage) -> StreamParts:
+        input_usage = _input_usage(usage)
+        message: JSONObj = {
+            "id": _message_id(),
+            "type": "message",
+            "role": "assistant",
+            "model": prep.model,
+            "content": [],
+            "stop_reason": None,
+            "stop_sequence": None,
+            "usage": {**input_usage, "output_tokens": 1, "service_tier": "standard"},
+        }
+        head = [
+            _event("message_start", {"type": "message_start", "message": message}),
+            _event(
+                "content_block_start",
+                {
+                    "type": "content_block_start",
+                    "index": 0,
+                    "content_block": {"type": "text", "text": ""},
+                },
+            ),
+            _event("ping", {"type": "ping"}),
+        ]
+        deltas = [
+            _event(
+                "content_block_delta",
+                {
+                    "type": "content_block_delta",
+                    "index": 0,
+                    "delta": {"type": "text_delta", "text": text},
+                },
+            )
+            for text in answer.chunks()
+            if text
+        ]
+        delta_usage = {k: v for k, v in input_usage.items() if k != "cache_creation"}
+        tail = [
+            _event("content_block_stop", {"type": "content_block_stop", "index": 0}),
+            _event(
+                "message_delta",
+                {
+                    "type": "message_delta",
+                    "delta": {
+                        "stop_reason": "max_tokens" if answer.capped else "end_turn",
+                        "stop_sequence": None,
+                    },
+                    "usage": {**delta_usage, "output_tokens": answer.tokens},
+                },
+            ),
+            _event("message_stop", {"type": "message_stop"}),
+        ]
+        return StreamParts(head=head, deltas=deltas, tail=tail)
+
+    def error(
+        self, status: int, message: str, *, param: str | None = None, code: str | None = None
+    ) -> bytes:
+        error_type = _ERROR_TYPES.get(status, "api_error")
+        return orjson.dumps(
+            {
+                "type": "error",
+                "error": {"type": error_type, "message": message},
+                "request_id": "req_" + uuid.uuid4().hex,
+            }
+        )
+
+    def auth_error(self) -> bytes:
+        return self.error(401, "invalid x-api-key")
+
+    def fault_error(self, status: int) -> bytes:
+        return self.error(status, _FAULT_MESSAGES.get(status, "Internal server error"))
+
+    def request_id_header(self) -> tuple[bytes, bytes]:
+        return (b"request-id", b"req_" + uuid.uuid4().hex.encode())
+
+
+def _input_usage(usage: PromptUsage) -> JSONObj:
+    written = usage.cache_write_5m + usage.cache_write_1h
+    return {
+        "input_tokens": usage.total - usage.cache_read - written,
+        "cache_creation_input_tokens": written,
+        "cache_read_input_tokens": usage.cache_read,
+        "cache_creation": {
+            "ephemeral_5m_input_tokens": usage.cache_write_5m,
+            "ephemeral_1h_input_tokens": usage.cache_write_1h,
+        },
+    }
+
+
+def _event(name: str, data: JSONObj) -> bytes:
+    return b"event: " + name.encode() + b"\ndata: " + orjson.dumps(data) + b"\n\n"
+
+
+def _message_id() -> str:
+    return "msg_sim" + uuid.uuid4().hex[:20]

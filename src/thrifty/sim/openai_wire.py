@@ -1,0 +1,225 @@
+"""OpenAI chat completions wire format: request checks, responses, SSE chunks, errors."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+import uuid
+from typing import Any
+
+import orjson
+
+from thrifty.sim.dialect import BadRequest, Caches, JSONObj, Prepared, PromptUsage, StreamParts
+from thrifty.sim.tokens import Answer, TokenMemo
+
+_FINGERPRINT = "fp_sim0000001"
+_PRIMING_TOKENS = 3  # "<|start|>assistant<|message|>" after the last message
+
+_ERROR_TYPES = {400: "invalid_request_error", 401: "invalid_request_error", 429: "requests"}
+_FAULT_MESSAGES = {
+    429: "Rate limit reached for requests (simulated). Please try again in 1s.",
+    500: "The server had an error while processing your request. Sorry about that!",
+    503: "The server is overloaded or not ready yet.",
+    529: "The server is overloaded (simulated 529).",
+}
+_FAULT_CODES = {429: "rate_limit_exceeded"}
+_BAD_JSON = (
+    "We could not parse the JSON body of your request. (HINT: This likely means you aren't "
+    "using your HTTP library correctly. The OpenAI API expects a JSON payload, but what was "
+    "sent was not valid JSON.)"
+)
+
+
+def content_text(content: Any) -> str:
+    """The text of a message ``content`` (a string or a list of parts)."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        texts: list[str] = []
+        for part in content:
+            if isinstance(part, dict):
+                if isinstance(part.get("text"), str):
+                    texts.append(part["text"])
+                else:
+                    texts.append(f"[{part.get('type', 'part')}]")
+        return "\n".join(texts)
+    return ""
+
+
+class OpenAIDialect:
+    name = "openai"
+
+    def __init__(self, memo: TokenMemo | None = None) -> None:
+        self.memo = memo or TokenMemo()
+
+    def prepare(self, body: object) -> Prepared:
+        if not isinstance(body, dict):
+            raise BadRequest(_BAD_JSON)
+        model = body.get("model")
+        if not model or not isinstance(model, str):
+            raise BadRequest("you must provide a model parameter")
+        messages = body.get("messages")
+        if messages is None:
+            raise BadRequest(
+                "Missing required parameter: 'messages'.",
+                param="messages",
+                code="missing_required_parameter",
+            )
+        if not isinstance(messages, list) or not all(isinstance(m, dict) for m in messages):
+            raise BadRequest(
+                "Invalid type for 'messages': expected an array of objects.",
+                param="messages",
+                code="invalid_type",
+            )
+        if not messages:
+            raise BadRequest(
+                "Invalid 'messages': empty array. Expected an array with minimum length 1, "
+                "but got an empty array instead.",
+                param="messages",
+                code="empty_array",
+            )
+        cap = body.get("max_completion_tokens", body.get("max_tokens"))
+        if cap is not None and (not isinstance(cap, int) or isinstance(cap, bool) or cap < 1):
+            raise BadRequest(
+                f"Invalid 'max_tokens': integer below minimum value. Expected a value >= 1, "
+                f"but got {cap!r} instead.",
+                param="max_tokens",
+                code="integer_below_min_value",
+            )
+        options = body.get("stream_options")
+        include_usage = isinstance(options, dict) and options.get("include_usage") is True
+        last_user = ""
+        for message in reversed(messages):
+            if message.get("role") == "user":
+                last_user = content_text(message.get("content"))
+                break
+        seed = hashlib.blake2b(orjson.dumps([model, messages]), digest_size=16).digest()
+        return Prepared(
+            model=model,
+            stream=body.get("stream") is True,
+            include_usage=include_usage,
+            max_tokens=cap,
+            last_user_text=last_user,
+            seed=seed,
+            body=body,
+            prompt=prompt_pieces(body, self.memo),
+        )
+
+    def prompt_usage(self, prep: Prepared, caches: Caches) -> PromptUsage:
+        pieces: list[str] = prep.prompt
+        cached = caches.openai.lookup_and_store(prep.model, pieces)
+        return PromptUsage(total=len(pieces) + _PRIMING_TOKENS, cache_read=cached)
+
+    def response(self, prep: Prepared, answer: Answer, usage: PromptUsage) -> bytes:
+        return orjson.dumps(
+            {
+                "id": _completion_id(),
+                "object": "chat.completion",
+                "created": int(time.time()),
+                "model": prep.model,
+                "choices": [
+                    {
+                        "index": 0,
+                        "message": {
+                            "role": "assistant",
+                            "content": answer.text,
+                            "refusal": None,
+                            "annotations": [],
+                        },
+                        "logprobs": None,
+                        "finish_reason": "length" if answer.capped else "stop",
+                    }
+                ],
+                "usage": _usage(answer, usage),
+                "service_tier": "default",
+                "system_fingerprint": _FINGERPRINT,
+            }
+        )
+
+    def stream_events(self, prep: Prepared, answer: Answer, usage: PromptUsage) -> StreamParts:
+        base: JSONObj = {
+            "id": _completion_id(),
+            "object": "chat.completion.chunk",
+            "created": int(time.time()),
+            "model": prep.model,
+            "service_tier": "default",
+            "system_fingerprint": _FINGERPRINT,
+            "choices": [],
+        }
+        if prep.include_usage:
+            base["usage"] = None
+
+        def chunk(delta: JSONObj, finish: str | None = None) -> bytes:
+            choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
+            return b"data: " + orjson.dumps({**base, "choices": [choice]}) + b"\n\n"
+
+        head = [chunk({"role": "assistant", "content": "", "refusal": None})]
+        deltas = [chunk({"content": text}) for text in answer.chunks() if text]
+        tail = [chunk({}, "length" if answer.capped else "stop")]
+        if prep.include_usage:
+            final = {**base, "usage": _usage(answer, usage)}
+            tail.append(b"data: " + orjson.dumps(final) + b"\n\n")
+        tail.append(b"data: [DONE]\n\n")
+        return StreamParts(head=head, deltas=deltas, tail=tail)
+
+    def error(
+        self, status: int, message: str, *, param: str | None = None, code: str | None = None
+    ) -> bytes:
+        error_type = _ERROR_TYPES.get(
+            status, "server_error" if status >= 500 else "invalid_request_error"
+        )
+        return orjson.dumps(
+            {"error": {"message": message, "type": error_type, "param": param, "code": code}}
+        )
+
+    def auth_error(self) -> bytes:
+        return self.error(
+            401,
+            "Incorrect API key provided: sim-bad-key. You can find your API key at "
+            "https://platform.openai.com/account/api-keys.",
+            code="invalid_api_key",
+        )
+
+    def fault_error(self, status: int) -> bytes:
+        message = _FAULT_MESSAGES.get(status, "Simulated server error.")
+        return self.error(status, message, code=_FAULT_CODES.get(status))
+
+    def request_id_header(self) -> tuple[bytes, bytes]:
+        return (b"x-request-id", b"req_" + uuid.uuid4().hex.encode())
+
+
+def prompt_pieces(body: JSONObj, memo: TokenMemo) -> list[str]:
+    """Token pieces of the prompt in the order the model reads it: tools, then messages
+    (each framed by start/role/end tokens)."""
+    pieces: list[str] = []
+    tools = body.get("tools")
+    if tools:
+        pieces.extend(memo.pieces(orjson.dumps(tools).decode()))
+    for message in body["messages"]:
+        pieces.append("<|start|>")
+        pieces.append(str(message.get("role", "user")))
+        pieces.extend(memo.pieces(content_text(message.get("content"))))
+        tool_calls = message.get("tool_calls")
+        if tool_calls:
+            pieces.extend(memo.pieces(orjson.dumps(tool_calls).decode()))
+        pieces.append("<|end|>")
+    return pieces
+
+
+def _completion_id() -> str:
+    return "chatcmpl-" + uuid.uuid4().hex
+
+
+def _usage(answer: Answer, usage: PromptUsage) -> JSONObj:
+    return {
+        "prompt_tokens": usage.total,
+        "completion_tokens": answer.tokens,
+        "total_tokens": usage.total + answer.tokens,
+        "prompt_tokens_details": {"cached_tokens": usage.cache_read, "audio_tokens": 0},
+        "completion_tokens_details": {
+            "reasoning_tokens": 0,
+            "audio_tokens": 0,
+            "accepted_prediction_tokens": 0,
+            "rejected_prediction_tokens": 0,
+        },
+    }
