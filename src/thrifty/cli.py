@@ -4,7 +4,7 @@ library; it holds no pipeline logic."""
 from __future__ import annotations
 
 import argparse
-import asyncio
+import contextlib
 import json
 import logging
 import sys
@@ -65,7 +65,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_sim(args: argparse.Namespace) -> int:
-    from thrifty.sim import SimConfig, serve
+    from thrifty.sim import SimConfig, run
 
     _configure_logging()
     logging.getLogger("thrifty").info(
@@ -73,11 +73,9 @@ def cmd_sim(args: argparse.Namespace) -> int:
         args.host,
         args.port,
     )
-    config = SimConfig(latency_ms=args.latency_ms)
-    try:
-        asyncio.run(serve(config, args.host, args.port))
-    except KeyboardInterrupt:
-        pass
+    config = SimConfig(latency_ms=args.latency_ms, stream_chunk_delay_ms=args.chunk_delay_ms)
+    with contextlib.suppress(KeyboardInterrupt):
+        run(config, args.host, args.port)
     return 0
 
 
@@ -134,7 +132,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="thrifty", description="Cut what you pay for LLM calls without cutting quality."
     )
-    parser.add_argument("--config", help="TOML settings file (default: $THRIFTY_CONFIG or ./thrifty.toml)")
+    parser.add_argument(
+        "--config", help="TOML settings file (default: $THRIFTY_CONFIG or ./thrifty.toml)"
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     serve = sub.add_parser("serve", help="run the OpenAI/Anthropic-compatible gateway")
@@ -146,9 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="send all OpenAI-style traffic to this OpenAI-compatible base URL "
         "(e.g. http://127.0.0.1:8000/v1); env THRIFTY_OPENAI_BASE_URL",
     )
-    serve.add_argument(
-        "--anthropic-base-url", help="send all Anthropic traffic to this base URL"
-    )
+    serve.add_argument("--anthropic-base-url", help="send all Anthropic traffic to this base URL")
     serve.add_argument(
         "--simulate",
         action=argparse.BooleanOptionalAction,
@@ -161,6 +159,9 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--host", default="127.0.0.1")
     sim.add_argument("--port", type=int, default=8788)
     sim.add_argument("--latency-ms", type=float, default=0.0, help="added latency per call")
+    sim.add_argument(
+        "--chunk-delay-ms", type=float, default=0.0, help="delay between streamed chunks"
+    )
     sim.set_defaults(func=cmd_sim)
 
     report = sub.add_parser("report", help="spend and savings by day, task, model and lever")

@@ -103,6 +103,7 @@ class SimulatorSettings(_Strict):
     host: str = "127.0.0.1"
     port: int = Field(default=8788, ge=0, le=65535)
     latency_ms: float = Field(default=0.0, ge=0)
+    stream_chunk_delay_ms: float = Field(default=0.0, ge=0)
 
 
 class Settings(BaseSettings):
@@ -177,9 +178,7 @@ def _deep_merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any
     return merged
 
 
-def load_settings(
-    config_path: str | os.PathLike[str] | None = None, **overrides: Any
-) -> Settings:
+def load_settings(config_path: str | os.PathLike[str] | None = None, **overrides: Any) -> Settings:
     """Read settings from ``config_path`` (or ``$THRIFTY_CONFIG``, or ``./thrifty.toml`` if it
     exists), then the environment.  Keyword ``overrides`` (from CLI flags, nested dicts for
     sections, ``None`` meaning "not given") win over both."""

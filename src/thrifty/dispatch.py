@@ -62,9 +62,7 @@ class ProviderRegistry:
     def resolve(self, model: str) -> Upstream:
         upstream = self.find(model)
         if upstream is None:
-            served = "; ".join(
-                f"{u.name}: {', '.join(u.settings.models)}" for u in self._upstreams
-            )
+            served = "; ".join(f"{u.name}: {', '.join(u.settings.models)}" for u in self._upstreams)
             raise ModelNotFound(
                 f"no configured provider serves model {model!r} (providers: {served}). "
                 "Add its name to a provider's `models` in thrifty.toml."

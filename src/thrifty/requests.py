@@ -16,14 +16,16 @@ def _expect(condition: bool, message: str) -> None:
         raise BadRequest(message)
 
 
-def validate_body(dialect: Dialect, body: Any) -> JSON:
-    _expect(isinstance(body, dict), "request body must be a JSON object")
+def validate_body(dialect: Dialect, raw: Any) -> JSON:
+    _expect(isinstance(raw, dict), "request body must be a JSON object")
+    body: JSON = raw
     model = body.get("model")
     _expect(model is not None, "missing required field 'model'")
     _expect(isinstance(model, str) and model != "", "'model' must be a non-empty string")
     messages = body.get("messages")
     _expect(messages is not None, "missing required field 'messages'")
-    _expect(isinstance(messages, list), "'messages' must be an array")
+    if not isinstance(messages, list):
+        raise BadRequest("'messages' must be an array")
     _expect(len(messages) > 0, "'messages' must not be empty")
     for index, message in enumerate(messages):
         _expect(isinstance(message, dict), f"messages[{index}] must be an object")

@@ -84,12 +84,12 @@ class Thrifty:
         sim = self.settings.simulator
         port = sim.port or free_port(sim.host)
         ready = asyncio.Event()
-        config = SimConfig(latency_ms=sim.latency_ms)
+        config = SimConfig(
+            latency_ms=sim.latency_ms, stream_chunk_delay_ms=sim.stream_chunk_delay_ms
+        )
         self._sim_task = asyncio.create_task(serve(config, sim.host, port, ready=ready))
         waiter = asyncio.create_task(ready.wait())
-        done, _ = await asyncio.wait(
-            {waiter, self._sim_task}, return_when=asyncio.FIRST_COMPLETED
-        )
+        done, _ = await asyncio.wait({waiter, self._sim_task}, return_when=asyncio.FIRST_COMPLETED)
         if waiter not in done:
             waiter.cancel()
             exc = self._sim_task.exception()

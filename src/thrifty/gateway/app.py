@@ -170,9 +170,7 @@ def create_app(thrifty: Thrifty) -> Starlette:
                 await close()
         headers = thrifty_headers(request, response)
         summary = " ".join(
-            f"{k.removeprefix('x-thrifty-')}={v}"
-            for k, v in headers.items()
-            if k.endswith("-usd")
+            f"{k.removeprefix('x-thrifty-')}={v}" for k, v in headers.items() if k.endswith("-usd")
         )
         if summary:
             yield f": thrifty {summary}\n\n".encode()

@@ -169,6 +169,4 @@ async def record_rejection(
     store: LedgerStore, request: ChatRequest, exc: ThriftyError, started: float
 ) -> None:
     """Book a request the gateway refused before it reached the pipeline (bad JSON, ...)."""
-    await store.record(
-        _row(request, None, {}, started, status=exc.status, error=error_text(exc))
-    )
+    await store.record(_row(request, None, {}, started, status=exc.status, error=error_text(exc)))

@@ -1,0 +1,167 @@
+"""The official openai SDK talks to the gateway over loopback, streaming and not."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from decimal import Decimal
+
+import openai
+import pytest
+
+from tests.gateway.conftest import Gateway
+
+M = Decimal(1_000_000)
+# gpt-4o / gpt-4o-mini list prices, USD per million tokens (input, output).
+GPT_4O = (Decimal("2.5"), Decimal("10"))
+GPT_4O_MINI = (Decimal("0.15"), Decimal("0.6"))
+
+
+@pytest.fixture
+async def oai(gateway: Gateway) -> AsyncIterator[openai.AsyncOpenAI]:
+    async with openai.AsyncOpenAI(
+        base_url=gateway.url + "/v1", api_key="app-key", max_retries=0
+    ) as sdk:
+        yield sdk
+
+
+async def test_chat_completion_round_trip_books_exact_cost(
+    gateway: Gateway, oai: openai.AsyncOpenAI
+) -> None:
+    raw = await oai.chat.completions.with_raw_response.create(
+        model="gpt-4o", messages=[{"role": "user", "content": "Say hello"}]
+    )
+    completion = raw.parse()
+    assert completion.choices[0].message.content
+    usage = completion.usage
+    assert usage is not None and usage.prompt_tokens > 0 and usage.completion_tokens > 0
+    expected = (usage.prompt_tokens * GPT_4O[0] + usage.completion_tokens * GPT_4O[1]) / M
+    assert Decimal(raw.headers["x-thrifty-cost-usd"]) == expected
+    assert Decimal(raw.headers["x-thrifty-baseline-usd"]) == expected
+    assert raw.headers["x-thrifty-levers"] == "none"
+    [row] = gateway.rows()
+    assert (row.model, row.requested_model, row.status) == ("gpt-4o", "gpt-4o", 200)
+    assert row.cost_usd == expected
+    assert row.usage.input_tokens == usage.prompt_tokens
+    assert row.usage.output_tokens == usage.completion_tokens
+    assert row.endpoint == "/v1/chat/completions"
+    assert row.tenant is not None and "app-key" not in row.tenant
+
+
+async def test_task_header_routes_to_cheap_model_and_books_saving(
+    gateway: Gateway, oai: openai.AsyncOpenAI
+) -> None:
+    raw = await oai.chat.completions.with_raw_response.create(
+        model="gpt-4o",
+        messages=[{"role": "user", "content": "Summarise this please"}],
+        extra_headers={"X-Thrifty-Task": "summarize"},
+    )
+    completion = raw.parse()
+    assert completion.usage is not None
+    p, c = completion.usage.prompt_tokens, completion.usage.completion_tokens
+    cost = (p * GPT_4O_MINI[0] + c * GPT_4O_MINI[1]) / M
+    baseline = (p * GPT_4O[0] + c * GPT_4O[1]) / M
+    assert raw.headers["x-thrifty-model"] == "gpt-4o-mini"
+    assert raw.headers["x-thrifty-levers"] == "routing"
+    assert Decimal(raw.headers["x-thrifty-cost-usd"]) == cost
+    assert Decimal(raw.headers["x-thrifty-saved-usd"]) == baseline - cost
+    [row] = gateway.rows()
+    assert (row.task, row.requested_model, row.model) == ("summarize", "gpt-4o", "gpt-4o-mini")
+    assert row.baseline_usd == baseline
+    assert dict(row.savings) == {"routing": baseline - cost}
+
+
+async def test_task_in_metadata_routes_too(gateway: Gateway, oai: openai.AsyncOpenAI) -> None:
+    raw = await oai.chat.completions.with_raw_response.create(
+        model="gpt-4o",
+        messages=[{"role": "user", "content": "hi"}],
+        metadata={"thrifty_task": "summarize"},
+    )
+    assert raw.headers["x-thrifty-model"] == "gpt-4o-mini"
+
+
+async def test_unmapped_task_keeps_requested_model(
+    gateway: Gateway, oai: openai.AsyncOpenAI
+) -> None:
+    raw = await oai.chat.completions.with_raw_response.create(
+        model="gpt-4o",
+        messages=[{"role": "user", "content": "hi"}],
+        extra_headers={"X-Thrifty-Task": "translate"},
+    )
+    assert raw.headers["x-thrifty-model"] == "gpt-4o"
+    [row] = gateway.rows()
+    assert row.savings == {} or all(v == 0 for v in row.savings.values())
+
+
+async def test_streaming_with_usage(gateway: Gateway, oai: openai.AsyncOpenAI) -> None:
+    stream = await oai.chat.completions.create(
+        model="gpt-4o-mini",
+        messages=[{"role": "user", "content": "Stream me something"}],
+        stream=True,
+        stream_options={"include_usage": True},
+    )
+    text, usage = [], None
+    async for chunk in stream:
+        if chunk.choices and chunk.choices[0].delta.content:
+            text.append(chunk.choices[0].delta.content)
+        if chunk.usage is not None:
+            usage = chunk.usage
+    assert "".join(text)
+    assert usage is not None
+    [row] = gateway.rows()
+    assert row.stream and row.status == 200
+    assert row.usage.input_tokens == usage.prompt_tokens
+    assert row.usage.output_tokens == usage.completion_tokens
+    expected = (usage.prompt_tokens * GPT_4O_MINI[0] + usage.completion_tokens * GPT_4O_MINI[1]) / M
+    assert row.cost_usd == expected
+
+
+async def test_streaming_without_include_usage_still_books_usage(
+    gateway: Gateway, oai: openai.AsyncOpenAI
+) -> None:
+    stream = await oai.chat.completions.create(
+        model="gpt-4o-mini", messages=[{"role": "user", "content": "hello"}], stream=True
+    )
+    chunks = [chunk async for chunk in stream]
+    assert chunks and all(chunk.usage is None for chunk in chunks)
+    [row] = gateway.rows()
+    assert row.usage.input_tokens > 0 and row.usage.output_tokens > 0
+
+
+async def test_stream_and_non_stream_answers_agree(
+    gateway: Gateway, oai: openai.AsyncOpenAI
+) -> None:
+    messages = [{"role": "user", "content": "same question"}]
+    whole = await oai.chat.completions.create(model="gpt-4o", messages=messages)
+    stream = await oai.chat.completions.create(model="gpt-4o", messages=messages, stream=True)
+    streamed = "".join([c.choices[0].delta.content or "" async for c in stream if c.choices])
+    assert streamed == whole.choices[0].message.content
+
+
+@pytest.mark.parametrize(
+    ("fault", "error"),
+    [
+        ("429", openai.RateLimitError),
+        ("500", openai.InternalServerError),
+        ("503", openai.InternalServerError),
+    ],
+)
+async def test_upstream_errors_keep_status(
+    gateway: Gateway, oai: openai.AsyncOpenAI, fault: str, error: type[openai.APIStatusError]
+) -> None:
+    with pytest.raises(error) as caught:
+        await oai.chat.completions.create(
+            model="gpt-4o", messages=[{"role": "user", "content": f"[[sim:fault={fault}]]"}]
+        )
+    assert caught.value.status_code == int(fault)
+    [row] = gateway.rows()
+    assert row.status == int(fault) and row.error
+    # and the gateway keeps serving
+    ok = await oai.chat.completions.create(
+        model="gpt-4o", messages=[{"role": "user", "content": "still there?"}]
+    )
+    assert ok.choices[0].message.content
+
+
+async def test_models_endpoint_lists_aliases(gateway: Gateway, oai: openai.AsyncOpenAI) -> None:
+    models = await oai.models.list()
+    assert "cheap" in [m.id for m in models.data]

@@ -1,0 +1,65 @@
+"""thrifty as a library: the async API and the sync facade run the same pipeline."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from thrifty.config import Settings
+from thrifty.errors import BadRequest, ModelNotFound
+from thrifty.runtime import SyncThrifty, Thrifty
+
+
+def settings(tmp_path: Path) -> Settings:
+    return Settings(
+        ledger={"path": str(tmp_path / "l.db")},
+        simulator={"port": 0},
+        routing={"tasks": {"summarize": "gpt-4o-mini"}},
+    )
+
+
+async def test_async_chat_routes_and_books(tmp_path: Path) -> None:
+    async with Thrifty(settings(tmp_path), environ={}) as thrifty:
+        assert thrifty.simulator_url is not None  # no key in environ: simulator
+        response = await thrifty.chat(
+            {"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]},
+            task="summarize",
+        )
+        assert response.model == "gpt-4o-mini"
+        assert response.body is not None and response.body["choices"]
+        assert response.cost is not None and response.cost.usd is not None
+        assert response.baseline is not None and response.baseline.usd is not None
+        assert response.baseline.usd > response.cost.usd
+        [row] = thrifty.ledger.rows()
+        assert row.endpoint == "library" and row.task == "summarize"
+
+
+async def test_async_errors_are_typed_and_booked(tmp_path: Path) -> None:
+    async with Thrifty(settings(tmp_path), environ={}) as thrifty:
+        with pytest.raises(BadRequest):
+            await thrifty.chat({"model": "gpt-4o", "messages": []})
+        with pytest.raises(ModelNotFound):
+            await thrifty.chat({"model": "mystery", "messages": [{"role": "user", "content": "x"}]})
+        assert [r.status for r in thrifty.ledger.rows()] == [404]
+
+
+def test_sync_facade(tmp_path: Path) -> None:
+    with SyncThrifty(settings(tmp_path), environ={}) as thrifty:
+        response = thrifty.chat(
+            {
+                "model": "claude-sonnet-4-6",
+                "max_tokens": 30,
+                "messages": [{"role": "user", "content": "hello"}],
+            },
+            dialect="anthropic",
+        )
+        assert response.body is not None and response.body["type"] == "message"
+        assert response.usage.output_tokens > 0
+
+
+async def test_missing_provider_key_error_names_the_variable(tmp_path: Path) -> None:
+    s = Settings(ledger={"path": str(tmp_path / "l.db")}, simulate=False)
+    async with Thrifty(s, environ={}) as thrifty:
+        with pytest.raises(Exception, match="OPENAI_API_KEY"):
+            await thrifty.chat({"model": "gpt-4o", "messages": [{"role": "user", "content": "x"}]})
