@@ -31,7 +31,7 @@ WEATHER_TOOL_ANTHROPIC = {
 
 
 def test_openai_to_anthropic_basic() -> None:
-    body = {
+    body: dict[str, Any] = {
         "model": "gpt-4o",
         "messages": [
             {"role": "system", "content": "Be terse."},

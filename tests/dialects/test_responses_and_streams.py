@@ -271,7 +271,7 @@ def test_openai_stream_as_anthropic_events() -> None:
     bufs: dict[int, bytes] = {}
     for event in events:
         assert event.data is not None and event.event == event.data["type"]
-        assert event.raw.startswith(b"event: " + event.event.encode() + b"\ndata: ")
+        assert event.raw.startswith(b"event: " + event.data["type"].encode() + b"\ndata: ")
         snapshot = accumulate_event(
             event=event.data,  # type: ignore[arg-type]
             current_snapshot=snapshot,

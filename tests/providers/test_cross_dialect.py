@@ -6,10 +6,23 @@ from typing import Any
 
 import orjson
 from anthropic.types import Message
-from conftest import FakeUpstream, Script, anthropic_settings, openai_settings
 from openai.types.chat import ChatCompletion
-from test_http_providers import KEY, anthropic_request, drain, openai_request
-from wire_payloads import (
+
+from thrifty.config import ProviderSettings
+from thrifty.providers import HttpPool, build_provider
+from thrifty.types import Usage
+
+from .fake_upstream import (
+    KEY,
+    FakeUpstream,
+    Script,
+    anthropic_request,
+    anthropic_settings,
+    drain,
+    openai_request,
+    openai_settings,
+)
+from .wire_payloads import (
     ANTHROPIC_CACHED_MESSAGE,
     ANTHROPIC_STREAM_EVENTS,
     OPENAI_CACHED_COMPLETION,
@@ -17,10 +30,6 @@ from wire_payloads import (
     anthropic_sse,
     openai_sse,
 )
-
-from thrifty.config import ProviderSettings
-from thrifty.providers import HttpPool, build_provider
-from thrifty.types import Usage
 
 
 def events_of(raw: bytes) -> list[dict[str, Any]]:

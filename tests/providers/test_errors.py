@@ -6,9 +6,6 @@ import logging
 import socket
 
 import pytest
-from conftest import FakeUpstream, Script, anthropic_settings, openai_settings
-from test_http_providers import KEY, anthropic_request, drain, openai_request
-from wire_payloads import ANTHROPIC_STREAM_EVENTS, anthropic_sse
 
 from thrifty.errors import (
     StreamInterrupted,
@@ -21,6 +18,18 @@ from thrifty.errors import (
     UpstreamUnavailable,
 )
 from thrifty.providers import HttpPool, build_provider
+
+from .fake_upstream import (
+    KEY,
+    FakeUpstream,
+    Script,
+    anthropic_request,
+    anthropic_settings,
+    drain,
+    openai_request,
+    openai_settings,
+)
+from .wire_payloads import ANTHROPIC_STREAM_EVENTS, anthropic_sse
 
 
 def openai_error(message: str, kind: str, code: str | None = None) -> dict[str, object]:

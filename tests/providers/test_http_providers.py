@@ -3,11 +3,24 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 import pytest
-from conftest import FakeUpstream, Script, anthropic_settings, openai_settings
-from wire_payloads import (
+
+from thrifty.errors import StreamInterrupted, UpstreamTimeout
+from thrifty.providers import HttpPool, build_provider
+from thrifty.types import StreamEvent, Usage
+
+from .fake_upstream import (
+    KEY,
+    FakeUpstream,
+    Script,
+    anthropic_request,
+    anthropic_settings,
+    drain,
+    openai_request,
+    openai_settings,
+)
+from .wire_payloads import (
     ANTHROPIC_CACHED_MESSAGE,
     ANTHROPIC_STREAM_EVENTS,
     OPENAI_CACHED_COMPLETION,
@@ -15,39 +28,6 @@ from wire_payloads import (
     anthropic_sse,
     openai_sse,
 )
-
-from thrifty.errors import StreamInterrupted, UpstreamTimeout
-from thrifty.providers import HttpPool, build_provider
-from thrifty.types import ChatRequest, ChatResponse, StreamEvent, Usage
-
-KEY = "sk-test-SECRET123456"
-
-
-def openai_request(stream: bool = False, **extra: Any) -> ChatRequest:
-    body = {"model": "cheap", "messages": [{"role": "user", "content": "hi"}], **extra}
-    if stream:
-        body["stream"] = True
-    return ChatRequest(
-        dialect="openai", body=body, model="gpt-4.1", requested_model="cheap", stream=stream
-    )
-
-
-def anthropic_request(stream: bool = False) -> ChatRequest:
-    body: dict[str, Any] = {
-        "model": "cheap",
-        "max_tokens": 64,
-        "messages": [{"role": "user", "content": "hi"}],
-    }
-    if stream:
-        body["stream"] = True
-    return ChatRequest(
-        dialect="anthropic", body=body, model="claude-x", requested_model="cheap", stream=stream
-    )
-
-
-async def drain(response: ChatResponse) -> list[StreamEvent]:
-    assert response.stream is not None
-    return [event async for event in response.stream]
 
 
 async def test_openai_non_stream(upstream: FakeUpstream, pool: HttpPool) -> None:

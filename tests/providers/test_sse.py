@@ -6,7 +6,7 @@ from thrifty.providers.sse import SSEDecodeError, SSEParser
 
 
 def feed_all(parser: SSEParser, pieces: list[bytes]) -> list[tuple[str | None, object]]:
-    out = []
+    out: list[tuple[str | None, object]] = []
     for piece in pieces:
         out.extend((e.event, e.data) for e in parser.feed(piece))
     out.extend((e.event, e.data) for e in parser.flush())

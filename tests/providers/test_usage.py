@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import copy
 
-from wire_payloads import (
+from thrifty.providers.usage import (
+    AnthropicStreamUsage,
+    OpenAIStreamUsage,
+    usage_from_anthropic,
+    usage_from_openai,
+)
+from thrifty.types import Usage
+
+from .wire_payloads import (
     ANTHROPIC_CACHE_READ_USAGE,
     ANTHROPIC_CACHED_MESSAGE,
     ANTHROPIC_STREAM_EVENTS,
@@ -13,14 +21,6 @@ from wire_payloads import (
     OPENAI_STREAM_CHUNKS,
     OPENAI_STREAM_USAGE,
 )
-
-from thrifty.providers.usage import (
-    AnthropicStreamUsage,
-    OpenAIStreamUsage,
-    usage_from_anthropic,
-    usage_from_openai,
-)
-from thrifty.types import Usage
 
 
 def test_openai_prompt_tokens_include_cached_tokens() -> None:
