@@ -11,7 +11,9 @@ OpenAI chat completions (``usage`` object)
       ``Usage.input_tokens = prompt_tokens`` and ``cache_read_tokens = cached_tokens``.
     * ``completion_tokens`` INCLUDES ``completion_tokens_details.reasoning_tokens``, so
       ``Usage.output_tokens = completion_tokens`` and ``reasoning_tokens`` is that detail.
-    * Missing or ``null`` details count as 0.  OpenAI reports no cache writes.
+    * Missing or ``null`` details count as 0.  Cache writes are not read: the newer
+      ``prompt_tokens_details.cache_write_tokens`` field is undocumented for chat
+      completions pricing, so those tokens stay at the plain input rate.
     * Streaming: usage arrives in the final chunk (``choices == []``) when the request set
       ``stream_options.include_usage``.  Some OpenAI-compatible servers repeat the
       *cumulative* usage on every chunk: the LAST report wins, reports are never summed.
