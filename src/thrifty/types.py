@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Literal
@@ -175,6 +175,8 @@ class ChatResponse:
     """The outcome of a call.
 
     Exactly one of ``body`` (a complete JSON response in ``dialect``) and ``stream`` is set.
+    ``stream`` yields batches: the events that arrived together in one upstream read (never
+    empty), so the gateway writes them with one send and stages pay per read, not per token.
     For a stream, ``usage`` becomes final only when the iterator is exhausted;
     ``stream_complete`` is then ``True``.  A stream that ends early (client gone, upstream
     cut) leaves it ``False`` and must never be cached.
@@ -185,7 +187,7 @@ class ChatResponse:
     provider: str
     usage: Usage = field(default_factory=Usage)
     body: JSON | None = None
-    stream: AsyncIterator[StreamEvent] | None = None
+    stream: AsyncIterator[Sequence[StreamEvent]] | None = None
     stream_complete: bool = False
     steps: list[Step] = field(default_factory=list)
     cost: Cost | None = None

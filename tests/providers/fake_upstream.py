@@ -109,4 +109,4 @@ def anthropic_request(stream: bool = False) -> ChatRequest:
 
 async def drain(response: ChatResponse) -> list[StreamEvent]:
     assert response.stream is not None
-    return [event async for event in response.stream]
+    return [event async for batch in response.stream for event in batch]

@@ -58,7 +58,7 @@ def request(
 
 async def drain(response: ChatResponse) -> list[StreamEvent]:
     assert response.stream is not None
-    return [e async for e in response.stream]
+    return [e async for batch in response.stream for e in batch]
 
 
 @pytest.mark.parametrize("dialect", ["openai", "anthropic"])

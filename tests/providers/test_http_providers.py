@@ -131,8 +131,8 @@ async def test_stream_ending_early_raises_after_yielding(
     got: list[StreamEvent] = []
     with pytest.raises(StreamInterrupted):
         assert response.stream is not None
-        async for event in response.stream:
-            got.append(event)
+        async for batch in response.stream:
+            got.extend(batch)
     assert len(got) == 4
     assert not response.stream_complete
     assert response.usage.cache_read_tokens == 2048  # what arrived is still counted
@@ -146,8 +146,8 @@ async def test_connection_dropped_mid_stream(upstream: FakeUpstream, pool: HttpP
     got: list[StreamEvent] = []
     with pytest.raises(StreamInterrupted):
         assert response.stream is not None
-        async for event in response.stream:
-            got.append(event)
+        async for batch in response.stream:
+            got.extend(batch)
     assert len(got) == 2
     assert not response.stream_complete
 
@@ -166,7 +166,8 @@ async def test_consumer_stopping_releases_connection(
     upstream: FakeUpstream, pool: HttpPool
 ) -> None:
     body = anthropic_sse(ANTHROPIC_STREAM_EVENTS)
-    upstream.add(Script(chunks=[body[:120], body[120:]], chunk_delay_s=0.5))
+    first_event = body.index(b"\n\n") + 2  # the first read holds exactly one event
+    upstream.add(Script(chunks=[body[:first_event], body[first_event:]], chunk_delay_s=0.5))
     provider = build_provider("anthropic", anthropic_settings(upstream.url), pool, api_key=KEY)
     response = await provider(anthropic_request(stream=True))
     stream = response.stream

@@ -160,8 +160,8 @@ def create_app(thrifty: Thrifty) -> Starlette:
         assert response.stream is not None
         events = response.stream
         try:
-            async for event in events:
-                yield event.raw
+            async for batch in events:
+                yield b"".join(event.raw for event in batch)
         except ThriftyError as exc:
             yield error_event(request.dialect, exc)
         finally:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from decimal import Decimal
 
 from thrifty.errors import ThriftyError
@@ -134,14 +134,14 @@ def ledger_stage(store: LedgerStore, accountant: Accountant) -> Stage:
         async def _recorded(
             request: ChatRequest,
             response: ChatResponse,
-            events: AsyncIterator[StreamEvent],
+            events: AsyncIterator[Sequence[StreamEvent]],
             started: float,
-        ) -> AsyncIterator[StreamEvent]:
+        ) -> AsyncIterator[Sequence[StreamEvent]]:
             error: str | None = None
             status = 200
             try:
-                async for event in events:
-                    yield event
+                async for batch in events:
+                    yield batch
             except BaseException as exc:
                 status = exc.status if isinstance(exc, ThriftyError) else 499
                 error = error_text(exc) if isinstance(exc, Exception) else "client_disconnected"

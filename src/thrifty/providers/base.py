@@ -48,15 +48,15 @@ class UpstreamStream:
     __slots__ = ("_gen", "_resp")
 
     def __init__(
-        self, resp: aiohttp.ClientResponse, gen: AsyncGenerator[StreamEvent, None]
+        self, resp: aiohttp.ClientResponse, gen: AsyncGenerator[list[StreamEvent], None]
     ) -> None:
         self._resp = resp
         self._gen = gen
 
-    def __aiter__(self) -> AsyncIterator[StreamEvent]:
+    def __aiter__(self) -> AsyncIterator[list[StreamEvent]]:
         return self
 
-    async def __anext__(self) -> StreamEvent:
+    async def __anext__(self) -> list[StreamEvent]:
         return await self._gen.__anext__()
 
     async def aclose(self) -> None:
@@ -193,7 +193,7 @@ class BaseProvider:
         response: ChatResponse,
         handler: StreamHandler,
         started: float,
-    ) -> AsyncGenerator[StreamEvent, None]:
+    ) -> AsyncGenerator[list[StreamEvent], None]:
         parser = SSEParser()
         chunks = resp.content.iter_any().__aiter__()
         eof = False
@@ -220,11 +220,18 @@ class BaseProvider:
                         raise UpstreamUnavailable(
                             f"{self.name}: {exc}", provider=self.name
                         ) from None
-                for event in events:
-                    if handler.complete:
-                        continue  # nothing after the terminal event reaches the app
-                    for out in handler.on_event(event):
-                        yield out
+                batch: list[StreamEvent] = []
+                try:
+                    for event in events:
+                        if handler.complete:
+                            break  # nothing after the terminal event reaches the app
+                        batch.extend(handler.on_event(event))
+                except Exception:
+                    if batch:
+                        yield batch  # what arrived before the error still reaches the app
+                    raise
+                if batch:
+                    yield batch
             if not handler.complete:
                 raise StreamInterrupted(
                     f"{self.name} ended the stream before its final event", provider=self.name
