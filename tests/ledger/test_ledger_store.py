@@ -6,6 +6,7 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from decimal import Decimal
 from pathlib import Path
@@ -14,7 +15,6 @@ import pytest
 
 from thrifty.errors import ConfigError
 from thrifty.ledger import LedgerStore, LedgerWriteError, read_rows
-from thrifty.ledger.store import _Item
 from thrifty.types import Usage
 
 from .conftest import make_row
@@ -111,16 +111,22 @@ async def test_event_loop_keeps_running_while_writing(db_path: Path) -> None:
     assert ticks >= 1000
 
 
-class _SlowStore(LedgerStore):
-    """Every commit takes 300 ms in the writer thread."""
+def _hold_write_lock(db_path: Path, seconds: float, locked: threading.Event) -> None:
+    """Another process's writer: holds the database's write lock for ``seconds``."""
+    conn = sqlite3.connect(db_path, isolation_level=None)
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        locked.set()
+        time.sleep(seconds)
+        conn.execute("ROLLBACK")
+    finally:
+        conn.close()
 
-    def _write_batch(self, conn: sqlite3.Connection, items: list[_Item]) -> list[object]:  # type: ignore[override]
-        time.sleep(0.3)
-        return LedgerStore._write_batch(self, conn, items)  # type: ignore[return-value]
 
-
-async def test_slow_commit_does_not_block_the_loop(db_path: Path) -> None:
-    store = _SlowStore(db_path)
+async def test_a_locked_database_does_not_block_the_loop(db_path: Path) -> None:
+    """While another writer holds the lock for 300 ms, record() waits (in the writer
+    thread) but the event loop keeps running; the row lands once the lock is free."""
+    store = LedgerStore(db_path)
     await store.open()
     gaps: list[float] = []
 
@@ -132,15 +138,32 @@ async def test_slow_commit_does_not_block_the_loop(db_path: Path) -> None:
             gaps.append(now - last)
             last = now
 
+    locked = threading.Event()
+    holder = threading.Thread(target=_hold_write_lock, args=(db_path, 0.3, locked))
+    holder.start()
+    await asyncio.to_thread(locked.wait)
     ticking = asyncio.create_task(ticker())
     started = time.perf_counter()
-    await store.record(make_row())
+    await store.record(make_row(request_id="after-the-lock"))
     elapsed = time.perf_counter() - started
     ticking.cancel()
+    await asyncio.to_thread(holder.join)
     await store.close()
-    assert elapsed >= 0.3
+    assert elapsed >= 0.2  # it really waited for the lock...
     assert len(gaps) >= 10
-    assert max(gaps) < 0.15
+    assert max(gaps) < 0.15  # ...without stalling the loop
+    assert [r.request_id for r in read_rows(db_path)] == ["after-the-lock"]
+
+
+async def test_rows_from_another_event_loop_go_through_the_writer_thread(db_path: Path) -> None:
+    store = LedgerStore(db_path)
+    await store.open()
+    try:
+        await asyncio.to_thread(asyncio.run, store.record(make_row(request_id="other-loop")))
+        await store.record(make_row(request_id="own-loop"))
+    finally:
+        await store.close()
+    assert sorted(r.request_id for r in read_rows(db_path)) == ["other-loop", "own-loop"]
 
 
 async def test_a_bad_row_fails_alone_and_surfaces(store: LedgerStore) -> None:

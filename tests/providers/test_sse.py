@@ -64,6 +64,14 @@ def test_flush_keeps_complete_last_event_drops_truncated() -> None:
     assert parser.flush() == []
 
 
-def test_invalid_json_raises() -> None:
+def test_invalid_json_raises_when_the_payload_is_read() -> None:
+    [event] = SSEParser().feed(b"data: {nope\n\n")  # parsing is lazy...
+    assert event.raw == b"data: {nope\n\n"
     with pytest.raises(SSEDecodeError):
-        SSEParser().feed(b"data: {nope\n\n")
+        event.data  # noqa: B018 -- ...and fails on first read
+
+
+def test_a_non_object_payload_raises_when_read() -> None:
+    [event] = SSEParser().feed(b"data: [1, 2]\n\n")
+    with pytest.raises(SSEDecodeError):
+        event.data  # noqa: B018

@@ -20,6 +20,12 @@ __all__ = ["ANTHROPIC_VERSION", "AnthropicProvider"]
 ANTHROPIC_VERSION = "2023-06-01"
 
 
+# Events that carry neither usage, nor the end, nor an error.
+_PASS_THROUGH = frozenset(
+    {"content_block_delta", "content_block_start", "content_block_stop", "ping"}
+)
+
+
 class _AnthropicStream:
     __slots__ = ("_provider", "_response", "_translator", "_usage", "complete")
 
@@ -36,6 +42,12 @@ class _AnthropicStream:
         self._translator = translator
 
     def on_event(self, event: StreamEvent) -> list[StreamEvent] | tuple[StreamEvent, ...]:
+        if self._translator is None and event.event in _PASS_THROUGH:
+            return (event,)  # text deltas, pings, block boundaries: no need to parse them
+        if event.event == "message_stop" and self._translator is None:
+            self.complete = True
+            self._response.stream_complete = True
+            return (event,)
         data = event.data
         if data is None:
             return ()

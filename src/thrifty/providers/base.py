@@ -214,18 +214,17 @@ class BaseProvider:
                         f"{self.name} cut the stream: {type(exc).__name__}", provider=self.name
                     ) from None
                 else:
-                    try:
-                        events = parser.feed(chunk)
-                    except SSEDecodeError as exc:
-                        raise UpstreamUnavailable(
-                            f"{self.name}: {exc}", provider=self.name
-                        ) from None
+                    events = parser.feed(chunk)
                 batch: list[StreamEvent] = []
                 try:
                     for event in events:
                         if handler.complete:
                             break  # nothing after the terminal event reaches the app
                         batch.extend(handler.on_event(event))
+                except SSEDecodeError as exc:
+                    if batch:
+                        yield batch
+                    raise UpstreamUnavailable(f"{self.name}: {exc}", provider=self.name) from None
                 except Exception:
                     if batch:
                         yield batch  # what arrived before the error still reaches the app

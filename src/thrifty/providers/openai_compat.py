@@ -54,6 +54,14 @@ class _OpenAIStream:
         self._model_seen = False
 
     def on_event(self, event: StreamEvent) -> list[StreamEvent] | tuple[StreamEvent, ...]:
+        if (
+            self._model_seen
+            and self._translator is None
+            and not event.mentions(b'"usage"')
+            and not event.mentions(b'"error"')
+            and not event.mentions(b"[DONE]")
+        ):
+            return (event,)  # a plain delta: passed through without parsing it
         data = event.data
         response = self._response
         if data is None:  # [DONE]

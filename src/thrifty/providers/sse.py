@@ -9,17 +9,12 @@ pass-through never re-serialises it.
 
 from __future__ import annotations
 
-import orjson
-
-from thrifty.types import StreamEvent
+from thrifty.types import MalformedEvent, StreamEvent
 
 __all__ = ["SSEDecodeError", "SSEParser"]
 
-_DONE = b"[DONE]"
-
-
-class SSEDecodeError(ValueError):
-    """An event's data was not JSON (and not OpenAI's ``[DONE]``)."""
+# Payloads are parsed lazily (see StreamEvent): a malformed one raises this when read.
+SSEDecodeError = MalformedEvent
 
 
 class SSEParser:
@@ -61,11 +56,14 @@ class SSEParser:
         rest, self._buf = self._buf.strip(b"\r\n"), b""
         if not rest:
             return []
+        event = _parse_block(rest.replace(b"\r\n", b"\n").replace(b"\r", b"\n"))
+        if event is None:
+            return []
         try:
-            event = _parse_block(rest.replace(b"\r\n", b"\n").replace(b"\r", b"\n"))
+            event.data  # noqa: B018 -- a truncated event does not parse
         except SSEDecodeError:
             return []
-        return [] if event is None else [event]
+        return [event]
 
 
 def _parse_block(block: bytes) -> StreamEvent | None:
@@ -81,13 +79,4 @@ def _parse_block(block: bytes) -> StreamEvent | None:
         # Comments (":..."), id:, retry: and unknown fields are ignored.
     if data is None:
         return None
-    raw = block + b"\n\n"
-    if data == _DONE:
-        return StreamEvent(event=name, data=None, raw=raw)
-    try:
-        parsed = orjson.loads(data)
-    except orjson.JSONDecodeError as exc:
-        raise SSEDecodeError(f"upstream sent an event whose data is not JSON: {exc}") from None
-    if not isinstance(parsed, dict):
-        raise SSEDecodeError("upstream sent an event whose data is not a JSON object")
-    return StreamEvent(event=name, data=parsed, raw=raw)
+    return StreamEvent.from_wire(name, data, block + b"\n\n")

@@ -1,0 +1,231 @@
+"""The chat endpoints, as a plain ASGI handler: they are the gateway's hot path, so they skip
+the framework's routing and middleware layers and talk to the server directly.
+
+Each request: read the body (with a size limit), build a ChatRequest, run the pipeline,
+write the answer.  Rejections are booked in the ledger before answering.  A stream is
+written one send per upstream read; if the client hangs up, the stream is cancelled at once
+(the ledger books it as 499) so the upstream stops generating tokens nobody will read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import time
+from collections.abc import Sequence
+from decimal import Decimal
+
+import orjson
+from starlette.types import Message, Receive, Scope, Send
+
+from thrifty.config import GatewaySettings
+from thrifty.errors import BadRequest, PayloadTooLarge, ThriftyError
+from thrifty.gateway.wire_errors import error_body, error_event, error_headers
+from thrifty.ledger.stage import record_rejection
+from thrifty.requests import chat_request
+from thrifty.runtime import Thrifty
+from thrifty.types import ChatRequest, ChatResponse, Dialect, StreamEvent
+
+log = logging.getLogger("thrifty.gateway")
+
+Headers = list[tuple[bytes, bytes]]
+JSON_HEADERS: Headers = [(b"content-type", b"application/json")]
+SSE_HEADERS: Headers = [
+    (b"content-type", b"text/event-stream; charset=utf-8"),
+    (b"cache-control", b"no-cache"),
+    (b"x-accel-buffering", b"no"),
+]
+
+
+def _usd(value: Decimal | None) -> str:
+    return "unpriced" if value is None else format(value, "f")
+
+
+def thrifty_headers(request: ChatRequest, response: ChatResponse) -> dict[str, str]:
+    """What thrifty did, as ``x-thrifty-*`` headers."""
+    headers = {
+        "x-thrifty-request-id": request.request_id,
+        "x-thrifty-model": response.model,
+        "x-thrifty-provider": response.provider,
+        "x-thrifty-levers": ",".join(s.lever for s in response.steps) or "none",
+    }
+    if response.cost is not None:
+        headers["x-thrifty-cost-usd"] = _usd(response.cost.usd)
+    if response.baseline is not None:
+        headers["x-thrifty-baseline-usd"] = _usd(response.baseline.usd)
+    if response.cost is not None and response.baseline is not None:
+        saved = sum((s.saved_usd or Decimal(0) for s in response.steps), Decimal(0))
+        priced = response.cost.priced and response.baseline.priced
+        headers["x-thrifty-saved-usd"] = _usd(saved if priced else None)
+    return headers
+
+
+def _encode(headers: dict[str, str]) -> Headers:
+    return [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
+
+
+class ChatEndpoint:
+    """``POST /v1/chat/completions`` (OpenAI) and ``POST /v1/messages`` (Anthropic)."""
+
+    def __init__(self, thrifty: Thrifty) -> None:
+        self._thrifty = thrifty
+        settings: GatewaySettings = thrifty.settings.gateway
+        self._limit = settings.max_body_bytes
+        self._task_header = settings.task_header.lower().encode("latin-1")
+        self._tenant_header = settings.tenant_header.lower().encode("latin-1")
+
+    def _labels(self, scope: Scope) -> tuple[str | None, str | None, int | None]:
+        """(task, tenant, declared content-length) from the request headers.  The tenant is
+        the tenant header, else a short fingerprint of the app's key (never the key)."""
+        task = tenant = key = None
+        length: int | None = None
+        for name, value in scope["headers"]:
+            if name == self._task_header:
+                task = value.decode("latin-1")
+            elif name == self._tenant_header:
+                tenant = value.decode("latin-1")
+            elif name == b"content-length" and value.isdigit():
+                length = int(value)
+            elif name in (b"x-api-key", b"authorization"):
+                key = value.removeprefix(b"Bearer ").strip()
+        if tenant is None and key:
+            tenant = "key:" + hashlib.sha256(key).hexdigest()[:12]
+        return task, tenant, length
+
+    async def _read_body(self, receive: Receive, declared: int | None) -> bytes:
+        if declared is not None and declared > self._limit:
+            raise PayloadTooLarge(f"request body is {declared} bytes; the limit is {self._limit}")
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                raise BadRequest("client disconnected while sending the request")
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self._limit:
+                raise PayloadTooLarge(f"request body exceeds the limit of {self._limit} bytes")
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send, dialect: Dialect) -> None:
+        started = time.perf_counter()
+        task, tenant, declared = self._labels(scope)
+        body: object = None
+        try:
+            raw = await self._read_body(receive, declared)
+            if not raw:
+                raise BadRequest("request body is empty; expected a JSON object")
+            try:
+                body = orjson.loads(raw)
+            except orjson.JSONDecodeError as exc:
+                raise BadRequest(f"request body is not valid JSON: {exc}") from None
+            request = chat_request(dialect, body, task=task, tenant=tenant, endpoint=scope["path"])
+        except ThriftyError as exc:
+            stub = rejected_request(dialect, body, task, tenant, scope["path"])
+            await record_rejection(self._thrifty.ledger, stub, exc, started)
+            await send_error(send, dialect, exc)
+            return
+        try:
+            response = await self._thrifty.handle(request)
+        except ThriftyError as exc:  # already booked by the ledger stage
+            await send_error(send, dialect, exc)
+            return
+        except Exception:  # a bug: booked by the ledger stage; answer in the app's dialect
+            log.exception("internal error on request %s", request.request_id)
+            await send_error(send, dialect, ThriftyError("internal error; see the gateway log"))
+            return
+        if response.stream is None:
+            payload = orjson.dumps(response.body)
+            headers = [*JSON_HEADERS, (b"content-length", str(len(payload)).encode())]
+            headers += _encode(thrifty_headers(request, response))
+            await send({"type": "http.response.start", "status": 200, "headers": headers})
+            await send({"type": "http.response.body", "body": payload})
+            return
+        await stream_response(request, response, receive, send)
+
+
+def rejected_request(
+    dialect: Dialect, body: object, task: str | None, tenant: str | None, path: str
+) -> ChatRequest:
+    """A stand-in request for the ledger row of a request that never became one."""
+    model = body.get("model") if isinstance(body, dict) else None
+    name = model if isinstance(model, str) else ""
+    return ChatRequest(
+        dialect=dialect,
+        body={},
+        model=name,
+        requested_model=name,
+        task=task,
+        tenant=tenant,
+        endpoint=path,
+    )
+
+
+async def send_error(send: Send, dialect: Dialect, exc: ThriftyError) -> None:
+    payload = orjson.dumps(error_body(dialect, exc))
+    headers = [*JSON_HEADERS, (b"content-length", str(len(payload)).encode())]
+    headers += _encode(error_headers(exc))
+    await send({"type": "http.response.start", "status": exc.status, "headers": headers})
+    await send({"type": "http.response.body", "body": payload})
+
+
+async def stream_response(
+    request: ChatRequest, response: ChatResponse, receive: Receive, send: Send
+) -> None:
+    assert response.stream is not None
+    events = response.stream
+    this_task = asyncio.current_task()
+    finished = client_gone = False
+
+    def on_disconnect(waiter: asyncio.Future[Message]) -> None:
+        # uvicorn answers receive() with http.disconnect when the client goes away.
+        nonlocal client_gone
+        if not finished and not waiter.cancelled() and this_task is not None:
+            client_gone = True
+            this_task.cancel()
+
+    disconnect: asyncio.Future[Message] = asyncio.ensure_future(receive())
+    disconnect.add_done_callback(on_disconnect)
+    headers = SSE_HEADERS + _encode(thrifty_headers(request, response))
+    try:
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        try:
+            async for batch in events:
+                await send({"type": "http.response.body", "body": _join(batch), "more_body": True})
+        except ThriftyError as exc:
+            await send(
+                {
+                    "type": "http.response.body",
+                    "body": error_event(request.dialect, exc),
+                    "more_body": True,
+                }
+            )
+        finally:
+            close = getattr(events, "aclose", None)
+            if close is not None:
+                await close()
+        finished = True
+        await send({"type": "http.response.body", "body": _cost_comment(request, response)})
+    except asyncio.CancelledError:
+        if not client_gone or this_task is None:
+            raise
+        this_task.uncancel()  # our own cancellation: the ledger has booked the 499
+    finally:
+        finished = True
+        disconnect.cancel()
+
+
+def _join(batch: Sequence[StreamEvent]) -> bytes:
+    return batch[0].raw if len(batch) == 1 else b"".join(event.raw for event in batch)
+
+
+def _cost_comment(request: ChatRequest, response: ChatResponse) -> bytes:
+    """An SSE comment with the final cost (clients ignore comments)."""
+    headers = thrifty_headers(request, response)
+    summary = " ".join(
+        f"{k.removeprefix('x-thrifty-')}={v}" for k, v in headers.items() if k.endswith("-usd")
+    )
+    return f": thrifty {summary}\n\n".encode() if summary else b""
