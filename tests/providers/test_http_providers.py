@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from thrifty.errors import StreamInterrupted, UpstreamTimeout
+from thrifty.errors import StreamInterrupted, UpstreamTimeout, UpstreamUnavailable
 from thrifty.providers import HttpPool, build_provider
 from thrifty.types import StreamEvent, Usage
 
@@ -200,3 +200,13 @@ async def test_session_is_reused(upstream: FakeUpstream, pool: HttpPool) -> None
     for _ in range(3):
         await provider(openai_request())
     assert pool.session() is session
+
+
+async def test_malformed_event_data_is_an_upstream_error(
+    upstream: FakeUpstream, pool: HttpPool
+) -> None:
+    upstream.add(Script(chunks=[b"data: {nope\n\n"]))
+    provider = build_provider("openai", openai_settings(upstream.url), pool, api_key=KEY)
+    response = await provider(openai_request(stream=True))
+    with pytest.raises(UpstreamUnavailable, match="not JSON"):
+        await drain(response)

@@ -194,8 +194,20 @@ async def stream_response(
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         try:
             async for batch in events:
-                await send({"type": "http.response.body", "body": _join(batch), "more_body": True})
+                body = _join(batch)
+                if response.stream_complete:
+                    # The final event is here and booked: finish the response now and
+                    # read the upstream's end of body after the app has its answer.
+                    finished = True
+                    body += _cost_comment(request, response)
+                    await send({"type": "http.response.body", "body": body})  # one write
+                    async for _ in events:
+                        pass
+                    return
+                await send({"type": "http.response.body", "body": body, "more_body": True})
         except ThriftyError as exc:
+            if finished:
+                return  # the answer is complete; the upstream failed only at its EOF
             await send(
                 {
                     "type": "http.response.body",

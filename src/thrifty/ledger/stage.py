@@ -139,20 +139,31 @@ def ledger_stage(store: LedgerStore, accountant: Accountant) -> Stage:
         ) -> AsyncIterator[Sequence[StreamEvent]]:
             error: str | None = None
             status = 200
+            written: asyncio.Task[None] | None = None
             try:
                 async for batch in events:
+                    if written is None and response.stream_complete:
+                        # The batch that ends the stream: book the row before the app
+                        # gets its answer, without waiting for the upstream's EOF.
+                        savings = accountant.settle(request, response)
+                        row = _row(request, response, savings, started, status=200, error=None)
+                        written = start_write(row)
+                        await asyncio.shield(written)
                     yield batch
             except BaseException as exc:
+                if written is not None:
+                    raise  # booked already; what failed came after the end (EOF, close)
                 status = exc.status if isinstance(exc, ThriftyError) else 499
                 error = error_text(exc) if isinstance(exc, Exception) else "client_disconnected"
                 raise
             finally:
-                if error is None and not response.stream_complete:
-                    status, error = 499, "client_disconnected: stream closed before the end"
-                savings = accountant.settle(request, response)
-                written = start_write(
-                    _row(request, response, savings, started, status=status, error=error)
-                )
+                if written is None:
+                    if error is None and not response.stream_complete:
+                        status, error = 499, "client_disconnected: stream closed before the end"
+                    savings = accountant.settle(request, response)
+                    written = start_write(
+                        _row(request, response, savings, started, status=status, error=error)
+                    )
                 close = getattr(events, "aclose", None)
                 try:
                     if close is not None:

@@ -26,6 +26,16 @@ def wants_usage_chunk(body: Mapping[str, object]) -> bool:
     return isinstance(options, Mapping) and options.get("include_usage") is True
 
 
+def _plain_delta(raw: bytes) -> bool:
+    """True when a chunk can carry no usage (``"usage": null`` is common), no error and is
+    not ``[DONE]``: such a chunk is forwarded without being parsed."""
+    if b"[DONE]" in raw or b'"error"' in raw:
+        return False
+    if b'"usage"' not in raw:
+        return True
+    return b'"usage":null' in raw or b'"usage": null' in raw
+
+
 class _OpenAIStream:
     __slots__ = (
         "_forward_usage",
@@ -54,13 +64,7 @@ class _OpenAIStream:
         self._model_seen = False
 
     def on_event(self, event: StreamEvent) -> list[StreamEvent] | tuple[StreamEvent, ...]:
-        if (
-            self._model_seen
-            and self._translator is None
-            and not event.mentions(b'"usage"')
-            and not event.mentions(b'"error"')
-            and not event.mentions(b"[DONE]")
-        ):
+        if self._model_seen and self._translator is None and _plain_delta(event.raw):
             return (event,)  # a plain delta: passed through without parsing it
         data = event.data
         response = self._response

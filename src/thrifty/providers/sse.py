@@ -33,21 +33,17 @@ class SSEParser:
             buf = buf.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
             if hold:
                 buf += b"\r"
+        blocks = buf.split(b"\n\n")
+        self._buf = blocks.pop()  # the tail: an event still arriving (or b"")
         events: list[StreamEvent] = []
-        start = 0
-        while True:
-            end = buf.find(b"\n\n", start)
-            if end < 0:
-                break
-            if end > start:
-                event = _parse_block(buf[start:end])
-                if event is not None:
-                    events.append(event)
-            start = end + 2
-            # Extra blank lines between events are allowed.
-            while buf[start : start + 1] == b"\n":
-                start += 1
-        self._buf = buf[start:]
+        for block in blocks:
+            if block.startswith(b"\n"):  # extra blank lines between events are allowed
+                block = block.lstrip(b"\n")
+            if not block:
+                continue
+            event = _parse_block(block)
+            if event is not None:
+                events.append(event)
         return events
 
     def flush(self) -> list[StreamEvent]:
@@ -67,6 +63,14 @@ class SSEParser:
 
 
 def _parse_block(block: bytes) -> StreamEvent | None:
+    if block.startswith(b"data: ") and b"\n" not in block:  # OpenAI's usual shape
+        return StreamEvent.from_wire(None, block[6:], block + b"\n\n")
+    if block.startswith(b"event: "):  # Anthropic's usual shape: one event line, one data line
+        newline = block.find(b"\n")
+        single_data_line = block.find(b"\n", newline + 1) < 0
+        if newline > 0 and single_data_line and block.startswith(b"data: ", newline + 1):
+            kind = block[7:newline].decode("utf-8", "replace")
+            return StreamEvent.from_wire(kind, block[newline + 7 :], block + b"\n\n")
     name: str | None = None
     data: bytes | None = None
     for line in block.split(b"\n"):
