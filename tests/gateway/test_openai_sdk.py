@@ -165,3 +165,19 @@ async def test_upstream_errors_keep_status(
 async def test_models_endpoint_lists_aliases(gateway: Gateway, oai: openai.AsyncOpenAI) -> None:
     models = await oai.models.list()
     assert "cheap" in [m.id for m in models.data]
+
+
+async def test_stream_cut_midway_ends_with_an_error_event(
+    gateway: Gateway, oai: openai.AsyncOpenAI
+) -> None:
+    stream = await oai.chat.completions.create(
+        model="gpt-4o",
+        messages=[{"role": "user", "content": "long answer please [[sim:fault=cut]]"}],
+        stream=True,
+    )
+    with pytest.raises(openai.APIError, match="cut|ended"):
+        async for _ in stream:
+            pass
+    [row] = gateway.rows()
+    assert row.stream and row.status == 502
+    assert row.error is not None and "stream_interrupted" in row.error

@@ -189,18 +189,28 @@ async def stream_response(
 
     disconnect: asyncio.Future[Message] = asyncio.ensure_future(receive())
     disconnect.add_done_callback(on_disconnect)
-    headers = SSE_HEADERS + _encode(thrifty_headers(request, response))
-    try:
+    started = False
+
+    async def start() -> None:
+        # Sent with the first batch, not before: one write fewer, the model the upstream
+        # reported is known, and an error before the first event keeps its HTTP status.
+        nonlocal started
+        started = True
+        headers = SSE_HEADERS + _encode(thrifty_headers(request, response))
         await send({"type": "http.response.start", "status": 200, "headers": headers})
+
+    try:
         try:
             async for batch in events:
                 body = _join(batch)
+                if not started:
+                    await start()
                 if response.stream_complete:
-                    # The final event is here and booked: finish the response now and
-                    # read the upstream's end of body after the app has its answer.
+                    # The final event is here and booked: finish the response in one write
+                    # and read the upstream's end of body after the app has its answer.
                     finished = True
                     body += _cost_comment(request, response)
-                    await send({"type": "http.response.body", "body": body})  # one write
+                    await send({"type": "http.response.body", "body": body})
                     async for _ in events:
                         pass
                     return
@@ -208,18 +218,19 @@ async def stream_response(
         except ThriftyError as exc:
             if finished:
                 return  # the answer is complete; the upstream failed only at its EOF
-            await send(
-                {
-                    "type": "http.response.body",
-                    "body": error_event(request.dialect, exc),
-                    "more_body": True,
-                }
-            )
+            if not started:
+                finished = True
+                await send_error(send, request.dialect, exc)
+                return
+            event = error_event(request.dialect, exc)
+            await send({"type": "http.response.body", "body": event, "more_body": True})
         finally:
             close = getattr(events, "aclose", None)
             if close is not None:
                 await close()
         finished = True
+        if not started:
+            await start()
         await send({"type": "http.response.body", "body": _cost_comment(request, response)})
     except asyncio.CancelledError:
         if not client_gone or this_task is None:
