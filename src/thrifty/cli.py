@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from thrifty.config import Settings, load_settings
-from thrifty.errors import ThriftyError
+from thrifty.errors import ConfigError, ThriftyError
 
 
 def _serve_overrides(args: argparse.Namespace) -> dict[str, Any]:
@@ -35,6 +35,8 @@ def _configure_logging() -> None:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    import asyncio
+
     import uvicorn
 
     from thrifty.gateway import create_app
@@ -42,17 +44,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     settings = _settings(args, **_serve_overrides(args))
     _configure_logging()
-    app = create_app(Thrifty(settings))
+    thrifty = Thrifty(settings)
     gw = settings.gateway
-    logging.getLogger("thrifty").info(
-        "gateway on http://%s:%s (OpenAI: /v1/chat/completions, Anthropic: /v1/messages), "
-        "ledger %s",
-        gw.host,
-        gw.port,
-        settings.ledger.path,
-    )
-    uvicorn.run(
-        app,
+    config = uvicorn.Config(
+        create_app(thrifty),
         host=gw.host,
         port=gw.port,
         loop="auto",
@@ -61,7 +56,31 @@ def cmd_serve(args: argparse.Namespace) -> int:
         access_log=False,
         lifespan="on",
     )
-    return 0
+    server = uvicorn.Server(config)
+    logging.getLogger("thrifty").info(
+        "gateway on http://%s:%s (OpenAI: /v1/chat/completions, Anthropic: /v1/messages), "
+        "ledger %s",
+        gw.host,
+        gw.port,
+        settings.ledger.path,
+    )
+
+    async def serve() -> None:
+        # Start the pipeline (ledger, simulator) before serving, so that a bad setting is
+        # one clear error line rather than a traceback from the server's lifespan.  The
+        # lifespan's own start() is then a no-op; its shutdown closes everything.
+        try:
+            try:
+                await thrifty.start()
+            except OSError as exc:
+                raise ConfigError(f"the gateway could not start: {exc}") from exc
+            await server.serve()
+        finally:
+            await thrifty.aclose()
+
+    with asyncio.Runner(loop_factory=config.get_loop_factory()) as runner:
+        runner.run(serve())
+    return 0 if server.started else 3
 
 
 def cmd_sim(args: argparse.Namespace) -> int:

@@ -175,7 +175,7 @@ async def test_stream_cut_midway_ends_with_an_error_event(
         messages=[{"role": "user", "content": "long answer please [[sim:fault=cut]]"}],
         stream=True,
     )
-    with pytest.raises(openai.APIError, match="cut|ended"):
+    with pytest.raises(openai.APIError, match=r"cut|ended"):
         async for _ in stream:
             pass
     [row] = gateway.rows()

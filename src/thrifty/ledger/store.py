@@ -1,14 +1,13 @@
 """The ledger store: one SQLite row per request, group-committed.
 
-Fast path: :meth:`LedgerStore.record` converts the row to SQL parameters, adds it to the
-batch of the current event-loop iteration and awaits a future; one ``loop.call_soon``
-callback inserts the whole batch in ONE transaction and resolves the futures.  That
-connection never waits: ``busy_timeout=0`` (another process holding the write lock sends
-the batch to the slow path instead) and ``wal_autocheckpoint=0`` (checkpoints, the only
-step that fsyncs, run in the writer thread).  A WAL append without fsync costs tens of
-microseconds per batch, which is why it runs inline: handing every row to a thread was
-measured at ~2.6 ms p50 per row under load on two cores (thread wake-ups and GIL
-hand-offs), against ~0.7 ms inline (docs/benchmarks.md).
+Fast path: :meth:`LedgerStore.record`, called on the event loop that opened the store,
+commits the row at once in its own transaction on a connection that never waits:
+``busy_timeout=0`` (if another process holds the write lock, the row goes to the slow path
+instead) and ``wal_autocheckpoint=0`` (checkpoints, the only step that fsyncs, run in the
+writer thread).  A WAL append without fsync costs ~30 µs p50 (75 µs p99), which is why it
+runs inline: handing every row to a thread was measured at ~2.6 ms p50 per row under load
+on two cores (thread wake-ups and GIL hand-offs), and batching rows per loop iteration
+costs a turn of the loop in latency (docs/benchmarks.md).
 
 Slow path: a writer thread with its own connection (``busy_timeout`` 5 s) takes whatever
 is queued (rows from the fast path that met a lock, rows recorded from another event
@@ -117,7 +116,6 @@ class LedgerStore:
         # The fast path: a connection used only on the event loop that opened the store.
         self._loop: asyncio.AbstractEventLoop | None = None
         self._fast: sqlite3.Connection | None = None
-        self._pending: list[_Item] = []
 
     @property
     def path(self) -> Path:
@@ -160,24 +158,15 @@ class LedgerStore:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[None] = loop.create_future()
         item = _Item(params, savings, future, loop)
-        if loop is self._loop:
-            if not self._pending:
-                loop.call_soon(self._flush)
-            self._pending.append(item)
+        if loop is self._loop and self._fast is not None:
+            self._commit_now(self._fast, [item])
         else:
             self._queue.put(item)
         await future
 
-    def _flush(self) -> None:
-        """On the event loop: commit this iteration's rows in one transaction."""
-        items, self._pending = self._pending, []
-        conn = self._fast
-        if not items:
-            return
-        if conn is None:  # closed meanwhile: the writer thread takes them
-            for item in items:
-                self._queue.put(item)
-            return
+    def _commit_now(self, conn: sqlite3.Connection, items: list[_Item]) -> None:
+        """On the event loop: commit ``items`` in one transaction, or hand them to the
+        writer thread if another connection holds the write lock."""
         try:
             conn.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError:  # another writer holds the lock: never wait here
@@ -204,7 +193,6 @@ class LedgerStore:
         if thread is None or not self._accepting:
             return
         self._accepting = False
-        self._flush()
         if self._fast is not None:
             self._fast.close()
             self._fast = None

@@ -1,0 +1,102 @@
+"""``thrifty serve`` as a real process: simulator fallback, upstream override, SIGTERM."""
+
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+
+import httpx
+
+from tests.cli.conftest import HOST, clean_env, pick_port, thrifty_process
+from thrifty.ledger import read_rows
+
+# uvicorn shuts down gracefully on SIGTERM, then re-raises the signal so that process
+# managers see it: a clean exit is status 0 or "terminated by SIGTERM".
+CLEAN_EXIT = (0, -signal.SIGTERM)
+
+CHAT = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Hello there"}]}
+
+
+def test_serve_without_keys_uses_builtin_simulator(tmp_path: Path) -> None:
+    ledger = tmp_path / "x.db"
+    port = pick_port()
+    env = clean_env(THRIFTY_SIMULATOR__PORT="0")
+    args = ["serve", "--host", HOST, "--port", str(port), "--ledger", str(ledger)]
+    with thrifty_process(args, port=port, cwd=tmp_path, env=env) as proc:
+        stderr = proc.stderr()
+        assert "simulator" in stderr
+        assert "no provider API key" in stderr
+        with httpx.Client(timeout=10.0) as client:
+            response = client.post(
+                proc.url + "/v1/chat/completions",
+                json=CHAT,
+                headers={"x-thrifty-task": "cli-e2e"},
+            )
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert body["choices"][0]["message"]["content"]
+        request_id = response.headers["x-thrifty-request-id"]
+        assert response.headers["x-thrifty-model"] == "gpt-4o-mini"
+
+        code = proc.terminate()
+        stderr = proc.stderr()
+        assert code in CLEAN_EXIT, stderr
+        assert "Traceback" not in stderr
+
+    # The ledger was closed by the lifespan shutdown: SQLite removes the WAL file when the
+    # last connection closes cleanly (it stays behind after a hard kill).
+    assert not ledger.with_name(ledger.name + "-wal").exists()
+    rows = read_rows(ledger)
+    assert [r.request_id for r in rows] == [request_id]
+    row = rows[0]
+    assert row.status == 200
+    assert row.task == "cli-e2e"
+    assert row.model == "gpt-4o-mini"
+    assert row.usage.input_tokens > 0
+    assert row.usage.output_tokens > 0
+    assert row.cost_usd is not None and row.cost_usd > 0
+
+
+def test_serve_with_openai_base_url_uses_that_upstream(tmp_path: Path) -> None:
+    sim_port = pick_port()
+    with thrifty_process(
+        ["sim", "--host", HOST, "--port", str(sim_port)],
+        port=sim_port,
+        cwd=tmp_path,
+        env=clean_env(),
+    ) as sim:
+        with httpx.Client(timeout=10.0) as client:
+            before = client.get(sim.url + "/_sim/stats").json()["requests"]
+
+        ledger = tmp_path / "x.db"
+        port = pick_port()
+        args = [
+            "serve",
+            "--host",
+            HOST,
+            "--port",
+            str(port),
+            "--ledger",
+            str(ledger),
+            "--openai-base-url",
+            sim.url + "/v1",
+        ]
+        env = clean_env(THRIFTY_SIMULATOR__PORT="0")
+        with thrifty_process(args, port=port, cwd=tmp_path, env=env) as gateway:
+            with httpx.Client(timeout=10.0) as client:
+                response = client.post(gateway.url + "/v1/chat/completions", json=CHAT)
+                assert response.status_code == 200, response.text
+                after = client.get(sim.url + "/_sim/stats").json()
+            assert after["requests"] == before + 1
+            assert after["by_route"].get("/v1/chat/completions") == 1
+
+            code = gateway.terminate()
+            stderr = gateway.stderr()
+            assert code in CLEAN_EXIT, stderr
+            assert "simulator" not in stderr.lower()
+            assert "Traceback" not in stderr
+
+        assert not ledger.with_name(ledger.name + "-wal").exists()
+        rows = read_rows(ledger)
+        assert len(rows) == 1
+        assert rows[0].status == 200
