@@ -1,0 +1,112 @@
+"""Settings: TOML file, THRIFTY_* environment (wins over the file), CLI overrides (win over
+both), and clear errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from thrifty.config import load_settings
+from thrifty.errors import ConfigError
+
+TOML = """
+[gateway]
+port = 9001
+
+[ledger]
+path = "from-file.db"
+
+[routing.tasks]
+summarize = "cheap"
+
+[routing.aliases]
+cheap = "gpt-4o-mini"
+
+[prices."my-model"]
+input = "0.5"
+output = "1.5"
+
+[providers.local]
+dialect = "openai"
+base_url = "http://127.0.0.1:11434/v1/"
+models = ["llama*"]
+local = true
+"""
+
+
+def write(tmp_path: Path, text: str = TOML) -> Path:
+    path = tmp_path / "thrifty.toml"
+    path.write_text(text)
+    return path
+
+
+def test_file_values(tmp_path: Path) -> None:
+    settings = load_settings(write(tmp_path))
+    assert settings.gateway.port == 9001
+    assert settings.ledger.path == Path("from-file.db")
+    assert settings.routing.tasks == {"summarize": "cheap"}
+    assert str(settings.prices["my-model"].input) == "0.5"
+    local = settings.providers["local"]
+    assert local.base_url == "http://127.0.0.1:11434/v1"  # trailing slash dropped
+    assert local.local and list(settings.providers) == ["local"]
+
+
+def test_environment_beats_file_and_flags_beat_both(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("THRIFTY_GATEWAY__PORT", "9002")
+    monkeypatch.setenv("THRIFTY_OPENAI_BASE_URL", "http://127.0.0.1:1/v1")
+    settings = load_settings(write(tmp_path))
+    assert settings.gateway.port == 9002
+    assert settings.openai_base_url == "http://127.0.0.1:1/v1"
+    assert settings.ledger.path == Path("from-file.db")
+    flagged = load_settings(write(tmp_path), gateway={"port": 9003, "host": None})
+    assert flagged.gateway.port == 9003
+    assert flagged.gateway.host == "127.0.0.1"  # None means "flag not given"
+
+
+def test_config_from_environment_variable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("THRIFTY_CONFIG", str(write(tmp_path)))
+    assert load_settings().gateway.port == 9001
+
+
+def test_defaults_without_a_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    settings = load_settings()
+    assert settings.gateway.port == 8787
+    assert set(settings.providers) == {"openai", "anthropic"}
+
+
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [
+        ("[gateway\nport = 1", "invalid TOML"),
+        ("[gateway]\nprot = 1", "prot"),
+        ("[gateway]\nport = 70000", "port"),
+        ('[prices.m]\ninput = "-1"\noutput = "1"', "input"),
+        ('[providers.x]\ndialect = "grpc"\nbase_url = "http://h"', "dialect"),
+        ('[providers.x]\ndialect = "openai"\nbase_url = "ftp://h"', "base_url"),
+    ],
+)
+def test_bad_settings_are_clear_errors(tmp_path: Path, text: str, needle: str) -> None:
+    with pytest.raises(ConfigError, match=needle):
+        load_settings(write(tmp_path, text))
+
+
+def test_missing_explicit_file_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="not found"):
+        load_settings(tmp_path / "nope.toml")
+
+
+def test_simulator_is_automatic_without_keys(tmp_path: Path) -> None:
+    settings = (
+        load_settings(tmp_path / "absent.toml") if False else load_settings(write(tmp_path, ""))
+    )
+    assert settings.uses_simulator({})
+    assert not settings.uses_simulator({"OPENAI_API_KEY": "k"})
+    assert not settings.uses_simulator({"ANTHROPIC_API_KEY": "k"})
+    overridden = load_settings(write(tmp_path, 'openai_base_url = "http://127.0.0.1:9/v1"'))
+    assert not overridden.uses_simulator({})
+    forced = load_settings(write(tmp_path, "simulate = true"))
+    assert forced.uses_simulator({"OPENAI_API_KEY": "k"})
