@@ -100,9 +100,7 @@ def test_missing_explicit_file_is_an_error(tmp_path: Path) -> None:
 
 
 def test_simulator_is_automatic_without_keys(tmp_path: Path) -> None:
-    settings = (
-        load_settings(tmp_path / "absent.toml") if False else load_settings(write(tmp_path, ""))
-    )
+    settings = load_settings(write(tmp_path, ""))
     assert settings.uses_simulator({})
     assert not settings.uses_simulator({"OPENAI_API_KEY": "k"})
     assert not settings.uses_simulator({"ANTHROPIC_API_KEY": "k"})
