@@ -10,14 +10,13 @@ Both build the same pipeline the gateway uses::
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import socket
 import threading
 from collections.abc import Coroutine, Mapping
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from thrifty.config import Settings, load_settings
 from thrifty.dispatch import ProviderRegistry, build_registry
@@ -28,6 +27,9 @@ from thrifty.pricing import PriceBook
 from thrifty.providers import HttpPool
 from thrifty.requests import chat_request
 from thrifty.types import ChatRequest, ChatResponse, Dialect, Handler
+
+if TYPE_CHECKING:
+    from thrifty.sim import SimServer
 
 log = logging.getLogger("thrifty")
 T = TypeVar("T")
@@ -56,7 +58,7 @@ class Thrifty:
         self._ledger: LedgerStore | None = None
         self._handler: Handler | None = None
         self._registry: ProviderRegistry | None = None
-        self._sim_task: asyncio.Task[None] | None = None
+        self._simulator: SimServer | None = None
         self.simulator_url: str | None = None
 
     async def start(self) -> None:
@@ -79,22 +81,21 @@ class Thrifty:
         self._handler = build_pipeline(parts)
 
     async def _start_simulator(self) -> None:
-        from thrifty.sim import SimConfig, serve
+        from thrifty.sim import SimConfig, SimServer
 
         sim = self.settings.simulator
-        port = sim.port or free_port(sim.host)
-        ready = asyncio.Event()
         config = SimConfig(
             latency_ms=sim.latency_ms, stream_chunk_delay_ms=sim.stream_chunk_delay_ms
         )
-        self._sim_task = asyncio.create_task(serve(config, sim.host, port, ready=ready))
-        waiter = asyncio.create_task(ready.wait())
-        done, _ = await asyncio.wait({waiter, self._sim_task}, return_when=asyncio.FIRST_COMPLETED)
-        if waiter not in done:
-            waiter.cancel()
-            exc = self._sim_task.exception()
-            raise ConfigError(f"the simulator could not start on {sim.host}:{port}: {exc}")
-        self.simulator_url = f"http://{sim.host}:{port}"
+        server = SimServer(config, sim.host, sim.port)
+        try:
+            await server.start()
+        except (OSError, RuntimeError) as exc:
+            raise ConfigError(
+                f"the simulator could not start on {sim.host}:{sim.port}: {exc}"
+            ) from exc
+        self._simulator = server
+        self.simulator_url = server.base_url
         keys = sorted({p.api_key_env for p in self.settings.providers.values() if p.api_key_env})
         log.warning(
             "no provider API key found (%s): using the built-in simulator at %s "
@@ -139,11 +140,9 @@ class Thrifty:
         if self._ledger is not None:
             await self._ledger.close()
             self._ledger = None
-        if self._sim_task is not None:
-            self._sim_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._sim_task
-            self._sim_task = None
+        if self._simulator is not None:
+            await self._simulator.stop()
+            self._simulator = None
         self._handler = None
 
     async def __aenter__(self) -> Thrifty:
