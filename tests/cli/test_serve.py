@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import signal
+import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import httpx
@@ -100,3 +103,65 @@ def test_serve_with_openai_base_url_uses_that_upstream(tmp_path: Path) -> None:
         rows = read_rows(ledger)
         assert len(rows) == 1
         assert rows[0].status == 200
+
+
+def _serve_once(
+    tmp_path: Path, *extra: str, env: dict[str, str]
+) -> subprocess.CompletedProcess[str]:
+    port = pick_port()
+    return subprocess.run(
+        [sys.executable, "-m", "thrifty.cli", "serve", "--host", HOST, "--port", str(port), *extra],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def test_serve_unusable_ledger_path_is_a_clear_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("a file where the ledger's directory should be", encoding="utf-8")
+    ledger = blocker / "x.db"
+    result = _serve_once(
+        tmp_path, "--ledger", str(ledger), env=clean_env(THRIFTY_SIMULATOR__PORT="0")
+    )
+    assert result.returncode == 2, result.stderr
+    assert "thrifty: error:" in result.stderr
+    assert str(blocker) in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_serve_simulator_port_taken_is_a_clear_error(tmp_path: Path) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as taken:
+        taken.bind((HOST, 0))
+        taken.listen()
+        sim_port = taken.getsockname()[1]
+        result = _serve_once(
+            tmp_path,
+            "--ledger",
+            str(tmp_path / "x.db"),
+            env=clean_env(THRIFTY_SIMULATOR__PORT=str(sim_port)),
+        )
+    assert result.returncode == 2, result.stderr
+    assert "thrifty: error:" in result.stderr
+    assert "simulator" in result.stderr
+    assert str(sim_port) in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_serve_missing_config_is_a_clear_error(tmp_path: Path) -> None:
+    missing = tmp_path / "absent.toml"
+    result = subprocess.run(
+        [sys.executable, "-m", "thrifty.cli", "--config", str(missing), "serve"],
+        cwd=tmp_path,
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
+    assert result.returncode == 2
+    assert "config file not found" in result.stderr
+    assert "Traceback" not in result.stderr
