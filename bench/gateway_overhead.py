@@ -10,6 +10,11 @@ gateway are measured on the same machine in the same minutes:
 * this process as the client (aiohttp; the load generator keeps ``--concurrency`` requests
   in flight).
 
+The simulator sends a whole streamed answer in one write, so in the main stream run the time
+to first byte equals the total time (and includes the ledger commit, which precedes the
+final event).  The ``stream_trickle`` run has the simulator pause ``--chunk-delay-ms``
+between chunks, as a real model does between tokens.
+
 Sequential: requests alternate direct / via gateway, so drift hits both equally.
 Reported: p50/p90 latency and the p50 overhead, non-streaming and streaming (time to first
 byte and total).  Load: throughput over ``--seconds`` with ``--concurrency`` in flight,
@@ -85,13 +90,16 @@ def process(args: list[str], ready_url: str, env: dict[str, str]) -> Iterator[No
 
 
 @contextmanager
-def stack(upstream_ms: float, workdir: Path) -> Iterator[tuple[str, str]]:
+def stack(
+    upstream_ms: float, workdir: Path, chunk_delay_ms: float = 0.0
+) -> Iterator[tuple[str, str]]:
     """A simulator and a gateway in front of it; yields (direct_url, gateway_url)."""
     thrifty = str(Path(sys.executable).with_name("thrifty"))
     sim_port, gw_port = free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
     env.pop("THRIFTY_CONFIG", None)
     sim = [thrifty, "sim", "--port", str(sim_port), "--latency-ms", str(upstream_ms)]
+    sim += ["--chunk-delay-ms", str(chunk_delay_ms)]
     sim_url = f"http://127.0.0.1:{sim_port}"
     gateway = [
         thrifty,
@@ -101,7 +109,7 @@ def stack(upstream_ms: float, workdir: Path) -> Iterator[tuple[str, str]]:
         "--openai-base-url",
         f"{sim_url}/v1",
         "--ledger",
-        str(workdir / f"ledger-{upstream_ms:g}.db"),
+        str(workdir / f"ledger-{upstream_ms:g}-{chunk_delay_ms:g}.db"),
     ]
     gw_url = f"http://127.0.0.1:{gw_port}"
     with process(sim, f"{sim_url}/health", env), process(gateway, f"{gw_url}/health", env):
@@ -232,6 +240,11 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
                     direct, gateway, args.concurrency, args.seconds, args.rounds, stream=True
                 ),
             }
+        if args.chunk_delay_ms:
+            with stack(args.upstream_ms, Path(tmp), args.chunk_delay_ms) as (direct, gateway):
+                report["load"]["stream_trickle"] = await under_load(
+                    direct, gateway, args.concurrency, args.seconds, args.rounds, stream=True
+                )
     return report
 
 
@@ -245,7 +258,7 @@ def summary(report: dict[str, Any]) -> str:
                 f"| sequential {kind} {which} p50 | {s['direct_p50_ms']:.2f} ms "
                 f"| {s['gateway_p50_ms']:.2f} ms | +{s['overhead_p50_ms']:.2f} ms |"
             )
-    for kind in ("non_stream", "stream"):
+    for kind in report["load"]:
         ld = report["load"][kind]
         lines.append(
             f"| load c={report['args']['concurrency']} {kind} throughput "
@@ -267,6 +280,12 @@ def main() -> None:
     parser.add_argument("--upstream-ms", type=float, default=50.0)
     parser.add_argument("--seconds", type=float, default=8.0, help="per load run")
     parser.add_argument("--rounds", type=int, default=2, help="load rounds per path")
+    parser.add_argument(
+        "--chunk-delay-ms",
+        type=float,
+        default=2.0,
+        help="also run streams whose tokens trickle in at this interval (0: skip)",
+    )
     parser.add_argument("--quick", action="store_true", help="tiny smoke run")
     parser.add_argument("--out", type=Path, help="write the JSON report here")
     args = parser.parse_args()

@@ -62,8 +62,17 @@ class Thrifty:
         self.simulator_url: str | None = None
 
     async def start(self) -> None:
+        """Start the simulator (if used), the HTTP pool and the ledger.  If any part fails,
+        what was already started is shut down again before the error propagates."""
         if self._handler is not None:
             return
+        try:
+            await self._start_parts()
+        except BaseException:
+            await self.aclose()
+            raise
+
+    async def _start_parts(self) -> None:
         if self.settings.uses_simulator(self._environ):
             await self._start_simulator()
         self._pool = HttpPool()

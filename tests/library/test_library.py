@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
 
 from thrifty.config import Settings
-from thrifty.errors import BadRequest, ModelNotFound
+from thrifty.errors import BadRequest, ConfigError, ModelNotFound
 from thrifty.runtime import SyncThrifty, Thrifty
 
 
@@ -63,3 +64,18 @@ async def test_missing_provider_key_error_names_the_variable(tmp_path: Path) -> 
     async with Thrifty(s, environ={}) as thrifty:
         with pytest.raises(Exception, match="OPENAI_API_KEY"):
             await thrifty.chat({"model": "gpt-4o", "messages": [{"role": "user", "content": "x"}]})
+
+
+async def test_failed_start_shuts_down_what_it_started(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    s = Settings(ledger={"path": str(blocker / "ledger.db")}, simulator={"port": 0})
+    thrifty = Thrifty(s, environ={})
+    with pytest.raises(ConfigError, match="ledger"):
+        await thrifty.start()
+    assert thrifty.simulator_url is not None  # it had started the simulator...
+    host_port = thrifty.simulator_url.removeprefix("http://")
+    host, port = host_port.split(":")
+    with pytest.raises(OSError):  # ...and stopped it again
+        _, writer = await asyncio.open_connection(host, int(port))
+        writer.close()

@@ -125,7 +125,12 @@ def connect(
     """
     file = Path(path)
     if create:
-        file.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            file.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot create the ledger's folder for {str(file)!r}: {exc}"
+            ) from exc
     elif not file.is_file():
         raise ConfigError(f"no ledger at {str(file)!r}: the file does not exist")
     try:

@@ -98,25 +98,31 @@ def _retry_after(headers: Mapping[str, str]) -> float | None:
     return max(when.timestamp() - time.time(), 0.0)
 
 
+def _clip(text: str) -> str:
+    """Shorten an error message: only AFTER redacting it, or a key cut in two would no longer
+    match and its first half would leak."""
+    return text if len(text) <= _MAX_ERROR_MESSAGE else text[:_MAX_ERROR_MESSAGE] + "..."
+
+
 def _error_message(body: bytes) -> tuple[str, str | None]:
     """The message and error type from an OpenAI or Anthropic JSON error body."""
     try:
         parsed: Any = orjson.loads(body)
     except orjson.JSONDecodeError:
         text = body.decode("utf-8", "replace").strip()
-        return text[:_MAX_ERROR_MESSAGE], None
+        return text, None
     err = parsed.get("error") if isinstance(parsed, dict) else None
     if isinstance(err, dict):
         message = err.get("message")
         kind = err.get("type")
         return (
-            str(message)[:_MAX_ERROR_MESSAGE] if message is not None else "",
+            str(message) if message is not None else "",
             kind if isinstance(kind, str) else None,
         )
     if isinstance(err, str):
-        return err[:_MAX_ERROR_MESSAGE], None
+        return err, None
     message = parsed.get("message") if isinstance(parsed, dict) else None
-    return (str(message)[:_MAX_ERROR_MESSAGE] if message else ""), None
+    return (str(message) if message else ""), None
 
 
 def error_from_status(
@@ -129,8 +135,8 @@ def error_from_status(
 ) -> UpstreamError:
     """The typed error for an upstream HTTP error response, keeping its status."""
     message, kind = _error_message(body)
-    text = redact(
-        f"{provider} returned HTTP {status}" + (f": {message}" if message else ""), api_key
+    text = _clip(
+        redact(f"{provider} returned HTTP {status}" + (f": {message}" if message else ""), api_key)
     )
     if status < 400:
         return UpstreamUnavailable(text + " (unexpected redirect)", status=502, provider=provider)
@@ -172,12 +178,14 @@ def error_from_event(
     message = ""
     kind = None
     if isinstance(err, Mapping):
-        message = str(err.get("message") or "")[:_MAX_ERROR_MESSAGE]
+        message = str(err.get("message") or "")
         kind = err.get("type") if isinstance(err.get("type"), str) else None
     elif isinstance(err, str):
-        message = err[:_MAX_ERROR_MESSAGE]
+        message = err
     cls, status = _EVENT_ERRORS.get(kind or "", (UpstreamUnavailable, 502))
-    text = redact(f"{provider} sent an error mid-stream ({kind or 'error'}): {message}", api_key)
+    text = _clip(
+        redact(f"{provider} sent an error mid-stream ({kind or 'error'}): {message}", api_key)
+    )
     return cls(text, status=status, provider=provider)
 
 
