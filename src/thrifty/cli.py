@@ -34,6 +34,34 @@ def _configure_logging() -> None:
     logging.basicConfig(level=logging.INFO, format="thrifty: %(message)s", stream=sys.stderr)
 
 
+def _quiet_exit_server_class() -> type[Any]:
+    import signal
+    import threading
+    from collections.abc import Iterator
+
+    import uvicorn
+
+    class QuietExitServer(uvicorn.Server):
+        """Stops gracefully on SIGINT/SIGTERM and lets the process exit 0 (uvicorn's own
+        handler re-raises the signal after shutting down)."""
+
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            if threading.current_thread() is not threading.main_thread():
+                yield
+                return
+            originals = {
+                sig: signal.signal(sig, self.handle_exit) for sig in (signal.SIGINT, signal.SIGTERM)
+            }
+            try:
+                yield
+            finally:
+                for sig, handler in originals.items():
+                    signal.signal(sig, handler)
+
+    return QuietExitServer
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import asyncio
 
@@ -56,7 +84,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         access_log=False,
         lifespan="on",
     )
-    server = uvicorn.Server(config)
+    server = _quiet_exit_server_class()(config)
     logging.getLogger("thrifty").info(
         "gateway on http://%s:%s (OpenAI: /v1/chat/completions, Anthropic: /v1/messages), "
         "ledger %s",
