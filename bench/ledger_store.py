@@ -1,6 +1,6 @@
-"""Ledger write benchmark (not collected by pytest).
+"""Ledger write benchmark.
 
-    PYTHONPATH=src .venv/bin/python tests/ledger/bench_ledger.py [rows] [writers]
+    .venv/bin/python bench/ledger_store.py [rows] [writers]
 
 Prints rows/s committed and the median / p99 time one ``record()`` takes while
 ``writers`` tasks record concurrently, each awaiting its own row.
