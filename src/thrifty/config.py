@@ -100,8 +100,11 @@ class LedgerSettings(_Strict):
 
 
 class SimulatorSettings(_Strict):
+    """The simulator ``thrifty serve`` starts when no provider key is set.  ``port = 0``
+    (the default) picks a free port."""
+
     host: str = "127.0.0.1"
-    port: int = Field(default=8788, ge=0, le=65535)
+    port: int = Field(default=0, ge=0, le=65535)
     latency_ms: float = Field(default=0.0, ge=0)
     stream_chunk_delay_ms: float = Field(default=0.0, ge=0)
 

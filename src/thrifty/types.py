@@ -152,6 +152,8 @@ class ChatRequest:
     tenant: str | None = None
     endpoint: str = "library"  # gateway route, or "library" for in-process calls
     metadata: dict[str, str] = field(default_factory=dict)
+    # Request headers the provider must forward (``anthropic-beta``, ``openai-beta``...).
+    upstream_headers: tuple[tuple[str, str], ...] = ()
     request_id: str = field(default_factory=new_request_id)
     received_at: float = field(default_factory=time.time)
 

@@ -10,6 +10,7 @@ written one send per upstream read; if the client hangs up, the stream is cancel
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import logging
 import time
@@ -30,6 +31,10 @@ from thrifty.types import ChatRequest, ChatResponse, Dialect, StreamEvent
 log = logging.getLogger("thrifty.gateway")
 
 Headers = list[tuple[bytes, bytes]]
+Forwarded = tuple[tuple[str, str], ...]
+# Feature flags an app may need the provider to see (beta features such as 1h prompt
+# caching on Anthropic).  Auth headers are never forwarded: thrifty holds the keys.
+FORWARDED_HEADERS = frozenset({b"anthropic-beta", b"openai-beta"})
 JSON_HEADERS: Headers = [(b"content-type", b"application/json")]
 SSE_HEADERS: Headers = [
     (b"content-type", b"text/event-stream; charset=utf-8"),
@@ -75,13 +80,17 @@ class ChatEndpoint:
         self._task_header = settings.task_header.lower().encode("latin-1")
         self._tenant_header = settings.tenant_header.lower().encode("latin-1")
 
-    def _labels(self, scope: Scope) -> tuple[str | None, str | None, int | None]:
-        """(task, tenant, declared content-length) from the request headers.  The tenant is
-        the tenant header, else a short fingerprint of the app's key (never the key)."""
+    def _labels(self, scope: Scope) -> tuple[str | None, str | None, int | None, Forwarded]:
+        """(task, tenant, declared content-length, headers to forward) from the request
+        headers.  The tenant is the tenant header, else a short fingerprint of the app's key
+        (never the key)."""
         task = tenant = key = None
         length: int | None = None
+        forwarded: Forwarded = ()
         for name, value in scope["headers"]:
-            if name == self._task_header:
+            if name in FORWARDED_HEADERS:
+                forwarded += ((name.decode("latin-1"), value.decode("latin-1")),)
+            elif name == self._task_header:
                 task = value.decode("latin-1")
             elif name == self._tenant_header:
                 tenant = value.decode("latin-1")
@@ -91,7 +100,7 @@ class ChatEndpoint:
                 key = value.removeprefix(b"Bearer ").strip()
         if tenant is None and key:
             tenant = "key:" + hashlib.sha256(key).hexdigest()[:12]
-        return task, tenant, length
+        return task, tenant, length, forwarded
 
     async def _read_body(self, receive: Receive, declared: int | None) -> bytes:
         if declared is not None and declared > self._limit:
@@ -112,7 +121,7 @@ class ChatEndpoint:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send, dialect: Dialect) -> None:
         started = time.perf_counter()
-        task, tenant, declared = self._labels(scope)
+        task, tenant, declared, forwarded = self._labels(scope)
         body: object = None
         try:
             raw = await self._read_body(receive, declared)
@@ -123,6 +132,8 @@ class ChatEndpoint:
             except orjson.JSONDecodeError as exc:
                 raise BadRequest(f"request body is not valid JSON: {exc}") from None
             request = chat_request(dialect, body, task=task, tenant=tenant, endpoint=scope["path"])
+            if forwarded:
+                request = dataclasses.replace(request, upstream_headers=forwarded)
         except ThriftyError as exc:
             stub = rejected_request(dialect, body, task, tenant, scope["path"])
             await record_rejection(self._thrifty.ledger, stub, exc, started)

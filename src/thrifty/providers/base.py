@@ -122,7 +122,11 @@ class BaseProvider:
             resp = await self._pool.session().post(
                 self._url,
                 data=payload,
-                headers=self._headers,
+                headers=(
+                    {**self._headers, **dict(request.upstream_headers)}
+                    if request.upstream_headers
+                    else self._headers
+                ),
                 timeout=self._stream_timeout if request.stream else self._timeout,
                 allow_redirects=False,  # an API never redirects; a key must not follow one
             )
