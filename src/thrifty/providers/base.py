@@ -118,22 +118,12 @@ class BaseProvider:
         translate = request.dialect != self.dialect
         payload = orjson.dumps(self._prepare(request, translate))
         started = time.perf_counter()
-        try:
-            resp = await self._pool.session().post(
-                self._url,
-                data=payload,
-                headers=(
-                    {**self._headers, **dict(request.upstream_headers)}
-                    if request.upstream_headers
-                    else self._headers
-                ),
-                timeout=self._stream_timeout if request.stream else self._timeout,
-                allow_redirects=False,  # an API never redirects; a key must not follow one
-            )
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise error_from_exception(
-                exc, provider=self.name, api_key=self._api_key, url=self._url
-            ) from None
+        headers = (
+            {**self._headers, **dict(request.upstream_headers)}
+            if request.upstream_headers
+            else self._headers
+        )
+        resp = await self._post(payload, headers, request.stream)
         if resp.status >= 300:
             try:
                 raw = await resp.read()
@@ -245,6 +235,36 @@ class BaseProvider:
                 resp.release()
             else:
                 resp.close()
+
+    async def _post(
+        self, payload: bytes, headers: dict[str, str], stream: bool
+    ) -> aiohttp.ClientResponse:
+        """POST once; again once if the server dropped the connection before answering.
+
+        A pooled keep-alive connection can be closed by the server (idle timeout) just as a
+        request is written to it; the server never saw that request, so it is safe to send
+        it again on a fresh connection.  Any other failure is mapped to a typed error.
+        """
+        for attempt in (1, 2):
+            try:
+                return await self._pool.session().post(
+                    self._url,
+                    data=payload,
+                    headers=headers,
+                    timeout=self._stream_timeout if stream else self._timeout,
+                    allow_redirects=False,  # an API never redirects; a key must not follow one
+                )
+            except aiohttp.ServerDisconnectedError as exc:
+                if attempt == 1:
+                    continue
+                raise error_from_exception(
+                    exc, provider=self.name, api_key=self._api_key, url=self._url
+                ) from None
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                raise error_from_exception(
+                    exc, provider=self.name, api_key=self._api_key, url=self._url
+                ) from None
+        raise AssertionError("unreachable")
 
     def stream_error(self, payload: JSON) -> Exception:
         return error_from_event(payload, provider=self.name, api_key=self._api_key)
