@@ -42,6 +42,9 @@ class ProviderRegistry:
     def upstreams(self) -> list[Upstream]:
         return list(self._upstreams)
 
+    def named(self, name: str) -> Upstream | None:
+        return next((u for u in self._upstreams if u.name == name), None)
+
     def find(self, model: str) -> Upstream | None:
         try:
             return self._by_model[model]
@@ -78,7 +81,9 @@ class ProviderRegistry:
                 f"{env} (or run without any provider key to use the built-in simulator)",
                 provider=upstream.name,
             )
-        return await upstream.provider(request)
+        response = await upstream.provider(request)
+        response.served = request
+        return response
 
 
 def build_registry(

@@ -41,11 +41,13 @@ def compose(stages: Sequence[Stage], innermost: Handler) -> Handler:
 
 
 def accountant_for(parts: Parts) -> Accountant:
+    facts = {u.name: (u.price_provider, u.local) for u in parts.providers.upstreams}
+
     def upstream_of(model: str) -> tuple[str | None, bool] | None:
         upstream = parts.providers.find(model)
-        return None if upstream is None else (upstream.price_provider, upstream.local)
+        return None if upstream is None else facts[upstream.name]
 
-    return Accountant(parts.prices, upstream_of)
+    return Accountant(parts.prices, upstream_of, facts.get)
 
 
 def build_pipeline(parts: Parts) -> Handler:

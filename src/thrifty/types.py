@@ -140,7 +140,8 @@ class ChatRequest:
 
     ``body`` is the JSON body in ``dialect`` (OpenAI chat completions or Anthropic messages)
     and is what the provider sends, after ``model`` is written into it.  ``requested_model``
-    is what the app asked for and never changes: it defines the baseline cost.
+    is what the app asked for (with an alias resolved to its model); no lever changes it: it
+    defines the baseline cost.
     """
 
     dialect: Dialect
@@ -242,6 +243,12 @@ class ChatResponse:
     model: str
     provider: str
     usage: Usage = field(default_factory=Usage)
+    # False when the upstream sent no usage (a server that ignores include_usage, a stream
+    # cut before its usage event): the call is then booked unpriced, never as $0.
+    usage_reported: bool = True
+    # The request as the provider received it (after routing rewrote the model); the
+    # ledger prices against it.  None: answered without a provider call.
+    served: ChatRequest | None = None
     body: JSON | None = None
     stream: AsyncIterator[Sequence[StreamEvent]] | None = None
     stream_complete: bool = False

@@ -19,11 +19,13 @@ def accountant() -> Accountant:
             return (None, True)  # a local server: $0 by explicit config
         return None
 
-    return Accountant(PriceBook(), upstream_of)
+    named = {"openai": ("openai", False), "local": (None, True)}
+    return Accountant(PriceBook(), upstream_of, named.get)
 
 
-def request(model: str) -> ChatRequest:
-    return ChatRequest(dialect="openai", body={}, model=model, requested_model=model)
+def request(model: str, sent: str | None = None) -> ChatRequest:
+    """The app asked for ``model``; routing sent ``sent`` (default: the same)."""
+    return ChatRequest(dialect="openai", body={}, model=sent or model, requested_model=model)
 
 
 USAGE = Usage(input_tokens=1000, output_tokens=200)
@@ -47,6 +49,7 @@ def test_routing_gets_the_remainder_after_stated_savings() -> None:
             Step(lever="prompt_cache", detail="x", saved_usd=Decimal("0.0001")),
             Step(lever="routing", detail="task t: gpt-4o -> gpt-4o-mini"),
         ],
+        served=request("gpt-4o", sent="gpt-4o-mini"),
     )
     savings = accountant().settle(request("gpt-4o"), response)
     cost = (1000 * Decimal("0.15") + 200 * Decimal("0.6")) / M  # $0.00027
@@ -67,6 +70,7 @@ def test_local_model_is_free_and_saves_the_whole_baseline() -> None:
         provider="local",
         usage=USAGE,
         steps=[Step(lever="routing", detail="t")],
+        served=request("gpt-4o", sent="llama3"),
     )
     savings = accountant().settle(request("gpt-4o"), response)
     assert response.cost is not None and response.cost.usd == Decimal(0)
@@ -81,8 +85,45 @@ def test_unpriced_model_books_no_saving_and_no_zero_cost() -> None:
         provider="x",
         usage=USAGE,
         steps=[Step(lever="routing", detail="t")],
+        served=request("gpt-4o", sent="mystery-model"),
     )
     savings = accountant().settle(request("gpt-4o"), response)
     assert response.cost is not None and response.cost.usd is None
     assert not response.cost.priced
+    assert savings == {}
+
+
+def test_dated_snapshot_name_is_priced_and_is_not_a_saving() -> None:
+    """The upstream reports a dated model name; with no lever, baseline is the cost."""
+    response = ChatResponse(
+        dialect="openai", model="gpt-4o-2024-05-13", provider="openai", usage=USAGE
+    )
+    savings = accountant().settle(request("gpt-4o"), response)
+    # gpt-4o-2024-05-13 list price: $5/M input, $15/M output -> 0.005 + 0.003
+    assert response.cost is not None and response.cost.usd == Decimal("0.008")
+    assert response.baseline == response.cost
+    assert savings == {}
+
+
+def test_local_provider_answering_with_another_name_is_still_free() -> None:
+    """A local server that reports 'llama3:latest' for 'llama3' is priced by its provider."""
+    response = ChatResponse(
+        dialect="openai",
+        model="llama3:latest",
+        provider="local",
+        usage=USAGE,
+        served=request("gpt-4o", sent="llama3"),
+    )
+    savings = accountant().settle(request("gpt-4o"), response)
+    assert savings == {}  # no step claimed it; the whole $0.0045 is baseline - actual
+    assert response.cost is not None and response.cost.usd == Decimal(0)
+
+
+def test_missing_usage_is_unpriced_never_zero() -> None:
+    response = ChatResponse(
+        dialect="openai", model="gpt-4o", provider="openai", usage_reported=False
+    )
+    savings = accountant().settle(request("gpt-4o"), response)
+    assert response.cost is not None and response.cost.usd is None
+    assert response.cost.source == "no_usage"
     assert savings == {}

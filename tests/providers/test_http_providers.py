@@ -210,3 +210,23 @@ async def test_malformed_event_data_is_an_upstream_error(
     response = await provider(openai_request(stream=True))
     with pytest.raises(UpstreamUnavailable, match="not JSON"):
         await drain(response)
+
+
+async def test_usage_reported_flag_follows_the_upstream(
+    upstream: FakeUpstream, pool: HttpPool
+) -> None:
+    """A server that sends no usage (ignoring include_usage) must not look like 0 tokens."""
+    no_usage = [c for c in OPENAI_STREAM_CHUNKS if c is None or not c.get("usage")]
+    upstream.add(Script(chunks=[openai_sse(no_usage)]))
+    upstream.add(Script(chunks=[openai_sse(OPENAI_STREAM_CHUNKS)]))
+    bare = {k: v for k, v in OPENAI_CACHED_COMPLETION.items() if k != "usage"}
+    upstream.add(Script(body=bare))
+    provider = build_provider("openai", openai_settings(upstream.url), pool, api_key=KEY)
+    silent = await provider(openai_request(stream=True))
+    await drain(silent)
+    assert silent.stream_complete and not silent.usage_reported
+    reported = await provider(openai_request(stream=True))
+    await drain(reported)
+    assert reported.usage_reported
+    whole = await provider(openai_request())
+    assert not whole.usage_reported

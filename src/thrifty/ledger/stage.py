@@ -1,12 +1,17 @@
 """The outermost stage: prices every outcome and writes one ledger row for it.
 
-Cost = the actual usage priced at the model that served the call.  Baseline = the same
-usage priced at the model the app asked for, with no lever.  The difference is split
-among the steps: a step that stated ``saved_usd`` keeps it; the first step that did not
-(routing, whose saving is only known when usage is final) gets the remainder.
+Cost = the actual usage priced at the model that served the call, on the provider that
+served it (the model name the upstream reports, e.g. a dated snapshot, falling back to the
+name thrifty sent).  Baseline = the same usage priced at the model the app asked for, with
+no lever; with no lever that changed the model, baseline is the cost.  The difference is
+split among the steps: a step that stated ``saved_usd`` keeps it; the first step that did
+not (routing, whose saving is only known when usage is final) gets the remainder.  A call
+whose upstream reported no usage is booked as unpriced, never as $0.
 
 Streams are recorded when the iterator finishes, fails or is closed early (client gone),
-so nothing is lost on a disconnect; the write is shielded from cancellation.
+so nothing is lost on a disconnect.  ``LedgerStore.record`` either commits before its first
+suspension or has queued the row for its writer thread, so a cancelled request cannot
+withdraw its row.
 """
 
 from __future__ import annotations
@@ -24,28 +29,46 @@ from thrifty.types import ChatRequest, ChatResponse, Cost, Handler, Stage, Strea
 ZERO = Decimal(0)
 
 
+UpstreamFacts = tuple[str | None, bool]  # (genai-prices provider id, local)
+NO_USAGE = Cost(usd=None, source="no_usage")
+
+
 class Accountant:
     """Prices responses: actual cost, baseline, and per-lever savings."""
 
     def __init__(
-        self, prices: PriceBook, upstream_of: Callable[[str], tuple[str | None, bool] | None]
+        self,
+        prices: PriceBook,
+        upstream_of: Callable[[str], UpstreamFacts | None],
+        upstream_named: Callable[[str], UpstreamFacts | None],
     ) -> None:
         self._prices = prices
-        self._upstream_of = upstream_of  # model -> (price provider, local) or None
+        self._upstream_of = upstream_of  # model name -> the provider that would serve it
+        self._upstream_named = upstream_named  # provider name -> its facts
 
-    def price(self, usage: Usage, model: str) -> Cost:
-        upstream = self._upstream_of(model)
-        provider, local = upstream if upstream is not None else (None, False)
+    def _price(self, usage: Usage, model: str, facts: UpstreamFacts | None) -> Cost:
+        provider, local = facts if facts is not None else (None, False)
         return self._prices.cost(usage, model, provider=provider, local=local)
 
+    def actual_cost(self, served: ChatRequest, response: ChatResponse) -> Cost:
+        if not response.usage_reported:
+            return NO_USAGE
+        facts = self._upstream_named(response.provider) or self._upstream_of(served.model)
+        cost = self._price(response.usage, response.model, facts)
+        if not cost.priced and response.model != served.model:
+            cost = self._price(response.usage, served.model, facts)
+        return cost
+
     def settle(self, request: ChatRequest, response: ChatResponse) -> dict[str, Decimal]:
-        """Set ``response.cost``/``baseline`` and the steps' savings; return lever -> saved."""
-        response.cost = self.price(response.usage, response.model)
-        response.baseline = (
-            response.cost
-            if request.requested_model == response.model
-            else self.price(response.usage, request.requested_model)
-        )
+        """Set ``response.cost``/``baseline`` and the steps' savings; return lever -> saved.
+        ``request`` is the app's; ``response.served`` (if set) is what the provider got."""
+        served = response.served or request
+        response.cost = self.actual_cost(served, response)
+        if served.model == served.requested_model or not response.usage_reported:
+            response.baseline = response.cost
+        else:
+            model = served.requested_model
+            response.baseline = self._price(response.usage, model, self._upstream_of(model))
         savings: dict[str, Decimal] = {}
         actual, baseline = response.cost.usd, response.baseline.usd
         if actual is None or baseline is None:
@@ -102,31 +125,42 @@ def error_text(exc: BaseException) -> str:
     return f"internal_error: {type(exc).__name__}"
 
 
+def _failure_status(exc: BaseException) -> int:
+    if isinstance(exc, ThriftyError):
+        return exc.status
+    if isinstance(exc, (asyncio.CancelledError, GeneratorExit)):
+        return 499  # the client went away
+    return 500
+
+
+def _failure_text(exc: BaseException) -> str:
+    if isinstance(exc, (asyncio.CancelledError, GeneratorExit)):
+        return "client_disconnected"
+    return error_text(exc)
+
+
 def ledger_stage(store: LedgerStore, accountant: Accountant) -> Stage:
-    pending: set[asyncio.Task[None]] = set()
-
-    def start_write(row: LedgerRow) -> asyncio.Task[None]:
-        # A task of its own: a cancelled request (client gone) must still land in the ledger.
-        task = asyncio.ensure_future(store.record(row))
-        pending.add(task)
-        task.add_done_callback(pending.discard)
-        return task
-
-    async def write(row: LedgerRow) -> None:
-        await asyncio.shield(start_write(row))
-
     def wrap(inner: Handler) -> Handler:
         async def handle(request: ChatRequest) -> ChatResponse:
             started = time.perf_counter()
             try:
                 response = await inner(request)
             except BaseException as exc:
-                status = exc.status if isinstance(exc, ThriftyError) else 500
-                await write(_row(request, None, {}, started, status=status, error=error_text(exc)))
+                row = _row(
+                    request,
+                    None,
+                    {},
+                    started,
+                    status=_failure_status(exc),
+                    error=_failure_text(exc),
+                )
+                await store.record(row)
                 raise
             if response.stream is None:
                 savings = accountant.settle(request, response)
-                await write(_row(request, response, savings, started, status=200, error=None))
+                await store.record(
+                    _row(request, response, savings, started, status=200, error=None)
+                )
                 return response
             response.stream = _recorded(request, response, response.stream, started)
             return response
@@ -139,37 +173,36 @@ def ledger_stage(store: LedgerStore, accountant: Accountant) -> Stage:
         ) -> AsyncIterator[Sequence[StreamEvent]]:
             error: str | None = None
             status = 200
-            written: asyncio.Task[None] | None = None
+            booked = False
             try:
                 async for batch in events:
-                    if written is None and response.stream_complete:
+                    if not booked and response.stream_complete:
                         # The batch that ends the stream: book the row before the app
                         # gets its answer, without waiting for the upstream's EOF.
+                        booked = True
                         savings = accountant.settle(request, response)
                         row = _row(request, response, savings, started, status=200, error=None)
-                        written = start_write(row)
-                        await asyncio.shield(written)
+                        await store.record(row)
                     yield batch
             except BaseException as exc:
-                if written is not None:
+                if booked:
                     raise  # booked already; what failed came after the end (EOF, close)
-                status = exc.status if isinstance(exc, ThriftyError) else 499
-                error = error_text(exc) if isinstance(exc, Exception) else "client_disconnected"
+                status, error = _failure_status(exc), _failure_text(exc)
                 raise
             finally:
-                if written is None:
-                    if error is None and not response.stream_complete:
-                        status, error = 499, "client_disconnected: stream closed before the end"
-                    savings = accountant.settle(request, response)
-                    written = start_write(
-                        _row(request, response, savings, started, status=status, error=error)
-                    )
-                close = getattr(events, "aclose", None)
                 try:
+                    if not booked:
+                        if error is None and not response.stream_complete:
+                            status = 499
+                            error = "client_disconnected: stream closed before the end"
+                        savings = accountant.settle(request, response)
+                        await store.record(
+                            _row(request, response, savings, started, status=status, error=error)
+                        )
+                finally:
+                    close = getattr(events, "aclose", None)
                     if close is not None:
                         await close()
-                finally:
-                    await asyncio.shield(written)
 
         return handle
 

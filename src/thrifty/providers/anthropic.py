@@ -59,6 +59,7 @@ class _AnthropicStream:
         elif kind == "message_start" or kind == "message_delta":
             if self._usage.feed(data):
                 response.usage = self._usage.usage
+                response.usage_reported = True
             if kind == "message_start":
                 message = data.get("message")
                 model = message.get("model") if isinstance(message, Mapping) else None

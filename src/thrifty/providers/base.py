@@ -139,6 +139,7 @@ class BaseProvider:
                 dialect=request.dialect,
                 model=request.model,
                 provider=self.name,
+                usage_reported=False,  # until the upstream's usage event arrives
                 upstream_latency_s=time.perf_counter() - started,
             )
             handler = self._stream_handler(request, response, translate)
@@ -169,6 +170,7 @@ class BaseProvider:
                 provider=self.name,
             )
         usage = self._usage(body)
+        usage_reported = isinstance(body.get("usage"), dict)
         model = body.get("model")
         if translate:
             body = self._translate_response(body, usage, request)
@@ -177,6 +179,7 @@ class BaseProvider:
             model=model if isinstance(model, str) and model else request.model,
             provider=self.name,
             usage=usage,
+            usage_reported=usage_reported,
             body=body,
             upstream_latency_s=latency,
         )

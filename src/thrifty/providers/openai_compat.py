@@ -78,6 +78,7 @@ class _OpenAIStream:
             raise self._provider.stream_error(data)
         if self._usage.feed(data):
             response.usage = self._usage.usage
+            response.usage_reported = True
         if not self._model_seen:
             self._model_seen = True
             model = data.get("model")
