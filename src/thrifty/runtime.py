@@ -60,17 +60,19 @@ class Thrifty:
         self._registry: ProviderRegistry | None = None
         self._simulator: SimServer | None = None
         self.simulator_url: str | None = None
+        self._start_lock = asyncio.Lock()
 
     async def start(self) -> None:
         """Start the simulator (if used), the HTTP pool and the ledger.  If any part fails,
         what was already started is shut down again before the error propagates."""
-        if self._handler is not None:
-            return
-        try:
-            await self._start_parts()
-        except BaseException:
-            await self.aclose()
-            raise
+        async with self._start_lock:  # concurrent first calls start everything once
+            if self._handler is not None:
+                return
+            try:
+                await self._start_parts()
+            except BaseException:
+                await self.aclose()
+                raise
 
     async def _start_parts(self) -> None:
         if self.settings.uses_simulator(self._environ):

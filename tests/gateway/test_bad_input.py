@@ -124,3 +124,26 @@ async def test_oversized_body_is_413(gateway: Gateway) -> None:
         chunked = await http.post(OPENAI, content=chunks())
         assert_openai_error(chunked, 413)
     assert [r.status for r in gateway.rows()] == [413, 413]
+
+
+async def test_wrong_shape_inside_a_translated_body_is_400(gateway: Gateway) -> None:
+    body = {
+        "model": "claude-sonnet-4-6",  # an OpenAI-style request routed to Anthropic
+        "temperature": "hot",
+        "messages": [{"role": "user", "content": "x"}],
+    }
+    async with httpx.AsyncClient(base_url=gateway.url) as http:
+        response = await http.post(OPENAI, json=body)
+    assert_openai_error(response, 400)
+    [row] = gateway.rows()
+    assert row.status == 400
+
+
+async def test_tenant_fingerprint_ignores_the_auth_scheme_case(gateway: Gateway) -> None:
+    body = {"model": "gpt-4o", "messages": [{"role": "user", "content": "x"}]}
+    async with httpx.AsyncClient(base_url=gateway.url) as http:
+        for scheme in ("Bearer", "bearer", "BEARER"):
+            ok = await http.post(OPENAI, json=body, headers={"authorization": f"{scheme} app-k"})
+            assert ok.status_code == 200
+    tenants = {row.tenant for row in gateway.rows()}
+    assert len(tenants) == 1 and None not in tenants

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import anthropic
+import httpx
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tests.gateway.conftest import make_settings
@@ -50,10 +51,21 @@ async def test_beta_headers_are_forwarded_and_the_app_key_is_not(tmp_path: Path)
                 max_tokens=20,
                 messages=[{"role": "user", "content": "no beta this time"}],
             )
+        async with httpx.AsyncClient(base_url=gateway.url) as http:  # a repeated header
+            await http.post(
+                "/v1/messages",
+                json={
+                    "model": "claude-sonnet-4-6",
+                    "max_tokens": 5,
+                    "messages": [{"role": "user", "content": "two betas"}],
+                },
+                headers=[("anthropic-beta", "a-1"), ("anthropic-beta", "b-2")],
+            )
     finally:
         await gateway.stop()
         await upstream.stop()
-    first, second = recorder.seen
+    first, second, third = recorder.seen
+    assert third["anthropic-beta"] == "a-1, b-2"
     assert first["anthropic-beta"] == "extended-cache-ttl-2025-04-11"
     assert "anthropic-beta" not in second  # per request, not sticky
     for seen in (first, second):

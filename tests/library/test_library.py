@@ -79,3 +79,16 @@ async def test_failed_start_shuts_down_what_it_started(tmp_path: Path) -> None:
     with pytest.raises(OSError):  # ...and stopped it again
         _, writer = await asyncio.open_connection(host, int(port))
         writer.close()
+
+
+async def test_concurrent_first_calls_start_everything_once(tmp_path: Path) -> None:
+    thrifty = Thrifty(settings(tmp_path), environ={})
+    body = {"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]}
+    try:
+        await asyncio.gather(*(thrifty.chat(body) for _ in range(5)))
+        assert len(thrifty.ledger.rows()) == 5
+        first_ledger = thrifty.ledger
+        await thrifty.start()  # already started: a no-op
+        assert thrifty.ledger is first_ledger
+    finally:
+        await thrifty.aclose()

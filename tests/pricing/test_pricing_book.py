@@ -181,3 +181,18 @@ def test_rates_to_json_without_tiers() -> None:
     assert data["long_context_input"] is None
     assert data["batch_input"] is None
     assert data["cache_read"] == "0.1"
+
+
+def test_cost_ignores_the_callers_decimal_precision() -> None:
+    import decimal
+
+    from thrifty.pricing import PriceBook
+    from thrifty.types import Usage
+
+    usage = Usage(input_tokens=123_457, cache_read_tokens=1_001, output_tokens=9_999)
+    book = PriceBook()
+    exact = book.cost(usage, "gpt-4o", provider="openai").usd
+    with decimal.localcontext(decimal.Context(prec=3)):
+        assert book.cost(usage, "gpt-4o", provider="openai").usd == exact
+    # (122456 x 2.5 + 1001 x 1.25 + 9999 x 10) / 1e6
+    assert exact == decimal.Decimal("0.40738125")

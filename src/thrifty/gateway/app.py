@@ -10,6 +10,7 @@ clients ignore).
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -28,6 +29,7 @@ from thrifty.ledger.stage import record_rejection
 from thrifty.runtime import Thrifty
 from thrifty.types import Dialect
 
+log = logging.getLogger("thrifty.gateway")
 JSON_TYPE = "application/json"
 CHAT_ROUTES: dict[str, Dialect] = {
     "/v1/chat/completions": "openai",
@@ -91,7 +93,10 @@ def _other_routes(thrifty: Thrifty) -> Starlette:
             error = NotFound(f"method {request.method} not allowed on {request.url.path}")
             error.status = 405
         stub = rejected_request(dialect, None, None, None, request.url.path)
-        await record_rejection(thrifty.ledger, stub, error, started)
+        try:
+            await record_rejection(thrifty.ledger, stub, error, started)
+        except Exception:  # the app still gets its answer
+            log.exception("could not book a rejected request in the ledger")
         return Response(
             orjson.dumps(error_body(dialect, error)),
             status_code=error.status,

@@ -89,7 +89,7 @@ class ChatEndpoint:
         forwarded: Forwarded = ()
         for name, value in scope["headers"]:
             if name in FORWARDED_HEADERS:
-                forwarded += ((name.decode("latin-1"), value.decode("latin-1")),)
+                forwarded = _add_header(forwarded, name.decode("latin-1"), value.decode("latin-1"))
             elif name == self._task_header:
                 task = value.decode("latin-1")
             elif name == self._tenant_header:
@@ -97,7 +97,8 @@ class ChatEndpoint:
             elif name == b"content-length" and value.isdigit():
                 length = int(value)
             elif name in (b"x-api-key", b"authorization"):
-                key = value.removeprefix(b"Bearer ").strip()
+                scheme, _, token = value.partition(b" ")
+                key = token.strip() if scheme.lower() == b"bearer" else value.strip()
         if tenant is None and key:
             tenant = "key:" + hashlib.sha256(key).hexdigest()[:12]
         return task, tenant, length, forwarded
@@ -136,7 +137,10 @@ class ChatEndpoint:
                 request = dataclasses.replace(request, upstream_headers=forwarded)
         except ThriftyError as exc:
             stub = rejected_request(dialect, body, task, tenant, scope["path"])
-            await record_rejection(self._thrifty.ledger, stub, exc, started)
+            try:
+                await record_rejection(self._thrifty.ledger, stub, exc, started)
+            except Exception:  # the app still gets its answer
+                log.exception("could not book a rejected request in the ledger")
             await send_error(send, dialect, exc)
             return
         try:
@@ -156,6 +160,14 @@ class ChatEndpoint:
             await send({"type": "http.response.body", "body": payload})
             return
         await stream_response(request, response, receive, send)
+
+
+def _add_header(headers: Forwarded, name: str, value: str) -> Forwarded:
+    """Add a header to forward; a repeated one is joined with ", " (HTTP list syntax)."""
+    for index, (existing, old) in enumerate(headers):
+        if existing == name:
+            return (*headers[:index], (name, f"{old}, {value}"), *headers[index + 1 :])
+    return (*headers, (name, value))
 
 
 def rejected_request(

@@ -33,7 +33,8 @@ class LedgerRow:
     cost_usd: Decimal | None
     baseline_usd: Decimal | None
     savings: Mapping[str, Decimal] = field(hash=False)
-    price_source: str  # "genai-prices" | "override" | "local" | "unpriced"
+    # "genai-prices" | "override" | "local" | "unpriced" | "no_usage" | "none" (no call made)
+    price_source: str
     latency_ms: float
     status: int  # HTTP status returned to the app
     error: str | None = None  # error code/message (never contains secrets)

@@ -6,6 +6,7 @@ Everything here is plain ``Decimal`` arithmetic on an immutable :class:`ModelRat
 
 from __future__ import annotations
 
+import decimal
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -77,6 +78,9 @@ def zero_rates(model: str, provider: str | None, source: str) -> ModelRates:
     )
 
 
+_EXACT = decimal.Context(prec=60)
+
+
 def compute_cost(usage: Usage, rates: ModelRates, *, batch: bool = False) -> Decimal:
     """Exact US-dollar cost of ``usage`` at ``rates``.
 
@@ -90,13 +94,15 @@ def compute_cost(usage: Usage, rates: ModelRates, *, batch: bool = False) -> Dec
         else:
             discount = rates.batch_discount
     tier = rates.tier_for(usage.input_tokens)
-    total = (
-        usage.uncached_input_tokens * tier.input
-        + usage.cache_read_tokens * tier.cache_read
-        + usage.cache_write_5m_tokens * tier.cache_write_5m
-        + usage.cache_write_1h_tokens * tier.cache_write_1h
-        + usage.output_tokens * tier.output
-    ) / PER
-    if discount:
-        total *= 1 - discount
-    return total
+    # Our own context: the caller's (possibly low) decimal precision must not round money.
+    with decimal.localcontext(_EXACT):
+        total = (
+            usage.uncached_input_tokens * tier.input
+            + usage.cache_read_tokens * tier.cache_read
+            + usage.cache_write_5m_tokens * tier.cache_write_5m
+            + usage.cache_write_1h_tokens * tier.cache_write_1h
+            + usage.output_tokens * tier.output
+        ) / PER
+        if discount:
+            total *= 1 - discount
+        return +total

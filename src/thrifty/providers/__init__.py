@@ -4,7 +4,8 @@
 ``async (ChatRequest) -> ChatResponse`` for the settings' wire dialect.  Usage is normalised
 here (see :mod:`thrifty.providers.usage`), upstream failures become typed
 :mod:`thrifty.errors` keeping the upstream status, and a request in the other dialect is
-translated both ways (see :mod:`thrifty.dialects`).  No retries happen at this layer.
+translated both ways (see :mod:`thrifty.dialects`).  The one resend at this layer: a
+pooled connection the server dropped before answering (see ``BaseProvider._post``).
 """
 
 from __future__ import annotations

@@ -16,7 +16,13 @@ import aiohttp
 import orjson
 
 from thrifty.config import ProviderSettings
-from thrifty.errors import StreamInterrupted, UpstreamTimeout, UpstreamUnavailable, redact
+from thrifty.errors import (
+    BadRequest,
+    StreamInterrupted,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+    redact,
+)
 from thrifty.providers._http import (
     HttpPool,
     error_from_event,
@@ -116,7 +122,14 @@ class BaseProvider:
 
     async def __call__(self, request: ChatRequest) -> ChatResponse:
         translate = request.dialect != self.dialect
-        payload = orjson.dumps(self._prepare(request, translate))
+        try:
+            payload = orjson.dumps(self._prepare(request, translate))
+        except (AttributeError, TypeError, ValueError, KeyError) as exc:
+            # A body of the right JSON type but the wrong shape inside (a number where a
+            # list of parts belongs...): the app's mistake, not a server error.
+            raise BadRequest(
+                f"the request body has a field of an unexpected shape: {type(exc).__name__}: {exc}"
+            ) from None
         started = time.perf_counter()
         headers = (
             {**self._headers, **dict(request.upstream_headers)}
@@ -245,8 +258,10 @@ class BaseProvider:
         """POST once; again once if the server dropped the connection before answering.
 
         A pooled keep-alive connection can be closed by the server (idle timeout) just as a
-        request is written to it; the server never saw that request, so it is safe to send
-        it again on a fresh connection.  Any other failure is mapped to a typed error.
+        request is written to it; such a request was never processed, so it is sent again on
+        a fresh connection.  The rarer case of a server that read the request and then
+        crashed or dropped the connection cannot be told apart: it may be processed twice,
+        as an SDK's own retry would.  Any other failure is mapped to a typed error.
         """
         for attempt in (1, 2):
             try:
