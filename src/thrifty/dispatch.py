@@ -99,6 +99,7 @@ def build_registry(
     upstreams: list[Upstream] = []
     for name, provider_settings in settings.providers.items():
         ps = provider_settings
+        usable = True  # False: no key where one is needed; calls get a helpful error
         if simulator_url is not None:
             base = simulator_url + ("/v1" if ps.dialect == "openai" else "")
             ps = ps.model_copy(update={"base_url": base})
@@ -110,15 +111,8 @@ def build_registry(
             if override:
                 ps = ps.model_copy(update={"base_url": override.rstrip("/")})
             api_key = environ.get(ps.api_key_env) if ps.api_key_env else None
-        needs_key = ps.api_key_env is not None and not ps.local and simulator_url is None
-        has_override = simulator_url is None and (
-            (ps.dialect == "openai" and settings.openai_base_url)
-            or (ps.dialect == "anthropic" and settings.anthropic_base_url)
-        )
-        provider = (
-            None
-            if needs_key and not api_key and not has_override
-            else build_provider(name, ps, pool, api_key=api_key)
-        )
+            # A base-URL override (a self-hosted server) may need no key at all.
+            usable = bool(api_key) or ps.api_key_env is None or ps.local or bool(override)
+        provider = build_provider(name, ps, pool, api_key=api_key) if usable else None
         upstreams.append(Upstream(name=name, settings=ps, provider=provider))
     return ProviderRegistry(upstreams)

@@ -200,10 +200,6 @@ class StreamEvent:
                 self._data = _parse_payload(payload)
         return self._data
 
-    def mentions(self, needle: bytes) -> bool:
-        """Cheap pre-check before parsing: could ``data`` contain ``needle``?"""
-        return needle in self.raw
-
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, StreamEvent):
             return NotImplemented

@@ -230,3 +230,18 @@ async def test_usage_reported_flag_follows_the_upstream(
     assert reported.usage_reported
     whole = await provider(openai_request())
     assert not whole.usage_reported
+
+
+def test_pool_used_from_a_second_event_loop_closes_the_first_session() -> None:
+    import asyncio
+
+    pool = HttpPool()
+
+    async def grab() -> object:
+        return pool.session()
+
+    first = asyncio.run(grab())
+    second = asyncio.run(grab())
+    assert first is not second
+    assert first.closed  # type: ignore[attr-defined]
+    asyncio.run(pool.aclose())

@@ -139,9 +139,17 @@ class LedgerStore:
         except BaseException:
             await asyncio.to_thread(thread.join)
             raise
-        fast = connect(self._path, create=True)
-        fast.execute("PRAGMA busy_timeout = 0")
-        fast.execute("PRAGMA wal_autocheckpoint = 0")
+        try:
+            fast = connect(self._path, create=True)
+            fast.execute("PRAGMA busy_timeout = 0")
+            fast.execute("PRAGMA wal_autocheckpoint = 0")
+        except BaseException:  # stop the writer thread again: nothing may leak
+            stopped: asyncio.Future[None] = loop.create_future()
+            self._queue.put(_Stop(stopped, loop))
+            await stopped
+            await asyncio.to_thread(thread.join)
+            self._thread = None
+            raise
         self._fast, self._loop = fast, loop
         self._accepting = True
 

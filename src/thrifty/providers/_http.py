@@ -51,11 +51,15 @@ class HttpPool:
 
     def session(self) -> aiohttp.ClientSession:
         session = self._session
+        loop = asyncio.get_running_loop()
         if session is not None and not session.closed:
-            loop = asyncio.get_running_loop()
             if loop is self._loop:
                 return session
-        self._loop = asyncio.get_running_loop()
+            # Used from another event loop: the old session's sockets belong to that loop.
+            # Close them without awaiting anything on this one.
+            if session.connector is not None:
+                session.connector._close()  # sync close; the session then counts as closed
+        self._loop = loop
         connector = aiohttp.TCPConnector(
             limit=self._limit,
             limit_per_host=self._limit_per_host,
