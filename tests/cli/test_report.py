@@ -124,7 +124,7 @@ def test_report_text_has_totals_and_loud_unpriced_warning(
     assert "saved     $0.002377" in out
     warning = next(line for line in out.splitlines() if line.startswith("WARNING"))
     assert UNPRICED_MODEL in warning
-    assert "no known price" in warning
+    assert "no known cost" in warning
     assert "UNKNOWN" in out
     assert "routing" in out
     assert "gpt-4o -> gpt-4o-mini" in out

@@ -162,7 +162,7 @@ def test_time_window(ledger: Path) -> None:
 
 def test_render_flags_unpriced_loudly(ledger: Path) -> None:
     text = render_report(build_report(ledger))
-    assert "WARNING: 2 calls to models with no known price: mystery-1 (2)" in text
+    assert "WARNING: 2 calls with no known cost: mystery-1 (2)" in text
     assert "$0.250000 + unknown" in text  # total cost: a lower bound, said so
     model_line = next(line for line in text.splitlines() if line.strip().startswith("mystery-1"))
     assert "unknown" in model_line
@@ -205,3 +205,15 @@ async def test_sums_beyond_one_sqlite_integer(store: LedgerStore, db_path: Path)
 def test_missing_ledger_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"missing\.db"):
         build_report(tmp_path / "missing.db")
+
+
+async def test_calls_without_reported_usage_are_named_as_such(tmp_path: Path) -> None:
+    path = tmp_path / "no-usage.db"
+    store = LedgerStore(path)
+    await store.open()
+    await store.record(
+        make_row(model="gpt-4o", cost_usd=None, baseline_usd=None, price_source="no_usage")
+    )
+    await store.close()
+    text = render_report(build_report(path))
+    assert "WARNING: 1 call with no known cost: gpt-4o [no usage reported] (1)" in text

@@ -71,10 +71,10 @@ def _warning(report: Report) -> list[str]:
     return [
         "",
         bar,
-        f"WARNING: {count:,} call{'s' if count != 1 else ''} to models with no known price: "
-        f"{models}",
+        f"WARNING: {count:,} call{'s' if count != 1 else ''} with no known cost: {models}",
         "Their cost is UNKNOWN and NOT included in any total below.  Add a price override",
-        "for these models (see docs/configuration.md) to account for them.",
+        "for models with no known price (see docs/configuration.md); '[no usage reported]'",
+        "marks calls whose upstream sent no token counts (e.g. a stream the client left).",
         bar,
     ]
 

@@ -166,7 +166,9 @@ def build_report(
         where, params = time_range(since, until)
         unpriced_where = f"{where} AND" if where else " WHERE"
         unpriced = conn.execute(
-            "SELECT coalesce(model, requested_model), count(*) FROM requests"
+            "SELECT coalesce(model, requested_model)"
+            " || CASE WHEN price_source = 'no_usage' THEN ' [no usage reported]' ELSE '' END,"
+            " count(*) FROM requests"
             f"{unpriced_where} cost_pusd IS NULL GROUP BY 1 ORDER BY 2 DESC, 1",
             params,
         ).fetchall()
