@@ -181,17 +181,7 @@ class LedgerStore:
             for item in items:
                 self._queue.put(item)
             return
-        try:
-            conn.executemany(INSERT_ROW, [item.params for item in items])
-            savings = [saving for item in items for saving in item.savings]
-            if savings:
-                conn.executemany(INSERT_SAVING, savings)
-            conn.execute("COMMIT")
-            outcomes: list[Outcome] = [None] * len(items)
-        except sqlite3.Error:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            outcomes = self._write_one_by_one(conn, items)
+        outcomes = self._insert_then_commit(conn, items)
         _settle([(item.future, outcome) for item, outcome in zip(items, outcomes, strict=True)])
 
     async def close(self) -> None:
@@ -269,6 +259,14 @@ class LedgerStore:
         """Insert ``items`` in one transaction; on any error, fall back to row by row."""
         try:
             conn.execute("BEGIN")
+        except sqlite3.Error:
+            return self._write_one_by_one(conn, items)
+        return self._insert_then_commit(conn, items)
+
+    def _insert_then_commit(self, conn: sqlite3.Connection, items: list[_Item]) -> list[Outcome]:
+        """In an open transaction: insert ``items`` and commit; if anything fails, roll back
+        and write them row by row so that a bad row fails alone."""
+        try:
             conn.executemany(INSERT_ROW, [item.params for item in items])
             savings = [saving for item in items for saving in item.savings]
             if savings:
