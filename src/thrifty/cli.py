@@ -108,7 +108,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     with asyncio.Runner(loop_factory=config.get_loop_factory()) as runner:
         runner.run(serve())
-    return 0 if server.started else 3
+    if not server.started:
+        print(
+            f"thrifty: error: the gateway could not listen on {gw.host}:{gw.port} (see above); "
+            "choose another with --port or THRIFTY_GATEWAY__PORT",
+            file=sys.stderr,
+        )
+        return 3
+    return 0
 
 
 def cmd_sim(args: argparse.Namespace) -> int:

@@ -163,3 +163,23 @@ def test_serve_missing_config_is_a_clear_error(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "config file not found" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_serve_gateway_port_taken_is_a_clear_error(tmp_path: Path) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as taken:
+        taken.bind((HOST, 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, "-m", "thrifty.cli", "serve", "--host", HOST, "--port", str(port)],
+            cwd=tmp_path,
+            env=clean_env(THRIFTY_SIMULATOR__PORT="0"),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            stdin=subprocess.DEVNULL,
+        )
+    assert result.returncode == 3, result.stderr
+    assert f"could not listen on {HOST}:{port}" in result.stderr
+    assert "--port" in result.stderr
+    assert "Traceback" not in result.stderr
