@@ -106,8 +106,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
         finally:
             await thrifty.aclose()
 
-    with asyncio.Runner(loop_factory=config.get_loop_factory()) as runner:
-        runner.run(serve())
+    try:
+        with asyncio.Runner(loop_factory=config.get_loop_factory()) as runner:
+            runner.run(serve())
+    except SystemExit:  # uvicorn exits this way when it cannot bind
+        if server.started:
+            raise
     if not server.started:
         print(
             f"thrifty: error: the gateway could not listen on {gw.host}:{gw.port} (see above); "
