@@ -71,6 +71,9 @@ class HttpPool:
             timeout=aiohttp.ClientTimeout(total=None),
             trust_env=self._trust_env,
             headers={"User-Agent": "thrifty"},
+            # Provider cookies (load-balancer affinity and the like) are not kept: they would
+            # be shared across every app behind the gateway, and parsing them costs CPU.
+            cookie_jar=aiohttp.DummyCookieJar(),
         )
         self._session = session
         return session
