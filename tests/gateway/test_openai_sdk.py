@@ -181,3 +181,27 @@ async def test_stream_cut_midway_ends_with_an_error_event(
     [row] = gateway.rows()
     assert row.stream and row.status == 502
     assert row.error is not None and "stream_interrupted" in row.error
+
+
+async def test_stream_ends_with_a_cost_comment(gateway: Gateway) -> None:
+    import httpx
+
+    body = {
+        "model": "gpt-4o",
+        "stream": True,
+        "messages": [{"role": "user", "content": "cost comment please"}],
+        "metadata": {"thrifty_task": "summarize"},
+    }
+    async with httpx.AsyncClient(base_url=gateway.url) as http:
+        response = await http.post("/v1/chat/completions", json=body)
+    assert response.status_code == 200
+    *events, last = [e for e in response.text.split("\n\n") if e]
+    assert events[-1] == "data: [DONE]"
+    [row] = gateway.rows()
+    assert row.cost_usd is not None and row.baseline_usd is not None
+    saved = row.baseline_usd - row.cost_usd
+    assert saved > 0
+    fields = dict(part.split("=") for part in last.removeprefix(": thrifty ").split())
+    assert Decimal(fields["cost-usd"]) == row.cost_usd
+    assert Decimal(fields["baseline-usd"]) == row.baseline_usd
+    assert Decimal(fields["saved-usd"]) == saved

@@ -23,6 +23,7 @@ from starlette.types import Message, Receive, Scope, Send
 from thrifty.config import GatewaySettings
 from thrifty.errors import BadRequest, PayloadTooLarge, ThriftyError
 from thrifty.gateway.wire_errors import error_body, error_event, error_headers
+from thrifty.ledger.money import usd_text
 from thrifty.ledger.stage import record_rejection
 from thrifty.requests import chat_request
 from thrifty.runtime import Thrifty
@@ -44,7 +45,7 @@ SSE_HEADERS: Headers = [
 
 
 def _usd(value: Decimal | None) -> str:
-    return "unpriced" if value is None else format(value, "f")
+    return "unpriced" if value is None else usd_text(value)
 
 
 def thrifty_headers(request: ChatRequest, response: ChatResponse) -> dict[str, str]:
@@ -55,15 +56,23 @@ def thrifty_headers(request: ChatRequest, response: ChatResponse) -> dict[str, s
         "x-thrifty-provider": response.provider,
         "x-thrifty-levers": ",".join(s.lever for s in response.steps) or "none",
     }
+    for name, value in _money(response):
+        headers[f"x-thrifty-{name}"] = value
+    return headers
+
+
+def _money(response: ChatResponse) -> list[tuple[str, str]]:
+    """(name, text) for cost, baseline and saved, as far as they are known yet."""
+    money: list[tuple[str, str]] = []
     if response.cost is not None:
-        headers["x-thrifty-cost-usd"] = _usd(response.cost.usd)
+        money.append(("cost-usd", _usd(response.cost.usd)))
     if response.baseline is not None:
-        headers["x-thrifty-baseline-usd"] = _usd(response.baseline.usd)
+        money.append(("baseline-usd", _usd(response.baseline.usd)))
     if response.cost is not None and response.baseline is not None:
         saved = sum((s.saved_usd or Decimal(0) for s in response.steps), Decimal(0))
         priced = response.cost.priced and response.baseline.priced
-        headers["x-thrifty-saved-usd"] = _usd(saved if priced else None)
-    return headers
+        money.append(("saved-usd", _usd(saved if priced else None)))
+    return money
 
 
 def _encode(headers: dict[str, str]) -> Headers:
@@ -232,7 +241,7 @@ async def stream_response(
                     # The final event is here and booked: finish the response in one write
                     # and read the upstream's end of body after the app has its answer.
                     finished = True
-                    body += _cost_comment(request, response)
+                    body += _cost_comment(response)
                     await send({"type": "http.response.body", "body": body})
                     async for _ in events:
                         pass
@@ -254,7 +263,7 @@ async def stream_response(
         finished = True
         if not started:
             await start()
-        await send({"type": "http.response.body", "body": _cost_comment(request, response)})
+        await send({"type": "http.response.body", "body": _cost_comment(response)})
     except asyncio.CancelledError:
         if not client_gone or this_task is None:
             raise
@@ -268,10 +277,7 @@ def _join(batch: Sequence[StreamEvent]) -> bytes:
     return batch[0].raw if len(batch) == 1 else b"".join(event.raw for event in batch)
 
 
-def _cost_comment(request: ChatRequest, response: ChatResponse) -> bytes:
+def _cost_comment(response: ChatResponse) -> bytes:
     """An SSE comment with the final cost (clients ignore comments)."""
-    headers = thrifty_headers(request, response)
-    summary = " ".join(
-        f"{k.removeprefix('x-thrifty-')}={v}" for k, v in headers.items() if k.endswith("-usd")
-    )
+    summary = " ".join(f"{name}={value}" for name, value in _money(response))
     return f": thrifty {summary}\n\n".encode() if summary else b""

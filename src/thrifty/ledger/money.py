@@ -50,3 +50,11 @@ def optional_usd_to_pico(value: Decimal | None) -> int | None:
 
 def optional_pico_to_usd(pico: int | None) -> Decimal | None:
     return None if pico is None else pico_to_usd(pico)
+
+
+def usd_text(value: Decimal) -> str:
+    """Exact fixed-point text for ``value`` (no exponent, no trailing zeros)."""
+    text = format(value, "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return "0" if text in ("", "-0") else text

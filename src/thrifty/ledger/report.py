@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from thrifty.ledger.money import optional_pico_to_usd, pico_to_usd
+from thrifty.ledger.money import optional_pico_to_usd, pico_to_usd, usd_text
 from thrifty.ledger.schema import connect, time_range
 
 NONE_KEY = "(none)"
@@ -186,14 +186,6 @@ def build_report(
         by_tenant=ranked(by_tenant),
         unpriced_models=tuple((_name(model), count) for model, count in unpriced),
     )
-
-
-def usd_text(value: Decimal) -> str:
-    """Exact fixed-point text for ``value`` (no exponent, no trailing zeros)."""
-    text = format(value, "f")
-    if "." in text:
-        text = text.rstrip("0").rstrip(".")
-    return "0" if text in ("", "-0") else text
 
 
 def _line_json(line: ReportLine) -> dict[str, Any]:
