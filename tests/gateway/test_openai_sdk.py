@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from decimal import Decimal
 
+import httpx
 import openai
 import pytest
 
@@ -184,8 +185,6 @@ async def test_stream_cut_midway_ends_with_an_error_event(
 
 
 async def test_stream_ends_with_a_cost_comment(gateway: Gateway) -> None:
-    import httpx
-
     body = {
         "model": "gpt-4o",
         "stream": True,
