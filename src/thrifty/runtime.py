@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import socket
 import threading
 from collections.abc import Coroutine, Mapping
 from types import TracebackType
@@ -33,13 +32,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("thrifty")
 T = TypeVar("T")
-
-
-def free_port(host: str) -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 class Thrifty:

@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 from dataclasses import dataclass
 
 import uvicorn
 from starlette.types import ASGIApp
 
-from thrifty.runtime import free_port
+
+def free_port(host: str) -> int:
+    """A port nothing listens on right now (another process may take it before you do)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        port: int = sock.getsockname()[1]
+        return port
 
 
 @dataclass

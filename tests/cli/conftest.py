@@ -14,7 +14,7 @@ from pathlib import Path
 
 import httpx
 
-from thrifty.runtime import free_port
+from thrifty.serving import free_port
 
 HOST = "127.0.0.1"
 START_TIMEOUT_S = 30.0

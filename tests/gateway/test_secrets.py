@@ -25,8 +25,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from tests.gateway.conftest import make_settings
 from thrifty.gateway import create_app
 from thrifty.ledger import LedgerRow
-from thrifty.runtime import Thrifty, free_port
-from thrifty.serving import RunningServer, start_server
+from thrifty.runtime import Thrifty
+from thrifty.serving import RunningServer, free_port, start_server
 from thrifty.sim import SimConfig
 from thrifty.sim import create_app as create_sim_app
 

@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from thrifty.providers.sse import SSEDecodeError, SSEParser
+from thrifty.providers.sse import SSEParser
+from thrifty.types import MalformedEvent
 
 
 def feed_all(parser: SSEParser, pieces: list[bytes]) -> list[tuple[str | None, object]]:
@@ -67,11 +68,11 @@ def test_flush_keeps_complete_last_event_drops_truncated() -> None:
 def test_invalid_json_raises_when_the_payload_is_read() -> None:
     [event] = SSEParser().feed(b"data: {nope\n\n")  # parsing is lazy...
     assert event.raw == b"data: {nope\n\n"
-    with pytest.raises(SSEDecodeError):
+    with pytest.raises(MalformedEvent):
         event.data  # noqa: B018 -- ...and fails on first read
 
 
 def test_a_non_object_payload_raises_when_read() -> None:
     [event] = SSEParser().feed(b"data: [1, 2]\n\n")
-    with pytest.raises(SSEDecodeError):
+    with pytest.raises(MalformedEvent):
         event.data  # noqa: B018

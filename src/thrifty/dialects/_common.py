@@ -86,23 +86,3 @@ def anthropic_sse(payload: JSON) -> StreamEvent:
     kind = payload["type"]
     raw = b"event: " + kind.encode() + b"\ndata: " + orjson.dumps(payload) + b"\n\n"
     return StreamEvent(event=kind, data=payload, raw=raw)
-
-
-def text_of_parts(content: Any, *, what: str, direction: str, text_type: str = "text") -> str:
-    """Plain text from a string or an array of text parts; other parts are refused."""
-    if content is None:
-        return ""
-    if isinstance(content, str):
-        return content
-    if not isinstance(content, list):
-        raise BadRequest(f"{what} content must be a string or an array of content parts")
-    texts: list[str] = []
-    for part in content:
-        if not isinstance(part, dict):
-            raise BadRequest(f"{what} content parts must be objects")
-        kind = part.get("type")
-        if kind == text_type or kind == "text":
-            texts.append(str(part.get("text", "")))
-        else:
-            raise unsupported(f"{kind!r} content in {what}", direction)
-    return "".join(texts)

@@ -29,8 +29,16 @@ from thrifty.providers._http import (
     error_from_exception,
     error_from_status,
 )
-from thrifty.providers.sse import SSEDecodeError, SSEParser
-from thrifty.types import JSON, ChatRequest, ChatResponse, Dialect, StreamEvent, Usage
+from thrifty.providers.sse import SSEParser
+from thrifty.types import (
+    JSON,
+    ChatRequest,
+    ChatResponse,
+    Dialect,
+    MalformedEvent,
+    StreamEvent,
+    Usage,
+)
 
 __all__ = ["BaseProvider", "StreamHandler", "UpstreamStream"]
 
@@ -231,7 +239,7 @@ class BaseProvider:
                         if handler.complete:
                             break  # nothing after the terminal event reaches the app
                         batch.extend(handler.on_event(event))
-                except SSEDecodeError as exc:
+                except MalformedEvent as exc:
                     if batch:
                         yield batch
                     raise UpstreamUnavailable(f"{self.name}: {exc}", provider=self.name) from None

@@ -11,10 +11,7 @@ from __future__ import annotations
 
 from thrifty.types import MalformedEvent, StreamEvent
 
-__all__ = ["SSEDecodeError", "SSEParser"]
-
-# Payloads are parsed lazily (see StreamEvent): a malformed one raises this when read.
-SSEDecodeError = MalformedEvent
+__all__ = ["SSEParser"]
 
 
 class SSEParser:
@@ -57,7 +54,7 @@ class SSEParser:
             return []
         try:
             event.data  # noqa: B018 -- a truncated event does not parse
-        except SSEDecodeError:
+        except MalformedEvent:
             return []
         return [event]
 
