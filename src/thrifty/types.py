@@ -116,18 +116,81 @@ Lever = Literal[
 ]
 
 
+@dataclass(frozen=True, slots=True)
+class TokenChange:
+    """What a lever changed in the token counts of the call that answered, signed:
+    ``input_tokens=-500`` means the lever removed 500 prompt tokens (compression), and
+    ``cache_read_tokens=+8000`` with no input change means it turned 8,000 plain prompt
+    tokens into cache reads (prompt-cache planning).  The Accountant undoes every change
+    to find the baseline usage and prices each lever's share; levers never price."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_5m_tokens: int = 0
+    cache_write_1h_tokens: int = 0
+    reasoning_tokens: int = 0
+
+    def apply(self, usage: Usage, sign: int = 1) -> Usage:
+        """``usage`` with this change applied (``sign=-1``: undone).  Raises
+        ``ValueError`` when the result is not a valid :class:`Usage`."""
+        return Usage(
+            input_tokens=usage.input_tokens + sign * self.input_tokens,
+            output_tokens=usage.output_tokens + sign * self.output_tokens,
+            cache_read_tokens=usage.cache_read_tokens + sign * self.cache_read_tokens,
+            cache_write_5m_tokens=usage.cache_write_5m_tokens + sign * self.cache_write_5m_tokens,
+            cache_write_1h_tokens=usage.cache_write_1h_tokens + sign * self.cache_write_1h_tokens,
+            reasoning_tokens=usage.reasoning_tokens + sign * self.reasoning_tokens,
+        )
+
+
 @dataclass(slots=True)
 class Step:
-    """One thing a stage did to a request.
+    """One thing a lever did to a request, stated as facts the Accountant can price.
 
-    ``saved_usd`` is the saving the stage can state itself.  A step that leaves it ``None``
-    (for instance routing, whose saving is only known once usage is final) is credited by
-    the ledger with the part of ``baseline - actual`` that no other step claimed.
+    * ``tokens``: the lever changed the token counts of the answering call (compression,
+      history trimming, output caps, prompt-cache planning).
+    * ``avoided``: the lever answered without calling the provider (cache hit, coalesced,
+      idempotent replay); this is the usage of the call it avoided (the stored call's).
+    * neither: the lever changed the model or the rate (routing, cascade, batch); the
+      Accountant reads that from the calls themselves.
+
+    Calls a lever paid for besides the answering one (a cascade's rejected cheap answer,
+    an embedding, a shadow call) are :class:`Call` entries with ``lever`` set, in
+    ``ChatResponse.lever_calls``: they book as negative savings of that lever.
+
+    ``saved_usd`` is filled in by the Accountant (``None``: unknown).  Levers never set it.
     """
 
     lever: Lever
     detail: str
+    tokens: TokenChange | None = None
+    avoided: Usage | None = None
     saved_usd: Decimal | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """One upstream call, as billed: what the Accountant prices.
+
+    ``usage_reported`` is False when the provider sent no token counts (the call is then
+    unpriced, never $0); ``usage_estimated`` marks counts thrifty estimated itself (a
+    stream cut before its final usage), booked as an estimate.  ``server_tools`` counts
+    billed server-side tool uses by kind (``{"web_search": 3}``).  ``lever`` names the
+    lever that made this call when it is not the call that answered the app.
+    """
+
+    model: str
+    provider: str
+    usage: Usage
+    usage_reported: bool = True
+    usage_estimated: bool = False
+    service_tier: str | None = None
+    batch: bool = False
+    server_tools: tuple[tuple[str, int], ...] = ()
+    lever: Lever | None = None
+    sent_model: str | None = None  # the name thrifty sent, if the upstream reported another
+    at: float | None = None  # unix time of the call (prices can change by date)
 
 
 def new_request_id() -> str:
@@ -157,6 +220,9 @@ class ChatRequest:
     upstream_headers: tuple[tuple[str, str], ...] = ()
     request_id: str = field(default_factory=new_request_id)
     received_at: float = field(default_factory=time.time)
+    # The name the app used when it was an alias (``model="cheap"``); ``requested_model``
+    # is then what the alias resolved to.
+    requested_alias: str | None = None
 
 
 class MalformedEvent(ValueError):
@@ -252,6 +318,39 @@ class ChatResponse:
     cost: Cost | None = None
     baseline: Cost | None = None
     upstream_latency_s: float | None = None
+    # Facts about the answering call the price depends on (read by :meth:`answer_call`).
+    usage_estimated: bool = False
+    service_tier: str | None = None
+    batch: bool = False
+    server_tools: dict[str, int] = field(default_factory=dict)
+    # Calls made by levers besides the one that answered (see :class:`Call`).
+    lever_calls: list[Call] = field(default_factory=list)
+    # Set when the stream failed after the app got HTTP 200 (an error event was sent).
+    failure: str | None = None
+
+    def answer_call(self) -> Call | None:
+        """The call that produced this answer, or ``None`` when no provider was called
+        (answered from a cache, coalesced...)."""
+        if self.served is None:
+            return None
+        return Call(
+            model=self.model,
+            provider=self.provider,
+            usage=self.usage,
+            usage_reported=self.usage_reported,
+            usage_estimated=self.usage_estimated,
+            service_tier=self.service_tier,
+            batch=self.batch,
+            server_tools=tuple(sorted(self.server_tools.items())),
+            sent_model=self.served.model,
+            at=self.served.received_at,
+        )
+
+    @property
+    def calls(self) -> list[Call]:
+        """Every upstream call this response cost: levers' calls, then the answer's."""
+        answer = self.answer_call()
+        return [*self.lever_calls, answer] if answer is not None else list(self.lever_calls)
 
 
 Handler = Callable[[ChatRequest], Awaitable[ChatResponse]]
