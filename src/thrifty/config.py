@@ -69,7 +69,25 @@ def default_providers() -> dict[str, ProviderSettings]:
 
 class PriceOverride(_Strict):
     """User rates in US dollars per million tokens.  Cache rates default to the input rate
-    when omitted; ``batch_discount`` is the fraction off for Batch API calls."""
+    when omitted; ``batch_discount`` is the fraction off every rate for Batch API calls.
+
+    ``tiers`` are long-context tiers, in ascending ``above_input_tokens`` order: once a
+    call's input tokens exceed a tier's threshold, the whole call is billed at that tier's
+    rates (the "cliff" Anthropic and Google bill with).  A tier's omitted cache rates are
+    the base cache rates scaled like its input rate (a tier at 2x input has 2x cache rates).
+
+    ``web_search_per_1k`` / ``file_search_per_1k`` are server-side tool fees in US dollars
+    per 1,000 uses.  Rates are rounded to 6 decimals (see docs/pricing.md)."""
+
+    class Tier(_Strict):
+        """Rates that apply to a whole call above ``above_input_tokens`` input tokens."""
+
+        above_input_tokens: int = Field(ge=0)
+        input: Decimal = Field(ge=0)
+        output: Decimal = Field(ge=0)
+        cache_read: Decimal | None = Field(default=None, ge=0)
+        cache_write_5m: Decimal | None = Field(default=None, ge=0)
+        cache_write_1h: Decimal | None = Field(default=None, ge=0)
 
     input: Decimal = Field(ge=0)
     output: Decimal = Field(ge=0)
@@ -77,6 +95,24 @@ class PriceOverride(_Strict):
     cache_write_5m: Decimal | None = Field(default=None, ge=0)
     cache_write_1h: Decimal | None = Field(default=None, ge=0)
     batch_discount: Decimal = Field(default=Decimal("0.5"), ge=0, le=1)
+    tiers: tuple[Tier, ...] = ()
+    web_search_per_1k: Decimal | None = Field(default=None, ge=0)
+    file_search_per_1k: Decimal | None = Field(default=None, ge=0)
+
+    @field_validator("tiers")
+    @classmethod
+    def _ascending_tiers(
+        cls, tiers: tuple[PriceOverride.Tier, ...]
+    ) -> tuple[PriceOverride.Tier, ...]:
+        previous: int | None = None
+        for tier in tiers:
+            if previous is not None and tier.above_input_tokens <= previous:
+                raise ValueError(
+                    "tiers must be in strictly ascending order of above_input_tokens, got "
+                    f"{tier.above_input_tokens} after {previous}"
+                )
+            previous = tier.above_input_tokens
+        return tiers
 
 
 class RoutingSettings(_Strict):
