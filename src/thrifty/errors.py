@@ -8,6 +8,10 @@ Messages never contain secrets: anything built from upstream text goes through
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from thrifty.types import Usage
 
 _SECRET_PATTERNS = (
     re.compile(r"sk-[A-Za-z0-9_\-]{6,}"),
@@ -36,6 +40,17 @@ class ThriftyError(Exception):
     # OpenAI error "type" / Anthropic error "type" for this kind of failure.
     openai_type: str = "server_error"
     anthropic_type: str = "api_error"
+    # True when the failure came after the request reached the provider, which may have
+    # processed (and billed) it: a body cut mid-way, a timeout waiting for the answer, a
+    # stream cut.  The ledger books such a failure as an unknown cost, never as $0.
+    # Connection refused, DNS and connect timeouts, and error statuses the provider
+    # answered with leave it False.
+    reached_upstream: bool = False
+    # What is known of the failed call when it got that far (a stream cut mid-way): the
+    # usage so far (exact where the upstream reported it, else thrifty's estimate) and the
+    # model that answered.  ``None`` when unknown.
+    usage_estimate: Usage | None = None
+    model: str | None = None
 
     def __init__(self, message: str, *, status: int | None = None) -> None:
         super().__init__(message)

@@ -22,7 +22,13 @@ from thrifty.errors import (
     redact,
 )
 
-__all__ = ["HttpPool", "error_from_event", "error_from_exception", "error_from_status"]
+__all__ = [
+    "HttpPool",
+    "error_from_event",
+    "error_from_exception",
+    "error_from_status",
+    "reached_upstream",
+]
 
 _MAX_ERROR_MESSAGE = 500
 
@@ -199,12 +205,40 @@ def error_from_event(
 def error_from_exception(
     exc: BaseException, *, provider: str, api_key: str | None, url: str
 ) -> UpstreamError:
-    """The typed error for a transport failure before a response arrived."""
+    """The typed error for a transport failure before a response arrived.
+
+    ``reached_upstream`` is set when the failure came after the connection was made, so
+    the request was (at least partly) written and the provider may have processed it: a
+    timeout waiting for the answer's headers, a connection reset or dropped after the
+    request went out.  Failures to connect (refused, DNS, TLS, connect timeout) leave it
+    False.
+    """
     detail = redact(f"{type(exc).__name__}: {exc}", api_key)
+    error: UpstreamError
     if isinstance(exc, TimeoutError):
-        return UpstreamTimeout(
+        error = UpstreamTimeout(
             f"{provider} did not answer in time ({url}): {detail}", status=504, provider=provider
         )
-    return UpstreamUnavailable(
-        f"could not reach {provider} at {url}: {detail}", status=502, provider=provider
-    )
+    else:
+        error = UpstreamUnavailable(
+            f"could not reach {provider} at {url}: {detail}", status=502, provider=provider
+        )
+    error.reached_upstream = reached_upstream(exc)
+    return error
+
+
+# Failures before the request could be written: nothing reached the provider.  (aiohttp
+# raises ConnectionTimeoutError for any timeout while getting a connection, total
+# timeout included.)
+_NOT_SENT = (
+    aiohttp.ClientConnectorError,  # refused, DNS, TLS, unreachable
+    aiohttp.ConnectionTimeoutError,
+    aiohttp.InvalidURL,
+    aiohttp.ServerFingerprintMismatch,
+)
+
+
+def reached_upstream(exc: BaseException) -> bool:
+    """Did the request reach the provider before ``exc`` (raised while sending it and
+    waiting for the answer's headers)?  True unless the connection was never made."""
+    return not isinstance(exc, _NOT_SENT)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import ClassVar
 
 from thrifty.dialects import (
@@ -11,9 +12,23 @@ from thrifty.dialects import (
     openai_to_anthropic_request,
 )
 from thrifty.providers.base import BaseProvider, StreamHandler
+from thrifty.providers.estimate import estimate_output_tokens, estimate_prompt_tokens
 from thrifty.providers.openai_compat import wants_usage_chunk
-from thrifty.providers.usage import AnthropicStreamUsage, usage_from_anthropic
-from thrifty.types import JSON, ChatRequest, ChatResponse, Dialect, StreamEvent, Usage
+from thrifty.providers.usage import (
+    AnthropicStreamUsage,
+    server_tools_from_anthropic,
+    service_tier,
+    usage_from_anthropic,
+)
+from thrifty.types import (
+    JSON,
+    ChatRequest,
+    ChatResponse,
+    Dialect,
+    MalformedEvent,
+    StreamEvent,
+    Usage,
+)
 
 __all__ = ["ANTHROPIC_VERSION", "AnthropicProvider"]
 
@@ -21,45 +36,83 @@ ANTHROPIC_VERSION = "2023-06-01"
 
 
 # Events that carry neither usage, nor the end, nor an error.
-_PASS_THROUGH = frozenset(
-    {"content_block_delta", "content_block_start", "content_block_stop", "ping"}
-)
+_PASS_THROUGH = frozenset({"content_block_stop", "ping"})
 
 
 class _AnthropicStream:
-    __slots__ = ("_provider", "_response", "_translator", "_usage", "complete")
+    __slots__ = (
+        "_delta_bytes",
+        "_deltas",
+        "_last_delta",
+        "_prompt",
+        "_provider",
+        "_response",
+        "_settled",
+        "_tool_starts",
+        "_translator",
+        "_usage",
+        "complete",
+    )
 
     def __init__(
         self,
         provider: AnthropicProvider,
         response: ChatResponse,
         translator: AnthropicToOpenAIStream | None,
+        prompt: JSON,
     ) -> None:
         self.complete = False
         self._provider = provider
         self._response = response
         self._usage = AnthropicStreamUsage()
         self._translator = translator
+        self._prompt = prompt  # the request body, for an estimate if message_start never came
+        # Tally of content_block_delta events (count, raw bytes, the last one): what an
+        # estimate of the output needs if the stream ends before message_delta.
+        self._deltas = 0
+        self._delta_bytes = 0
+        self._last_delta: StreamEvent | None = None
+        self._tool_starts: dict[str, int] = {}
+        self._settled = False
 
     def on_event(self, event: StreamEvent) -> list[StreamEvent] | tuple[StreamEvent, ...]:
-        if self._translator is None and event.event in _PASS_THROUGH:
-            return (event,)  # text deltas, pings, block boundaries: no need to parse them
-        if event.event == "message_stop" and self._translator is None:
-            self.complete = True
-            self._response.stream_complete = True
-            return (event,)
+        name = event.event
+        if name == "content_block_delta":
+            self._deltas += 1
+            self._delta_bytes += len(event.raw)
+            self._last_delta = event
+            if self._translator is None:
+                return (event,)  # text deltas: no need to parse them
+        elif name == "content_block_start":
+            if b'"server_tool_use"' in event.raw:
+                self._server_tool_started(event)
+            if self._translator is None:
+                return (event,)
+        elif self._translator is None:
+            if name in _PASS_THROUGH:
+                return (event,)
+            if name == "message_stop":
+                self.complete = True
+                self._response.stream_complete = True
+                return (event,)
         data = event.data
         if data is None:
             return ()
-        kind = data.get("type", event.event)
+        kind = data.get("type", name)
         response = self._response
         if kind == "message_stop":
             self.complete = True
             response.stream_complete = True
         elif kind == "message_start" or kind == "message_delta":
-            if self._usage.feed(data):
-                response.usage = self._usage.usage
-                response.usage_reported = True
+            usage = self._usage
+            if usage.feed(data):
+                response.usage = usage.usage
+                # message_start's output count is a placeholder: the usage is reported
+                # only with message_delta's cumulative count (else settle() estimates it).
+                response.usage_reported = usage.final
+                response.service_tier = usage.service_tier
+                if usage.final:
+                    response.server_tools = usage.server_tools
             if kind == "message_start":
                 message = data.get("message")
                 model = message.get("model") if isinstance(message, Mapping) else None
@@ -70,6 +123,41 @@ class _AnthropicStream:
         if self._translator is not None:
             return self._translator.feed(data, response.usage)
         return (event,)
+
+    def _server_tool_started(self, event: StreamEvent) -> None:
+        try:
+            data = event.data
+        except MalformedEvent:
+            return
+        block = data.get("content_block") if data is not None else None
+        if isinstance(block, Mapping) and block.get("type") == "server_tool_use":
+            name = block.get("name")
+            if isinstance(name, str) and name:
+                self._tool_starts[name] = self._tool_starts.get(name, 0) + 1
+
+    def settle(self) -> None:
+        """Without message_delta's usage, book the input message_start reported (or an
+        estimate from the request) and an estimate of the output seen, as an estimate."""
+        if self._settled:
+            return
+        self._settled = True
+        usage = self._usage
+        if usage.final:
+            return
+        response = self._response
+        output = estimate_output_tokens(self._deltas, self._delta_bytes, self._last_delta)
+        if usage.started:
+            start = usage.usage
+            response.usage = replace(start, output_tokens=max(start.output_tokens, output))
+        else:
+            response.usage = Usage(
+                input_tokens=estimate_prompt_tokens(self._prompt), output_tokens=output
+            )
+        response.usage_reported = True
+        response.usage_estimated = True
+        if self._tool_starts:
+            # Server tool calls the stream showed starting: each one was requested.
+            response.server_tools = dict(self._tool_starts)
 
 
 class AnthropicProvider(BaseProvider):
@@ -98,6 +186,14 @@ class AnthropicProvider(BaseProvider):
     def _translate_response(self, body: JSON, usage: Usage, request: ChatRequest) -> JSON:
         return anthropic_to_openai_response(body, usage, model=request.model)
 
+    def _billing(
+        self, body: JSON, request: ChatRequest, model: str
+    ) -> tuple[str | None, dict[str, int]]:
+        usage = body.get("usage")
+        if not isinstance(usage, Mapping):
+            return None, {}
+        return service_tier(usage.get("service_tier")), server_tools_from_anthropic(usage)
+
     def _stream_handler(
         self, request: ChatRequest, response: ChatResponse, translate: bool
     ) -> StreamHandler:
@@ -108,4 +204,4 @@ class AnthropicProvider(BaseProvider):
             if translate
             else None
         )
-        return _AnthropicStream(self, response, translator)
+        return _AnthropicStream(self, response, translator, request.body)

@@ -9,7 +9,7 @@ from the provider's, the subclass translates at this boundary, so the returned
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from typing import ClassVar, Protocol
 
 import aiohttp
@@ -19,6 +19,7 @@ from thrifty.config import ProviderSettings
 from thrifty.errors import (
     BadRequest,
     StreamInterrupted,
+    ThriftyError,
     UpstreamTimeout,
     UpstreamUnavailable,
     redact,
@@ -45,27 +46,41 @@ __all__ = ["BaseProvider", "StreamHandler", "UpstreamStream"]
 
 class StreamHandler(Protocol):
     """Follows one upstream stream: updates the response's usage, says when the terminal
-    event arrived, and turns each upstream event into the events the app receives."""
+    event arrived, and turns each upstream event into the events the app receives.
+
+    ``settle()`` is called once the stream is over, however it ended (done, cut, error,
+    closed by the consumer, closed before it was read): when the upstream's final usage
+    never arrived it books what was seen as an estimate (``usage_estimated``).  It must
+    be idempotent and cheap when the stream completed.
+    """
 
     complete: bool
 
     def on_event(self, event: StreamEvent) -> list[StreamEvent] | tuple[StreamEvent, ...]: ...
+
+    def settle(self) -> None: ...
 
 
 class UpstreamStream:
     """The async iterator handed out as ``ChatResponse.stream``.
 
     ``aclose()`` (or cancelling the consumer) releases the upstream connection, even when
-    iteration never started.
+    iteration never started.  By the time ``aclose()`` returns, or an iteration raises,
+    the response's usage is settled: exact when the upstream reported it, else estimated
+    from what was seen (see :meth:`StreamHandler.settle`).
     """
 
-    __slots__ = ("_gen", "_resp")
+    __slots__ = ("_gen", "_resp", "_settle")
 
     def __init__(
-        self, resp: aiohttp.ClientResponse, gen: AsyncGenerator[list[StreamEvent], None]
+        self,
+        resp: aiohttp.ClientResponse,
+        gen: AsyncGenerator[list[StreamEvent], None],
+        settle: Callable[[], None],
     ) -> None:
         self._resp = resp
         self._gen = gen
+        self._settle = settle
 
     def __aiter__(self) -> AsyncIterator[list[StreamEvent]]:
         return self
@@ -77,6 +92,7 @@ class UpstreamStream:
         try:
             await self._gen.aclose()
         finally:
+            self._settle()  # a generator closed before its first step never ran its finally
             if not self._resp.closed:
                 self._resp.close()
 
@@ -119,6 +135,12 @@ class BaseProvider:
         raise NotImplementedError
 
     def _translate_response(self, body: JSON, usage: Usage, request: ChatRequest) -> JSON:
+        raise NotImplementedError
+
+    def _billing(
+        self, body: JSON, request: ChatRequest, model: str
+    ) -> tuple[str | None, dict[str, int]]:
+        """The service tier the answer reports and the server tools it billed."""
         raise NotImplementedError
 
     def _stream_handler(
@@ -164,19 +186,29 @@ class BaseProvider:
                 upstream_latency_s=time.perf_counter() - started,
             )
             handler = self._stream_handler(request, response, translate)
-            response.stream = UpstreamStream(resp, self._events(resp, response, handler, started))
+            response.stream = UpstreamStream(
+                resp, self._events(resp, response, handler, started), handler.settle
+            )
             return response
         try:
             raw = await resp.read()
         except TimeoutError:
-            raise UpstreamTimeout(
-                f"{self.name} did not finish its answer within {self.settings.timeout_s}s",
-                provider=self.name,
+            raise _reached(
+                UpstreamTimeout(
+                    f"{self.name} did not finish its answer within {self.settings.timeout_s}s",
+                    provider=self.name,
+                ),
+                request.model,
             ) from None
         except aiohttp.ClientError as exc:
-            raise UpstreamUnavailable(
-                redact(f"{self.name} broke off its answer: {type(exc).__name__}", self._api_key),
-                provider=self.name,
+            raise _reached(
+                UpstreamUnavailable(
+                    redact(
+                        f"{self.name} broke off its answer: {type(exc).__name__}", self._api_key
+                    ),
+                    provider=self.name,
+                ),
+                request.model,
             ) from None
         finally:
             resp.release()
@@ -186,23 +218,31 @@ class BaseProvider:
         except orjson.JSONDecodeError:
             body = None
         if not isinstance(body, dict):
-            raise UpstreamUnavailable(
-                f"{self.name} answered HTTP {resp.status} with a body that is not a JSON object",
-                provider=self.name,
+            raise _reached(
+                UpstreamUnavailable(
+                    f"{self.name} answered HTTP {resp.status} with a body that is not a JSON "
+                    "object",
+                    provider=self.name,
+                ),
+                request.model,
             )
         usage = self._usage(body)
         usage_reported = isinstance(body.get("usage"), dict)
         model = body.get("model")
+        model = model if isinstance(model, str) and model else request.model
+        tier, tools = self._billing(body, request, model)
         if translate:
             body = self._translate_response(body, usage, request)
         return ChatResponse(
             dialect=request.dialect,
-            model=model if isinstance(model, str) and model else request.model,
+            model=model,
             provider=self.name,
             usage=usage,
             usage_reported=usage_reported,
             body=body,
             upstream_latency_s=latency,
+            service_tier=tier,
+            server_tools=tools,
         )
 
     async def _events(
@@ -215,6 +255,7 @@ class BaseProvider:
         parser = SSEParser()
         chunks = resp.content.iter_any().__aiter__()
         eof = False
+        failure: ThriftyError | None = None
         try:
             while not eof:
                 try:
@@ -253,7 +294,17 @@ class BaseProvider:
                 raise StreamInterrupted(
                     f"{self.name} ended the stream before its final event", provider=self.name
                 )
+        except ThriftyError as exc:
+            exc.reached_upstream = True  # the stream had started: the call was processed
+            failure = exc
+            raise
         finally:
+            # Before the exception (or aclose) reaches the consumer, so whoever books the
+            # call sees its usage settled: exact, or estimated from what was seen.
+            handler.settle()
+            if failure is not None:
+                failure.model = response.model
+                failure.usage_estimate = response.usage if response.usage_reported else None
             response.upstream_latency_s = time.perf_counter() - started
             if eof:
                 resp.release()
@@ -283,6 +334,8 @@ class BaseProvider:
             except aiohttp.ServerDisconnectedError as exc:
                 if attempt == 1:
                     continue
+                # A fresh connection dropped after the request was written to it: the
+                # server may have processed it.
                 raise error_from_exception(
                     exc, provider=self.name, api_key=self._api_key, url=self._url
                 ) from None
@@ -292,5 +345,12 @@ class BaseProvider:
                 ) from None
         raise AssertionError("unreachable")
 
-    def stream_error(self, payload: JSON) -> Exception:
+    def stream_error(self, payload: JSON) -> ThriftyError:
         return error_from_event(payload, provider=self.name, api_key=self._api_key)
+
+
+def _reached(error: ThriftyError, model: str) -> ThriftyError:
+    """``error``, marked as a failure after the request reached the upstream."""
+    error.reached_upstream = True
+    error.model = model
+    return error

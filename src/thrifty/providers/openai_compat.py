@@ -12,7 +12,13 @@ from thrifty.dialects import (
     openai_to_anthropic_response,
 )
 from thrifty.providers.base import BaseProvider, StreamHandler
-from thrifty.providers.usage import OpenAIStreamUsage, usage_from_openai
+from thrifty.providers.estimate import estimate_output_tokens, estimate_prompt_tokens
+from thrifty.providers.usage import (
+    OpenAIStreamUsage,
+    openai_server_tools,
+    service_tier,
+    usage_from_openai,
+)
 from thrifty.types import JSON, ChatRequest, ChatResponse, Dialect, StreamEvent, Usage
 
 __all__ = ["OpenAIProvider"]
@@ -38,10 +44,15 @@ def _plain_delta(raw: bytes) -> bool:
 
 class _OpenAIStream:
     __slots__ = (
+        "_delta_bytes",
+        "_deltas",
         "_forward_usage",
+        "_last_delta",
         "_model_seen",
+        "_prompt",
         "_provider",
         "_response",
+        "_settled",
         "_translator",
         "_usage",
         "complete",
@@ -54,6 +65,7 @@ class _OpenAIStream:
         *,
         forward_usage: bool,
         translator: OpenAIToAnthropicStream | None,
+        prompt: JSON,
     ) -> None:
         self.complete = False
         self._provider = provider
@@ -62,9 +74,19 @@ class _OpenAIStream:
         self._forward_usage = forward_usage
         self._translator = translator
         self._model_seen = False
+        self._prompt = prompt  # the request body, for an estimate if usage never comes
+        # Tally of delta chunks (count, raw bytes, the last one): what an estimate of the
+        # output needs if the stream ends before its usage chunk.
+        self._deltas = 0
+        self._delta_bytes = 0
+        self._last_delta: StreamEvent | None = None
+        self._settled = False
 
     def on_event(self, event: StreamEvent) -> list[StreamEvent] | tuple[StreamEvent, ...]:
         if self._model_seen and self._translator is None and _plain_delta(event.raw):
+            self._deltas += 1
+            self._delta_bytes += len(event.raw)
+            self._last_delta = event
             return (event,)  # a plain delta: passed through without parsing it
         data = event.data
         response = self._response
@@ -76,19 +98,43 @@ class _OpenAIStream:
             return (event,)
         if "error" in data and not data.get("choices"):
             raise self._provider.stream_error(data)
-        if self._usage.feed(data):
-            response.usage = self._usage.usage
+        usage = self._usage
+        if usage.feed(data):
+            response.usage = usage.usage
             response.usage_reported = True
+        response.service_tier = usage.service_tier
         if not self._model_seen:
             self._model_seen = True
             model = data.get("model")
             if isinstance(model, str) and model:
                 response.model = model
+        elif data.get("choices"):  # a delta chunk that had to be parsed (translating...)
+            self._deltas += 1
+            self._delta_bytes += len(event.raw)
+            self._last_delta = event
         if self._translator is not None:
             return self._translator.feed(data, response.usage)
         if not self._forward_usage and data.get("choices") == [] and "usage" in data:
             return _NO_EVENTS  # we asked for it; the app did not
         return (event,)
+
+    def settle(self) -> None:
+        """Without the usage chunk (and before ``[DONE]``), book an estimate: the prompt
+        from the request text, the output from the deltas seen.  A stream that reached
+        ``[DONE]`` without usage (a server that ignores ``include_usage``) stays
+        unreported: nothing was cut, the server just does not count."""
+        if self._settled:
+            return
+        self._settled = True
+        if self._usage.seen or self.complete:
+            return
+        response = self._response
+        response.usage = Usage(
+            input_tokens=estimate_prompt_tokens(self._prompt),
+            output_tokens=estimate_output_tokens(self._deltas, self._delta_bytes, self._last_delta),
+        )
+        response.usage_reported = True
+        response.usage_estimated = True
 
 
 class OpenAIProvider(BaseProvider):
@@ -127,12 +173,20 @@ class OpenAIProvider(BaseProvider):
     def _translate_response(self, body: JSON, usage: Usage, request: ChatRequest) -> JSON:
         return openai_to_anthropic_response(body, usage, model=request.model)
 
+    def _billing(
+        self, body: JSON, request: ChatRequest, model: str
+    ) -> tuple[str | None, dict[str, int]]:
+        return service_tier(body.get("service_tier")), openai_server_tools(model, request.model)
+
     def _stream_handler(
         self, request: ChatRequest, response: ChatResponse, translate: bool
     ) -> StreamHandler:
+        # A search model searched before it answered: billed once the stream started.
+        response.server_tools = openai_server_tools(request.model)
         return _OpenAIStream(
             self,
             response,
             forward_usage=wants_usage_chunk(request.body),
             translator=OpenAIToAnthropicStream(model=request.model) if translate else None,
+            prompt=request.body,
         )

@@ -32,6 +32,30 @@ Anthropic messages (``usage`` object)
       each ``message_delta`` carries CUMULATIVE ``output_tokens`` and may repeat the input
       and cache fields.  The latest value of each field wins; nothing is added up.
 
+Billing facts besides the token counts (read by the same helpers):
+
+Service tier (:func:`service_tier`)
+    The tier the RESPONSE says it was served (and billed) on, lower-cased; ``None`` when
+    absent.  OpenAI: the top-level ``service_tier`` of a completion and of every stream
+    chunk (``"default"``, ``"priority"``, ``"flex"``, ``"scale"``); the request's
+    ``service_tier`` is only a wish (``"auto"`` resolves to one of those).  Anthropic:
+    ``usage.service_tier`` (``"standard"``, ``"priority"``, ``"batch"``), in a Message and
+    in a stream's ``message_start`` (and ``message_delta`` when it repeats it).
+
+Server-side tools (:func:`server_tools_from_anthropic`, :func:`openai_server_tools`)
+    Anthropic counts billed server tool uses in ``usage.server_tool_use``:
+    ``web_search_requests`` -> ``{"web_search": n}``, ``web_fetch_requests`` ->
+    ``{"web_fetch": n}`` (any ``<kind>_requests`` count becomes ``<kind>``; zeros are
+    left out).  In a stream the cumulative count is in ``message_delta``'s usage.
+    OpenAI chat completions report no count: its search models
+    (``gpt-4o-search-preview``, ``gpt-4o-mini-search-preview``, ``gpt-5-search-api`` and
+    their dated snapshots) search the web once for every request, ``web_search_options``
+    or not ("When using Chat Completions, the model always retrieves information from the
+    web before responding to your query": OpenAI's web search guide, Chat Completions
+    tab; the pricing page bills these models per web search call).  So a successful call
+    to a search model counts ``{"web_search": 1}``; its ``url_citation`` annotations are
+    the visible trace of that search, not a count of searches.
+
 The two regressions these rules exist for: cache reads billed as full input (the cache
 count not split out) and cache tokens counted twice (added on top of a total that already
 includes them).
@@ -47,6 +71,10 @@ from thrifty.types import Usage
 __all__ = [
     "AnthropicStreamUsage",
     "OpenAIStreamUsage",
+    "is_openai_search_model",
+    "openai_server_tools",
+    "server_tools_from_anthropic",
+    "service_tier",
     "usage_from_anthropic",
     "usage_from_openai",
 ]
@@ -66,6 +94,49 @@ def _detail(u: Mapping[str, Any], group: str, key: str) -> int:
     if isinstance(details, Mapping):
         return _int(details.get(key))
     return 0
+
+
+def service_tier(value: Any) -> str | None:
+    """A reported service tier, normalised to lower case; ``None`` when absent or not a
+    non-empty string."""
+    if isinstance(value, str):
+        tier = value.strip().lower()
+        return tier or None
+    return None
+
+
+def server_tools_from_anthropic(u: Mapping[str, Any]) -> dict[str, int]:
+    """Billed server tool uses from an Anthropic ``usage`` object's ``server_tool_use``:
+    ``{"web_search_requests": 3}`` -> ``{"web_search": 3}``."""
+    uses = u.get("server_tool_use")
+    if not isinstance(uses, Mapping):
+        return {}
+    tools: dict[str, int] = {}
+    for key, value in uses.items():
+        if isinstance(key, str) and key.endswith("_requests") and len(key) > 9:
+            n = _int(value)
+            if n:
+                tools[key[:-9]] = n
+    return tools
+
+
+_OPENAI_SEARCH_MARKERS = ("-search-preview", "-search-api")
+
+
+def is_openai_search_model(model: str) -> bool:
+    """An OpenAI chat-completions search model (``gpt-4o-search-preview``,
+    ``gpt-4o-mini-search-preview``, ``gpt-5-search-api``, dated snapshots, or the same
+    names behind a ``provider/`` prefix)."""
+    return any(marker in model for marker in _OPENAI_SEARCH_MARKERS)
+
+
+def openai_server_tools(*models: str | None) -> dict[str, int]:
+    """Server tools billed for one successful OpenAI chat completion answered by (any of)
+    ``models``: one web search when it is a search model, else nothing."""
+    for model in models:
+        if model and is_openai_search_model(model):
+            return {"web_search": 1}
+    return {}
 
 
 def usage_from_openai(u: Mapping[str, Any]) -> Usage:
@@ -128,14 +199,19 @@ class OpenAIStreamUsage:
     """Usage of an OpenAI chat-completions stream.  Feed it every chunk (parsed JSON);
     the last ``usage`` report wins."""
 
-    __slots__ = ("seen", "usage")
+    __slots__ = ("seen", "service_tier", "usage")
 
     def __init__(self) -> None:
         self.usage = Usage()
         self.seen = False  # a usage report arrived
+        self.service_tier: str | None = None  # the latest chunk's top-level service_tier
 
     def feed(self, chunk: Mapping[str, Any]) -> bool:
-        """Take one chunk; return ``True`` when it carried usage."""
+        """Take one chunk; return ``True`` when it carried usage.  Also notes the chunk's
+        ``service_tier``."""
+        tier = chunk.get("service_tier")
+        if tier is not None:
+            self.service_tier = service_tier(tier)
         u = chunk.get("usage")
         if not isinstance(u, Mapping):
             return False
@@ -147,11 +223,28 @@ class OpenAIStreamUsage:
 class AnthropicStreamUsage:
     """Usage of an Anthropic messages stream.  Feed it every event payload (parsed JSON);
     ``message_start`` and ``message_delta`` update it, the latest value of each field
-    wins."""
+    wins.  ``final`` turns True with the first ``message_delta`` usage (the cumulative
+    output count); before it, ``output_tokens`` is message_start's placeholder."""
 
-    __slots__ = ("_1h", "_creation", "_input", "_output", "_read", "_thinking", "usage")
+    __slots__ = (
+        "_1h",
+        "_creation",
+        "_input",
+        "_output",
+        "_read",
+        "_thinking",
+        "final",
+        "server_tools",
+        "service_tier",
+        "started",
+        "usage",
+    )
 
     def __init__(self) -> None:
+        self.final = False
+        self.started = False  # message_start's usage arrived
+        self.service_tier: str | None = None
+        self.server_tools: dict[str, int] = {}
         self._input = 0
         self._read = 0
         self._creation = 0
@@ -172,6 +265,15 @@ class AnthropicStreamUsage:
             return False
         if not isinstance(u, Mapping):
             return False
+        if kind == "message_delta":
+            self.final = True
+        else:
+            self.started = True
+        tier = u.get("service_tier")
+        if tier is not None:
+            self.service_tier = service_tier(tier)
+        if u.get("server_tool_use") is not None:
+            self.server_tools = server_tools_from_anthropic(u)
         # Latest value wins, field by field: a message_delta that omits (or nulls) the
         # cache fields keeps what message_start said.
         if u.get("input_tokens") is not None:

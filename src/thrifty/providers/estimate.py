@@ -1,0 +1,171 @@
+"""Token estimates for calls whose upstream never reported usage (a stream cut before its
+final usage event, or left by the client).
+
+These are deliberately rough, cheap, *lower-bound-leaning* estimates, booked with
+``ChatResponse.usage_estimated = True``; they are never used when the upstream reported
+counts.
+
+Prompt (:func:`estimate_prompt_tokens`)
+    ``ceil(chars / 4)`` over the text of the request: message text (string content and
+    ``text`` parts), tool calls and tool results, the Anthropic ``system`` prompt, and the
+    tool definitions as JSON; plus the chat framing OpenAI's cookbook documents for its
+    models ("How to count tokens with tiktoken": 3 tokens per message and 3 to prime the
+    answer).  Four characters per token is OpenAI's rule of thumb for English text
+    ("What are tokens and how to count them?").  Images, audio and documents count 0: the
+    estimate errs low.
+
+Output (:func:`estimate_output_tokens`)
+    ``max(delta events, ceil(delta text bytes / 4))``: each content (or tool-call) delta
+    event holds at least one token, and a long delta holds about one token per four
+    characters.  The text size is not parsed out of every delta (the stream's hot path
+    never parses text deltas): the stream handler adds up the count and raw bytes of the
+    delta events as they pass, and the per-event framing (everything but the text),
+    measured on the last delta, is taken off that total.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+
+from thrifty.types import StreamEvent
+
+__all__ = [
+    "CHARS_PER_TOKEN",
+    "estimate_output_tokens",
+    "estimate_prompt_tokens",
+]
+
+CHARS_PER_TOKEN = 4
+_PER_MESSAGE = 3  # <|start|>{role}...<|end|>
+_PRIMING = 3  # <|start|>assistant<|message|>
+
+
+def _tokens(chars: int) -> int:
+    return math.ceil(chars / CHARS_PER_TOKEN) if chars > 0 else 0
+
+
+def _json_chars(value: Any) -> int:
+    try:
+        return len(orjson.dumps(value))
+    except TypeError:
+        return 0
+
+
+def _content_chars(content: Any) -> int:
+    """Characters of a message ``content`` in either dialect (a string, or a list of
+    parts/blocks)."""
+    if isinstance(content, str):
+        return len(content)
+    if not isinstance(content, list):
+        return 0
+    total = 0
+    for part in content:
+        if not isinstance(part, Mapping):
+            continue
+        text = part.get("text")
+        if isinstance(text, str):
+            total += len(text)
+            continue
+        kind = part.get("type")
+        if kind == "tool_use":  # Anthropic assistant tool call
+            total += len(str(part.get("name") or "")) + _json_chars(part.get("input"))
+        elif kind == "tool_result":  # Anthropic tool result
+            total += _content_chars(part.get("content"))
+        elif kind in ("thinking", "redacted_thinking"):
+            thinking = part.get("thinking")
+            total += len(thinking) if isinstance(thinking, str) else 0
+        # image, document, audio, file: not counted (the estimate errs low)
+    return total
+
+
+def estimate_prompt_tokens(body: Mapping[str, Any]) -> int:
+    """Estimated prompt tokens of a chat request body (OpenAI chat completions or
+    Anthropic messages); see the module docstring for the rule."""
+    chars = 0
+    messages = body.get("messages")
+    count = 0
+    if isinstance(messages, list):
+        for message in messages:
+            if not isinstance(message, Mapping):
+                continue
+            count += 1
+            chars += _content_chars(message.get("content"))
+            calls = message.get("tool_calls")  # OpenAI assistant tool calls
+            if isinstance(calls, list):
+                for call in calls:
+                    function = call.get("function") if isinstance(call, Mapping) else None
+                    if isinstance(function, Mapping):
+                        chars += len(str(function.get("name") or ""))
+                        arguments = function.get("arguments")
+                        chars += len(arguments) if isinstance(arguments, str) else 0
+    system = body.get("system")  # Anthropic
+    if system is not None:
+        count += 1
+        chars += _content_chars(system)
+    tools = body.get("tools")
+    if isinstance(tools, list) and tools:
+        chars += _json_chars(tools)
+    return _tokens(chars) + _PER_MESSAGE * count + _PRIMING
+
+
+def _delta_text(data: Mapping[str, Any]) -> str:
+    """The generated text one delta event carries (OpenAI chunk or Anthropic
+    ``content_block_delta``)."""
+    delta = data.get("delta")
+    if isinstance(delta, Mapping) and data.get("type") == "content_block_delta":
+        for key in ("text", "partial_json", "thinking"):
+            value = delta.get(key)
+            if isinstance(value, str):
+                return value
+        return ""
+    choices = data.get("choices")
+    if not isinstance(choices, list):
+        return ""
+    parts: list[str] = []
+    for choice in choices:
+        delta = choice.get("delta") if isinstance(choice, Mapping) else None
+        if not isinstance(delta, Mapping):
+            continue
+        for key in ("content", "reasoning_content", "refusal"):
+            value = delta.get(key)
+            if isinstance(value, str):
+                parts.append(value)
+        calls = delta.get("tool_calls")
+        if isinstance(calls, list):
+            for call in calls:
+                function = call.get("function") if isinstance(call, Mapping) else None
+                if isinstance(function, Mapping):
+                    for key in ("name", "arguments"):
+                        value = function.get(key)
+                        if isinstance(value, str):
+                            parts.append(value)
+    return "".join(parts)
+
+
+def estimate_output_tokens(events: int, raw_bytes: int, last: StreamEvent | None) -> int:
+    """Estimated output tokens of ``events`` delta events whose raw SSE bytes add up to
+    ``raw_bytes``, ``last`` being the last of them: ``max(events, ceil(text / 4))``.
+
+    The text size is ``raw_bytes`` minus every event's framing, the framing of ``last``
+    (its raw size minus its text as escaped in the JSON) standing for all of them.  A
+    ``last`` without text (OpenAI's closing chunk with ``finish_reason``, a signature) is
+    not counted as a content delta.  Parses ``last`` only.
+    """
+    if events <= 0 or last is None:
+        return 0
+    try:
+        data = last.data
+    except ValueError:
+        data = None
+    text = _delta_text(data) if data is not None else ""
+    in_json = len(orjson.dumps(text)) - 2 if text else 0
+    framing = max(len(last.raw) - in_json, 0)
+    if not text:
+        events -= 1
+        raw_bytes -= len(last.raw)
+    text_bytes = max(raw_bytes - events * framing, 0)
+    return max(events, _tokens(text_bytes), 0)
