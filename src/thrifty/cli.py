@@ -167,7 +167,9 @@ def cmd_prices(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     book = PriceBook(settings.prices)
-    rates = book.rates(args.model, provider=args.provider)
+    at = _epoch(args.at, "--at")
+    day = datetime.fromtimestamp(at, UTC).date() if at is not None else datetime.now(UTC).date()
+    rates = book.rates(args.model, provider=args.provider, at=at)
     if rates is None:
         message = (
             f"no known price for {args.model!r}"
@@ -179,10 +181,13 @@ def cmd_prices(args: argparse.Namespace) -> int:
         else:
             print(message, file=sys.stderr)
         return 1
+    tiers = book.service_tiers(args.model, provider=args.provider, at=at)
+    changes = book.price_changes(args.model, provider=args.provider)
     if args.json:
-        print(json.dumps(rates_to_json(rates), indent=2))
+        data = rates_to_json(rates, service_tiers=tiers, price_changes=changes, as_of=day)
+        print(json.dumps(data, indent=2))
     else:
-        print(format_rates(rates))
+        print(format_rates(rates, service_tiers=tiers, price_changes=changes, as_of=day))
     return 0
 
 
@@ -232,6 +237,7 @@ def build_parser() -> argparse.ArgumentParser:
     prices = sub.add_parser("prices", help="show the rates thrifty uses for a model")
     prices.add_argument("model")
     prices.add_argument("--provider", help="price provider id, e.g. openai, anthropic")
+    prices.add_argument("--at", help="prices in force on this day, YYYY-MM-DD (UTC; default today)")
     prices.add_argument("--json", action="store_true")
     prices.set_defaults(func=cmd_prices)
     return parser

@@ -146,7 +146,11 @@ def test_format_rates_override_with_discount() -> None:
     assert rates is not None
     text = format_rates(rates)
     assert "$0.1" in text
-    assert "batch discount: 50% off the total" in text
+    # No per-rate batch prices in an override: the discount comes off every rate.
+    assert "batch: 50% off every rate (column 'batch')" in text
+    assert rates.batch is not None
+    assert rates.batch_derived
+    assert (rates.batch.input, rates.batch.output) == (Decimal("0.05"), Decimal(1))
 
 
 def test_rates_to_json_is_json_ready() -> None:

@@ -100,12 +100,16 @@ def test_batch_keeps_cached_input_undiscounted_where_the_source_says_so(book: Pr
 
 
 def test_batch_fallback_discount_without_source_batch_rates(book: PriceBook) -> None:
-    # gpt-4o-audio-preview has no batch variant: OpenAI's public 50% applies to the total.
-    #   1000*2.5 + 100*10 = 2500 + 1000 = 3500 -> $0.0035; batch -> $0.00175
+    # gpt-4o-audio-preview has no batch variant: OpenAI's public 50% comes off every rate
+    # (input $2.5 -> $1.25, output $10 -> $5).
+    #   1000*2.5 + 100*10 = 2500 + 1000 = 3500 -> $0.0035
+    #   batch: 1000*1.25 + 100*5 = 1250 + 500 = 1750 -> $0.00175
     usage = Usage(input_tokens=1000, output_tokens=100)
     rates = book.rates("gpt-4o-audio-preview")
     assert rates is not None
-    assert rates.batch is None
+    assert rates.batch is not None
+    assert rates.batch_derived
+    assert (rates.batch.input, rates.batch.output) == (Decimal("1.25"), Decimal(5))
     assert rates.batch_discount == Decimal("0.5")
     assert book.cost(usage, "gpt-4o-audio-preview").usd == Decimal("0.0035")
     assert book.cost(usage, "gpt-4o-audio-preview", batch=True).usd == Decimal("0.00175")
