@@ -10,8 +10,19 @@ Routes: ``POST /v1/chat/completions`` (OpenAI), ``POST /v1/messages`` and
 Per request: API key ``sim-bad-key`` -> 401; header ``x-sim-fault: 429|500|503|529|slow|cut|
 timeout`` or the prompt marker ``[[sim:fault=...]]`` in the last user message; header
 ``x-sim-latency-ms`` or marker ``[[sim:latency=MS]]``; marker ``[[sim:echo]]`` echoes the
-user's text.  In-process (``httpx.ASGITransport``) use works for everything but ``cut`` and
-``timeout``, which need a real socket (:class:`SimServer`).
+user's text.
+
+Billing facts: a request's ``service_tier`` is echoed as the tier the response reports
+(OpenAI: the top-level ``service_tier``, ``"auto"`` -> ``"default"``; Anthropic:
+``usage.service_tier``, ``"standard"`` unless the request names ``"priority"`` or
+``"batch"``).  Web search: an Anthropic request offering the ``web_search_*`` server tool
+gets one search (``server_tool_use`` and ``web_search_tool_result`` blocks before the
+text, ``usage.server_tool_use.web_search_requests: 1``); an OpenAI search model
+(``gpt-4o-search-preview``, ``gpt-5-search-api``...) answers with a ``url_citation``
+annotation, and ``web_search_options`` on any other model is a 400.  The ``cut`` fault
+sends the head of a stream and half its deltas (no usage, no end) or half a JSON body,
+then drops the connection.  In-process (``httpx.ASGITransport``) use works for everything
+but ``cut`` and ``timeout``, which need a real socket (:class:`SimServer`).
 """
 
 from thrifty.sim.app import create_app, sim_state

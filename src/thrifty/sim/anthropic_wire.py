@@ -10,13 +10,31 @@ import orjson
 
 from thrifty.sim.cache import Block
 from thrifty.sim.dialect import BadRequest, Caches, JSONObj, Prepared, PromptUsage, StreamParts
-from thrifty.sim.tokens import Answer, TokenMemo
+from thrifty.sim.tokens import Answer, TokenMemo, strip_markers
 
 MAX_BREAKPOINTS = 4
 _MESSAGE_OVERHEAD = 3  # role framing, charged to a message's first block
 _PRIMING_TOKENS = 3
 _MEDIA_TOKENS = 85  # flat estimate for an image or document block
 _TTLS = ("5m", "1h")
+
+# Request ``service_tier`` values -> the tier the response's usage reports.  The API takes
+# "auto" and "standard_only" (without a Priority Tier commitment both run on "standard");
+# the simulator also takes the reported names themselves, so tests can ask for any tier.
+_SERVICE_TIERS = {
+    "auto": "standard",
+    "standard_only": "standard",
+    "standard": "standard",
+    "priority": "priority",
+    "batch": "batch",
+}
+_SIM_RESULT = {
+    "type": "web_search_result",
+    "url": "https://example.com/thrifty-sim",
+    "title": "Simulated search result",
+    "encrypted_content": "c2ltdWxhdGVkIHNlYXJjaCByZXN1bHQ=",
+    "page_age": None,
+}
 
 _ERROR_TYPES = {
     400: "invalid_request_error",
@@ -110,6 +128,42 @@ def prompt_blocks(body: JSONObj, memo: TokenMemo) -> list[Block]:
     return blocks
 
 
+def response_tier(body: JSONObj) -> str:
+    """The ``usage.service_tier`` a response reports for a (validated) request body."""
+    return _SERVICE_TIERS[str(body.get("service_tier") or "auto")]
+
+
+def web_search_tool(body: JSONObj) -> bool:
+    """Does the request offer the ``web_search`` server tool (``web_search_20250305``...)?
+    The simulated model then runs one search before it answers."""
+    for tool in body.get("tools") or ():
+        if isinstance(tool, dict) and str(tool.get("type", "")).startswith("web_search_"):
+            return True
+    return False
+
+
+def _search_blocks(prep: Prepared) -> tuple[JSONObj, JSONObj]:
+    """The ``server_tool_use`` block of one search (input filled in) and its result."""
+    tool_id = "srvtoolu_sim" + prep.seed.hex()[:20]
+    query = strip_markers(prep.last_user_text)[:100] or "thrifty"
+    use = {
+        "type": "server_tool_use",
+        "id": tool_id,
+        "name": "web_search",
+        "input": {"query": query},
+    }
+    result = {"type": "web_search_tool_result", "tool_use_id": tool_id, "content": [_SIM_RESULT]}
+    return use, result
+
+
+def _output_usage(prep: Prepared, answer: Answer) -> JSONObj:
+    """Usage fields about the answer: output tokens and server tool uses."""
+    out: JSONObj = {"output_tokens": answer.tokens}
+    if web_search_tool(prep.body):
+        out["server_tool_use"] = {"web_search_requests": 1, "web_fetch_requests": 0}
+    return out
+
+
 class AnthropicDialect:
     name = "anthropic"
 
@@ -133,6 +187,9 @@ class AnthropicDialect:
         cap = body["max_tokens"]
         if not isinstance(cap, int) or isinstance(cap, bool) or cap < 1:
             raise BadRequest("max_tokens: Input should be greater than or equal to 1")
+        tier = body.get("service_tier")
+        if tier is not None and tier not in _SERVICE_TIERS:
+            raise BadRequest("service_tier: Input should be 'auto' or 'standard_only'")
         last_user = ""
         for message in reversed(messages):
             if message.get("role") == "user":
@@ -170,19 +227,23 @@ class AnthropicDialect:
         return sum(b.tokens for b in prompt_blocks(body, self.memo)) + _PRIMING_TOKENS
 
     def response(self, prep: Prepared, answer: Answer, usage: PromptUsage) -> bytes:
+        content: list[JSONObj] = []
+        if web_search_tool(prep.body):
+            content.extend(_search_blocks(prep))
+        content.append({"type": "text", "text": answer.text})
         return orjson.dumps(
             {
                 "id": _message_id(),
                 "type": "message",
                 "role": "assistant",
                 "model": prep.model,
-                "content": [{"type": "text", "text": answer.text}],
+                "content": content,
                 "stop_reason": "max_tokens" if answer.capped else "end_turn",
                 "stop_sequence": None,
                 "usage": {
                     **_input_usage(usage),
-                    "output_tokens": answer.tokens,
-                    "service_tier": "standard",
+                    **_output_usage(prep, answer),
+                    "service_tier": response_tier(prep.body),
                 },
             }
         )
@@ -197,26 +258,45 @@ class AnthropicDialect:
             "content": [],
             "stop_reason": None,
             "stop_sequence": None,
-            "usage": {**input_usage, "output_tokens": 1, "service_tier": "standard"},
+            "usage": {
+                **input_usage,
+                "output_tokens": 1,
+                "service_tier": response_tier(prep.body),
+            },
         }
-        head = [
-            _event("message_start", {"type": "message_start", "message": message}),
-            _event(
-                "content_block_start",
-                {
-                    "type": "content_block_start",
-                    "index": 0,
-                    "content_block": {"type": "text", "text": ""},
-                },
-            ),
-            _event("ping", {"type": "ping"}),
-        ]
+        head = [_event("message_start", {"type": "message_start", "message": message})]
+        index = 0
+        if web_search_tool(prep.body):
+            # The search comes first: its tool-use block (input streamed as JSON), then its
+            # result, then the answer's text block.
+            use, result = _search_blocks(prep)
+            head.extend(
+                [
+                    _block_start(0, {**use, "input": {}}),
+                    _event(
+                        "content_block_delta",
+                        {
+                            "type": "content_block_delta",
+                            "index": 0,
+                            "delta": {
+                                "type": "input_json_delta",
+                                "partial_json": orjson.dumps(use["input"]).decode(),
+                            },
+                        },
+                    ),
+                    _block_stop(0),
+                    _block_start(1, result),
+                    _block_stop(1),
+                ]
+            )
+            index = 2
+        head.extend([_block_start(index, {"type": "text", "text": ""}), _event("ping", _PING)])
         deltas = [
             _event(
                 "content_block_delta",
                 {
                     "type": "content_block_delta",
-                    "index": 0,
+                    "index": index,
                     "delta": {"type": "text_delta", "text": text},
                 },
             )
@@ -225,7 +305,7 @@ class AnthropicDialect:
         ]
         delta_usage = {k: v for k, v in input_usage.items() if k != "cache_creation"}
         tail = [
-            _event("content_block_stop", {"type": "content_block_stop", "index": 0}),
+            _block_stop(index),
             _event(
                 "message_delta",
                 {
@@ -234,7 +314,7 @@ class AnthropicDialect:
                         "stop_reason": "max_tokens" if answer.capped else "end_turn",
                         "stop_sequence": None,
                     },
-                    "usage": {**delta_usage, "output_tokens": answer.tokens},
+                    "usage": {**delta_usage, **_output_usage(prep, answer)},
                 },
             ),
             _event("message_stop", {"type": "message_stop"}),
@@ -274,6 +354,20 @@ def _input_usage(usage: PromptUsage) -> JSONObj:
             "ephemeral_1h_input_tokens": usage.cache_write_1h,
         },
     }
+
+
+_PING: JSONObj = {"type": "ping"}
+
+
+def _block_start(index: int, block: JSONObj) -> bytes:
+    return _event(
+        "content_block_start",
+        {"type": "content_block_start", "index": index, "content_block": block},
+    )
+
+
+def _block_stop(index: int) -> bytes:
+    return _event("content_block_stop", {"type": "content_block_stop", "index": index})
 
 
 def _event(name: str, data: JSONObj) -> bytes:

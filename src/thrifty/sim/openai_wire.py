@@ -23,11 +23,43 @@ _FAULT_MESSAGES = {
     529: "The server is overloaded (simulated 529).",
 }
 _FAULT_CODES = {429: "rate_limit_exceeded"}
+# Request ``service_tier`` values OpenAI accepts, and the tier a response then reports
+# ("auto" runs on the project's default tier).
+_SERVICE_TIERS = {
+    "auto": "default",
+    "default": "default",
+    "flex": "flex",
+    "scale": "scale",
+    "priority": "priority",
+}
+# The chat-completions search models search the web before every answer.
+_SEARCH_MARKERS = ("-search-preview", "-search-api")
+_SIM_CITATION = {"url": "https://example.com/thrifty-sim", "title": "Simulated search result"}
 _BAD_JSON = (
     "We could not parse the JSON body of your request. (HINT: This likely means you aren't "
     "using your HTTP library correctly. The OpenAI API expects a JSON payload, but what was "
     "sent was not valid JSON.)"
 )
+
+
+def is_search_model(model: str) -> bool:
+    """``gpt-4o-search-preview``, ``gpt-4o-mini-search-preview``, ``gpt-5-search-api``..."""
+    return any(marker in model for marker in _SEARCH_MARKERS)
+
+
+def response_tier(body: JSONObj) -> str:
+    """The ``service_tier`` a response reports for a (validated) request body."""
+    return _SERVICE_TIERS[str(body.get("service_tier") or "auto")]
+
+
+def _citations(text: str) -> list[JSONObj]:
+    """One ``url_citation`` annotation over the whole answer (what a search model adds)."""
+    return [
+        {
+            "type": "url_citation",
+            "url_citation": {"start_index": 0, "end_index": len(text), **_SIM_CITATION},
+        }
+    ]
 
 
 def content_text(content: Any) -> str:
@@ -86,6 +118,22 @@ class OpenAIDialect:
                 param="max_tokens",
                 code="integer_below_min_value",
             )
+        tier = body.get("service_tier")
+        if tier is not None and tier not in _SERVICE_TIERS:
+            raise BadRequest(
+                f"Invalid value: {tier!r}. Supported values are: "
+                + ", ".join(repr(t) for t in _SERVICE_TIERS)
+                + ".",
+                param="service_tier",
+                code="invalid_value",
+            )
+        if body.get("web_search_options") is not None and not is_search_model(model):
+            raise BadRequest(
+                "web_search_options is only supported by the search models "
+                "(gpt-4o-search-preview, gpt-4o-mini-search-preview, gpt-5-search-api).",
+                param="web_search_options",
+                code="unsupported_parameter",
+            )
         options = body.get("stream_options")
         include_usage = isinstance(options, dict) and options.get("include_usage") is True
         last_user = ""
@@ -124,14 +172,16 @@ class OpenAIDialect:
                             "role": "assistant",
                             "content": answer.text,
                             "refusal": None,
-                            "annotations": [],
+                            "annotations": (
+                                _citations(answer.text) if is_search_model(prep.model) else []
+                            ),
                         },
                         "logprobs": None,
                         "finish_reason": "length" if answer.capped else "stop",
                     }
                 ],
                 "usage": _usage(answer, usage),
-                "service_tier": "default",
+                "service_tier": response_tier(prep.body),
                 "system_fingerprint": _FINGERPRINT,
             }
         )
@@ -142,7 +192,7 @@ class OpenAIDialect:
             "object": "chat.completion.chunk",
             "created": int(time.time()),
             "model": prep.model,
-            "service_tier": "default",
+            "service_tier": response_tier(prep.body),
             "system_fingerprint": _FINGERPRINT,
             "choices": [],
         }
@@ -156,6 +206,8 @@ class OpenAIDialect:
         head = [chunk({"role": "assistant", "content": "", "refusal": None})]
         deltas = [chunk({"content": text}) for text in answer.chunks() if text]
         tail = [chunk({}, "length" if answer.capped else "stop")]
+        if is_search_model(prep.model):
+            tail.insert(0, chunk({"annotations": _citations(answer.text)}))
         if prep.include_usage:
             final = {**base, "usage": _usage(answer, usage)}
             tail.append(b"data: " + orjson.dumps(final) + b"\n\n")
