@@ -123,3 +123,89 @@ def test_prices_invalid_config_is_a_clear_error(
     err = capsys.readouterr().err
     assert err.startswith("thrifty: error:")
     assert "Traceback" not in err
+
+
+def test_prices_shows_service_tiers_and_tool_fees(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["prices", "o3", "--at", "2026-11-01"]) == 0
+    out = capsys.readouterr().out
+    header = next(line for line in out.splitlines() if "standard" in line).split()
+    assert header == ["standard", "batch", "fast", "flex", "priority"]
+    # o3 on 2026-11-01: standard $2 / $8, batch $1 / $4, flex $1 / $4, priority $3.5 / $14.
+    assert _rate_line(out, "input") == ["$2", "$1", "$3.5", "$1", "$3.5"]
+    assert _rate_line(out, "output") == ["$8", "$4", "$14", "$4", "$14"]
+    assert "server tools, USD per 1,000 uses: file_search $2.5, web_search $10" in out
+    assert "service tiers with their own rates: fast, flex, priority" in out
+    assert "2025-06-10" in out  # the price change date is listed
+
+    assert main(["prices", "o3", "--at", "2026-11-01", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["service_tiers"]["flex"]["input"] == "1"
+    assert data["service_tiers"]["priority"]["output"] == "14"
+    assert data["tool_fees_per_1k"] == {"file_search": "2.5", "web_search": "10"}
+    assert "2025-06-10" in data["price_changes"]
+    assert data["as_of"] == "2026-11-01"
+
+
+def test_prices_at_a_date_before_a_price_change(capsys: pytest.CaptureFixture[str]) -> None:
+    # o3 before its 2025-06-10 price cut: $10 in, $40 out; no tier prices yet.
+    assert main(["prices", "o3", "--at", "2025-06-01", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert (data["input"], data["output"]) == ("10", "40")
+    assert data["service_tiers"] == {}
+    assert main(["prices", "o3", "--at", "June 1st"]) == 2
+    assert "--at must be a date" in capsys.readouterr().err
+
+
+def test_prices_shows_override_tiers_and_tool_fee(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "custom.toml"
+    config.write_text(
+        '[prices."claude-sonnet-4"]\n'
+        'input = "3"\n'
+        'output = "15"\n'
+        'cache_read = "0.3"\n'
+        'web_search_per_1k = "10"\n'
+        'tiers = [{above_input_tokens = 200000, input = "6", output = "22.5"}]\n',
+        encoding="utf-8",
+    )
+    assert main(["--config", str(config), "prices", "claude-sonnet-4"]) == 0
+    out = capsys.readouterr().out
+    assert "> 200,000 in" in out
+    # standard, > 200k, batch (50% off), batch > 200k
+    assert _rate_line(out, "input") == ["$3", "$6", "$1.5", "$3"]
+    assert _rate_line(out, "cache read") == ["$0.3", "$0.6", "$0.15", "$0.3"]
+    assert _rate_line(out, "output") == ["$15", "$22.5", "$7.5", "$11.25"]
+    assert "web_search $10" in out
+
+    assert main(["--config", str(config), "prices", "claude-sonnet-4", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["source"] == "override"
+    assert data["long_context_threshold"] == 200_000
+    assert data["long_context_tiers"] == [
+        {
+            "above_input_tokens": 200_000,
+            "input": "6",
+            "cache_read": "0.6",
+            "cache_write_5m": "6",
+            "cache_write_1h": "6",
+            "output": "22.5",
+        }
+    ]
+    assert data["tool_fees_per_1k"] == {"web_search": "10"}
+
+
+def test_prices_rejects_descending_override_tiers(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "bad.toml"
+    config.write_text(
+        '[prices."m"]\ninput = "1"\noutput = "1"\n'
+        'tiers = [{above_input_tokens = 2000, input = "2", output = "2"},'
+        ' {above_input_tokens = 1000, input = "3", output = "3"}]\n',
+        encoding="utf-8",
+    )
+    assert main(["--config", str(config), "prices", "m"]) == 2
+    err = capsys.readouterr().err
+    assert "ascending order of above_input_tokens" in err
+    assert "Traceback" not in err
