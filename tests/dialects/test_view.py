@@ -418,6 +418,8 @@ def test_key_shares_equivalent_spellings_anthropic() -> None:
     assert key("anthropic", body(system="S", cache_control={"type": "ephemeral"})) == plain
     cited = [{"role": "user", "content": [{"type": "text", "text": "hi", "citations": [1]}]}]
     assert key("anthropic", body(system="S", messages=cited)) != plain
+    odd = [{"role": "user", "content": "hi", "name": "ann"}]
+    assert key("anthropic", body(system="S", messages=odd)) != plain
 
 
 def _tool_conversation(first: str, second: str, args: str) -> dict[str, Any]:
@@ -448,6 +450,28 @@ def test_key_tool_call_ids_only_pair_calls_with_results() -> None:
     swapped["messages"][2]["tool_call_id"] = "call_b"
     swapped["messages"][3]["tool_call_id"] = "call_a"
     assert key("openai", swapped) != base
+
+
+def test_key_is_pinned() -> None:
+    # Keys outlive the process (a persistent cache): a change here must bump
+    # CACHE_KEY_VERSION, so old entries are never read back under a new meaning.
+    openai = {
+        "model": "gpt-4o",
+        "messages": [{"role": "user", "content": "hi"}],
+        "temperature": 0.5,
+    }
+    assert key("openai", openai) == (
+        "3df30f37cf19a1e63a7443aa86333178a14b792347bd76aacae143b9229dd1f7"
+    )
+    anthropic = {
+        "model": "claude-x",
+        "max_tokens": 10,
+        "system": "S",
+        "messages": [{"role": "user", "content": "hi"}],
+    }
+    assert key("anthropic", anthropic) == (
+        "43157493f4024dae3e8e9b9b138a6fad8b84f32b9c04f1fce82d2ecaaaeed45f"
+    )
 
 
 def test_key_is_cached_on_the_view() -> None:

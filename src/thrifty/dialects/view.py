@@ -89,6 +89,7 @@ _SAMPLING = (
 
 _SYSTEM_ROLES = frozenset({"system", "developer"})
 _OPENAI_MESSAGE_KEYS = frozenset({"role", "content", "tool_calls", "tool_call_id"})
+_ANTHROPIC_MESSAGE_KEYS = frozenset({"role", "content"})
 _TEXT_BLOCK_KEYS = frozenset({"type", "text", "cache_control"})
 _OPENAI_FN_KEYS = frozenset({"name", "description", "parameters"})
 _ANTHROPIC_TOOL_KEYS = frozenset({"name", "description", "input_schema", "type", "cache_control"})
@@ -593,6 +594,10 @@ def _canon_message(message: Any, ids: _Ids, anthropic: bool) -> Any:
     out: JSON = {"role": role if isinstance(role, str) else ""}
     if anthropic:
         out["content"] = _canon_content(message.get("content"), ids, anthropic)
+        if not message.keys() <= _ANTHROPIC_MESSAGE_KEYS:
+            out["extra"] = _no_cache_control(
+                {k: v for k, v in message.items() if k not in _ANTHROPIC_MESSAGE_KEYS}
+            )
         return out
     content = _canon_content(message.get("content"), ids, anthropic)
     if role == "tool":
