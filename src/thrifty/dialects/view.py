@@ -424,7 +424,7 @@ def _write_openai(turns: Iterable[Turn]) -> list[Any]:
         if turn.role == "tool" and not content and not calls:
             continue  # its tool results are written above
         role = "user" if turn.role == "tool" else turn.role
-        message: JSON = {**extras, "role": role}
+        message: JSON = {"role": role, **extras}
         if content:
             message["content"] = _openai_content(content, reuse)
         else:
