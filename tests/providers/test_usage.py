@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import copy
 
+import pytest
+
 from thrifty.providers.usage import (
     AnthropicStreamUsage,
     OpenAIStreamUsage,
+    is_openai_search_model,
+    openai_server_tools,
+    server_tools_from_anthropic,
+    service_tier,
     usage_from_anthropic,
     usage_from_openai,
 )
@@ -16,8 +22,11 @@ from .wire_payloads import (
     ANTHROPIC_CACHE_READ_USAGE,
     ANTHROPIC_CACHED_MESSAGE,
     ANTHROPIC_STREAM_EVENTS,
+    ANTHROPIC_WEB_SEARCH_STREAM,
+    ANTHROPIC_WEB_SEARCH_USAGE,
     OPENAI_CACHED_COMPLETION,
     OPENAI_REASONING_USAGE,
+    OPENAI_SEARCH_COMPLETION,
     OPENAI_STREAM_CHUNKS,
     OPENAI_STREAM_USAGE,
 )
@@ -171,3 +180,88 @@ def test_stream_accumulators_ignore_other_events() -> None:
     oacc = OpenAIStreamUsage()
     assert not oacc.feed({"choices": [], "usage": None})
     assert not oacc.seen
+
+
+# -- billing facts besides tokens --------------------------------------------------------
+
+
+def test_service_tier_is_what_the_response_reports_lower_cased() -> None:
+    assert service_tier(OPENAI_CACHED_COMPLETION["service_tier"]) == "default"
+    assert service_tier(ANTHROPIC_CACHED_MESSAGE["usage"]["service_tier"]) == "standard"
+    assert service_tier("Priority") == "priority"
+    assert service_tier(None) is None
+    assert service_tier("") is None
+    assert service_tier(3) is None
+
+
+def test_anthropic_server_tool_use_counts_web_searches() -> None:
+    assert server_tools_from_anthropic(ANTHROPIC_WEB_SEARCH_USAGE) == {"web_search": 1}
+    both = {"server_tool_use": {"web_search_requests": 3, "web_fetch_requests": 2}}
+    assert server_tools_from_anthropic(both) == {"web_search": 3, "web_fetch": 2}
+    zeros = {"server_tool_use": {"web_search_requests": 0, "web_fetch_requests": 0}}
+    assert server_tools_from_anthropic(zeros) == {}
+    assert server_tools_from_anthropic(ANTHROPIC_CACHED_MESSAGE["usage"]) == {}
+    assert server_tools_from_anthropic({"server_tool_use": None}) == {}
+
+
+def test_web_search_usage_does_not_change_token_counts() -> None:
+    usage = usage_from_anthropic(ANTHROPIC_WEB_SEARCH_USAGE)
+    assert usage == Usage(
+        input_tokens=105 + 7123 + 7345,
+        output_tokens=6039,
+        cache_read_tokens=7123,
+        cache_write_5m_tokens=7345,
+    )
+
+
+@pytest.mark.parametrize(
+    ("model", "search"),
+    [
+        ("gpt-4o-search-preview", True),
+        ("gpt-4o-search-preview-2025-03-11", True),
+        ("gpt-4o-mini-search-preview", True),
+        ("gpt-5-search-api", True),
+        ("gpt-5-search-api-2025-10-14", True),
+        ("openai/gpt-4o-search-preview", True),
+        ("gpt-4o", False),
+        ("gpt-5", False),
+        ("gpt-4o-mini", False),
+    ],
+)
+def test_openai_search_models(model: str, search: bool) -> None:
+    assert is_openai_search_model(model) is search
+    assert openai_server_tools(model) == ({"web_search": 1} if search else {})
+
+
+def test_openai_search_counts_once_per_call_whichever_name_says_so() -> None:
+    assert openai_server_tools("gpt-4o-search-preview-2025-03-11", "alias") == {"web_search": 1}
+    assert openai_server_tools(None, "gpt-5-search-api") == {"web_search": 1}
+    assert openai_server_tools(OPENAI_SEARCH_COMPLETION["model"]) == {"web_search": 1}
+
+
+def test_openai_stream_notes_the_chunks_service_tier() -> None:
+    stream = OpenAIStreamUsage()
+    for chunk in OPENAI_STREAM_CHUNKS:
+        if chunk is not None:
+            stream.feed({**chunk, "service_tier": "Flex"})
+    assert stream.service_tier == "flex"
+    bare = OpenAIStreamUsage()
+    bare.feed(OPENAI_STREAM_CHUNKS[0] or {})
+    assert bare.service_tier is None
+
+
+def test_anthropic_stream_usage_is_final_only_with_message_delta() -> None:
+    stream = AnthropicStreamUsage()
+    start, *middle, delta, _stop = ANTHROPIC_WEB_SEARCH_STREAM
+    stream.feed(start)
+    assert stream.started and not stream.final
+    assert stream.usage.output_tokens == 3  # message_start's placeholder
+    assert stream.service_tier == "priority"
+    assert stream.server_tools == {}
+    for event in middle:
+        assert not stream.feed(event)
+    stream.feed(delta)
+    assert stream.final
+    assert stream.usage == Usage(input_tokens=10682, output_tokens=510)
+    assert stream.server_tools == {"web_search": 1}
+    assert stream.service_tier == "priority"  # message_delta did not repeat it

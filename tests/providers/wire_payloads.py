@@ -178,3 +178,136 @@ def anthropic_sse(events: list[dict[str, Any]]) -> bytes:
     for event in events:
         out += b"event: " + event["type"].encode() + b"\ndata: " + orjson.dumps(event) + b"\n\n"
     return out
+
+
+# Billing facts besides tokens.  Anthropic's web search tool guide: a Message whose usage
+# counts the searches in ``server_tool_use``; in a stream the search shows as a
+# ``server_tool_use`` content block and message_delta's usage carries the count.
+ANTHROPIC_WEB_SEARCH_USAGE: dict[str, Any] = {
+    "input_tokens": 105,
+    "output_tokens": 6039,
+    "cache_read_input_tokens": 7123,
+    "cache_creation_input_tokens": 7345,
+    "server_tool_use": {"web_search_requests": 1},
+}
+
+ANTHROPIC_WEB_SEARCH_STREAM: list[dict[str, Any]] = [
+    {
+        "type": "message_start",
+        "message": {
+            "id": "msg_01G...",
+            "type": "message",
+            "role": "assistant",
+            "model": "claude-opus-4-6",
+            "content": [],
+            "stop_reason": None,
+            "stop_sequence": None,
+            "usage": {
+                "input_tokens": 2679,
+                "cache_creation_input_tokens": 0,
+                "cache_read_input_tokens": 0,
+                "output_tokens": 3,
+                "service_tier": "priority",
+            },
+        },
+    },
+    {
+        "type": "content_block_start",
+        "index": 0,
+        "content_block": {"type": "text", "text": ""},
+    },
+    {
+        "type": "content_block_delta",
+        "index": 0,
+        "delta": {"type": "text_delta", "text": "I'll check the current weather in Paris."},
+    },
+    {"type": "content_block_stop", "index": 0},
+    {
+        "type": "content_block_start",
+        "index": 1,
+        "content_block": {
+            "type": "server_tool_use",
+            "id": "srvtoolu_014hJH82Qum7Td6UV8gDXThB",
+            "name": "web_search",
+            "input": {},
+        },
+    },
+    {
+        "type": "content_block_delta",
+        "index": 1,
+        "delta": {"type": "input_json_delta", "partial_json": '{"query": "weather Paris today"}'},
+    },
+    {"type": "content_block_stop", "index": 1},
+    {
+        "type": "content_block_start",
+        "index": 2,
+        "content_block": {
+            "type": "web_search_tool_result",
+            "tool_use_id": "srvtoolu_014hJH82Qum7Td6UV8gDXThB",
+            "content": [
+                {
+                    "type": "web_search_result",
+                    "title": "Weather in Paris",
+                    "url": "https://example.com/paris",
+                    "encrypted_content": "EqgfCioIARgBIiQ3YTAwMjY1Mi1mZjM5",
+                    "page_age": "January 1, 2026",
+                }
+            ],
+        },
+    },
+    {"type": "content_block_stop", "index": 2},
+    {
+        "type": "content_block_start",
+        "index": 3,
+        "content_block": {"type": "text", "text": ""},
+    },
+    {
+        "type": "content_block_delta",
+        "index": 3,
+        "delta": {"type": "text_delta", "text": "It is sunny in Paris today, around 21 degrees."},
+    },
+    {"type": "content_block_stop", "index": 3},
+    {
+        "type": "message_delta",
+        "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+        "usage": {
+            "input_tokens": 10682,
+            "cache_creation_input_tokens": 0,
+            "cache_read_input_tokens": 0,
+            "output_tokens": 510,
+            "server_tool_use": {"web_search_requests": 1},
+        },
+    },
+    {"type": "message_stop"},
+]
+
+# OpenAI search model (chat completions): the answer cites its search with url_citation
+# annotations; the top-level service_tier is the tier billed.
+OPENAI_SEARCH_COMPLETION: dict[str, Any] = {
+    **OPENAI_CACHED_COMPLETION,
+    "model": "gpt-4o-search-preview-2025-03-11",
+    "choices": [
+        {
+            "index": 0,
+            "message": {
+                "role": "assistant",
+                "content": "Here is a positive news story from today: ...",
+                "refusal": None,
+                "annotations": [
+                    {
+                        "type": "url_citation",
+                        "url_citation": {
+                            "end_index": 985,
+                            "start_index": 764,
+                            "title": "Page title...",
+                            "url": "https://example.com/story",
+                        },
+                    }
+                ],
+            },
+            "logprobs": None,
+            "finish_reason": "stop",
+        }
+    ],
+    "service_tier": "default",
+}

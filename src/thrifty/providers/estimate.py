@@ -146,26 +146,41 @@ def _delta_text(data: Mapping[str, Any]) -> str:
     return "".join(parts)
 
 
-def estimate_output_tokens(events: int, raw_bytes: int, last: StreamEvent | None) -> int:
-    """Estimated output tokens of ``events`` delta events whose raw SSE bytes add up to
-    ``raw_bytes``, ``last`` being the last of them: ``max(events, ceil(text / 4))``.
-
-    The text size is ``raw_bytes`` minus every event's framing, the framing of ``last``
-    (its raw size minus its text as escaped in the JSON) standing for all of them.  A
-    ``last`` without text (OpenAI's closing chunk with ``finish_reason``, a signature) is
-    not counted as a content delta.  Parses ``last`` only.
-    """
-    if events <= 0 or last is None:
-        return 0
+def _text_and_framing(event: StreamEvent) -> tuple[str, int]:
+    """The text one delta event carries, and the rest of its raw size (its framing)."""
     try:
-        data = last.data
+        data = event.data
     except ValueError:
         data = None
     text = _delta_text(data) if data is not None else ""
-    in_json = len(orjson.dumps(text)) - 2 if text else 0
-    framing = max(len(last.raw) - in_json, 0)
+    in_json = len(orjson.dumps(text)) - 2 if text else 0  # as escaped in the raw JSON
+    return text, max(len(event.raw) - in_json, 0)
+
+
+def estimate_output_tokens(
+    events: int,
+    raw_bytes: int,
+    last: StreamEvent | None,
+    previous: StreamEvent | None = None,
+) -> int:
+    """Estimated output tokens of ``events`` delta events whose raw SSE bytes add up to
+    ``raw_bytes``, ``last`` (and ``previous``) being the last of them:
+    ``max(content deltas, ceil(text / 4))``.
+
+    The text size is ``raw_bytes`` minus every event's framing, the framing of the last
+    delta that carries text (its raw size minus its text as escaped in the JSON) standing
+    for all of them.  A ``last`` without text (OpenAI's closing chunk with
+    ``finish_reason``, a signature) is not counted as a content delta, and its framing,
+    shorter than a content delta's, is not used when ``previous`` is known.  Parses
+    ``last`` and ``previous`` only.
+    """
+    if events <= 0 or last is None:
+        return 0
+    text, framing = _text_and_framing(last)
     if not text:
         events -= 1
         raw_bytes -= len(last.raw)
+        if previous is not None and events > 0:
+            framing = _text_and_framing(previous)[1]
     text_bytes = max(raw_bytes - events * framing, 0)
     return max(events, _tokens(text_bytes), 0)

@@ -49,6 +49,7 @@ class _OpenAIStream:
         "_forward_usage",
         "_last_delta",
         "_model_seen",
+        "_previous_delta",
         "_prompt",
         "_provider",
         "_response",
@@ -80,12 +81,14 @@ class _OpenAIStream:
         self._deltas = 0
         self._delta_bytes = 0
         self._last_delta: StreamEvent | None = None
+        self._previous_delta: StreamEvent | None = None
         self._settled = False
 
     def on_event(self, event: StreamEvent) -> list[StreamEvent] | tuple[StreamEvent, ...]:
         if self._model_seen and self._translator is None and _plain_delta(event.raw):
             self._deltas += 1
             self._delta_bytes += len(event.raw)
+            self._previous_delta = self._last_delta
             self._last_delta = event
             return (event,)  # a plain delta: passed through without parsing it
         data = event.data
@@ -111,6 +114,7 @@ class _OpenAIStream:
         elif data.get("choices"):  # a delta chunk that had to be parsed (translating...)
             self._deltas += 1
             self._delta_bytes += len(event.raw)
+            self._previous_delta = self._last_delta
             self._last_delta = event
         if self._translator is not None:
             return self._translator.feed(data, response.usage)
@@ -131,7 +135,9 @@ class _OpenAIStream:
         response = self._response
         response.usage = Usage(
             input_tokens=estimate_prompt_tokens(self._prompt),
-            output_tokens=estimate_output_tokens(self._deltas, self._delta_bytes, self._last_delta),
+            output_tokens=estimate_output_tokens(
+                self._deltas, self._delta_bytes, self._last_delta, self._previous_delta
+            ),
         )
         response.usage_reported = True
         response.usage_estimated = True
