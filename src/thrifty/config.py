@@ -15,7 +15,14 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from thrifty.errors import ConfigError
@@ -123,6 +130,51 @@ class RoutingSettings(_Strict):
     aliases: dict[str, str] = Field(default_factory=dict)
 
 
+class LeverSettings(_Strict):
+    """What every lever's settings share: a lever does nothing unless enabled."""
+
+    enabled: bool = False
+
+
+class OutputSettings(LeverSettings):
+    """The output lever: cap the answer's length (``max_tokens``) per task."""
+
+    max_output_tokens: int | None = Field(default=None, gt=0)
+
+
+class LeversSettings(_Strict):
+    """``[levers.NAME]``: each lever's defaults.  ``[tasks.TASK.NAME]`` overrides them
+    for one task (only the keys given).  One field per lever."""
+
+    output: OutputSettings = Field(default_factory=OutputSettings)
+
+
+class TaskSettings(BaseModel):
+    """``[tasks.TASK]``: ``model`` routes the task (a model or an alias); a sub-table per
+    lever (``[tasks.TASK.output]``) overrides that lever's defaults for the task."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    model: str | None = None
+
+    @model_validator(mode="after")
+    def _known_levers(self) -> TaskSettings:
+        known = set(LeversSettings.model_fields)
+        for name, value in (self.model_extra or {}).items():
+            if name not in known:
+                raise ValueError(
+                    f"unknown key {name!r} in a task: expected 'model' or a lever table "
+                    f"({', '.join(sorted(known))})"
+                )
+            if not isinstance(value, dict):
+                raise ValueError(f"[tasks.*.{name}] must be a table of {name} settings")
+        return self
+
+    def overrides(self) -> dict[str, dict[str, Any]]:
+        """lever name -> the keys this task overrides."""
+        return {k: dict(v) for k, v in (self.model_extra or {}).items()}
+
+
 class GatewaySettings(_Strict):
     host: str = "127.0.0.1"
     port: int = Field(default=8787, ge=0, le=65535)
@@ -158,6 +210,8 @@ class Settings(BaseSettings):
     simulator: SimulatorSettings = Field(default_factory=SimulatorSettings)
     providers: dict[str, ProviderSettings] = Field(default_factory=default_providers)
     routing: RoutingSettings = Field(default_factory=RoutingSettings)
+    levers: LeversSettings = Field(default_factory=LeversSettings)
+    tasks: dict[str, TaskSettings] = Field(default_factory=dict)
     prices: dict[str, PriceOverride] = Field(default_factory=dict)
     # Point every provider of one dialect at another base URL (a self-hosted server, a
     # benchmark upstream, the simulator).
@@ -178,6 +232,38 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         # Environment beats the file (passed as init kwargs by load_settings).
         return (env_settings, init_settings)
+
+    @model_validator(mode="after")
+    def _tasks_consistent(self) -> Settings:
+        for name, task in self.tasks.items():
+            routed = self.routing.tasks.get(name)
+            if task.model is not None and routed is not None and routed != task.model:
+                raise ValueError(
+                    f"task {name!r} is routed twice: [tasks.{name}] model = {task.model!r} "
+                    f"and [routing.tasks] {name} = {routed!r}; keep one"
+                )
+            self.levers_for(name)  # every override must validate
+        return self
+
+    def task_routes(self) -> dict[str, str]:
+        """task -> model or alias, from ``[tasks.T] model`` and ``[routing.tasks]``."""
+        routes = dict(self.routing.tasks)
+        routes.update({n: t.model for n, t in self.tasks.items() if t.model is not None})
+        return routes
+
+    def levers_for(self, task: str | None) -> LeversSettings:
+        """The lever settings that apply to ``task``: the ``[levers.*]`` defaults with
+        ``[tasks.TASK.*]`` overrides merged in, key by key."""
+        entry = self.tasks.get(task) if task is not None else None
+        if entry is None or not entry.model_extra:
+            return self.levers
+        data = self.levers.model_dump()
+        for lever, keys in entry.overrides().items():
+            data[lever] = {**data[lever], **keys}
+        try:
+            return LeversSettings.model_validate(data)
+        except ValidationError as exc:
+            raise ValueError(f"[tasks.{task}]: {exc}") from None
 
     def uses_simulator(self, environ: Mapping[str, str] | None = None) -> bool:
         if self.simulate is not None:

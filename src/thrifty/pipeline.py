@@ -1,35 +1,61 @@
 """The one place where the stage order lives.
 
 Library, gateway and CLI all call :func:`build_pipeline`; none holds pipeline logic.
+Each lever module exports one builder, ``async def build(parts) -> Stage | None`` (None:
+the lever is off); :data:`PIPELINE` lists the builders outermost first.  Adding a lever is
+one new module, one line here and its settings class in ``config.LeversSettings``.
 
-    Ledger  -> Route -> Provider
-    (outer)            (inner)
+    Aliases -> Ledger -> Output -> Route -> Dispatch -> Provider
+    (outer)                                            (inner)
 
-Later levers slot in between, in the order docs/architecture.md gives.
+Later levers slot in between Ledger and Dispatch in the order docs/architecture.md gives.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AsyncExitStack
 from dataclasses import dataclass
 
 from thrifty.config import Settings
 from thrifty.dispatch import ProviderRegistry
 from thrifty.ledger import LedgerStore
-from thrifty.ledger.stage import Accountant, ledger_stage
-from thrifty.levers.cheaper.routing import routing_stage
+from thrifty.ledger.accounting import Accountant
 from thrifty.pricing import PriceBook
 from thrifty.types import Handler, Stage
 
 
 @dataclass(frozen=True, slots=True)
 class Parts:
-    """The long-lived resources the stages share (built and closed by the runtime)."""
+    """The long-lived resources the stages share (built and closed by the runtime).
+
+    ``resources`` is the runtime's exit stack: a lever that opens a store, an index or an
+    embedder enters it there (``await parts.resources.enter_async_context(store)``) and
+    the runtime closes it, in reverse order, when it shuts down.
+    """
 
     settings: Settings
     prices: PriceBook
     ledger: LedgerStore
     providers: ProviderRegistry
+    resources: AsyncExitStack
+
+
+Builder = Callable[[Parts], Awaitable[Stage | None]]
+
+
+def _pipeline() -> tuple[Builder, ...]:
+    # Imported here so that importing thrifty.pipeline stays cheap and cycle-free.
+    from thrifty.ledger import stage as ledger
+    from thrifty.levers.cheaper import routing
+    from thrifty.levers.fewer_tokens import output
+
+    return (
+        routing.build_aliases,  # names first: the ledger books the resolved model
+        ledger.build,  # outermost lever seam: books every outcome
+        output.build,
+        routing.build,
+    )
 
 
 def compose(stages: Sequence[Stage], innermost: Handler) -> Handler:
@@ -50,9 +76,15 @@ def accountant_for(parts: Parts) -> Accountant:
     return Accountant(parts.prices, upstream_of, facts.get)
 
 
-def build_pipeline(parts: Parts) -> Handler:
-    stages: list[Stage] = [
-        ledger_stage(parts.ledger, accountant_for(parts)),
-        routing_stage(parts.settings.routing),
-    ]
+def pipeline_order() -> tuple[str, ...]:
+    """The builders' qualified names, outermost first (pinned by a test)."""
+    return tuple(f"{b.__module__}.{b.__name__}" for b in _pipeline())
+
+
+async def build_pipeline(parts: Parts) -> Handler:
+    stages: list[Stage] = []
+    for builder in _pipeline():
+        stage = await builder(parts)
+        if stage is not None:
+            stages.append(stage)
     return compose(stages, parts.providers)

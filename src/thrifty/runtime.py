@@ -10,17 +10,21 @@ Both build the same pipeline the gateway uses::
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import os
 import threading
+import time
 from collections.abc import Coroutine, Mapping
+from contextlib import AsyncExitStack
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from thrifty.config import Settings, load_settings
 from thrifty.dispatch import ProviderRegistry, build_registry
-from thrifty.errors import ConfigError
+from thrifty.errors import ConfigError, ThriftyError
 from thrifty.ledger import LedgerStore
+from thrifty.ledger.stage import record_rejection
 from thrifty.pipeline import Parts, build_pipeline
 from thrifty.pricing import PriceBook
 from thrifty.providers import HttpPool
@@ -32,6 +36,15 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("thrifty")
 T = TypeVar("T")
+
+
+def tenant_of(tenant: str | None, api_key: str | bytes | None) -> str | None:
+    """The tenant a request is booked under: the one the app named, else a short
+    fingerprint of the key it sent (never the key itself), else ``None``."""
+    if tenant is not None or not api_key:
+        return tenant
+    key = api_key.encode() if isinstance(api_key, str) else api_key
+    return "key:" + hashlib.sha256(key).hexdigest()[:12]
 
 
 class Thrifty:
@@ -53,6 +66,7 @@ class Thrifty:
         self._simulator: SimServer | None = None
         self.simulator_url: str | None = None
         self._start_lock = asyncio.Lock()
+        self._resources: AsyncExitStack | None = None
 
     async def start(self) -> None:
         """Start the simulator (if used), the HTTP pool and the ledger.  If any part fails,
@@ -75,13 +89,15 @@ class Thrifty:
         )
         self._ledger = LedgerStore(self.settings.ledger.path)
         await self._ledger.open()
+        self._resources = AsyncExitStack()
         parts = Parts(
             settings=self.settings,
             prices=PriceBook(self.settings.prices),
             ledger=self._ledger,
             providers=self._registry,
+            resources=self._resources,
         )
-        self._handler = build_pipeline(parts)
+        self._handler = await build_pipeline(parts)
 
     async def _start_simulator(self) -> None:
         from thrifty.sim import SimConfig, SimServer
@@ -136,7 +152,28 @@ class Thrifty:
         """Run one chat call (``body`` in the given wire dialect) through the pipeline."""
         return await self.handle(chat_request(dialect, dict(body), task=task, tenant=tenant))
 
+    async def reject(
+        self,
+        request: ChatRequest,
+        error: ThriftyError,
+        started: float | None = None,
+    ) -> None:
+        """Book a request refused before it reached the pipeline (unreadable body, bad
+        JSON, a field of the wrong type...).  Front-ends call this, then answer with
+        ``error``; a ledger that cannot take the row is logged, never raised."""
+        if self._ledger is None:
+            await self.start()
+        try:
+            await record_rejection(
+                self.ledger, request, error, time.perf_counter() if started is None else started
+            )
+        except Exception:  # the app still gets its answer
+            log.exception("could not book a rejected request in the ledger")
+
     async def aclose(self) -> None:
+        if self._resources is not None:
+            resources, self._resources = self._resources, None
+            await resources.aclose()  # what the levers opened, newest first
         if self._pool is not None:
             await self._pool.aclose()
             self._pool = None

@@ -89,7 +89,8 @@ class Cost:
     an unpriced call is never booked as $0."""
 
     usd: Decimal | None
-    source: str  # "genai-prices", "override", "local", or "unpriced"
+    source: str  # "genai-prices", "override", "local", "unpriced", "no_usage" or "none"
+    estimated: bool = False  # priced from token counts thrifty estimated (a cut stream)
 
     @property
     def priced(self) -> bool:
@@ -317,6 +318,7 @@ class ChatResponse:
     steps: list[Step] = field(default_factory=list)
     cost: Cost | None = None
     baseline: Cost | None = None
+    saved: Decimal | None = None  # baseline - cost, once priced; None: unknown
     upstream_latency_s: float | None = None
     # Facts about the answering call the price depends on (read by :meth:`answer_call`).
     usage_estimated: bool = False

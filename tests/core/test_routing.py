@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from thrifty.config import RoutingSettings
-from thrifty.levers.cheaper.routing import StaticRouter, routing_stage
+from thrifty.config import RoutingSettings, Settings
+from thrifty.levers.cheaper.routing import StaticRouter, alias_stage, routing_stage
+from thrifty.pipeline import compose
 from thrifty.types import ChatRequest, ChatResponse
 
 
@@ -36,7 +37,8 @@ async def test_stage_rewrites_the_model_and_records_a_step() -> None:
         seen.append(req)
         return ChatResponse(dialect="openai", model=req.model, provider="p")
 
-    handler = routing_stage(ROUTING)(upstream)
+    router = StaticRouter(ROUTING)
+    handler = compose([alias_stage(router), routing_stage(router)], upstream)
     routed = await handler(request("gpt-4o", "summarize"))
     assert (seen[0].model, seen[0].requested_model) == ("gpt-4o-mini", "gpt-4o")
     assert [(s.lever, s.saved_usd) for s in routed.steps] == [("routing", None)]
@@ -46,8 +48,20 @@ async def test_stage_rewrites_the_model_and_records_a_step() -> None:
     assert seen[1].model == "gpt-4o" and kept.steps == []
 
     alias = await handler(request("strong", None))
+    # The alias is resolved before the ledger sees the request: the ledger books the real
+    # model as requested and keeps the alias in its own field.
     assert (seen[2].model, seen[2].requested_model) == ("gpt-4o", "gpt-4o")
+    assert seen[2].requested_alias == "strong"
     assert alias.steps == []  # naming a model by alias is not a saving
 
     same = await handler(request("gpt-4o-mini", "summarize"))
     assert same.steps == []  # already on the target: nothing to credit
+
+
+def test_tasks_table_routes_like_the_short_form() -> None:
+    settings = Settings(
+        routing=RoutingSettings(aliases={"cheap": "gpt-4o-mini"}),
+        tasks={"summarize": {"model": "cheap"}},
+    )
+    router = StaticRouter.from_settings(settings)
+    assert router.target("summarize") == "gpt-4o-mini"

@@ -1,26 +1,14 @@
-"""The ledger stage's accounting: baseline on the requested model, savings per lever."""
+"""The Accountant: actual cost over every call, baseline on the requested model, savings
+per lever that sum exactly to baseline - actual (unknown stays unknown)."""
 
 from __future__ import annotations
 
 from decimal import Decimal
 
-from thrifty.ledger.stage import Accountant
-from thrifty.pricing import PriceBook
+from thrifty.testing import accountant
 from thrifty.types import ChatRequest, ChatResponse, Step, Usage
 
 M = Decimal(1_000_000)
-
-
-def accountant() -> Accountant:
-    def upstream_of(model: str) -> tuple[str | None, bool] | None:
-        if model.startswith("gpt"):
-            return ("openai", False)
-        if model.startswith("llama"):
-            return (None, True)  # a local server: $0 by explicit config
-        return None
-
-    named = {"openai": ("openai", False), "local": (None, True)}
-    return Accountant(PriceBook(), upstream_of, named.get)
 
 
 def request(model: str, sent: str | None = None) -> ChatRequest:
@@ -28,102 +16,122 @@ def request(model: str, sent: str | None = None) -> ChatRequest:
     return ChatRequest(dialect="openai", body={}, model=sent or model, requested_model=model)
 
 
+def answer(model: str, provider: str, sent: ChatRequest, **fields: object) -> ChatResponse:
+    return ChatResponse(
+        dialect="openai",
+        model=model,
+        provider=provider,
+        served=sent,
+        **fields,  # type: ignore[arg-type]
+    )
+
+
 USAGE = Usage(input_tokens=1000, output_tokens=200)
 
 
 def test_no_lever_means_baseline_equals_cost() -> None:
-    response = ChatResponse(dialect="openai", model="gpt-4o", provider="openai", usage=USAGE)
-    assert accountant().settle(request("gpt-4o"), response) == {}
+    response = answer("gpt-4o", "openai", request("gpt-4o"), usage=USAGE)
+    settled = accountant().settle(request("gpt-4o"), response)
     # 1000 x $2.50/M + 200 x $10/M = $0.0025 + $0.002
-    assert response.cost is not None and response.cost.usd == Decimal("0.0045")
-    assert response.baseline == response.cost
+    assert settled.cost.usd == Decimal("0.0045")
+    assert response.baseline == response.cost == settled.cost
+    assert settled.savings == {} and settled.saved == 0 and response.saved == 0
 
 
-def test_routing_gets_the_remainder_after_stated_savings() -> None:
-    response = ChatResponse(
-        dialect="openai",
-        model="gpt-4o-mini",
-        provider="openai",
+def test_routing_gets_the_model_change() -> None:
+    response = answer(
+        "gpt-4o-mini",
+        "openai",
+        request("gpt-4o", sent="gpt-4o-mini"),
         usage=USAGE,
-        steps=[
-            Step(lever="prompt_cache", detail="x", saved_usd=Decimal("0.0001")),
-            Step(lever="routing", detail="task t: gpt-4o -> gpt-4o-mini"),
-        ],
-        served=request("gpt-4o", sent="gpt-4o-mini"),
+        steps=[Step(lever="routing", detail="task t: gpt-4o -> gpt-4o-mini")],
     )
-    savings = accountant().settle(request("gpt-4o"), response)
+    settled = accountant().settle(request("gpt-4o"), response)
     cost = (1000 * Decimal("0.15") + 200 * Decimal("0.6")) / M  # $0.00027
-    baseline = Decimal("0.0045")
-    assert response.cost is not None and response.cost.usd == cost
-    assert response.baseline is not None and response.baseline.usd == baseline
-    assert savings == {
-        "prompt_cache": Decimal("0.0001"),
-        "routing": baseline - cost - Decimal("0.0001"),
-    }
-    assert sum(savings.values()) == baseline - cost
+    assert settled.cost.usd == cost
+    assert settled.baseline.usd == Decimal("0.0045")
+    assert settled.savings == {"routing": Decimal("0.0045") - cost}
+    assert response.steps[0].saved_usd == Decimal("0.0045") - cost
 
 
 def test_local_model_is_free_and_saves_the_whole_baseline() -> None:
-    response = ChatResponse(
-        dialect="openai",
-        model="llama3",
-        provider="local",
+    response = answer(
+        "llama3",
+        "local",
+        request("gpt-4o", sent="llama3"),
         usage=USAGE,
         steps=[Step(lever="routing", detail="t")],
-        served=request("gpt-4o", sent="llama3"),
     )
-    savings = accountant().settle(request("gpt-4o"), response)
-    assert response.cost is not None and response.cost.usd == Decimal(0)
-    assert response.cost.source == "local"
-    assert savings == {"routing": Decimal("0.0045")}
+    settled = accountant().settle(request("gpt-4o"), response)
+    assert settled.cost.usd == Decimal(0) and settled.cost.source == "local"
+    assert settled.savings == {"routing": Decimal("0.0045")}
 
 
-def test_unpriced_model_books_no_saving_and_no_zero_cost() -> None:
-    response = ChatResponse(
-        dialect="openai",
-        model="mystery-model",
-        provider="x",
+def test_unpriced_model_books_an_unknown_saving_and_no_zero_cost() -> None:
+    response = answer(
+        "mystery-model",
+        "openai",
+        request("gpt-4o", sent="mystery-model"),
         usage=USAGE,
         steps=[Step(lever="routing", detail="t")],
-        served=request("gpt-4o", sent="mystery-model"),
     )
-    savings = accountant().settle(request("gpt-4o"), response)
-    assert response.cost is not None and response.cost.usd is None
-    assert not response.cost.priced
-    assert savings == {}
+    settled = accountant().settle(request("gpt-4o"), response)
+    assert settled.cost.usd is None and not settled.cost.priced
+    assert settled.baseline.usd == Decimal("0.0045")
+    assert settled.savings == {"routing": None}
+    assert settled.saved is None and response.saved is None
 
 
 def test_dated_snapshot_name_is_priced_and_is_not_a_saving() -> None:
     """The upstream reports a dated model name; with no lever, baseline is the cost."""
-    response = ChatResponse(
-        dialect="openai", model="gpt-4o-2024-05-13", provider="openai", usage=USAGE
-    )
-    savings = accountant().settle(request("gpt-4o"), response)
+    response = answer("gpt-4o-2024-05-13", "openai", request("gpt-4o"), usage=USAGE)
+    settled = accountant().settle(request("gpt-4o"), response)
     # gpt-4o-2024-05-13 list price: $5/M input, $15/M output -> 0.005 + 0.003
-    assert response.cost is not None and response.cost.usd == Decimal("0.008")
-    assert response.baseline == response.cost
-    assert savings == {}
+    assert settled.cost.usd == Decimal("0.008")
+    assert settled.baseline == settled.cost
+    assert settled.savings == {}
 
 
-def test_local_provider_answering_with_another_name_is_still_free() -> None:
-    """A local server that reports 'llama3:latest' for 'llama3' is priced by its provider."""
-    response = ChatResponse(
-        dialect="openai",
-        model="llama3:latest",
-        provider="local",
-        usage=USAGE,
-        served=request("gpt-4o", sent="llama3"),
-    )
-    savings = accountant().settle(request("gpt-4o"), response)
-    assert savings == {}  # no step claimed it; the whole $0.0045 is baseline - actual
-    assert response.cost is not None and response.cost.usd == Decimal(0)
+def test_model_change_without_a_step_is_still_booked_to_routing() -> None:
+    """A local server that reports 'llama3:latest' for 'llama3' is priced by its provider;
+    a model change no step claimed is still a share (routing), so the sums hold."""
+    response = answer("llama3:latest", "local", request("gpt-4o", sent="llama3"), usage=USAGE)
+    settled = accountant().settle(request("gpt-4o"), response)
+    assert settled.cost.usd == Decimal(0)
+    assert settled.savings == {"routing": Decimal("0.0045")}
+    assert [s.lever for s in response.steps] == ["routing"]
 
 
 def test_missing_usage_is_unpriced_never_zero() -> None:
-    response = ChatResponse(
-        dialect="openai", model="gpt-4o", provider="openai", usage_reported=False
+    response = answer("gpt-4o", "openai", request("gpt-4o"), usage_reported=False)
+    settled = accountant().settle(request("gpt-4o"), response)
+    assert settled.cost.usd is None and settled.cost.source == "no_usage"
+    assert settled.baseline.usd is None and settled.saved is None
+
+
+def test_a_step_that_states_nothing_claims_nothing() -> None:
+    response = answer(
+        "gpt-4o",
+        "openai",
+        request("gpt-4o"),
+        usage=USAGE,
+        steps=[Step(lever="output", detail="max output tokens 4096 -> 512")],
     )
-    savings = accountant().settle(request("gpt-4o"), response)
-    assert response.cost is not None and response.cost.usd is None
-    assert response.cost.source == "no_usage"
-    assert savings == {}
+    settled = accountant().settle(request("gpt-4o"), response)
+    assert settled.savings == {} and settled.saved == 0
+    assert response.steps[0].saved_usd is None
+
+
+def test_a_lever_change_that_makes_no_valid_usage_leaves_the_baseline_unknown() -> None:
+    from thrifty.types import TokenChange
+
+    response = answer(
+        "gpt-4o",
+        "openai",
+        request("gpt-4o"),
+        usage=USAGE,
+        steps=[Step(lever="compress", detail="bad", tokens=TokenChange(input_tokens=5000))],
+    )
+    settled = accountant().settle(request("gpt-4o"), response)
+    assert settled.cost.usd == Decimal("0.0045")
+    assert settled.baseline.usd is None and settled.saved is None

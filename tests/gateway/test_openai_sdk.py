@@ -180,8 +180,11 @@ async def test_stream_cut_midway_ends_with_an_error_event(
         async for _ in stream:
             pass
     [row] = gateway.rows()
-    assert row.stream and row.status == 502
+    # The app got HTTP 200 and then an error event: the row says so (status 200, the
+    # failure in its own column), and the output seen so far is booked as an estimate.
+    assert row.stream and row.status == 200 and row.failure == "mid_stream"
     assert row.error is not None and "stream_interrupted" in row.error
+    assert row.cost_estimated and row.cost_usd is not None and row.cost_usd > 0
 
 
 async def test_stream_ends_with_a_cost_comment(gateway: Gateway) -> None:

@@ -31,6 +31,7 @@ def make_row(**overrides: Any) -> LedgerRow:
         "cost_usd": Decimal("0.000123456789"),
         "baseline_usd": Decimal("0.0025"),
         "savings": {"routing": Decimal("0.002376543211")},
+        "saved_usd": Decimal("0.002376543211"),
         "price_source": "genai-prices",
         "latency_ms": 12.5,
         "status": 200,

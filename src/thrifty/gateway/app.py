@@ -25,7 +25,6 @@ from starlette.types import Receive, Scope, Send
 from thrifty.errors import NotFound
 from thrifty.gateway.chat import ChatEndpoint, rejected_request
 from thrifty.gateway.wire_errors import error_body, error_headers
-from thrifty.ledger.stage import record_rejection
 from thrifty.runtime import Thrifty
 from thrifty.types import Dialect
 
@@ -93,10 +92,7 @@ def _other_routes(thrifty: Thrifty) -> Starlette:
             error = NotFound(f"method {request.method} not allowed on {request.url.path}")
             error.status = 405
         stub = rejected_request(dialect, None, None, None, request.url.path)
-        try:
-            await record_rejection(thrifty.ledger, stub, error, started)
-        except Exception:  # the app still gets its answer
-            log.exception("could not book a rejected request in the ledger")
+        await thrifty.reject(stub, error, started)
         return Response(
             orjson.dumps(error_body(dialect, error)),
             status_code=error.status,

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import hashlib
 import logging
 import time
 from collections.abc import Sequence
@@ -24,9 +23,8 @@ from thrifty.config import GatewaySettings
 from thrifty.errors import BadRequest, PayloadTooLarge, ThriftyError
 from thrifty.gateway.wire_errors import error_body, error_event, error_headers
 from thrifty.ledger.money import usd_text
-from thrifty.ledger.stage import record_rejection
 from thrifty.requests import chat_request
-from thrifty.runtime import Thrifty
+from thrifty.runtime import Thrifty, tenant_of
 from thrifty.types import ChatRequest, ChatResponse, Dialect, StreamEvent
 
 log = logging.getLogger("thrifty.gateway")
@@ -69,9 +67,7 @@ def _money(response: ChatResponse) -> list[tuple[str, str]]:
     if response.baseline is not None:
         money.append(("baseline-usd", _usd(response.baseline.usd)))
     if response.cost is not None and response.baseline is not None:
-        saved = sum((s.saved_usd or Decimal(0) for s in response.steps), Decimal(0))
-        priced = response.cost.priced and response.baseline.priced
-        money.append(("saved-usd", _usd(saved if priced else None)))
+        money.append(("saved-usd", _usd(response.saved)))
     return money
 
 
@@ -108,9 +104,7 @@ class ChatEndpoint:
             elif name in (b"x-api-key", b"authorization"):
                 scheme, _, token = value.partition(b" ")
                 key = token.strip() if scheme.lower() == b"bearer" else value.strip()
-        if tenant is None and key:
-            tenant = "key:" + hashlib.sha256(key).hexdigest()[:12]
-        return task, tenant, length, forwarded
+        return task, tenant_of(tenant, key), length, forwarded
 
     async def _read_body(self, receive: Receive, declared: int | None) -> bytes:
         if declared is not None and declared > self._limit:
@@ -146,10 +140,7 @@ class ChatEndpoint:
                 request = dataclasses.replace(request, upstream_headers=forwarded)
         except ThriftyError as exc:
             stub = rejected_request(dialect, body, task, tenant, scope["path"])
-            try:
-                await record_rejection(self._thrifty.ledger, stub, exc, started)
-            except Exception:  # the app still gets its answer
-                log.exception("could not book a rejected request in the ledger")
+            await self._thrifty.reject(stub, exc, started)
             await send_error(send, dialect, exc)
             return
         try:

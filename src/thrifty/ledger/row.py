@@ -1,4 +1,5 @@
-"""One ledger row per request, and its mapping to SQLite parameters."""
+"""One ledger row per request (with one ``calls`` row per upstream call), and their
+mapping to SQLite parameters."""
 
 from __future__ import annotations
 
@@ -7,16 +8,32 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from thrifty.ledger.money import optional_pico_to_usd, optional_usd_to_pico, usd_to_pico
-from thrifty.types import Usage
+import orjson
+
+from thrifty.ledger.money import optional_pico_to_usd, optional_usd_to_pico
+from thrifty.types import Call, Cost, Usage
+
+# Bounds on stored text: a row's size must not depend on what a client sends.
+MAX_NAME = 256  # model, provider, task, tenant, alias, tier
+MAX_TEXT = 2000  # error, detail
+
+
+@dataclass(frozen=True, slots=True)
+class CallRecord:
+    """One upstream call and what it cost."""
+
+    call: Call
+    cost: Cost
 
 
 @dataclass(frozen=True, slots=True)
 class LedgerRow:
     """What one request through thrifty did and cost (errors and cache hits included).
 
-    ``cost_usd`` is ``None`` when the model has no known price: an unpriced call is never
-    booked as $0.  ``savings`` maps a lever name to the USD it saved on this request.
+    ``cost_usd`` is ``None`` when any call's price is unknown: an unpriced call is never
+    booked as $0.  ``savings`` maps a lever to the USD it saved on this request (``None``:
+    unknown); ``saved_usd`` is their sum (``None`` if any is unknown, or if cost or
+    baseline is).
     """
 
     request_id: str
@@ -25,20 +42,30 @@ class LedgerRow:
     task: str | None
     dialect: str  # "openai" | "anthropic"
     endpoint: str  # "/v1/chat/completions", "/v1/messages", "library", ...
-    requested_model: str | None
-    model: str | None  # model actually used
+    requested_model: str | None  # the model the app asked for (an alias resolved)
+    model: str | None  # model that answered
     provider: str | None
     stream: bool
-    usage: Usage
+    usage: Usage  # summed over every upstream call
     cost_usd: Decimal | None
     baseline_usd: Decimal | None
-    savings: Mapping[str, Decimal] = field(hash=False)
+    savings: Mapping[str, Decimal | None] = field(hash=False)
     # "genai-prices" | "override" | "local" | "unpriced" | "no_usage" | "none" (no call made)
     price_source: str
     latency_ms: float
     status: int  # HTTP status returned to the app
     error: str | None = None  # error code/message (never contains secrets)
     detail: str | None = None  # free text: what levers did
+    requested_alias: str | None = None  # the alias the app used, if any
+    service_tier: str | None = None  # the tier the answering call was billed at
+    calls: tuple[CallRecord, ...] = ()
+    baseline_usage: Usage | None = None
+    saved_usd: Decimal | None = None
+    cost_estimated: bool = False  # some call's tokens were estimated (a cut stream)
+    # Where it failed: "request" (refused before any call), "upstream" (failed before the
+    # answer started), "mid_stream" (after HTTP 200: the app got an error event),
+    # "client_left" (the client disconnected).  None: it did not fail.
+    failure: str | None = None
 
 
 COLUMNS = (
@@ -49,67 +76,175 @@ COLUMNS = (
     "dialect",
     "endpoint",
     "requested_model",
+    "requested_alias",
     "model",
     "provider",
+    "service_tier",
     "stream",
+    "calls",
     "input_tokens",
     "output_tokens",
     "cache_read_tokens",
     "cache_write_5m_tokens",
     "cache_write_1h_tokens",
     "reasoning_tokens",
+    "baseline_input_tokens",
+    "baseline_output_tokens",
     "cost_pusd",
     "baseline_pusd",
     "saved_pusd",
+    "cost_estimated",
     "price_source",
     "latency_ms",
     "status",
+    "failure",
     "error",
     "detail",
 )
+CALL_COLUMNS = (
+    "request_id",
+    "seq",
+    "lever",
+    "model",
+    "provider",
+    "service_tier",
+    "batch",
+    "input_tokens",
+    "output_tokens",
+    "cache_read_tokens",
+    "cache_write_5m_tokens",
+    "cache_write_1h_tokens",
+    "reasoning_tokens",
+    "server_tools",
+    "cost_pusd",
+    "price_source",
+    "estimated",
+)
 INSERT_ROW = f"INSERT INTO requests ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
 INSERT_SAVING = "INSERT INTO savings (request_id, lever, saved_pusd) VALUES (?, ?, ?)"
+INSERT_CALL = (
+    f"INSERT INTO calls ({', '.join(CALL_COLUMNS)}) VALUES ({', '.join('?' * len(CALL_COLUMNS))})"
+)
 SELECT_ROWS = f"SELECT {', '.join(COLUMNS)} FROM requests"
+SELECT_CALLS = f"SELECT {', '.join(CALL_COLUMNS)} FROM calls"
 
 RowParams = tuple[Any, ...]
-SavingParams = tuple[str, str, int]
+SavingParams = tuple[str, str, int | None]
+CallParams = tuple[Any, ...]
 
 
-def to_params(row: LedgerRow) -> tuple[RowParams, list[SavingParams]]:
-    """SQL parameters for ``row`` (money in pico-dollars).  Raises ``ValueError`` or
-    ``TypeError`` for a value the ledger cannot store exactly."""
-    savings = [(row.request_id, lever, usd_to_pico(usd)) for lever, usd in row.savings.items()]
-    u = row.usage
-    params = (
-        row.request_id,
-        float(row.ts),
-        row.tenant,
-        row.task,
-        row.dialect,
-        row.endpoint,
-        row.requested_model,
-        row.model,
-        row.provider,
-        1 if row.stream else 0,
+def clip(text: str | None, limit: int = MAX_NAME) -> str | None:
+    """``text`` cut to ``limit`` characters (marked with an ellipsis)."""
+    if text is None or len(text) <= limit:
+        return text
+    return text[: limit - 1] + "…"
+
+
+def _usage(u: Usage) -> tuple[int, ...]:
+    return (
         u.input_tokens,
         u.output_tokens,
         u.cache_read_tokens,
         u.cache_write_5m_tokens,
         u.cache_write_1h_tokens,
         u.reasoning_tokens,
+    )
+
+
+def _call_params(request_id: str, seq: int, record: CallRecord) -> CallParams:
+    call = record.call
+    tools = orjson.dumps(dict(call.server_tools)).decode() if call.server_tools else None
+    return (
+        request_id,
+        seq,
+        call.lever,
+        clip(call.model),
+        clip(call.provider),
+        clip(call.service_tier),
+        1 if call.batch else 0,
+        *_usage(call.usage),
+        tools,
+        optional_usd_to_pico(record.cost.usd),
+        record.cost.source,
+        1 if call.usage_estimated else 0,
+    )
+
+
+def to_params(row: LedgerRow) -> tuple[RowParams, list[SavingParams], list[CallParams]]:
+    """SQL parameters for ``row`` (money in pico-dollars).  Raises ``ValueError`` or
+    ``TypeError`` for a value the ledger cannot store exactly."""
+    savings = [
+        (row.request_id, lever, optional_usd_to_pico(usd)) for lever, usd in row.savings.items()
+    ]
+    calls = [_call_params(row.request_id, i, c) for i, c in enumerate(row.calls)]
+    base = row.baseline_usage
+    params = (
+        row.request_id,
+        float(row.ts),
+        clip(row.tenant),
+        clip(row.task),
+        row.dialect,
+        clip(row.endpoint),
+        clip(row.requested_model),
+        clip(row.requested_alias),
+        clip(row.model),
+        clip(row.provider),
+        clip(row.service_tier),
+        1 if row.stream else 0,
+        len(row.calls),
+        *_usage(row.usage),
+        None if base is None else base.input_tokens,
+        None if base is None else base.output_tokens,
         optional_usd_to_pico(row.cost_usd),
         optional_usd_to_pico(row.baseline_usd),
-        sum(s[2] for s in savings),
+        optional_usd_to_pico(row.saved_usd),
+        1 if row.cost_estimated else 0,
         row.price_source,
         float(row.latency_ms),
         int(row.status),
-        row.error,
-        row.detail,
+        row.failure,
+        clip(row.error, MAX_TEXT),
+        clip(row.detail, MAX_TEXT),
     )
-    return params, savings
+    return params, savings, calls
 
 
-def from_db(record: Sequence[Any], savings: Mapping[str, Decimal]) -> LedgerRow:
+def call_from_db(record: Sequence[Any]) -> CallRecord:
+    (
+        _request_id,
+        _seq,
+        lever,
+        model,
+        provider,
+        tier,
+        batch,
+        *tokens,
+        tools,
+        cost,
+        source,
+        estimated,
+    ) = record
+    return CallRecord(
+        call=Call(
+            model=model,
+            provider=provider,
+            usage=Usage(*tokens),
+            usage_reported=source != "no_usage",
+            usage_estimated=bool(estimated),
+            service_tier=tier,
+            batch=bool(batch),
+            server_tools=tuple(sorted(orjson.loads(tools).items())) if tools else (),
+            lever=lever,
+        ),
+        cost=Cost(usd=optional_pico_to_usd(cost), source=source, estimated=bool(estimated)),
+    )
+
+
+def from_db(
+    record: Sequence[Any],
+    savings: Mapping[str, Decimal | None],
+    calls: Sequence[CallRecord] = (),
+) -> LedgerRow:
     """Inverse of :func:`to_params` for one ``SELECT_ROWS`` record."""
     (
         request_id,
@@ -119,21 +254,23 @@ def from_db(record: Sequence[Any], savings: Mapping[str, Decimal]) -> LedgerRow:
         dialect,
         endpoint,
         requested_model,
+        requested_alias,
         model,
         provider,
+        service_tier,
         stream,
-        input_tokens,
-        output_tokens,
-        cache_read,
-        cache_5m,
-        cache_1h,
-        reasoning,
+        _calls,
+        *tokens,
+        base_in,
+        base_out,
         cost,
         baseline,
-        _saved,
+        saved,
+        estimated,
         price_source,
         latency_ms,
         status,
+        failure,
         error,
         detail,
     ) = record
@@ -145,23 +282,25 @@ def from_db(record: Sequence[Any], savings: Mapping[str, Decimal]) -> LedgerRow:
         dialect=dialect,
         endpoint=endpoint,
         requested_model=requested_model,
+        requested_alias=requested_alias,
         model=model,
         provider=provider,
+        service_tier=service_tier,
         stream=bool(stream),
-        usage=Usage(
-            input_tokens=input_tokens,
-            output_tokens=output_tokens,
-            cache_read_tokens=cache_read,
-            cache_write_5m_tokens=cache_5m,
-            cache_write_1h_tokens=cache_1h,
-            reasoning_tokens=reasoning,
+        usage=Usage(*tokens),
+        baseline_usage=(
+            None if base_in is None else Usage(input_tokens=base_in, output_tokens=base_out or 0)
         ),
         cost_usd=optional_pico_to_usd(cost),
         baseline_usd=optional_pico_to_usd(baseline),
+        saved_usd=optional_pico_to_usd(saved),
         savings=savings,
+        calls=tuple(calls),
+        cost_estimated=bool(estimated),
         price_source=price_source,
         latency_ms=latency_ms,
         status=status,
+        failure=failure,
         error=error,
         detail=detail,
     )

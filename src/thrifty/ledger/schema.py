@@ -65,6 +65,106 @@ MIGRATIONS: tuple[Migration, ...] = (
         ) WITHOUT ROWID
         """,
     ),
+    # 2: ledger v2.  A saving that is not known is NULL (it was stored as 0); the
+    # requested alias, the billed service tier, the baseline's token counts, an estimate
+    # flag and the failure phase get columns; every upstream call gets a `calls` row.
+    (
+        """
+        CREATE TABLE requests_v2 (
+            id INTEGER PRIMARY KEY,
+            request_id TEXT NOT NULL UNIQUE,
+            ts REAL NOT NULL,
+            tenant TEXT,
+            task TEXT,
+            dialect TEXT NOT NULL,
+            endpoint TEXT NOT NULL,
+            requested_model TEXT,
+            requested_alias TEXT,
+            model TEXT,
+            provider TEXT,
+            service_tier TEXT,
+            stream INTEGER NOT NULL,
+            calls INTEGER NOT NULL,
+            input_tokens INTEGER NOT NULL,
+            output_tokens INTEGER NOT NULL,
+            cache_read_tokens INTEGER NOT NULL,
+            cache_write_5m_tokens INTEGER NOT NULL,
+            cache_write_1h_tokens INTEGER NOT NULL,
+            reasoning_tokens INTEGER NOT NULL,
+            baseline_input_tokens INTEGER,
+            baseline_output_tokens INTEGER,
+            cost_pusd INTEGER,
+            baseline_pusd INTEGER,
+            saved_pusd INTEGER,
+            cost_estimated INTEGER NOT NULL,
+            price_source TEXT NOT NULL,
+            latency_ms REAL NOT NULL,
+            status INTEGER NOT NULL,
+            failure TEXT,
+            error TEXT,
+            detail TEXT
+        )
+        """,
+        """
+        INSERT INTO requests_v2 (
+            id, request_id, ts, tenant, task, dialect, endpoint, requested_model, model,
+            provider, stream, calls, input_tokens, output_tokens, cache_read_tokens,
+            cache_write_5m_tokens, cache_write_1h_tokens, reasoning_tokens,
+            baseline_input_tokens, baseline_output_tokens, cost_pusd, baseline_pusd,
+            saved_pusd, cost_estimated, price_source, latency_ms, status, error, detail)
+        SELECT id, request_id, ts, tenant, task, dialect, endpoint, requested_model, model,
+            provider, stream, CASE WHEN price_source = 'none' THEN 0 ELSE 1 END,
+            input_tokens, output_tokens, cache_read_tokens, cache_write_5m_tokens,
+            cache_write_1h_tokens, reasoning_tokens,
+            CASE WHEN baseline_pusd IS NULL THEN NULL ELSE input_tokens END,
+            CASE WHEN baseline_pusd IS NULL THEN NULL ELSE output_tokens END,
+            cost_pusd, baseline_pusd,
+            CASE WHEN cost_pusd IS NULL OR baseline_pusd IS NULL THEN NULL ELSE saved_pusd END,
+            0, price_source, latency_ms, status, error, detail
+        FROM requests
+        """,
+        "DROP TABLE requests",
+        "ALTER TABLE requests_v2 RENAME TO requests",
+        "CREATE INDEX requests_ts ON requests (ts)",
+        """
+        CREATE TABLE savings_v2 (
+            request_id TEXT NOT NULL,
+            lever TEXT NOT NULL,
+            saved_pusd INTEGER,
+            PRIMARY KEY (request_id, lever)
+        ) WITHOUT ROWID
+        """,
+        """
+        INSERT INTO savings_v2 (request_id, lever, saved_pusd)
+        SELECT s.request_id, s.lever,
+            CASE WHEN r.saved_pusd IS NULL THEN NULL ELSE s.saved_pusd END
+        FROM savings s JOIN requests r ON r.request_id = s.request_id
+        """,
+        "DROP TABLE savings",
+        "ALTER TABLE savings_v2 RENAME TO savings",
+        """
+        CREATE TABLE calls (
+            request_id TEXT NOT NULL,
+            seq INTEGER NOT NULL,
+            lever TEXT,
+            model TEXT NOT NULL,
+            provider TEXT NOT NULL,
+            service_tier TEXT,
+            batch INTEGER NOT NULL,
+            input_tokens INTEGER NOT NULL,
+            output_tokens INTEGER NOT NULL,
+            cache_read_tokens INTEGER NOT NULL,
+            cache_write_5m_tokens INTEGER NOT NULL,
+            cache_write_1h_tokens INTEGER NOT NULL,
+            reasoning_tokens INTEGER NOT NULL,
+            server_tools TEXT,
+            cost_pusd INTEGER,
+            price_source TEXT NOT NULL,
+            estimated INTEGER NOT NULL,
+            PRIMARY KEY (request_id, seq)
+        ) WITHOUT ROWID
+        """,
+    ),
 )
 
 

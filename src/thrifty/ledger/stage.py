@@ -1,101 +1,87 @@
-"""The outermost stage: prices every outcome and writes one ledger row for it.
+"""The outermost stage: prices every outcome (through the :class:`Accountant`) and writes
+one ledger row for it.
 
-Cost = the actual usage priced at the model that served the call, on the provider that
-served it (the model name the upstream reports, e.g. a dated snapshot, falling back to the
-name thrifty sent).  Baseline = the same usage priced at the model the app asked for, with
-no lever; with no lever that changed the model, baseline is the cost.  The difference is
-split among the steps: a step that stated ``saved_usd`` keeps it; the first step that did
-not (routing, whose saving is only known when usage is final) gets the remainder.  A call
-whose upstream reported no usage is booked as unpriced, never as $0.
+A non-stream answer is booked before it is returned.  A stream is booked when its final
+batch arrives, before that batch is handed on (so the app's answer is never ahead of its
+row), or, if it ends any other way (an upstream cut, a client that left), when the
+iterator is closed.  ``LedgerStore.record`` either commits before its first suspension or
+has queued the row for its writer thread, so a cancelled request cannot withdraw its row.
 
-Streams are recorded when the iterator finishes, fails or is closed early (client gone),
-so nothing is lost on a disconnect.  ``LedgerStore.record`` either commits before its first
-suspension or has queued the row for its writer thread, so a cancelled request cannot
-withdraw its row.
+The row's ``status`` is the HTTP status the app got: a stream that fails after its first
+event was sent is a 200 whose ``failure`` is ``mid_stream``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from thrifty.errors import ThriftyError
-from thrifty.ledger import LedgerRow, LedgerStore
-from thrifty.pricing import PriceBook
-from thrifty.types import ChatRequest, ChatResponse, Cost, Handler, Stage, StreamEvent, Usage
+from thrifty.ledger.accounting import NO_USAGE, Accountant, Settlement
+from thrifty.ledger.row import CallRecord, LedgerRow
+from thrifty.ledger.store import LedgerStore
+from thrifty.types import ChatRequest, ChatResponse, Handler, Stage, StreamEvent, Usage
 
-ZERO = Decimal(0)
+if TYPE_CHECKING:
+    from thrifty.pipeline import Parts
 
-
-UpstreamFacts = tuple[str | None, bool]  # (genai-prices provider id, local)
-NO_USAGE = Cost(usd=None, source="no_usage")
-
-
-class Accountant:
-    """Prices responses: actual cost, baseline, and per-lever savings."""
-
-    def __init__(
-        self,
-        prices: PriceBook,
-        upstream_of: Callable[[str], UpstreamFacts | None],
-        upstream_named: Callable[[str], UpstreamFacts | None],
-    ) -> None:
-        self._prices = prices
-        self._upstream_of = upstream_of  # model name -> the provider that would serve it
-        self._upstream_named = upstream_named  # provider name -> its facts
-
-    def _price(self, usage: Usage, model: str, facts: UpstreamFacts | None) -> Cost:
-        provider, local = facts if facts is not None else (None, False)
-        return self._prices.cost(usage, model, provider=provider, local=local)
-
-    def actual_cost(self, served: ChatRequest, response: ChatResponse) -> Cost:
-        if not response.usage_reported:
-            return NO_USAGE
-        facts = self._upstream_named(response.provider) or self._upstream_of(served.model)
-        cost = self._price(response.usage, response.model, facts)
-        if not cost.priced and response.model != served.model:
-            cost = self._price(response.usage, served.model, facts)
-        return cost
-
-    def settle(self, request: ChatRequest, response: ChatResponse) -> dict[str, Decimal]:
-        """Set ``response.cost``/``baseline`` and the steps' savings; return lever -> saved.
-        ``request`` is the app's; ``response.served`` (if set) is what the provider got."""
-        served = response.served or request
-        response.cost = self.actual_cost(served, response)
-        if served.model == served.requested_model or not response.usage_reported:
-            response.baseline = response.cost
-        else:
-            model = served.requested_model
-            response.baseline = self._price(response.usage, model, self._upstream_of(model))
-        savings: dict[str, Decimal] = {}
-        actual, baseline = response.cost.usd, response.baseline.usd
-        if actual is None or baseline is None:
-            return savings
-        remainder = baseline - actual
-        for step in response.steps:
-            if step.saved_usd is not None:
-                remainder -= step.saved_usd
-        for step in response.steps:
-            if step.saved_usd is None:
-                step.saved_usd, remainder = remainder, ZERO
-            savings[step.lever] = savings.get(step.lever, ZERO) + step.saved_usd
-        return savings
+__all__ = ["Accountant", "build", "error_text", "ledger_stage", "record_rejection"]
 
 
 def _row(
     request: ChatRequest,
     response: ChatResponse | None,
-    savings: dict[str, Decimal],
+    settled: Settlement | None,
     started: float,
     *,
     status: int,
     error: str | None,
+    failure: str | None,
 ) -> LedgerRow:
-    cost = response.cost if response is not None else None
-    baseline = response.baseline if response is not None else None
+    calls = tuple(CallRecord(c, k) for c, k in settled.calls) if settled is not None else ()
+    usage = Usage()
+    for record in calls:
+        usage = usage + record.call.usage
     detail = "; ".join(s.detail for s in response.steps) if response is not None else None
+    served = response.served if response is not None else None
+    return LedgerRow(
+        request_id=request.request_id,
+        ts=request.received_at,
+        tenant=request.tenant,
+        task=request.task,
+        dialect=request.dialect,
+        endpoint=request.endpoint,
+        requested_model=(served or request).requested_model,
+        requested_alias=(served or request).requested_alias,
+        model=response.model if response is not None else request.model,
+        provider=response.provider if response is not None else None,
+        service_tier=response.service_tier if response is not None else None,
+        stream=request.stream,
+        usage=usage,
+        calls=calls,
+        cost_usd=settled.cost.usd if settled is not None else None,
+        baseline_usd=settled.baseline.usd if settled is not None else None,
+        baseline_usage=settled.baseline_usage if settled is not None else None,
+        savings=settled.savings if settled is not None else {},
+        saved_usd=settled.saved if settled is not None else None,
+        cost_estimated=settled.estimated if settled is not None else False,
+        price_source=settled.cost.source if settled is not None else "none",
+        latency_ms=(time.perf_counter() - started) * 1000.0,
+        status=status,
+        failure=failure,
+        error=error,
+        detail=detail or None,
+    )
+
+
+def _failed_row(request: ChatRequest, exc: BaseException, started: float) -> LedgerRow:
+    """The row of a request that raised before it had a response."""
+    reached = bool(getattr(exc, "reached_upstream", False))
+    left = isinstance(exc, (asyncio.CancelledError, GeneratorExit))
     return LedgerRow(
         request_id=request.request_id,
         ts=request.received_at,
@@ -104,18 +90,21 @@ def _row(
         dialect=request.dialect,
         endpoint=request.endpoint,
         requested_model=request.requested_model,
-        model=response.model if response is not None else request.model,
-        provider=response.provider if response is not None else None,
+        requested_alias=request.requested_alias,
+        model=request.model,
+        provider=getattr(exc, "provider", None) or None,
         stream=request.stream,
-        usage=response.usage if response is not None else Usage(),
-        cost_usd=cost.usd if cost is not None else (ZERO if response is None else None),
-        baseline_usd=baseline.usd if baseline is not None else None,
-        savings=savings,
-        price_source=cost.source if cost is not None else "none",
+        usage=Usage(),
+        # A call that reached the provider may have been billed: unknown, never $0.
+        cost_usd=None if reached or left else Decimal(0),
+        baseline_usd=None,
+        savings={},
+        saved_usd=None,
+        price_source=NO_USAGE.source if reached or left else "none",
         latency_ms=(time.perf_counter() - started) * 1000.0,
-        status=status,
-        error=error,
-        detail=detail or None,
+        status=_failure_status(exc),
+        failure="client_left" if left else "upstream",
+        error=_failure_text(exc),
     )
 
 
@@ -146,21 +135,14 @@ def ledger_stage(store: LedgerStore, accountant: Accountant) -> Stage:
             try:
                 response = await inner(request)
             except BaseException as exc:
-                row = _row(
-                    request,
-                    None,
-                    {},
-                    started,
-                    status=_failure_status(exc),
-                    error=_failure_text(exc),
-                )
-                await store.record(row)
+                await store.record(_failed_row(request, exc, started))
                 raise
             if response.stream is None:
-                savings = accountant.settle(request, response)
-                await store.record(
-                    _row(request, response, savings, started, status=200, error=None)
+                settled = accountant.settle(request, response)
+                row = _row(
+                    request, response, settled, started, status=200, error=None, failure=None
                 )
+                await store.record(row)
                 return response
             response.stream = _recorded(request, response, response.stream, started)
             return response
@@ -172,37 +154,63 @@ def ledger_stage(store: LedgerStore, accountant: Accountant) -> Stage:
             started: float,
         ) -> AsyncIterator[Sequence[StreamEvent]]:
             error: str | None = None
+            failure: str | None = None
             status = 200
-            booked = False
+            booked = sent = False
             try:
                 async for batch in events:
                     if not booked and response.stream_complete:
                         # The batch that ends the stream: book the row before the app
                         # gets its answer, without waiting for the upstream's EOF.
                         booked = True
-                        savings = accountant.settle(request, response)
-                        row = _row(request, response, savings, started, status=200, error=None)
-                        await store.record(row)
+                        settled = accountant.settle(request, response)
+                        await store.record(
+                            _row(
+                                request,
+                                response,
+                                settled,
+                                started,
+                                status=200,
+                                error=None,
+                                failure=response.failure,
+                            )
+                        )
+                    sent = True
                     yield batch
             except BaseException as exc:
                 if booked:
                     raise  # booked already; what failed came after the end (EOF, close)
-                status, error = _failure_status(exc), _failure_text(exc)
+                error = _failure_text(exc)
+                left = isinstance(exc, (asyncio.CancelledError, GeneratorExit))
+                if left:
+                    status, failure = 499, "client_left"
+                elif sent:
+                    failure = "mid_stream"  # the app got HTTP 200 and an error event
+                else:
+                    status, failure = _failure_status(exc), "upstream"
                 raise
             finally:
                 try:
-                    if not booked:
-                        if error is None and not response.stream_complete:
-                            status = 499
-                            error = "client_disconnected: stream closed before the end"
-                        savings = accountant.settle(request, response)
-                        await store.record(
-                            _row(request, response, savings, started, status=status, error=error)
-                        )
-                finally:
                     close = getattr(events, "aclose", None)
                     if close is not None:
                         await close()
+                finally:
+                    if not booked:
+                        if error is None and not response.stream_complete:
+                            status, failure = 499, "client_left"
+                            error = "client_disconnected: stream closed before the end"
+                        settled = accountant.settle(request, response)
+                        await store.record(
+                            _row(
+                                request,
+                                response,
+                                settled,
+                                started,
+                                status=status,
+                                error=error,
+                                failure=failure,
+                            )
+                        )
 
         return handle
 
@@ -212,5 +220,12 @@ def ledger_stage(store: LedgerStore, accountant: Accountant) -> Stage:
 async def record_rejection(
     store: LedgerStore, request: ChatRequest, exc: ThriftyError, started: float
 ) -> None:
-    """Book a request the gateway refused before it reached the pipeline (bad JSON, ...)."""
-    await store.record(_row(request, None, {}, started, status=exc.status, error=error_text(exc)))
+    """Book a request refused before it reached the pipeline (bad JSON, ...)."""
+    await store.record(dataclasses.replace(_failed_row(request, exc, started), failure="request"))
+
+
+async def build(parts: Parts) -> Stage:
+    """The ledger stage for the pipeline (always on)."""
+    from thrifty.pipeline import accountant_for
+
+    return ledger_stage(parts.ledger, accountant_for(parts))

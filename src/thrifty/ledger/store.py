@@ -37,14 +37,19 @@ from decimal import Decimal
 from pathlib import Path
 
 from thrifty.errors import ThriftyError
-from thrifty.ledger.money import pico_to_usd
+from thrifty.ledger.money import optional_pico_to_usd
 from thrifty.ledger.row import (
+    INSERT_CALL,
     INSERT_ROW,
     INSERT_SAVING,
+    SELECT_CALLS,
     SELECT_ROWS,
+    CallParams,
+    CallRecord,
     LedgerRow,
     RowParams,
     SavingParams,
+    call_from_db,
     from_db,
     to_params,
 )
@@ -64,6 +69,7 @@ class LedgerWriteError(ThriftyError):
 class _Item:
     params: RowParams
     savings: list[SavingParams]
+    calls: list[CallParams]
     future: asyncio.Future[None]
     loop: asyncio.AbstractEventLoop
 
@@ -162,10 +168,10 @@ class LedgerStore:
         """
         if not self._accepting:
             raise RuntimeError("LedgerStore is not open (call await store.open())")
-        params, savings = to_params(row)
+        params, savings, calls = to_params(row)
         loop = asyncio.get_running_loop()
         future: asyncio.Future[None] = loop.create_future()
-        item = _Item(params, savings, future, loop)
+        item = _Item(params, savings, calls, future, loop)
         if loop is self._loop and self._fast is not None:
             self._commit_now(self._fast, [item])
         else:
@@ -271,6 +277,9 @@ class LedgerStore:
             savings = [saving for item in items for saving in item.savings]
             if savings:
                 conn.executemany(INSERT_SAVING, savings)
+            calls = [call for item in items for call in item.calls]
+            if calls:
+                conn.executemany(INSERT_CALL, calls)
             conn.execute("COMMIT")
         except sqlite3.Error:
             if conn.in_transaction:
@@ -289,6 +298,8 @@ class LedgerStore:
                     conn.execute(INSERT_ROW, item.params)
                     if item.savings:
                         conn.executemany(INSERT_SAVING, item.savings)
+                    if item.calls:
+                        conn.executemany(INSERT_CALL, item.calls)
                 except sqlite3.Error as exc:
                     conn.execute("ROLLBACK TO row")
                     outcomes.append(_failure(item, exc))
@@ -325,14 +336,26 @@ def read_rows(
     try:
         where, params = time_range(since, until)
         joined_where, _ = time_range(since, until, column="r.ts")
-        savings: dict[str, dict[str, Decimal]] = {}
+        savings: dict[str, dict[str, Decimal | None]] = {}
         saving_sql = (
             "SELECT s.request_id, s.lever, s.saved_pusd FROM savings s"
             f" JOIN requests r ON r.request_id = s.request_id{joined_where}"
         )
         for request_id, lever, pico in conn.execute(saving_sql, params):
-            savings.setdefault(request_id, {})[lever] = pico_to_usd(pico)
+            savings.setdefault(request_id, {})[lever] = optional_pico_to_usd(pico)
+        calls: dict[str, list[CallRecord]] = {}
+        call_sql = (
+            SELECT_CALLS.replace("FROM calls", "FROM calls c")
+            .replace("SELECT ", "SELECT c.", 1)
+            .replace(", ", ", c.")
+            + f" JOIN requests r ON r.request_id = c.request_id{joined_where} ORDER BY c.seq"
+        )
+        for record in conn.execute(call_sql, params):
+            calls.setdefault(record[0], []).append(call_from_db(record))
         records = conn.execute(f"{SELECT_ROWS}{where} ORDER BY ts, id", params).fetchall()
-        return [from_db(record, savings.get(record[0], {})) for record in records]
+        return [
+            from_db(record, savings.get(record[0], {}), calls.get(record[0], ()))
+            for record in records
+        ]
     finally:
         conn.close()

@@ -1,0 +1,1 @@
+"""Fewer tokens: output control, prompt-cache planning, history, context, compression."""
