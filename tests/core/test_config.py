@@ -108,3 +108,52 @@ def test_simulator_is_automatic_without_keys(tmp_path: Path) -> None:
     assert not overridden.uses_simulator({})
     forced = load_settings(write(tmp_path, "simulate = true"))
     assert forced.uses_simulator({"OPENAI_API_KEY": "k"})
+
+
+LEVERS_TOML = """
+[routing.aliases]
+cheap = "gpt-4o-mini"
+
+[levers.output]
+enabled = true
+max_output_tokens = 800
+
+[tasks.summarize]
+model = "cheap"
+
+[tasks.summarize.output]
+max_output_tokens = 120
+
+[tasks.chat]
+output = { enabled = false }
+"""
+
+
+def test_lever_defaults_and_per_task_overrides(tmp_path: Path) -> None:
+    settings = load_settings(write(tmp_path, LEVERS_TOML))
+    assert settings.task_routes() == {"summarize": "cheap"}
+    summarize = settings.levers_for("summarize").output
+    assert (summarize.enabled, summarize.max_output_tokens) == (True, 120)  # key by key
+    assert settings.levers_for("chat").output.enabled is False
+    other = settings.levers_for("anything-else").output
+    assert (other.enabled, other.max_output_tokens) == (True, 800)
+    assert settings.levers_for(None) == settings.levers
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[levers.nosuch]\nenabled = true\n", "nosuch"),
+        ("[tasks.t.nosuch]\nx = 1\n", "unknown key 'nosuch'"),
+        ("[tasks.t]\noutput = 3\n", "must be a table"),
+        ("[tasks.t.output]\nmax_output_tokens = -1\n", "greater than 0"),
+        ("[tasks.t.output]\nmax_tokens = 5\n", "max_tokens"),
+        (
+            '[routing.tasks]\nt = "a"\n[tasks.t]\nmodel = "b"\n',
+            "routed twice",
+        ),
+    ],
+)
+def test_bad_lever_settings_are_clear_errors(tmp_path: Path, text: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_settings(write(tmp_path, text))

@@ -25,7 +25,7 @@ def output_stage(caps: dict[str | None, int | None]) -> Stage:
 
     def wrap(inner: Handler) -> Handler:
         async def handle(request: ChatRequest) -> ChatResponse:
-            cap = caps[request.task] if request.task in caps else default
+            cap = caps.get(request.task, default)
             if cap is None:
                 return await inner(request)
             view = RequestView.of(request)
