@@ -71,6 +71,27 @@ async def test_task_header_routes_to_cheap_model_and_books_saving(
     assert dict(row.savings) == {"routing": baseline - cost}
 
 
+async def test_an_alias_is_booked_as_the_model_it_names(
+    gateway: Gateway, oai: openai.AsyncOpenAI
+) -> None:
+    """Defect: the ledger stored the alias as requested_model; it stores the resolved model
+    and keeps the alias in its own field, and an alias is no saving."""
+    raw = await oai.chat.completions.with_raw_response.create(
+        model="cheap", messages=[{"role": "user", "content": "hi"}]
+    )
+    assert raw.headers["x-thrifty-model"] == "gpt-4o-mini"
+    assert raw.headers["x-thrifty-levers"] == "none"
+    assert Decimal(raw.headers["x-thrifty-saved-usd"]) == 0
+    [row] = gateway.rows()
+    assert (row.requested_model, row.requested_alias, row.model) == (
+        "gpt-4o-mini",
+        "cheap",
+        "gpt-4o-mini",
+    )
+    assert row.baseline_usd == row.cost_usd and row.saved_usd == 0 and row.savings == {}
+    assert [(c.call.model, c.call.lever) for c in row.calls] == [("gpt-4o-mini", None)]
+
+
 async def test_task_in_metadata_routes_too(gateway: Gateway, oai: openai.AsyncOpenAI) -> None:
     raw = await oai.chat.completions.with_raw_response.create(
         model="gpt-4o",
