@@ -147,14 +147,14 @@ def _epoch(day: str | None, flag: str) -> float | None:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from thrifty.ledger import build_report, render_report, report_to_json
+    import asyncio
+
+    from thrifty.ledger import SqliteLedgerReader, build_report, render_report, report_to_json
 
     settings = _settings(args, ledger={"path": args.ledger})
-    report = build_report(
-        settings.ledger.path,
-        since=_epoch(args.since, "--since"),
-        until=_epoch(args.until, "--until"),
-    )
+    since, until = _epoch(args.since, "--since"), _epoch(args.until, "--until")
+    reader = SqliteLedgerReader(settings.ledger.path)
+    report = asyncio.run(build_report(reader, since=since, until=until))
     if args.json:
         print(json.dumps(report_to_json(report), indent=2))
     else:

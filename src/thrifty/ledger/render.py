@@ -1,34 +1,53 @@
 """Human text for a :class:`~thrifty.ledger.report.Report`.
 
-Unpriced calls are flagged loudly: a WARNING block names the models with no known price,
-and a cost with no priced request is shown as ``unknown``, never ``$0``.  A cost that
-sums priced requests while others are unpriced is shown as ``$x + unknown``.
+Unknown is shown as unknown, never as ``$0``: a total says how many requests it covers
+and how many it leaves out ("$1.20 over 950 of 1,000 requests (50 unknown)"; in tables
+"$1.20 +50 unknown"), and a total no request has known is ``unknown``.  Calls with no
+known cost are also named in a loud WARNING block.  The share saved is computed over the
+requests where cost, baseline and saving are all known, and says so.
 """
 
 from __future__ import annotations
 
+import textwrap
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 
 from thrifty.ledger.report import Report, ReportLine
 
-_CENT_MICROS = Decimal("0.000001")
-_HEADERS = ("requests", "errors", "cost", "baseline", "saved", "unpriced")
+_MICROS = Decimal("0.000001")
+_HEADERS = ("requests", "errors", "calls", "cost", "estimated", "baseline", "saved", "saved %")
 
 
 def money(value: Decimal) -> str:
     """``$1,234.567890``: rounded to the micro-dollar for reading (JSON stays exact)."""
-    return f"${value.quantize(_CENT_MICROS, rounding=ROUND_HALF_EVEN):,}"
+    text = f"{value.quantize(_MICROS, rounding=ROUND_HALF_EVEN):,}"
+    return f"-${text[1:]}" if text.startswith("-") else f"${text}"
 
 
-def cost_cell(cost: Decimal | None, unpriced: int) -> str:
-    if cost is None:
-        return "unknown" if unpriced else "$0"
-    return f"{money(cost)} + unknown" if unpriced else money(cost)
+def amount_cell(total: Decimal | None, unknown: int) -> str:
+    """A table cell: ``$x``, ``$x +N unknown``, or ``unknown`` (never ``$0``)."""
+    if total is None:
+        return "unknown"
+    return f"{money(total)} +{unknown:,} unknown" if unknown else money(total)
 
 
-def baseline_cell(baseline: Decimal | None) -> str:
-    return "unknown" if baseline is None else money(baseline)
+def amount_text(total: Decimal | None, unknown: int, requests: int) -> str:
+    """A sentence: ``$x``, ``$x over K of N requests (U unknown)``, or ``unknown``."""
+    if total is None:
+        return f"unknown (all {requests:,} requests)" if requests != 1 else "unknown"
+    if not unknown:
+        return money(total)
+    return (
+        f"{money(total)} over {requests - unknown:,} of {requests:,} requests ({unknown:,} unknown)"
+    )
+
+
+def share_text(line: ReportLine) -> str:
+    share = line.saved_share
+    if share is None:
+        return "-"
+    return f"{(share * 100).quantize(Decimal('0.1'), rounding=ROUND_HALF_EVEN)}%"
 
 
 def _cells(line: ReportLine) -> tuple[str, ...]:
@@ -36,10 +55,12 @@ def _cells(line: ReportLine) -> tuple[str, ...]:
         line.key,
         f"{line.requests:,}",
         f"{line.errors:,}",
-        cost_cell(line.cost_usd, line.unpriced_requests),
-        baseline_cell(line.baseline_usd),
-        money(line.saved_usd),
-        f"{line.unpriced_requests:,}" if line.unpriced_requests else "-",
+        f"{line.calls:,}",
+        amount_cell(line.cost_usd, line.cost_unknown),
+        f"{line.cost_estimated:,}" if line.cost_estimated else "-",
+        amount_cell(line.baseline_usd, line.baseline_unknown),
+        amount_cell(line.saved_usd, line.saved_unknown),
+        share_text(line),
     )
 
 
@@ -63,7 +84,7 @@ def _when(ts: float | None, default: str) -> str:
 
 
 def _warning(report: Report) -> list[str]:
-    count = report.totals.unpriced_requests
+    count = report.totals.cost_unknown
     if not count:
         return []
     models = ", ".join(f"{model} ({n:,})" for model, n in report.unpriced_models)
@@ -80,19 +101,38 @@ def _warning(report: Report) -> list[str]:
 
 
 def _totals(line: ReportLine) -> list[str]:
-    saved = money(line.saved_usd)
-    if line.baseline_usd:
-        share = line.saved_usd / line.baseline_usd * 100
-        saved += f"  ({share.quantize(Decimal('0.1'), rounding=ROUND_HALF_EVEN)}% of baseline)"
-    return [
+    cost = amount_text(line.cost_usd, line.cost_unknown, line.requests)
+    if line.cost_estimated:
+        cost += f", of which {line.cost_estimated:,} estimated"
+    out = [
         "",
         "Totals",
         f"  requests  {line.requests:,}  (errors: {line.errors:,},"
-        f" unpriced: {line.unpriced_requests:,})",
-        f"  cost      {cost_cell(line.cost_usd, line.unpriced_requests)}",
-        f"  baseline  {baseline_cell(line.baseline_usd)}",
-        f"  saved     {saved}",
+        f" upstream calls: {line.calls:,}, unknown cost: {line.cost_unknown:,})",
+        f"  cost      {cost}",
+        f"  baseline  {amount_text(line.baseline_usd, line.baseline_unknown, line.requests)}",
+        f"  saved     {amount_text(line.saved_usd, line.saved_unknown, line.requests)}",
     ]
+    if line.saved_share is not None:
+        every = line.comparable_requests == line.requests
+        n = line.comparable_requests
+        over = (
+            f"all {n:,} requests"
+            if every and n != 1
+            else "its 1 request"
+            if every
+            else f"the {n:,} request{'s' if n != 1 else ''} where cost, baseline and saving"
+            " are all known"
+        )
+        out.append(f"            = {share_text(line)} of baseline, over {over}")
+    return out
+
+
+_LEGEND = (
+    "'+N unknown': N requests whose amount is unknown, not in the sum.  'estimated':"
+    " requests whose cost rests on estimated token counts.  'saved %': over the requests"
+    " where cost, baseline and saving are all known."
+)
 
 
 def render_report(report: Report) -> str:
@@ -107,7 +147,8 @@ def render_report(report: Report) -> str:
     out += _table("By day (UTC)", "day", report.by_day)
     out += _table("By task", "task", report.by_task)
     out += _table("By model (requested -> used)", "model", report.by_model)
-    out += _table("By lever", "lever", report.by_lever)
+    out += _table("By lever (saved: the lever's own share)", "lever", report.by_lever)
     out += _table("By tenant", "tenant", report.by_tenant)
+    out += ["", *textwrap.wrap(_LEGEND, 88)]
     out += _warning(report)
     return "\n".join(out) + "\n"

@@ -1,37 +1,35 @@
-"""The queries behind ``thrifty report``: totals and breakdowns, summed exactly.
+"""``thrifty report``: totals and breakdowns of the ledger, read through a
+:class:`~thrifty.store.protocols.LedgerReader` (no SQL here: see ``ledger/query.py``).
 
-Every amount is an SQL ``SUM`` of integer pico-dollars, grouped by (key, UTC day) so a
-single SQLite integer never has to hold more than one key's one day of spend; the few
-groups are then added in Python (unbounded integers).  An overflowing day raises.
+Conventions for a :class:`ReportLine` (unknown stays unknown, and says how much):
 
-Conventions for a :class:`ReportLine`:
-
-* ``cost_usd`` sums the *priced* requests only; ``unpriced_requests`` counts the rest
-  (``cost`` unknown).  ``cost_usd`` is ``None`` when no request of the line is priced:
-  unknown, never $0.
-* ``baseline_usd`` likewise sums the known baselines (``None`` if none is known).
-* ``saved_usd`` sums the per-lever savings the requests recorded.
-* ``errors`` counts requests answered with status >= 400 or carrying an error.
+* ``cost_usd`` sums the requests whose cost is known; ``cost_unknown`` counts the others.
+  ``cost_estimated`` counts the requests in that sum whose cost rests on estimated token
+  counts (a stream cut short).  ``baseline_usd`` / ``baseline_unknown`` and ``saved_usd``
+  / ``saved_unknown`` likewise.  A total is ``None`` when no request of the line has it
+  known: unknown, never $0.
+* The three totals may cover different requests.  ``comparable_*`` are the sums over the
+  same requests for all three (cost, baseline and saving known), and
+  :attr:`ReportLine.saved_share` is computed from them only.
+* ``by_lever``: the requests whose savings name the lever; ``saved`` is the lever's own
+  share, and a share that is unknown is counted in that lever's ``saved_unknown``.
+* ``errors`` counts requests answered with status >= 400 or carrying an error; ``calls``
+  the upstream calls made (a cache hit makes none, a cascade may make two).
 """
 
 from __future__ import annotations
 
-import os
-import sqlite3
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import Context, Decimal
 from typing import Any
 
 from thrifty.ledger.money import optional_pico_to_usd, pico_to_usd, usd_text
-from thrifty.ledger.schema import connect, time_range
+from thrifty.store.protocols import GroupTotals, LedgerReader
 
 NONE_KEY = "(none)"
-
-_SUMS = (
-    "count(*), sum(r.status >= 400 OR r.error IS NOT NULL), sum(r.cost_pusd),"
-    " sum(r.baseline_pusd), sum({saved}), sum(r.cost_pusd IS NULL)"
-)
+NO_USAGE_TAG = " [no usage reported]"
+_SHARE_CONTEXT = Context(prec=28)
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,15 +37,31 @@ class ReportLine:
     key: str
     requests: int
     errors: int
+    calls: int
     cost_usd: Decimal | None
+    cost_unknown: int
+    cost_estimated: int
     baseline_usd: Decimal | None
-    saved_usd: Decimal
-    unpriced_requests: int
+    baseline_unknown: int
+    saved_usd: Decimal | None
+    saved_unknown: int
+    comparable_requests: int
+    comparable_cost_usd: Decimal
+    comparable_baseline_usd: Decimal
+    comparable_saved_usd: Decimal
+
+    @property
+    def saved_share(self) -> Decimal | None:
+        """Saved / baseline over the requests where cost, baseline and saving are all
+        known (``None`` if there are none, or their baseline is not positive)."""
+        if self.comparable_requests == 0 or self.comparable_baseline_usd <= 0:
+            return None
+        return _SHARE_CONTEXT.divide(self.comparable_saved_usd, self.comparable_baseline_usd)
 
 
 @dataclass(frozen=True, slots=True)
 class Report:
-    path: str
+    path: str  # the reader's location
     since: float | None
     until: float | None
     totals: ReportLine
@@ -56,47 +70,35 @@ class Report:
     by_model: tuple[ReportLine, ...]  # key "requested -> used", or one name if the same
     by_lever: tuple[ReportLine, ...]  # requests that credited the lever; saved = its share
     by_tenant: tuple[ReportLine, ...]
-    unpriced_models: tuple[tuple[str, int], ...]  # model -> unpriced requests, most first
+    unpriced_models: tuple[tuple[str, int], ...]  # model -> requests of unknown cost
 
 
-class _Acc:
-    """Running integer sums for one line."""
-
-    __slots__ = ("baseline", "cost", "errors", "requests", "saved", "unpriced")
-
-    def __init__(self) -> None:
-        self.requests = self.errors = self.saved = self.unpriced = 0
-        self.cost: int | None = None
-        self.baseline: int | None = None
-
-    def add(self, sums: tuple[Any, ...]) -> None:
-        requests, errors, cost, baseline, saved, unpriced = sums
-        self.requests += requests
-        self.errors += errors or 0
-        self.saved += saved or 0
-        self.unpriced += unpriced or 0
-        if cost is not None:
-            self.cost = (self.cost or 0) + cost
-        if baseline is not None:
-            self.baseline = (self.baseline or 0) + baseline
-
-    def line(self, key: str) -> ReportLine:
-        return ReportLine(
-            key=key,
-            requests=self.requests,
-            errors=self.errors,
-            cost_usd=optional_pico_to_usd(self.cost),
-            baseline_usd=optional_pico_to_usd(self.baseline),
-            saved_usd=pico_to_usd(self.saved),
-            unpriced_requests=self.unpriced,
-        )
+def line_from_totals(key: str, totals: GroupTotals) -> ReportLine:
+    return ReportLine(
+        key=key,
+        requests=totals.requests,
+        errors=totals.errors,
+        calls=totals.calls,
+        cost_usd=optional_pico_to_usd(totals.cost_pusd),
+        cost_unknown=totals.cost_unknown,
+        cost_estimated=totals.cost_estimated,
+        baseline_usd=optional_pico_to_usd(totals.baseline_pusd),
+        baseline_unknown=totals.baseline_unknown,
+        saved_usd=optional_pico_to_usd(totals.saved_pusd),
+        saved_unknown=totals.saved_unknown,
+        comparable_requests=totals.comparable_requests,
+        comparable_cost_usd=pico_to_usd(totals.comparable_cost_pusd),
+        comparable_baseline_usd=pico_to_usd(totals.comparable_baseline_pusd),
+        comparable_saved_usd=pico_to_usd(totals.comparable_saved_pusd),
+    )
 
 
-def _name(value: Any) -> str:
-    return NONE_KEY if value is None else str(value)
+def _name(value: str | None) -> str:
+    return NONE_KEY if value is None else value
 
 
-def _model_key(requested: Any, used: Any) -> str:
+def _model_key(key: tuple[str | None, ...]) -> str:
+    requested, used = key[0], key[1]
     if requested == used:
         return _name(used)
     return f"{_name(requested)} -> {_name(used)}"
@@ -106,97 +108,96 @@ def _spend_order(line: ReportLine) -> tuple[Decimal, int, str]:
     return (-(line.cost_usd or Decimal(0)), -line.requests, line.key)
 
 
-def _lines(
-    results: Iterable[tuple[Any, ...]],
-    width: int,
-    key: Callable[..., str],
-) -> dict[str, _Acc]:
-    """Fold ``(key columns..., day, sums...)`` result rows into one accumulator per key."""
-    accs: dict[str, _Acc] = {}
-    for result in results:
-        name = key(*result[:width])
-        accs.setdefault(name, _Acc()).add(tuple(result[width + 1 :]))
-    return accs
+def _merge(
+    groups: Iterable[GroupTotals], name: Callable[[tuple[str | None, ...]], str]
+) -> dict[str, GroupTotals]:
+    merged: dict[str, GroupTotals] = {}
+    for group in groups:
+        key = name(group.key)
+        merged[key] = merged[key] + group if key in merged else group
+    return merged
 
 
-def _query(
-    conn: sqlite3.Connection,
-    columns: tuple[str, ...],
-    since: float | None,
-    until: float | None,
-    *,
-    lever: bool = False,
-) -> list[tuple[Any, ...]]:
-    where, params = time_range(since, until, column="r.ts")
-    select = ", ".join((*columns, "date(r.ts, 'unixepoch')"))
-    source = "requests r"
-    saved = "r.saved_pusd"
-    if lever:
-        source = "savings s JOIN requests r ON r.request_id = s.request_id"
-        saved = "s.saved_pusd"
-    group = ", ".join(str(i) for i in range(1, len(columns) + 2))
-    sql = f"SELECT {select}, {_SUMS.format(saved=saved)} FROM {source}{where} GROUP BY {group}"
-    return conn.execute(sql, params).fetchall()
+def _ranked(merged: dict[str, GroupTotals]) -> tuple[ReportLine, ...]:
+    return tuple(sorted((line_from_totals(k, t) for k, t in merged.items()), key=_spend_order))
 
 
-def build_report(
-    path: str | os.PathLike[str], *, since: float | None = None, until: float | None = None
+def _unpriced(groups: Iterable[GroupTotals]) -> tuple[tuple[str, int], ...]:
+    """``(model, requests of unknown cost)``, most first; calls whose upstream reported
+    no usage are tagged as such."""
+    counts: dict[str, int] = {}
+    for group in groups:
+        if not group.cost_unknown:
+            continue
+        requested, used, source = group.key
+        name = _name(used if used is not None else requested)
+        if source == "no_usage":
+            name += NO_USAGE_TAG
+        counts[name] = counts.get(name, 0) + group.cost_unknown
+    return tuple(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
+
+
+async def build_report(
+    reader: LedgerReader, *, since: float | None = None, until: float | None = None
 ) -> Report:
-    """Aggregate the ledger at ``path`` over ``since <= ts < until`` (bounds optional).
-    A missing file raises :class:`~thrifty.errors.ConfigError` naming the path."""
-    conn = connect(path, create=False)
-    try:
-        day_rows = _query(conn, (), since, until)
-        totals = _Acc()
-        by_day: dict[str, _Acc] = {}
-        for row in day_rows:
-            sums = tuple(row[1:])
-            totals.add(sums)
-            by_day.setdefault(row[0], _Acc()).add(sums)
-
-        def ranked(accs: dict[str, _Acc]) -> tuple[ReportLine, ...]:
-            return tuple(sorted((acc.line(k) for k, acc in accs.items()), key=_spend_order))
-
-        by_task = _lines(_query(conn, ("r.task",), since, until), 1, _name)
-        by_tenant = _lines(_query(conn, ("r.tenant",), since, until), 1, _name)
-        by_model = _lines(
-            _query(conn, ("r.requested_model", "r.model"), since, until), 2, _model_key
-        )
-        by_lever = _lines(_query(conn, ("s.lever",), since, until, lever=True), 1, _name)
-        where, params = time_range(since, until)
-        unpriced_where = f"{where} AND" if where else " WHERE"
-        unpriced = conn.execute(
-            "SELECT coalesce(model, requested_model)"
-            " || CASE WHEN price_source = 'no_usage' THEN ' [no usage reported]' ELSE '' END,"
-            " count(*) FROM requests"
-            f"{unpriced_where} cost_pusd IS NULL GROUP BY 1 ORDER BY 2 DESC, 1",
-            params,
-        ).fetchall()
-    finally:
-        conn.close()
-    return Report(
-        path=os.fspath(path),
+    """Aggregate the ledger behind ``reader`` over ``since <= ts < until`` (bounds
+    optional), from one consistent snapshot.  The SQLite reader raises
+    :class:`~thrifty.errors.ConfigError` for a missing file."""
+    by_day, by_task, by_tenant, by_model, by_lever = await reader.summaries(
+        [
+            ("day",),
+            ("task",),
+            ("tenant",),
+            ("requested_model", "model", "price_source"),
+            ("lever",),
+        ],
         since=since,
         until=until,
-        totals=totals.line("total"),
-        by_day=tuple(by_day[day].line(day) for day in sorted(by_day)),
-        by_task=ranked(by_task),
-        by_model=ranked(by_model),
-        by_lever=ranked(by_lever),
-        by_tenant=ranked(by_tenant),
-        unpriced_models=tuple((_name(model), count) for model, count in unpriced),
+    )
+    total = GroupTotals.empty()
+    for group in by_day:
+        total = total + group
+    days = _merge(by_day, lambda key: _name(key[0]))
+    return Report(
+        path=reader.location,
+        since=since,
+        until=until,
+        totals=line_from_totals("total", total),
+        by_day=tuple(line_from_totals(day, days[day]) for day in sorted(days)),
+        by_task=_ranked(_merge(by_task, lambda key: _name(key[0]))),
+        by_model=_ranked(_merge(by_model, _model_key)),
+        by_lever=_ranked(_merge(by_lever, lambda key: _name(key[0]))),
+        by_tenant=_ranked(_merge(by_tenant, lambda key: _name(key[0]))),
+        unpriced_models=_unpriced(by_model),
     )
 
 
-def _line_json(line: ReportLine) -> dict[str, Any]:
+def _usd(value: Decimal | None) -> str | None:
+    return None if value is None else usd_text(value)
+
+
+def line_to_json(line: ReportLine) -> dict[str, Any]:
+    """Money as exact decimal strings; ``null`` = unknown.  ``comparable`` holds the sums
+    over the requests where cost, baseline and saving are all known (divide its
+    ``saved_usd`` by its ``baseline_usd`` for the share saved)."""
     return {
         "key": line.key,
         "requests": line.requests,
         "errors": line.errors,
-        "cost_usd": None if line.cost_usd is None else usd_text(line.cost_usd),
-        "baseline_usd": None if line.baseline_usd is None else usd_text(line.baseline_usd),
-        "saved_usd": usd_text(line.saved_usd),
-        "unpriced_requests": line.unpriced_requests,
+        "calls": line.calls,
+        "cost_usd": _usd(line.cost_usd),
+        "cost_unknown": line.cost_unknown,
+        "cost_estimated": line.cost_estimated,
+        "baseline_usd": _usd(line.baseline_usd),
+        "baseline_unknown": line.baseline_unknown,
+        "saved_usd": _usd(line.saved_usd),
+        "saved_unknown": line.saved_unknown,
+        "comparable": {
+            "requests": line.comparable_requests,
+            "cost_usd": usd_text(line.comparable_cost_usd),
+            "baseline_usd": usd_text(line.comparable_baseline_usd),
+            "saved_usd": usd_text(line.comparable_saved_usd),
+        },
     }
 
 
@@ -206,12 +207,12 @@ def report_to_json(report: Report) -> dict[str, Any]:
         "path": report.path,
         "since": report.since,
         "until": report.until,
-        "totals": _line_json(report.totals),
-        "by_day": [_line_json(line) for line in report.by_day],
-        "by_task": [_line_json(line) for line in report.by_task],
-        "by_model": [_line_json(line) for line in report.by_model],
-        "by_lever": [_line_json(line) for line in report.by_lever],
-        "by_tenant": [_line_json(line) for line in report.by_tenant],
+        "totals": line_to_json(report.totals),
+        "by_day": [line_to_json(line) for line in report.by_day],
+        "by_task": [line_to_json(line) for line in report.by_task],
+        "by_model": [line_to_json(line) for line in report.by_model],
+        "by_lever": [line_to_json(line) for line in report.by_lever],
+        "by_tenant": [line_to_json(line) for line in report.by_tenant],
         "unpriced_models": [
             {"model": model, "requests": count} for model, count in report.unpriced_models
         ],
