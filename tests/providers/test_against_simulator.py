@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -212,3 +213,152 @@ async def test_cross_dialect(
             assert [e.event for e in events][-1] == "message_stop"
             assert events[0].event == "message_start"
     assert response.usage.input_tokens > 0 and response.usage.output_tokens > 0
+
+
+# -- billing facts, end to end -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("dialect", "asked", "reported"),
+    [
+        ("openai", None, "default"),
+        ("openai", "priority", "priority"),
+        ("openai", "flex", "flex"),
+        ("anthropic", None, "standard"),
+        ("anthropic", "priority", "priority"),
+    ],
+)
+@pytest.mark.parametrize("stream", [False, True])
+async def test_service_tier_is_what_the_upstream_reports(
+    sim: SimServer,
+    pool: HttpPool,
+    dialect: Dialect,
+    asked: str | None,
+    reported: str,
+    stream: bool,
+) -> None:
+    extra = {"service_tier": asked} if asked else {}
+    response = await provider_for(sim, pool, dialect)(request(dialect, stream=stream, **extra))
+    if stream:
+        await drain(response)
+    assert response.service_tier == reported
+    assert response.server_tools == {}
+
+
+@pytest.mark.parametrize("stream", [False, True])
+async def test_anthropic_web_search_is_counted(
+    sim: SimServer, pool: HttpPool, stream: bool
+) -> None:
+    tool = {"type": "web_search_20250305", "name": "web_search"}
+    response = await provider_for(sim, pool, "anthropic")(
+        request("anthropic", "News from Lyon?", stream=stream, tools=[tool])
+    )
+    if stream:
+        await drain(response)
+        assert not response.usage_estimated
+    assert response.server_tools == {"web_search": 1}
+
+
+@pytest.mark.parametrize("stream", [False, True])
+async def test_openai_search_model_is_counted(sim: SimServer, pool: HttpPool, stream: bool) -> None:
+    model = "gpt-4o-search-preview"
+    body: dict[str, Any] = {
+        "model": model,
+        "messages": [{"role": "user", "content": "News from Lyon?"}],
+        "web_search_options": {},
+    }
+    if stream:
+        body["stream"] = True
+    response = await provider_for(sim, pool, "openai")(
+        ChatRequest(dialect="openai", body=body, model=model, requested_model=model, stream=stream)
+    )
+    if stream:
+        await drain(response)
+    assert response.server_tools == {"web_search": 1}
+    assert response.service_tier == "default"
+
+
+@pytest.mark.parametrize("dialect", ["openai", "anthropic"])
+async def test_cut_stream_is_booked_as_an_estimate(
+    sim: SimServer, pool: HttpPool, dialect: Dialect
+) -> None:
+    provider = provider_for(sim, pool, dialect)
+    whole = await provider(request(dialect, "Tell a story.", stream=True))
+    await drain(whole)
+    assert not whole.usage_estimated
+    # The same prompt (so the same answer), cut by the simulator half-way.
+    asked = request(dialect, "Tell a story.", stream=True)
+    cut = await provider(replace(asked, upstream_headers=(("x-sim-fault", "cut"),)))
+    got: list[StreamEvent] = []
+    assert cut.stream is not None
+    with pytest.raises(StreamInterrupted) as info:
+        async for batch in cut.stream:
+            got.extend(batch)
+    assert got
+    assert cut.usage_reported and cut.usage_estimated
+    # The simulator sent half the deltas: a positive output below the whole answer's.
+    assert 0 < cut.usage.output_tokens < whole.usage.output_tokens
+    if dialect == "anthropic":
+        assert cut.usage.input_tokens == whole.usage.input_tokens  # message_start's, exact
+    else:
+        assert cut.usage.input_tokens > 0  # estimated from the request text
+    assert info.value.reached_upstream
+    assert info.value.usage_estimate == cut.usage
+    assert info.value.model == cut.model
+
+
+async def test_cut_stream_after_a_search_counts_the_search(sim: SimServer, pool: HttpPool) -> None:
+    tool = {"type": "web_search_20250305", "name": "web_search"}
+    response = await provider_for(sim, pool, "anthropic")(
+        request("anthropic", "News? [[sim:fault=cut]]", stream=True, tools=[tool])
+    )
+    with pytest.raises(StreamInterrupted):
+        await drain(response)
+    assert response.usage_estimated
+    assert response.server_tools == {"web_search": 1}
+
+
+@pytest.mark.parametrize("dialect", ["openai", "anthropic"])
+async def test_cut_body_reached_upstream(sim: SimServer, pool: HttpPool, dialect: Dialect) -> None:
+    with pytest.raises(UpstreamUnavailable) as info:
+        await provider_for(sim, pool, dialect)(request(dialect, "hi [[sim:fault=cut]]"))
+    assert info.value.reached_upstream
+
+
+@pytest.mark.parametrize("dialect", ["openai", "anthropic"])
+@pytest.mark.parametrize("stream", [False, True])
+async def test_timeout_reached_upstream(
+    sim: SimServer, pool: HttpPool, dialect: Dialect, stream: bool
+) -> None:
+    provider = provider_for(sim, pool, dialect, timeout_s=0.3)
+    with pytest.raises(UpstreamTimeout) as info:
+        await provider(request(dialect, "hi [[sim:fault=timeout]]", stream=stream))
+    assert info.value.reached_upstream
+
+
+@pytest.mark.parametrize("dialect", ["openai", "anthropic"])
+async def test_status_faults_did_not_reach_upstream(
+    sim: SimServer, pool: HttpPool, dialect: Dialect
+) -> None:
+    for fault in ("429", "500", "529"):
+        with pytest.raises(UpstreamError) as info:
+            await provider_for(sim, pool, dialect)(request(dialect, f"hi [[sim:fault={fault}]]"))
+        assert not info.value.reached_upstream
+
+
+@pytest.mark.parametrize("dialect", ["openai", "anthropic"])
+async def test_stream_left_by_the_client_is_estimated_once_closed(
+    pool: HttpPool, dialect: Dialect
+) -> None:
+    async with SimServer(SimConfig(stream_chunk_delay_ms=20)) as slow:
+        provider = provider_for(slow, pool, dialect)
+        response = await provider(request(dialect, "Tell a long story.", stream=True))
+        stream = response.stream
+        assert stream is not None
+        got: list[StreamEvent] = []
+        while len(got) < 4:
+            got.extend(await stream.__anext__())
+        await stream.aclose()  # type: ignore[attr-defined]
+        assert not response.stream_complete
+        assert response.usage_reported and response.usage_estimated
+        assert response.usage.input_tokens > 0 and response.usage.output_tokens > 0
