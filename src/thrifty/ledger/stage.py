@@ -4,7 +4,7 @@ one ledger row for it.
 A non-stream answer is booked before it is returned.  A stream is booked when its final
 batch arrives, before that batch is handed on (so the app's answer is never ahead of its
 row), or, if it ends any other way (an upstream cut, a client that left), when the
-iterator is closed.  ``LedgerStore.record`` either commits before its first suspension or
+iterator is closed: the shared stream contract, ``thrifty.streams.observe``.  ``LedgerStore.record`` either commits before its first suspension or
 has queued the row for its writer thread, so a cancelled request cannot withdraw its row.
 
 The row's ``status`` is the HTTP status the app got: a stream that fails after its first
@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
-from collections.abc import AsyncIterator, Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
@@ -24,7 +23,8 @@ from thrifty.errors import ThriftyError
 from thrifty.ledger.accounting import NO_USAGE, Accountant, Settlement
 from thrifty.ledger.row import CallRecord, LedgerRow
 from thrifty.ledger.store import LedgerStore
-from thrifty.types import ChatRequest, ChatResponse, Handler, Stage, StreamEvent, Usage
+from thrifty.streams import observe
+from thrifty.types import ChatRequest, ChatResponse, Handler, Stage, Usage
 
 if TYPE_CHECKING:
     from thrifty.pipeline import Parts
@@ -108,6 +108,18 @@ def _failed_row(request: ChatRequest, exc: BaseException, started: float) -> Led
     )
 
 
+def _abort_outcome(exc: BaseException | None, handed_on: bool) -> tuple[int, str, str]:
+    """(status the app got, failure, error) for a stream that did not complete."""
+    if exc is None:  # the upstream ran out without its final event, and said nothing
+        text = "stream_interrupted: the stream ended before its final event"
+        return (200, "mid_stream", text) if handed_on else (502, "upstream", text)
+    if isinstance(exc, (asyncio.CancelledError, GeneratorExit)):
+        return 499, "client_left", "client_disconnected: stream closed before the end"
+    if handed_on:
+        return 200, "mid_stream", _failure_text(exc)  # the app got HTTP 200 and an error event
+    return _failure_status(exc), "upstream", _failure_text(exc)
+
+
 def error_text(exc: BaseException) -> str:
     if isinstance(exc, ThriftyError):
         return f"{exc.code}: {exc.message}"
@@ -144,73 +156,34 @@ def ledger_stage(store: LedgerStore, accountant: Accountant) -> Stage:
                 )
                 await store.record(row)
                 return response
-            response.stream = _recorded(request, response, response.stream, started)
+            _book_when_done(request, response, started)
             return response
 
-        async def _recorded(
-            request: ChatRequest,
-            response: ChatResponse,
-            events: AsyncIterator[Sequence[StreamEvent]],
-            started: float,
-        ) -> AsyncIterator[Sequence[StreamEvent]]:
-            error: str | None = None
-            failure: str | None = None
-            status = 200
-            booked = sent = False
-            try:
-                async for batch in events:
-                    if not booked and response.stream_complete:
-                        # The batch that ends the stream: book the row before the app
-                        # gets its answer, without waiting for the upstream's EOF.
-                        booked = True
-                        settled = accountant.settle(request, response)
-                        await store.record(
-                            _row(
-                                request,
-                                response,
-                                settled,
-                                started,
-                                status=200,
-                                error=None,
-                                failure=response.failure,
-                            )
-                        )
-                    sent = True
-                    yield batch
-            except BaseException as exc:
-                if booked:
-                    raise  # booked already; what failed came after the end (EOF, close)
-                error = _failure_text(exc)
-                left = isinstance(exc, (asyncio.CancelledError, GeneratorExit))
-                if left:
-                    status, failure = 499, "client_left"
-                elif sent:
-                    failure = "mid_stream"  # the app got HTTP 200 and an error event
-                else:
-                    status, failure = _failure_status(exc), "upstream"
-                raise
-            finally:
-                try:
-                    close = getattr(events, "aclose", None)
-                    if close is not None:
-                        await close()
-                finally:
-                    if not booked:
-                        if error is None and not response.stream_complete:
-                            status, failure = 499, "client_left"
-                            error = "client_disconnected: stream closed before the end"
-                        settled = accountant.settle(request, response)
-                        await store.record(
-                            _row(
-                                request,
-                                response,
-                                settled,
-                                started,
-                                status=status,
-                                error=error,
-                                failure=failure,
-                            )
-                        )
+        def _book_when_done(request: ChatRequest, response: ChatResponse, started: float) -> None:
+            async def on_complete() -> None:
+                # The batch that ends the stream: booked before the app gets its answer,
+                # without waiting for the upstream's EOF.
+                settled = accountant.settle(request, response)
+                row = _row(
+                    request,
+                    response,
+                    settled,
+                    started,
+                    status=200,
+                    error=None,
+                    failure=response.failure,
+                )
+                await store.record(row)
+
+            async def on_abort(exc: BaseException | None, handed_on: bool) -> None:
+                status, failure, error = _abort_outcome(exc, handed_on)
+                settled = accountant.settle(request, response)
+                row = _row(
+                    request, response, settled, started, status=status, error=error, failure=failure
+                )
+                await store.record(row)
+
+            observe(response, on_complete=on_complete, on_abort=on_abort)
 
         return handle
 
