@@ -4,11 +4,14 @@ same file at once: every change is one transaction under SQLite's write lock.
 
 Event loop: like the ledger's fast path, small statements run inline on a connection
 that never waits (``busy_timeout=0``, ``wal_autocheckpoint=0``: no fsync on the loop).
-Measured on the 2-core dev box (``tests/store/bench_sqlite.py``, 20k operations, small
-values): ``get`` ~10 µs p50 / ~25 µs p99, ``set`` ~35 µs / ~90 µs, ``incr`` ~20 µs /
-~55 µs, against ~80 µs p50 and multi-ms tails for a hop to a worker thread under load;
-so the inline path is cheaper than any hand-off.  Work that can be long runs in a
-worker thread on a second connection (``busy_timeout`` 5 s), never on the loop:
+Measured on the 2-core dev box with other work running (``tests/store/bench_sqlite.py``,
+20k operations, 2 kB values, a turn of the loop between operations), p50 / p99:
+``get`` 23-27 / 55-85 µs, ``set`` at the entry bound (one eviction each) 165-215 / 430 µs
+-1.3 ms, ``incr`` 70-75 / 140-160 µs; a mere hop to a worker thread (``to_thread`` of a
+no-op) costs 126-130 / 400-600 µs, so the inline path is cheaper than any hand-off.
+Rare outliers of a few ms come with the machine's load, in the thread hop as well.
+Work that can be long runs in a worker thread on a second connection (``busy_timeout``
+5 s), never on the loop:
 
 * any statement that meets another process's write lock (retried there, so callers just
   wait a little longer instead of failing),
