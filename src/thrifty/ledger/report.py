@@ -28,6 +28,7 @@ from thrifty.ledger.money import optional_pico_to_usd, pico_to_usd, usd_text
 from thrifty.store.protocols import GroupTotals, LedgerReader
 
 NONE_KEY = "(none)"
+_FINE = ("day", "task", "tenant", "requested_model", "model", "price_source")
 NO_USAGE_TAG = " [no usage reported]"
 _SHARE_CONTEXT = Context(prec=28)
 
@@ -129,7 +130,7 @@ def _unpriced(groups: Iterable[GroupTotals]) -> tuple[tuple[str, int], ...]:
     for group in groups:
         if not group.cost_unknown:
             continue
-        requested, used, source = group.key
+        requested, used, source = group.key[3:6]
         name = _name(used if used is not None else requested)
         if source == "no_usage":
             name += NO_USAGE_TAG
@@ -143,32 +144,23 @@ async def build_report(
     """Aggregate the ledger behind ``reader`` over ``since <= ts < until`` (bounds
     optional), from one consistent snapshot.  The SQLite reader raises
     :class:`~thrifty.errors.ConfigError` for a missing file."""
-    by_day, by_task, by_tenant, by_model, by_lever = await reader.summaries(
-        [
-            ("day",),
-            ("task",),
-            ("tenant",),
-            ("requested_model", "model", "price_source"),
-            ("lever",),
-        ],
-        since=since,
-        until=until,
-    )
+    # Two scans: every request dimension at once (folded here, exactly), and the levers.
+    fine, by_lever = await reader.summaries([_FINE, ("lever",)], since=since, until=until)
     total = GroupTotals.empty()
-    for group in by_day:
+    for group in fine:
         total = total + group
-    days = _merge(by_day, lambda key: _name(key[0]))
+    days = _merge(fine, lambda key: _name(key[0]))
     return Report(
         path=reader.location,
         since=since,
         until=until,
         totals=line_from_totals("total", total),
         by_day=tuple(line_from_totals(day, days[day]) for day in sorted(days)),
-        by_task=_ranked(_merge(by_task, lambda key: _name(key[0]))),
-        by_model=_ranked(_merge(by_model, _model_key)),
+        by_task=_ranked(_merge(fine, lambda key: _name(key[1]))),
+        by_model=_ranked(_merge(fine, lambda key: _model_key(key[3:5]))),
         by_lever=_ranked(_merge(by_lever, lambda key: _name(key[0]))),
-        by_tenant=_ranked(_merge(by_tenant, lambda key: _name(key[0]))),
-        unpriced_models=_unpriced(by_model),
+        by_tenant=_ranked(_merge(fine, lambda key: _name(key[2]))),
+        unpriced_models=_unpriced(group for group in fine if group.cost_unknown),
     )
 
 
