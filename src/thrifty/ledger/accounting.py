@@ -183,6 +183,8 @@ class Accountant:
         if not answer.usage_reported:
             return NO_USAGE, None
         token_steps = [(i, s) for i, s in enumerate(response.steps) if s.tokens is not None]
+        if not token_steps and not model_changed and not answer.batch:
+            return answer_cost, answer.usage  # no lever touched the call: baseline = cost
         usage = answer.usage
         for _, step in reversed(token_steps):
             assert step.tokens is not None
