@@ -4,7 +4,8 @@ one ledger row for it.
 A non-stream answer is booked before it is returned.  A stream is booked when its final
 batch arrives, before that batch is handed on (so the app's answer is never ahead of its
 row), or, if it ends any other way (an upstream cut, a client that left), when the
-iterator is closed: the shared stream contract, ``thrifty.streams.observe``.  ``LedgerStore.record`` either commits before its first suspension or
+iterator is closed: the shared stream contract, ``thrifty.streams.observe``.
+``LedgerStore.record`` either commits before its first suspension or
 has queued the row for its writer thread, so a cancelled request cannot withdraw its row.
 
 The row's ``status`` is the HTTP status the app got: a stream that fails after its first
