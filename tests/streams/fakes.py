@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 from thrifty.types import ChatResponse, StreamEvent, Usage
 
 FINAL_USAGE = Usage(input_tokens=120, output_tokens=30, cache_read_tokens=100)
+ESTIMATED_USAGE = Usage(input_tokens=120, output_tokens=7)
 
 
 def ev(name: str) -> StreamEvent:
@@ -41,11 +42,21 @@ Step = list[StreamEvent] | BaseException | asyncio.Event | Callable[[ChatRespons
 
 class Upstream:
     """Plays ``script`` in order: a list is a batch, an exception is raised, an Event is
-    waited for, a callable mutates the response (as a provider does while it reads)."""
+    waited for, a callable mutates the response (as a provider does while it reads).
 
-    def __init__(self, response: ChatResponse, script: Sequence[Step]) -> None:
+    Like a provider's stream, closing it settles the response: a stream that did not
+    complete gets an estimated usage.  ``close_gate`` makes ``aclose()`` wait for it."""
+
+    def __init__(
+        self,
+        response: ChatResponse,
+        script: Sequence[Step],
+        close_gate: asyncio.Event | None = None,
+    ) -> None:
         self.response = response
         self.script = list(script)
+        self.close_gate = close_gate
+        self.closing = asyncio.Event()  # set when aclose() starts
         self.closed = 0
         self.pulls = 0
         self.cancelled = False  # a CancelledError reached a pull
@@ -75,10 +86,20 @@ class Upstream:
 
     async def aclose(self) -> None:
         self.closed += 1
+        self.closing.set()
+        try:
+            if self.close_gate is not None:
+                await self.close_gate.wait()
+        finally:
+            if not self.response.stream_complete and not self.response.usage_reported:
+                self.response.usage = ESTIMATED_USAGE
+                self.response.usage_reported = self.response.usage_estimated = True
 
 
-def streamed(script: Sequence[Step], *, model: str = "m") -> tuple[ChatResponse, Upstream]:
+def streamed(
+    script: Sequence[Step], *, model: str = "m", close_gate: asyncio.Event | None = None
+) -> tuple[ChatResponse, Upstream]:
     response = ChatResponse(dialect="openai", model=model, provider="p", usage_reported=False)
-    upstream = Upstream(response, script)
+    upstream = Upstream(response, script, close_gate)
     response.stream = upstream
     return response, upstream

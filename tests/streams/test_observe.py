@@ -8,7 +8,15 @@ from collections.abc import Sequence
 
 import pytest
 
-from tests.streams.fakes import FINAL_USAGE, Upstream, batch, complete, names, streamed
+from tests.streams.fakes import (
+    ESTIMATED_USAGE,
+    FINAL_USAGE,
+    Upstream,
+    batch,
+    complete,
+    names,
+    streamed,
+)
 from thrifty.streams import observe, observed
 from thrifty.types import ChatResponse, StreamEvent
 
@@ -20,6 +28,8 @@ class Log:
         self.response = response
         self.entries: list[str] = []
         self.aborts: list[BaseException | None] = []
+        self.handed_on: list[bool] = []
+        self.usage_at_abort: list[object] = []
 
     async def on_complete(self) -> None:
         # What the ledger does: read the final usage, commit, then maybe suspend.
@@ -27,9 +37,12 @@ class Log:
         self.entries.append("complete")
         await asyncio.sleep(0)
 
-    async def on_abort(self, exc: BaseException | None) -> None:
+    async def on_abort(self, exc: BaseException | None, handed_on: bool) -> None:
         self.entries.append("abort")
         self.aborts.append(exc)
+        self.handed_on.append(handed_on)
+        # The upstream is closed by now, so the response's facts are settled.
+        self.usage_at_abort.append(self.response.usage)
         await asyncio.sleep(0)
 
     def consumed(self, got: Sequence[StreamEvent]) -> None:
@@ -73,7 +86,18 @@ async def test_upstream_error_mid_way_aborts_with_it_and_reaches_the_consumer() 
         await drain(response, log)
     assert raised.value is boom
     assert log.entries == ["a", "abort"]
-    assert log.aborts == [boom]
+    assert log.aborts == [boom] and log.handed_on == [True]
+    assert log.usage_at_abort == [ESTIMATED_USAGE]  # settled by the close, before on_abort
+    assert upstream.closed == 1
+
+
+async def test_upstream_error_before_any_batch_says_nothing_was_handed_on() -> None:
+    boom = RuntimeError("refused mid-way")
+    response, upstream = streamed([boom])
+    log = observed_log(response)
+    with pytest.raises(RuntimeError):
+        await drain(response, log)
+    assert log.aborts == [boom] and log.handed_on == [False]
     assert upstream.closed == 1
 
 
@@ -108,7 +132,8 @@ async def test_consumer_closing_early_aborts_once_and_closes_the_upstream() -> N
     await close()  # a second close is harmless
     assert log.entries == ["a", "abort"]
     [exc] = log.aborts
-    assert isinstance(exc, GeneratorExit)
+    assert isinstance(exc, GeneratorExit) and log.handed_on == [True]
+    assert log.usage_at_abort == [ESTIMATED_USAGE]
     assert upstream.closed == 1
     assert upstream.pulls == 1
 
@@ -120,7 +145,8 @@ async def test_closing_before_the_first_batch_still_aborts_and_closes() -> None:
     assert response.stream is not None
     await getattr(response.stream, "aclose")()  # noqa: B009
     assert log.entries == ["abort"]
-    assert isinstance(log.aborts[0], GeneratorExit)
+    assert isinstance(log.aborts[0], GeneratorExit) and log.handed_on == [False]
+    assert log.usage_at_abort == [ESTIMATED_USAGE]
     assert upstream.closed == 1 and upstream.pulls == 0
     await drain(response, log)  # a closed stream yields nothing
     assert log.entries == ["abort"]
@@ -141,31 +167,21 @@ async def test_consumer_cancelled_mid_stream_aborts_with_cancelled_error() -> No
     assert upstream.cancelled and upstream.closed == 1
 
 
-async def test_abort_work_starts_before_a_second_cancellation_can_land() -> None:
-    gate, stuck = asyncio.Event(), asyncio.Event()
-    response, upstream = streamed([batch("a"), gate])
-    started: list[BaseException | None] = []
-    abort_started = asyncio.Event()
-
-    async def on_abort(exc: BaseException | None) -> None:
-        started.append(exc)  # the commit happens here, before any suspension
-        abort_started.set()
-        await stuck.wait()  # then something slow: the second cancel lands here
-
-    async def on_complete() -> None:
-        raise AssertionError("not complete")
-
-    observe(response, on_complete=on_complete, on_abort=on_abort)
-    log = Log(response)
+async def test_a_second_cancellation_during_the_close_cannot_skip_the_abort() -> None:
+    gate, close_gate = asyncio.Event(), asyncio.Event()
+    response, upstream = streamed([batch("a"), gate], close_gate=close_gate)
+    log = observed_log(response)
     task = asyncio.create_task(drain(response, log))
     await upstream.waiting.wait()
     task.cancel()
-    await abort_started.wait()
+    await upstream.closing.wait()  # the close is under way, and slow
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    assert len(started) == 1 and isinstance(started[0], asyncio.CancelledError)
-    assert upstream.closed == 1  # closed even though on_abort itself was cancelled
+    assert log.entries == ["a", "abort"]
+    [exc] = log.aborts
+    assert isinstance(exc, asyncio.CancelledError)
+    assert upstream.closed == 1 and not close_gate.is_set()
 
 
 async def test_on_complete_failing_reaches_the_consumer_without_an_abort() -> None:
@@ -175,7 +191,7 @@ async def test_on_complete_failing_reaches_the_consumer_without_an_abort() -> No
     async def on_complete() -> None:
         raise OSError("disk full")
 
-    async def on_abort(exc: BaseException | None) -> None:
+    async def on_abort(exc: BaseException | None, handed_on: bool) -> None:
         aborts.append(exc)
 
     observe(response, on_complete=on_complete, on_abort=on_abort)

@@ -439,7 +439,7 @@ async def test_replayed_stream_is_booked_before_it_is_handed_on() -> None:
         assert response.usage == USAGE
         log.append("complete")
 
-    async def on_abort(exc: BaseException | None) -> None:
+    async def on_abort(exc: BaseException | None, handed_on: bool) -> None:
         log.append("abort")
 
     observe(response, on_complete=on_complete, on_abort=on_abort)

@@ -7,7 +7,15 @@ from collections.abc import Sequence
 
 import pytest
 
-from tests.streams.fakes import FINAL_USAGE, batch, complete, names, set_model, streamed
+from tests.streams.fakes import (
+    ESTIMATED_USAGE,
+    FINAL_USAGE,
+    batch,
+    complete,
+    names,
+    set_model,
+    streamed,
+)
 from thrifty.streams import StreamTee, TeeClosed, observe
 from thrifty.types import ChatResponse, Step, StreamEvent, Usage
 
@@ -153,6 +161,9 @@ async def test_every_consumer_leaving_closes_the_upstream_and_the_tee() -> None:
     assert upstream.closed == 0
     await asyncio.wait_for(consume(two, Seen(), stop_after=1), TIMEOUT)
     assert upstream.closed == 1 and upstream.cancelled  # its read was interrupted
+    # The last to leave ended the call: it gets the usage the close settled, to book.
+    assert two.usage == ESTIMATED_USAGE and two.usage_estimated
+    assert one.usage == Usage() and not one.usage_estimated
     assert not tee.joinable
     with pytest.raises(TeeClosed):
         tee.subscribe()
@@ -210,7 +221,9 @@ async def test_each_consumer_observed_books_before_its_final_batch() -> None:
             assert view.usage == FINAL_USAGE
             log.append("complete")
 
-        async def on_abort(exc: BaseException | None, log: list[str] = log) -> None:
+        async def on_abort(
+            exc: BaseException | None, handed_on: bool, log: list[str] = log
+        ) -> None:
             log.append("abort")
 
         observe(view, on_complete=on_complete, on_abort=on_abort)

@@ -7,15 +7,18 @@ The contract (docs/architecture.md, "Stream contract"):
   handed on: whatever it commits (a ledger row) is committed before the app has its answer.
   A stream that ran out with ``stream_complete`` set but no batch to carry it completes at
   its end.
-* ``on_abort(exc)`` is awaited, exactly once, when the stream ends any other way: ``exc`` is
-  the upstream's error, ``asyncio.CancelledError`` (the consumer's task was cancelled),
-  ``GeneratorExit`` (the consumer closed the stream before its end, started or not), or
-  ``None`` (the upstream ran out without completing and without an error).  It is the first
-  thing awaited in the cleanup, so its work starts before a second cancellation can land.
+* ``on_abort(exc, handed_on)`` is awaited, exactly once, when the stream ends any other
+  way: ``exc`` is the upstream's error, ``asyncio.CancelledError`` (the consumer's task was
+  cancelled), ``GeneratorExit`` (the consumer closed the stream before its end, started or
+  not), or ``None`` (the upstream ran out without completing and without an error);
+  ``handed_on`` says whether any batch reached the consumer (the app got HTTP 200).
 * Exactly one of the two is called (if ``on_complete`` fails or is cancelled, that is its
   own business: ``on_abort`` is not called after it started).
-* The upstream iterator is always closed (``aclose``), whatever happened, after the
-  callback.
+* The upstream iterator is always closed (``aclose``), whatever happened.  On an abort it
+  is closed *before* ``on_abort`` runs, because closing settles the response's facts (a cut
+  stream's estimated usage); ``on_abort`` runs in a ``finally`` around the close, so a
+  second cancellation landing during the close cannot skip it, and the callback must start
+  its work (commit, or queue) before its own first suspension.
 * Once ``on_complete`` ran, an ``Exception`` from the upstream (a broken end of body after
   the final event) ends the stream quietly: the answer is complete and accounted for.
   Cancellation and ``GeneratorExit`` are never swallowed.
@@ -34,7 +37,7 @@ __all__ = ["OnAbort", "OnComplete", "observe", "observed"]
 log = logging.getLogger("thrifty.streams")
 
 OnComplete = Callable[[], Awaitable[None]]
-OnAbort = Callable[[BaseException | None], Awaitable[None]]
+OnAbort = Callable[[BaseException | None, bool], Awaitable[None]]
 
 
 def observe(response: ChatResponse, *, on_complete: OnComplete, on_abort: OnAbort) -> None:
@@ -59,9 +62,9 @@ def observed(
 
     async def closed_before_start() -> None:
         try:
-            await on_abort(GeneratorExit())
-        finally:
             await _close(upstream)
+        finally:
+            await on_abort(GeneratorExit(), False)
 
     gen = _observe(response, upstream, flag, on_complete, on_abort)
     return GuardedStream(gen, flag, closed_before_start)
@@ -83,7 +86,7 @@ async def _observe(
     flag.started = True
     # The upstream's own generator when it is a GuardedStream: one call fewer per batch.
     next_batch = upstream.__aiter__().__anext__
-    completed = False
+    completed = handed_on = False
     failure: BaseException | None = None
     try:
         while True:
@@ -99,6 +102,7 @@ async def _observe(
             if not completed and response.stream_complete:
                 completed = True
                 await on_complete()
+            handed_on = True
             yield batch
         if not completed and response.stream_complete:
             completed = True  # completed at its end, with no batch left to carry it
@@ -108,7 +112,7 @@ async def _observe(
         raise
     finally:
         try:
-            if not completed:
-                await on_abort(failure)
-        finally:
             await _close(upstream)
+        finally:
+            if not completed:
+                await on_abort(failure, handed_on)

@@ -173,7 +173,7 @@ class StreamTee:
         flag = Started()
 
         async def closed_before_start() -> None:
-            await self._leave()
+            await self._leave(view)
 
         view.stream = GuardedStream(self._consume(view, flag), flag, closed_before_start)
         return view
@@ -213,13 +213,17 @@ class StreamTee:
                     self._pump = asyncio.get_running_loop().create_task(self._run())
                 await self._changed.wait()
         finally:
-            await self._leave()
+            await self._leave(view)
 
-    async def _leave(self) -> None:
+    async def _leave(self, view: ChatResponse) -> None:
         self._consumers -= 1
         if self._consumers == 0 and not self._over:
             self._closed = True
             await self._stop()
+            if self._done:
+                # This consumer's leaving ended the upstream: the facts closing it settled
+                # (a cut stream's estimated usage) are its to book.
+                self._final.apply(view)
 
     async def _stop(self) -> None:
         """Abandon the upstream before its end; return once it is closed."""
