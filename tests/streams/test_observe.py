@@ -261,3 +261,17 @@ def test_observe_needs_a_stream() -> None:
 
     with pytest.raises(ValueError, match="streamed"):
         observe(response, on_complete=nothing, on_abort=nothing)
+
+
+async def test_an_error_thrown_in_by_the_consumer_after_completion_is_not_swallowed() -> None:
+    # Only the upstream's own errors after the end are ignored.
+    response, upstream = streamed([complete, batch("a"), batch("b")])
+    log = observed_log(response)
+    assert response.stream is not None
+    gen = response.stream.__aiter__()
+    assert names([await gen.__anext__()]) == ["a"]
+    athrow = getattr(gen, "athrow")  # noqa: B009
+    with pytest.raises(KeyError):
+        await athrow(KeyError("consumer"))
+    assert log.entries == ["complete"] and log.aborts == []
+    assert upstream.closed == 1

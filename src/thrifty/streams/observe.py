@@ -84,26 +84,27 @@ async def _observe(
     on_abort: OnAbort,
 ) -> Batches:
     flag.started = True
-    # The upstream's own generator when it is a GuardedStream: one call fewer per batch.
-    next_batch = upstream.__aiter__().__anext__
     completed = handed_on = False
+    ours = (
+        False  # True while on_complete runs or a batch is out: an error then is not the upstream's
+    )
     failure: BaseException | None = None
     try:
-        while True:
-            try:
-                batch = await next_batch()
-            except StopAsyncIteration:
-                break
-            except Exception as exc:
-                if completed:
-                    log.debug("stream error after its final event, ignored: %r", exc)
-                    break
+        try:
+            # ``async for`` (not ``await upstream.__anext__()``): the interpreter's own slot
+            # calls, ~100 ns a batch cheaper; a GuardedStream upstream hands over its
+            # generator here, so nested observers add no call of their own.
+            async for batch in upstream:
+                if not completed and response.stream_complete:
+                    completed = ours = True
+                    await on_complete()
+                handed_on = ours = True
+                yield batch
+                ours = False
+        except Exception as exc:
+            if not completed or ours:
                 raise
-            if not completed and response.stream_complete:
-                completed = True
-                await on_complete()
-            handed_on = True
-            yield batch
+            log.debug("stream error after its final event, ignored: %r", exc)
         if not completed and response.stream_complete:
             completed = True  # completed at its end, with no batch left to carry it
             await on_complete()
