@@ -25,6 +25,7 @@ from thrifty.gateway.wire_errors import error_body, error_event, error_headers
 from thrifty.ledger.money import usd_text
 from thrifty.requests import chat_request
 from thrifty.runtime import Thrifty, tenant_of
+from thrifty.streams import observed
 from thrifty.types import ChatRequest, ChatResponse, Dialect, StreamEvent
 
 log = logging.getLogger("thrifty.gateway")
@@ -199,7 +200,18 @@ async def stream_response(
     request: ChatRequest, response: ChatResponse, receive: Receive, send: Send
 ) -> None:
     assert response.stream is not None
-    events = response.stream
+    final = False
+
+    async def on_complete() -> None:
+        nonlocal final
+        final = True  # the batch on its way is the last: the ledger booked it already
+
+    async def on_abort(exc: BaseException | None, handed_on: bool) -> None:
+        return None  # the ledger stage books every outcome; nothing else to settle here
+
+    # The shared stream contract: completion is signalled before the final batch, and the
+    # upstream is closed whatever happens (an error, a client that left).
+    events = observed(response, response.stream, on_complete=on_complete, on_abort=on_abort)
     this_task = asyncio.current_task()
     finished = client_gone = False
 
@@ -228,7 +240,7 @@ async def stream_response(
                 body = _join(batch)
                 if not started:
                     await start()
-                if response.stream_complete:
+                if final:
                     # The final event is here and booked: finish the response in one write
                     # and read the upstream's end of body after the app has its answer.
                     finished = True
@@ -248,9 +260,7 @@ async def stream_response(
             event = error_event(request.dialect, exc)
             await send({"type": "http.response.body", "body": event, "more_body": True})
         finally:
-            close = getattr(events, "aclose", None)
-            if close is not None:
-                await close()
+            await events.aclose()
         finished = True
         if not started:
             await start()
