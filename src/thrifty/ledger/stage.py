@@ -23,12 +23,12 @@ from typing import TYPE_CHECKING
 from thrifty.errors import ThriftyError
 from thrifty.ledger.accounting import NO_USAGE, Accountant, Settlement
 from thrifty.ledger.row import CallRecord, LedgerRow
-from thrifty.ledger.store import LedgerStore
 from thrifty.streams import observe
 from thrifty.types import ChatRequest, ChatResponse, Handler, Stage, Usage
 
 if TYPE_CHECKING:
     from thrifty.pipeline import Parts
+    from thrifty.store.protocols import LedgerWriter
 
 __all__ = ["Accountant", "build", "error_text", "ledger_stage", "record_rejection"]
 
@@ -141,7 +141,7 @@ def _failure_text(exc: BaseException) -> str:
     return error_text(exc)
 
 
-def ledger_stage(store: LedgerStore, accountant: Accountant) -> Stage:
+def ledger_stage(store: LedgerWriter, accountant: Accountant) -> Stage:
     def wrap(inner: Handler) -> Handler:
         async def handle(request: ChatRequest) -> ChatResponse:
             started = time.perf_counter()
@@ -192,7 +192,7 @@ def ledger_stage(store: LedgerStore, accountant: Accountant) -> Stage:
 
 
 async def record_rejection(
-    store: LedgerStore, request: ChatRequest, exc: ThriftyError, started: float
+    store: LedgerWriter, request: ChatRequest, exc: ThriftyError, started: float
 ) -> None:
     """Book a request refused before it reached the pipeline (bad JSON, ...)."""
     await store.record(dataclasses.replace(_failed_row(request, exc, started), failure="request"))
