@@ -190,7 +190,7 @@ class PriceBook:
         on ``model`` cost at time ``at`` (datetime or unix seconds; default now);
         :data:`~thrifty.types.UNPRICED` (``usd=None``) for a model without a known price,
         never $0."""
-        rates = self.rates(model, provider=provider, local=local, service_tier=service_tier, at=at)
+        rates = _resolve(self._entry((model,), provider, local), service_tier, at)
         return self._price(usage, rates, batch, server_tools)
 
     def price_call(self, call: Call, *, provider: str | None, local: bool) -> Cost:
@@ -276,10 +276,10 @@ class PriceBook:
 
 
 def _resolve(entry: _Entry, service_tier: str | None, at: When) -> ModelRates | None:
-    if entry is None or isinstance(entry, ModelRates):
-        return entry
+    if not isinstance(entry, GenaiModel):
+        return entry  # fixed rates (override, local) or None (unpriced)
     tier = service_tier.lower() if service_tier else None
-    return entry.rates(timestamp(at), tier)
+    return entry.rates(time.time() if at is None else timestamp(at), tier)
 
 
 def _is_glob(name: str) -> bool:

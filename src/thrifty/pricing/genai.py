@@ -122,8 +122,10 @@ class GenaiModel:
         constraints += [v.constraint for v in variants]
         dates = {c.start_date for c in constraints if isinstance(c, StartDateConstraint)}
         self.change_dates: tuple[date, ...] = tuple(sorted(dates))
-        self._points = tuple(datetime.combine(d, day_time(), UTC).timestamp() for d in dates)
-        self._points = tuple(sorted(self._points))
+        # Midnight UTC of each date, ascending: StartDateConstraint compares UTC dates.
+        self._points = tuple(
+            datetime.combine(d, day_time(), UTC).timestamp() for d in self.change_dates
+        )
         self._tods: tuple[TimeOfDateConstraint, ...] = tuple(
             c for c in constraints if isinstance(c, TimeOfDateConstraint)
         )

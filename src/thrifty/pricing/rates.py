@@ -190,14 +190,16 @@ def compute_cost(
     tier = token_rates.tier_for(usage.input_tokens)
     # Our own context: the caller's (possibly low) decimal precision must not round money.
     with decimal.localcontext(_EXACT):
-        total = (
-            usage.uncached_input_tokens * tier.input
-            + usage.cache_read_tokens * tier.cache_read
-            + usage.cache_write_5m_tokens * tier.cache_write_5m
-            + usage.cache_write_1h_tokens * tier.cache_write_1h
-            + usage.output_tokens * tier.output
-        ) / PER
-        if rates.tool_fees:
+        total = usage.uncached_input_tokens * tier.input + usage.output_tokens * tier.output
+        # Most calls have no cache traffic: skip the zero terms (this is the hot path).
+        if usage.cache_read_tokens:
+            total += usage.cache_read_tokens * tier.cache_read
+        if usage.cache_write_5m_tokens:
+            total += usage.cache_write_5m_tokens * tier.cache_write_5m
+        if usage.cache_write_1h_tokens:
+            total += usage.cache_write_1h_tokens * tier.cache_write_1h
+        total /= PER
+        if server_tools and rates.tool_fees:
             for kind, count in tool_uses(server_tools):
                 fee = rates.tool_fee(kind)
                 if fee is not None and count:
