@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import decimal
 import logging
 import threading
 import time
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
 
 MEMO_LIMIT = 10_000  # distinct lookup keys kept; model names come from clients
 _WARN_LIMIT = 100
+_EXACT = decimal.Context(prec=60)
 
 log = logging.getLogger("thrifty.pricing")
 
@@ -61,7 +63,8 @@ def override_rates(name: str, override: PriceOverride, provider: str | None = No
             if explicit is not None:
                 return explicit
             if override.input > 0:
-                return base * tier.input / override.input
+                with decimal.localcontext(_EXACT):  # not the caller's precision
+                    return base * tier.input / override.input
             return tier.input
 
         write_5m = scaled(tier.cache_write_5m, base_5m)
