@@ -44,7 +44,6 @@ class _AnthropicStream:
         "_delta_bytes",
         "_deltas",
         "_last_delta",
-        "_previous_delta",
         "_prompt",
         "_provider",
         "_response",
@@ -73,7 +72,6 @@ class _AnthropicStream:
         self._deltas = 0
         self._delta_bytes = 0
         self._last_delta: StreamEvent | None = None
-        self._previous_delta: StreamEvent | None = None
         self._tool_starts: dict[str, int] = {}
         self._settled = False
 
@@ -82,7 +80,6 @@ class _AnthropicStream:
         if name == "content_block_delta":
             self._deltas += 1
             self._delta_bytes += len(event.raw)
-            self._previous_delta = self._last_delta
             self._last_delta = event
             if self._translator is None:
                 return (event,)  # text deltas: no need to parse them
@@ -148,9 +145,7 @@ class _AnthropicStream:
         if usage.final:
             return
         response = self._response
-        output = estimate_output_tokens(
-            self._deltas, self._delta_bytes, self._last_delta, self._previous_delta
-        )
+        output = estimate_output_tokens(self._deltas, self._delta_bytes, self._last_delta)
         if usage.started:
             start = usage.usage
             response.usage = replace(start, output_tokens=max(start.output_tokens, output))
