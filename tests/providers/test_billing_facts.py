@@ -216,7 +216,10 @@ async def test_anthropic_stream_without_message_delta_is_estimated(
     events = [e for e in ANTHROPIC_STREAM_EVENTS if e["type"] != "message_delta"]
     upstream.add(Script(chunks=[anthropic_sse(events)]))
     response = await anthropic(upstream, pool)(anthropic_request(stream=True))
-    await drain(response)
+    assert response.stream is not None
+    async for _batch in response.stream:
+        if response.stream_complete:  # where a ledger books a completed stream
+            assert response.usage_estimated and response.usage_reported
     assert response.stream_complete
     assert response.usage_estimated
     assert response.usage.output_tokens == 2

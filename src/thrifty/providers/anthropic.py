@@ -92,8 +92,7 @@ class _AnthropicStream:
             if name in _PASS_THROUGH:
                 return (event,)
             if name == "message_stop":
-                self.complete = True
-                self._response.stream_complete = True
+                self._stop()
                 return (event,)
         data = event.data
         if data is None:
@@ -101,8 +100,7 @@ class _AnthropicStream:
         kind = data.get("type", name)
         response = self._response
         if kind == "message_stop":
-            self.complete = True
-            response.stream_complete = True
+            self._stop()
         elif kind == "message_start" or kind == "message_delta":
             usage = self._usage
             if usage.feed(data):
@@ -123,6 +121,12 @@ class _AnthropicStream:
         if self._translator is not None:
             return self._translator.feed(data, response.usage)
         return (event,)
+
+    def _stop(self) -> None:
+        self.complete = True
+        if not self._usage.final:
+            self.settle()  # no message_delta usage: settled before the stream counts as done
+        self._response.stream_complete = True
 
     def _server_tool_started(self, event: StreamEvent) -> None:
         try:
