@@ -75,6 +75,30 @@ async def test_messages_stream_books_cache_tokens(
     assert rows[1].cost_usd == expected
 
 
+async def test_cut_stream_is_booked_as_an_estimate_with_the_status_the_app_got(
+    gateway: Gateway, ant: anthropic.AsyncAnthropic
+) -> None:
+    """Defects: a cut Anthropic stream was booked as an exact cost from message_start's
+    placeholder output count (1 token), and with status 502 though the app got HTTP 200."""
+    request = {
+        "model": "claude-sonnet-4-6",
+        "max_tokens": 400,
+        "messages": [{"role": "user", "content": "a long answer please [[sim:fault=cut]]"}],
+    }
+    seen = ""
+    with pytest.raises(anthropic.APIError):
+        async with ant.messages.stream(**request) as stream:  # type: ignore[arg-type]
+            async for text in stream.text_stream:
+                seen += text
+    assert seen  # part of the answer arrived before the cut
+    [row] = gateway.rows()
+    assert (row.status, row.failure) == (200, "mid_stream")
+    assert row.cost_estimated and row.calls[0].call.usage_estimated
+    assert row.usage.output_tokens > 1
+    expected = (row.usage.input_tokens * SONNET_IN + row.usage.output_tokens * SONNET_OUT) / M
+    assert row.cost_usd == expected
+
+
 async def test_task_routes_anthropic_request(
     gateway: Gateway, ant: anthropic.AsyncAnthropic
 ) -> None:

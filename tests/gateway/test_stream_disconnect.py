@@ -39,5 +39,9 @@ async def test_client_disconnect_mid_stream_is_booked(tmp_path: Path) -> None:
         assert row.stream and row.status == 499
         assert row.error is not None and "disconnect" in row.error
         assert row.usage.input_tokens > 0  # Anthropic's message_start already carried it
+        assert row.failure == "client_left"
+        # The output seen so far is booked, flagged as an estimate (a lower bound), never
+        # message_start's placeholder count as if it were exact.
+        assert row.cost_estimated and row.cost_usd is not None and row.cost_usd > 0
     finally:
         await server.stop()
