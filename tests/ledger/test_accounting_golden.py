@@ -308,3 +308,36 @@ async def test_error_before_any_call_costs_nothing(store: LedgerStore) -> None:
         await handler(request_for("gpt-4o"))
     (row,) = store.rows()
     assert (row.cost_usd, row.price_source, row.status) == (Decimal(0), "none", 429)
+
+
+async def test_billed_calls_view_lists_every_call_whatever_the_storage(
+    store: LedgerStore,
+) -> None:
+    """A one-call request keeps its call in its own row; a cascade lists both in `calls`;
+    the view `billed_calls` shows every call the same way."""
+    import sqlite3
+
+    single = compose([ledger_stage(store, accountant())], FakeUpstream(by_model))
+    await single(request_for("claude-sonnet-4-6", dialect="anthropic"))
+    escalating = compose(
+        [ledger_stage(store, accountant()), cascade(False)], FakeUpstream(by_model)
+    )
+    await escalating(request_for("claude-sonnet-4-6", dialect="anthropic"))
+    first, second = store.rows()
+    assert [c.call.model for c in first.calls] == ["claude-sonnet-4-6"]
+    assert [c.call.model for c in second.calls] == ["claude-haiku-4-5", "claude-sonnet-4-6"]
+    with sqlite3.connect(store.path) as conn:
+        listed = conn.execute("SELECT request_id, seq FROM calls ORDER BY seq").fetchall()
+        view = conn.execute(
+            "SELECT request_id, model, lever, cost_pusd FROM billed_calls ORDER BY request_id, seq"
+        ).fetchall()
+    conn.close()
+    assert listed == [(second.request_id, 0), (second.request_id, 1)]
+    expected = sorted(
+        [
+            (first.request_id, "claude-sonnet-4-6", None, 6_750_000_000),
+            (second.request_id, "claude-haiku-4-5", "cascade", 2_500_000_000),
+            (second.request_id, "claude-sonnet-4-6", None, 6_750_000_000),
+        ]
+    )
+    assert sorted(view) == expected

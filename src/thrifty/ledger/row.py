@@ -81,7 +81,10 @@ COLUMNS = (
     "provider",
     "service_tier",
     "stream",
+    "batch",
+    "server_tools",
     "calls",
+    "calls_listed",
     "input_tokens",
     "output_tokens",
     "cache_read_tokens",
@@ -153,7 +156,7 @@ def _usage(u: Usage) -> tuple[int, ...]:
 
 def _call_params(request_id: str, seq: int, record: CallRecord) -> CallParams:
     call = record.call
-    tools = orjson.dumps(dict(call.server_tools)).decode() if call.server_tools else None
+    tools = _tools_json(call.server_tools)
     return (
         request_id,
         seq,
@@ -170,13 +173,30 @@ def _call_params(request_id: str, seq: int, record: CallRecord) -> CallParams:
     )
 
 
+def _tools_json(tools: tuple[tuple[str, int], ...]) -> str | None:
+    return orjson.dumps(dict(tools)).decode() if tools else None
+
+
+def single_answer(row: LedgerRow) -> CallRecord | None:
+    """The one call of ``row`` when it made exactly one and that call answered: its facts
+    then live in the request's own row (no ``calls`` rows)."""
+    if len(row.calls) == 1 and row.calls[0].call.lever is None:
+        return row.calls[0]
+    return None
+
+
 def to_params(row: LedgerRow) -> tuple[RowParams, list[SavingParams], list[CallParams]]:
     """SQL parameters for ``row`` (money in pico-dollars).  Raises ``ValueError`` or
     ``TypeError`` for a value the ledger cannot store exactly."""
     savings = [
         (row.request_id, lever, optional_usd_to_pico(usd)) for lever, usd in row.savings.items()
     ]
-    calls = [_call_params(row.request_id, i, c) for i, c in enumerate(row.calls)]
+    single = single_answer(row)
+    calls: list[CallParams] = []
+    if single is None:
+        calls = [_call_params(row.request_id, i, c) for i, c in enumerate(row.calls)]
+    batch = single is not None and single.call.batch
+    tools = _tools_json(single.call.server_tools) if single is not None else None
     base = row.baseline_usage
     params = (
         row.request_id,
@@ -191,7 +211,10 @@ def to_params(row: LedgerRow) -> tuple[RowParams, list[SavingParams], list[CallP
         clip(row.provider),
         clip(row.service_tier),
         1 if row.stream else 0,
+        1 if batch else 0,
+        tools,
         len(row.calls),
+        1 if calls else 0,
         *_usage(row.usage),
         None if base is None else base.input_tokens,
         None if base is None else base.output_tokens,
@@ -259,7 +282,10 @@ def from_db(
         provider,
         service_tier,
         stream,
-        _calls,
+        batch,
+        tools,
+        count,
+        listed,
         *tokens,
         base_in,
         base_out,
@@ -274,6 +300,22 @@ def from_db(
         error,
         detail,
     ) = record
+    usage = Usage(*tokens)
+    if count == 1 and not listed:  # the answering call, kept in the request's own row
+        single = Call(
+            model=model,
+            provider=provider,
+            usage=usage,
+            usage_reported=price_source != "no_usage",
+            usage_estimated=bool(estimated),
+            service_tier=service_tier,
+            batch=bool(batch),
+            server_tools=tuple(sorted(orjson.loads(tools).items())) if tools else (),
+        )
+        cost_of = Cost(
+            usd=optional_pico_to_usd(cost), source=price_source, estimated=bool(estimated)
+        )
+        calls = (CallRecord(single, cost_of),)
     return LedgerRow(
         request_id=request_id,
         ts=ts,
@@ -287,7 +329,7 @@ def from_db(
         provider=provider,
         service_tier=service_tier,
         stream=bool(stream),
-        usage=Usage(*tokens),
+        usage=usage,
         baseline_usage=(
             None if base_in is None else Usage(input_tokens=base_in, output_tokens=base_out or 0)
         ),

@@ -66,8 +66,9 @@ MIGRATIONS: tuple[Migration, ...] = (
         """,
     ),
     # 2: ledger v2.  A saving that is not known is NULL (it was stored as 0); the
-    # requested alias, the billed service tier, the baseline's token counts, an estimate
-    # flag and the failure phase get columns; every upstream call gets a `calls` row.
+    # requested alias, the billed service tier, batch and server-tool uses, the baseline's
+    # token counts, an estimate flag and the failure phase get columns; requests with
+    # several calls list them in `calls`; the view `billed_calls` shows every call.
     (
         """
         CREATE TABLE requests_v2 (
@@ -84,7 +85,10 @@ MIGRATIONS: tuple[Migration, ...] = (
             provider TEXT,
             service_tier TEXT,
             stream INTEGER NOT NULL,
+            batch INTEGER NOT NULL DEFAULT 0,
+            server_tools TEXT,
             calls INTEGER NOT NULL,
+            calls_listed INTEGER NOT NULL DEFAULT 0,
             input_tokens INTEGER NOT NULL,
             output_tokens INTEGER NOT NULL,
             cache_read_tokens INTEGER NOT NULL,
@@ -163,6 +167,21 @@ MIGRATIONS: tuple[Migration, ...] = (
             estimated INTEGER NOT NULL,
             PRIMARY KEY (request_id, seq)
         ) WITHOUT ROWID
+        """,
+        # Every billed call, one row each.  A request with one call that answered it keeps
+        # that call's facts in its own row (one insert on the hot path instead of two);
+        # requests with more calls, or calls a lever made, list them in `calls`.
+        """
+        CREATE VIEW billed_calls AS
+        SELECT request_id, seq, lever, model, provider, service_tier, batch, input_tokens,
+            output_tokens, cache_read_tokens, cache_write_5m_tokens, cache_write_1h_tokens,
+            reasoning_tokens, server_tools, cost_pusd, price_source, estimated
+        FROM calls
+        UNION ALL
+        SELECT request_id, 0, NULL, model, provider, service_tier, batch, input_tokens,
+            output_tokens, cache_read_tokens, cache_write_5m_tokens, cache_write_1h_tokens,
+            reasoning_tokens, server_tools, cost_pusd, price_source, cost_estimated
+        FROM requests WHERE calls = 1 AND calls_listed = 0
         """,
     ),
 )
