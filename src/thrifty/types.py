@@ -170,7 +170,7 @@ class Step:
     saved_usd: Decimal | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Call:
     """One upstream call, as billed: what the Accountant prices.
 

@@ -128,6 +128,20 @@ class Accountant:
         ``response.baseline`` and each step's ``saved_usd``."""
         served = response.served
         answer = response.answer_call()
+        if (
+            answer is not None
+            and served is not None
+            and not response.steps
+            and not response.lever_calls
+            and not answer.batch
+            and served.model == served.requested_model
+        ):
+            # No lever touched the request (the common case): one call, its own baseline.
+            cost = self.price_call(answer)
+            saved = ZERO if cost.usd is not None and answer.usage_reported else None
+            response.cost, response.baseline, response.saved = cost, cost, saved
+            usage = answer.usage if answer.usage_reported else None
+            return Settlement(cost, cost, usage, [(answer, cost)], {}, answer.usage_estimated)
         requested = (served or request).requested_model
         extras = [(call, self.price_call(call)) for call in response.lever_calls]
         calls = list(extras)

@@ -18,7 +18,7 @@ MAX_NAME = 256  # model, provider, task, tenant, alias, tier
 MAX_TEXT = 2000  # error, detail
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class CallRecord:
     """One upstream call and what it cost."""
 
@@ -26,7 +26,7 @@ class CallRecord:
     cost: Cost
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class LedgerRow:
     """What one request through thrifty did and cost (errors and cache hits included).
 

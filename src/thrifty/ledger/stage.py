@@ -44,9 +44,10 @@ def _row(
     failure: str | None,
 ) -> LedgerRow:
     calls = tuple(CallRecord(c, k) for c, k in settled.calls) if settled is not None else ()
-    usage = Usage()
-    for record in calls:
-        usage = usage + record.call.usage
+    usage = calls[0].call.usage if len(calls) == 1 else Usage()
+    if len(calls) > 1:
+        for record in calls:
+            usage = usage + record.call.usage
     detail = "; ".join(s.detail for s in response.steps) if response is not None else None
     served = response.served if response is not None else None
     return LedgerRow(
