@@ -323,3 +323,33 @@ def test_committed_rows_survive_a_hard_kill(db_path: Path, how: str) -> None:
     assert [r.request_id for r in rows] == [f"kill-{i}" for i in range(50)]
     assert rows[-1].savings == {"memo": Decimal(49)}
     assert rows[-1].cost_usd == Decimal("0.000000123456")
+
+
+async def test_stored_text_is_bounded_whatever_the_client_or_upstream_sends(
+    store: LedgerStore,
+) -> None:
+    from thrifty.ledger.row import MAX_NAME, MAX_TEXT, CallRecord
+    from thrifty.types import Call, Cost
+
+    huge = "x" * 100_000
+    tools = tuple((f"kind{i}-{huge}", i) for i in range(40))
+    call = Call(model=huge, provider=huge, usage=Usage(input_tokens=1), server_tools=tools)
+    row = make_row(
+        request_id="big",
+        tenant=huge,
+        task=huge,
+        requested_model=huge,
+        requested_alias=huge,
+        model=huge,
+        service_tier=huge,
+        error=huge,
+        detail=huge,
+        calls=(CallRecord(call, Cost(usd=Decimal(0), source="override")),),
+    )
+    await store.record(row)
+    (got,) = store.rows()
+    for name in ("tenant", "task", "requested_model", "requested_alias", "model", "service_tier"):
+        assert len(getattr(got, name)) == MAX_NAME, name
+    assert len(got.error or "") == MAX_TEXT and len(got.detail or "") == MAX_TEXT
+    kinds = dict(got.calls[0].call.server_tools)
+    assert len(kinds) == 16 and all(len(kind) <= 64 for kind in kinds)

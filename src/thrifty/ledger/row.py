@@ -173,8 +173,15 @@ def _call_params(request_id: str, seq: int, record: CallRecord) -> CallParams:
     )
 
 
+MAX_TOOL_KINDS = 16
+
+
 def _tools_json(tools: tuple[tuple[str, int], ...]) -> str | None:
-    return orjson.dumps(dict(tools)).decode() if tools else None
+    """Server-tool uses as JSON, bounded: at most 16 kinds, names of at most 64 chars."""
+    if not tools:
+        return None
+    bounded = {(clip(kind, 64) or ""): count for kind, count in tools[:MAX_TOOL_KINDS]}
+    return orjson.dumps(bounded).decode()
 
 
 def single_answer(row: LedgerRow) -> CallRecord | None:
