@@ -15,10 +15,9 @@ event was sent is a 200 whose ``failure`` is ``mid_stream``.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import time
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from thrifty.errors import ThriftyError
 from thrifty.ledger.accounting import NO_USAGE, Accountant, Settlement
@@ -33,69 +32,77 @@ if TYPE_CHECKING:
 __all__ = ["Accountant", "build", "error_text", "ledger_stage", "record_rejection"]
 
 
+def _request_fields(
+    request: ChatRequest, started: float, *, status: int, error: str | None, failure: str | None
+) -> dict[str, Any]:
+    """The fields every row takes from the request and the outcome."""
+    return {
+        "request_id": request.request_id,
+        "ts": request.received_at,
+        "tenant": request.tenant,
+        "task": request.task,
+        "dialect": request.dialect,
+        "endpoint": request.endpoint,
+        "stream": request.stream,
+        "latency_ms": (time.perf_counter() - started) * 1000.0,
+        "status": status,
+        "error": error,
+        "failure": failure,
+    }
+
+
 def _row(
     request: ChatRequest,
-    response: ChatResponse | None,
-    settled: Settlement | None,
+    response: ChatResponse,
+    settled: Settlement,
     started: float,
     *,
     status: int,
     error: str | None,
     failure: str | None,
 ) -> LedgerRow:
-    calls = tuple(CallRecord(c, k) for c, k in settled.calls) if settled is not None else ()
+    calls = tuple(CallRecord(c, k) for c, k in settled.calls)
     usage = calls[0].call.usage if len(calls) == 1 else Usage()
     if len(calls) > 1:
         for record in calls:
             usage = usage + record.call.usage
-    detail = "; ".join(s.detail for s in response.steps) if response is not None else None
-    served = response.served if response is not None else None
+    asked = response.served or request
     return LedgerRow(
-        request_id=request.request_id,
-        ts=request.received_at,
-        tenant=request.tenant,
-        task=request.task,
-        dialect=request.dialect,
-        endpoint=request.endpoint,
-        requested_model=(served or request).requested_model,
-        requested_alias=(served or request).requested_alias,
-        model=response.model if response is not None else request.model,
-        provider=response.provider if response is not None else None,
-        service_tier=response.service_tier if response is not None else None,
-        stream=request.stream,
+        **_request_fields(request, started, status=status, error=error, failure=failure),
+        requested_model=asked.requested_model,
+        requested_alias=asked.requested_alias,
+        model=response.model,
+        provider=response.provider,
+        service_tier=response.service_tier,
         usage=usage,
         calls=calls,
-        cost_usd=settled.cost.usd if settled is not None else None,
-        baseline_usd=settled.baseline.usd if settled is not None else None,
-        baseline_usage=settled.baseline_usage if settled is not None else None,
-        savings=settled.savings if settled is not None else {},
-        saved_usd=settled.saved if settled is not None else None,
-        cost_estimated=settled.estimated if settled is not None else False,
-        price_source=settled.cost.source if settled is not None else "none",
-        latency_ms=(time.perf_counter() - started) * 1000.0,
-        status=status,
-        failure=failure,
-        error=error,
-        detail=detail or None,
+        cost_usd=settled.cost.usd,
+        baseline_usd=settled.baseline.usd,
+        baseline_usage=settled.baseline_usage,
+        savings=settled.savings,
+        saved_usd=settled.saved,
+        cost_estimated=settled.estimated,
+        price_source=settled.cost.source,
+        detail="; ".join(s.detail for s in response.steps) or None,
     )
 
 
-def _failed_row(request: ChatRequest, exc: BaseException, started: float) -> LedgerRow:
+def _failed_row(
+    request: ChatRequest, exc: BaseException, started: float, failure: str | None = None
+) -> LedgerRow:
     """The row of a request that raised before it had a response."""
     reached = bool(getattr(exc, "reached_upstream", False))
     left = isinstance(exc, (asyncio.CancelledError, GeneratorExit))
+    failure = failure or ("client_left" if left else "upstream")
+    fields = _request_fields(
+        request, started, status=_failure_status(exc), error=_failure_text(exc), failure=failure
+    )
     return LedgerRow(
-        request_id=request.request_id,
-        ts=request.received_at,
-        tenant=request.tenant,
-        task=request.task,
-        dialect=request.dialect,
-        endpoint=request.endpoint,
+        **fields,
         requested_model=request.requested_model,
         requested_alias=request.requested_alias,
         model=request.model,
         provider=getattr(exc, "provider", None) or None,
-        stream=request.stream,
         usage=Usage(),
         # A call that reached the provider may have been billed: unknown, never $0.
         cost_usd=None if reached or left else Decimal(0),
@@ -103,10 +110,6 @@ def _failed_row(request: ChatRequest, exc: BaseException, started: float) -> Led
         savings={},
         saved_usd=None,
         price_source=NO_USAGE.source if reached or left else "none",
-        latency_ms=(time.perf_counter() - started) * 1000.0,
-        status=_failure_status(exc),
-        failure="client_left" if left else "upstream",
-        error=_failure_text(exc),
     )
 
 
@@ -196,7 +199,7 @@ async def record_rejection(
     store: LedgerWriter, request: ChatRequest, exc: ThriftyError, started: float
 ) -> None:
     """Book a request refused before it reached the pipeline (bad JSON, ...)."""
-    await store.record(dataclasses.replace(_failed_row(request, exc, started), failure="request"))
+    await store.record(_failed_row(request, exc, started, failure="request"))
 
 
 async def build(parts: Parts) -> Stage:
