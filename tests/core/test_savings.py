@@ -135,3 +135,32 @@ def test_a_lever_change_that_makes_no_valid_usage_leaves_the_baseline_unknown() 
     settled = accountant().settle(request("gpt-4o"), response)
     assert settled.cost.usd == Decimal("0.0045")
     assert settled.baseline.usd is None and settled.saved is None
+
+
+def test_an_override_for_the_sent_name_wins_over_the_dated_answer() -> None:
+    """Defect: `gpt-4.1` overridden, answered as `gpt-4.1-2025-04-14`: the package's dated
+    entry was used instead of the user's override."""
+    from thrifty.config import PriceOverride
+    from thrifty.pricing import PriceBook
+
+    book = PriceBook({"gpt-4.1": PriceOverride(input=Decimal("1"), output=Decimal("2"))})
+    response = answer("gpt-4.1-2025-04-14", "openai", request("gpt-4.1"), usage=USAGE)
+    settled = accountant(book).settle(request("gpt-4.1"), response)
+    assert settled.cost.usd == (1000 * Decimal(1) + 200 * Decimal(2)) / M
+    assert settled.cost.source == "override"
+    assert settled.baseline == settled.cost
+
+
+def test_a_call_is_priced_at_the_prices_of_its_time() -> None:
+    """Defect: prices were fixed when first looked up, so a long-running gateway kept the
+    old rate after a price change.  o3 went from $10/$40 to $2/$8 on 2025-06-10."""
+    import dataclasses
+    from datetime import UTC, datetime
+
+    def at(day: datetime) -> Decimal | None:
+        sent = dataclasses.replace(request("o3"), received_at=day.timestamp())
+        response = answer("o3", "openai", sent, usage=USAGE)
+        return accountant().settle(sent, response).cost.usd
+
+    assert at(datetime(2025, 6, 1, tzinfo=UTC)) == (1000 * Decimal(10) + 200 * Decimal(40)) / M
+    assert at(datetime(2025, 7, 1, tzinfo=UTC)) == (1000 * Decimal(2) + 200 * Decimal(8)) / M

@@ -228,3 +228,21 @@ async def test_stream_ends_with_a_cost_comment(gateway: Gateway) -> None:
     assert Decimal(fields["cost-usd"]) == row.cost_usd
     assert Decimal(fields["baseline-usd"]) == row.baseline_usd
     assert Decimal(fields["saved-usd"]) == saved
+    assert "cost-estimated" not in fields
+
+
+async def test_a_cut_stream_says_its_cost_is_an_estimate(gateway: Gateway) -> None:
+    body = {
+        "model": "gpt-4o",
+        "stream": True,
+        "messages": [{"role": "user", "content": "long answer please [[sim:fault=cut]]"}],
+    }
+    async with httpx.AsyncClient(base_url=gateway.url) as http:
+        response = await http.post("/v1/chat/completions", json=body)
+    assert response.status_code == 200
+    *events, last = [e for e in response.text.split("\n\n") if e]
+    assert '"error"' in events[-1]  # the app got an error event after HTTP 200
+    fields = dict(part.split("=") for part in last.removeprefix(": thrifty ").split())
+    [row] = gateway.rows()
+    assert fields["cost-estimated"] == "true" and row.cost_estimated
+    assert row.cost_usd is not None and Decimal(fields["cost-usd"]) == row.cost_usd

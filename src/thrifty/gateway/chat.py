@@ -69,6 +69,8 @@ def _money(response: ChatResponse) -> list[tuple[str, str]]:
         money.append(("baseline-usd", _usd(response.baseline.usd)))
     if response.cost is not None and response.baseline is not None:
         money.append(("saved-usd", _usd(response.saved)))
+    if response.cost is not None and response.cost.estimated:
+        money.append(("cost-estimated", "true"))  # from token counts thrifty estimated
     return money
 
 
