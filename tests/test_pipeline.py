@@ -5,13 +5,15 @@ from __future__ import annotations
 from contextlib import AsyncExitStack
 from pathlib import Path
 
+import pytest
+
 from thrifty.config import Settings
 from thrifty.dispatch import build_registry
 from thrifty.ledger import LedgerStore
 from thrifty.pipeline import Parts, build_pipeline, compose, pipeline_order
 from thrifty.pricing import PriceBook
 from thrifty.providers import HttpPool
-from thrifty.types import ChatRequest, ChatResponse, Handler
+from thrifty.types import ChatRequest, ChatResponse, Handler, Stage
 
 
 def test_the_pipeline_order_is_pinned() -> None:
@@ -65,3 +67,48 @@ async def test_disabled_levers_add_no_stage(tmp_path: Path) -> None:
     finally:
         await ledger.close()
         await pool.aclose()
+
+
+async def test_what_a_lever_opens_is_closed_by_the_runtime(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A lever enters its store in ``parts.resources``; the runtime closes it, newest
+    first, when it shuts down (and the lever's stage is in the pipeline meanwhile)."""
+    import thrifty.pipeline as pipeline
+    from thrifty.runtime import Thrifty
+
+    events: list[str] = []
+
+    class Store:
+        def __init__(self, name: str) -> None:
+            self.name = name
+
+        async def __aenter__(self) -> Store:
+            events.append(f"open {self.name}")
+            return self
+
+        async def __aexit__(self, *exc: object) -> None:
+            events.append(f"close {self.name}")
+
+    def lever(name: str):  # type: ignore[no-untyped-def]
+        async def build(parts: Parts) -> Stage:
+            await parts.resources.enter_async_context(Store(name))
+
+            def wrap(inner: Handler) -> Handler:
+                async def handle(request: ChatRequest) -> ChatResponse:
+                    events.append(f"through {name}")
+                    return await inner(request)
+
+                return handle
+
+            return wrap
+
+        return build
+
+    real = pipeline._pipeline
+    monkeypatch.setattr(pipeline, "_pipeline", lambda: (*real(), lever("a"), lever("b")))
+    settings = Settings(ledger={"path": str(tmp_path / "l.db")}, simulate=True)
+    async with Thrifty(settings, environ={}) as thrifty:
+        await thrifty.chat({"model": "gpt-4o", "messages": [{"role": "user", "content": "x"}]})
+        assert events == ["open a", "open b", "through a", "through b"]
+    assert events[-2:] == ["close b", "close a"]
