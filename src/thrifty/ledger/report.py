@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime, time
 from decimal import Context, Decimal
 from typing import Any
 
@@ -193,12 +194,22 @@ def line_to_json(line: ReportLine) -> dict[str, Any]:
     }
 
 
+def _when(ts: float | None) -> str | None:
+    """A bound as people wrote it: ``2026-11-01`` for a midnight (UTC), else ISO 8601."""
+    if ts is None:
+        return None
+    moment = datetime.fromtimestamp(ts, UTC)
+    if moment.time() == time.min:
+        return moment.date().isoformat()
+    return moment.isoformat().replace("+00:00", "Z")
+
+
 def report_to_json(report: Report) -> dict[str, Any]:
     """A JSON-serialisable dict: money as exact decimal strings, ``null`` = unknown."""
     return {
         "path": report.path,
-        "since": report.since,
-        "until": report.until,
+        "since": _when(report.since),
+        "until": _when(report.until),
         "totals": line_to_json(report.totals),
         "by_day": [line_to_json(line) for line in report.by_day],
         "by_task": [line_to_json(line) for line in report.by_task],
