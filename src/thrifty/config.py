@@ -128,6 +128,10 @@ class RoutingSettings(_Strict):
 
     tasks: dict[str, str] = Field(default_factory=dict)
     aliases: dict[str, str] = Field(default_factory=dict)
+    # A task routed to a model of the other dialect, for a request the translation cannot
+    # carry (OpenAI `n` > 1, `logprobs`, ... to a Claude model): "skip" the rule and keep
+    # the requested model (default), or "error" (a 400 naming the feature).
+    on_unsupported: Literal["skip", "error"] = "skip"
 
 
 class LeverSettings(_Strict):
@@ -181,6 +185,10 @@ class GatewaySettings(_Strict):
     max_body_bytes: int = Field(default=8 * 1024 * 1024, gt=0)
     task_header: str = "x-thrifty-task"
     tenant_header: str = "x-thrifty-tenant"
+    # Gateway keys (``thrifty keys create``): required when any key exists, when this is
+    # true, and whenever the gateway binds beyond loopback.
+    require_auth: bool = False
+    keys_path: Path | None = None  # default: next to the ledger (thrifty.db -> thrifty-keys.db)
 
 
 class LedgerSettings(_Strict):

@@ -47,6 +47,22 @@ def tenant_of(tenant: str | None, api_key: str | bytes | None) -> str | None:
     return "key:" + hashlib.sha256(key).hexdigest()[:12]
 
 
+def check_routes(settings: Settings, registry: ProviderRegistry) -> None:
+    """Every routing target (a task's model, an alias's model) must be served by a
+    configured provider: a typo is a start-up error, not a 404 on every request."""
+    aliases = settings.routing.aliases
+    targets = {f"alias {name!r}": model for name, model in aliases.items()}
+    for task, model in settings.task_routes().items():
+        targets[f"task {task!r}"] = aliases.get(model, model)
+    for what, model in targets.items():
+        if registry.find(model) is None:
+            names = ", ".join(u.name for u in registry.upstreams) or "none"
+            raise ConfigError(
+                f"{what} points to model {model!r}, which no configured provider serves "
+                f"(providers: {names}); fix the name or add it to a provider's `models`"
+            )
+
+
 class Thrifty:
     """Owns the pipeline's resources (HTTP pool, ledger, price book, and the simulator
     when no provider key is configured)."""
@@ -87,6 +103,7 @@ class Thrifty:
         self._registry = build_registry(
             self.settings, self._pool, self._environ, simulator_url=self.simulator_url
         )
+        check_routes(self.settings, self._registry)
         self._ledger = LedgerStore(self.settings.ledger.path)
         await self._ledger.open()
         self._resources = AsyncExitStack()

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Literal
+
+import pytest
+
 from thrifty.config import RoutingSettings, Settings
 from thrifty.levers.cheaper.routing import StaticRouter, alias_stage, routing_stage
 from thrifty.pipeline import compose
@@ -65,3 +70,42 @@ def test_tasks_table_routes_like_the_short_form() -> None:
     )
     router = StaticRouter.from_settings(settings)
     assert router.target("summarize") == "gpt-4o-mini"
+
+
+async def test_a_rule_the_target_cannot_serve_is_skipped_by_default() -> None:
+    """An OpenAI request with n=2 routed to a Claude model: the translation cannot carry
+    it, so by default the rule is skipped and the request keeps its model."""
+    from thrifty.testing import FakeUpstream, request_for
+
+    router = StaticRouter(RoutingSettings(tasks={"t": "claude-haiku-4-5"}))
+
+    def dialect_of(model: str) -> Literal["openai", "anthropic"]:
+        return "anthropic" if model.startswith("claude") else "openai"
+
+    upstream = FakeUpstream()
+    handler = routing_stage(router, dialect_of)(upstream)
+    kept = await handler(request_for("gpt-4o", task="t", n=2))
+    assert upstream.requests[-1].model == "gpt-4o" and kept.steps == []
+    routed = await handler(request_for("gpt-4o", task="t"))
+    assert upstream.requests[-1].model == "claude-haiku-4-5"
+    assert [s.lever for s in routed.steps] == ["routing"]
+
+    strict = routing_stage(router, dialect_of, skip_unsupported=False)(upstream)
+    await strict(request_for("gpt-4o", task="t", n=2))  # the provider's translation 400s
+    assert upstream.requests[-1].model == "claude-haiku-4-5"
+
+
+async def test_a_route_to_a_model_no_provider_serves_is_a_start_up_error(
+    tmp_path: Path,
+) -> None:
+    from thrifty.errors import ConfigError
+    from thrifty.runtime import Thrifty
+
+    settings = Settings(
+        ledger={"path": str(tmp_path / "l.db")},
+        simulate=True,
+        tasks={"summarize": {"model": "gtp-4o-mini"}},  # a typo
+    )
+    with pytest.raises(ConfigError, match="task 'summarize' points to model 'gtp-4o-mini'"):
+        async with Thrifty(settings, environ={}):
+            pass

@@ -13,10 +13,16 @@ real model as ``requested_model`` and keeps the alias in ``requested_alias``.
 from __future__ import annotations
 
 import dataclasses
+import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from thrifty.config import RoutingSettings, Settings
-from thrifty.types import ChatRequest, ChatResponse, Handler, Stage, Step
+from thrifty.dialects.requests import anthropic_to_openai_request, openai_to_anthropic_request
+from thrifty.errors import BadRequest
+from thrifty.types import ChatRequest, ChatResponse, Dialect, Handler, Stage, Step
+
+log = logging.getLogger("thrifty.routing")
 
 if TYPE_CHECKING:
     from thrifty.pipeline import Parts
@@ -59,12 +65,44 @@ def alias_stage(router: StaticRouter) -> Stage:
     return wrap
 
 
-def routing_stage(router: StaticRouter) -> Stage:
+DialectOf = Callable[[str], Dialect | None]
+
+
+def translatable(request: ChatRequest, to: Dialect) -> bool:
+    """Whether ``request`` can be sent to a model of dialect ``to``."""
+    if to == request.dialect:
+        return True
+    try:
+        if to == "anthropic":
+            openai_to_anthropic_request(request.body)
+        else:
+            anthropic_to_openai_request(request.body)
+    except BadRequest:
+        return False
+    return True
+
+
+def routing_stage(
+    router: StaticRouter, dialect_of: DialectOf | None = None, *, skip_unsupported: bool = True
+) -> Stage:
+    """Route by task.  With ``dialect_of`` (model -> its provider's dialect) and
+    ``skip_unsupported``, a rule whose target cannot serve the request (a feature the
+    translation to the other dialect cannot carry) is skipped: the request keeps its model."""
+
     def wrap(inner: Handler) -> Handler:
         async def handle(request: ChatRequest) -> ChatResponse:
             target = router.target(request.task)
             if target is None or target == request.model:
                 return await inner(request)
+            if skip_unsupported and dialect_of is not None:
+                to = dialect_of(target)
+                if to is not None and not translatable(request, to):
+                    log.info(
+                        "task %s: rule -> %s skipped (request not translatable)",
+                        request.task,
+                        target,
+                    )
+                    return await inner(request)
             asked = request.model
             response = await inner(dataclasses.replace(request, model=target))
             response.steps.append(
@@ -87,4 +125,10 @@ async def build(parts: Parts) -> Stage | None:
     router = StaticRouter.from_settings(parts.settings)
     if not parts.settings.task_routes():
         return None
-    return routing_stage(router)
+
+    def dialect_of(model: str) -> Dialect | None:
+        upstream = parts.providers.find(model)
+        return None if upstream is None else upstream.settings.dialect
+
+    skip = parts.settings.routing.on_unsupported == "skip"
+    return routing_stage(router, dialect_of, skip_unsupported=skip)
