@@ -274,14 +274,18 @@ class Settings(BaseSettings):
             raise ValueError(f"[tasks.{task}]: {exc}") from None
 
     def uses_simulator(self, environ: Mapping[str, str] | None = None) -> bool:
+        """Whether the built-in simulator stands in for the providers.  Explicitly
+        configured providers are always used (a keyless vLLM or llama.cpp server is a real
+        upstream); the simulator is the default only for the built-in OpenAI and Anthropic
+        providers when neither key is set, and ``simulate`` forces it either way."""
         if self.simulate is not None:
             return self.simulate
         env = os.environ if environ is None else environ
         if self.openai_base_url or self.anthropic_base_url:
             return False
-        return not any(
-            p.local or (p.api_key_env and env.get(p.api_key_env)) for p in self.providers.values()
-        )
+        if self.providers != default_providers():
+            return False
+        return not any(p.api_key_env and env.get(p.api_key_env) for p in self.providers.values())
 
 
 class _SettingsFromData(Settings):

@@ -110,6 +110,20 @@ def test_simulator_is_automatic_without_keys(tmp_path: Path) -> None:
     assert forced.uses_simulator({"OPENAI_API_KEY": "k"})
 
 
+def test_a_configured_keyless_provider_is_a_real_upstream(tmp_path: Path) -> None:
+    """Defect: a vLLM / llama.cpp provider with a base_url and no key was silently replaced
+    by the simulator ("no provider API key found (none configured)")."""
+    keyless = load_settings(
+        write(
+            tmp_path,
+            '[providers.vllm]\ndialect = "openai"\nbase_url = "http://127.0.0.1:8000/v1"\n',
+        )
+    )
+    assert not keyless.uses_simulator({})
+    forced = keyless.model_copy(update={"simulate": True})
+    assert forced.uses_simulator({})
+
+
 LEVERS_TOML = """
 [routing.aliases]
 cheap = "gpt-4o-mini"
