@@ -1,4 +1,4 @@
-"""The ``thrifty`` command: serve, sim, report, prices.  It parses flags and calls the
+"""The ``thrifty`` command: serve, keys, sim, report, prices.  It parses flags and calls the
 library; it holds no pipeline logic."""
 
 from __future__ import annotations
@@ -72,6 +72,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     settings = _settings(args, **_serve_overrides(args))
     _configure_logging()
+    _check_exposure(settings)
     thrifty = Thrifty(settings)
     gw = settings.gateway
     config = uvicorn.Config(
@@ -119,6 +120,97 @@ def cmd_serve(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 3
+    return 0
+
+
+def _check_exposure(settings: Settings) -> None:
+    """Refuse to serve beyond loopback without gateway keys (anyone who reaches the port
+    would spend the provider keys); say how auth is set up otherwise."""
+    from thrifty.gateway.auth import is_loopback_address
+    from thrifty.gateway.keys import keys_path, read_active
+
+    path = keys_path(settings)
+    active = read_active(path)
+    gw = settings.gateway
+    log = logging.getLogger("thrifty")
+    if active:
+        log.info("gateway keys required (%d active, store %s)", len(active), path)
+    elif not is_loopback_address(gw.host):
+        raise ConfigError(
+            f"refusing to listen on {gw.host}, beyond loopback, without gateway keys: anyone "
+            "who reaches the port would spend your provider keys. Create a key with "
+            "`thrifty keys create --tenant NAME` (apps send it as their API key), or bind "
+            "to 127.0.0.1 with --host 127.0.0.1"
+        )
+    elif gw.require_auth:
+        log.warning(
+            "gateway.require_auth is set but no gateway key exists yet (store %s): every "
+            "request gets 401 until you run `thrifty keys create --tenant NAME`",
+            path,
+        )
+    else:
+        log.info(
+            "no gateway keys: answering only loopback requests (Host and Origin checked); "
+            "`thrifty keys create --tenant NAME` to require keys"
+        )
+
+
+def _key_store(args: argparse.Namespace) -> Any:
+    from thrifty.gateway.keys import KeyStore, keys_path
+
+    overrides: dict[str, Any] = {}
+    if args.ledger:
+        overrides["ledger"] = {"path": args.ledger}
+    if args.keys_file:
+        overrides["gateway"] = {"keys_path": args.keys_file}
+    return KeyStore(keys_path(_settings(args, **overrides)))
+
+
+def _when(epoch: float | None) -> str:
+    if epoch is None:
+        return "-"
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+
+
+def cmd_keys(args: argparse.Namespace) -> int:
+    store = _key_store(args)
+    if args.keys_command == "create":
+        info, key = store.create(args.tenant)
+        if args.json:
+            print(json.dumps({"id": info.id, "tenant": info.tenant, "key": key}))
+        else:
+            print(key)
+            print(
+                f"key {info.id} for tenant {info.tenant!r} (store {store.path}); it is shown "
+                "only now: apps send it as their API key",
+                file=sys.stderr,
+            )
+        return 0
+    if args.keys_command == "revoke":
+        info = store.revoke(args.id)
+        print(f"revoked key {info.id} (tenant {info.tenant!r})", file=sys.stderr)
+        return 0
+    keys = store.list()
+    if args.json:
+        data = [
+            {
+                "id": k.id,
+                "tenant": k.tenant,
+                "hint": k.hint,
+                "created_at": k.created_at,
+                "revoked_at": k.revoked_at,
+            }
+            for k in keys
+        ]
+        print(json.dumps(data, indent=2))
+        return 0
+    if not keys:
+        print(f"no gateway keys (store {store.path})", file=sys.stderr)
+        return 0
+    print(f"{'ID':<10}{'TENANT':<24}{'KEY':<12}{'CREATED':<22}REVOKED")
+    for k in keys:
+        hint = k.hint + "..."
+        print(f"{k.id:<10}{k.tenant:<24}{hint:<12}{_when(k.created_at):<22}{_when(k.revoked_at)}")
     return 0
 
 
@@ -217,6 +309,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="use the built-in simulator as upstream (default: when no provider key is set)",
     )
     serve.set_defaults(func=cmd_serve)
+
+    keys = sub.add_parser("keys", help="gateway keys: the API keys apps send to thrifty")
+    keys.add_argument("--ledger", help="ledger path; the key store lives next to it")
+    keys.add_argument("--keys-file", help="key store path (default: next to the ledger)")
+    keys_sub = keys.add_subparsers(dest="keys_command", required=True)
+    create = keys_sub.add_parser("create", help="create a key for a tenant (shown once)")
+    create.add_argument("--tenant", required=True, help="the tenant its requests are booked as")
+    create.add_argument("--json", action="store_true")
+    listing = keys_sub.add_parser("list", help="list keys (never the keys themselves)")
+    listing.add_argument("--json", action="store_true")
+    revoke = keys_sub.add_parser("revoke", help="revoke a key by id")
+    revoke.add_argument("id")
+    keys.set_defaults(func=cmd_keys)
 
     sim = sub.add_parser("sim", help="run the upstream simulator (OpenAI + Anthropic wire formats)")
     sim.add_argument("--host", default="127.0.0.1")

@@ -65,9 +65,10 @@ class ProviderRegistry:
     def resolve(self, model: str) -> Upstream:
         upstream = self.find(model)
         if upstream is None:
-            served = "; ".join(f"{u.name}: {', '.join(u.settings.models)}" for u in self._upstreams)
+            names = ", ".join(u.name for u in self._upstreams) or "none"
+            shown = model if len(model) <= 64 else model[:64] + "..."
             raise ModelNotFound(
-                f"no configured provider serves model {model!r} (providers: {served}). "
+                f"no configured provider serves model {shown!r} (providers: {names}). "
                 "Add its name to a provider's `models` in thrifty.toml."
             )
         return upstream

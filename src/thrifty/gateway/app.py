@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -22,8 +23,16 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from thrifty.errors import NotFound
-from thrifty.gateway.chat import ChatEndpoint, rejected_request
+from thrifty.errors import NotFound, ThriftyError
+from thrifty.gateway.auth import (
+    Guard,
+    MethodNotAllowed,
+    UnsupportedMediaType,
+    dialect_of,
+    json_content_type,
+)
+from thrifty.gateway.chat import ChatEndpoint, rejected_request, send_error
+from thrifty.gateway.keys import ActiveKeys, keys_path
 from thrifty.gateway.wire_errors import error_body, error_headers
 from thrifty.runtime import Thrifty
 from thrifty.types import Dialect
@@ -35,6 +44,22 @@ CHAT_ROUTES: dict[str, Dialect] = {
     "/chat/completions": "openai",
     "/v1/messages": "anthropic",
 }
+OPEN_PATHS = frozenset({"/health"})  # liveness probes need no key
+
+
+class Refusals:
+    """Requests refused before routing (auth, origin, unknown routes): counted and logged
+    (the first of each kind, then at 10, 100, ...), never booked as ledger rows, so that
+    a flood of them cannot fill the disk."""
+
+    def __init__(self) -> None:
+        self.counts: Counter[str] = Counter()
+
+    def note(self, code: str, detail: str) -> None:
+        self.counts[code] += 1
+        count = self.counts[code]
+        if count == 1 or str(count).strip("0") == "1":
+            log.warning("refused %d request(s) so far with %s (latest: %s)", count, code, detail)
 
 
 class Gateway:
@@ -43,28 +68,70 @@ class Gateway:
     def __init__(self, thrifty: Thrifty) -> None:
         self.thrifty = thrifty
         self._chat = ChatEndpoint(thrifty)
-        self._other = _other_routes(thrifty)
+        self.refusals = Refusals()
+        settings = thrifty.settings.gateway
+        self.keys = ActiveKeys(keys_path(thrifty.settings))
+        self.guard = Guard(self.keys, require_auth=settings.require_auth)
+        self._tenant_header = settings.tenant_header.lower().encode("latin-1")
+        self._other = _other_routes(thrifty, self.refusals)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] == "POST":
-            dialect = CHAT_ROUTES.get(scope["path"])
+        if scope["type"] != "http":
+            await self._other(scope, receive, send)  # lifespan
+            return
+        path: str = scope["path"]
+        raw: bytes = scope.get("raw_path") or b""
+        if b"%" in raw and (b"%2f" in raw.lower() or b"%5c" in raw.lower()):
+            # An encoded slash is not a path separator: never decode it into a route.
+            await self._refuse(send, "openai", NotFound("unknown route (encoded '/' in path)"))
+            return
+        if len(path) > 1 and path.endswith("/"):
+            # Serve the route without its trailing slash (no redirect built from Host).
+            path = path[:-1]
+            scope = {**scope, "path": path, "raw_path": raw[:-1] if raw.endswith(b"/") else raw}
+        if path in OPEN_PATHS:
+            await self._other(scope, receive, send)
+            return
+        verdict = self.guard.check(scope)
+        if verdict.error is not None:
+            await self._refuse(send, dialect_of(path, verdict.anthropic), verdict.error)
+            return
+        if verdict.tenant is not None:
+            scope = self._as_tenant(scope, verdict.tenant)
+        if scope["method"] == "POST":
+            dialect = CHAT_ROUTES.get(path)
             if dialect is not None:
+                if not json_content_type(verdict.content_type):
+                    media = (verdict.content_type or b"").decode("latin-1")[:100]
+                    error = UnsupportedMediaType(
+                        f"Content-Type {media!r} is not supported; send application/json"
+                    )
+                    stub = rejected_request(dialect, None, None, verdict.tenant, path)
+                    await self.thrifty.reject(stub, error, time.perf_counter())
+                    await send_error(send, dialect, error)
+                    return
                 await self._chat(scope, receive, send, dialect)
                 return
         await self._other(scope, receive, send)
+
+    def _as_tenant(self, scope: Scope, tenant: str) -> Scope:
+        """The request as the key's tenant: the key names the tenant (a tenant header the
+        app sent is replaced), and the key itself goes no further."""
+        drop = (self._tenant_header, b"authorization", b"x-api-key")
+        headers = [(k, v) for k, v in scope["headers"] if k not in drop]
+        headers.append((self._tenant_header, tenant.encode("latin-1")))
+        return {**scope, "headers": headers}
+
+    async def _refuse(self, send: Send, dialect: Dialect, error: ThriftyError) -> None:
+        self.refusals.note(error.code, error.message[:200])
+        await send_error(send, dialect, error)
 
 
 def create_app(thrifty: Thrifty) -> Gateway:
     return Gateway(thrifty)
 
 
-def _dialect_of(request: Request) -> Dialect:
-    if request.url.path.startswith("/v1/messages") or "anthropic-version" in request.headers:
-        return "anthropic"
-    return "openai"
-
-
-def _other_routes(thrifty: Thrifty) -> Starlette:
+def _other_routes(thrifty: Thrifty, refusals: Refusals) -> Starlette:
     async def models(request: Request) -> Response:
         names: dict[str, str] = {}
         for alias in thrifty.settings.routing.aliases:
@@ -84,20 +151,24 @@ def _other_routes(thrifty: Thrifty) -> Starlette:
 
     async def not_found(request: Request, exc: Exception) -> Response:
         """Unknown routes and wrong methods: an error in the dialect the path suggests,
-        booked in the ledger like any other rejection."""
-        started = time.perf_counter()
-        dialect = _dialect_of(request)
-        error = NotFound(f"unknown route {request.method} {request.url.path}")
+        counted in the log, not booked (nothing was asked of a model)."""
+        dialect = dialect_of(request.scope["path"], "anthropic-version" in request.headers)
+        path = request.scope["path"][:200]
+        headers: dict[str, str] = {}
+        error: ThriftyError
         if getattr(exc, "status_code", 404) == 405:
-            error = NotFound(f"method {request.method} not allowed on {request.url.path}")
-            error.status = 405
-        stub = rejected_request(dialect, None, None, None, request.url.path)
-        await thrifty.reject(stub, error, started)
+            error = MethodNotAllowed(f"method {request.method[:20]} is not allowed on {path}")
+            allow = (getattr(exc, "headers", None) or {}).get("Allow")
+            if allow:
+                headers["allow"] = allow
+        else:
+            error = NotFound(f"unknown route {request.method[:20]} {path}")
+        refusals.note(error.code, error.message)
         return Response(
             orjson.dumps(error_body(dialect, error)),
             status_code=error.status,
             media_type=JSON_TYPE,
-            headers=error_headers(error),
+            headers={**error_headers(error), **headers},
         )
 
     async def served_by_chat_endpoint(request: Request) -> Response:
@@ -118,8 +189,10 @@ def _other_routes(thrifty: Thrifty) -> Starlette:
         Route("/models", models, methods=["GET"]),
         Route("/health", health, methods=["GET"]),
     ]
-    return Starlette(
+    app = Starlette(
         routes=routes,
         lifespan=lifespan,
         exception_handlers={404: not_found, 405: not_found},
     )
+    app.router.redirect_slashes = False  # Gateway.__call__ serves a trailing slash itself
+    return app

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import re
 import time
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 import aiohttp
 import orjson
@@ -213,18 +215,39 @@ def error_from_exception(
     request went out.  Failures to connect (refused, DNS, TLS, connect timeout) leave it
     False.
     """
-    detail = redact(f"{type(exc).__name__}: {exc}", api_key)
+    # The provider's name, never its URL: a base_url may carry credentials
+    # (http://user:pass@host), and the message reaches the app and the ledger.
+    detail = _strip_userinfo(redact(f"{type(exc).__name__}: {exc}", api_key, *_userinfo(url)))
     error: UpstreamError
     if isinstance(exc, TimeoutError):
         error = UpstreamTimeout(
-            f"{provider} did not answer in time ({url}): {detail}", status=504, provider=provider
+            f"{provider} did not answer in time: {detail}", status=504, provider=provider
         )
     else:
         error = UpstreamUnavailable(
-            f"could not reach {provider} at {url}: {detail}", status=502, provider=provider
+            f"could not reach {provider}: {detail}", status=502, provider=provider
         )
     error.reached_upstream = reached_upstream(exc)
     return error
+
+
+_USERINFO = re.compile(r"(?<=://)[^/@\s]*@")
+
+
+def _userinfo(url: str) -> tuple[str, ...]:
+    """The credentials in ``url`` (user, password, both), to redact verbatim."""
+    netloc = urlsplit(url).netloc
+    if "@" not in netloc:
+        return ()
+    info = netloc.rpartition("@")[0]
+    user, _, password = info.partition(":")
+    return tuple(s for s in (info, unquote(info), password, unquote(password)) if len(s) >= 3) + (
+        (user,) if len(user) >= 3 else ()
+    )
+
+
+def _strip_userinfo(text: str) -> str:
+    return _USERINFO.sub("[redacted]@", text)
 
 
 # Failures before the request could be written: nothing reached the provider.  (aiohttp
