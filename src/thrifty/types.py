@@ -267,6 +267,19 @@ class StreamEvent:
                 self._data = _parse_payload(payload)
         return self._data
 
+    def without(self, fragment: bytes) -> StreamEvent:
+        """This event with the first ``fragment`` of its JSON text removed, in the raw
+        bytes and the payload alike (for byte-level edits on the pass-through path, such as
+        dropping a key).  An event already parsed is re-parsed from the edited bytes."""
+        raw = self.raw.replace(fragment, b"", 1)
+        if raw is self.raw or raw == self.raw:
+            return self
+        if self._payload is not None:
+            return StreamEvent.from_wire(self.event, self._payload.replace(fragment, b"", 1), raw)
+        start = raw.index(b"data:") + 5
+        payload = raw[start:].strip()
+        return StreamEvent.from_wire(self.event, payload, raw)
+
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, StreamEvent):
             return NotImplemented

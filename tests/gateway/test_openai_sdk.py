@@ -246,3 +246,34 @@ async def test_a_cut_stream_says_its_cost_is_an_estimate(gateway: Gateway) -> No
     [row] = gateway.rows()
     assert fields["cost-estimated"] == "true" and row.cost_estimated
     assert row.cost_usd is not None and Decimal(fields["cost-usd"]) == row.cost_usd
+
+
+@pytest.mark.parametrize("include_usage", [False, True])
+async def test_stream_chunks_carry_usage_only_as_openai_would(
+    gateway: Gateway, include_usage: bool
+) -> None:
+    """thrifty always asks the upstream for usage; an app that did not ask must not see the
+    `"usage": null` key on every chunk (OpenAI sends no such key then), and one that did
+    sees it on every chunk and the usage in the last."""
+    import orjson
+
+    body: dict[str, object] = {
+        "model": "gpt-4o",
+        "stream": True,
+        "messages": [{"role": "user", "content": "a few words please"}],
+    }
+    if include_usage:
+        body["stream_options"] = {"include_usage": True}
+    async with httpx.AsyncClient(base_url=gateway.url) as http:
+        response = await http.post("/v1/chat/completions", json=body)
+    chunks = [
+        orjson.loads(e.removeprefix("data: "))
+        for e in response.text.split("\n\n")
+        if e.startswith("data: {")
+    ]
+    assert len(chunks) > 2
+    if include_usage:
+        assert all("usage" in c and c["usage"] is None for c in chunks[:-1])
+        assert chunks[-1]["usage"]["completion_tokens"] > 0
+    else:
+        assert all("usage" not in c for c in chunks)

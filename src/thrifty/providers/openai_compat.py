@@ -11,6 +11,7 @@ from thrifty.dialects import (
     anthropic_to_openai_request,
     openai_to_anthropic_response,
 )
+from thrifty.dialects._common import openai_sse
 from thrifty.providers.base import BaseProvider, StreamHandler
 from thrifty.providers.estimate import estimate_output_tokens, estimate_prompt_tokens
 from thrifty.providers.usage import (
@@ -30,6 +31,21 @@ def wants_usage_chunk(body: Mapping[str, object]) -> bool:
     """Did the app itself ask for the usage-only final chunk?"""
     options = body.get("stream_options")
     return isinstance(options, Mapping) and options.get("include_usage") is True
+
+
+_NULL_USAGE = b',"usage":null'
+
+
+def _without_null_usage(event: StreamEvent) -> StreamEvent:
+    """``event`` without the ``"usage": null`` key that the upstream adds to every chunk
+    once usage is requested: thrifty always requests it, and an app that did not must see
+    the chunks OpenAI would send it (no ``usage`` key)."""
+    edited = event.without(_NULL_USAGE)
+    if edited is event and event.data is not None and "usage" in event.data:
+        data = dict(event.data)  # another spelling of the key: re-serialise
+        del data["usage"]
+        return openai_sse(data)
+    return edited
 
 
 def _plain_delta(raw: bytes) -> bool:
@@ -90,6 +106,8 @@ class _OpenAIStream:
             self._delta_bytes += len(event.raw)
             self._previous_delta = self._last_delta
             self._last_delta = event
+            if not self._forward_usage and _NULL_USAGE in event.raw:
+                return (_without_null_usage(event),)  # thrifty asked for usage, not the app
             return (event,)  # a plain delta: passed through without parsing it
         data = event.data
         response = self._response
@@ -118,8 +136,11 @@ class _OpenAIStream:
             self._last_delta = event
         if self._translator is not None:
             return self._translator.feed(data, response.usage)
-        if not self._forward_usage and data.get("choices") == [] and "usage" in data:
-            return _NO_EVENTS  # we asked for it; the app did not
+        if not self._forward_usage:
+            if data.get("choices") == [] and "usage" in data:
+                return _NO_EVENTS  # we asked for it; the app did not
+            if "usage" in data and data["usage"] is None:
+                return (_without_null_usage(event),)
         return (event,)
 
     def settle(self) -> None:
