@@ -44,8 +44,14 @@ class ProviderSettings(_Strict):
     models: tuple[str, ...] = ("*",)
     local: bool = False  # a local server: calls are booked at $0 by this explicit choice
     price_provider: str | None = None  # genai-prices provider id used to price its models
-    timeout_s: float = Field(default=600.0, gt=0)
-    connect_timeout_s: float = Field(default=10.0, gt=0)
+    # Timeouts (docs/configuration.md).  A hung upstream is caught by the short ones
+    # (connect, first byte of a stream, silence mid-stream); the long ones only cap work a
+    # slow reasoning model may legitimately do, since cutting a call does not stop its bill.
+    timeout_s: float = Field(default=600.0, gt=0)  # a whole non-streamed answer; caps all waits
+    connect_timeout_s: float = Field(default=5.0, gt=0)  # TCP + TLS to a new connection
+    first_byte_timeout_s: float = Field(default=60.0, gt=0)  # a stream's response headers
+    stream_idle_timeout_s: float = Field(default=300.0, gt=0)  # silence between stream reads
+    stream_timeout_s: float = Field(default=3600.0, gt=0)  # a whole stream
 
     @field_validator("base_url")
     @classmethod

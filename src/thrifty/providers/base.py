@@ -8,6 +8,7 @@ from the provider's, the subclass translates at this boundary, so the returned
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from typing import ClassVar, Protocol
@@ -110,13 +111,20 @@ class BaseProvider:
         self._api_key = api_key
         self._url = settings.base_url + self.path
         self._headers = {"Content-Type": "application/json", **self._auth_headers(api_key)}
-        self._timeout = aiohttp.ClientTimeout(
-            total=settings.timeout_s, sock_connect=settings.connect_timeout_s
-        )
-        # A stream may legitimately last longer than timeout_s; what must not exceed it is
-        # the silence between two reads (and the wait for the response headers).
+        # timeout_s caps every wait, so one small value tightens them all.
+        cap = settings.timeout_s
+        self._connect_timeout_s = min(settings.connect_timeout_s, cap)
+        self._first_byte_timeout_s = min(settings.first_byte_timeout_s, cap)
+        self._stream_idle_timeout_s = min(settings.stream_idle_timeout_s, cap)
+        # A non-streamed answer arrives all at once (headers included) when the model is
+        # done, so only its total is bounded: a reasoning model may think for minutes.
+        self._timeout = aiohttp.ClientTimeout(total=cap, sock_connect=self._connect_timeout_s)
+        # A stream may legitimately last long; what must stay short is the wait for its
+        # headers (first_byte_timeout_s, in _post) and the silence between two reads.
         self._stream_timeout = aiohttp.ClientTimeout(
-            total=None, sock_connect=settings.connect_timeout_s, sock_read=settings.timeout_s
+            total=settings.stream_timeout_s,
+            sock_connect=self._connect_timeout_s,
+            sock_read=self._stream_idle_timeout_s,
         )
 
     def __repr__(self) -> str:
@@ -264,10 +272,11 @@ class BaseProvider:
                     eof = True
                     events = parser.flush()
                 except TimeoutError:
-                    raise UpstreamTimeout(
-                        f"{self.name} went silent mid-stream for {self.settings.timeout_s}s",
-                        provider=self.name,
-                    ) from None
+                    if time.perf_counter() - started >= self.settings.stream_timeout_s:
+                        text = f"did not finish its stream within {self.settings.stream_timeout_s}s"
+                    else:
+                        text = f"went silent mid-stream for {self._stream_idle_timeout_s}s"
+                    raise UpstreamTimeout(f"{self.name} {text}", provider=self.name) from None
                 except aiohttp.ClientError as exc:
                     raise StreamInterrupted(
                         f"{self.name} cut the stream: {type(exc).__name__}", provider=self.name
@@ -324,13 +333,15 @@ class BaseProvider:
         """
         for attempt in (1, 2):
             try:
-                return await self._pool.session().post(
-                    self._url,
-                    data=payload,
-                    headers=headers,
-                    timeout=self._stream_timeout if stream else self._timeout,
-                    allow_redirects=False,  # an API never redirects; a key must not follow one
-                )
+                # A stream's headers come as soon as the upstream accepts the request.
+                async with asyncio.timeout(self._first_byte_timeout_s if stream else None):
+                    return await self._pool.session().post(
+                        self._url,
+                        data=payload,
+                        headers=headers,
+                        timeout=self._stream_timeout if stream else self._timeout,
+                        allow_redirects=False,  # an API never redirects; a key must not follow
+                    )
             except aiohttp.ServerDisconnectedError as exc:
                 if attempt == 1:
                     continue
@@ -340,9 +351,15 @@ class BaseProvider:
                     exc, provider=self.name, api_key=self._api_key, url=self._url
                 ) from None
             except (aiohttp.ClientError, TimeoutError) as exc:
-                raise error_from_exception(
+                error = error_from_exception(
                     exc, provider=self.name, api_key=self._api_key, url=self._url
-                ) from None
+                )
+                if stream and type(exc) is TimeoutError:  # asyncio.timeout: no headers yet
+                    text = (
+                        f"{self.name} sent no response headers within {self._first_byte_timeout_s}s"
+                    )
+                    error.message, error.args = text, (text,)
+                raise error from None
         raise AssertionError("unreachable")
 
     def stream_error(self, payload: JSON) -> ThriftyError:
