@@ -10,6 +10,7 @@ import orjson
 
 from thrifty.sim.cache import Block
 from thrifty.sim.dialect import BadRequest, Caches, JSONObj, Prepared, PromptUsage, StreamParts
+from thrifty.sim.output import Output, ToolSpec, choose_tool, plan_outputs
 from thrifty.sim.tokens import Answer, TokenMemo, strip_markers
 
 MAX_BREAKPOINTS = 4
@@ -156,7 +157,66 @@ def _search_blocks(prep: Prepared) -> tuple[JSONObj, JSONObj]:
     return use, result
 
 
-def _output_usage(prep: Prepared, answer: Answer) -> JSONObj:
+def tool_setup(body: JSONObj) -> tuple[list[ToolSpec], str, str | None]:
+    """Client tools (not server tools such as web search) and the tool-choice mode."""
+    tools: list[ToolSpec] = []
+    for tool in body.get("tools") or ():
+        if not isinstance(tool, dict) or tool.get("type", "custom") != "custom":
+            continue
+        name, schema = tool.get("name"), tool.get("input_schema")
+        if isinstance(name, str) and name:
+            tools.append(ToolSpec(name, schema if isinstance(schema, dict) else {}))
+    choice = body.get("tool_choice")
+    if not isinstance(choice, dict):
+        return tools, "auto", None
+    kind = choice.get("type")
+    if kind == "tool":
+        return tools, "tool", str(choice.get("name"))
+    return tools, kind if kind in ("any", "none") else "auto", None
+
+
+def output_schema(body: JSONObj) -> JSONObj | None:
+    """The JSON schema of structured output (``output_config.format`` or the beta
+    ``output_format``), or ``None``."""
+    config = body.get("output_config")
+    fmt = config.get("format") if isinstance(config, dict) else body.get("output_format")
+    if isinstance(fmt, dict) and fmt.get("type") == "json_schema":
+        schema = fmt.get("schema")
+        return schema if isinstance(schema, dict) else {}
+    return None
+
+
+def _after_tool_result(messages: list[JSONObj]) -> bool:
+    content = messages[-1].get("content")
+    return isinstance(content, list) and any(
+        isinstance(b, dict) and b.get("type") == "tool_result" for b in content
+    )
+
+
+def outputs(prep: Prepared, answer: Answer) -> Output:
+    """The answer: text, JSON text (structured output) or one tool call."""
+    tools, mode, forced = tool_setup(prep.body)
+    after = _after_tool_result(prep.body["messages"])
+    tool = choose_tool(tools, mode, forced, prep.last_user_text, after)
+    schema = output_schema(prep.body)
+    return plan_outputs(
+        seed=prep.seed,
+        answer=answer,
+        last_user_text=prep.last_user_text,
+        max_tokens=prep.max_tokens,
+        tool=tool,
+        json_mode=schema is not None,
+        schema=schema,
+    )[0]
+
+
+def _stop_reason(out: Output) -> str:
+    if out.tool_call is not None:
+        return "tool_use"
+    return "max_tokens" if out.capped else "end_turn"
+
+
+def _output_usage(prep: Prepared, answer: Output) -> JSONObj:
     """Usage fields about the answer: output tokens and server tool uses."""
     out: JSONObj = {"output_tokens": answer.tokens}
     if web_search_tool(prep.body):
@@ -190,6 +250,9 @@ class AnthropicDialect:
         tier = body.get("service_tier")
         if tier is not None and tier not in _SERVICE_TIERS:
             raise BadRequest("service_tier: Input should be 'auto' or 'standard_only'")
+        tools, mode, forced = tool_setup(body)
+        if mode == "tool" and all(t.name != forced for t in tools):
+            raise BadRequest(f"tool_choice: tool {forced!r} not found in 'tools'")
         last_user = ""
         for message in reversed(messages):
             if message.get("role") == "user":
@@ -227,10 +290,22 @@ class AnthropicDialect:
         return sum(b.tokens for b in prompt_blocks(body, self.memo)) + _PRIMING_TOKENS
 
     def response(self, prep: Prepared, answer: Answer, usage: PromptUsage) -> bytes:
+        out = outputs(prep, answer)
         content: list[JSONObj] = []
         if web_search_tool(prep.body):
             content.extend(_search_blocks(prep))
-        content.append({"type": "text", "text": answer.text})
+        call = out.tool_call
+        if call is None:
+            content.append({"type": "text", "text": out.text})
+        else:
+            content.append(
+                {
+                    "type": "tool_use",
+                    "id": "toolu_" + call.id,
+                    "name": call.name,
+                    "input": orjson.loads(call.arguments),
+                }
+            )
         return orjson.dumps(
             {
                 "id": _message_id(),
@@ -238,17 +313,18 @@ class AnthropicDialect:
                 "role": "assistant",
                 "model": prep.model,
                 "content": content,
-                "stop_reason": "max_tokens" if answer.capped else "end_turn",
+                "stop_reason": _stop_reason(out),
                 "stop_sequence": None,
                 "usage": {
                     **_input_usage(usage),
-                    **_output_usage(prep, answer),
+                    **_output_usage(prep, out),
                     "service_tier": response_tier(prep.body),
                 },
             }
         )
 
     def stream_events(self, prep: Prepared, answer: Answer, usage: PromptUsage) -> StreamParts:
+        out = outputs(prep, answer)
         input_usage = _input_usage(usage)
         message: JSONObj = {
             "id": _message_id(),
@@ -290,17 +366,24 @@ class AnthropicDialect:
                 ]
             )
             index = 2
-        head.extend([_block_start(index, {"type": "text", "text": ""}), _event("ping", _PING)])
+        call = out.tool_call
+        if call is None:
+            block: JSONObj = {"type": "text", "text": ""}
+            kind, field = "text_delta", "text"
+        else:
+            block = {"type": "tool_use", "id": "toolu_" + call.id, "name": call.name, "input": {}}
+            kind, field = "input_json_delta", "partial_json"
+        head.extend([_block_start(index, block), _event("ping", _PING)])
         deltas = [
             _event(
                 "content_block_delta",
                 {
                     "type": "content_block_delta",
                     "index": index,
-                    "delta": {"type": "text_delta", "text": text},
+                    "delta": {"type": kind, field: text},
                 },
             )
-            for text in answer.chunks()
+            for text in out.chunks()
             if text
         ]
         delta_usage = {k: v for k, v in input_usage.items() if k != "cache_creation"}
@@ -311,10 +394,10 @@ class AnthropicDialect:
                 {
                     "type": "message_delta",
                     "delta": {
-                        "stop_reason": "max_tokens" if answer.capped else "end_turn",
+                        "stop_reason": _stop_reason(out),
                         "stop_sequence": None,
                     },
-                    "usage": {**delta_usage, **_output_usage(prep, answer)},
+                    "usage": {**delta_usage, **_output_usage(prep, out)},
                 },
             ),
             _event("message_stop", {"type": "message_stop"}),

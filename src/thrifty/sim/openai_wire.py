@@ -10,6 +10,7 @@ from typing import Any
 import orjson
 
 from thrifty.sim.dialect import BadRequest, Caches, JSONObj, Prepared, PromptUsage, StreamParts
+from thrifty.sim.output import Output, ToolCall, ToolSpec, choose_tool, plan_outputs
 from thrifty.sim.tokens import Answer, TokenMemo
 
 _FINGERPRINT = "fp_sim0000001"
@@ -134,6 +135,27 @@ class OpenAIDialect:
                 param="web_search_options",
                 code="unsupported_parameter",
             )
+        n = body.get("n", 1)
+        if n is not None and (not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= 128):
+            raise BadRequest(
+                f"Invalid 'n': expected an integer between 1 and 128, but got {n!r} instead.",
+                param="n",
+                code="invalid_value",
+            )
+        tools, mode, forced = tool_setup(body)
+        if mode == "tool" and all(t.name != forced for t in tools):
+            raise BadRequest(
+                f"Invalid value for 'tool_choice': tool {forced!r} is not in 'tools'.",
+                param="tool_choice",
+                code="invalid_value",
+            )
+        if mode == "any" and not tools:
+            raise BadRequest(
+                "Invalid value for 'tool_choice': 'tool_choice' is only allowed when 'tools' "
+                "are specified.",
+                param="tool_choice",
+                code="invalid_value",
+            )
         options = body.get("stream_options")
         include_usage = isinstance(options, dict) and options.get("include_usage") is True
         last_user = ""
@@ -158,35 +180,56 @@ class OpenAIDialect:
         cached = caches.openai.lookup_and_store(prep.model, pieces)
         return PromptUsage(total=len(pieces) + _PRIMING_TOKENS, cache_read=cached)
 
+    def outputs(self, prep: Prepared, answer: Answer) -> list[Output]:
+        """Every choice's output (text, JSON text or a tool call)."""
+        body = prep.body
+        tools, mode, forced = tool_setup(body)
+        messages = body["messages"]
+        after_result = messages[-1].get("role") == "tool"
+        tool = choose_tool(tools, mode, forced, prep.last_user_text, after_result)
+        json_mode, schema = json_setup(body.get("response_format"))
+        return plan_outputs(
+            seed=prep.seed,
+            answer=answer,
+            last_user_text=prep.last_user_text,
+            max_tokens=prep.max_tokens,
+            tool=tool,
+            json_mode=json_mode,
+            schema=schema,
+            n=int(body.get("n") or 1),
+        )
+
     def response(self, prep: Prepared, answer: Answer, usage: PromptUsage) -> bytes:
+        outs = self.outputs(prep, answer)
+        search = is_search_model(prep.model)
+        choices = []
+        for i, out in enumerate(outs):
+            message: JSONObj = {
+                "role": "assistant",
+                "content": out.text,
+                "refusal": None,
+                "annotations": _citations(out.text or "") if search else [],
+            }
+            if out.tool_call is not None:
+                message["tool_calls"] = [_tool_call_json(out.tool_call)]
+            choices.append(
+                {"index": i, "message": message, "logprobs": None, "finish_reason": _finish(out)}
+            )
         return orjson.dumps(
             {
                 "id": _completion_id(),
                 "object": "chat.completion",
                 "created": int(time.time()),
                 "model": prep.model,
-                "choices": [
-                    {
-                        "index": 0,
-                        "message": {
-                            "role": "assistant",
-                            "content": answer.text,
-                            "refusal": None,
-                            "annotations": (
-                                _citations(answer.text) if is_search_model(prep.model) else []
-                            ),
-                        },
-                        "logprobs": None,
-                        "finish_reason": "length" if answer.capped else "stop",
-                    }
-                ],
-                "usage": _usage(answer, usage),
+                "choices": choices,
+                "usage": _usage(outs, usage),
                 "service_tier": response_tier(prep.body),
                 "system_fingerprint": _FINGERPRINT,
             }
         )
 
     def stream_events(self, prep: Prepared, answer: Answer, usage: PromptUsage) -> StreamParts:
+        outs = self.outputs(prep, answer)
         base: JSONObj = {
             "id": _completion_id(),
             "object": "chat.completion.chunk",
@@ -199,17 +242,38 @@ class OpenAIDialect:
         if prep.include_usage:
             base["usage"] = None
 
-        def chunk(delta: JSONObj, finish: str | None = None) -> bytes:
-            choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
+        def chunk(index: int, delta: JSONObj, finish: str | None = None) -> bytes:
+            choice = {"index": index, "delta": delta, "logprobs": None, "finish_reason": finish}
             return b"data: " + orjson.dumps({**base, "choices": [choice]}) + b"\n\n"
 
-        head = [chunk({"role": "assistant", "content": "", "refusal": None})]
-        deltas = [chunk({"content": text}) for text in answer.chunks() if text]
-        tail = [chunk({}, "length" if answer.capped else "stop")]
-        if is_search_model(prep.model):
-            tail.insert(0, chunk({"annotations": _citations(answer.text)}))
+        head: list[bytes] = []
+        deltas: list[bytes] = []
+        tail: list[bytes] = []
+        search = is_search_model(prep.model)
+        for i, out in enumerate(outs):
+            call = out.tool_call
+            if call is None:
+                head.append(chunk(i, {"role": "assistant", "content": "", "refusal": None}))
+                deltas.extend(chunk(i, {"content": text}) for text in out.chunks() if text)
+                if search:
+                    tail.append(chunk(i, {"annotations": _citations(out.text or "")}))
+            else:
+                head.append(chunk(i, {"role": "assistant", "content": None, "refusal": None}))
+                start = {
+                    "index": 0,
+                    "id": "call_" + call.id,
+                    "type": "function",
+                    "function": {"name": call.name, "arguments": ""},
+                }
+                deltas.append(chunk(i, {"tool_calls": [start]}))
+                deltas.extend(
+                    chunk(i, {"tool_calls": [{"index": 0, "function": {"arguments": piece}}]})
+                    for piece in out.chunks()
+                    if piece
+                )
+            tail.append(chunk(i, {}, _finish(out)))
         if prep.include_usage:
-            final = {**base, "usage": _usage(answer, usage)}
+            final = {**base, "usage": _usage(outs, usage)}
             tail.append(b"data: " + orjson.dumps(final) + b"\n\n")
         tail.append(b"data: [DONE]\n\n")
         return StreamParts(head=head, deltas=deltas, tail=tail)
@@ -262,11 +326,60 @@ def _completion_id() -> str:
     return "chatcmpl-" + uuid.uuid4().hex
 
 
-def _usage(answer: Answer, usage: PromptUsage) -> JSONObj:
+def _finish(out: Output) -> str:
+    if out.tool_call is not None:
+        return "tool_calls"
+    return "length" if out.capped else "stop"
+
+
+def _tool_call_json(call: ToolCall) -> JSONObj:
+    return {
+        "id": "call_" + call.id,
+        "type": "function",
+        "function": {"name": call.name, "arguments": call.arguments},
+    }
+
+
+def tool_setup(body: JSONObj) -> tuple[list[ToolSpec], str, str | None]:
+    """Function tools (chat completions or Responses shape) and the tool-choice mode."""
+    tools: list[ToolSpec] = []
+    for tool in body.get("tools") or ():
+        if not isinstance(tool, dict) or tool.get("type") != "function":
+            continue
+        fn: JSONObj = tool["function"] if isinstance(tool.get("function"), dict) else tool
+        name = fn.get("name")
+        if isinstance(name, str) and name:
+            params = fn.get("parameters")
+            tools.append(ToolSpec(name, params if isinstance(params, dict) else {}))
+    choice = body.get("tool_choice")
+    if isinstance(choice, dict):
+        fn = choice["function"] if isinstance(choice.get("function"), dict) else choice
+        name = fn.get("name")
+        if choice.get("type") == "function" and isinstance(name, str):
+            return tools, "tool", name
+        return tools, "auto", None
+    return tools, {"required": "any", "none": "none"}.get(str(choice), "auto"), None
+
+
+def json_setup(fmt: object) -> tuple[bool, JSONObj | None]:
+    """``response_format`` (or the Responses API's ``text.format``): JSON mode and schema."""
+    if not isinstance(fmt, dict):
+        return False, None
+    if fmt.get("type") == "json_object":
+        return True, None
+    if fmt.get("type") == "json_schema":
+        inner: JSONObj = fmt["json_schema"] if isinstance(fmt.get("json_schema"), dict) else fmt
+        schema = inner.get("schema")
+        return True, schema if isinstance(schema, dict) else {}
+    return False, None
+
+
+def _usage(outs: list[Output], usage: PromptUsage) -> JSONObj:
+    completion = sum(out.tokens for out in outs)
     return {
         "prompt_tokens": usage.total,
-        "completion_tokens": answer.tokens,
-        "total_tokens": usage.total + answer.tokens,
+        "completion_tokens": completion,
+        "total_tokens": usage.total + completion,
         "prompt_tokens_details": {"cached_tokens": usage.cache_read, "audio_tokens": 0},
         "completion_tokens_details": {
             "reasoning_tokens": 0,
