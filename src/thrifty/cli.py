@@ -127,14 +127,16 @@ def _check_exposure(settings: Settings) -> None:
     """Refuse to serve beyond loopback without gateway keys (anyone who reaches the port
     would spend the provider keys); say how auth is set up otherwise."""
     from thrifty.gateway.auth import is_loopback_address
-    from thrifty.gateway.keys import keys_path, read_active
+    from thrifty.gateway.keys import keys_path, read_keys
 
     path = keys_path(settings)
-    active = read_active(path)
+    active, count = read_keys(path)
     gw = settings.gateway
     log = logging.getLogger("thrifty")
-    if active:
+    if count:
         log.info("gateway keys required (%d active, store %s)", len(active), path)
+        if not active:
+            log.warning("every gateway key is revoked: every request gets 401")
     elif not is_loopback_address(gw.host):
         raise ConfigError(
             f"refusing to listen on {gw.host}, beyond loopback, without gateway keys: anyone "

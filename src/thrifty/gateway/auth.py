@@ -113,7 +113,7 @@ class Guard:
 
     @property
     def auth_required(self) -> bool:
-        return self.require_auth or bool(self.keys.by_hash)
+        return self.require_auth or self.keys.exist
 
     def check(self, scope: Scope) -> Verdict:
         self.keys.refresh()

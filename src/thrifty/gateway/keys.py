@@ -145,20 +145,24 @@ class KeyStore:
         return KeyInfo(*row)
 
 
-def read_active(path: Path) -> dict[str, str]:
-    """sha256 hex -> tenant for every key not revoked (empty when there is no store)."""
+def read_keys(path: Path) -> tuple[dict[str, str], int]:
+    """(sha256 hex -> tenant for every key not revoked, how many keys the store holds,
+    revoked ones included); empty when there is no store."""
     if not os.path.isfile(path):
-        return {}
+        return {}, 0
     try:
         with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5.0)) as db:
-            rows = db.execute(
-                "SELECT key_sha256, tenant FROM gateway_keys WHERE revoked_at IS NULL"
-            ).fetchall()
+            rows = db.execute("SELECT key_sha256, tenant, revoked_at FROM gateway_keys").fetchall()
     except sqlite3.OperationalError as exc:
         if "no such table" in str(exc):
-            return {}
+            return {}, 0
         raise ConfigError(f"the key store {path} could not be read: {exc}") from exc
-    return {digest: tenant for digest, tenant in rows}
+    return {digest: tenant for digest, tenant, revoked in rows if revoked is None}, len(rows)
+
+
+def read_active(path: Path) -> dict[str, str]:
+    """sha256 hex -> tenant for every key not revoked."""
+    return read_keys(path)[0]
 
 
 class ActiveKeys:
@@ -171,6 +175,9 @@ class ActiveKeys:
         self._stamp: tuple[int, int] | None = None
         self._checked = -1e18
         self.by_hash: dict[str, str] = {}
+        # Once a key has been created, auth stays on: revoking the last key leaves a
+        # gateway that refuses everything, never an open one.
+        self.exist = False
         self.refresh(force=True)
 
     def _file_stamp(self) -> tuple[int, int] | None:
@@ -189,11 +196,12 @@ class ActiveKeys:
         if not force and stamp == self._stamp:
             return
         try:
-            self.by_hash = read_active(self.path)
+            self.by_hash, count = read_keys(self.path)
         except ConfigError:
             if force:
                 raise
             return  # keep the last good set; the next check retries
+        self.exist = count > 0
         self._stamp = stamp
 
     def tenant(self, key: bytes) -> str | None:
