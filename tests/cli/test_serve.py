@@ -183,3 +183,48 @@ def test_serve_gateway_port_taken_is_a_clear_error(tmp_path: Path) -> None:
     assert f"could not listen on {HOST}:{port}" in result.stderr
     assert "--port" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_serve_beyond_loopback_without_keys_refuses_with_the_fix(tmp_path: Path) -> None:
+    # Refused before binding: nothing listens on 0.0.0.0.
+    result = _serve_once(
+        tmp_path,
+        "--host",
+        "0.0.0.0",
+        "--ledger",
+        str(tmp_path / "x.db"),
+        env=clean_env(THRIFTY_SIMULATOR__PORT="0"),
+    )
+    assert result.returncode == 2, result.stderr
+    assert "thrifty: error: refusing to listen on 0.0.0.0" in result.stderr
+    assert "thrifty keys create --tenant NAME" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_serve_with_a_key_requires_it_and_books_its_tenant(tmp_path: Path) -> None:
+    ledger = tmp_path / "x.db"
+    keys_args = ["keys", "--ledger", str(ledger), "create", "--tenant", "acme"]
+    created = subprocess.run(
+        [sys.executable, "-m", "thrifty.cli", *keys_args],
+        cwd=tmp_path,
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert created.returncode == 0, created.stderr
+    key = created.stdout.strip()
+    port = pick_port()
+    env = clean_env(THRIFTY_SIMULATOR__PORT="0")
+    args = ["serve", "--host", HOST, "--port", str(port), "--ledger", str(ledger)]
+    with thrifty_process(args, port=port, cwd=tmp_path, env=env) as proc:
+        assert "gateway keys required (1 active" in proc.stderr()
+        with httpx.Client(timeout=10.0, base_url=proc.url) as client:
+            refused = client.post("/v1/chat/completions", json=CHAT)
+            assert refused.status_code == 401
+            served = client.post(
+                "/v1/chat/completions", json=CHAT, headers={"authorization": f"Bearer {key}"}
+            )
+            assert served.status_code == 200, served.text
+        assert proc.terminate() in CLEAN_EXIT
+    assert [(r.status, r.tenant) for r in read_rows(ledger)] == [(200, "acme")]
