@@ -14,8 +14,10 @@ from thrifty.sim.anthropic_wire import AnthropicDialect
 from thrifty.sim.chat import ChatEndpoint
 from thrifty.sim.config import SimConfig
 from thrifty.sim.dialect import BadRequest
+from thrifty.sim.embeddings import EmbeddingsDialect
 from thrifty.sim.faults import FaultError, parse_fault
 from thrifty.sim.openai_wire import OpenAIDialect
+from thrifty.sim.responses import ResponsesDialect
 from thrifty.sim.state import SimState
 from thrifty.sim.tokens import TokenMemo
 
@@ -29,6 +31,8 @@ MODELS = (
     "gpt-4o-search-preview",
     "gpt-4o-mini-search-preview",
     "gpt-5-search-api",
+    "text-embedding-3-small",
+    "text-embedding-3-large",
     "claude-sonnet-4-6",
     "claude-haiku-4-5",
     "claude-opus-4-7",
@@ -124,6 +128,16 @@ def create_app(
         Route(
             "/v1/chat/completions",
             ChatEndpoint(state, openai, "/v1/chat/completions"),
+            methods=["POST"],
+        ),
+        Route(
+            "/v1/responses",
+            ChatEndpoint(state, ResponsesDialect(memo), "/v1/responses"),
+            methods=["POST"],
+        ),
+        Route(
+            "/v1/embeddings",
+            ChatEndpoint(state, EmbeddingsDialect(memo), "/v1/embeddings"),
             methods=["POST"],
         ),
         Route("/v1/messages", ChatEndpoint(state, anthropic, "/v1/messages"), methods=["POST"]),
