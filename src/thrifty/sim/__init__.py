@@ -2,10 +2,18 @@
 formats (JSON and SSE), with deterministic answers, provider-accurate usage and prompt
 caching, and fault injection.  Used as default upstream, in tests and in benchmarks.
 
-Routes: ``POST /v1/chat/completions`` (OpenAI), ``POST /v1/messages`` and
-``/v1/messages/count_tokens`` (Anthropic), ``GET /v1/models`` (Anthropic list shape when an
-``anthropic-version`` header is sent), ``GET /health``; admin: ``GET|POST|DELETE
-/_sim/faults``, ``GET|DELETE /_sim/stats``, ``DELETE /_sim/cache``.
+Routes: ``POST /v1/chat/completions``, ``/v1/responses`` and ``/v1/embeddings`` (OpenAI),
+``POST /v1/messages`` and ``/v1/messages/count_tokens`` (Anthropic), ``GET /v1/models``
+(Anthropic list shape when an ``anthropic-version`` header is sent), ``GET /health``; admin:
+``GET|POST|DELETE /_sim/faults``, ``GET|DELETE /_sim/stats``, ``DELETE /_sim/cache``.
+
+Answers: OpenAI ``n`` gives n distinct choices (usage counts them all).  Offered function
+tools are called when forced (``required``/a named function; Anthropic ``any``/``tool``) or,
+with ``auto``, when the last user message names a tool or says "tool" (never right after a
+tool result); arguments and JSON answers (``response_format``, ``text.format``, Anthropic
+``output_config.format``/``output_format``) are the minimal instance of the JSON schema
+(:mod:`thrifty.sim.output`).  Embeddings are hash-seeded unit vectors (``dimensions`` takes
+the renormalised prefix).
 
 Per request: API key ``sim-bad-key`` -> 401; header ``x-sim-fault: 429|500|503|529|slow|cut|
 timeout`` or the prompt marker ``[[sim:fault=...]]`` in the last user message; header
