@@ -107,7 +107,7 @@ async def test_unknown_route_and_wrong_method(gateway: Gateway) -> None:
         assert_anthropic_error(
             await http.get(ANTHROPIC, headers={"anthropic-version": "2023-06-01"}), 405
         )
-    assert [r.status for r in gateway.rows()] == [404, 405]
+    assert gateway.rows() == []  # nothing was asked of a model: counted in the log only
 
 
 async def test_oversized_body_is_413(gateway: Gateway) -> None:

@@ -29,6 +29,15 @@ _OPENAI_REFUSED = ("n", "response_format", "audio", "modalities", "logprobs", "t
 # -- OpenAI -> Anthropic -----------------------------------------------------------------
 
 
+def _text(part: JSON, key: str) -> str:
+    """A text field of a content part: a string (anything else, nested however deep, is the
+    app's mistake: a 400, never a RecursionError from formatting it)."""
+    value = part.get(key, "")
+    if not isinstance(value, str):
+        raise BadRequest(f"a content part's {key!r} must be a string")
+    return value
+
+
 def _a_blocks(content: Any, role: str) -> list[JSON]:
     if content is None:
         return []
@@ -40,9 +49,9 @@ def _a_blocks(content: Any, role: str) -> list[JSON]:
     for part in content:
         kind = part.get("type") if isinstance(part, dict) else None
         if kind == "text":
-            blocks.append({"type": "text", "text": str(part.get("text", ""))})
+            blocks.append({"type": "text", "text": _text(part, "text")})
         elif kind == "refusal" and role == "assistant":
-            blocks.append({"type": "text", "text": str(part.get("refusal", ""))})
+            blocks.append({"type": "text", "text": _text(part, "refusal")})
         elif kind == "image_url":
             raise unsupported("image content (image_url)", _TO_A)
         elif kind == "input_audio":
@@ -200,7 +209,7 @@ def _o_text_parts(content: Any, where: str) -> list[JSON]:
     for block in content:
         kind = block.get("type") if isinstance(block, dict) else None
         if kind == "text":
-            parts.append({"type": "text", "text": str(block.get("text", ""))})
+            parts.append({"type": "text", "text": _text(block, "text")})
         elif kind == "image":
             raise unsupported(f"image content in {where}", _TO_O)
         elif kind == "document":
@@ -247,7 +256,7 @@ def _o_assistant(content: Any) -> JSON:
     for block in content or ():
         kind = block.get("type") if isinstance(block, dict) else None
         if kind == "text":
-            texts.append(str(block.get("text", "")))
+            texts.append(_text(block, "text"))
         elif kind == "tool_use":
             arguments = orjson.dumps(block.get("input") or {}).decode()
             calls.append(

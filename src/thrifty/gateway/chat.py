@@ -12,9 +12,11 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import string
 import time
 from collections.abc import Sequence
 from decimal import Decimal
+from urllib.parse import quote
 
 import orjson
 from starlette.types import Message, Receive, Scope, Send
@@ -23,7 +25,7 @@ from thrifty.config import GatewaySettings
 from thrifty.errors import BadRequest, PayloadTooLarge, ThriftyError
 from thrifty.gateway.wire_errors import error_body, error_event, error_headers
 from thrifty.ledger.money import usd_text
-from thrifty.requests import chat_request
+from thrifty.requests import MAX_MODEL_CHARS, chat_request, check_label, valid_model_name
 from thrifty.runtime import Thrifty, tenant_of
 from thrifty.streams import observed
 from thrifty.types import ChatRequest, ChatResponse, Dialect, StreamEvent
@@ -74,8 +76,22 @@ def _money(response: ChatResponse) -> list[tuple[str, str]]:
     return money
 
 
+# Kept as they are in a header value that is not printable ASCII; everything else (and "%")
+# is percent-encoded as UTF-8, so a model name an upstream reports as "gpt-é" is sent as
+# "gpt-%C3%A9" and a CR/LF can never split a header.
+_HEADER_SAFE = "".join(c for c in string.printable if c not in "%\t\n\r\x0b\x0c")
+
+
+def header_value(value: str) -> bytes:
+    """``value`` as a header value that any client can read: printable ASCII as is, else
+    percent-encoded."""
+    if value.isascii() and value.isprintable():
+        return value.encode("ascii")
+    return quote(value, safe=_HEADER_SAFE).encode("ascii")
+
+
 def _encode(headers: dict[str, str]) -> Headers:
-    return [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
+    return [(k.encode("ascii"), header_value(v)) for k, v in headers.items()]
 
 
 class ChatEndpoint:
@@ -88,26 +104,37 @@ class ChatEndpoint:
         self._task_header = settings.task_header.lower().encode("latin-1")
         self._tenant_header = settings.tenant_header.lower().encode("latin-1")
 
-    def _labels(self, scope: Scope) -> tuple[str | None, str | None, int | None, Forwarded]:
-        """(task, tenant, declared content-length, headers to forward) from the request
-        headers.  The tenant is the tenant header, else a short fingerprint of the app's key
-        (never the key)."""
+    def _labels(
+        self, scope: Scope
+    ) -> tuple[str | None, str | None, int | None, Forwarded, BadRequest | None]:
+        """(task, tenant, declared content-length, headers to forward, the error in a task
+        or tenant header) from the request headers.  The tenant is the tenant header, else a
+        short fingerprint of the app's key (never the key).  A task or tenant header that is
+        not a short label is an error (and is not kept)."""
         task = tenant = key = None
         length: int | None = None
         forwarded: Forwarded = ()
+        error: BadRequest | None = None
         for name, value in scope["headers"]:
             if name in FORWARDED_HEADERS:
                 forwarded = _add_header(forwarded, name.decode("latin-1"), value.decode("latin-1"))
-            elif name == self._task_header:
-                task = value.decode("latin-1")
-            elif name == self._tenant_header:
-                tenant = value.decode("latin-1")
+            elif name == self._task_header or name == self._tenant_header:
+                text = value.decode("latin-1")
+                try:
+                    check_label(f"the {name.decode('latin-1')} header", text)
+                except BadRequest as exc:
+                    error = error or exc
+                    continue
+                if name == self._task_header:
+                    task = text
+                else:
+                    tenant = text
             elif name == b"content-length" and value.isdigit():
                 length = int(value)
             elif name in (b"x-api-key", b"authorization"):
                 scheme, _, token = value.partition(b" ")
                 key = token.strip() if scheme.lower() == b"bearer" else value.strip()
-        return task, tenant_of(tenant, key), length, forwarded
+        return task, tenant_of(tenant, key), length, forwarded, error
 
     async def _read_body(self, receive: Receive, declared: int | None) -> bytes:
         if declared is not None and declared > self._limit:
@@ -128,10 +155,12 @@ class ChatEndpoint:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send, dialect: Dialect) -> None:
         started = time.perf_counter()
-        task, tenant, declared, forwarded = self._labels(scope)
+        task, tenant, declared, forwarded, label_error = self._labels(scope)
         body: object = None
         try:
             raw = await self._read_body(receive, declared)
+            if label_error is not None:
+                raise label_error
             if not raw:
                 raise BadRequest("request body is empty; expected a JSON object")
             try:
@@ -144,16 +173,67 @@ class ChatEndpoint:
         except ThriftyError as exc:
             stub = rejected_request(dialect, body, task, tenant, scope["path"])
             await self._thrifty.reject(stub, exc, started)
-            await send_error(send, dialect, exc)
+            await send_error(send, dialect, exc, stub.request_id)
             return
+        if request.stream:
+            try:
+                response = await self._thrifty.handle(request)
+            except ThriftyError as exc:  # already booked by the ledger stage
+                await send_error(send, dialect, exc, request.request_id)
+                return
+            except Exception:  # a bug: booked by the ledger stage; answer in the app's dialect
+                await _send_internal_error(send, request)
+                return
+            await stream_response(request, response, receive, send)
+            return
+        await self._answer(request, receive, send)
+
+    async def _answer(self, request: ChatRequest, receive: Receive, send: Send) -> None:
+        """A non-stream call.  While the pipeline runs, ``receive()`` is watched: a client
+        that leaves before the answer cancels the call (the upstream request is closed) and
+        the ledger stage books it as 499."""
+        this_task = asyncio.current_task()
+        running = True
+        client_gone = False
+
+        def on_disconnect(waiter: asyncio.Future[Message]) -> None:
+            nonlocal client_gone
+            if (
+                running
+                and this_task is not None
+                and not waiter.cancelled()
+                and waiter.exception() is None
+                and waiter.result()["type"] == "http.disconnect"
+            ):
+                client_gone = True
+                this_task.cancel()
+
+        watch: asyncio.Future[Message] = asyncio.ensure_future(receive())
+        watch.add_done_callback(on_disconnect)
         try:
-            response = await self._thrifty.handle(request)
+            try:
+                response = await self._thrifty.handle(request)
+            finally:
+                running = False
+                watch.cancel()
         except ThriftyError as exc:  # already booked by the ledger stage
-            await send_error(send, dialect, exc)
+            await send_error(send, request.dialect, exc, request.request_id)
+            return
+        except asyncio.CancelledError:
+            if not client_gone or this_task is None:
+                raise
+            this_task.uncancel()  # our own cancellation: the ledger stage booked the 499
+            log.info("request %s: the client left before the answer", request.request_id)
             return
         except Exception:  # a bug: booked by the ledger stage; answer in the app's dialect
-            log.exception("internal error on request %s", request.request_id)
-            await send_error(send, dialect, ThriftyError("internal error; see the gateway log"))
+            await _send_internal_error(send, request)
+            return
+        if client_gone:  # it left just as the answer arrived: the cancel is still pending
+            try:
+                await asyncio.sleep(0)
+            except asyncio.CancelledError:
+                if this_task is not None:
+                    this_task.uncancel()
             return
         if response.stream is None:
             payload = orjson.dumps(response.body)
@@ -163,6 +243,12 @@ class ChatEndpoint:
             await send({"type": "http.response.body", "body": payload})
             return
         await stream_response(request, response, receive, send)
+
+
+async def _send_internal_error(send: Send, request: ChatRequest) -> None:
+    log.exception("internal error on request %s", request.request_id)
+    error = ThriftyError("internal error; see the gateway log")
+    await send_error(send, request.dialect, error, request.request_id)
 
 
 def _add_header(headers: Forwarded, name: str, value: str) -> Forwarded:
@@ -179,6 +265,8 @@ def rejected_request(
     """A stand-in request for the ledger row of a request that never became one."""
     model = body.get("model") if isinstance(body, dict) else None
     name = model if isinstance(model, str) else ""
+    if name and not valid_model_name(name):  # kept short and printable in the ledger
+        name = name[:MAX_MODEL_CHARS].encode("unicode_escape").decode("ascii")[:MAX_MODEL_CHARS]
     return ChatRequest(
         dialect=dialect,
         body={},
@@ -190,10 +278,14 @@ def rejected_request(
     )
 
 
-async def send_error(send: Send, dialect: Dialect, exc: ThriftyError) -> None:
+async def send_error(
+    send: Send, dialect: Dialect, exc: ThriftyError, request_id: str | None = None
+) -> None:
     payload = orjson.dumps(error_body(dialect, exc))
     headers = [*JSON_HEADERS, (b"content-length", str(len(payload)).encode())]
     headers += _encode(error_headers(exc))
+    if request_id is not None:
+        headers.append((b"x-thrifty-request-id", request_id.encode("ascii")))
     await send({"type": "http.response.start", "status": exc.status, "headers": headers})
     await send({"type": "http.response.body", "body": payload})
 
@@ -257,7 +349,7 @@ async def stream_response(
                 return  # the answer is complete; the upstream failed only at its EOF
             if not started:
                 finished = True
-                await send_error(send, request.dialect, exc)
+                await send_error(send, request.dialect, exc, request.request_id)
                 return
             event = error_event(request.dialect, exc)
             await send({"type": "http.response.body", "body": event, "more_body": True})
