@@ -44,6 +44,9 @@ from thrifty.types import (
 
 __all__ = ["BaseProvider", "StreamHandler", "UpstreamStream"]
 
+# The beta-feature header each API reads; an app's header is sent to its own API only.
+_BETA_HEADER: dict[Dialect, str] = {"anthropic": "anthropic-beta", "openai": "openai-beta"}
+
 
 class StreamHandler(Protocol):
     """Follows one upstream stream: updates the response's usage, says when the terminal
@@ -169,11 +172,14 @@ class BaseProvider:
                 f"the request body has a field of an unexpected shape: {type(exc).__name__}: {exc}"
             ) from None
         started = time.perf_counter()
-        headers = (
-            {**self._headers, **dict(request.upstream_headers)}
-            if request.upstream_headers
-            else self._headers
-        )
+        headers = self._headers
+        if request.upstream_headers:
+            # Each beta header goes to its own API only (anthropic-beta to Anthropic).
+            own = _BETA_HEADER[self.dialect]
+            extra = {k: v for k, v in request.upstream_headers if k not in _BETA_HEADER.values()}
+            extra.update((k, v) for k, v in request.upstream_headers if k == own)
+            if extra:
+                headers = {**self._headers, **extra}
         resp = await self._post(payload, headers, request.stream)
         if resp.status >= 300:
             try:
