@@ -304,3 +304,56 @@ def test_empty_messages_refused() -> None:
         openai_to_anthropic_request({"messages": []})
     with pytest.raises(BadRequest):
         anthropic_to_openai_request({"messages": [], "max_tokens": 1})
+
+
+def _nested(depth: int) -> Any:
+    value: Any = "x"
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+@pytest.mark.parametrize("text", [5, None, ["x"], {"a": 1}, _nested(5000)])
+def test_text_that_is_not_a_string_is_refused_in_both_directions(text: Any) -> None:
+    """Never str() an arbitrary value: a deeply nested one raised RecursionError (a 500)."""
+    with pytest.raises(BadRequest, match="'text' must be a string"):
+        openai_to_anthropic_request(
+            {
+                "model": "m",
+                "messages": [{"role": "user", "content": [{"type": "text", "text": text}]}],
+            }
+        )
+    with pytest.raises(BadRequest, match="'text' must be a string"):
+        anthropic_to_openai_request(
+            {
+                "model": "m",
+                "messages": [{"role": "user", "content": [{"type": "text", "text": text}]}],
+            }
+        )
+    with pytest.raises(BadRequest, match="'refusal' must be a string"):
+        openai_to_anthropic_request(
+            {
+                "model": "m",
+                "messages": [
+                    {"role": "user", "content": "q"},
+                    {"role": "assistant", "content": [{"type": "refusal", "refusal": text}]},
+                ],
+            }
+        )
+    with pytest.raises(BadRequest, match="'text' must be a string"):
+        anthropic_to_openai_request(
+            {
+                "model": "m",
+                "messages": [
+                    {"role": "user", "content": "q"},
+                    {"role": "assistant", "content": [{"type": "text", "text": text}]},
+                ],
+            }
+        )
+
+
+def test_a_missing_text_is_empty() -> None:
+    body = openai_to_anthropic_request(
+        {"model": "m", "messages": [{"role": "user", "content": [{"type": "text"}]}]}
+    )
+    assert body["messages"][0]["content"] == [{"type": "text", "text": ""}]
