@@ -1,4 +1,21 @@
-"""Run an ASGI app with uvicorn inside the current event loop (tests, benchmarks, embedding)."""
+"""Run an ASGI app with uvicorn inside the current event loop (tests, benchmarks, embedding),
+and the request-reading limits every gateway server uses.
+
+uvicorn (0.54, httptools) has no timeout for reading a request: a connection that sends
+nothing, half its headers, or its headers and half its body stays open for ever (its
+``timeout_keep_alive`` only runs between two requests), and httptools caps no header size.
+:func:`request_limits` returns the uvicorn options that close such a connection:
+
+- the whole header block must arrive within ``header_timeout_s`` of the connection opening
+  (or, on a kept-alive connection, of the next request's first byte), else a 408;
+- the body must arrive within ``body_timeout_s`` of the headers, else a 408 (the app, if
+  it is waiting for the body, sees the client disconnect);
+- a header block larger than ``max_header_bytes`` is a 431;
+- an idle kept-alive connection closes after ``keep_alive_s``.
+
+The deadlines are not extended by data arriving, so a client trickling a byte at a time
+cannot hold a connection.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +23,140 @@ import asyncio
 import contextlib
 import socket
 from dataclasses import dataclass
+from typing import Any
 
 import uvicorn
 from starlette.types import ASGIApp
+
+HEADER_TIMEOUT_S = 10.0
+BODY_TIMEOUT_S = 60.0
+KEEP_ALIVE_S = 5
+MAX_HEADER_BYTES = 16 * 1024 * 1024  # bounds memory; the app caps each header it reads
+
+
+def _refusal(status: str, text: str) -> bytes:
+    body = text.encode() + b"\r\n"
+    return (
+        f"HTTP/1.1 {status}\r\ncontent-type: text/plain; charset=utf-8\r\n"
+        f"content-length: {len(body)}\r\nconnection: close\r\n\r\n"
+    ).encode() + body
+
+
+_408 = _refusal("408 Request Timeout", "the request was not sent in time")
+_431 = _refusal("431 Request Header Fields Too Large", "the request headers are too large")
+
+
+class _HeadersTooLarge(Exception):
+    pass
+
+
+def timed_http_protocol(
+    *,
+    header_timeout_s: float = HEADER_TIMEOUT_S,
+    body_timeout_s: float = BODY_TIMEOUT_S,
+    max_header_bytes: int = MAX_HEADER_BYTES,
+) -> type[asyncio.Protocol]:
+    """uvicorn's httptools protocol with deadlines for reading each request (see the
+    module docstring)."""
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+    class TimedHttpToolsProtocol(HttpToolsProtocol):
+        _deadline: asyncio.TimerHandle | None = None
+        _reading_headers = False
+        _header_bytes = 0
+        _too_large = False
+
+        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+            super().connection_made(transport)
+            self._arm(header_timeout_s)
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._disarm()
+            super().connection_lost(exc)
+
+        def data_received(self, data: bytes) -> None:
+            super().data_received(data)
+            if self._reading_headers and not self.transport.is_closing():
+                self._header_bytes += len(data)
+                if self._header_bytes > max_header_bytes:
+                    self._refuse(_431)
+
+        def on_message_begin(self) -> None:
+            super().on_message_begin()
+            self._reading_headers, self._header_bytes = True, 0
+            if self._deadline is None:  # a kept-alive connection's next request
+                self._arm(header_timeout_s)
+
+        def on_headers_complete(self) -> None:
+            self._reading_headers, self._header_bytes = False, 0
+            size = len(self.url) + sum(len(k) + len(v) + 4 for k, v in self.headers)
+            if size > max_header_bytes:  # a whole header block that came in one read
+                self._too_large = True
+                raise _HeadersTooLarge  # stops the parser; see send_400_response
+            self._arm(body_timeout_s)
+            super().on_headers_complete()
+
+        def on_message_complete(self) -> None:
+            self._disarm()
+            super().on_message_complete()
+
+        def send_400_response(self, msg: str) -> None:
+            if self._too_large:
+                self._refuse(_431)
+            else:
+                super().send_400_response(msg)
+
+        def _arm(self, seconds: float) -> None:
+            self._disarm()
+            self._deadline = self.loop.call_later(seconds, self._timed_out)
+
+        def _disarm(self) -> None:
+            if self._deadline is not None:
+                self._deadline.cancel()
+                self._deadline = None
+
+        def _timed_out(self) -> None:
+            self._deadline = None
+            self._refuse(_408)
+
+        def _refuse(self, answer: bytes) -> None:
+            self._disarm()
+            if self.transport.is_closing():
+                return
+            cycle = self.cycle
+            if cycle is None or not cycle.response_started:
+                self.transport.write(answer)
+            if cycle is not None and not cycle.response_complete:
+                cycle.disconnected = True  # the app's sends are dropped from here on
+                cycle.message_event.set()
+            self.transport.close()
+
+    return TimedHttpToolsProtocol
+
+
+def request_limits(
+    *,
+    header_timeout_s: float = HEADER_TIMEOUT_S,
+    body_timeout_s: float = BODY_TIMEOUT_S,
+    keep_alive_s: int = KEEP_ALIVE_S,
+    max_header_bytes: int = MAX_HEADER_BYTES,
+) -> dict[str, Any]:
+    """Keyword arguments for ``uvicorn.Config`` that bound how long and how much a client
+    may take to send a request (``http`` is the protocol class: do not pass it too)."""
+    http: type[asyncio.Protocol] | str
+    try:
+        http = timed_http_protocol(
+            header_timeout_s=header_timeout_s,
+            body_timeout_s=body_timeout_s,
+            max_header_bytes=max_header_bytes,
+        )
+    except ImportError:  # no httptools: h11 at least bounds the header size
+        http = "h11"
+    return {
+        "http": http,
+        "timeout_keep_alive": keep_alive_s,
+        "h11_max_incomplete_event_size": max_header_bytes,
+    }
 
 
 def free_port(host: str) -> int:
@@ -31,11 +179,20 @@ class RunningServer:
             await asyncio.wait_for(self.task, timeout=10)
 
 
-async def start_server(app: ASGIApp, host: str = "127.0.0.1", port: int = 0) -> RunningServer:
-    """Start ``app`` on ``host:port`` (0 = a free port) and return once it accepts requests."""
+async def start_server(
+    app: ASGIApp, host: str = "127.0.0.1", port: int = 0, **limits: Any
+) -> RunningServer:
+    """Start ``app`` on ``host:port`` (0 = a free port) and return once it accepts requests.
+    ``limits`` are :func:`request_limits`' keyword arguments."""
     port = port or free_port(host)
     config = uvicorn.Config(
-        app, host=host, port=port, log_level="warning", access_log=False, lifespan="on"
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        access_log=False,
+        lifespan="on",
+        **request_limits(**limits),
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
