@@ -75,15 +75,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
     _check_exposure(settings)
     thrifty = Thrifty(settings)
     gw = settings.gateway
+    from thrifty.serving import request_limits
+
     config = uvicorn.Config(
         create_app(thrifty),
         host=gw.host,
         port=gw.port,
         loop="auto",
-        http="auto",
         log_level="warning",
         access_log=False,
         lifespan="on",
+        **request_limits(),  # a request must be sent in time (408) and within size (431)
     )
     server = _quiet_exit_server_class()(config)
     logging.getLogger("thrifty").info(
