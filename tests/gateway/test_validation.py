@@ -423,7 +423,10 @@ async def test_each_beta_header_goes_to_its_own_provider(recorded: Any) -> None:
 # -- 7. a client that leaves before a non-stream answer --------------------------------------
 
 
-async def test_client_leaving_before_the_answer_cancels_and_books_499(tmp_path: Path) -> None:
+@pytest.mark.parametrize("stream", [False, True])
+async def test_client_leaving_before_the_answer_cancels_and_books_499(
+    tmp_path: Path, stream: bool
+) -> None:
     recorder = Recorder(create_sim_app(SimConfig()))
     upstream = await start_server(recorder)
     settings = make_settings(tmp_path, simulate=False, openai_base_url=upstream.url + "/v1")
@@ -431,6 +434,7 @@ async def test_client_leaving_before_the_answer_cancels_and_books_499(tmp_path: 
     gateway = await start_server(create_app(thrifty))
     body = {
         "model": "gpt-4o-mini",
+        "stream": stream,  # a stream: the client leaves before the upstream's headers
         "messages": [{"role": "user", "content": "slow please [[sim:latency=3000]]"}],
     }
     try:

@@ -175,23 +175,13 @@ class ChatEndpoint:
             await self._thrifty.reject(stub, exc, started)
             await send_error(send, dialect, exc, stub.request_id)
             return
-        if request.stream:
-            try:
-                response = await self._thrifty.handle(request)
-            except ThriftyError as exc:  # already booked by the ledger stage
-                await send_error(send, dialect, exc, request.request_id)
-                return
-            except Exception:  # a bug: booked by the ledger stage; answer in the app's dialect
-                await _send_internal_error(send, request)
-                return
-            await stream_response(request, response, receive, send)
-            return
         await self._answer(request, receive, send)
 
     async def _answer(self, request: ChatRequest, receive: Receive, send: Send) -> None:
-        """A non-stream call.  While the pipeline runs, ``receive()`` is watched: a client
-        that leaves before the answer cancels the call (the upstream request is closed) and
-        the ledger stage books it as 499."""
+        """Run the call and answer.  Until the pipeline returns (a whole answer, or a
+        stream's response headers), ``receive()`` is watched: a client that leaves cancels
+        the call (the upstream request is closed) and the ledger stage books it as 499.  A
+        stream then watches the client itself (:func:`stream_response`)."""
         this_task = asyncio.current_task()
         running = True
         client_gone = False
@@ -234,7 +224,8 @@ class ChatEndpoint:
             except asyncio.CancelledError:
                 if this_task is not None:
                     this_task.uncancel()
-            return
+            if response.stream is None:
+                return  # booked as answered: the upstream's work is done and paid
         if response.stream is None:
             payload = orjson.dumps(response.body)
             headers = [*JSON_HEADERS, (b"content-length", str(len(payload)).encode())]
