@@ -195,6 +195,10 @@ class GatewaySettings(_Strict):
     # true, and whenever the gateway binds beyond loopback.
     require_auth: bool = False
     keys_path: Path | None = None  # default: next to the ledger (thrifty.db -> thrifty-keys.db)
+    # Upstream calls in flight at once, over every provider (the HTTP pool's connection
+    # limit).  LLM calls take seconds, so this is sized for thousands: with a 1 s upstream,
+    # throughput is at most this many calls per second.  Each costs two file descriptors.
+    max_upstream_connections: int = Field(default=4096, gt=0)
 
 
 class LedgerSettings(_Strict):

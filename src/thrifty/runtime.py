@@ -99,7 +99,7 @@ class Thrifty:
     async def _start_parts(self) -> None:
         if self.settings.uses_simulator(self._environ):
             await self._start_simulator()
-        self._pool = HttpPool()
+        self._pool = HttpPool(limit=self.settings.gateway.max_upstream_connections)
         self._registry = build_registry(
             self.settings, self._pool, self._environ, simulator_url=self.simulator_url
         )
