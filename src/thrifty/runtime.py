@@ -141,6 +141,12 @@ class Thrifty:
         )
 
     @property
+    def pool(self) -> HttpPool:
+        if self._pool is None:
+            raise RuntimeError("Thrifty.start() has not been called")
+        return self._pool
+
+    @property
     def providers(self) -> ProviderRegistry:
         if self._registry is None:
             raise RuntimeError("Thrifty.start() has not been called")

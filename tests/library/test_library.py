@@ -92,3 +92,19 @@ async def test_concurrent_first_calls_start_everything_once(tmp_path: Path) -> N
         assert thrifty.ledger is first_ledger
     finally:
         await thrifty.aclose()
+
+
+async def test_the_upstream_connection_limit_is_the_configured_one(tmp_path: Path) -> None:
+    """Sized for LLM latencies: the pool must not cap calls in flight at a small number."""
+    from thrifty.config import Settings
+
+    default = Settings(ledger={"path": str(tmp_path / "a.db")}, simulate=True)
+    async with Thrifty(default, environ={}) as thrifty:
+        assert thrifty.pool.limit == 4096
+    small = Settings(
+        ledger={"path": str(tmp_path / "b.db")},
+        simulate=True,
+        gateway={"max_upstream_connections": 7},
+    )
+    async with Thrifty(small, environ={}) as thrifty:
+        assert thrifty.pool.limit == 7

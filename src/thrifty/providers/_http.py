@@ -57,6 +57,11 @@ class HttpPool:
         self._session: aiohttp.ClientSession | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
+    @property
+    def limit(self) -> int:
+        """Connections (upstream calls in flight) the pool holds at most."""
+        return self._limit
+
     def session(self) -> aiohttp.ClientSession:
         session = self._session
         loop = asyncio.get_running_loop()
