@@ -31,7 +31,7 @@ from starlette.types import ASGIApp
 HEADER_TIMEOUT_S = 10.0
 BODY_TIMEOUT_S = 60.0
 KEEP_ALIVE_S = 5
-MAX_HEADER_BYTES = 16 * 1024 * 1024  # bounds memory; the app caps each header it reads
+MAX_HEADER_BYTES = 64 * 1024  # bounds memory per connection; the app caps each header it reads
 
 
 def _refusal(status: str, text: str) -> bytes:
