@@ -70,8 +70,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from thrifty.gateway import create_app
     from thrifty.runtime import Thrifty
 
+    _configure_logging()  # first: loading the settings names the config file it read
     settings = _settings(args, **_serve_overrides(args))
-    _configure_logging()
     _check_exposure(settings)
     thrifty = Thrifty(settings)
     gw = settings.gateway
@@ -295,8 +295,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--config", help="TOML settings file (default: $THRIFTY_CONFIG or ./thrifty.toml)"
     )
     sub = parser.add_subparsers(dest="command", required=True)
+    # `--config` is accepted after the subcommand too (`thrifty serve --config my.toml`).
+    config_after = argparse.ArgumentParser(add_help=False)
+    config_after.add_argument(
+        "--config", default=argparse.SUPPRESS, help="TOML settings file (as before the command)"
+    )
 
-    serve = sub.add_parser("serve", help="run the OpenAI/Anthropic-compatible gateway")
+    serve = sub.add_parser(
+        "serve", help="run the OpenAI/Anthropic-compatible gateway", parents=[config_after]
+    )
     serve.add_argument("--host", help="bind address (default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (default 8787)")
     serve.add_argument("--ledger", help="SQLite ledger path (default thrifty.db)")
@@ -314,20 +321,29 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.set_defaults(func=cmd_serve)
 
-    keys = sub.add_parser("keys", help="gateway keys: the API keys apps send to thrifty")
+    keys = sub.add_parser(
+        "keys", help="gateway keys: the API keys apps send to thrifty", parents=[config_after]
+    )
     keys.add_argument("--ledger", help="ledger path; the key store lives next to it")
     keys.add_argument("--keys-file", help="key store path (default: next to the ledger)")
     keys_sub = keys.add_subparsers(dest="keys_command", required=True)
-    create = keys_sub.add_parser("create", help="create a key for a tenant (shown once)")
+    create = keys_sub.add_parser(
+        "create", help="create a key for a tenant (shown once, parents=[config_after])"
+    )
     create.add_argument("--tenant", required=True, help="the tenant its requests are booked as")
     create.add_argument("--json", action="store_true")
-    listing = keys_sub.add_parser("list", help="list keys (never the keys themselves)")
+    listing = keys_sub.add_parser(
+        "list", help="list keys (never the keys themselves, parents=[config_after])"
+    )
     listing.add_argument("--json", action="store_true")
-    revoke = keys_sub.add_parser("revoke", help="revoke a key by id")
+    revoke = keys_sub.add_parser("revoke", help="revoke a key by id", parents=[config_after])
     revoke.add_argument("id")
     keys.set_defaults(func=cmd_keys)
 
-    sim = sub.add_parser("sim", help="run the upstream simulator (OpenAI + Anthropic wire formats)")
+    sim = sub.add_parser(
+        "sim",
+        help="run the upstream simulator (OpenAI + Anthropic wire formats, parents=[config_after])",
+    )
     sim.add_argument("--host", default="127.0.0.1")
     sim.add_argument("--port", type=int, default=8788)
     sim.add_argument("--latency-ms", type=float, default=0.0, help="added latency per call")
@@ -336,14 +352,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sim.set_defaults(func=cmd_sim)
 
-    report = sub.add_parser("report", help="spend and savings by day, task, model and lever")
+    report = sub.add_parser(
+        "report", help="spend and savings by day, task, model and lever", parents=[config_after]
+    )
     report.add_argument("--ledger", help="SQLite ledger path (default from settings)")
     report.add_argument("--since", help="first day, YYYY-MM-DD (UTC)")
     report.add_argument("--until", help="day after the last, YYYY-MM-DD (UTC)")
     report.add_argument("--json", action="store_true", help="machine-readable output")
     report.set_defaults(func=cmd_report)
 
-    prices = sub.add_parser("prices", help="show the rates thrifty uses for a model")
+    prices = sub.add_parser(
+        "prices", help="show the rates thrifty uses for a model", parents=[config_after]
+    )
     prices.add_argument("model")
     prices.add_argument("--provider", help="price provider id, e.g. openai, anthropic")
     prices.add_argument("--at", help="prices in force on this day, YYYY-MM-DD (UTC; default today)")

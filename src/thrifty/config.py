@@ -8,6 +8,7 @@ See docs/configuration.md for every key.
 
 from __future__ import annotations
 
+import logging
 import os
 import tomllib
 from collections.abc import Mapping
@@ -28,6 +29,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from thrifty.errors import ConfigError
 
 DEFAULT_CONFIG_FILE = "thrifty.toml"
+log = logging.getLogger("thrifty")
 
 
 class _Strict(BaseModel):
@@ -333,12 +335,15 @@ def load_settings(config_path: str | os.PathLike[str] | None = None, **overrides
     path = Path(path_text) if path_text else Path(DEFAULT_CONFIG_FILE)
     data: dict[str, Any] = {}
     if path.exists():
+        log.info("config: %s", path.resolve())
         try:
             data = tomllib.loads(path.read_text(encoding="utf-8"))
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{path}: invalid TOML: {exc}") from exc
     elif path_text:
         raise ConfigError(f"config file not found: {path}")
+    else:
+        log.info("config: no %s here; defaults and THRIFTY_* environment", DEFAULT_CONFIG_FILE)
     try:
         settings = Settings(**data)
         if overrides:

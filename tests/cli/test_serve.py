@@ -228,3 +228,16 @@ def test_serve_with_a_key_requires_it_and_books_its_tenant(tmp_path: Path) -> No
             assert served.status_code == 200, served.text
         assert proc.terminate() in CLEAN_EXIT
     assert [(r.status, r.tenant) for r in read_rows(ledger)] == [(200, "acme")]
+
+
+def test_serve_takes_config_after_the_command_and_names_it(tmp_path: Path) -> None:
+    """`thrifty serve --config my.toml` was rejected (`--config` only worked before the
+    subcommand); start-up now also names the config file it loaded."""
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("a file where the ledger's directory should be", encoding="utf-8")
+    config = tmp_path / "my.toml"
+    config.write_text(f'[ledger]\npath = "{blocker / "x.db"}"\n', encoding="utf-8")
+    result = _serve_once(tmp_path, "--config", str(config), env=clean_env())
+    assert result.returncode == 2, result.stderr
+    assert f"config: {config}" in result.stderr
+    assert str(blocker) in result.stderr  # the ledger path came from that file

@@ -36,6 +36,7 @@ pricing a call at its own time costs one ``bisect`` and one dict lookup.
 
 from __future__ import annotations
 
+import re
 from bisect import bisect_right
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
@@ -62,6 +63,9 @@ BATCH_CONTEXT = {"processing": "batch"}
 FALLBACK_BATCH_DISCOUNT = {"openai": Decimal("0.5"), "anthropic": Decimal("0.5")}
 TIER_KEY = "service_tier"
 
+# A model id as an API takes it (genai-prices also lists match templates like "ft:gpt-4o").
+_MODEL_ID = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._/-]*[A-Za-z0-9])?")
+
 # genai-prices price keys, in ModelRates field order.
 _KEYS = ("input_mtok", "output_mtok", "cache_read_mtok", "cache_write_mtok", "cache_write_1h_mtok")
 
@@ -71,6 +75,30 @@ def load_providers() -> list[Provider]:
     from genai_prices.data import providers
 
     return providers
+
+
+def provider_model_ids(providers: Sequence[Provider], provider_id: str) -> tuple[str, ...]:
+    """The ids of the models genai-prices prices for ``provider_id`` (its own models, not
+    fallback ones), sorted: those with a token price at some time, not marked deprecated,
+    and spelled as a model name (not a match template such as ``ft:gpt-4o`` or ``x-``).
+    Empty for an unknown provider id.  What a model is used for (chat, embeddings, audio)
+    is not filtered here."""
+    from genai_prices.data_snapshot import find_provider_by_id
+
+    found = find_provider_by_id(list(providers), provider_id)
+    if found is None:
+        return ()
+    ids = {
+        m.id
+        for m in found.models
+        if not m.deprecated
+        and _MODEL_ID.fullmatch(m.id)
+        and any(
+            c.prices.input_mtok is not None or c.prices.output_mtok is not None
+            for c in _conditional(m)
+        )
+    }
+    return tuple(sorted(ids))
 
 
 def find_model(
