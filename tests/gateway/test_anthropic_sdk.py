@@ -131,3 +131,31 @@ async def test_upstream_errors_keep_status(
     assert caught.value.status_code == int(fault)
     [row] = gateway.rows()
     assert row.status == int(fault)
+
+
+@pytest.mark.parametrize(
+    ("fault", "error", "kind"),
+    [
+        ("403", anthropic.PermissionDeniedError, "permission_error"),
+        ("404", anthropic.NotFoundError, "not_found_error"),
+        ("413", anthropic.APIStatusError, "request_too_large"),
+    ],
+)
+async def test_upstream_error_type_follows_the_status(
+    gateway: Gateway,
+    ant: anthropic.AsyncAnthropic,
+    fault: str,
+    error: type[anthropic.APIStatusError],
+    kind: str,
+) -> None:
+    """Defect: an upstream 403/404/413 reached Anthropic apps as authentication_error /
+    invalid_request_error instead of the type Anthropic gives that status."""
+    with pytest.raises(error) as caught:
+        await ant.messages.create(
+            model="claude-sonnet-4-6",
+            max_tokens=20,
+            messages=[{"role": "user", "content": f"[[sim:fault={fault}]]"}],
+        )
+    assert caught.value.status_code == int(fault)
+    body = caught.value.body
+    assert isinstance(body, dict) and body["error"]["type"] == kind

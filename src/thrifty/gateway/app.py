@@ -23,7 +23,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from thrifty.errors import NotFound, ThriftyError
+from thrifty.errors import ModelNotFound, NotFound, ThriftyError
 from thrifty.gateway.auth import (
     Guard,
     MethodNotAllowed,
@@ -33,6 +33,7 @@ from thrifty.gateway.auth import (
 )
 from thrifty.gateway.chat import ChatEndpoint, rejected_request, send_error
 from thrifty.gateway.keys import ActiveKeys, keys_path
+from thrifty.gateway.models import ModelCatalog
 from thrifty.gateway.wire_errors import error_body, error_headers
 from thrifty.runtime import Thrifty
 from thrifty.types import Dialect
@@ -45,6 +46,8 @@ CHAT_ROUTES: dict[str, Dialect] = {
     "/v1/messages": "anthropic",
 }
 OPEN_PATHS = frozenset({"/health"})  # liveness probes need no key
+# GET /v1/models/{id}: the SDKs send an id's "/" (org/name) encoded as %2F.
+MODEL_PREFIXES = (b"/v1/models/", b"/models/")
 
 
 class Refusals:
@@ -81,7 +84,11 @@ class Gateway:
             return
         path: str = scope["path"]
         raw: bytes = scope.get("raw_path") or b""
-        if b"%" in raw and (b"%2f" in raw.lower() or b"%5c" in raw.lower()):
+        if (
+            b"%" in raw
+            and (b"%2f" in raw.lower() or b"%5c" in raw.lower())
+            and not raw.startswith(MODEL_PREFIXES)  # an id like org/name, not a route
+        ):
             # An encoded slash is not a path separator: never decode it into a route.
             await self._refuse(send, "openai", NotFound("unknown route (encoded '/' in path)"))
             return
@@ -132,19 +139,25 @@ def create_app(thrifty: Thrifty) -> Gateway:
 
 
 def _other_routes(thrifty: Thrifty, refusals: Refusals) -> Starlette:
+    catalog = ModelCatalog(thrifty)
+
     async def models(request: Request) -> Response:
-        names: dict[str, str] = {}
-        for alias in thrifty.settings.routing.aliases:
-            names.setdefault(alias, "thrifty-alias")
-        for upstream in thrifty.providers.upstreams:
-            for pattern in upstream.settings.models:
-                if not any(ch in pattern for ch in "*?["):
-                    names.setdefault(pattern, upstream.name)
-        data = [
-            {"id": name, "object": "model", "created": 0, "owned_by": owner}
-            for name, owner in names.items()
-        ]
+        data = await catalog.listing()
         return Response(orjson.dumps({"object": "list", "data": data}), media_type=JSON_TYPE)
+
+    async def model(request: Request) -> Response:
+        model_id: str = request.path_params["model_id"]
+        found = await catalog.find(model_id)
+        if found is None:
+            shown = model_id if len(model_id) <= 64 else model_id[:64] + "..."
+            error = ModelNotFound(f"The model {shown!r} does not exist or is not served here")
+            return Response(
+                orjson.dumps(error_body("openai", error)),
+                status_code=error.status,
+                media_type=JSON_TYPE,
+                headers=error_headers(error),
+            )
+        return Response(orjson.dumps(found), media_type=JSON_TYPE)
 
     async def health(request: Request) -> Response:
         return Response(b'{"status":"ok"}', media_type=JSON_TYPE)
@@ -187,6 +200,8 @@ def _other_routes(thrifty: Thrifty, refusals: Refusals) -> Starlette:
         *(Route(path, served_by_chat_endpoint, methods=["POST"]) for path in CHAT_ROUTES),
         Route("/v1/models", models, methods=["GET"]),
         Route("/models", models, methods=["GET"]),
+        Route("/v1/models/{model_id:path}", model, methods=["GET"]),
+        Route("/models/{model_id:path}", model, methods=["GET"]),
         Route("/health", health, methods=["GET"]),
     ]
     app = Starlette(

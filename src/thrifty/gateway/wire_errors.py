@@ -4,13 +4,36 @@ from __future__ import annotations
 
 import orjson
 
-from thrifty.errors import ThriftyError, UpstreamRateLimited
+from thrifty.errors import ThriftyError, UpstreamError, UpstreamRateLimited
 from thrifty.types import JSON, Dialect
+
+
+# Anthropic's documented error type for each HTTP status (docs.anthropic.com, "Errors").
+ANTHROPIC_TYPE_BY_STATUS = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    402: "billing_error",
+    403: "permission_error",
+    404: "not_found_error",
+    413: "request_too_large",
+    429: "rate_limit_error",
+    500: "api_error",
+    504: "timeout_error",
+    529: "overloaded_error",
+}
+
+
+def anthropic_type(exc: ThriftyError) -> str:
+    """The Anthropic ``error.type``: the one its status has in Anthropic's API (an upstream
+    403 is a ``permission_error`` whatever class carried it), else the error's own."""
+    if isinstance(exc, UpstreamError):
+        return ANTHROPIC_TYPE_BY_STATUS.get(exc.status, exc.anthropic_type)
+    return exc.anthropic_type
 
 
 def error_body(dialect: Dialect, exc: ThriftyError) -> JSON:
     if dialect == "anthropic":
-        return {"type": "error", "error": {"type": exc.anthropic_type, "message": exc.message}}
+        return {"type": "error", "error": {"type": anthropic_type(exc), "message": exc.message}}
     return {
         "error": {
             "message": exc.message,

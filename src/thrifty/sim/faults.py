@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from typing import Literal, cast
 
 FaultKind = Literal["429", "500", "503", "529", "slow", "cut", "timeout"]
-FAULT_KINDS: frozenset[str] = frozenset({"429", "500", "503", "529", "slow", "cut", "timeout"})
-STATUS_FAULTS: frozenset[str] = frozenset({"429", "500", "503", "529"})
+STATUS_FAULTS: frozenset[str] = frozenset({"403", "404", "413", "429", "500", "503", "529"})
+FAULT_KINDS: frozenset[str] = STATUS_FAULTS | {"slow", "cut", "timeout"}
 SLOW_SECONDS = 2.0
 TIMEOUT_SECONDS = 60.0
 
