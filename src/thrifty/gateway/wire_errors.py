@@ -7,7 +7,6 @@ import orjson
 from thrifty.errors import ThriftyError, UpstreamError, UpstreamRateLimited
 from thrifty.types import JSON, Dialect
 
-
 # Anthropic's documented error type for each HTTP status (docs.anthropic.com, "Errors").
 ANTHROPIC_TYPE_BY_STATUS = {
     400: "invalid_request_error",
