@@ -46,6 +46,7 @@ class ThriftyError(Exception):
     # Connection refused, DNS and connect timeouts, and error statuses the provider
     # answered with leave it False.
     reached_upstream: bool = False
+    upstream_request_id: str | None = None  # the provider's request id, forwarded to the app
     # What is known of the failed call when it got that far (a stream cut mid-way): the
     # usage so far (exact where the upstream reported it, else thrifty's estimate) and the
     # model that answered.  ``None`` when unknown.

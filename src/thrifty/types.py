@@ -342,6 +342,8 @@ class ChatResponse:
     lever_calls: list[Call] = field(default_factory=list)
     # Set when the stream failed after the app got HTTP 200 (an error event was sent).
     failure: str | None = None
+    # The upstream's own request id (``x-request-id`` / ``request-id``), forwarded to the app.
+    upstream_request_id: str | None = None
 
     def answer_call(self) -> Call | None:
         """The call that produced this answer, or ``None`` when no provider was called

@@ -78,3 +78,25 @@ async def test_web_searches_are_booked(gateway: Gateway, ant: anthropic.AsyncAnt
     [row] = gateway.rows()
     assert row.calls[0].call.server_tools == (("web_search", searches),)
     assert row.cost_usd == tokens + fees
+
+
+async def test_upstream_request_ids_reach_the_sdks(
+    gateway: Gateway, oai: openai.AsyncOpenAI, ant: anthropic.AsyncAnthropic
+) -> None:
+    """Defect: the providers' request ids were dropped, so `_request_id` was None in both
+    SDKs (and support tickets had nothing to quote)."""
+    completion = await oai.chat.completions.create(
+        model="gpt-4o", messages=[{"role": "user", "content": "hi"}]
+    )
+    assert completion._request_id is not None and completion._request_id.startswith("req_")
+    message = await ant.messages.create(
+        model="claude-haiku-4-5", max_tokens=20, messages=[{"role": "user", "content": "hi"}]
+    )
+    assert message._request_id is not None and message._request_id.startswith("req_")
+    with pytest.raises(anthropic.RateLimitError) as caught:
+        await ant.messages.create(
+            model="claude-haiku-4-5",
+            max_tokens=20,
+            messages=[{"role": "user", "content": "[[sim:fault=429]]"}],
+        )
+    assert caught.value.request_id is not None and caught.value.request_id.startswith("req_")

@@ -49,6 +49,10 @@ def _usd(value: Decimal | None) -> str:
     return "unpriced" if value is None else usd_text(value)
 
 
+# Where each SDK looks for the provider's request id (`response._request_id`).
+REQUEST_ID_HEADER: dict[Dialect, str] = {"openai": "x-request-id", "anthropic": "request-id"}
+
+
 def thrifty_headers(request: ChatRequest, response: ChatResponse) -> dict[str, str]:
     """What thrifty did, as ``x-thrifty-*`` headers."""
     headers = {
@@ -59,6 +63,8 @@ def thrifty_headers(request: ChatRequest, response: ChatResponse) -> dict[str, s
     }
     for name, value in _money(response):
         headers[f"x-thrifty-{name}"] = value
+    if response.upstream_request_id:
+        headers[REQUEST_ID_HEADER[request.dialect]] = response.upstream_request_id
     return headers
 
 
@@ -277,6 +283,9 @@ async def send_error(
     headers += _encode(error_headers(exc))
     if request_id is not None:
         headers.append((b"x-thrifty-request-id", request_id.encode("ascii")))
+    if exc.upstream_request_id:
+        name = REQUEST_ID_HEADER[dialect].encode("ascii")
+        headers.append((name, header_value(exc.upstream_request_id)))
     await send({"type": "http.response.start", "status": exc.status, "headers": headers})
     await send({"type": "http.response.body", "body": payload})
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
 from typing import ClassVar, Protocol
 
 import aiohttp
@@ -101,6 +101,16 @@ class UpstreamStream:
                 self._resp.close()
 
 
+MAX_REQUEST_ID = 128
+
+
+def upstream_request_id(headers: Mapping[str, str]) -> str | None:
+    """The provider's id for this request (OpenAI ``x-request-id``, Anthropic
+    ``request-id``), bounded; ``None`` when it sent none."""
+    value = headers.get("x-request-id") or headers.get("request-id")
+    return value[:MAX_REQUEST_ID] if value else None
+
+
 class BaseProvider:
     dialect: ClassVar[Dialect]
     path: ClassVar[str]
@@ -181,6 +191,7 @@ class BaseProvider:
             if extra:
                 headers = {**self._headers, **extra}
         resp = await self._post(payload, headers, request.stream)
+        request_id = upstream_request_id(resp.headers)
         if resp.status >= 300:
             try:
                 raw = await resp.read()
@@ -188,14 +199,17 @@ class BaseProvider:
                 raw = b""
             finally:
                 resp.release()
-            raise error_from_status(
+            error = error_from_status(
                 resp.status, resp.headers, raw, provider=self.name, api_key=self._api_key
             )
+            error.upstream_request_id = request_id
+            raise error
         if request.stream:
             response = ChatResponse(
                 dialect=request.dialect,
                 model=request.model,
                 provider=self.name,
+                upstream_request_id=request_id,
                 usage_reported=False,  # until the upstream's usage event arrives
                 upstream_latency_s=time.perf_counter() - started,
             )
@@ -257,6 +271,7 @@ class BaseProvider:
             upstream_latency_s=latency,
             service_tier=tier,
             server_tools=tools,
+            upstream_request_id=request_id,
         )
 
     async def _events(
