@@ -277,3 +277,28 @@ async def test_stream_chunks_carry_usage_only_as_openai_would(
         assert chunks[-1]["usage"]["completion_tokens"] > 0
     else:
         assert all("usage" not in c for c in chunks)
+
+
+async def test_translated_stream_chunks_carry_null_usage_when_asked(gateway: Gateway) -> None:
+    """An OpenAI app streaming from a Claude model (task routed) with include_usage sees
+    `"usage": null` on every chunk, then the usage, as OpenAI would send them."""
+    import orjson
+
+    body = {
+        "model": "gpt-4o",
+        "stream": True,
+        "stream_options": {"include_usage": True},
+        "messages": [{"role": "user", "content": "a few words please"}],
+        "metadata": {"thrifty_task": "impact"},  # routed to claude-sonnet-4-6
+    }
+    async with httpx.AsyncClient(base_url=gateway.url) as http:
+        response = await http.post("/v1/chat/completions", json=body)
+    assert response.headers["x-thrifty-model"].startswith("claude")
+    chunks = [
+        orjson.loads(e.removeprefix("data: "))
+        for e in response.text.split("\n\n")
+        if e.startswith("data: {")
+    ]
+    assert len(chunks) > 2
+    assert all("usage" in c and c["usage"] is None for c in chunks[:-1])
+    assert chunks[-1]["usage"]["completion_tokens"] > 0

@@ -41,17 +41,16 @@ class AnthropicToOpenAIStream:
         self._tools: dict[Any, int] = {}  # Anthropic block index -> OpenAI tool_calls index
 
     def _chunk(self, delta: JSON, finish: str | None = None) -> StreamEvent:
-        return openai_sse(
-            {
-                "id": self._id,
-                "object": "chat.completion.chunk",
-                "created": self._created,
-                "model": self._model,
-                "choices": [
-                    {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
-                ],
-            }
-        )
+        chunk: JSON = {
+            "id": self._id,
+            "object": "chat.completion.chunk",
+            "created": self._created,
+            "model": self._model,
+            "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}],
+        }
+        if self._include_usage:
+            chunk["usage"] = None  # as OpenAI sends on every chunk once usage is requested
+        return openai_sse(chunk)
 
     def _tool_delta(self, block_index: Any, call: JSON) -> StreamEvent | None:
         index = self._tools.get(block_index)
