@@ -159,3 +159,24 @@ async def test_upstream_error_type_follows_the_status(
     assert caught.value.status_code == int(fault)
     body = caught.value.body
     assert isinstance(body, dict) and body["error"]["type"] == kind
+
+
+async def test_gpt_stream_on_the_messages_endpoint_reports_input_at_the_start(
+    gateway: Gateway, ant: anthropic.AsyncAnthropic
+) -> None:
+    """Defect: a GPT stream served on the Anthropic endpoint said input_tokens = 0 in
+    message_start (OpenAI reports usage only at the end).  It now carries an estimate there
+    and the exact count in the final message_delta."""
+    start_input = None
+    async with ant.messages.stream(
+        model="gpt-4o",
+        max_tokens=50,
+        messages=[{"role": "user", "content": "please say a few words about the sea"}],
+    ) as stream:
+        async for event in stream:
+            if event.type == "message_start":
+                start_input = event.message.usage.input_tokens
+        final = await stream.get_final_message()
+    assert start_input is not None and start_input > 0
+    [row] = gateway.rows()
+    assert final.usage.input_tokens == row.usage.input_tokens  # exact at the end

@@ -124,9 +124,23 @@ class OpenAIToAnthropicStream:
     """OpenAI upstream chunks -> Anthropic events.  The final ``message_delta`` carries the
     whole usage (input and cache fields too), since OpenAI reports it only at the end."""
 
-    __slots__ = ("_finish", "_id", "_model", "_next", "_open", "_started", "_tools")
+    __slots__ = (
+        "_finish",
+        "_id",
+        "_input_estimate",
+        "_model",
+        "_next",
+        "_open",
+        "_started",
+        "_tools",
+    )
 
-    def __init__(self, *, model: str) -> None:
+    def __init__(self, *, model: str, input_estimate: int = 0) -> None:
+        """``input_estimate``: the prompt's tokens as estimated before the call, put in
+        ``message_start`` (OpenAI reports usage only at the end; clients that read the
+        input count at the start would otherwise get 0).  The final ``message_delta``
+        carries the exact counts."""
+        self._input_estimate = input_estimate
         self._model = model
         self._id = "msg_thrifty"
         self._started = False
@@ -142,6 +156,8 @@ class OpenAIToAnthropicStream:
         self._model = chunk.get("model") or self._model
         start_usage = anthropic_usage(usage)
         start_usage["output_tokens"] = 0
+        if not usage.input_tokens and self._input_estimate:
+            start_usage["input_tokens"] = self._input_estimate
         message: JSON = {
             "id": self._id,
             "type": "message",

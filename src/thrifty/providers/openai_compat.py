@@ -214,6 +214,12 @@ class OpenAIProvider(BaseProvider):
             self,
             response,
             forward_usage=wants_usage_chunk(request.body),
-            translator=OpenAIToAnthropicStream(model=request.model) if translate else None,
+            translator=(
+                OpenAIToAnthropicStream(
+                    model=request.model, input_estimate=estimate_prompt_tokens(request.body)
+                )
+                if translate
+                else None
+            ),
             prompt=request.body,
         )
