@@ -8,7 +8,7 @@ Messages never contain secrets: anything built from upstream text goes through
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from thrifty.types import Usage
@@ -47,6 +47,10 @@ class ThriftyError(Exception):
     # answered with leave it False.
     reached_upstream: bool = False
     upstream_request_id: str | None = None  # the provider's request id, forwarded to the app
+    # The provider's own error body (keys scrubbed) and its dialect: an app of the same
+    # dialect gets it as is (its `param`, `code` and `type` intact).
+    upstream_error: dict[str, Any] | None = None
+    upstream_dialect: str | None = None
     # What is known of the failed call when it got that far (a stream cut mid-way): the
     # usage so far (exact where the upstream reported it, else thrifty's estimate) and the
     # model that answered.  ``None`` when unknown.

@@ -31,6 +31,8 @@ def anthropic_type(exc: ThriftyError) -> str:
 
 
 def error_body(dialect: Dialect, exc: ThriftyError) -> JSON:
+    if exc.upstream_error is not None and exc.upstream_dialect == dialect:
+        return exc.upstream_error  # the provider's own words, keys scrubbed
     if dialect == "anthropic":
         return {"type": "error", "error": {"type": anthropic_type(exc), "message": exc.message}}
     return {

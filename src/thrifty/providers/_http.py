@@ -145,6 +145,24 @@ def _error_message(body: bytes) -> tuple[str, str | None]:
     return (str(message) if message else ""), None
 
 
+_MAX_PASSED_ERROR = 8192
+
+
+def _passable_error(body: bytes, api_key: str | None) -> dict[str, Any] | None:
+    """The upstream's error body, keys scrubbed, if it is an OpenAI (``{"error": {...}}``)
+    or Anthropic (``{"type": "error", "error": {...}}``) error object of a sane size."""
+    if len(body) > _MAX_PASSED_ERROR:
+        return None
+    text = redact(body.decode("utf-8", "replace"), api_key)
+    try:
+        parsed: Any = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return None
+    if isinstance(parsed, dict) and isinstance(parsed.get("error"), dict):
+        return parsed
+    return None
+
+
 def error_from_status(
     status: int,
     headers: Mapping[str, str],
@@ -153,7 +171,22 @@ def error_from_status(
     provider: str,
     api_key: str | None,
 ) -> UpstreamError:
-    """The typed error for an upstream HTTP error response, keeping its status."""
+    """The typed error for an upstream HTTP error response, keeping its status and (keys
+    scrubbed) the upstream's own error body for apps of the same dialect."""
+    error = _typed_error(status, headers, body, provider=provider, api_key=api_key)
+    if status >= 400:
+        error.upstream_error = _passable_error(body, api_key)
+    return error
+
+
+def _typed_error(
+    status: int,
+    headers: Mapping[str, str],
+    body: bytes,
+    *,
+    provider: str,
+    api_key: str | None,
+) -> UpstreamError:
     message, kind = _error_message(body)
     text = _clip(
         redact(f"{provider} returned HTTP {status}" + (f": {message}" if message else ""), api_key)

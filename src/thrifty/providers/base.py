@@ -203,6 +203,7 @@ class BaseProvider:
                 resp.status, resp.headers, raw, provider=self.name, api_key=self._api_key
             )
             error.upstream_request_id = request_id
+            error.upstream_dialect = self.dialect
             raise error
         if request.stream:
             response = ChatResponse(
