@@ -245,3 +245,31 @@ def test_pool_used_from_a_second_event_loop_closes_the_first_session() -> None:
     assert first is not second
     assert first.closed  # type: ignore[attr-defined]
     asyncio.run(pool.aclose())
+
+
+async def test_credentials_in_base_url_are_sent_as_basic_auth(
+    upstream: FakeUpstream, pool: HttpPool
+) -> None:
+    """Defect: `http://user:pass@host` broke requests next to an API key (aiohttp refuses
+    both) and leaked in errors.  Credentials become a Basic auth header; the URL the
+    provider shows has none."""
+    import base64
+
+    from thrifty.errors import ConfigError
+
+    url = upstream.url.replace("http://", "http://me:s%40cret@")
+    upstream.add(Script(body=ANTHROPIC_CACHED_MESSAGE))
+    provider = build_provider("a", anthropic_settings(url), pool, api_key="sk-ant-key")
+    assert "s@cret" not in repr(provider) and "me:" not in repr(provider)
+    await provider(anthropic_request())
+    seen = upstream.seen[0].headers
+    assert seen["x-api-key"] == "sk-ant-key"
+    assert seen["Authorization"] == "Basic " + base64.b64encode(b"me:s@cret").decode()
+
+    upstream.add(Script(body=OPENAI_CACHED_COMPLETION))
+    keyless = build_provider("local", openai_settings(url), pool, api_key=None)
+    await keyless(openai_request())
+    assert upstream.seen[1].headers["Authorization"].startswith("Basic ")
+
+    with pytest.raises(ConfigError, match="carries credentials"):
+        build_provider("o", openai_settings(url), pool, api_key="sk-openai-key")

@@ -9,9 +9,11 @@ from the provider's, the subclass translates at this boundary, so the returned
 from __future__ import annotations
 
 import asyncio
+import base64
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
 from typing import ClassVar, Protocol
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import aiohttp
 import orjson
@@ -19,6 +21,7 @@ import orjson
 from thrifty.config import ProviderSettings
 from thrifty.errors import (
     BadRequest,
+    ConfigError,
     StreamInterrupted,
     ThriftyError,
     UpstreamTimeout,
@@ -104,6 +107,19 @@ class UpstreamStream:
 MAX_REQUEST_ID = 128
 
 
+def split_userinfo(url: str) -> tuple[str, tuple[str, str] | None]:
+    """``url`` without its ``user:pass@`` part, and that part (decoded) if it had one."""
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url, None
+    host = parts.hostname or ""
+    if ":" in host:  # IPv6 literal
+        host = f"[{host}]"
+    netloc = host + (f":{parts.port}" if parts.port is not None else "")
+    clean = urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    return clean, (unquote(parts.username or ""), unquote(parts.password or ""))
+
+
 def upstream_request_id(headers: Mapping[str, str]) -> str | None:
     """The provider's id for this request (OpenAI ``x-request-id``, Anthropic
     ``request-id``), bounded; ``None`` when it sent none."""
@@ -122,8 +138,20 @@ class BaseProvider:
         self.settings = settings
         self._pool = pool
         self._api_key = api_key
-        self._url = settings.base_url + self.path
+        base, userinfo = split_userinfo(settings.base_url)
+        self._url = base + self.path
         self._headers = {"Content-Type": "application/json", **self._auth_headers(api_key)}
+        if userinfo is not None:
+            # `http://user:pass@host`: HTTP Basic auth, sent as a header (aiohttp refuses a
+            # URL with credentials next to an Authorization header), never shown anywhere.
+            if "Authorization" in self._headers:
+                raise ConfigError(
+                    f"provider {name!r}: its base_url carries credentials (user:pass@) and its "
+                    "API key is sent in the Authorization header too; one request cannot "
+                    "carry both. Drop one of them."
+                )
+            token = base64.b64encode(":".join(userinfo).encode()).decode("ascii")
+            self._headers["Authorization"] = f"Basic {token}"
         # timeout_s caps every wait, so one small value tightens them all.
         cap = settings.timeout_s
         self._connect_timeout_s = min(settings.connect_timeout_s, cap)
