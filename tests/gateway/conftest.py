@@ -5,6 +5,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import anthropic
+import openai
 import pytest
 
 from thrifty.config import Settings
@@ -49,3 +51,19 @@ async def gateway(tmp_path: Path) -> AsyncIterator[Gateway]:
         yield Gateway(url=server.url, thrifty=thrifty, server=server)
     finally:
         await server.stop()
+
+
+@pytest.fixture
+async def oai(gateway: Gateway) -> AsyncIterator[openai.AsyncOpenAI]:
+    async with openai.AsyncOpenAI(
+        base_url=gateway.url + "/v1", api_key="app-key", max_retries=0
+    ) as sdk:
+        yield sdk
+
+
+@pytest.fixture
+async def ant(gateway: Gateway) -> AsyncIterator[anthropic.AsyncAnthropic]:
+    async with anthropic.AsyncAnthropic(
+        base_url=gateway.url, api_key="app-key", max_retries=0
+    ) as sdk:
+        yield sdk

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from decimal import Decimal
 
 import anthropic
@@ -15,14 +14,6 @@ M = Decimal(1_000_000)
 SONNET_IN, SONNET_OUT = Decimal("3"), Decimal("15")
 SONNET_READ, SONNET_WRITE_5M = Decimal("0.3"), Decimal("3.75")
 LONG_SYSTEM = " ".join(f"policy{i % 50} clause" for i in range(1500))
-
-
-@pytest.fixture
-async def ant(gateway: Gateway) -> AsyncIterator[anthropic.AsyncAnthropic]:
-    async with anthropic.AsyncAnthropic(
-        base_url=gateway.url, api_key="app-key", max_retries=0
-    ) as sdk:
-        yield sdk
 
 
 def cached_request() -> dict[str, object]:

@@ -4,7 +4,6 @@ priority gpt-4o call was booked 41% under, a flex o3 call 2x over, web searches 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from decimal import Decimal
 
 import anthropic
@@ -14,22 +13,6 @@ import pytest
 from tests.gateway.conftest import Gateway
 
 M = Decimal(1_000_000)
-
-
-@pytest.fixture
-async def oai(gateway: Gateway) -> AsyncIterator[openai.AsyncOpenAI]:
-    async with openai.AsyncOpenAI(
-        base_url=gateway.url + "/v1", api_key="app-key", max_retries=0
-    ) as sdk:
-        yield sdk
-
-
-@pytest.fixture
-async def ant(gateway: Gateway) -> AsyncIterator[anthropic.AsyncAnthropic]:
-    async with anthropic.AsyncAnthropic(
-        base_url=gateway.url, api_key="app-key", max_retries=0
-    ) as sdk:
-        yield sdk
 
 
 @pytest.mark.parametrize(

@@ -25,14 +25,6 @@ from thrifty.sim import SimConfig, SimServer
 
 
 @pytest.fixture
-async def oai(gateway: Gateway) -> AsyncIterator[openai.AsyncOpenAI]:
-    async with openai.AsyncOpenAI(
-        base_url=gateway.url + "/v1", api_key="app-key", max_retries=0
-    ) as sdk:
-        yield sdk
-
-
-@pytest.fixture
 async def sim() -> AsyncIterator[SimServer]:
     async with SimServer(SimConfig(), "127.0.0.1", 0) as server:
         yield server

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from decimal import Decimal
 
 import httpx
@@ -15,14 +14,6 @@ M = Decimal(1_000_000)
 # gpt-4o / gpt-4o-mini list prices, USD per million tokens (input, output).
 GPT_4O = (Decimal("2.5"), Decimal("10"))
 GPT_4O_MINI = (Decimal("0.15"), Decimal("0.6"))
-
-
-@pytest.fixture
-async def oai(gateway: Gateway) -> AsyncIterator[openai.AsyncOpenAI]:
-    async with openai.AsyncOpenAI(
-        base_url=gateway.url + "/v1", api_key="app-key", max_retries=0
-    ) as sdk:
-        yield sdk
 
 
 async def test_chat_completion_round_trip_books_exact_cost(

@@ -4,29 +4,9 @@ scrubbed): `param`, `code` and `type` intact.  Defect: they were rebuilt, so an 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import anthropic
 import openai
 import pytest
-
-from tests.gateway.conftest import Gateway
-
-
-@pytest.fixture
-async def oai(gateway: Gateway) -> AsyncIterator[openai.AsyncOpenAI]:
-    async with openai.AsyncOpenAI(
-        base_url=gateway.url + "/v1", api_key="app-key", max_retries=0
-    ) as sdk:
-        yield sdk
-
-
-@pytest.fixture
-async def ant(gateway: Gateway) -> AsyncIterator[anthropic.AsyncAnthropic]:
-    async with anthropic.AsyncAnthropic(
-        base_url=gateway.url, api_key="app-key", max_retries=0
-    ) as sdk:
-        yield sdk
 
 
 async def test_openai_error_body_passes_through(oai: openai.AsyncOpenAI) -> None:
