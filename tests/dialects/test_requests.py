@@ -170,7 +170,7 @@ def test_openai_unsupported_content_is_refused_by_name(part: dict[str, Any], fea
     ("extra", "feature"),
     [
         ({"n": 2}, "'n'"),
-        ({"response_format": {"type": "json_object"}}, "response_format"),
+        ({"response_format": {"type": "grammar"}}, "response_format type .grammar."),
         ({"modalities": ["text", "audio"]}, "modalities"),
         ({"logprobs": True}, "logprobs"),
     ],

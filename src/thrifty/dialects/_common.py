@@ -9,6 +9,16 @@ import orjson
 from thrifty.errors import BadRequest
 from thrifty.types import JSON, StreamEvent, Usage
 
+# Name ending of the tool that stands for OpenAI ``response_format`` on an Anthropic model:
+# its tool_use block is unwrapped back into the message text on the way to the app.
+OUTPUT_TOOL_MARK = "__thrifty_json"
+
+
+def is_output_tool(name: Any) -> bool:
+    """Whether a tool_use block's ``name`` is the structured-output stand-in tool."""
+    return isinstance(name, str) and name.endswith(OUTPUT_TOOL_MARK)
+
+
 # Anthropic stop_reason -> OpenAI finish_reason.
 STOP_TO_FINISH: dict[str, str] = {
     "end_turn": "stop",

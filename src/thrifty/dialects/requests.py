@@ -2,10 +2,16 @@
 
 Text, system prompts, sampling parameters, stop sequences, tools, tool choice, tool calls and
 tool results translate.  Anything that cannot be carried over faithfully (images, audio,
-files, several choices, response formats, server-side tools) is refused with
+files, several choices, server-side tools) is refused with
 :class:`~thrifty.errors.BadRequest` naming the feature, rather than silently dropped.
 Parameters with no counterpart that only tune sampling (penalties, seed, logit bias, top_k)
 are dropped.
+
+Structured output crosses too.  OpenAI ``response_format`` (json_object / json_schema) for
+an Anthropic model becomes a forced tool whose input schema is the requested schema (its
+name ends with :data:`~thrifty.dialects._common.OUTPUT_TOOL_MARK`, so the answer's
+translation can unwrap its input back into the message text); Anthropic ``output_format``
+/ ``output_config.format`` becomes OpenAI's native ``response_format`` json_schema.
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ from typing import Any
 
 import orjson
 
-from thrifty.dialects._common import unsupported
+from thrifty.dialects._common import OUTPUT_TOOL_MARK, unsupported
 from thrifty.errors import BadRequest
 from thrifty.types import JSON
 
@@ -23,7 +29,7 @@ __all__ = ["DEFAULT_MAX_TOKENS", "anthropic_to_openai_request", "openai_to_anthr
 DEFAULT_MAX_TOKENS = 4096
 _TO_A = "an OpenAI request for an Anthropic model"
 _TO_O = "an Anthropic request for an OpenAI-compatible model"
-_OPENAI_REFUSED = ("n", "response_format", "audio", "modalities", "logprobs", "top_logprobs")
+_OPENAI_REFUSED = ("n", "audio", "modalities", "logprobs", "top_logprobs")
 
 
 # -- OpenAI -> Anthropic -----------------------------------------------------------------
@@ -160,14 +166,71 @@ def _a_tool_choice(choice: Any, parallel: Any) -> JSON | None:
     return result
 
 
+def _a_output_tool(response_format: Any) -> JSON | None:
+    """The forced tool standing for OpenAI ``response_format`` (``None`` for plain text)."""
+    if response_format is None:
+        return None
+    if not isinstance(response_format, dict):
+        raise BadRequest("response_format must be an object")
+    kind = response_format.get("type")
+    if kind == "text":
+        return None
+    if kind == "json_object":
+        name, schema, description = "json_output", {"type": "object"}, None
+    elif kind == "json_schema":
+        spec = response_format.get("json_schema")
+        if not isinstance(spec, dict):
+            raise BadRequest("response_format json_schema needs a 'json_schema' object")
+        name = spec.get("name") or "json_output"
+        schema = spec.get("schema") or {"type": "object"}
+        description = spec.get("description")
+        if not isinstance(name, str) or not isinstance(schema, dict):
+            raise BadRequest("response_format json_schema needs a string name and an object schema")
+    else:
+        raise unsupported(f"response_format type {kind!r}", _TO_A)
+    if schema.get("type", "object") != "object":
+        raise unsupported("a response_format schema whose root is not an object", _TO_A)
+    safe = "".join(c if c.isalnum() or c in "_-" else "_" for c in name)[:50]
+    tool: JSON = {
+        "name": f"{safe}{OUTPUT_TOOL_MARK}",
+        "description": (description + "\n\n" if isinstance(description, str) else "")
+        + "Give your final answer by calling this tool: its input is the answer.",
+        "input_schema": schema,
+    }
+    return tool
+
+
+def _a_structured(out: JSON, tool: JSON) -> None:
+    """Add the structured-output ``tool`` to ``out`` and force it, or (with the app's own
+    tools and an unforced choice) make the model call a tool: the app's or the output's."""
+    app_tools = out.get("tools") or []
+    if any(str(t.get("name") or "").endswith(OUTPUT_TOOL_MARK) for t in app_tools):
+        raise BadRequest(f"tool names ending in {OUTPUT_TOOL_MARK!r} are reserved")
+    choice = out.get("tool_choice") or {}
+    kind = choice.get("type") if app_tools else None
+    if kind in ("any", "tool"):
+        raise BadRequest(
+            "response_format together with a forced tool_choice ('required' or a named "
+            "function) cannot be sent to an Anthropic model: structured output is emulated "
+            "there with a forced tool; drop one of them"
+        )
+    forced: JSON
+    if kind in (None, "auto"):
+        forced = {"type": "any"} if app_tools else {"type": "tool", "name": tool["name"]}
+    else:  # "none": the app's tools may not be called, only the output's
+        forced = {"type": "tool", "name": tool["name"]}
+    if choice.get("disable_parallel_tool_use"):
+        forced["disable_parallel_tool_use"] = True
+    out["tools"] = [*app_tools, tool]
+    out["tool_choice"] = forced
+
+
 def openai_to_anthropic_request(body: JSON) -> JSON:
     """An OpenAI chat-completions body as an Anthropic messages body (``model`` is left
     for the provider to write)."""
     for key in _OPENAI_REFUSED:
         value = body.get(key)
         if value is None or value is False or (key == "n" and value == 1):
-            continue
-        if key == "response_format" and isinstance(value, dict) and value.get("type") == "text":
             continue
         raise unsupported(f"the {key!r} parameter", _TO_A)
     system, messages = _a_messages(body.get("messages"))
@@ -194,6 +257,9 @@ def openai_to_anthropic_request(body: JSON) -> JSON:
     user = body.get("user") or body.get("safety_identifier")
     if isinstance(user, str) and user:
         out["metadata"] = {"user_id": user}
+    output_tool = _a_output_tool(body.get("response_format"))
+    if output_tool is not None:
+        _a_structured(out, output_tool)
     return out
 
 
@@ -305,6 +371,35 @@ def _o_tool_choice(choice: Any) -> tuple[Any, bool | None]:
     raise unsupported(f"tool_choice {choice!r}", _TO_O)
 
 
+def _o_response_format(body: JSON) -> JSON | None:
+    """Anthropic ``output_format`` (beta) or ``output_config.format`` as OpenAI
+    ``response_format``; other ``output_config`` settings have no counterpart: a 400."""
+    fmt = body.get("output_format")
+    config = body.get("output_config")
+    if config is not None:
+        if not isinstance(config, dict):
+            raise BadRequest("output_config must be an object")
+        for key, value in config.items():
+            if key != "format" and value is not None:
+                raise unsupported(f"output_config.{key}", _TO_O)
+        if config.get("format") is not None:
+            if fmt is not None and fmt != config["format"]:
+                raise BadRequest("output_format and output_config.format disagree; send one")
+            fmt = config["format"]
+    if fmt is None:
+        return None
+    if not isinstance(fmt, dict) or fmt.get("type") != "json_schema":
+        kind = fmt.get("type") if isinstance(fmt, dict) else fmt
+        raise unsupported(f"output format {kind!r}", _TO_O)
+    schema = fmt.get("schema")
+    if not isinstance(schema, dict):
+        raise BadRequest("a json_schema output format needs an object 'schema'")
+    return {
+        "type": "json_schema",
+        "json_schema": {"name": "output", "schema": schema, "strict": True},
+    }
+
+
 def anthropic_to_openai_request(
     body: JSON, *, max_tokens_field: str = "max_completion_tokens"
 ) -> JSON:
@@ -346,4 +441,7 @@ def anthropic_to_openai_request(
     metadata = body.get("metadata")
     if isinstance(metadata, dict) and isinstance(metadata.get("user_id"), str):
         out["user"] = metadata["user_id"]
+    response_format = _o_response_format(body)
+    if response_format is not None:
+        out["response_format"] = response_format
     return out

@@ -12,7 +12,13 @@ from typing import Any
 
 import orjson
 
-from thrifty.dialects._common import anthropic_usage, finish_reason, openai_usage, stop_reason
+from thrifty.dialects._common import (
+    anthropic_usage,
+    finish_reason,
+    is_output_tool,
+    openai_usage,
+    stop_reason,
+)
 from thrifty.types import JSON, Usage
 
 __all__ = ["anthropic_to_openai_response", "openai_to_anthropic_response"]
@@ -28,13 +34,18 @@ def _msg_id(openai_id: Any) -> str:
 
 
 def anthropic_to_openai_response(body: JSON, usage: Usage, *, model: str | None = None) -> JSON:
-    """An Anthropic ``message`` as an OpenAI ``chat.completion``."""
+    """An Anthropic ``message`` as an OpenAI ``chat.completion``.  The structured-output
+    stand-in tool's call (see :mod:`thrifty.dialects.requests`) becomes the message text:
+    the JSON answer, as OpenAI sends it for ``response_format``."""
     texts: list[str] = []
     calls: list[JSON] = []
+    structured: str | None = None
     for block in body.get("content") or ():
         kind = block.get("type")
         if kind == "text":
             texts.append(block.get("text", ""))
+        elif kind == "tool_use" and is_output_tool(block.get("name")):
+            structured = orjson.dumps(block.get("input") or {}).decode()
         elif kind == "tool_use":
             calls.append(
                 {
@@ -47,6 +58,8 @@ def anthropic_to_openai_response(body: JSON, usage: Usage, *, model: str | None 
                 }
             )
         # thinking / redacted_thinking / server tool blocks have no OpenAI counterpart.
+    if structured is not None:
+        texts = [structured]  # any preamble text would break the app's JSON parsing
     message: JSON = {
         "role": "assistant",
         "content": "".join(texts) if texts or not calls else None,
@@ -63,12 +76,17 @@ def anthropic_to_openai_response(body: JSON, usage: Usage, *, model: str | None 
             {
                 "index": 0,
                 "message": message,
-                "finish_reason": finish_reason(body.get("stop_reason")) or "stop",
+                "finish_reason": _finish(body.get("stop_reason"), bool(calls)),
                 "logprobs": None,
             }
         ],
         "usage": openai_usage(usage),
     }
+
+
+def _finish(stop: Any, calls: bool) -> str:
+    finish = finish_reason(stop) or "stop"
+    return "stop" if finish == "tool_calls" and not calls else finish
 
 
 def _tool_input(arguments: Any) -> JSON:

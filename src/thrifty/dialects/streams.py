@@ -17,6 +17,7 @@ from thrifty.dialects._common import (
     anthropic_sse,
     anthropic_usage,
     finish_reason,
+    is_output_tool,
     openai_done,
     openai_sse,
     openai_usage,
@@ -29,9 +30,11 @@ __all__ = ["AnthropicToOpenAIStream", "OpenAIToAnthropicStream"]
 
 class AnthropicToOpenAIStream:
     """Anthropic upstream events -> OpenAI chunks.  ``include_usage`` is whether the app
-    asked for the usage-only final chunk (``stream_options.include_usage``)."""
+    asked for the usage-only final chunk (``stream_options.include_usage``).  The
+    structured-output stand-in tool's input streams as message text (see
+    :mod:`thrifty.dialects.requests`)."""
 
-    __slots__ = ("_created", "_id", "_include_usage", "_model", "_tools")
+    __slots__ = ("_created", "_id", "_include_usage", "_model", "_output", "_tools")
 
     def __init__(self, *, model: str, include_usage: bool) -> None:
         self._model = model
@@ -39,6 +42,7 @@ class AnthropicToOpenAIStream:
         self._id = "chatcmpl-thrifty"
         self._created = int(time.time())
         self._tools: dict[Any, int] = {}  # Anthropic block index -> OpenAI tool_calls index
+        self._output: set[Any] = set()  # block indexes of the structured-output tool
 
     def _chunk(self, delta: JSON, finish: str | None = None) -> StreamEvent:
         chunk: JSON = {
@@ -70,6 +74,8 @@ class AnthropicToOpenAIStream:
                 return [self._chunk({"content": delta.get("text", "")})]
             if dtype == "input_json_delta":
                 args = delta.get("partial_json", "")
+                if data.get("index") in self._output:
+                    return [self._chunk({"content": args})] if args else []
                 ev = self._tool_delta(data.get("index"), {"function": {"arguments": args}})
                 return [ev] if ev is not None and args else []
             return []  # thinking / signature / citation deltas have no OpenAI counterpart
@@ -78,6 +84,10 @@ class AnthropicToOpenAIStream:
             btype = block.get("type")
             if btype == "text" and block.get("text"):
                 return [self._chunk({"content": block["text"]})]
+            if btype == "tool_use" and is_output_tool(block.get("name")):
+                self._output.add(data.get("index"))
+                start = block.get("input")
+                return [self._chunk({"content": orjson.dumps(start).decode()})] if start else []
             if btype == "tool_use":
                 self._tools[data.get("index")] = len(self._tools)
                 start = block.get("input")
@@ -99,6 +109,8 @@ class AnthropicToOpenAIStream:
             return [self._chunk({"role": "assistant", "content": ""})]
         if kind == "message_delta":
             reason = finish_reason((data.get("delta") or {}).get("stop_reason"))
+            if reason == "tool_calls" and not self._tools:
+                reason = "stop"  # only the structured-output tool was called
             return [self._chunk({}, reason)] if reason else []
         if kind == "message_stop":
             out: list[StreamEvent] = []
