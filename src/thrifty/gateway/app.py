@@ -23,7 +23,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from thrifty.errors import ModelNotFound, NotFound, ThriftyError
+from thrifty.errors import BadRequest, ModelNotFound, NotFound, ThriftyError
 from thrifty.gateway.auth import (
     Guard,
     MethodNotAllowed,
@@ -145,6 +145,34 @@ def _other_routes(thrifty: Thrifty, refusals: Refusals) -> Starlette:
         data = await catalog.listing()
         return Response(orjson.dumps({"object": "list", "data": data}), media_type=JSON_TYPE)
 
+    async def count_tokens(request: Request) -> Response:
+        """Anthropic ``POST /v1/messages/count_tokens``: forwarded to the Anthropic provider
+        that serves the model, free and not booked (no tokens are generated)."""
+        raw = await request.body()
+        try:
+            body = orjson.loads(raw) if raw else None
+        except orjson.JSONDecodeError:
+            body = None
+        model = body.get("model") if isinstance(body, dict) else None
+        try:
+            if not isinstance(model, str) or not model:
+                raise BadRequest("count_tokens needs a JSON body with a `model` string")
+            upstream = thrifty.providers.resolve(model)
+            if upstream.settings.dialect != "anthropic" or upstream.provider is None:
+                raise BadRequest(
+                    f"count_tokens is served for Anthropic-API models; {model[:64]!r} is "
+                    f"served by provider {upstream.name!r}"
+                )
+            status, answer = await upstream.provider.forward("/v1/messages/count_tokens", raw)
+        except ThriftyError as exc:
+            return Response(
+                orjson.dumps(error_body("anthropic", exc)),
+                status_code=exc.status,
+                media_type=JSON_TYPE,
+                headers=error_headers(exc),
+            )
+        return Response(answer, status_code=status, media_type=JSON_TYPE)
+
     async def model(request: Request) -> Response:
         model_id: str = request.path_params["model_id"]
         found = await catalog.find(model_id)
@@ -198,6 +226,7 @@ def _other_routes(thrifty: Thrifty, refusals: Refusals) -> Starlette:
     routes = [
         # Listed so that other methods on the chat paths get 405, not 404.
         *(Route(path, served_by_chat_endpoint, methods=["POST"]) for path in CHAT_ROUTES),
+        Route("/v1/messages/count_tokens", count_tokens, methods=["POST"]),
         Route("/v1/models", models, methods=["GET"]),
         Route("/models", models, methods=["GET"]),
         Route("/v1/models/{model_id:path}", model, methods=["GET"]),

@@ -45,6 +45,8 @@ class Provider(Protocol):
 
     async def __call__(self, request: ChatRequest) -> ChatResponse: ...
 
+    async def forward(self, path: str, payload: bytes) -> tuple[int, bytes]: ...
+
 
 def build_provider(
     name: str, settings: ProviderSettings, pool: HttpPool, *, api_key: str | None

@@ -412,6 +412,25 @@ class BaseProvider:
                 raise error from None
         raise AssertionError("unreachable")
 
+    async def forward(self, path: str, payload: bytes) -> tuple[int, bytes]:
+        """POST ``payload`` as is to ``path`` under this provider's base URL (with its key)
+        and return (status, body): for free auxiliary endpoints such as Anthropic's
+        ``count_tokens``.  Connection failures raise typed errors as chat calls do."""
+        url = self._url[: -len(self.path)] + path
+        try:
+            async with self._pool.session().post(
+                url,
+                data=payload,
+                headers=self._headers,
+                timeout=self._timeout,
+                allow_redirects=False,
+            ) as resp:
+                return resp.status, await resp.read()
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise error_from_exception(
+                exc, provider=self.name, api_key=self._api_key, url=url
+            ) from None
+
     def stream_error(self, payload: JSON) -> ThriftyError:
         return error_from_event(payload, provider=self.name, api_key=self._api_key)
 

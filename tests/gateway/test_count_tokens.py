@@ -1,0 +1,33 @@
+"""Anthropic `POST /v1/messages/count_tokens` through the gateway: forwarded to the
+provider, free, and not booked."""
+
+from __future__ import annotations
+
+import anthropic
+import httpx
+
+from tests.gateway.conftest import Gateway
+
+
+async def test_count_tokens_is_forwarded_and_not_booked(
+    gateway: Gateway, ant: anthropic.AsyncAnthropic
+) -> None:
+    counted = await ant.messages.count_tokens(
+        model="claude-sonnet-4-6",
+        messages=[{"role": "user", "content": "how many tokens is this sentence?"}],
+    )
+    assert counted.input_tokens > 0
+    assert gateway.rows() == []  # free: nothing generated, nothing to book
+
+
+async def test_count_tokens_for_a_gpt_model_is_a_clear_400(gateway: Gateway) -> None:
+    async with httpx.AsyncClient(base_url=gateway.url) as http:
+        response = await http.post(
+            "/v1/messages/count_tokens",
+            json={"model": "gpt-4o", "messages": [{"role": "user", "content": "x"}]},
+        )
+        bad = await http.post("/v1/messages/count_tokens", content=b"not json")
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["type"] == "invalid_request_error" and "Anthropic-API" in error["message"]
+    assert bad.status_code == 400
