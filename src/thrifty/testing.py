@@ -22,13 +22,7 @@ import inspect
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
-from thrifty.dialects._common import (
-    anthropic_sse,
-    anthropic_usage,
-    openai_done,
-    openai_sse,
-    openai_usage,
-)
+from thrifty.dialects._common import anthropic_usage, openai_usage
 from thrifty.ledger.accounting import Accountant, UpstreamFacts
 from thrifty.pricing import PriceBook
 from thrifty.types import JSON, ChatRequest, ChatResponse, Dialect, StreamEvent, Usage
@@ -135,80 +129,6 @@ def reply(
     return dataclasses.replace(response, **facts) if facts else response
 
 
-def _events(
-    request: ChatRequest, pieces: Sequence[str], usage: Usage, model: str
-) -> list[list[StreamEvent]]:
-    if request.dialect == "anthropic":
-        start = {
-            "type": "message_start",
-            "message": {
-                "id": "msg_test",
-                "type": "message",
-                "role": "assistant",
-                "model": model,
-                "content": [],
-                "stop_reason": None,
-                "stop_sequence": None,
-                "usage": {**anthropic_usage(usage), "output_tokens": 1},
-            },
-        }
-        batches = [
-            [
-                anthropic_sse(start),
-                anthropic_sse(
-                    {
-                        "type": "content_block_start",
-                        "index": 0,
-                        "content_block": {"type": "text", "text": ""},
-                    }
-                ),
-            ]
-        ]
-        for piece in pieces:
-            delta = {"type": "text_delta", "text": piece}
-            batches.append(
-                [anthropic_sse({"type": "content_block_delta", "index": 0, "delta": delta})]
-            )
-        batches.append(
-            [
-                anthropic_sse({"type": "content_block_stop", "index": 0}),
-                anthropic_sse(
-                    {
-                        "type": "message_delta",
-                        "delta": {"stop_reason": "end_turn", "stop_sequence": None},
-                        "usage": {"output_tokens": usage.output_tokens},
-                    }
-                ),
-                anthropic_sse({"type": "message_stop"}),
-            ]
-        )
-        return batches
-
-    def chunk(delta: JSON, finish: str | None = None) -> StreamEvent:
-        choice = {"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}
-        payload = {
-            "id": "chatcmpl-test",
-            "object": "chat.completion.chunk",
-            "created": 0,
-            "model": model,
-            "choices": [choice],
-        }
-        return openai_sse(payload)
-
-    batches = [[chunk({"role": "assistant", "content": ""})]]
-    batches += [[chunk({"content": piece})] for piece in pieces]
-    final = {
-        "id": "chatcmpl-test",
-        "object": "chat.completion.chunk",
-        "created": 0,
-        "model": model,
-        "choices": [],
-        "usage": openai_usage(usage),
-    }
-    batches.append([chunk({}, "stop"), openai_sse(final), openai_done()])
-    return batches
-
-
 def stream_reply(
     request: ChatRequest,
     pieces: Sequence[str] = ("o", "k"),
@@ -219,10 +139,12 @@ def stream_reply(
     fail_after: int | None = None,
     **facts: Any,
 ) -> ChatResponse:
-    """A streamed answer to ``request``: one batch per piece, then the final batch, which
-    sets the usage and ``stream_complete`` as a provider does.  ``fail_after=n`` raises
-    :class:`~thrifty.errors.StreamInterrupted` after ``n`` batches instead."""
+    """A streamed answer to ``request``, the text of ``pieces`` as the events the
+    provider would send (built by :mod:`thrifty.streams.replay`), one batch per event; the
+    final batch sets the usage and ``stream_complete`` as a provider does.  ``fail_after=n``
+    raises :class:`~thrifty.errors.StreamInterrupted` after ``n`` batches instead."""
     from thrifty.errors import StreamInterrupted
+    from thrifty.streams import anthropic_events, openai_events
 
     model = model or request.model
     usage = usage if usage is not None else Usage(input_tokens=10, output_tokens=len(pieces))
@@ -235,7 +157,12 @@ def stream_reply(
     )
     if facts:
         response = dataclasses.replace(response, **facts)
-    batches = _events(request, pieces, usage, model)
+    body = _body(request, "".join(pieces), usage, model)
+    if request.dialect == "anthropic":
+        wire = anthropic_events(body, usage)
+    else:
+        wire = openai_events(body, usage, include_usage=True)
+    batches = [[event] for event in wire]
 
     async def events() -> AsyncIterator[Sequence[StreamEvent]]:
         for index, batch in enumerate(batches):
