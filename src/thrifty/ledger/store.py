@@ -16,15 +16,16 @@ loop per batch.  The same thread runs a passive WAL checkpoint every
 ``CHECKPOINT_EVERY_S`` seconds.
 
 Spool: if another process holds the ledger's write lock for longer than ``lock_wait_s``
-(default ``LOCK_WAIT_S``), the writer appends the batch to the spool instead, a small
-SQLite file beside the ledger (``<ledger>.spool``, ``synchronous=FULL``: fsync'd before
-``record()`` returns), so that a paid call never loses its row and its caller is not
-held up.  The writer moves spooled rows into the ledger as soon as the lock clears
-(it tries every ``CHECKPOINT_EVERY_S``), and ``open()`` applies any spool a previous
-process left behind.  Applying is idempotent on ``request_id``: a row whose
-``request_id`` is already in the ledger is skipped, so a crash between committing the
-ledger and emptying the spool never books a row twice.  Spooled rows are not visible to
-readers of the ledger until they are applied.
+(default ``LOCK_WAIT_S``), the writer appends the batch to the spool instead
+(:mod:`thrifty.ledger.spool`), a small SQLite file beside the ledger
+(``<ledger>.spool``, ``synchronous=FULL``: fsync'd before ``record()`` returns), so
+that a paid call never loses its row and its caller is not held up.  The writer moves
+spooled rows into the ledger as soon as the lock clears (it tries every
+``CHECKPOINT_EVERY_S``), and ``open()`` applies any spool a previous process left
+behind.  Applying is idempotent on ``request_id``: a row whose ``request_id`` is already
+in the ledger is skipped, so a crash between committing the ledger and emptying the
+spool never books a row twice.  Spooled rows are not visible to readers of the ledger
+until they are applied.
 
 Guarantee: when ``record()`` returns, the row is committed, to the ledger or to the
 spool.  With WAL and ``synchronous=NORMAL`` a committed row survives the process being
@@ -38,8 +39,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
-import logging
 import os
 import queue
 import sqlite3
@@ -68,48 +67,15 @@ from thrifty.ledger.row import (
     to_params,
 )
 from thrifty.ledger.schema import connect, time_range
+from thrifty.ledger.spool import SPOOL_ERRORS, Spool
+from thrifty.ledger.spool import SPOOL_SUFFIX as SPOOL_SUFFIX
+from thrifty.ledger.spool import is_busy as _is_busy
+from thrifty.ledger.spool import spool_path as spool_path
 
 MAX_BATCH = 4096
 CHECKPOINT_EVERY_S = 1.0
 LOCK_WAIT_S = 1.0
 """How long the writer waits for another process's write lock before spooling."""
-SPOOL_SUFFIX = ".spool"
-
-_log = logging.getLogger(__name__)
-
-_SPOOL_SCHEMA = (
-    "CREATE TABLE IF NOT EXISTS spool ("
-    " seq INTEGER PRIMARY KEY AUTOINCREMENT,"
-    " request_id TEXT NOT NULL,"
-    " body TEXT NOT NULL)"
-)
-_SQLITE_BUSY, _SQLITE_LOCKED = 5, 6
-
-
-def _is_busy(exc: sqlite3.Error) -> bool:
-    """The error is another connection's lock (worth spooling), not a broken row."""
-    code = getattr(exc, "sqlite_errorcode", None)
-    if isinstance(code, int):
-        return code & 0xFF in (_SQLITE_BUSY, _SQLITE_LOCKED)
-    text = str(exc).lower()
-    return "locked" in text or "busy" in text
-
-
-def spool_path(ledger: str | os.PathLike[str]) -> Path:
-    """Where the ledger at ``ledger`` spools rows while another process holds its lock."""
-    path = Path(ledger)
-    return path.with_name(path.name + SPOOL_SUFFIX)
-
-
-def _encode(params: RowParams, savings: list[SavingParams], calls: list[CallParams]) -> str:
-    return json.dumps({"row": list(params), "savings": savings, "calls": calls})
-
-
-def _decode(body: str) -> tuple[RowParams, list[SavingParams], list[CallParams]]:
-    data = json.loads(body)
-    savings: list[SavingParams] = [tuple(s) for s in data["savings"]]
-    calls: list[CallParams] = [tuple(c) for c in data["calls"]]
-    return tuple(data["row"]), savings, calls
 
 
 class LedgerWriteError(ThriftyError):
@@ -170,9 +136,8 @@ class LedgerStore:
     def __init__(self, path: str | os.PathLike[str], *, lock_wait_s: float = LOCK_WAIT_S) -> None:
         self._path = Path(path)
         self._lock_wait_ms = max(0, int(lock_wait_s * 1000))
-        # Writer thread only: the spool's connection (opened on first use).
-        self._spool: sqlite3.Connection | None = None
-        self._spool_pending = spool_path(self._path).exists()
+        # Writer thread only: the spool (its connection is opened on first use).
+        self._spool = Spool(self._path, lock_wait_ms=self._lock_wait_ms, max_batch=MAX_BATCH)
         self._queue: queue.SimpleQueue[_Item | _Stop] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._accepting = False
@@ -283,8 +248,8 @@ class LedgerStore:
             return
         stop: _Stop | None = None
         try:
-            if self._spool_pending:  # rows a previous process spooled and never applied
-                self._apply_spool(conn)
+            if self._spool.pending:  # rows a previous process spooled and never applied
+                self._spool.apply(conn)
             _deliver([ready], [None])
             checkpoint_due = time.monotonic() + CHECKPOINT_EVERY_S
             while stop is None:
@@ -295,8 +260,8 @@ class LedgerStore:
                     message = None
                 if message is None or time.monotonic() >= checkpoint_due:
                     checkpoint_due = time.monotonic() + CHECKPOINT_EVERY_S
-                    if self._spool_pending:
-                        self._apply_spool(conn, wait=False)
+                    if self._spool.pending:
+                        self._spool.apply(conn, wait=False)
                     with contextlib.suppress(sqlite3.Error):
                         conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
                     if message is None:
@@ -314,13 +279,11 @@ class LedgerStore:
                         break
                 if items:
                     self._write(conn, items)
-            if self._spool_pending:  # closing: one last try, else the next open() applies it
-                self._apply_spool(conn, wait=False)
+            if self._spool.pending:  # closing: one last try, else the next open() applies it
+                self._spool.apply(conn, wait=False)
         finally:
             conn.close()
-            if self._spool is not None:
-                self._spool.close()
-                self._spool = None
+            self._spool.close()
             self._fail_leftovers()
             if stop is not None:
                 _deliver([stop], [None])
@@ -391,116 +354,13 @@ class LedgerStore:
             return [_failure(item, exc) for item in items]
         return outcomes
 
-    # -- spool (writer thread) -------------------------------------------------------
-
-    def _spool_connection(self, *, create: bool) -> sqlite3.Connection | None:
-        if self._spool is None:
-            path = self.spool_path
-            if not create and not path.exists():
-                return None
-            conn = sqlite3.connect(path, isolation_level=None)
-            try:
-                conn.execute("PRAGMA busy_timeout = 5000")
-                conn.execute("PRAGMA synchronous = FULL")
-                conn.execute(_SPOOL_SCHEMA)
-            except BaseException:
-                conn.close()
-                raise
-            self._spool = conn
-        return self._spool
-
     def _spool_items(self, items: list[_Item]) -> list[Outcome]:
         """The ledger stayed locked: append ``items`` to the spool (fsync'd)."""
         try:
-            spool = self._spool_connection(create=True)
-            assert spool is not None
-            spool.execute("BEGIN IMMEDIATE")
-            try:
-                spool.executemany(
-                    "INSERT INTO spool (request_id, body) VALUES (?, ?)",
-                    [
-                        (str(item.params[0]), _encode(item.params, item.savings, item.calls))
-                        for item in items
-                    ],
-                )
-                spool.execute("COMMIT")
-            except BaseException:
-                if spool.in_transaction:
-                    spool.execute("ROLLBACK")
-                raise
-        except (sqlite3.Error, OSError, TypeError, ValueError) as exc:
+            self._spool.append([(item.params, item.savings, item.calls) for item in items])
+        except SPOOL_ERRORS as exc:
             return [_failure(item, exc) for item in items]
-        self._spool_pending = True
-        _log.warning(
-            "ledger %s is locked by another process: %d row(s) spooled to %s",
-            self._path,
-            len(items),
-            self.spool_path,
-        )
         return [None] * len(items)
-
-    def _apply_spool(self, conn: sqlite3.Connection, *, wait: bool = True) -> None:
-        """Move spooled rows into the ledger, skipping any ``request_id`` it already has.
-        Leaves the spool pending if the ledger is still locked."""
-        try:
-            spool = self._spool_connection(create=False)
-            if spool is None:
-                self._spool_pending = False
-                return
-            while True:
-                batch = spool.execute(
-                    "SELECT seq, body FROM spool ORDER BY seq LIMIT ?", (MAX_BATCH,)
-                ).fetchall()
-                if not batch:
-                    self._spool_pending = False
-                    return
-                if not self._apply_batch(conn, batch, wait=wait):
-                    return
-                # The ledger has committed these rows: a crash before this delete only
-                # makes the next open skip them (request_id already there).
-                spool.executemany("DELETE FROM spool WHERE seq = ?", [(s,) for s, _ in batch])
-        except sqlite3.Error as exc:
-            _log.error("could not apply the ledger spool %s: %s", self.spool_path, exc)
-
-    def _apply_batch(
-        self, conn: sqlite3.Connection, batch: list[tuple[int, str]], *, wait: bool
-    ) -> bool:
-        if not wait:
-            conn.execute("PRAGMA busy_timeout = 0")
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-        except sqlite3.Error as exc:
-            if _is_busy(exc):
-                return False
-            raise
-        finally:
-            if not wait:
-                conn.execute(f"PRAGMA busy_timeout = {self._lock_wait_ms}")
-        try:
-            for seq, body in batch:
-                params, savings, calls = _decode(body)
-                exists = conn.execute(
-                    "SELECT 1 FROM requests WHERE request_id = ?", (params[0],)
-                ).fetchone()
-                if exists:
-                    continue
-                conn.execute("SAVEPOINT row")
-                try:
-                    conn.execute(INSERT_ROW, params)
-                    if savings:
-                        conn.executemany(INSERT_SAVING, savings)
-                    if calls:
-                        conn.executemany(INSERT_CALL, calls)
-                except sqlite3.IntegrityError as exc:  # a row the ledger can never take
-                    conn.execute("ROLLBACK TO row")
-                    _log.error("spooled ledger row %r (seq %d) dropped: %s", params[0], seq, exc)
-                conn.execute("RELEASE row")
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
-        return True
 
     def _fail_leftovers(self) -> None:
         """The writer is exiting: nothing still queued may hang its caller."""
