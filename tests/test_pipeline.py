@@ -22,6 +22,11 @@ def test_the_pipeline_order_is_pinned() -> None:
     assert pipeline_order() == (
         "thrifty.levers.cheaper.routing.build_aliases",
         "thrifty.ledger.stage.build",
+        "thrifty.levers.fewer_calls.idempotency.build",
+        "thrifty.levers.fewer_calls.debounce.build",
+        "thrifty.levers.fewer_calls.coalesce.build",
+        "thrifty.levers.fewer_calls.cache.build",
+        "thrifty.levers.fewer_calls.semantic.stage.build",
         "thrifty.levers.fewer_tokens.output.build",
         "thrifty.levers.cheaper.routing.build",
     )

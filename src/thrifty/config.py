@@ -154,10 +154,36 @@ class OutputSettings(LeverSettings):
     max_output_tokens: int | None = Field(default=None, gt=0)
 
 
+class IdempotencySettings(LeverSettings):
+    """The idempotency lever: an ``Idempotency-Key`` returns the earlier result."""
+
+
+class DebounceSettings(LeverSettings):
+    """The debounce lever: a newer request with the same debounce key supersedes an
+    older in-flight one."""
+
+
+class CoalesceSettings(LeverSettings):
+    """The coalescing lever: identical in-flight requests share one upstream call."""
+
+
+class CacheSettings(LeverSettings):
+    """The exact cache (memoization) lever."""
+
+
+class SemanticCacheSettings(LeverSettings):
+    """The semantic cache lever (opt-in per task)."""
+
+
 class LeversSettings(_Strict):
     """``[levers.NAME]``: each lever's defaults.  ``[tasks.TASK.NAME]`` overrides them
     for one task (only the keys given).  One field per lever."""
 
+    idempotency: IdempotencySettings = Field(default_factory=IdempotencySettings)
+    debounce: DebounceSettings = Field(default_factory=DebounceSettings)
+    coalesce: CoalesceSettings = Field(default_factory=CoalesceSettings)
+    cache: CacheSettings = Field(default_factory=CacheSettings)
+    semantic_cache: SemanticCacheSettings = Field(default_factory=SemanticCacheSettings)
     output: OutputSettings = Field(default_factory=OutputSettings)
 
 

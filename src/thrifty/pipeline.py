@@ -5,7 +5,8 @@ Each lever module exports one builder, ``async def build(parts) -> Stage | None`
 the lever is off); :data:`PIPELINE` lists the builders outermost first.  Adding a lever is
 one new module, one line here and its settings class in ``config.LeversSettings``.
 
-    Aliases -> Ledger -> Output -> Route -> Dispatch -> Provider
+    Aliases -> Ledger -> Idempotency -> Debounce -> Coalesce -> Cache -> SemanticCache
+        -> Output -> Route -> Dispatch -> Provider
     (outer)                                            (inner)
 
 Later levers slot in between Ledger and Dispatch in the order docs/architecture.md gives.
@@ -48,11 +49,18 @@ def _pipeline() -> tuple[Builder, ...]:
     # Imported here so that importing thrifty.pipeline stays cheap and cycle-free.
     from thrifty.ledger import stage as ledger
     from thrifty.levers.cheaper import routing
+    from thrifty.levers.fewer_calls import cache, coalesce, debounce, idempotency
+    from thrifty.levers.fewer_calls.semantic import stage as semantic_cache
     from thrifty.levers.fewer_tokens import output
 
     return (
         routing.build_aliases,  # names first: the ledger books the resolved model
         ledger.build,  # outermost lever seam: books every outcome
+        idempotency.build,  # a repeated submit gets the earlier result
+        debounce.build,  # a newer request supersedes an older in-flight one
+        coalesce.build,  # identical in-flight requests share one call
+        cache.build,  # exact memo
+        semantic_cache.build,  # similar enough, and guarded
         output.build,
         routing.build,
     )

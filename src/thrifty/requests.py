@@ -21,6 +21,15 @@ MAX_LABEL_CHARS = 64
 # Task and tenant names: short, and safe to store, log and show in a report.
 LABEL_PATTERN = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 
+# Request headers that steer levers for one request, and the ``ChatRequest.metadata`` key
+# each becomes.  Values are printable ASCII without spaces, at most MAX_CONTROL_CHARS.
+CONTROL_HEADERS: dict[bytes, str] = {
+    b"x-thrifty-cache": "cache",  # bypass | refresh (the exact and semantic caches)
+    b"idempotency-key": "idempotency_key",
+    b"x-thrifty-debounce": "debounce_key",
+}
+MAX_CONTROL_CHARS = 256
+
 OPENAI_ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
 OPENAI_PART_TYPES = frozenset({"text", "image_url", "input_audio", "file", "refusal"})
 ANTHROPIC_ROLES = frozenset({"user", "assistant"})
@@ -65,6 +74,15 @@ def check_model_name(name: str) -> None:
     if len(name) > MAX_MODEL_CHARS:
         raise BadRequest(f"'model' is {len(name)} characters long; the limit is {MAX_MODEL_CHARS}")
     raise BadRequest("'model' must be printable ASCII without spaces or control characters")
+
+
+def check_control(header: str, value: str) -> None:
+    """A lever control header's value (see :data:`CONTROL_HEADERS`)."""
+    if not valid_model_name(value) or len(value) > MAX_CONTROL_CHARS:
+        raise BadRequest(
+            f"the {header} header must be 1 to {MAX_CONTROL_CHARS} printable ASCII "
+            "characters without spaces"
+        )
 
 
 def check_label(what: str, value: str) -> None:

@@ -216,6 +216,8 @@ class ChatRequest:
     task: str | None = None
     tenant: str | None = None
     endpoint: str = "library"  # gateway route, or "library" for in-process calls
+    # Per-request lever controls (see ``thrifty.requests.CONTROL_HEADERS``): the gateway
+    # fills them from request headers, library callers pass them directly.
     metadata: dict[str, str] = field(default_factory=dict)
     # Request headers the provider must forward (``anthropic-beta``, ``openai-beta``...).
     upstream_headers: tuple[tuple[str, str], ...] = ()
@@ -344,6 +346,9 @@ class ChatResponse:
     failure: str | None = None
     # The upstream's own request id (``x-request-id`` / ``request-id``), forwarded to the app.
     upstream_request_id: str | None = None
+    # What levers report to the app, sent by the gateway as ``x-thrifty-NAME: value``
+    # (for example ``{"cache": "hit"}``).  Names are lower-case ASCII; values are short.
+    headers: dict[str, str] = field(default_factory=dict)
 
     def answer_call(self) -> Call | None:
         """The call that produced this answer, or ``None`` when no provider was called

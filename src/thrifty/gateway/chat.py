@@ -25,7 +25,14 @@ from thrifty.config import GatewaySettings
 from thrifty.errors import BadRequest, PayloadTooLarge, ThriftyError
 from thrifty.gateway.wire_errors import error_body, error_event, error_headers
 from thrifty.ledger.money import usd_text
-from thrifty.requests import MAX_MODEL_CHARS, chat_request, check_label, valid_model_name
+from thrifty.requests import (
+    CONTROL_HEADERS,
+    MAX_MODEL_CHARS,
+    chat_request,
+    check_control,
+    check_label,
+    valid_model_name,
+)
 from thrifty.runtime import Thrifty, tenant_of
 from thrifty.streams import observed
 from thrifty.types import ChatRequest, ChatResponse, Dialect, StreamEvent
@@ -62,6 +69,8 @@ def thrifty_headers(request: ChatRequest, response: ChatResponse) -> dict[str, s
         "x-thrifty-levers": ",".join(s.lever for s in response.steps) or "none",
     }
     for name, value in _money(response):
+        headers[f"x-thrifty-{name}"] = value
+    for name, value in response.headers.items():
         headers[f"x-thrifty-{name}"] = value
     if response.upstream_request_id:
         headers[REQUEST_ID_HEADER[request.dialect]] = response.upstream_request_id
@@ -112,18 +121,27 @@ class ChatEndpoint:
 
     def _labels(
         self, scope: Scope
-    ) -> tuple[str | None, str | None, int | None, Forwarded, BadRequest | None]:
-        """(task, tenant, declared content-length, headers to forward, the error in a task
-        or tenant header) from the request headers.  The tenant is the tenant header, else a
-        short fingerprint of the app's key (never the key).  A task or tenant header that is
-        not a short label is an error (and is not kept)."""
+    ) -> tuple[str | None, str | None, int | None, Forwarded, dict[str, str], BadRequest | None]:
+        """(task, tenant, declared content-length, headers to forward, lever controls, the
+        error in a task, tenant or control header) from the request headers.  The tenant is
+        the tenant header, else a short fingerprint of the app's key (never the key).  A
+        task or tenant header that is not a short label is an error (and is not kept)."""
         task = tenant = key = None
         length: int | None = None
         forwarded: Forwarded = ()
+        controls: dict[str, str] = {}
         error: BadRequest | None = None
         for name, value in scope["headers"]:
             if name in FORWARDED_HEADERS:
                 forwarded = _add_header(forwarded, name.decode("latin-1"), value.decode("latin-1"))
+            elif name in CONTROL_HEADERS:
+                text = value.decode("latin-1")
+                try:
+                    check_control(name.decode("latin-1"), text)
+                except BadRequest as exc:
+                    error = error or exc
+                    continue
+                controls[CONTROL_HEADERS[name]] = text
             elif name == self._task_header or name == self._tenant_header:
                 text = value.decode("latin-1")
                 try:
@@ -140,7 +158,7 @@ class ChatEndpoint:
             elif name in (b"x-api-key", b"authorization"):
                 scheme, _, token = value.partition(b" ")
                 key = token.strip() if scheme.lower() == b"bearer" else value.strip()
-        return task, tenant_of(tenant, key), length, forwarded, error
+        return task, tenant_of(tenant, key), length, forwarded, controls, error
 
     async def _read_body(self, receive: Receive, declared: int | None) -> bytes:
         if declared is not None and declared > self._limit:
@@ -161,7 +179,7 @@ class ChatEndpoint:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send, dialect: Dialect) -> None:
         started = time.perf_counter()
-        task, tenant, declared, forwarded, label_error = self._labels(scope)
+        task, tenant, declared, forwarded, controls, label_error = self._labels(scope)
         body: object = None
         try:
             raw = await self._read_body(receive, declared)
@@ -174,8 +192,10 @@ class ChatEndpoint:
             except orjson.JSONDecodeError as exc:
                 raise BadRequest(f"request body is not valid JSON: {exc}") from None
             request = chat_request(dialect, body, task=task, tenant=tenant, endpoint=scope["path"])
-            if forwarded:
-                request = dataclasses.replace(request, upstream_headers=forwarded)
+            if forwarded or controls:
+                request = dataclasses.replace(
+                    request, upstream_headers=forwarded, metadata=controls
+                )
         except ThriftyError as exc:
             stub = rejected_request(dialect, body, task, tenant, scope["path"])
             await self._thrifty.reject(stub, exc, started)

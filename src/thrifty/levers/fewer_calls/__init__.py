@@ -1,0 +1,1 @@
+"""Fewer calls: idempotency, debounce, in-flight coalescing, the exact and semantic caches."""
