@@ -21,6 +21,11 @@ from decimal import Decimal
 from typing import Any, Literal
 
 Dialect = Literal["openai", "anthropic"]
+# The API operation a request calls.  Only "chat" exists in both dialects (OpenAI chat
+# completions, Anthropic messages); the others are OpenAI-only: the Responses API
+# (``/v1/responses``), embeddings (``/v1/embeddings``) and legacy text completions
+# (``/v1/completions``).  Levers that read chat bodies skip every other operation.
+Api = Literal["chat", "responses", "embeddings", "completions"]
 JSON = dict[str, Any]
 
 
@@ -213,6 +218,9 @@ class ChatRequest:
     model: str
     requested_model: str
     stream: bool = False
+    # The API operation ``body`` is a request of (see :data:`Api`); ``dialect`` stays
+    # "openai" for every non-chat operation.
+    api: Api = "chat"
     task: str | None = None
     tenant: str | None = None
     endpoint: str = "library"  # gateway route, or "library" for in-process calls
