@@ -116,6 +116,7 @@ Lever = Literal[
     "compress",
     "history",
     "memo",
+    "cache",  # the exact cache (memoization)
     "semantic_cache",
     "coalesce",
     "idempotency",
