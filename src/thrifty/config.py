@@ -168,7 +168,29 @@ class CoalesceSettings(LeverSettings):
 
 
 class CacheSettings(LeverSettings):
-    """The exact cache (memoization) lever."""
+    """The exact cache (memoization) lever: an identical request is answered from the
+    stored answer, at no cost (docs/levers/fewer-calls.md, "Exact cache").
+
+    On by default for deterministic requests only (``mode = "deterministic"``: the app set
+    ``temperature`` to 0); ``mode = "always"`` memoizes every request of a task.
+    ``enabled``, ``mode`` and ``ttl_s`` may differ per task; the store settings
+    (``backend``, ``path`` and the bounds) are shared by every task and belong in
+    ``[levers.cache]`` only."""
+
+    enabled: bool = True
+    mode: Literal["deterministic", "always"] = "deterministic"
+    ttl_s: float | None = Field(default=86_400.0, gt=0)  # None: kept until evicted
+    backend: Literal["sqlite", "memory"] = "sqlite"
+    path: Path | None = None  # default: next to the ledger (thrifty.db -> thrifty-cache.db)
+    max_entries: int = Field(default=100_000, gt=0)
+    max_bytes: int = Field(default=256 * 2**20, gt=0)
+    max_entry_bytes: int = Field(default=2**20, gt=0)  # a bigger answer is not stored
+
+    @model_validator(mode="after")
+    def _entry_fits(self) -> CacheSettings:
+        if self.max_entry_bytes > self.max_bytes:
+            raise ValueError("max_entry_bytes cannot exceed max_bytes")
+        return self
 
 
 class SemanticCacheSettings(LeverSettings):
