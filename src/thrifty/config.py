@@ -155,16 +155,37 @@ class OutputSettings(LeverSettings):
 
 
 class IdempotencySettings(LeverSettings):
-    """The idempotency lever: an ``Idempotency-Key`` returns the earlier result."""
+    """The idempotency lever: a request with an ``Idempotency-Key`` it was sent before (same
+    tenant, same body) gets the earlier result instead of a new call.  On by default: it
+    acts only on requests that carry the header."""
+
+    enabled: bool = True
+    ttl_s: float = Field(default=86_400.0, gt=0, le=30 * 86_400)  # how long a result is kept
+    store: Literal["sqlite", "memory"] = "sqlite"
+    # The SQLite file; default: next to the ledger (thrifty.db -> thrifty-idempotency.db).
+    path: Path | None = None
+    max_entries: int = Field(default=100_000, gt=0)
+    max_bytes: int = Field(default=256 * 2**20, gt=0)
+    max_result_bytes: int = Field(default=2**20, gt=0)  # a larger answer is not kept
 
 
 class DebounceSettings(LeverSettings):
-    """The debounce lever: a newer request with the same debounce key supersedes an
-    older in-flight one."""
+    """The debounce lever: a newer request with the same debounce key (and tenant)
+    supersedes an older in-flight one, which gets a 409 ``superseded`` error.  On by
+    default: it acts only on requests that carry ``x-thrifty-debounce``.  ``wait_ms``:
+    how long a request waits before calling, so that a burst costs one call."""
+
+    enabled: bool = True
+    wait_ms: float = Field(default=0.0, ge=0, le=60_000)
 
 
 class CoalesceSettings(LeverSettings):
-    """The coalescing lever: identical in-flight requests share one upstream call."""
+    """The coalescing lever: identical in-flight requests share one upstream call.  On by
+    default for requests whose answer does not depend on sampling (temperature 0, top_k
+    1, a seed, embeddings); ``sampled = true`` coalesces sampled requests too."""
+
+    enabled: bool = True
+    sampled: bool = False
 
 
 class CacheSettings(LeverSettings):
