@@ -169,3 +169,33 @@ class StreamInterrupted(UpstreamError):
     status = 502
     code = "stream_interrupted"
     retryable = True
+
+
+class Conflict(ThriftyError):
+    """The request conflicts with another one (HTTP 409: both SDKs raise ConflictError)."""
+
+    status = 409
+    code = "conflict"
+    openai_type = "invalid_request_error"
+    anthropic_type = "invalid_request_error"
+    # The ledger's ``failure`` for a request that ended with this error.
+    failure: str = "conflict"
+
+
+class IdempotencyKeyReused(Conflict):
+    """An ``Idempotency-Key`` came again with a different request body."""
+
+    code = "idempotency_key_reused"
+    failure = "idempotency_conflict"
+
+
+class Superseded(Conflict):
+    """A newer request with the same debounce key replaced this one while it ran; its
+    upstream call (if it had started) was cancelled."""
+
+    code = "superseded"
+    failure = "superseded"
+
+    def __init__(self, message: str, *, reached_upstream: bool = False) -> None:
+        super().__init__(message)
+        self.reached_upstream = reached_upstream
