@@ -1,14 +1,319 @@
-"""The coalesce lever (being built)."""
+"""In-flight coalescing: identical requests that arrive while the first is still running
+share its one upstream call.
+
+Identical means the same flight key: the request's cache key (dialect, model, messages,
+tools, every parameter that changes the answer: docs/architecture.md, "The cache key"),
+plus its API operation, tenant, task (a task can route or cap differently), whether it
+streams and, for a stream, whether the app asked for the usage chunk.  Requests of two
+tenants never share a call.
+
+* The call runs in a task of its own (a *flight*), not in the first request's task: a
+  request whose client leaves (the gateway cancels its task) leaves the flight, and the
+  flight is cancelled only when every request waiting on it has left.
+* The answer is shared with :class:`~thrifty.streams.StreamTee`: each request gets its own
+  response; a stream is fanned out batch by batch, and a request that joins while the
+  stream is running reads it from the start.
+* One request pays: the first still waiting when the answer arrives.  Its row books the
+  call; every other is a follower, booked at $0 with ``Step("coalesce", ...,
+  avoided=usage)``, the whole baseline of the call it did not make.  A payer that leaves
+  before the end of a stream hands the call to a follower still reading, which then
+  books it.
+* A failed call fails every request of the flight with the same error (followers book it
+  at $0: they made no call).
+
+By default only requests whose answer does not depend on sampling are coalesced
+(``temperature = 0``, ``top_k = 1``, a ``seed``, or embeddings): two apps that send the
+same sampled request at once may want two different answers (best-of-n, self-consistency).
+``sampled = true`` coalesces them too (docs/levers/fewer-calls.md).
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import asyncio
+import copy
+import dataclasses
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Literal
 
-from thrifty.types import Stage
+from thrifty.dialects.view import RequestView
+from thrifty.errors import ThriftyError
+from thrifty.streams import GuardedStream, StreamTee, TeeClosed, observed
+from thrifty.types import ChatRequest, ChatResponse, Handler, Stage, Step
 
 if TYPE_CHECKING:
+    from thrifty.config import CoalesceSettings
     from thrifty.pipeline import Parts
+
+__all__ = ["Mode", "build", "coalesce_stage", "flight_key", "is_deterministic"]
+
+Mode = Literal["off", "deterministic", "all"]
+FlightKey = tuple[str, str, str, str, bool, bool]
+FOLLOWER = "follower"  # the x-thrifty-coalesce header of a request that shared a call
+
+
+def is_deterministic(request: ChatRequest) -> bool:
+    """Whether the request asks for an answer that does not depend on sampling."""
+    if request.api == "embeddings":
+        return True
+    sampling = RequestView.of(request).sampling
+    temperature = sampling.get("temperature")
+    numeric = isinstance(temperature, (int, float)) and not isinstance(temperature, bool)
+    if numeric and temperature == 0:
+        return True
+    return sampling.get("top_k") == 1 or "seed" in sampling
+
+
+def flight_key(request: ChatRequest) -> FlightKey:
+    """The key two requests must share to share a call."""
+    usage_chunk = False
+    if request.stream:
+        options = request.body.get("stream_options")
+        usage_chunk = isinstance(options, Mapping) and options.get("include_usage") is True
+    return (
+        RequestView.of(request).cache_key(),
+        request.api,
+        request.tenant or "",
+        request.task or "",
+        request.stream,
+        usage_chunk,
+    )
+
+
+@dataclasses.dataclass(eq=False, slots=True)
+class _Seat:
+    """One request sharing a flight."""
+
+    view: ChatResponse | None = None  # its own response, once the answer came
+    step: Step | None = None  # its coalesce step while it is a follower
+    payer: bool = False
+    open: bool = True  # still waiting, or still reading its stream
+
+
+class _Flight:
+    """One upstream call and the requests sharing it."""
+
+    __slots__ = ("abandoned", "key", "seats", "source", "task", "tee")
+
+    def __init__(self, key: FlightKey) -> None:
+        self.key = key
+        self.seats: list[_Seat] = []
+        self.task: asyncio.Task[None] | None = None
+        self.source: ChatResponse | None = None
+        self.tee: StreamTee | None = None
+        self.abandoned = False  # every request left before the answer: cancelled
+
+    @property
+    def joinable(self) -> bool:
+        if self.abandoned or self.task is None:
+            return False
+        if not self.task.done():
+            return True
+        tee = self.tee  # answered: only a stream still running can be joined
+        return tee is not None and tee.joinable and not tee.done and self._streams
+
+    @property
+    def _streams(self) -> bool:
+        return self.source is not None and self.source.stream is not None
+
+
+def _for_follower(exc: BaseException) -> BaseException:
+    """The leader's error as a follower raises it: the follower made no call, so its row
+    books no unknown cost for it."""
+    if not isinstance(exc, ThriftyError):
+        return exc
+    try:
+        twin = copy.copy(exc)
+    except Exception:  # an error that cannot be copied: shared as it is
+        return exc
+    twin.reached_upstream = False
+    return twin
+
+
+class _Coalescer:
+    def __init__(self, modes: Mapping[str | None, Mode], inner: Handler) -> None:
+        self._modes = modes
+        self._default = modes.get(None, "off")
+        self._inner = inner
+        self._flights: dict[FlightKey, _Flight] = {}
+
+    def _applies(self, request: ChatRequest) -> bool:
+        mode = self._modes.get(request.task, self._default)
+        if mode == "off":
+            return False
+        return mode == "all" or is_deterministic(request)
+
+    async def handle(self, request: ChatRequest) -> ChatResponse:
+        if not self._applies(request):
+            return await self._inner(request)
+        key = flight_key(request)
+        flight = self._flights.get(key)
+        if flight is not None and flight.joinable and flight.task is not None:
+            if flight.task.done():  # a stream still running: read it from the start
+                joined = self._join_running(flight)
+                if joined is not None:
+                    return joined
+            else:
+                return await self._wait(flight)
+        flight = _Flight(key)
+        self._flights[key] = flight
+        flight.task = asyncio.get_running_loop().create_task(self._fly(flight, request))
+        return await self._wait(flight)
+
+    def _forget(self, flight: _Flight) -> None:
+        if self._flights.get(flight.key) is flight:
+            del self._flights[flight.key]
+
+    # -- the call ---------------------------------------------------------------------
+
+    async def _fly(self, flight: _Flight, request: ChatRequest) -> None:
+        try:
+            response = await self._inner(request)
+        except BaseException:
+            self._forget(flight)
+            for seat in flight.seats:
+                if seat.open:  # the first still waiting raises the error as it came
+                    seat.payer = True
+                    break
+            raise
+        flight.source = response
+        flight.tee = tee = StreamTee(response)
+        waiting = [seat for seat in flight.seats if seat.open]
+        for number, seat in enumerate(waiting):
+            self._seat(flight, seat, payer=number == 0)
+        if response.stream is None:
+            self._forget(flight)
+        elif not waiting:  # every request left as the answer came: nobody will read it
+            self._forget(flight)
+            await tee.aclose()
+
+    async def _wait(self, flight: _Flight) -> ChatResponse:
+        task = flight.task
+        assert task is not None
+        seat = _Seat()
+        flight.seats.append(seat)
+        try:
+            await asyncio.wait((task,))
+        except asyncio.CancelledError:
+            await self._leave_early(flight, seat)
+            raise
+        error = None if task.cancelled() else task.exception()
+        view = seat.view
+        if error is None and view is not None:
+            if view.stream is None:
+                seat.open = False  # booked by the ledger as soon as it is returned
+            return view
+        seat.open = False
+        if error is None:  # the flight was cancelled from outside (shutdown)
+            raise asyncio.CancelledError
+        raise error if seat.payer else _for_follower(error)
+
+    def _join_running(self, flight: _Flight) -> ChatResponse | None:
+        seat = _Seat()
+        try:
+            self._seat(flight, seat, payer=False)
+        except TeeClosed:
+            return None
+        flight.seats.append(seat)
+        assert seat.view is not None
+        return seat.view
+
+    async def _leave_early(self, flight: _Flight, seat: _Seat) -> None:
+        """A request cancelled while it waited (its client left)."""
+        view = seat.view
+        if view is not None:  # the answer came just before: give back its share
+            if view.stream is not None:
+                assert isinstance(view.stream, GuardedStream)
+                await view.stream.aclose()
+            else:
+                self._hand_over(flight, seat)
+            return
+        seat.open = False
+        task = flight.task
+        if task is not None and not task.done() and not any(s.open for s in flight.seats):
+            flight.abandoned = True
+            self._forget(flight)
+            task.cancel()
+
+    # -- each request's own answer ----------------------------------------------------
+
+    def _seat(self, flight: _Flight, seat: _Seat, *, payer: bool) -> None:
+        """Give ``seat`` its own response (raises TeeClosed if the stream was abandoned)."""
+        assert flight.tee is not None
+        view = flight.tee.subscribe()
+        view.headers = dict(view.headers)
+        seat.view, seat.payer = view, payer
+        if not payer:
+            view.served = None  # no call of its own
+            usage = view.usage if view.usage_reported and view.stream is None else None
+            seat.step = Step(lever="coalesce", detail="shared an in-flight call", avoided=usage)
+            view.steps.append(seat.step)
+            view.headers["coalesce"] = FOLLOWER
+        if view.stream is not None:
+            view.stream = self._watched(flight, seat, view)
+
+    def _watched(self, flight: _Flight, seat: _Seat, view: ChatResponse) -> GuardedStream:
+        assert view.stream is not None
+
+        async def on_complete() -> None:
+            seat.open = False
+            if seat.step is not None and view.usage_reported:
+                seat.step.avoided = view.usage  # final now: what the follower avoided
+            if flight.tee is not None and flight.tee.done:
+                self._forget(flight)
+
+        async def on_abort(exc: BaseException | None, handed_on: bool) -> None:
+            self._hand_over(flight, seat)
+            if flight.tee is None or flight.tee.done or not flight.tee.joinable:
+                self._forget(flight)
+
+        return observed(view, view.stream, on_complete=on_complete, on_abort=on_abort)
+
+    def _hand_over(self, flight: _Flight, seat: _Seat) -> None:
+        """``seat`` leaves before the end of its answer.  If it was paying for the call
+        and the call goes on for others, the first of them still reading pays instead."""
+        seat.open = False
+        view = seat.view
+        if not seat.payer or view is None:
+            return
+        source = flight.source
+        if flight.tee is not None and flight.tee.done and source is not None:
+            # The call ended: all of it was paid, and this request books it.
+            view.usage, view.usage_reported = source.usage, source.usage_reported
+            view.usage_estimated, view.model = source.usage_estimated, source.model
+            return
+        heir = next((s for s in flight.seats if s.open and s.view is not None), None)
+        if heir is None or heir.view is None:
+            return  # nobody left: the call was stopped, and this row books what it cost
+        heir.payer, seat.payer = True, False
+        heir.view.served, view.served = view.served, None
+        if heir.step is not None:
+            heir.view.steps.remove(heir.step)
+            heir.step = None
+        heir.view.headers.pop("coalesce", None)
+        view.steps.append(Step(lever="coalesce", detail="left; another request paid the call"))
+
+
+def coalesce_stage(modes: Mapping[str | None, Mode]) -> Stage:
+    """``modes`` maps a task (``None``: any other task) to what it coalesces: ``"off"``,
+    ``"deterministic"`` (requests whose answer does not depend on sampling) or ``"all"``."""
+
+    def wrap(inner: Handler) -> Handler:
+        return _Coalescer(modes, inner).handle
+
+    return wrap
+
+
+def mode_of(settings: CoalesceSettings) -> Mode:
+    if not settings.enabled:
+        return "off"
+    return "all" if settings.sampled else "deterministic"
 
 
 async def build(parts: Parts) -> Stage | None:
-    return None
+    settings = parts.settings
+    modes: dict[str | None, Mode] = {
+        task: mode_of(settings.levers_for(task).coalesce) for task in [None, *settings.tasks]
+    }
+    if all(mode == "off" for mode in modes.values()):
+        return None
+    return coalesce_stage(modes)
