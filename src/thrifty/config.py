@@ -161,12 +161,12 @@ class IdempotencySettings(LeverSettings):
 
     enabled: bool = True
     ttl_s: float = Field(default=86_400.0, gt=0, le=30 * 86_400)  # how long a result is kept
-    store: Literal["sqlite", "memory"] = "sqlite"
+    backend: Literal["sqlite", "memory"] = "sqlite"
     # The SQLite file; default: next to the ledger (thrifty.db -> thrifty-idempotency.db).
     path: Path | None = None
     max_entries: int = Field(default=100_000, gt=0)
     max_bytes: int = Field(default=256 * 2**20, gt=0)
-    max_result_bytes: int = Field(default=2**20, gt=0)  # a larger answer is not kept
+    max_entry_bytes: int = Field(default=2**20, gt=0)  # a larger answer is not kept
 
 
 class DebounceSettings(LeverSettings):

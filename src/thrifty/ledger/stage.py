@@ -93,7 +93,7 @@ def _failed_row(
     """The row of a request that raised before it had a response."""
     reached = bool(getattr(exc, "reached_upstream", False))
     left = isinstance(exc, (asyncio.CancelledError, GeneratorExit))
-    failure = failure or ("client_left" if left else "upstream")
+    failure = failure or _named_failure(exc) or ("client_left" if left else "upstream")
     fields = _request_fields(
         request, started, status=_failure_status(exc), error=_failure_text(exc), failure=failure
     )
@@ -120,9 +120,17 @@ def _abort_outcome(exc: BaseException | None, handed_on: bool) -> tuple[int, str
         return (200, "mid_stream", text) if handed_on else (502, "upstream", text)
     if isinstance(exc, (asyncio.CancelledError, GeneratorExit)):
         return 499, "client_left", "client_disconnected: stream closed before the end"
-    if handed_on:
-        return 200, "mid_stream", _failure_text(exc)  # the app got HTTP 200 and an error event
-    return _failure_status(exc), "upstream", _failure_text(exc)
+    named = _named_failure(exc)
+    if handed_on:  # the app got HTTP 200 and an error event
+        return 200, named or "mid_stream", _failure_text(exc)
+    return _failure_status(exc), named or "upstream", _failure_text(exc)
+
+
+def _named_failure(exc: BaseException) -> str | None:
+    """The failure an error names itself (a request superseded, an idempotency key reused
+    with another body), else ``None``."""
+    failure = getattr(exc, "failure", None)
+    return failure if isinstance(failure, str) else None
 
 
 def error_text(exc: BaseException) -> str:
