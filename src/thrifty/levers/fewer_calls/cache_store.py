@@ -107,7 +107,7 @@ class Tally:
         if self.counters is None or not pending:
             return
         try:
-            for key, count in pending.items():
+            for key, count in list(pending.items()):
                 await self.counters.incr(key, count)
                 del pending[key]
         except Exception as exc:  # counts are not worth a failed request
