@@ -12,15 +12,14 @@ errors, the ratio and the gateway's resident memory.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-import aiohttp
+import uvloop
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _load import run_load
 from gateway_overhead import stack
 
 BODY = {
@@ -29,32 +28,6 @@ BODY = {
     "max_tokens": 20,
 }
 STREAM_BODY = {**BODY, "stream": True}
-
-
-async def load(url: str, concurrency: int, seconds: float, stream: bool) -> tuple[float, int]:
-    """(successful requests per second, errors) with ``concurrency`` requests in flight."""
-    ok = errors = 0
-    connector = aiohttp.TCPConnector(limit=concurrency)
-    timeout = aiohttp.ClientTimeout(total=120)
-    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
-        end = time.monotonic() + seconds
-
-        async def worker() -> None:
-            nonlocal ok, errors
-            while time.monotonic() < end:
-                try:
-                    async with session.post(url, json=STREAM_BODY if stream else BODY) as r:
-                        await r.read()
-                        if r.status == 200:
-                            ok += 1
-                        else:
-                            errors += 1
-                except (aiohttp.ClientError, TimeoutError):
-                    errors += 1
-
-        started = time.monotonic()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        return ok / (time.monotonic() - started), errors
 
 
 def rss_mb(pid_hint: str) -> str:
@@ -73,10 +46,11 @@ async def main_async(args: argparse.Namespace) -> None:
         )
         print("|---|---|---|---|---|---|---|")
         for stream in (False, True):
-            d1, de1 = await load(direct, args.concurrency, args.seconds, stream)
-            g1, ge1 = await load(gateway, args.concurrency, args.seconds, stream)
-            g2, ge2 = await load(gateway, args.concurrency, args.seconds, stream)
-            d2, de2 = await load(direct, args.concurrency, args.seconds, stream)
+            body = STREAM_BODY if stream else BODY
+            d1, de1 = await run_load(direct, body, args.concurrency, args.seconds)
+            g1, ge1 = await run_load(gateway, body, args.concurrency, args.seconds)
+            g2, ge2 = await run_load(gateway, body, args.concurrency, args.seconds)
+            d2, de2 = await run_load(direct, body, args.concurrency, args.seconds)
             d, g = (d1 + d2) / 2, (g1 + g2) / 2
             print(
                 f"| {'stream' if stream else 'non-stream'} | {args.concurrency} | {d:.0f} | "
@@ -89,7 +63,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=1000)
     parser.add_argument("--upstream-ms", type=float, default=1000.0)
     parser.add_argument("--seconds", type=float, default=10.0)
-    asyncio.run(main_async(parser.parse_args()))
+    uvloop.run(main_async(parser.parse_args()))
 
 
 if __name__ == "__main__":
