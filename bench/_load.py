@@ -92,7 +92,7 @@ async def run_load(
     warm = 0
     all_warm = asyncio.Event()
 
-    async def exchange(connection: _Connection | None) -> tuple[_Connection | None, int]:
+    async def exchange(connection: _Connection | None) -> tuple[_Connection, int]:
         if connection is None or connection.closed.done():
             _, connection = await asyncio.wait_for(
                 loop.create_connection(_Connection, host, port), connect_timeout
