@@ -94,9 +94,10 @@ async def run_load(
 
     async def exchange(connection: _Connection | None) -> tuple[_Connection, int]:
         if connection is None or connection.closed.done():
-            _, connection = await asyncio.wait_for(
+            _, fresh = await asyncio.wait_for(
                 loop.create_connection(_Connection, host, port), connect_timeout
             )
+            connection = fresh
         return connection, await asyncio.wait_for(connection.send(request), 120)
 
     async def worker() -> None:
