@@ -207,6 +207,24 @@ async def test_aclose_mid_stream_ends_readers_with_tee_closed() -> None:
     assert names(seen.batches) == ["a"] and upstream.closed == 1
 
 
+async def test_aclose_with_an_error_ends_readers_with_that_error() -> None:
+    gate = asyncio.Event()
+    response, upstream = streamed([batch("a"), gate, complete])
+    tee = StreamTee(response)
+    views = [tee.subscribe(), tee.subscribe()]
+    seen = [Seen(), Seen()]
+    tasks = [asyncio.create_task(consume(v, s)) for v, s in zip(views, seen, strict=True)]
+    await upstream.waiting.wait()
+    why = LookupError("replaced by a newer request")
+    await tee.aclose(why)
+    for task in tasks:
+        with pytest.raises(LookupError) as caught:
+            await asyncio.wait_for(task, TIMEOUT)
+        assert caught.value is why
+    assert [names(s.batches) for s in seen] == [["a"], ["a"]] and upstream.closed == 1
+    assert all(v.usage == ESTIMATED_USAGE for v in views)  # what closing settled, to book
+
+
 async def test_each_consumer_observed_books_before_its_final_batch() -> None:
     # The coalescing shape: every request's own ledger observes its own view.
     response, upstream = streamed([batch("a"), complete, batch("b")])

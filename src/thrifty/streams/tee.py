@@ -112,6 +112,7 @@ class StreamTee:
     """
 
     __slots__ = (
+        "_abandon_error",
         "_batches",
         "_changed",
         "_closed",
@@ -141,6 +142,7 @@ class StreamTee:
         self._closed = False  # abandoned before its end: no new subscriber
         self._consumers = 0
         self._pump: asyncio.Task[None] | None = None
+        self._abandon_error: BaseException | None = None  # what aclose(error) hands out
 
     @property
     def joinable(self) -> bool:
@@ -178,12 +180,13 @@ class StreamTee:
         view.stream = GuardedStream(self._consume(view, flag), flag, closed_before_start)
         return view
 
-    async def aclose(self) -> None:
+    async def aclose(self, error: BaseException | None = None) -> None:
         """Refuse new subscribers, and abandon the upstream if it has not ended:
-        subscribers still reading then get :class:`TeeClosed` after the batches already
-        buffered."""
+        subscribers still reading then get ``error`` (default :class:`TeeClosed`) after
+        the batches already buffered."""
         self._closed = True
         if not self._over:
+            self._abandon_error = error
             await self._stop()
 
     # -- internals -----------------------------------------------------------------------
@@ -230,7 +233,7 @@ class StreamTee:
         pump = self._pump
         if pump is None:
             self._over = True
-            self._pump = pump = asyncio.get_running_loop().create_task(self._ended(_abandoned()))
+            self._pump = pump = asyncio.get_running_loop().create_task(self._ended(self._why()))
         else:
             pump.cancel()
         # Not ``await pump``: if this task were cancelled again, that would cancel the pump
@@ -238,7 +241,7 @@ class StreamTee:
         await asyncio.wait((pump,))
         if not self._done:  # the pump was cancelled before its first step: it never ran
             self._over = True
-            self._pump = pump = asyncio.get_running_loop().create_task(self._ended(_abandoned()))
+            self._pump = pump = asyncio.get_running_loop().create_task(self._ended(self._why()))
             await asyncio.wait((pump,))
 
     async def _run(self) -> None:
@@ -263,11 +266,14 @@ class StreamTee:
         except StopAsyncIteration:
             pass
         except asyncio.CancelledError:  # from _stop(): every subscriber left, or aclose()
-            error = _abandoned()
+            error = self._why()
         except Exception as exc:
             error = exc
         self._over = True
         await self._ended(error)
+
+    def _why(self) -> BaseException:
+        return self._abandon_error or _abandoned()
 
     async def _ended(self, error: BaseException | None) -> None:
         """Close the upstream, then publish how it ended."""
