@@ -215,7 +215,21 @@ class CacheSettings(LeverSettings):
 
 
 class SemanticCacheSettings(LeverSettings):
-    """The semantic cache lever (opt-in per task)."""
+    """The semantic cache lever (opt-in per task; docs/levers/fewer-calls.md).  ``path``,
+    ``calibration_path``, ``max_entries`` and ``threads`` are read from
+    ``[levers.semantic_cache]`` only (one store and one model serve every task)."""
+
+    target_false_hit_rate: float = Field(default=0.02, gt=0, lt=1)
+    threshold: float | None = Field(default=None, gt=0, le=1)  # overrides the calibration
+    min_similarity: float = Field(default=0.80, ge=0, le=1)  # below: not even a candidate
+    explore_rate: float = Field(default=0.05, ge=0, le=1)  # would-be hits checked upstream
+    comparator: Literal["exact", "normalised", "json"] = "normalised"
+    json_fields: tuple[str, ...] = ()  # the fields the json comparator compares (all: ())
+    ttl_s: float | None = Field(default=None, gt=0)  # entries older than this are not served
+    max_entries: int = Field(default=100_000, gt=0)  # a full store stores no more
+    path: Path | None = None  # default: next to the ledger (thrifty.db -> thrifty-semantic.db)
+    calibration_path: Path | None = None  # a table written by `thrifty eval cache --save`
+    threads: int = Field(default=1, ge=1, le=64)  # the embedding model's CPU threads
 
 
 class LeversSettings(_Strict):
