@@ -49,7 +49,7 @@ class _Turn:
     def __init__(self) -> None:
         self.superseded = False
         self.wakeup: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self.call: asyncio.Task[ChatResponse] | None = None
+        self.call: asyncio.Future[ChatResponse] | None = None
         self.tee: StreamTee | None = None
 
     async def supersede(self) -> None:
@@ -96,7 +96,7 @@ class _Debouncer:
             await asyncio.wait((mine.wakeup,), timeout=wait_s)
         if mine.superseded:
             raise _superseded(reached_upstream=False)
-        mine.call = call = asyncio.get_running_loop().create_task(self._inner(request))
+        mine.call = call = asyncio.ensure_future(self._inner(request))  # a task of its own
         try:
             return await call  # this request's own cancellation cancels the call too
         except asyncio.CancelledError:
