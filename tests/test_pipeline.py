@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from thrifty.config import Settings
+from thrifty.config import LeversSettings, Settings
 from thrifty.dispatch import build_registry
 from thrifty.ledger import LedgerStore
 from thrifty.pipeline import Parts, build_pipeline, compose, pipeline_order
@@ -56,7 +56,10 @@ async def test_compose_puts_the_first_stage_outermost() -> None:
 
 async def test_disabled_levers_add_no_stage(tmp_path: Path) -> None:
     """With every lever off, only the ledger wraps the provider registry."""
-    settings = Settings()
+    settings = Settings(
+        levers={name: {"enabled": False} for name in LeversSettings.model_fields},
+        ledger={"path": tmp_path / "l.db"},
+    )
     pool = HttpPool()
     ledger = LedgerStore(tmp_path / "l.db")
     await ledger.open()
