@@ -175,7 +175,7 @@ def validate_body(dialect: Dialect, raw: Any) -> JSON:
     return body
 
 
-def _pop_task(body: JSON) -> tuple[JSON, str | None]:
+def pop_task(body: JSON) -> tuple[JSON, str | None]:
     """Take ``metadata.thrifty_task`` out of the body (providers would reject it)."""
     metadata = body.get("metadata")
     if not isinstance(metadata, dict) or TASK_METADATA_KEY not in metadata:
@@ -203,7 +203,7 @@ def chat_request(
     """Validate ``body`` and build the request.  A task given explicitly (header) wins over
     ``metadata.thrifty_task`` in the body."""
     valid = validate_body(dialect, body)
-    valid, body_task = _pop_task(valid)
+    valid, body_task = pop_task(valid)
     model = valid["model"]
     return ChatRequest(
         dialect=dialect,

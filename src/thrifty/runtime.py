@@ -5,6 +5,11 @@ Both build the same pipeline the gateway uses::
     async with Thrifty(load_settings()) as thrifty:
         response = await thrifty.chat({"model": "gpt-4o-mini", "messages": [...]},
                                       task="summarize")
+        vectors = await thrifty.embeddings({"model": "text-embedding-3-small",
+                                            "input": ["a", "b"]})
+
+``responses`` (OpenAI Responses API) and ``completions`` (legacy text completions) work the
+same way; ``call(api, body)`` runs any of them.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from contextlib import AsyncExitStack
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from thrifty.api_requests import api_request
 from thrifty.config import Settings, load_settings
 from thrifty.dispatch import ProviderRegistry, build_registry
 from thrifty.errors import ConfigError, ThriftyError
@@ -29,7 +35,7 @@ from thrifty.pipeline import Parts, build_pipeline
 from thrifty.pricing import PriceBook
 from thrifty.providers import HttpPool
 from thrifty.requests import chat_request
-from thrifty.types import ChatRequest, ChatResponse, Dialect, Handler
+from thrifty.types import Api, ChatRequest, ChatResponse, Dialect, Handler
 
 if TYPE_CHECKING:
     from thrifty.sim import SimServer
@@ -175,6 +181,38 @@ class Thrifty:
         """Run one chat call (``body`` in the given wire dialect) through the pipeline."""
         return await self.handle(chat_request(dialect, dict(body), task=task, tenant=tenant))
 
+    async def call(
+        self,
+        api: Api,
+        body: Mapping[str, Any],
+        *,
+        task: str | None = None,
+        tenant: str | None = None,
+    ) -> ChatResponse:
+        """Run one call of an OpenAI API operation (``"chat"``, ``"responses"``,
+        ``"embeddings"``, ``"completions"``; ``body`` as the app would send it) through the
+        pipeline.  The answer is ``response.body`` (or ``response.stream``) in that API's
+        own wire shape."""
+        return await self.handle(api_request(api, dict(body), task=task, tenant=tenant))
+
+    async def responses(
+        self, body: Mapping[str, Any], *, task: str | None = None, tenant: str | None = None
+    ) -> ChatResponse:
+        """``POST /v1/responses`` (the OpenAI Responses API) through the pipeline."""
+        return await self.call("responses", body, task=task, tenant=tenant)
+
+    async def embeddings(
+        self, body: Mapping[str, Any], *, task: str | None = None, tenant: str | None = None
+    ) -> ChatResponse:
+        """``POST /v1/embeddings`` through the pipeline."""
+        return await self.call("embeddings", body, task=task, tenant=tenant)
+
+    async def completions(
+        self, body: Mapping[str, Any], *, task: str | None = None, tenant: str | None = None
+    ) -> ChatResponse:
+        """``POST /v1/completions`` (legacy text completions) through the pipeline."""
+        return await self.call("completions", body, task=task, tenant=tenant)
+
     async def reject(
         self,
         request: ChatRequest,
@@ -248,6 +286,19 @@ class SyncThrifty:
         if body.get("stream"):
             raise ValueError("SyncThrifty does not stream; use Thrifty (async) for streams")
         return self._run(self._async.chat(body, dialect=dialect, task=task, tenant=tenant))
+
+    def call(
+        self,
+        api: Api,
+        body: Mapping[str, Any],
+        *,
+        task: str | None = None,
+        tenant: str | None = None,
+    ) -> ChatResponse:
+        """:meth:`Thrifty.call`, blocking (no streams)."""
+        if body.get("stream"):
+            raise ValueError("SyncThrifty does not stream; use Thrifty (async) for streams")
+        return self._run(self._async.call(api, body, task=task, tenant=tenant))
 
     def close(self) -> None:
         if self._loop.is_closed():

@@ -1,6 +1,8 @@
 """The gateway: OpenAI ``POST /v1/chat/completions`` and ``GET /v1/models``, Anthropic
-``POST /v1/messages``.  The chat routes are served by :class:`ChatEndpoint` directly (the
-hot path); the rest, and the lifespan, by a small Starlette app.  No route holds pipeline
+``POST /v1/messages``, and OpenAI's other paid operations ``POST /v1/responses``,
+``/v1/embeddings`` and ``/v1/completions``.  These routes are served by
+:class:`ChatEndpoint` directly (the hot path, one pipeline); the rest, and the lifespan,
+by a small Starlette app.  No route holds pipeline
 logic: every decision is the pipeline's.
 
 What thrifty did is returned in ``x-thrifty-*`` headers (for streams, the cost is known only
@@ -36,7 +38,7 @@ from thrifty.gateway.keys import ActiveKeys, keys_path
 from thrifty.gateway.models import ModelCatalog
 from thrifty.gateway.wire_errors import error_body, error_headers
 from thrifty.runtime import Thrifty
-from thrifty.types import Dialect
+from thrifty.types import Api, Dialect
 
 log = logging.getLogger("thrifty.gateway")
 JSON_TYPE = "application/json"
@@ -44,6 +46,17 @@ CHAT_ROUTES: dict[str, Dialect] = {
     "/v1/chat/completions": "openai",
     "/chat/completions": "openai",
     "/v1/messages": "anthropic",
+}
+# OpenAI's other operations, booked like chat (OpenAI dialect; served by OpenAI-compatible
+# providers only).  Like chat completions, each is served with and without ``/v1``.
+_OTHER_APIS: tuple[Api, ...] = ("responses", "embeddings", "completions")
+API_ROUTES: dict[str, Api] = {
+    f"{prefix}/{api}": api for prefix in ("/v1", "") for api in _OTHER_APIS
+}
+# Every route the pipeline serves: (dialect, API operation).
+PIPELINE_ROUTES: dict[str, tuple[Dialect, Api]] = {
+    **{path: (dialect, "chat") for path, dialect in CHAT_ROUTES.items()},
+    **{path: ("openai", api) for path, api in API_ROUTES.items()},
 }
 OPEN_PATHS = frozenset({"/health"})  # liveness probes need no key
 # GET /v1/models/{id}: the SDKs send an id's "/" (org/name) encoded as %2F.
@@ -106,18 +119,19 @@ class Gateway:
         if verdict.tenant is not None:
             scope = self._as_tenant(scope, verdict.tenant)
         if scope["method"] == "POST":
-            dialect = CHAT_ROUTES.get(path)
-            if dialect is not None:
+            route = PIPELINE_ROUTES.get(path)
+            if route is not None:
+                dialect, api = route
                 if not json_content_type(verdict.content_type):
                     media = (verdict.content_type or b"").decode("latin-1")[:100]
                     error = UnsupportedMediaType(
                         f"Content-Type {media!r} is not supported; send application/json"
                     )
-                    stub = rejected_request(dialect, None, None, verdict.tenant, path)
+                    stub = rejected_request(dialect, None, None, verdict.tenant, path, api)
                     await self.thrifty.reject(stub, error, time.perf_counter())
                     await send_error(send, dialect, error)
                     return
-                await self._chat(scope, receive, send, dialect)
+                await self._chat(scope, receive, send, dialect, api)
                 return
         await self._other(scope, receive, send)
 
@@ -213,7 +227,7 @@ def _other_routes(thrifty: Thrifty, refusals: Refusals) -> Starlette:
         )
 
     async def served_by_chat_endpoint(request: Request) -> Response:
-        raise AssertionError("POST to a chat route is handled by ChatEndpoint")
+        raise AssertionError("POST to a pipeline route is handled by ChatEndpoint")
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -225,7 +239,7 @@ def _other_routes(thrifty: Thrifty, refusals: Refusals) -> Starlette:
 
     routes = [
         # Listed so that other methods on the chat paths get 405, not 404.
-        *(Route(path, served_by_chat_endpoint, methods=["POST"]) for path in CHAT_ROUTES),
+        *(Route(path, served_by_chat_endpoint, methods=["POST"]) for path in PIPELINE_ROUTES),
         Route("/v1/messages/count_tokens", count_tokens, methods=["POST"]),
         Route("/v1/models", models, methods=["GET"]),
         Route("/models", models, methods=["GET"]),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import orjson
 
 from thrifty.errors import ThriftyError, UpstreamError, UpstreamRateLimited
-from thrifty.types import JSON, Dialect
+from thrifty.types import JSON, Api, Dialect
 
 # Anthropic's documented error type for each HTTP status (docs.anthropic.com, "Errors").
 ANTHROPIC_TYPE_BY_STATUS = {
@@ -52,8 +52,20 @@ def error_headers(exc: ThriftyError) -> dict[str, str]:
     return headers
 
 
-def error_event(dialect: Dialect, exc: ThriftyError) -> bytes:
-    """An SSE event telling a streaming client that the stream failed midway."""
+def error_event(dialect: Dialect, exc: ThriftyError, api: Api = "chat") -> bytes:
+    """An SSE event telling a streaming client that the stream failed midway.  A Responses
+    API stream gets that API's ``error`` event (``type``, ``code``, ``message``, ``param``,
+    ``sequence_number``; thrifty does not renumber the upstream's events, so its
+    ``sequence_number`` is 0), which the SDKs hand to the app as a ``ResponseErrorEvent``."""
+    if api == "responses":
+        event = {
+            "type": "error",
+            "code": exc.code,
+            "message": exc.message,
+            "param": None,
+            "sequence_number": 0,
+        }
+        return b"event: error\ndata: " + orjson.dumps(event) + b"\n\n"
     payload = orjson.dumps(error_body(dialect, exc))
     if dialect == "anthropic":
         return b"event: error\ndata: " + payload + b"\n\n"

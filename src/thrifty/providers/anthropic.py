@@ -183,7 +183,7 @@ class AnthropicProvider(BaseProvider):
             body.pop("stream", None)
         return body
 
-    def _usage(self, body: JSON) -> Usage:
+    def _usage(self, body: JSON, request: ChatRequest) -> Usage:
         usage = body.get("usage")
         return usage_from_anthropic(usage) if isinstance(usage, Mapping) else Usage()
 

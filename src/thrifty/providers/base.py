@@ -139,6 +139,7 @@ class BaseProvider:
         self._pool = pool
         self._api_key = api_key
         base, userinfo = split_userinfo(settings.base_url)
+        self._base_url = base
         self._url = base + self.path
         self._headers = {"Content-Type": "application/json", **self._auth_headers(api_key)}
         if userinfo is not None:
@@ -180,7 +181,11 @@ class BaseProvider:
         """The upstream body, in this provider's dialect, with ``model`` written in."""
         raise NotImplementedError
 
-    def _usage(self, body: JSON) -> Usage:
+    def _url_for(self, request: ChatRequest) -> str:
+        """Where ``request`` is sent: the chat path, unless the dialect serves more APIs."""
+        return self._url
+
+    def _usage(self, body: JSON, request: ChatRequest) -> Usage:
         raise NotImplementedError
 
     def _translate_response(self, body: JSON, usage: Usage, request: ChatRequest) -> JSON:
@@ -200,6 +205,11 @@ class BaseProvider:
     # -- the call ------------------------------------------------------------------------
 
     async def __call__(self, request: ChatRequest) -> ChatResponse:
+        if request.api != "chat" and self.dialect != "openai":
+            raise BadRequest(
+                f"the {request.api} API is served by OpenAI-compatible providers only; model "
+                f"{request.model[:64]!r} is served by provider {self.name!r} ({self.dialect})"
+            )
         translate = request.dialect != self.dialect
         try:
             payload = orjson.dumps(self._prepare(request, translate))
@@ -218,7 +228,7 @@ class BaseProvider:
             extra.update((k, v) for k, v in request.upstream_headers if k == own)
             if extra:
                 headers = {**self._headers, **extra}
-        resp = await self._post(payload, headers, request.stream)
+        resp = await self._post(self._url_for(request), payload, headers, request.stream)
         request_id = upstream_request_id(resp.headers)
         if resp.status >= 300:
             try:
@@ -283,7 +293,7 @@ class BaseProvider:
                 ),
                 request.model,
             )
-        usage = self._usage(body)
+        usage = self._usage(body, request)
         usage_reported = isinstance(body.get("usage"), dict)
         model = body.get("model")
         model = model if isinstance(model, str) and model else request.model
@@ -371,7 +381,7 @@ class BaseProvider:
                 resp.close()
 
     async def _post(
-        self, payload: bytes, headers: dict[str, str], stream: bool
+        self, url: str, payload: bytes, headers: dict[str, str], stream: bool
     ) -> aiohttp.ClientResponse:
         """POST once; again once if the server dropped the connection before answering.
 
@@ -386,7 +396,7 @@ class BaseProvider:
                 # A stream's headers come as soon as the upstream accepts the request.
                 async with asyncio.timeout(self._first_byte_timeout_s if stream else None):
                     return await self._pool.session().post(
-                        self._url,
+                        url,
                         data=payload,
                         headers=headers,
                         timeout=self._stream_timeout if stream else self._timeout,
@@ -398,11 +408,11 @@ class BaseProvider:
                 # A fresh connection dropped after the request was written to it: the
                 # server may have processed it.
                 raise error_from_exception(
-                    exc, provider=self.name, api_key=self._api_key, url=self._url
+                    exc, provider=self.name, api_key=self._api_key, url=url
                 ) from None
             except (aiohttp.ClientError, TimeoutError) as exc:
                 error = error_from_exception(
-                    exc, provider=self.name, api_key=self._api_key, url=self._url
+                    exc, provider=self.name, api_key=self._api_key, url=url
                 )
                 if stream and type(exc) is TimeoutError:  # asyncio.timeout: no headers yet
                     text = (
@@ -416,7 +426,7 @@ class BaseProvider:
         """POST ``payload`` as is to ``path`` under this provider's base URL (with its key)
         and return (status, body): for free auxiliary endpoints such as Anthropic's
         ``count_tokens``.  Connection failures raise typed errors as chat calls do."""
-        url = self._url[: -len(self.path)] + path
+        url = self._base_url + path
         try:
             async with self._pool.session().post(
                 url,

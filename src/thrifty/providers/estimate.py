@@ -10,7 +10,10 @@ Prompt (:func:`estimate_prompt_tokens`)
     ``text`` parts), tool calls and tool results, the Anthropic ``system`` prompt, and the
     tool definitions as JSON; plus the chat framing OpenAI's cookbook documents for its
     models ("How to count tokens with tiktoken": 3 tokens per message and 3 to prime the
-    answer).  Four characters per token is OpenAI's rule of thumb for English text
+    answer).  Bodies of the other OpenAI operations count the same way: the Responses
+    API's ``instructions`` and ``input`` (a string, or items each framed as a message),
+    legacy completions' ``prompt`` (strings, or token-id lists counted one token per id).
+    Four characters per token is OpenAI's rule of thumb for English text
     ("What are tokens and how to count them?").  Images, audio and documents count 0: the
     estimate errs low.
 
@@ -106,16 +109,50 @@ def estimate_prompt_tokens(body: Mapping[str, Any]) -> int:
     if system is not None:
         count += 1
         chars += _content_chars(system)
+    instructions = body.get("instructions")  # Responses API
+    if isinstance(instructions, str):
+        count += 1
+        chars += len(instructions)
+    items, item_chars, ids = _input_items(body.get("input", body.get("prompt")))
+    count += items
+    chars += item_chars
     tools = body.get("tools")
     if isinstance(tools, list) and tools:
         chars += _json_chars(tools)
-    return _tokens(chars) + _PER_MESSAGE * count + _PRIMING
+    return _tokens(chars) + ids + _PER_MESSAGE * count + _PRIMING
+
+
+def _input_items(value: Any) -> tuple[int, int, int]:
+    """(items, characters, token ids) of a Responses API ``input`` or a completions
+    ``prompt``."""
+    if isinstance(value, str):
+        return 1, len(value), 0
+    if not isinstance(value, list):
+        return 0, 0, 0
+    if value and all(isinstance(t, int) for t in value):
+        return 1, 0, len(value)  # one prompt as token ids
+    items = chars = ids = 0
+    for item in value:
+        items += 1
+        if isinstance(item, str):
+            chars += len(item)
+        elif isinstance(item, list):
+            ids += len(item)
+        elif isinstance(item, Mapping):
+            chars += _content_chars(item.get("content"))
+            for key in ("name", "arguments", "output"):  # function_call(_output) items
+                text = item.get(key)
+                chars += len(text) if isinstance(text, str) else 0
+    return items, chars, ids
 
 
 def _delta_text(data: Mapping[str, Any]) -> str:
-    """The generated text one delta event carries (OpenAI chunk or Anthropic
-    ``content_block_delta``)."""
+    """The generated text one delta event carries (OpenAI chunk, Responses API
+    ``*.delta`` event, legacy completion chunk or Anthropic ``content_block_delta``)."""
     delta = data.get("delta")
+    kind = data.get("type")
+    if isinstance(delta, str) and isinstance(kind, str) and kind.endswith(".delta"):
+        return delta
     if isinstance(delta, Mapping) and data.get("type") == "content_block_delta":
         for key in ("text", "partial_json", "thinking"):
             value = delta.get(key)
@@ -127,7 +164,12 @@ def _delta_text(data: Mapping[str, Any]) -> str:
         return ""
     parts: list[str] = []
     for choice in choices:
-        delta = choice.get("delta") if isinstance(choice, Mapping) else None
+        if not isinstance(choice, Mapping):
+            continue
+        text = choice.get("text")  # a legacy completion chunk
+        if isinstance(text, str):
+            parts.append(text)
+        delta = choice.get("delta")
         if not isinstance(delta, Mapping):
             continue
         for key in ("content", "reasoning_content", "refusal"):

@@ -1,5 +1,9 @@
-"""OpenAI-compatible chat completions: OpenAI itself, and local or hosted servers that speak
-its protocol (vLLM, llama.cpp, Ollama, LM Studio, OpenRouter...)."""
+"""OpenAI-compatible APIs: OpenAI itself, and local or hosted servers that speak its
+protocol (vLLM, llama.cpp, Ollama, LM Studio, OpenRouter...).
+
+Chat completions are the main path; the Responses API, embeddings and legacy completions
+(``ChatRequest.api``) are sent as the app wrote them to their own paths, with usage read
+in their own shapes (:mod:`thrifty.providers.usage`)."""
 
 from __future__ import annotations
 
@@ -14,17 +18,30 @@ from thrifty.dialects import (
 from thrifty.dialects._common import openai_sse
 from thrifty.providers.base import BaseProvider, StreamHandler
 from thrifty.providers.estimate import estimate_output_tokens, estimate_prompt_tokens
+from thrifty.providers.responses_stream import ResponsesStream
 from thrifty.providers.usage import (
     OpenAIStreamUsage,
     openai_server_tools,
+    responses_server_tools,
     service_tier,
     usage_from_openai,
+    usage_from_responses,
 )
-from thrifty.types import JSON, ChatRequest, ChatResponse, Dialect, StreamEvent, Usage
+from thrifty.types import JSON, Api, ChatRequest, ChatResponse, Dialect, StreamEvent, Usage
 
 __all__ = ["OpenAIProvider"]
 
 _NO_EVENTS: tuple[StreamEvent, ...] = ()
+# Where each API operation is served, under the provider's base URL.
+API_PATHS: dict[Api, str] = {
+    "chat": "/chat/completions",
+    "responses": "/responses",
+    "embeddings": "/embeddings",
+    "completions": "/completions",
+}
+# Operations whose streams take ``stream_options.include_usage`` (the Responses API always
+# reports usage in its terminal event; embeddings do not stream).
+_USAGE_OPTION_APIS = frozenset({"chat", "completions"})
 
 
 def wants_usage_chunk(body: Mapping[str, object]) -> bool:
@@ -166,7 +183,10 @@ class _OpenAIStream:
 
 class OpenAIProvider(BaseProvider):
     dialect: ClassVar[Dialect] = "openai"
-    path: ClassVar[str] = "/chat/completions"
+    path: ClassVar[str] = API_PATHS["chat"]
+
+    def _url_for(self, request: ChatRequest) -> str:
+        return self._url if request.api == "chat" else self._base_url + API_PATHS[request.api]
 
     def _auth_headers(self, api_key: str | None) -> dict[str, str]:
         return {"Authorization": f"Bearer {api_key}"} if api_key else {}
@@ -181,6 +201,8 @@ class OpenAIProvider(BaseProvider):
         body["model"] = request.model
         if request.stream:
             body["stream"] = True
+            if request.api not in _USAGE_OPTION_APIS:
+                return body
             options = body.get("stream_options")
             # Always ask for usage, so every streamed call can be priced.
             body["stream_options"] = (
@@ -193,9 +215,13 @@ class OpenAIProvider(BaseProvider):
             body.pop("stream_options", None)  # OpenAI rejects it without stream
         return body
 
-    def _usage(self, body: JSON) -> Usage:
+    def _usage(self, body: JSON, request: ChatRequest) -> Usage:
         usage = body.get("usage")
-        return usage_from_openai(usage) if isinstance(usage, Mapping) else Usage()
+        if not isinstance(usage, Mapping):
+            return Usage()
+        return (
+            usage_from_responses(usage) if request.api == "responses" else usage_from_openai(usage)
+        )
 
     def _translate_response(self, body: JSON, usage: Usage, request: ChatRequest) -> JSON:
         return openai_to_anthropic_response(body, usage, model=request.model)
@@ -203,13 +229,21 @@ class OpenAIProvider(BaseProvider):
     def _billing(
         self, body: JSON, request: ChatRequest, model: str
     ) -> tuple[str | None, dict[str, int]]:
-        return service_tier(body.get("service_tier")), openai_server_tools(model, request.model)
+        tier = service_tier(body.get("service_tier"))
+        if request.api == "responses":
+            return tier, responses_server_tools(body.get("output"))
+        if request.api != "chat":
+            return tier, {}
+        return tier, openai_server_tools(model, request.model)
 
     def _stream_handler(
         self, request: ChatRequest, response: ChatResponse, translate: bool
     ) -> StreamHandler:
-        # A search model searched before it answered: billed once the stream started.
-        response.server_tools = openai_server_tools(request.model)
+        if request.api == "responses":
+            return ResponsesStream(self, response, request.body)
+        if request.api == "chat":
+            # A search model searched before it answered: billed once the stream started.
+            response.server_tools = openai_server_tools(request.model)
         return _OpenAIStream(
             self,
             response,

@@ -18,6 +18,17 @@ OpenAI chat completions (``usage`` object)
       ``stream_options.include_usage``.  Some OpenAI-compatible servers repeat the
       *cumulative* usage on every chunk: the LAST report wins, reports are never summed.
 
+OpenAI Responses API (``usage`` object of a ``response``, in a JSON answer or in the
+stream's terminal ``response.completed`` / ``response.incomplete`` event)
+    * ``input_tokens`` INCLUDES ``input_tokens_details.cached_tokens`` and
+      ``output_tokens`` INCLUDES ``output_tokens_details.reasoning_tokens``: the same
+      convention as chat completions under other names.
+    * Server tools report no count: each ``web_search_call`` (``file_search_call``) item
+      of the response's ``output`` is one billed call (:func:`responses_server_tools`).
+
+OpenAI embeddings and legacy completions use the chat-completions ``usage`` shape
+(embeddings: ``prompt_tokens`` only).
+
 Anthropic messages (``usage`` object)
     * ``input_tokens`` EXCLUDES ``cache_read_input_tokens`` and
       ``cache_creation_input_tokens``, so
@@ -73,10 +84,12 @@ __all__ = [
     "OpenAIStreamUsage",
     "is_openai_search_model",
     "openai_server_tools",
+    "responses_server_tools",
     "server_tools_from_anthropic",
     "service_tier",
     "usage_from_anthropic",
     "usage_from_openai",
+    "usage_from_responses",
 ]
 
 
@@ -153,6 +166,38 @@ def usage_from_openai(u: Mapping[str, Any]) -> Usage:
         cache_read_tokens=min(cached, prompt),
         reasoning_tokens=min(reasoning, completion),
     )
+
+
+def usage_from_responses(u: Mapping[str, Any]) -> Usage:
+    """Normalise an OpenAI Responses API ``usage`` object."""
+    prompt = _int(u.get("input_tokens"))
+    output = _int(u.get("output_tokens"))
+    cached = _detail(u, "input_tokens_details", "cached_tokens")
+    reasoning = _detail(u, "output_tokens_details", "reasoning_tokens")
+    return Usage(
+        input_tokens=prompt,
+        output_tokens=output,
+        cache_read_tokens=min(cached, prompt),
+        reasoning_tokens=min(reasoning, output),
+    )
+
+
+# Output item types of a Responses API answer that are billed server tool calls.
+_RESPONSES_TOOL_ITEMS = {"web_search_call": "web_search", "file_search_call": "file_search"}
+
+
+def responses_server_tools(output: Any) -> dict[str, int]:
+    """Billed server tool calls of a Responses API answer, from its ``output`` items:
+    ``{"web_search": 2}`` for two ``web_search_call`` items."""
+    tools: dict[str, int] = {}
+    if not isinstance(output, list):
+        return tools
+    for item in output:
+        kind = item.get("type") if isinstance(item, Mapping) else None
+        tool = _RESPONSES_TOOL_ITEMS.get(kind) if isinstance(kind, str) else None
+        if tool is not None:
+            tools[tool] = tools.get(tool, 0) + 1
+    return tools
 
 
 def _anthropic_usage(

@@ -2,7 +2,8 @@
 formats (JSON and SSE), with deterministic answers, provider-accurate usage and prompt
 caching, and fault injection.  Used as default upstream, in tests and in benchmarks.
 
-Routes: ``POST /v1/chat/completions``, ``/v1/responses`` and ``/v1/embeddings`` (OpenAI),
+Routes: ``POST /v1/chat/completions``, ``/v1/responses``, ``/v1/embeddings`` and
+``/v1/completions`` (OpenAI; legacy completions default to ``max_tokens`` 16, as OpenAI's do),
 ``POST /v1/messages`` and ``/v1/messages/count_tokens`` (Anthropic), ``GET /v1/models``
 (Anthropic list shape when an ``anthropic-version`` header is sent), ``GET /health``; admin:
 ``GET|POST|DELETE /_sim/faults``, ``GET|DELETE /_sim/stats``, ``DELETE /_sim/cache``.

@@ -1,4 +1,5 @@
-"""The simulator's ASGI app: both chat dialects plus admin routes under ``/_sim``."""
+"""The simulator's ASGI app: both chat dialects, OpenAI's other APIs (Responses,
+embeddings, legacy completions), plus admin routes under ``/_sim``."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from starlette.routing import Route
 
 from thrifty.sim.anthropic_wire import AnthropicDialect
 from thrifty.sim.chat import ChatEndpoint
+from thrifty.sim.completions import CompletionsDialect
 from thrifty.sim.config import SimConfig
 from thrifty.sim.dialect import BadRequest
 from thrifty.sim.embeddings import EmbeddingsDialect
@@ -31,6 +33,7 @@ MODELS = (
     "gpt-4o-search-preview",
     "gpt-4o-mini-search-preview",
     "gpt-5-search-api",
+    "gpt-3.5-turbo-instruct",
     "text-embedding-3-small",
     "text-embedding-3-large",
     "claude-sonnet-4-6",
@@ -138,6 +141,11 @@ def create_app(
         Route(
             "/v1/embeddings",
             ChatEndpoint(state, EmbeddingsDialect(memo), "/v1/embeddings"),
+            methods=["POST"],
+        ),
+        Route(
+            "/v1/completions",
+            ChatEndpoint(state, CompletionsDialect(memo), "/v1/completions"),
             methods=["POST"],
         ),
         Route("/v1/messages", ChatEndpoint(state, anthropic, "/v1/messages"), methods=["POST"]),

@@ -177,6 +177,10 @@ class RequestView:
         dialect = request.dialect
         anthropic = dialect == "anthropic"
         canonical: JSON = {"v": CACHE_KEY_VERSION, "dialect": dialect, "model": request.model}
+        if request.api != "chat":
+            # Another API operation (its body has no messages: its fields are parameters
+            # of the key, ``input`` or ``prompt`` included); never the key of a chat call.
+            canonical["api"] = request.api
         if anthropic:  # canonicalised first: it comes first in the prompt (ids in order)
             canonical["system"] = _canon_content(body.get("system"), ids, anthropic)
         messages = body.get("messages")

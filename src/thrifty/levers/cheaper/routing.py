@@ -92,7 +92,9 @@ def routing_stage(
     def wrap(inner: Handler) -> Handler:
         async def handle(request: ChatRequest) -> ChatResponse:
             target = router.target(request.task)
-            if target is None or target == request.model:
+            if target is None or target == request.model or request.api != "chat":
+                # Task rules pick chat models: an embeddings (Responses, completions)
+                # request keeps the model it asked for.
                 return await inner(request)
             if skip_unsupported and dialect_of is not None:
                 to = dialect_of(target)

@@ -26,7 +26,7 @@ def output_stage(caps: dict[str | None, int | None]) -> Stage:
     def wrap(inner: Handler) -> Handler:
         async def handle(request: ChatRequest) -> ChatResponse:
             cap = caps.get(request.task, default)
-            if cap is None:
+            if cap is None or request.api != "chat":  # it reads and writes chat bodies only
                 return await inner(request)
             view = RequestView.of(request)
             asked = view.max_output_tokens

@@ -1,0 +1,127 @@
+"""Writing answers to the ASGI client: error bodies and streams (one send per upstream
+read; a client that hangs up cancels the stream at once, and the ledger books it as 499)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+import orjson
+from starlette.types import Message, Receive, Send
+
+from thrifty.errors import ThriftyError
+from thrifty.gateway.headers import (
+    JSON_HEADERS,
+    REQUEST_ID_HEADER,
+    SSE_HEADERS,
+    encode_headers,
+    header_value,
+    money_headers,
+    thrifty_headers,
+)
+from thrifty.gateway.wire_errors import error_body, error_event, error_headers
+from thrifty.streams import observed
+from thrifty.types import ChatRequest, ChatResponse, Dialect, StreamEvent
+
+
+async def send_error(
+    send: Send, dialect: Dialect, exc: ThriftyError, request_id: str | None = None
+) -> None:
+    payload = orjson.dumps(error_body(dialect, exc))
+    headers = [*JSON_HEADERS, (b"content-length", str(len(payload)).encode())]
+    headers += encode_headers(error_headers(exc))
+    if request_id is not None:
+        headers.append((b"x-thrifty-request-id", request_id.encode("ascii")))
+    if exc.upstream_request_id:
+        name = REQUEST_ID_HEADER[dialect].encode("ascii")
+        headers.append((name, header_value(exc.upstream_request_id)))
+    await send({"type": "http.response.start", "status": exc.status, "headers": headers})
+    await send({"type": "http.response.body", "body": payload})
+
+
+async def stream_response(
+    request: ChatRequest, response: ChatResponse, receive: Receive, send: Send
+) -> None:
+    assert response.stream is not None
+    final = False
+
+    async def on_complete() -> None:
+        nonlocal final
+        final = True  # the batch on its way is the last: the ledger booked it already
+
+    async def on_abort(exc: BaseException | None, handed_on: bool) -> None:
+        return None  # the ledger stage books every outcome; nothing else to settle here
+
+    # The shared stream contract: completion is signalled before the final batch, and the
+    # upstream is closed whatever happens (an error, a client that left).
+    events = observed(response, response.stream, on_complete=on_complete, on_abort=on_abort)
+    this_task = asyncio.current_task()
+    finished = client_gone = False
+
+    def on_disconnect(waiter: asyncio.Future[Message]) -> None:
+        # uvicorn answers receive() with http.disconnect when the client goes away.
+        nonlocal client_gone
+        if not finished and not waiter.cancelled() and this_task is not None:
+            client_gone = True
+            this_task.cancel()
+
+    disconnect: asyncio.Future[Message] = asyncio.ensure_future(receive())
+    disconnect.add_done_callback(on_disconnect)
+    started = False
+
+    async def start() -> None:
+        # Sent with the first batch, not before: one write fewer, the model the upstream
+        # reported is known, and an error before the first event keeps its HTTP status.
+        nonlocal started
+        started = True
+        headers = SSE_HEADERS + encode_headers(thrifty_headers(request, response))
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+
+    try:
+        try:
+            async for batch in events:
+                body = _join(batch)
+                if not started:
+                    await start()
+                if final:
+                    # The final event is here and booked: finish the response in one write
+                    # and read the upstream's end of body after the app has its answer.
+                    finished = True
+                    body += _cost_comment(response)
+                    await send({"type": "http.response.body", "body": body})
+                    async for _ in events:
+                        pass
+                    return
+                await send({"type": "http.response.body", "body": body, "more_body": True})
+        except ThriftyError as exc:
+            if finished:
+                return  # the answer is complete; the upstream failed only at its EOF
+            if not started:
+                finished = True
+                await send_error(send, request.dialect, exc, request.request_id)
+                return
+            event = error_event(request.dialect, exc, request.api)
+            await send({"type": "http.response.body", "body": event, "more_body": True})
+        finally:
+            await events.aclose()
+        finished = True
+        if not started:
+            await start()
+        await send({"type": "http.response.body", "body": _cost_comment(response)})
+    except asyncio.CancelledError:
+        if not client_gone or this_task is None:
+            raise
+        this_task.uncancel()  # our own cancellation: the ledger has booked the 499
+    finally:
+        finished = True
+        disconnect.cancel()
+
+
+def _join(batch: Sequence[StreamEvent]) -> bytes:
+    return batch[0].raw if len(batch) == 1 else b"".join(event.raw for event in batch)
+
+
+def _cost_comment(response: ChatResponse) -> bytes:
+    """An SSE comment with the final cost (clients ignore comments)."""
+    summary = " ".join(f"{name}={value}" for name, value in money_headers(response))
+    return f": thrifty {summary}\n\n".encode() if summary else b""

@@ -1,0 +1,76 @@
+"""The headers of the gateway's answers: what thrifty did (``x-thrifty-*``), the upstream's
+request id where each SDK looks for it, and header values any client can read."""
+
+from __future__ import annotations
+
+import string
+from decimal import Decimal
+from urllib.parse import quote
+
+from thrifty.ledger.money import usd_text
+from thrifty.types import ChatRequest, ChatResponse, Dialect
+
+Headers = list[tuple[bytes, bytes]]
+JSON_HEADERS: Headers = [(b"content-type", b"application/json")]
+SSE_HEADERS: Headers = [
+    (b"content-type", b"text/event-stream; charset=utf-8"),
+    (b"cache-control", b"no-cache"),
+    (b"x-accel-buffering", b"no"),
+]
+
+
+def _usd(value: Decimal | None) -> str:
+    return "unpriced" if value is None else usd_text(value)
+
+
+# Where each SDK looks for the provider's request id (`response._request_id`).
+REQUEST_ID_HEADER: dict[Dialect, str] = {"openai": "x-request-id", "anthropic": "request-id"}
+
+
+def thrifty_headers(request: ChatRequest, response: ChatResponse) -> dict[str, str]:
+    """What thrifty did, as ``x-thrifty-*`` headers."""
+    headers = {
+        "x-thrifty-request-id": request.request_id,
+        "x-thrifty-model": response.model,
+        "x-thrifty-provider": response.provider,
+        "x-thrifty-levers": ",".join(s.lever for s in response.steps) or "none",
+    }
+    for name, value in money_headers(response):
+        headers[f"x-thrifty-{name}"] = value
+    for name, value in response.headers.items():
+        headers[f"x-thrifty-{name}"] = value
+    if response.upstream_request_id:
+        headers[REQUEST_ID_HEADER[request.dialect]] = response.upstream_request_id
+    return headers
+
+
+def money_headers(response: ChatResponse) -> list[tuple[str, str]]:
+    """(name, text) for cost, baseline and saved, as far as they are known yet."""
+    money: list[tuple[str, str]] = []
+    if response.cost is not None:
+        money.append(("cost-usd", _usd(response.cost.usd)))
+    if response.baseline is not None:
+        money.append(("baseline-usd", _usd(response.baseline.usd)))
+    if response.cost is not None and response.baseline is not None:
+        money.append(("saved-usd", _usd(response.saved)))
+    if response.cost is not None and response.cost.estimated:
+        money.append(("cost-estimated", "true"))  # from token counts thrifty estimated
+    return money
+
+
+# Kept as they are in a header value that is not printable ASCII; everything else (and "%")
+# is percent-encoded as UTF-8, so a model name an upstream reports as "gpt-é" is sent as
+# "gpt-%C3%A9" and a CR/LF can never split a header.
+_HEADER_SAFE = "".join(c for c in string.printable if c not in "%\t\n\r\x0b\x0c")
+
+
+def header_value(value: str) -> bytes:
+    """``value`` as a header value that any client can read: printable ASCII as is, else
+    percent-encoded."""
+    if value.isascii() and value.isprintable():
+        return value.encode("ascii")
+    return quote(value, safe=_HEADER_SAFE).encode("ascii")
+
+
+def encode_headers(headers: dict[str, str]) -> Headers:
+    return [(k.encode("ascii"), header_value(v)) for k, v in headers.items()]
