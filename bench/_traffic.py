@@ -1,0 +1,178 @@
+"""The client side of bench/other_gateways.py: one request, a sequential round robin over
+several routes to the same upstream, and a closed-loop load run against one route.
+
+Every route is a :class:`Route`: the chat-completions URL plus the headers that route needs
+(Portkey takes its upstream in headers).  The direct route is the simulator itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+
+BODY: dict[str, Any] = {
+    "model": "gpt-4o-mini",
+    "max_tokens": 40,
+    "messages": [
+        {"role": "system", "content": "You are a terse assistant."},
+        {"role": "user", "content": "Give me one sentence about benchmarking gateways."},
+    ],
+}
+STREAM_BODY: dict[str, Any] = {
+    **BODY,
+    "stream": True,
+    "stream_options": {"include_usage": True},
+}
+SIM_FINGERPRINT = "fp_sim0000001"  # the simulator's system_fingerprint
+REQUEST_TIMEOUT = aiohttp.ClientTimeout(total=60)
+
+
+@dataclass(frozen=True)
+class Route:
+    name: str
+    url: str
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class BadAnswer(Exception):
+    """A response that is not a 200 from the simulator."""
+
+
+async def one_call(
+    session: aiohttp.ClientSession, route: Route, stream: bool
+) -> tuple[float, float]:
+    """(time to first body byte, total time) in seconds for one chat completion."""
+    started = time.perf_counter()
+    body = STREAM_BODY if stream else BODY
+    async with session.post(route.url, json=body, headers=route.headers) as response:
+        first: float | None = None
+        async for _ in response.content.iter_any():
+            if first is None:
+                first = time.perf_counter() - started
+        total = time.perf_counter() - started
+        if response.status != 200:
+            raise BadAnswer(f"{route.name}: HTTP {response.status}")
+    return (first if first is not None else total), total
+
+
+def percentile(values: list[float], q: float) -> float:
+    """Nearest-rank percentile (q in [0, 1]) of a non-empty list."""
+    if not values:
+        raise ValueError("percentile of no values")
+    ordered = sorted(values)
+    rank = max(1, min(len(ordered), round(q * len(ordered) + 0.5)))
+    return ordered[rank - 1]
+
+
+def latency_summary(direct_ms: list[float], gateway_ms: list[float]) -> dict[str, float]:
+    """p50/p95 of both routes and what the gateway adds at each."""
+    d50, d95 = percentile(direct_ms, 0.5), percentile(direct_ms, 0.95)
+    g50, g95 = percentile(gateway_ms, 0.5), percentile(gateway_ms, 0.95)
+    return {
+        "direct_p50_ms": d50,
+        "direct_p95_ms": d95,
+        "gateway_p50_ms": g50,
+        "gateway_p95_ms": g95,
+        "added_p50_ms": g50 - d50,
+        "added_p95_ms": g95 - d95,
+    }
+
+
+async def verify(session: aiohttp.ClientSession, route: Route) -> None:
+    """Raises BadAnswer unless a plain and a streamed call through ``route`` come back 200
+    carrying the simulator's fingerprint."""
+    for stream in (False, True):
+        body = STREAM_BODY if stream else BODY
+        async with session.post(route.url, json=body, headers=route.headers) as response:
+            text = await response.text()
+            if response.status != 200:
+                raise BadAnswer(f"HTTP {response.status}: {text[:300]}")
+        if SIM_FINGERPRINT not in text:
+            kind = "streamed" if stream else "plain"
+            raise BadAnswer(f"{kind} answer lacks the simulator's fingerprint: {text[:300]}")
+
+
+async def sequential(
+    routes: list[Route], n: int, stream: bool
+) -> dict[str, list[tuple[float, float]]]:
+    """``n`` calls per route, one at a time, round robin with the order rotated every turn
+    so drift hits every route alike.  Returns (first byte, total) seconds per route."""
+    results: dict[str, list[tuple[float, float]]] = {p.name: [] for p in routes}
+    connector = aiohttp.TCPConnector(limit=len(routes) * 2)
+    async with aiohttp.ClientSession(connector=connector, timeout=REQUEST_TIMEOUT) as session:
+        for _ in range(10):  # warm-up, every route
+            for route in routes:
+                await one_call(session, route, stream)
+        for turn in range(n):
+            shift = turn % len(routes)
+            for route in routes[shift:] + routes[:shift]:
+                results[route.name].append(await one_call(session, route, stream))
+    return results
+
+
+def sequential_report(
+    results: dict[str, list[tuple[float, float]]], direct: str, stream: bool
+) -> dict[str, dict[str, float]]:
+    """Per gateway: added latency of the total (plain) or of the first byte (stream)."""
+    index = 0 if stream else 1
+    base = [r[index] * 1000 for r in results[direct]]
+    return {
+        name: latency_summary(base, [r[index] * 1000 for r in calls])
+        for name, calls in results.items()
+        if name != direct
+    }
+
+
+async def load(route: Route, concurrency: int, seconds: float, stream: bool) -> dict[str, float]:
+    """Keep ``concurrency`` calls in flight for ``seconds``: successful calls per second."""
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    done = errors = 0
+    async with aiohttp.ClientSession(connector=connector, timeout=REQUEST_TIMEOUT) as session:
+        warm = await asyncio.gather(
+            *(one_call(session, route, stream) for _ in range(concurrency)),
+            return_exceptions=True,
+        )
+        errors += sum(isinstance(w, BaseException) for w in warm)
+        stop_at = time.perf_counter() + seconds
+
+        async def worker() -> None:
+            nonlocal done, errors
+            while time.perf_counter() < stop_at:
+                try:
+                    await one_call(session, route, stream)
+                except (BadAnswer, aiohttp.ClientError, TimeoutError):
+                    errors += 1
+                    continue
+                done += 1
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        elapsed = time.perf_counter() - started
+    return {"req_per_s": done / elapsed, "errors": errors}
+
+
+async def under_load(
+    routes: list[Route], direct: str, concurrency: int, seconds: float, rounds: int, stream: bool
+) -> dict[str, dict[str, float]]:
+    """Load runs in rounds, order rotated each round; per gateway the median throughput
+    against the direct route's median in the same rounds."""
+    runs: dict[str, list[dict[str, float]]] = {p.name: [] for p in routes}
+    for turn in range(rounds):
+        shift = turn % len(routes)
+        for route in routes[shift:] + routes[:shift]:
+            runs[route.name].append(await load(route, concurrency, seconds, stream))
+    base = statistics.median(r["req_per_s"] for r in runs[direct])
+    report: dict[str, dict[str, float]] = {}
+    for name, measured in runs.items():
+        rate = statistics.median(r["req_per_s"] for r in measured)
+        report[name] = {
+            "req_per_s": rate,
+            "ratio": rate / base if base else 0.0,
+            "errors": sum(r["errors"] for r in measured),
+        }
+    return report
