@@ -1,0 +1,174 @@
+"""Cascades: call one to three cheap models first, accept their answer when confident, else
+escalate to the strongest model.  Every call is paid: an escalated query costs the cheap
+calls plus the strong one.
+
+The accepted cheap answer is the plurality final answer among the cheap tier (ties: the
+model best on train); confidence is
+
+* ``agreement-cascade``: the share of the cheap tier that agrees with it (two or three
+  models; no learning);
+* ``scorer-cascade``: a logistic regression on what the cheap answers say (agreement
+  pattern, vote share, and :mod:`~thrifty.eval.route.answers` text features of the accepted
+  answer) predicting whether the accepted answer is right.
+
+The cheap tier is chosen on train for the cascade's quality target (``@98%``: 98% of the
+strongest model's train quality; ``@100%``: all of it): the tier whose out-of-fold train
+cost at that target is lowest.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from thrifty.eval.route.answers import FEATURE_NAMES, final_answer, text_features
+from thrifty.eval.route.routers import fit_logistic, sigmoid
+from thrifty.eval.route.strategies import ThresholdStrategy
+from thrifty.eval.route.table import BoolArray, FloatArray, IntArray, OutcomeTable, QueryView
+
+MAX_TIER = 3
+MAX_TIER_CANDIDATES = 5
+CHEAP_SHARE = 0.5  # a tier model costs at most this share of the strongest on train
+CORRECT = 0.5
+
+
+@dataclass
+class ScorerState:
+    mean: FloatArray
+    scale: FloatArray
+    weights: FloatArray
+    intercept: float
+
+
+class Cascade(ThresholdStrategy):
+    kind = "cascade"
+
+    def __init__(self, target: str, learned: bool, tier: Sequence[str] | None = None) -> None:
+        self.target = target
+        self.learned = learned
+        self.fixed_tier = tuple(tier) if tier else None
+        base = "scorer-cascade" if learned else "agreement-cascade"
+        self.name = f"{base}@{target}"
+
+    # -- choosing the cheap tier on train -------------------------------------------------
+
+    def _fit(self, train: OutcomeTable, targets: Mapping[str, float]) -> None:
+        # Parsed answers and text features of train rows are reused across the tier search
+        # (memos live for the fit only).
+        self._answers: dict[str, str] = {}
+        self._features: dict[tuple[str, str], list[float]] = {}
+        try:
+            self._search_tier(train, targets)
+        finally:
+            self._answers, self._features = {}, {}
+
+    def _search_tier(self, train: OutcomeTable, targets: Mapping[str, float]) -> None:
+        quality = train.mean_quality()
+        options = self._tier_options(train)
+        if not options:
+            raise ValueError(f"{self.name}: no cheap model to put before the strongest")
+        best: tuple[float, float, tuple[int, ...]] | None = None
+        for tier in options:
+            self.tier = tuple(sorted(tier, key=lambda j: -quality[j]))
+            cost, met = self._train_cost(train, targets[self.target])
+            key = (0.0 if met else 1.0, cost, self.tier)
+            if best is None or key[:2] < best[:2]:
+                best = key
+        assert best is not None
+        self.tier = best[2]
+        super()._fit(train, targets)
+
+    def _tier_options(self, train: OutcomeTable) -> list[tuple[int, ...]]:
+        if self.fixed_tier:
+            return [tuple(train.index(m) for m in self.fixed_tier)]
+        cost, quality = train.total_cost(), train.mean_quality()
+        cheap = [
+            j
+            for j in range(len(train.models))
+            if j != self.strongest and cost[j] <= CHEAP_SHARE * cost[self.strongest]
+        ]
+        cheap = sorted(cheap, key=lambda j: -quality[j])[:MAX_TIER_CANDIDATES]
+        smallest = 1 if self.learned else 2
+        return [
+            tier
+            for size in range(smallest, MAX_TIER + 1)
+            for tier in itertools.combinations(cheap, size)
+        ]
+
+    def _train_cost(self, train: OutcomeTable, level: float) -> tuple[float, bool]:
+        thresholds = self._choose_thresholds(train, {"t": level})
+        state = self._train(train)
+        chosen, called = self._decide(self._signals(state, train.views()), thresholds["t"])
+        met = float(train.scores[np.arange(len(train)), chosen].mean()) >= level
+        return float((train.costs * called).sum()), met
+
+    # -- signals ----------------------------------------------------------------------------
+
+    def _read_tier(self, views: Sequence[QueryView]) -> tuple[FloatArray, IntArray, FloatArray]:
+        """Per query: the agreement share, the accepted model, and the scorer's features."""
+        n = len(views)
+        share, accepted = np.zeros(n), np.zeros(n, dtype=np.int64)
+        width = len(self.tier) + 2 + (len(FEATURE_NAMES) if self.learned else 0)
+        features = np.zeros((n, width))
+        for i, view in enumerate(views):
+            texts = [view.response(self.models[j]) for j in self.tier]
+            answers = [self._answer(t) for t in texts]
+            top, votes = Counter(answers).most_common(1)[0]
+            pick = next(k for k, a in enumerate(answers) if a == top)
+            share[i], accepted[i] = votes / len(answers), self.tier[pick]
+            agree = [float(a == top) for a in answers]
+            row = [*agree, share[i], len(set(answers)) / len(answers)]
+            if self.learned:
+                row += self._text_features(view.prompt, texts[pick])
+            features[i] = row
+        return share, accepted, features
+
+    def _answer(self, text: str) -> str:
+        if (found := self._answers.get(text)) is None:
+            found = self._answers[text] = final_answer(text)
+        return found
+
+    def _text_features(self, prompt: str, text: str) -> list[float]:
+        key = (prompt, text)
+        if (found := self._features.get(key)) is None:
+            found = self._features[key] = text_features(prompt, text)
+        return found
+
+    def _train(self, train: OutcomeTable) -> object:
+        if not self.learned:
+            return None
+        _, accepted, features = self._read_tier(train.views())
+        labels = (train.scores[np.arange(len(train)), accepted] >= CORRECT).astype(float)
+        mean, scale = features.mean(axis=0), features.std(axis=0)
+        scale[scale == 0] = 1.0
+        weights, intercept = fit_logistic((features - mean) / scale, labels)
+        return ScorerState(mean, scale, weights, intercept)
+
+    def _signals(self, state: object, views: Sequence[QueryView]) -> FloatArray:
+        share, accepted, features = self._read_tier(views)
+        if isinstance(state, ScorerState):
+            z = ((features - state.mean) / state.scale) @ state.weights + state.intercept
+            confidence = sigmoid(z)
+        else:
+            confidence = share
+        return np.stack([confidence, accepted.astype(float)], axis=1)
+
+    def _grid_values(self, signals: FloatArray) -> FloatArray:
+        return np.asarray(signals[:, 0], dtype=float)
+
+    def _decide(self, signals: FloatArray, threshold: float) -> tuple[IntArray, BoolArray]:
+        n = len(signals)
+        accept = signals[:, 0] >= threshold
+        chosen = np.where(accept, signals[:, 1].astype(np.int64), self.strongest).astype(np.int64)
+        called = np.zeros((n, len(self.models)), dtype=bool)
+        called[:, list(self.tier)] = True
+        called[~accept, self.strongest] = True
+        return chosen, called
+
+    def decide_one(self, view: QueryView, threshold: float) -> int:
+        """One live decision (the model whose answer is served), as the benchmark times it."""
+        return int(self._decide(self._signals(self.state, [view]), threshold)[0][0])

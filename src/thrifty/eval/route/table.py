@@ -1,0 +1,123 @@
+"""Records as arrays for evaluation, and the label-free view a strategy decides from.
+
+:class:`OutcomeTable` holds the labels (``scores``) and the per-call costs; only the fitting
+step and the evaluator read them.  At decision time a strategy receives
+:class:`QueryView` objects, built from the prompt and the response texts alone: a view has
+no path to a score, and it records which models' responses were read, so the evaluator can
+check that a strategy paid for every answer it looked at.
+
+Costs are US dollars as ``float64`` here: the evaluator compares sums and ratios of
+recorded costs over thousands of queries; nothing is booked from these figures.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+from thrifty.eval.route.records import RouteRecord
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
+
+
+class UnpaidReadError(RuntimeError):
+    """A strategy read the response of a model it did not call."""
+
+
+@dataclass(slots=True)
+class QueryView:
+    """What a strategy may see of one query when deciding: the prompt, and the response of
+    a model it calls (each read is recorded).  It holds no score."""
+
+    prompt: str
+    _responses: tuple[tuple[str, str], ...]
+    _read: set[str] = field(default_factory=set)
+
+    def response(self, model: str) -> str:
+        """The answer ``model`` gave (``""`` if the records have no text): reading it means
+        the strategy called that model on this query."""
+        self._read.add(model)
+        for name, text in self._responses:
+            if name == model:
+                return text
+        raise KeyError(model)
+
+    @property
+    def read_models(self) -> frozenset[str]:
+        return frozenset(self._read)
+
+
+@dataclass(frozen=True)
+class OutcomeTable:
+    """``n`` queries by ``m`` models: prompts, response texts, scores and costs."""
+
+    models: tuple[str, ...]
+    ids: tuple[str, ...]
+    prompts: tuple[str, ...]
+    responses: tuple[tuple[str, ...], ...]  # [query][model]
+    scores: FloatArray  # [n, m] in [0, 1]
+    costs: FloatArray  # [n, m] US dollars
+
+    @classmethod
+    def from_records(
+        cls, records: Sequence[RouteRecord], models: Sequence[str] | None = None
+    ) -> OutcomeTable:
+        names = tuple(models or records[0].outcomes)
+        scores = np.array([[r.outcomes[m].score for m in names] for r in records], dtype=float)
+        costs = np.array([[float(r.outcomes[m].cost_usd) for m in names] for r in records])
+        responses = tuple(tuple(r.outcomes[m].response or "" for m in names) for r in records)
+        return cls(
+            names,
+            tuple(r.id for r in records),
+            tuple(r.prompt for r in records),
+            responses,
+            scores.reshape(len(records), len(names)),
+            costs.reshape(len(records), len(names)),
+        )
+
+    def __len__(self) -> int:
+        return len(self.prompts)
+
+    def index(self, model: str) -> int:
+        return self.models.index(model)
+
+    def subset(self, rows: Sequence[int] | IntArray) -> OutcomeTable:
+        picked = [int(i) for i in rows]
+        return OutcomeTable(
+            self.models,
+            tuple(self.ids[i] for i in picked),
+            tuple(self.prompts[i] for i in picked),
+            tuple(self.responses[i] for i in picked),
+            self.scores[picked],
+            self.costs[picked],
+        )
+
+    def views(self) -> list[QueryView]:
+        """Fresh label-free views, one per query."""
+        return [
+            QueryView(prompt, tuple(zip(self.models, texts, strict=True)))
+            for prompt, texts in zip(self.prompts, self.responses, strict=True)
+        ]
+
+    def has_responses(self, model: str) -> bool:
+        j = self.index(model)
+        return any(texts[j] for texts in self.responses)
+
+    def mean_quality(self) -> FloatArray:
+        return np.asarray(self.scores.mean(axis=0), dtype=float)
+
+    def total_cost(self) -> FloatArray:
+        return np.asarray(self.costs.sum(axis=0), dtype=float)
+
+    def strongest(self) -> int:
+        """The model with the best mean score (ties: the dearer one)."""
+        quality, cost = self.mean_quality(), self.total_cost()
+        return int(max(range(len(self.models)), key=lambda j: (quality[j], cost[j])))
+
+    def cheapest(self) -> int:
+        return int(np.argmin(self.total_cost()))
