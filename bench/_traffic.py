@@ -8,6 +8,7 @@ Every route is a :class:`Route`: the chat-completions URL plus the headers that 
 from __future__ import annotations
 
 import asyncio
+import math
 import statistics
 import time
 from dataclasses import dataclass, field
@@ -65,7 +66,7 @@ def percentile(values: list[float], q: float) -> float:
     if not values:
         raise ValueError("percentile of no values")
     ordered = sorted(values)
-    rank = max(1, min(len(ordered), round(q * len(ordered) + 0.5)))
+    rank = max(1, min(len(ordered), math.ceil(q * len(ordered) - 1e-9)))  # float slack
     return ordered[rank - 1]
 
 
