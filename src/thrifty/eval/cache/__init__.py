@@ -1,0 +1,1 @@
+"""`thrifty eval cache`: the semantic cache measured on labelled query pairs."""

@@ -1,0 +1,124 @@
+"""Calibration: the similarity threshold that keeps wrong hits under an error budget.
+
+The false-hit rate is the share of served hits whose cached answer is wrong for the new
+query (1 - precision).  Offline, :func:`calibrate` reads labelled pairs (a similarity, the
+guards' verdict and whether the pair truly asks the same) and picks, for each target rate,
+the lowest threshold whose *upper* confidence bound on the false-hit rate among the pairs
+at or above it is within the target: the bound, not the observed rate, so a threshold
+chosen on few pairs is not optimistic.  :data:`DEFAULT_THRESHOLDS` is that table computed
+on Quora Question Pairs with the shipped embedder (``thrifty eval cache`` reproduces it).
+
+Online, :class:`Tally` counts exploration outcomes (a would-be hit sent upstream anyway
+and the answers compared); its Wilson interval is the reported estimate of the error rate.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+__all__ = [
+    "DEFAULT_THRESHOLDS",
+    "Tally",
+    "calibrate",
+    "threshold_for",
+    "wilson_bounds",
+]
+
+# target false-hit rate -> cosine threshold, all-MiniLM-L6-v2 int8, guards on.  Derived by
+# `thrifty eval cache` on the calibration half of Quora Question Pairs (docs/semantic-cache.md).
+DEFAULT_THRESHOLDS: Mapping[float, float | None] = {
+    0.01: 0.99,
+    0.02: 0.97,
+    0.05: 0.94,
+    0.10: 0.91,
+}
+Z_95 = 1.959964  # two-sided 95%: each bound is exceeded 2.5% of the time
+
+
+def wilson_bounds(failures: int, trials: int, z: float = Z_95) -> tuple[float, float]:
+    """The Wilson score interval of a rate observed as ``failures`` in ``trials``
+    (``(0, 1)`` when nothing was observed)."""
+    if trials <= 0:
+        return 0.0, 1.0
+    if not 0 <= failures <= trials:
+        raise ValueError(f"failures must be within 0..trials, got {failures}/{trials}")
+    rate = failures / trials
+    z2 = z * z
+    centre = (rate + z2 / (2 * trials)) / (1 + z2 / trials)
+    spread = z * math.sqrt(rate * (1 - rate) / trials + z2 / (4 * trials * trials))
+    spread /= 1 + z2 / trials
+    return max(0.0, centre - spread), min(1.0, centre + spread)
+
+
+def calibrate(
+    similarities: Sequence[float],
+    same: Sequence[bool],
+    targets: Sequence[float],
+    *,
+    z: float = Z_95,
+    min_hits: int = 30,
+) -> dict[float, float | None]:
+    """For each target false-hit rate, the lowest threshold ``t`` such that, among the
+    pairs with similarity >= ``t``, the Wilson upper bound of the share of wrong pairs
+    (``same`` False) is at most the target, with at least ``min_hits`` such pairs.
+    ``None``: no threshold meets the target (the cache must not serve hits).
+
+    Pairs the guards vetoed must be left out by the caller: they never become hits."""
+    if len(similarities) != len(same):
+        raise ValueError("similarities and labels differ in length")
+    for target in targets:
+        if not 0 < target < 1:
+            raise ValueError(f"a target false-hit rate is within (0, 1), got {target}")
+    ranked = sorted(zip(similarities, same, strict=True), key=lambda pair: -pair[0])
+    chosen: dict[float, float | None] = dict.fromkeys(targets)
+    wrong = 0
+    for index, (similarity, is_same) in enumerate(ranked):
+        wrong += not is_same
+        hits = index + 1
+        tied = index + 1 < len(ranked) and ranked[index + 1][0] == similarity
+        if tied or hits < min_hits:
+            continue  # a threshold cannot split equal similarities
+        upper = wilson_bounds(wrong, hits, z)[1]
+        for target in targets:
+            if upper <= target:
+                chosen[target] = similarity
+    return chosen
+
+
+def threshold_for(
+    target: float, table: Mapping[float, float | None] = DEFAULT_THRESHOLDS
+) -> float | None:
+    """The threshold for ``target`` from a calibration table: the entry of the largest
+    calibrated target not above it (a stricter budget's threshold is safe for a looser
+    one).  ``None`` when the target is below every calibrated one."""
+    eligible = [t for t in table if t <= target + 1e-12]
+    return table[max(eligible)] if eligible else None
+
+
+@dataclass(slots=True)
+class Tally:
+    """Exploration outcomes: ``explored`` would-be hits checked upstream, ``wrong`` of
+    which the comparator judged different from the cached answer."""
+
+    explored: int = 0
+    wrong: int = 0
+
+    def add(self, agreed: bool) -> None:
+        self.explored += 1
+        self.wrong += not agreed
+
+    @property
+    def rate(self) -> float | None:
+        return self.wrong / self.explored if self.explored else None
+
+    def bounds(self) -> tuple[float, float]:
+        return wilson_bounds(self.wrong, self.explored)
+
+    def describe(self) -> str:
+        """Short, for a response header: ``0.012 [0.004, 0.034] n=250``."""
+        if not self.explored:
+            return "unknown n=0"
+        low, high = self.bounds()
+        return f"{self.wrong / self.explored:.3f} [{low:.3f}, {high:.3f}] n={self.explored}"

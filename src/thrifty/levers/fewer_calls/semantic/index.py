@@ -1,0 +1,89 @@
+"""One vector index per partition (usearch HNSW, cosine), saved to a file of its own.
+
+The SQLite store holds the truth (every entry with its vector); an index file is only a
+faster way back to it.  :meth:`PartitionIndex.load` takes a file only when it is readable
+and holds exactly the entries the store has for that partition (same count, same largest
+key); otherwise the index is rebuilt from the stored vectors.  Every candidate an index
+returns is checked against the store again (its partition, its vector's similarity), so a
+damaged or stale index file can cost a miss, never a wrong answer.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from thrifty.levers.fewer_calls.semantic.embedder import Vectors
+
+__all__ = ["PartitionIndex"]
+
+log = logging.getLogger("thrifty.semantic_cache")
+
+
+class PartitionIndex:
+    """Nearest neighbours among one partition's entries, keyed by entry id."""
+
+    def __init__(self, dimensions: int, index: Any | None = None) -> None:
+        from usearch.index import Index
+
+        self.dimensions = dimensions
+        self._index: Any = index or Index(ndim=dimensions, metric="cos", dtype="f32")
+        self.dirty = False
+
+    @classmethod
+    def build(cls, dimensions: int, keys: list[int], vectors: Vectors) -> PartitionIndex:
+        import numpy as np
+
+        made = cls(dimensions)
+        if keys:
+            made._index.add(np.asarray(keys, dtype=np.uint64), vectors, threads=1)
+        made.dirty = True
+        return made
+
+    @classmethod
+    def load(cls, path: Path, dimensions: int, count: int, largest: int) -> PartitionIndex | None:
+        """The index saved at ``path`` if it is readable and matches the store (``count``
+        entries, the largest key ``largest``); ``None`` otherwise (rebuild it)."""
+        if not path.exists():
+            return None
+        try:
+            from usearch.index import Index
+
+            index = Index.restore(str(path), view=False)
+            if index is None or index.ndim != dimensions or len(index) != count:
+                return None
+            if count and int(max(index.keys)) != largest:
+                return None
+        except Exception as exc:  # any damage: rebuild
+            log.warning("semantic cache: index file %s unreadable (%s); rebuilding", path, exc)
+            return None
+        return cls(dimensions, index)
+
+    def __len__(self) -> int:
+        return len(self._index)
+
+    def add(self, key: int, vector: Vectors) -> None:
+        import numpy as np
+
+        self._index.add(np.uint64(key), vector)
+        self.dirty = True
+
+    def remove(self, key: int) -> None:
+        self._index.remove(key)
+        self.dirty = True
+
+    def nearest(self, vector: Vectors, count: int) -> list[int]:
+        """Up to ``count`` entry ids, nearest first."""
+        if len(self._index) == 0:
+            return []
+        found = self._index.search(vector, min(count, len(self._index)))
+        return [int(k) for k in found.keys]
+
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(".partial")
+        self._index.save(str(partial))
+        partial.replace(path)
+        self.dirty = False
