@@ -58,8 +58,10 @@ def default_strategies(table: OutcomeTable) -> list[Strategy]:
     with_text = [m for m in table.models if table.has_responses(m)]
     if len(with_text) >= 3:
         strategies += [Cascade(t, learned=False) for t in ("98%", "100%")]
-    if with_text:
+    if len(with_text) >= 3:
         strategies += [Cascade(t, learned=True) for t in ("98%", "100%")]
+    elif with_text:  # one cheap model with text: a single possible tier
+        strategies.append(Cascade("98%", learned=True))
     return strategies
 
 
@@ -140,8 +142,8 @@ def headline(split: SplitResult, result: StrategyResult) -> dict[str, float | No
     }
     weak = split.cheapest_quality
     if split.strongest != split.cheapest and q != weak:
-        for name, target in (("cpt_50", 0.5), ("cpt_80", 0.8)):
-            share = cpt(result.points, target, weak, q)
+        for name, gain in (("cpt_50", 0.5), ("cpt_80", 0.8)):
+            share = cpt(result.points, gain, weak, q)
             figures[name] = None if share is None else 100.0 * share
         figures["apgr"] = apgr(result.points, weak, q)
     for target, p in result.picked.items():

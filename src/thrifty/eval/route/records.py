@@ -94,9 +94,10 @@ def _cost(model: str, fields: Mapping[str, object], book: PriceBook) -> Decimal:
             raise RecordError(f"{model}: cost_usd must be in [0, {MAX_COST_USD}], got {raw!r}")
         return usd
     tokens = [fields.get("input_tokens"), fields.get("output_tokens")]
-    if not all(isinstance(t, int) and not isinstance(t, bool) and t >= 0 for t in tokens):
+    counts = [t for t in tokens if isinstance(t, int) and not isinstance(t, bool) and t >= 0]
+    if len(counts) != 2:
         raise RecordError(f"{model}: give cost_usd, or input_tokens and output_tokens (ints >= 0)")
-    return token_cost(book, model, int(tokens[0] or 0), int(tokens[1] or 0))
+    return token_cost(book, model, counts[0], counts[1])
 
 
 def _outcome(model: str, fields: object, book: PriceBook) -> ModelOutcome:

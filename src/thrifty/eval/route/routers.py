@@ -23,6 +23,7 @@ from thrifty.eval.route.strategies import ThresholdStrategy, one_hot
 from thrifty.eval.route.table import BoolArray, FloatArray, IntArray, OutcomeTable, QueryView
 
 NEIGHBOURS = 25
+KNN_BATCH = 512
 CORRECT = 0.5
 
 
@@ -35,7 +36,7 @@ def text_vectorizer() -> TfidfVectorizer:
 def frontier_models(train: OutcomeTable) -> list[int]:
     """Models not beaten on both cost and quality by another on train, cheapest first."""
     quality, cost = train.mean_quality(), train.total_cost()
-    keep = []
+    keep: list[int] = []
     for j in sorted(range(len(train.models)), key=lambda j: (cost[j], -quality[j])):
         if not keep or quality[j] > quality[keep[-1]]:
             keep.append(j)
@@ -77,11 +78,15 @@ class NeighbourRouterState:
     train_scores: FloatArray  # [train, candidates]
 
     def predict(self, prompts: Sequence[str]) -> FloatArray:
-        similarity = self.vectorizer.transform(prompts) @ self.train_features.T  # type: ignore[attr-defined]
-        dense = np.asarray(similarity.toarray(), dtype=float)
-        k = min(NEIGHBOURS, dense.shape[1])
-        nearest = np.argpartition(-dense, k - 1, axis=1)[:, :k]
-        return np.asarray(self.train_scores[nearest].mean(axis=1), dtype=float)
+        features = self.vectorizer.transform(prompts)
+        k = min(NEIGHBOURS, self.train_scores.shape[0])
+        parts = []
+        for start in range(0, len(prompts), KNN_BATCH):  # bounded memory on big tables
+            similarity = features[start : start + KNN_BATCH] @ self.train_features.T  # type: ignore[attr-defined]
+            dense = np.asarray(similarity.toarray(), dtype=float)
+            nearest = np.argpartition(-dense, k - 1, axis=1)[:, :k]
+            parts.append(self.train_scores[nearest].mean(axis=1))
+        return np.asarray(np.concatenate(parts), dtype=float)
 
 
 class PromptRouter(ThresholdStrategy):
