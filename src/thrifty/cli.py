@@ -1,4 +1,4 @@
-"""The ``thrifty`` command: serve, keys, sim, report, prices.  It parses flags and calls the
+"""The ``thrifty`` command: serve, keys, sim, report, prices, cache.  It parses flags and calls the
 library; it holds no pipeline logic."""
 
 from __future__ import annotations
@@ -287,6 +287,12 @@ def cmd_prices(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_cache(args: argparse.Namespace) -> int:
+    from thrifty.commands import cache
+
+    return cache.run(args, _settings(args, ledger={"path": args.ledger}))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="thrifty", description="Cut what you pay for LLM calls without cutting quality."
@@ -369,6 +375,10 @@ def build_parser() -> argparse.ArgumentParser:
     prices.add_argument("--at", help="prices in force on this day, YYYY-MM-DD (UTC; default today)")
     prices.add_argument("--json", action="store_true")
     prices.set_defaults(func=cmd_prices)
+
+    from thrifty.commands.cache import add_parser as add_cache_parser
+
+    add_cache_parser(sub, [config_after]).set_defaults(func=cmd_cache)
     return parser
 
 
