@@ -87,6 +87,7 @@ class _OpenAIStream:
         "_provider",
         "_response",
         "_settled",
+        "_text_first",
         "_translator",
         "_usage",
         "complete",
@@ -100,6 +101,7 @@ class _OpenAIStream:
         forward_usage: bool,
         translator: OpenAIToAnthropicStream | None,
         prompt: JSON,
+        text_first: bool = False,
     ) -> None:
         self.complete = False
         self._provider = provider
@@ -108,6 +110,8 @@ class _OpenAIStream:
         self._forward_usage = forward_usage
         self._translator = translator
         self._model_seen = False
+        # A legacy completion's first chunk carries text (a chat stream's, only the role).
+        self._text_first = text_first
         self._prompt = prompt  # the request body, for an estimate if usage never comes
         # Tally of delta chunks (count, raw bytes, the last one): what an estimate of the
         # output needs if the stream ends before its usage chunk.
@@ -141,12 +145,13 @@ class _OpenAIStream:
             response.usage = usage.usage
             response.usage_reported = True
         response.service_tier = usage.service_tier
+        counted = self._model_seen or self._text_first
         if not self._model_seen:
             self._model_seen = True
             model = data.get("model")
             if isinstance(model, str) and model:
                 response.model = model
-        elif data.get("choices"):  # a delta chunk that had to be parsed (translating...)
+        if counted and data.get("choices"):  # a delta chunk that had to be parsed
             self._deltas += 1
             self._delta_bytes += len(event.raw)
             self._previous_delta = self._last_delta
@@ -256,4 +261,5 @@ class OpenAIProvider(BaseProvider):
                 else None
             ),
             prompt=request.body,
+            text_first=request.api == "completions",
         )
