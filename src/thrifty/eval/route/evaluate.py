@@ -116,6 +116,8 @@ def evaluate_split(
             s.label: point(test.scores, test.costs, s.chosen, s.called, strongest, s.label)
             for s in plan.settings
         }
+        if len(points) != len(plan.settings):
+            raise ValueError(f"{strategy.name}: two settings share a label")
         picked = {target: points[label] for target, label in plan.picked.items()}
         results.append(StrategyResult(strategy.name, strategy.kind, list(points.values()), picked))
     results.append(StrategyResult(ORACLE, "bound", oracle_points(test, strongest)))

@@ -182,7 +182,7 @@ class ThresholdStrategy(Strategy):
         settings, picked = [], {}
         for t in threshold_grid(self._grid_values(signals), tuple(self.thresholds.values())):
             chosen, called = self._decide(signals, t)
-            settings.append(Setting(f"t={t:.4g}", chosen, called))
+            settings.append(Setting(f"t={t:.10g}", chosen, called))
         for target, t in self.thresholds.items():
-            picked[target] = f"t={t:.4g}"
+            picked[target] = f"t={t:.10g}"
         return Plan(settings, picked)

@@ -1,0 +1,91 @@
+"""What each strategy does on data whose right answers are known."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tests.eval.route.conftest import synthetic_records
+from thrifty.eval.route.cascades import Cascade
+from thrifty.eval.route.evaluate import TARGETS, evaluate_split, headline
+from thrifty.eval.route.routers import PromptRouter, frontier_models
+from thrifty.eval.route.strategies import AlwaysModel, BestStatic, RandomRouter
+from thrifty.eval.route.table import OutcomeTable
+
+# per query: small $0.001, medium $0.003, large $0.010; a third of the prompts are hard
+
+
+def run(*strategies):  # type: ignore[no-untyped-def]
+    train = OutcomeTable.from_records(synthetic_records(150))
+    test = OutcomeTable.from_records(synthetic_records(60, offset=1000))
+    split = evaluate_split(train, test, list(strategies))
+    return split, {r.name: r for r in split.results}
+
+
+def test_baselines() -> None:
+    split, results = run(
+        AlwaysModel("strongest"), AlwaysModel("cheapest"), BestStatic(), RandomRouter()
+    )
+    assert (split.strongest, split.cheapest) == ("large", "small")
+    assert split.strongest_quality == 1.0 and split.cheapest_quality == pytest.approx(2 / 3)
+    [strong] = results["always-strongest"].points
+    assert (strong.quality, strong.cost_pct) == (1.0, 100.0)
+    [cheap] = results["always-cheapest"].points
+    assert cheap.cost_pct == pytest.approx(10.0) and cheap.quality == pytest.approx(2 / 3)
+    assert results["best-static"].picked["100%"].cost_pct == 100.0  # only large reaches 100%
+    shares = [p.strong_share for p in results["random"].points]
+    assert shares == sorted(shares) and shares[0] == 0 and shares[-1] == 1
+    assert results["perfect-router"].points  # the bound: small on easy, large on hard
+    assert headline(split, results["perfect-router"])["cost_pct_to_match_strongest"] == (
+        pytest.approx(100 * (40 * 0.001 + 20 * 0.010) / (60 * 0.010))
+    )
+
+
+@pytest.mark.parametrize("method", ["logreg", "knn"])
+def test_a_prompt_router_sends_hard_prompts_to_the_strong_model(method: str) -> None:
+    split, results = run(PromptRouter(method))
+    figures = headline(split, results[f"prompt-router-{method}"])
+    # small on the 40 easy prompts, large on the 20 hard ones = the perfect router's 40%
+    assert figures["cost_pct_to_match_strongest"] == pytest.approx(40.0)
+    picked = results[f"prompt-router-{method}"].picked["100%"]
+    assert picked.quality == 1.0 and picked.cost_pct == pytest.approx(40.0)
+
+
+def test_frontier_models_skip_a_model_dearer_and_no_better() -> None:
+    table = OutcomeTable.from_records(synthetic_records(30))
+    assert [table.models[j] for j in frontier_models(table)] == ["small", "large"]
+
+
+@pytest.mark.parametrize("learned", [False, True])
+def test_a_cascade_escalates_on_disagreement_and_pays_both_calls(learned: bool) -> None:
+    _, results = run(Cascade("100%", learned=learned, tier=["small", "medium"]))
+    name = "scorer-cascade@100%" if learned else "agreement-cascade@100%"
+    picked = results[name].picked["100%"]
+    # every query calls small + medium ($0.004); the 20 hard ones (they disagree) add large
+    expected = 100 * (60 * 0.004 + 20 * 0.010) / (60 * 0.010)
+    assert picked.quality == 1.0
+    assert picked.cost_pct == pytest.approx(expected)
+    assert picked.strong_share == pytest.approx(1 / 3)
+
+
+def test_a_cascade_chooses_its_cheap_tier_on_train() -> None:
+    train = OutcomeTable.from_records(synthetic_records(150))
+    cascade = Cascade("100%", learned=False)
+    level = float(train.scores[:, train.strongest()].mean())
+    cascade.fit(train, {t: share * level for t, share in TARGETS.items()})
+    assert sorted(train.models[j] for j in cascade.tier) == ["medium", "small"]
+
+
+def test_a_learned_cascade_with_one_cheap_model_reads_its_answer() -> None:
+    _, results = run(Cascade("98%", learned=True, tier=["small"]))
+    points = results["scorer-cascade@98%"].points
+    assert max(p.quality for p in points) == 1.0
+    costs = [p.cost for p in points]
+    assert min(costs) >= 60 * 0.001 - 1e-12  # the cheap call is always paid
+    assert np.isclose(max(costs), 60 * 0.011)  # small + large on every query
+
+
+def test_a_cascade_needs_a_cheap_model() -> None:
+    table = OutcomeTable.from_records(synthetic_records(30))
+    with pytest.raises(ValueError):
+        Cascade("98%", learned=False, tier=["nope"]).fit(table, {"98%": 0.9})
