@@ -201,7 +201,12 @@ class ResponsesDialect(OpenAIDialect):
             "output": [item],
             "usage": {
                 "input_tokens": usage.total,
-                "input_tokens_details": {"cached_tokens": usage.cache_read},
+                # cache_write_tokens: required by the current spec; the simulated OpenAI
+                # cache is implicit and reports no writes (chat completions do not either).
+                "input_tokens_details": {
+                    "cached_tokens": usage.cache_read,
+                    "cache_write_tokens": 0,
+                },
                 "output_tokens": out.tokens,
                 "output_tokens_details": {"reasoning_tokens": 0},
                 "total_tokens": usage.total + out.tokens,
