@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
 import subprocess
 import sys
@@ -207,6 +208,9 @@ def litellm_launch(installed: Installed, port: int, upstream: str, workdir: Path
             "NO_DOCS": "True",
         }
     )
+    # It refuses to start without a master key; a fresh one per run, sent by the client.
+    master_key = "sk-bench-" + secrets.token_hex(16)
+    env["LITELLM_MASTER_KEY"] = master_key
     for database in ("DATABASE_URL", "REDIS_HOST", "REDIS_URL"):
         env.pop(database, None)
     argv = [str(installed.executable), "--config", str(config), "--host", "127.0.0.1"]
@@ -217,7 +221,7 @@ def litellm_launch(installed: Installed, port: int, upstream: str, workdir: Path
         env=env,
         ready_path="/health/liveliness",
         chat_url=f"http://127.0.0.1:{port}/v1/chat/completions",
-        headers={"Authorization": f"Bearer {DUMMY_KEY}"},
+        headers={"Authorization": f"Bearer {master_key}"},
         files={config: litellm_config(upstream)},
     )
 

@@ -74,6 +74,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--portkey-version", default=gw.PORTKEY_VERSION)
     parser.add_argument("--no-install", action="store_true", help="use installed ones only")
     parser.add_argument("--netns", choices=("auto", "on", "off"), default="auto")
+    parser.add_argument("--logs", type=Path, help="keep the processes' logs in this folder")
     parser.add_argument("--json", action="store_true", help="print JSON, not the table")
     parser.add_argument("--out", type=Path, help="also write the JSON report here")
     args = parser.parse_args(argv)
@@ -248,7 +249,8 @@ def versions(installed: dict[str, gw.Installed]) -> dict[str, str]:
 async def measure(args: argparse.Namespace, network: str) -> dict[str, Any]:
     installed, unavailable = install_all(args)
     with tempfile.TemporaryDirectory(prefix="other-gateways-") as tmp:
-        workdir = Path(tmp)
+        workdir = args.logs or Path(tmp)
+        workdir.mkdir(parents=True, exist_ok=True)
         sequential_part = await phase(args, 0.0, installed, unavailable, workdir)
         load_part = await phase(args, args.upstream_ms, installed, unavailable, workdir)
     return {
