@@ -23,6 +23,8 @@ stream's terminal ``response.completed`` / ``response.incomplete`` event)
     * ``input_tokens`` INCLUDES ``input_tokens_details.cached_tokens`` and
       ``output_tokens`` INCLUDES ``output_tokens_details.reasoning_tokens``: the same
       convention as chat completions under other names.
+    * ``input_tokens_details.cache_write_tokens`` (and its TTL breakdown) is not read:
+      as for chat completions, those tokens stay at the plain input rate.
     * Server tools report no count: each ``web_search_call`` (``file_search_call``) item
       of the response's ``output`` is one billed call (:func:`responses_server_tools`).
 
