@@ -128,6 +128,10 @@ async def test_a_stream_ends_with_a_cost_comment(gateway: Gateway) -> None:
     async with httpx.AsyncClient(base_url=gateway.url) as http:
         response = await http.post("/v1/responses", json=body)
     assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/event-stream")
+    assert response.headers["x-thrifty-model"] == "gpt-4o-mini"
+    assert response.headers["x-thrifty-provider"] == "openai"
+    assert response.headers["x-request-id"].startswith("req_")
     *events, last = [e for e in response.text.split("\n\n") if e]
     assert events[-1].startswith("event: response.completed\n")
     fields = dict(part.split("=") for part in last.removeprefix(": thrifty ").split())
@@ -282,3 +286,12 @@ async def test_the_unversioned_path_is_served_too(gateway: Gateway) -> None:
     assert other_method.status_code == 405
     [row] = gateway.rows()
     assert row.endpoint == "/responses"
+
+
+async def test_the_stateful_side_routes_are_not_served(gateway: Gateway) -> None:
+    async with httpx.AsyncClient(base_url=gateway.url) as http:
+        fetched = await http.get("/v1/responses/resp_123")
+        items = await http.get("/v1/responses/resp_123/input_items")
+    assert fetched.status_code == items.status_code == 404
+    assert fetched.json()["error"]["code"] == "not_found"
+    assert gateway.rows() == []  # nothing asked of a model: not booked
