@@ -9,7 +9,7 @@ import pytest
 
 from thrifty.config import Settings
 from thrifty.errors import BadRequest
-from thrifty.levers.fewer_calls.cache import cache_stage
+from thrifty.levers.fewer_calls.cache import ExactCache
 from thrifty.levers.fewer_calls.cache_policy import policies_for
 from thrifty.levers.fewer_calls.cache_store import Tally
 from thrifty.store import MemoryCache
@@ -43,8 +43,20 @@ def make(
     calls: list[int] = []
     upstream = FakeUpstream(answer or (lambda req: numbered(req, calls)))
     tally = Tally(None)
-    stage = cache_stage(store, policies_for(settings or Settings()), tally, clock=clock or Clock())
-    return stage(upstream), upstream, store, tally
+    cache = ExactCache(store, policies_for(settings or Settings()), tally, clock=clock or Clock())
+    return settled(cache, upstream), upstream, store, tally
+
+
+def settled(cache: ExactCache, upstream: Handler) -> Handler:
+    """The cache over ``upstream``; a call returns once its write to the store is done."""
+    handler = cache(upstream)
+
+    async def handle(request: ChatRequest) -> ChatResponse:
+        response = await handler(request)
+        await cache.drain()
+        return response
+
+    return handle
 
 
 def text_of(response: ChatResponse) -> str:
@@ -283,9 +295,9 @@ async def test_an_answer_over_max_entry_bytes_is_not_stored() -> None:
     store = MemoryCache()
     upstream = FakeUpstream(lambda r: reply(r, "y" * 1000, USAGE))
     tally = Tally(None)
-    handler = cache_stage(store, policies_for(settings), tally, max_entry_bytes=1000)(upstream)
+    cache = ExactCache(store, policies_for(settings), tally, max_entry_bytes=1000)
+    handler = settled(cache, upstream)
     await handler(det())
     assert (await store.stats()).entries == 0 and tally["not_stored"] == 1
-    small = cache_stage(store, policies_for(settings), tally, max_entry_bytes=1000)
-    await small(FakeUpstream(lambda r: reply(r, "y", USAGE)))(det(text="small"))
+    await settled(cache, FakeUpstream(lambda r: reply(r, "y", USAGE)))(det(text="small"))
     assert (await store.stats()).entries == 1

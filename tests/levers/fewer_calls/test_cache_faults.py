@@ -10,9 +10,10 @@ from typing import Any
 
 import pytest
 
+from tests.levers.fewer_calls.test_cache import settled
 from thrifty.config import Settings
 from thrifty.errors import ConfigError
-from thrifty.levers.fewer_calls.cache import cache_stage
+from thrifty.levers.fewer_calls.cache import ExactCache
 from thrifty.levers.fewer_calls.cache_policy import policies_for
 from thrifty.levers.fewer_calls.cache_store import Tally, cache_path, counter_key
 from thrifty.runtime import Thrifty
@@ -58,7 +59,7 @@ async def test_a_failing_lookup_is_a_miss_and_a_failing_write_loses_only_the_ent
 ) -> None:
     store, tally = FlakyCache(), Tally(None)
     upstream, calls = counting()
-    handler = cache_stage(store, policies_for(Settings()), tally)(upstream)
+    handler = settled(ExactCache(store, policies_for(Settings()), tally), upstream)
     store.fail_set = True
     first = await handler(det())
     assert first.headers["cache"] == "miss" and first.body is not None
@@ -93,7 +94,7 @@ async def test_a_failing_lookup_is_a_miss_and_a_failing_write_loses_only_the_ent
 async def test_a_corrupt_entry_is_dropped_and_answered_anew(garbage: bytes) -> None:
     store, tally = MemoryCache(), Tally(None)
     upstream, calls = counting()
-    handler = cache_stage(store, policies_for(Settings()), tally)(upstream)
+    handler = settled(ExactCache(store, policies_for(Settings()), tally), upstream)
     await handler(det())
     [key] = [k.decode() for k in store._entries]
     await store.set(key, garbage)

@@ -17,7 +17,7 @@ import pytest
 from thrifty.config import Settings
 from thrifty.ledger import LedgerStore
 from thrifty.ledger.stage import ledger_stage
-from thrifty.levers.fewer_calls.cache import cache_stage
+from thrifty.levers.fewer_calls.cache import ExactCache
 from thrifty.levers.fewer_calls.cache_policy import policies_for
 from thrifty.pipeline import compose
 from thrifty.store import MemoryCache
@@ -46,7 +46,7 @@ def pipeline(store: LedgerStore) -> tuple[Handler, FakeUpstream]:
     upstream = FakeUpstream(answer)
     stages = [
         ledger_stage(store, accountant()),
-        cache_stage(MemoryCache(), policies_for(Settings())),
+        ExactCache(MemoryCache(), policies_for(Settings())),
     ]
     return compose(stages, upstream), upstream
 

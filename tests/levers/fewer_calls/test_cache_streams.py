@@ -10,7 +10,7 @@ import pytest
 
 from thrifty.config import Settings
 from thrifty.dialects._common import anthropic_sse
-from thrifty.levers.fewer_calls.cache import cache_stage
+from thrifty.levers.fewer_calls.cache import ExactCache
 from thrifty.levers.fewer_calls.cache_policy import policies_for
 from thrifty.levers.fewer_calls.cache_store import Tally
 from thrifty.levers.fewer_calls.cache_streams import Recorder, body_of
@@ -33,10 +33,29 @@ def answer(request: ChatRequest) -> ChatResponse:
     return reply(request, "Hello there", USAGE)
 
 
-def make(answer_with: Any = answer) -> tuple[Any, FakeUpstream, MemoryCache, Tally]:
-    store, tally = MemoryCache(), Tally(None)
-    upstream = FakeUpstream(answer_with)
-    return cache_stage(store, policies_for(Settings()), tally)(upstream), upstream, store, tally
+class Cached:
+    """The cache over an upstream answering with ``answer_with``."""
+
+    def __init__(self, answer_with: Any = answer, max_entry_bytes: int = 2**20) -> None:
+        self.store, self.tally = MemoryCache(), Tally(None)
+        self.upstream = FakeUpstream(answer_with)
+        self.cache = ExactCache(
+            self.store, policies_for(Settings()), self.tally, max_entry_bytes=max_entry_bytes
+        )
+        self.handler = self.cache(self.upstream)
+
+    async def __call__(self, request: ChatRequest) -> ChatResponse:
+        return await self.handler(request)
+
+    async def read(self, request: ChatRequest) -> list[StreamEvent]:
+        """Ask, read the whole stream, and wait for the cache's write."""
+        events = await collect(await self.handler(request))
+        await self.cache.drain()
+        return events
+
+    async def entries(self) -> int:
+        await self.cache.drain()
+        return (await self.store.stats()).entries
 
 
 def text(events: list[StreamEvent]) -> str:
@@ -54,27 +73,27 @@ def text(events: list[StreamEvent]) -> str:
 async def test_a_completed_stream_is_stored_and_replayed_as_a_stream(
     model: str, dialect: Any
 ) -> None:
-    handler, upstream, store, tally = make()
-    first = await handler(det(model, dialect, True))
+    cached = Cached()
+    first = await cached(det(model, dialect, True))
     assert first.headers["cache"] == "miss"
-    assert (await store.stats()).entries == 0  # nothing before the stream completed
+    assert await cached.entries() == 0  # nothing before the stream completed
     assert text(await collect(first)) == "Hello there"
-    assert tally["stored"] == 1
-    second = await handler(det(model, dialect, True))
+    assert await cached.entries() == 1 and cached.tally["stored"] == 1
+    second = await cached(det(model, dialect, True))
     assert second.headers["cache"] == "hit" and second.served is None
     events = await collect(second)
     assert text(events) == "Hello there" and second.stream_complete
-    assert second.usage == USAGE and len(upstream.requests) == 1
+    assert second.usage == USAGE and len(cached.upstream.requests) == 1
 
 
 @pytest.mark.parametrize(("model", "dialect"), MODELS)
 async def test_a_stored_stream_serves_a_plain_request_and_the_other_way_round(
     model: str, dialect: Any
 ) -> None:
-    handler, upstream, _, _ = make()
-    await collect(await handler(det(model, dialect, True)))
-    assert len(upstream.requests) == 1
-    plain = await handler(det(model, dialect, False))
+    cached = Cached()
+    await cached.read(det(model, dialect, True))
+    plain = await cached(det(model, dialect, False))
+    assert len(cached.upstream.requests) == 1
     assert plain.headers["cache"] == "hit" and plain.body is not None
     if dialect == "openai":
         assert plain.body["choices"][0]["message"]["content"] == "Hello there"
@@ -82,7 +101,7 @@ async def test_a_stored_stream_serves_a_plain_request_and_the_other_way_round(
     else:
         assert plain.body["content"] == [{"type": "text", "text": "Hello there"}]
         assert plain.body["stop_reason"] == "end_turn"
-    other, _, _, _ = make()
+    other = Cached()
     await other(det(model, dialect, False))
     streamed = await other(det(model, dialect, True))
     assert streamed.headers["cache"] == "hit"
@@ -94,21 +113,20 @@ async def test_a_cut_stream_is_not_stored(model: str, dialect: Any) -> None:
     def cut(request: ChatRequest) -> ChatResponse:
         return stream_reply(request, ("a", "b", "c"), USAGE, fail_after=2)
 
-    handler, _, store, tally = make(cut)
-    response = await handler(det(model, dialect, True))
+    cached = Cached(cut)
     with pytest.raises(Exception, match="cut the stream"):
-        await collect(response)
-    assert (await store.stats()).entries == 0 and tally["not_stored"] == 1
+        await cached.read(det(model, dialect, True))
+    assert await cached.entries() == 0 and cached.tally["not_stored"] == 1
 
 
 async def test_a_stream_the_app_left_early_is_not_stored() -> None:
-    handler, _, store, tally = make()
-    response = await handler(det("gpt-4o", "openai", True))
+    cached = Cached()
+    response = await cached(det("gpt-4o", "openai", True))
     assert response.stream is not None
     async for _ in response.stream:
         break
     await response.stream.aclose()  # type: ignore[attr-defined]
-    assert (await store.stats()).entries == 0 and tally["not_stored"] == 1
+    assert await cached.entries() == 0 and cached.tally["not_stored"] == 1
 
 
 async def test_a_stream_never_read_is_closed_and_not_stored() -> None:
@@ -130,21 +148,28 @@ async def test_a_stream_never_read_is_closed_and_not_stored() -> None:
         response.stream = Tracked()  # type: ignore[assignment]
         return response
 
-    handler, _, store, _ = make(tracked)
-    response = await handler(det("gpt-4o", "openai", True))
+    cached = Cached(tracked)
+    response = await cached(det("gpt-4o", "openai", True))
     await response.stream.aclose()  # type: ignore[union-attr]
-    assert closed == [True] and (await store.stats()).entries == 0
+    assert closed == [True] and await cached.entries() == 0
 
 
 async def test_a_stream_over_the_byte_budget_is_passed_on_whole_but_not_kept() -> None:
     def big(request: ChatRequest) -> ChatResponse:
         return stream_reply(request, ["x" * 100] * 50, USAGE)
 
-    store, tally = MemoryCache(), Tally(None)
-    stage = cache_stage(store, policies_for(Settings()), tally, max_entry_bytes=1000)
-    response = await stage(FakeUpstream(big))(det("gpt-4o", "openai", True))
-    assert text(await collect(response)) == "x" * 5000
-    assert (await store.stats()).entries == 0 and tally["not_stored"] == 1
+    cached = Cached(big, max_entry_bytes=1000)
+    assert text(await cached.read(det("gpt-4o", "openai", True))) == "x" * 5000
+    assert await cached.entries() == 0 and cached.tally["not_stored"] == 1
+
+
+async def test_a_hit_is_served_while_its_write_is_under_way() -> None:
+    cached = Cached()
+    first = await cached(det("gpt-4o", "openai", False))
+    assert first.headers["cache"] == "miss"
+    second = await cached(det("gpt-4o", "openai", False))  # no drain in between
+    assert second.headers["cache"] == "hit"
+    assert len(cached.upstream.requests) == 1 and await cached.entries() == 1
 
 
 # -- adding events up to a body ---------------------------------------------------------------
