@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from thrifty.config import Settings
-from thrifty.errors import IdempotencyKeyReused, StreamInterrupted, UpstreamUnavailable
+from thrifty.errors import ConfigError, IdempotencyKeyReused, StreamInterrupted, UpstreamUnavailable
 from thrifty.levers.fewer_calls.idempotency import REPLAY, Keeper, idempotency_stage, ttls_of
 from thrifty.levers.fewer_calls.idempotency_records import (
     PROVIDER,
@@ -292,3 +292,9 @@ async def test_settings_the_store_and_per_task_switches(tmp_path: Path) -> None:
     assert Settings().levers.idempotency.ttl_s == DAY  # the default: a day
     memory = Settings(levers={"idempotency": {"backend": "memory"}})
     assert isinstance(new_store(memory), MemoryCache)
+
+
+def test_store_settings_cannot_differ_per_task() -> None:
+    settings = Settings(tasks={"t": {"idempotency": {"backend": "memory"}}})
+    with pytest.raises(ConfigError, match=r"\[tasks.t.idempotency\]: backend"):
+        ttls_of(settings)

@@ -29,7 +29,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from thrifty.errors import IdempotencyKeyReused
+from thrifty.errors import ConfigError, IdempotencyKeyReused
 from thrifty.levers.fewer_calls.cache_streams import Recorder
 from thrifty.levers.fewer_calls.idempotency_records import (
     CorruptRecord,
@@ -214,7 +214,19 @@ def idempotency_stage(keeper: Keeper, ttls: Mapping[str | None, float | None]) -
     return wrap
 
 
+STORE_KEYS = frozenset({"backend", "path", "max_entries", "max_bytes", "max_entry_bytes"})
+
+
 def ttls_of(settings: Settings) -> dict[str | None, float | None]:
+    """task -> how long its answers are kept (``None``: off).  The store settings are
+    shared by every task: naming one in ``[tasks.T.idempotency]`` is a start-up error."""
+    for name, task in settings.tasks.items():
+        shared = sorted(STORE_KEYS & set(task.overrides().get("idempotency", {})))
+        if shared:
+            raise ConfigError(
+                f"[tasks.{name}.idempotency]: {', '.join(shared)} can only be set in "
+                "[levers.idempotency] (one store serves every task)"
+            )
     ttls: dict[str | None, float | None] = {}
     for task in [None, *settings.tasks]:
         lever = settings.levers_for(task).idempotency
