@@ -220,8 +220,8 @@ STORE_KEYS = frozenset({"backend", "path", "max_entries", "max_bytes", "max_entr
 def ttls_of(settings: Settings) -> dict[str | None, float | None]:
     """task -> how long its answers are kept (``None``: off).  The store settings are
     shared by every task: naming one in ``[tasks.T.idempotency]`` is a start-up error."""
-    for name, task in settings.tasks.items():
-        shared = sorted(STORE_KEYS & set(task.overrides().get("idempotency", {})))
+    for name, entry in settings.tasks.items():
+        shared = sorted(STORE_KEYS & set(entry.overrides().get("idempotency", {})))
         if shared:
             raise ConfigError(
                 f"[tasks.{name}.idempotency]: {', '.join(shared)} can only be set in "
