@@ -38,6 +38,7 @@ from thrifty.types import StreamEvent
 
 __all__ = [
     "CHARS_PER_TOKEN",
+    "DeltaTally",
     "estimate_output_tokens",
     "estimate_prompt_tokens",
 ]
@@ -226,3 +227,26 @@ def estimate_output_tokens(
             framing = _text_and_framing(previous)[1]
     text_bytes = max(raw_bytes - events * framing, 0)
     return max(events, _tokens(text_bytes), 0)
+
+
+class DeltaTally:
+    """What :func:`estimate_output_tokens` needs of a stream's delta events, gathered as
+    they pass without parsing them: their count, raw bytes, the last and the one before."""
+
+    __slots__ = ("count", "last", "previous", "raw_bytes")
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.raw_bytes = 0
+        self.last: StreamEvent | None = None
+        self.previous: StreamEvent | None = None
+
+    def add(self, event: StreamEvent) -> None:
+        self.count += 1
+        self.raw_bytes += len(event.raw)
+        self.previous = self.last
+        self.last = event
+
+    def output_tokens(self) -> int:
+        """The estimated output tokens of the deltas seen so far."""
+        return estimate_output_tokens(self.count, self.raw_bytes, self.last, self.previous)

@@ -17,7 +17,7 @@ from thrifty.dialects import (
 )
 from thrifty.dialects._common import openai_sse
 from thrifty.providers.base import BaseProvider, StreamHandler
-from thrifty.providers.estimate import estimate_output_tokens, estimate_prompt_tokens
+from thrifty.providers.estimate import DeltaTally, estimate_prompt_tokens
 from thrifty.providers.responses_stream import ResponsesStream
 from thrifty.providers.usage import (
     OpenAIStreamUsage,
@@ -77,12 +77,9 @@ def _plain_delta(raw: bytes) -> bool:
 
 class _OpenAIStream:
     __slots__ = (
-        "_delta_bytes",
         "_deltas",
         "_forward_usage",
-        "_last_delta",
         "_model_seen",
-        "_previous_delta",
         "_prompt",
         "_provider",
         "_response",
@@ -115,18 +112,12 @@ class _OpenAIStream:
         self._prompt = prompt  # the request body, for an estimate if usage never comes
         # Tally of delta chunks (count, raw bytes, the last one): what an estimate of the
         # output needs if the stream ends before its usage chunk.
-        self._deltas = 0
-        self._delta_bytes = 0
-        self._last_delta: StreamEvent | None = None
-        self._previous_delta: StreamEvent | None = None
+        self._deltas = DeltaTally()
         self._settled = False
 
     def on_event(self, event: StreamEvent) -> list[StreamEvent] | tuple[StreamEvent, ...]:
         if self._model_seen and self._translator is None and _plain_delta(event.raw):
-            self._deltas += 1
-            self._delta_bytes += len(event.raw)
-            self._previous_delta = self._last_delta
-            self._last_delta = event
+            self._deltas.add(event)
             if not self._forward_usage and _NULL_USAGE in event.raw:
                 return (_without_null_usage(event),)  # thrifty asked for usage, not the app
             return (event,)  # a plain delta: passed through without parsing it
@@ -152,10 +143,7 @@ class _OpenAIStream:
             if isinstance(model, str) and model:
                 response.model = model
         if counted and data.get("choices"):  # a delta chunk that had to be parsed
-            self._deltas += 1
-            self._delta_bytes += len(event.raw)
-            self._previous_delta = self._last_delta
-            self._last_delta = event
+            self._deltas.add(event)
         if self._translator is not None:
             return self._translator.feed(data, response.usage)
         if not self._forward_usage:
@@ -178,9 +166,7 @@ class _OpenAIStream:
         response = self._response
         response.usage = Usage(
             input_tokens=estimate_prompt_tokens(self._prompt),
-            output_tokens=estimate_output_tokens(
-                self._deltas, self._delta_bytes, self._last_delta, self._previous_delta
-            ),
+            output_tokens=self._deltas.output_tokens(),
         )
         response.usage_reported = True
         response.usage_estimated = True

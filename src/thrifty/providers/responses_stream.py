@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from thrifty.errors import ThriftyError
-from thrifty.providers.estimate import estimate_output_tokens, estimate_prompt_tokens
+from thrifty.providers.estimate import DeltaTally, estimate_prompt_tokens
 from thrifty.providers.usage import responses_server_tools, service_tier, usage_from_responses
 from thrifty.types import JSON, ChatResponse, StreamEvent, Usage
 
@@ -36,10 +36,7 @@ class ResponsesStream:
     """The :class:`~thrifty.providers.base.StreamHandler` of a Responses API stream."""
 
     __slots__ = (
-        "_delta_bytes",
         "_deltas",
-        "_last_delta",
-        "_previous_delta",
         "_prompt",
         "_provider",
         "_response",
@@ -54,16 +51,13 @@ class ResponsesStream:
         self._response = response
         self._prompt = prompt  # the request body, for an estimate if usage never comes
         self._usage_seen = False
-        self._deltas = 0
-        self._delta_bytes = 0
-        self._last_delta: StreamEvent | None = None
-        self._previous_delta: StreamEvent | None = None
+        self._deltas = DeltaTally()
         self._settled = False
 
     def on_event(self, event: StreamEvent) -> tuple[StreamEvent, ...]:
         name = event.event
         if name is not None and name.endswith(".delta"):
-            self._tally(event)  # a text or argument delta: passed through unparsed
+            self._deltas.add(event)  # a text or argument delta: passed through unparsed
             return (event,)
         data = event.data
         if data is None:  # a [DONE] some compatible servers add: nothing to read
@@ -72,7 +66,7 @@ class ResponsesStream:
         if kind == "error":
             raise self._error(data.get("code"), data.get("message"))
         if isinstance(kind, str) and kind.endswith(".delta"):
-            self._tally(event)  # a server that names no events: parsed after all
+            self._deltas.add(event)  # a server that names no events: parsed after all
         elif kind in _RESPONSE_EVENTS:
             self._read_response(data.get("response"))
             if kind == "response.failed":
@@ -86,12 +80,6 @@ class ResponsesStream:
                 self.complete = True
                 self._response.stream_complete = True
         return (event,)
-
-    def _tally(self, event: StreamEvent) -> None:
-        self._deltas += 1
-        self._delta_bytes += len(event.raw)
-        self._previous_delta = self._last_delta
-        self._last_delta = event
 
     def _read_response(self, body: Any) -> None:
         if not isinstance(body, Mapping):
@@ -126,9 +114,7 @@ class ResponsesStream:
         response = self._response
         response.usage = Usage(
             input_tokens=estimate_prompt_tokens(self._prompt),
-            output_tokens=estimate_output_tokens(
-                self._deltas, self._delta_bytes, self._last_delta, self._previous_delta
-            ),
+            output_tokens=self._deltas.output_tokens(),
         )
         response.usage_reported = True
         response.usage_estimated = True

@@ -154,34 +154,32 @@ def openai_server_tools(*models: str | None) -> dict[str, int]:
     return {}
 
 
-def usage_from_openai(u: Mapping[str, Any]) -> Usage:
-    """Normalise an OpenAI chat-completions ``usage`` object."""
-    prompt = _int(u.get("prompt_tokens"))
-    completion = _int(u.get("completion_tokens"))
-    cached = _detail(u, "prompt_tokens_details", "cached_tokens")
-    reasoning = _detail(u, "completion_tokens_details", "reasoning_tokens")
+def _openai_style(u: Mapping[str, Any], prompt: str, output: str) -> Usage:
+    """Usage whose ``{prompt}_tokens`` includes ``{prompt}_tokens_details.cached_tokens``
+    and whose ``{output}_tokens`` includes ``{output}_tokens_details.reasoning_tokens``."""
+    total_in = _int(u.get(f"{prompt}_tokens"))
+    total_out = _int(u.get(f"{output}_tokens"))
+    cached = _detail(u, f"{prompt}_tokens_details", "cached_tokens")
+    reasoning = _detail(u, f"{output}_tokens_details", "reasoning_tokens")
     return Usage(
-        input_tokens=prompt,
-        output_tokens=completion,
+        input_tokens=total_in,
+        output_tokens=total_out,
         # A server that reports more cached (or reasoning) tokens than the total it says
         # it saw is wrong about one of them; never let that break Usage's invariants.
-        cache_read_tokens=min(cached, prompt),
-        reasoning_tokens=min(reasoning, completion),
+        cache_read_tokens=min(cached, total_in),
+        reasoning_tokens=min(reasoning, total_out),
     )
+
+
+def usage_from_openai(u: Mapping[str, Any]) -> Usage:
+    """Normalise an OpenAI chat-completions ``usage`` object (also embeddings' and legacy
+    completions')."""
+    return _openai_style(u, "prompt", "completion")
 
 
 def usage_from_responses(u: Mapping[str, Any]) -> Usage:
     """Normalise an OpenAI Responses API ``usage`` object."""
-    prompt = _int(u.get("input_tokens"))
-    output = _int(u.get("output_tokens"))
-    cached = _detail(u, "input_tokens_details", "cached_tokens")
-    reasoning = _detail(u, "output_tokens_details", "reasoning_tokens")
-    return Usage(
-        input_tokens=prompt,
-        output_tokens=output,
-        cache_read_tokens=min(cached, prompt),
-        reasoning_tokens=min(reasoning, output),
-    )
+    return _openai_style(u, "input", "output")
 
 
 # Output item types of a Responses API answer that are billed server tool calls.

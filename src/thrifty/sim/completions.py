@@ -18,7 +18,7 @@ from typing import Any
 import orjson
 
 from thrifty.sim.dialect import BadRequest, Caches, JSONObj, Prepared, PromptUsage, StreamParts
-from thrifty.sim.openai_wire import OpenAIDialect
+from thrifty.sim.openai_wire import OpenAIDialect, model_and_required
 from thrifty.sim.output import Output, plan_outputs
 from thrifty.sim.tokens import Answer, make_answer
 
@@ -74,16 +74,8 @@ class CompletionsDialect(OpenAIDialect):
     def prepare(self, body: object) -> Prepared:
         if not isinstance(body, dict):
             return super().prepare(body)  # the OpenAI parse-error 400
-        model = body.get("model")
-        if not model or not isinstance(model, str):
-            raise BadRequest("you must provide a model parameter")
-        if "prompt" not in body:
-            raise BadRequest(
-                "Missing required parameter: 'prompt'.",
-                param="prompt",
-                code="missing_required_parameter",
-            )
-        prompts = _prompts(body["prompt"])
+        model, value = model_and_required(body, "prompt")
+        prompts = _prompts(value)
         cap = _int_field(body, "max_tokens", DEFAULT_MAX_TOKENS, 0, 1_000_000)
         _int_field(body, "n", 1, 1, 128)
         texts = [p for p in prompts if isinstance(p, str)]

@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 
 from thrifty.sim.dialect import BadRequest, Caches, JSONObj, Prepared, PromptUsage, StreamParts
-from thrifty.sim.openai_wire import OpenAIDialect
+from thrifty.sim.openai_wire import OpenAIDialect, model_and_required
 from thrifty.sim.tokens import Answer
 
 _FULL_DIMENSIONS = {"text-embedding-3-large": 3072}
@@ -70,16 +70,8 @@ class EmbeddingsDialect(OpenAIDialect):
     def prepare(self, body: object) -> Prepared:
         if not isinstance(body, dict):
             return super().prepare(body)  # the OpenAI parse-error 400
-        model = body.get("model")
-        if not model or not isinstance(model, str):
-            raise BadRequest("you must provide a model parameter")
-        if "input" not in body:
-            raise BadRequest(
-                "Missing required parameter: 'input'.",
-                param="input",
-                code="missing_required_parameter",
-            )
-        items = _inputs(body["input"])
+        model, value = model_and_required(body, "input")
+        items = _inputs(value)
         dims = body.get("dimensions")
         if dims is not None and (
             not isinstance(dims, int)

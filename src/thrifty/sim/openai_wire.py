@@ -304,6 +304,21 @@ class OpenAIDialect:
         return (b"x-request-id", b"req_" + uuid.uuid4().hex.encode())
 
 
+def model_and_required(body: JSONObj, field: str) -> tuple[str, Any]:
+    """A body's ``model`` and the value of its required ``field``, with the 400s OpenAI
+    answers when either is missing."""
+    model = body.get("model")
+    if not model or not isinstance(model, str):
+        raise BadRequest("you must provide a model parameter")
+    if field not in body:
+        raise BadRequest(
+            f"Missing required parameter: '{field}'.",
+            param=field,
+            code="missing_required_parameter",
+        )
+    return model, body[field]
+
+
 def prompt_pieces(body: JSONObj, memo: TokenMemo) -> list[str]:
     """Token pieces of the prompt in the order the model reads it: tools, then messages
     (each framed by start/role/end tokens)."""
