@@ -12,6 +12,7 @@ import httpx
 import openai
 import pytest
 
+from tests.gateway.api_checks import assert_refused_for_anthropic, assert_rejected, sync_client
 from tests.gateway.conftest import Gateway
 
 M = Decimal(1_000_000)
@@ -145,26 +146,18 @@ async def test_upstream_faults_keep_their_status_and_are_booked(
 async def test_invalid_bodies_are_clear_400s_and_booked(
     gateway: Gateway, body: dict[str, object], message: str
 ) -> None:
-    async with httpx.AsyncClient(base_url=gateway.url) as http:
-        response = await http.post("/v1/completions", json=body)
-    assert response.status_code == 400
-    assert message in response.json()["error"]["message"]
-    [row] = gateway.rows()
-    assert (row.endpoint, row.status, row.failure) == ("/v1/completions", 400, "request")
+    await assert_rejected(gateway, "/v1/completions", body, message)
 
 
 async def test_an_anthropic_model_is_a_clear_400(gateway: Gateway, oai: openai.AsyncOpenAI) -> None:
-    with pytest.raises(openai.BadRequestError, match="OpenAI-compatible providers only"):
-        await oai.completions.create(model="claude-haiku-4-5", prompt="hi")
-    [row] = gateway.rows()
-    assert row.status == 400 and row.cost_usd == 0
+    await assert_refused_for_anthropic(
+        gateway, oai.completions.create(model="claude-haiku-4-5", prompt="hi")
+    )
 
 
 async def test_the_sync_client_works_too(gateway: Gateway) -> None:
     def call() -> tuple[int, int]:
-        with openai.OpenAI(
-            base_url=gateway.url + "/v1", api_key="app-key", max_retries=0
-        ) as client:
+        with sync_client(gateway) as client:
             usage = client.completions.create(model=MODEL, prompt="sync").usage
             assert usage is not None
             return usage.prompt_tokens, usage.completion_tokens

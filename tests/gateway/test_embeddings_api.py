@@ -13,6 +13,7 @@ import httpx
 import openai
 import pytest
 
+from tests.gateway.api_checks import assert_refused_for_anthropic, assert_rejected, sync_client
 from tests.gateway.conftest import Gateway
 
 M = Decimal(1_000_000)
@@ -135,19 +136,13 @@ async def test_a_body_cut_midway_is_booked_as_unknown_cost(
 async def test_invalid_bodies_are_clear_400s_and_booked(
     gateway: Gateway, body: dict[str, object], message: str
 ) -> None:
-    async with httpx.AsyncClient(base_url=gateway.url) as http:
-        response = await http.post("/v1/embeddings", json=body)
-    assert response.status_code == 400
-    assert message in response.json()["error"]["message"]
-    [row] = gateway.rows()
-    assert (row.endpoint, row.status, row.failure) == ("/v1/embeddings", 400, "request")
+    await assert_rejected(gateway, "/v1/embeddings", body, message)
 
 
 async def test_an_anthropic_model_is_a_clear_400(gateway: Gateway, oai: openai.AsyncOpenAI) -> None:
-    with pytest.raises(openai.BadRequestError, match="OpenAI-compatible providers only"):
-        await oai.embeddings.create(model="claude-sonnet-4-6", input="hi")
-    [row] = gateway.rows()
-    assert (row.status, row.provider, row.cost_usd) == (400, None, 0)
+    await assert_refused_for_anthropic(
+        gateway, oai.embeddings.create(model="claude-sonnet-4-6", input="hi")
+    )
 
 
 async def test_task_routing_leaves_an_embeddings_request_alone(
@@ -165,9 +160,7 @@ async def test_task_routing_leaves_an_embeddings_request_alone(
 
 async def test_the_sync_client_works_too(gateway: Gateway) -> None:
     def call() -> int:
-        with openai.OpenAI(
-            base_url=gateway.url + "/v1", api_key="app-key", max_retries=0
-        ) as client:
+        with sync_client(gateway) as client:
             return client.embeddings.create(
                 model="text-embedding-3-small", input=["sync", "client"]
             ).usage.prompt_tokens

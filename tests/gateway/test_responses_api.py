@@ -12,6 +12,7 @@ import httpx
 import openai
 import pytest
 
+from tests.gateway.api_checks import assert_refused_for_anthropic, assert_rejected, sync_client
 from tests.gateway.conftest import Gateway
 
 M = Decimal(1_000_000)
@@ -214,20 +215,13 @@ async def test_a_fault_on_a_stream_keeps_its_status(
 async def test_invalid_bodies_are_clear_400s_and_booked(
     gateway: Gateway, body: dict[str, object], message: str
 ) -> None:
-    async with httpx.AsyncClient(base_url=gateway.url) as http:
-        response = await http.post("/v1/responses", json=body)
-    assert response.status_code == 400
-    assert message in response.json()["error"]["message"]
-    [row] = gateway.rows()
-    assert (row.endpoint, row.status, row.failure) == ("/v1/responses", 400, "request")
-    assert row.cost_usd == 0
+    await assert_rejected(gateway, "/v1/responses", body, message)
 
 
 async def test_an_anthropic_model_is_a_clear_400(gateway: Gateway, oai: openai.AsyncOpenAI) -> None:
-    with pytest.raises(openai.BadRequestError, match="OpenAI-compatible providers only"):
-        await oai.responses.create(model="claude-haiku-4-5", input="hi")
-    [row] = gateway.rows()
-    assert row.status == 400 and row.cost_usd == 0
+    await assert_refused_for_anthropic(
+        gateway, oai.responses.create(model="claude-haiku-4-5", input="hi")
+    )
 
 
 async def test_task_routing_leaves_a_responses_request_alone(
@@ -264,9 +258,7 @@ async def test_tool_calls_come_back_as_function_call_items(
 
 async def test_the_sync_client_works_too(gateway: Gateway) -> None:
     def call() -> tuple[str, int, int]:
-        with openai.OpenAI(
-            base_url=gateway.url + "/v1", api_key="app-key", max_retries=0
-        ) as client:
+        with sync_client(gateway) as client:
             answer = client.responses.create(model="gpt-4o-mini", input="Sync hello")
             assert answer.usage is not None
             return answer.output_text, answer.usage.input_tokens, answer.usage.output_tokens

@@ -34,7 +34,7 @@ from typing import Any
 
 import orjson
 
-from thrifty.types import StreamEvent
+from thrifty.types import ChatResponse, StreamEvent, Usage
 
 __all__ = [
     "CHARS_PER_TOKEN",
@@ -250,3 +250,12 @@ class DeltaTally:
     def output_tokens(self) -> int:
         """The estimated output tokens of the deltas seen so far."""
         return estimate_output_tokens(self.count, self.raw_bytes, self.last, self.previous)
+
+    def book(self, response: ChatResponse, prompt: Mapping[str, Any]) -> None:
+        """Book on ``response`` the estimated usage of a stream that ended before its
+        usage: the prompt from the request body, the output from the deltas seen."""
+        response.usage = Usage(
+            input_tokens=estimate_prompt_tokens(prompt), output_tokens=self.output_tokens()
+        )
+        response.usage_reported = True
+        response.usage_estimated = True

@@ -163,13 +163,7 @@ class _OpenAIStream:
         self._settled = True
         if self._usage.seen or self.complete:
             return
-        response = self._response
-        response.usage = Usage(
-            input_tokens=estimate_prompt_tokens(self._prompt),
-            output_tokens=self._deltas.output_tokens(),
-        )
-        response.usage_reported = True
-        response.usage_estimated = True
+        self._deltas.book(self._response, self._prompt)
 
 
 class OpenAIProvider(BaseProvider):

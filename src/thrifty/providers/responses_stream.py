@@ -18,9 +18,9 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from thrifty.errors import ThriftyError
-from thrifty.providers.estimate import DeltaTally, estimate_prompt_tokens
+from thrifty.providers.estimate import DeltaTally
 from thrifty.providers.usage import responses_server_tools, service_tier, usage_from_responses
-from thrifty.types import JSON, ChatResponse, StreamEvent, Usage
+from thrifty.types import JSON, ChatResponse, StreamEvent
 
 if TYPE_CHECKING:
     from thrifty.providers.base import BaseProvider
@@ -111,10 +111,4 @@ class ResponsesStream:
         self._settled = True
         if self._usage_seen or self.complete:
             return
-        response = self._response
-        response.usage = Usage(
-            input_tokens=estimate_prompt_tokens(self._prompt),
-            output_tokens=self._deltas.output_tokens(),
-        )
-        response.usage_reported = True
-        response.usage_estimated = True
+        self._deltas.book(self._response, self._prompt)
