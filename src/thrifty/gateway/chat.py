@@ -1,10 +1,13 @@
-"""The chat endpoints, as a plain ASGI handler: they are the gateway's hot path, so they skip
+"""The pipeline endpoints (chat in both dialects, and OpenAI's Responses API, embeddings and
+legacy completions), as a plain ASGI handler: they are the gateway's hot path, so they skip
 the framework's routing and middleware layers and talk to the server directly.
 
-Each request: read the body (with a size limit), build a ChatRequest, run the pipeline,
-write the answer.  Rejections are booked in the ledger before answering.  A stream is
-written one send per upstream read; if the client hangs up, the stream is cancelled at once
-(the ledger books it as 499) so the upstream stops generating tokens nobody will read.
+Each request: read the body (with a size limit), build a ChatRequest (the body parsed by
+:mod:`thrifty.requests` or :mod:`thrifty.api_requests`), run the pipeline, write the answer
+(:mod:`thrifty.gateway.answers`).  Rejections are booked in the ledger before answering.  A
+stream is written one send per upstream read; if the client hangs up, the stream is
+cancelled at once (the ledger books it as 499) so the upstream stops generating tokens
+nobody will read.
 """
 
 from __future__ import annotations
