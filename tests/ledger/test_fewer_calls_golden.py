@@ -88,18 +88,22 @@ async def test_coalesced_requests_book_one_call_and_save_the_rest(store: LedgerS
 async def test_a_payer_that_leaves_mid_stream_hands_the_bill_over(store: LedgerStore) -> None:
     gate = asyncio.Event()
 
-    def answer(request: ChatRequest) -> ChatResponse:
+    async def answer(request: ChatRequest) -> ChatResponse:
         response, _ = streamed([batch("a"), gate, batch("b"), complete], model="gpt-4o")
         response.served = request
         return response
 
-    handle = booked(store, coalesce_stage({None: "deterministic"}), FakeUpstream(answer))
+    answered, upstream = gated(answer)
+    handle = booked(store, coalesce_stage({None: "deterministic"}), upstream)
     request = request_for("gpt-4o", temperature=0, stream=True)
-    payer = await handle(request)
-    assert payer.stream is not None
+    first = asyncio.create_task(handle(request))
+    await asyncio.sleep(0.01)  # the first request is the payer: it came first
+    second = asyncio.create_task(handle(dataclasses.replace(request, request_id="heir")))
+    await asyncio.sleep(0.01)
+    answered.set()
+    payer, heir = await asyncio.wait_for(asyncio.gather(first, second), TIMEOUT)
+    assert payer.stream is not None and heir.stream is not None
     await payer.stream.__anext__()  # type: ignore[attr-defined]
-    heir = await handle(dataclasses.replace(request, request_id="heir"))
-    assert heir.stream is not None
     await heir.stream.__anext__()  # type: ignore[attr-defined]
     await payer.stream.aclose()  # type: ignore[attr-defined]  # the payer's app hung up
     gate.set()

@@ -182,30 +182,55 @@ async def test_an_error_mid_stream_reaches_every_reader() -> None:
     assert counts == [2, 2, 2, 2] and len(upstream.requests) == 1
 
 
-async def test_a_request_that_joins_a_running_stream_reads_it_from_the_start() -> None:
-    gate = asyncio.Event()
-    made: list[object] = []
+def scripted(made: list[object], gate: asyncio.Event, answered: asyncio.Event) -> FakeUpstream:
+    """A stream that waits at ``answered`` before its headers and at ``gate`` mid-way."""
 
-    def answer(request: ChatRequest) -> ChatResponse:
+    async def answer(request: ChatRequest) -> ChatResponse:
+        await answered.wait()
         response, upstream = streamed([batch("a"), gate, batch("b"), complete, batch("c")])
         made.append(upstream)
         response.served = request
         return response
 
-    handle = handler(FakeUpstream(answer))
-    first = await handle(ask(stream=True))
-    assert first.stream is not None
-    seen: list[Sequence[StreamEvent]] = [await first.stream.__anext__()]  # type: ignore[attr-defined]
-    late = await handle(ask(stream=True))  # joins while the stream runs
+    return FakeUpstream(answer)
+
+
+async def test_a_request_that_joins_a_shared_stream_reads_it_from_the_start() -> None:
+    gate, answered = asyncio.Event(), asyncio.Event()
+    made: list[object] = []
+    handle = handler(scripted(made, gate, answered))
+    first, second = (asyncio.create_task(handle(ask(stream=True))) for _ in range(2))
+    await settle()
+    answered.set()
+    payer, follower = await asyncio.wait_for(asyncio.gather(first, second), TIMEOUT)
+    assert payer.stream is not None and follower.stream is not None
+    seen: list[Sequence[StreamEvent]] = [await payer.stream.__anext__()]  # type: ignore[attr-defined]
+    late = await handle(ask(stream=True))  # joins the shared stream while it runs
     assert late.served is None and late.headers["coalesce"] == FOLLOWER
     gate.set()
-    seen += [b async for b in first.stream]
-    late_seen = await asyncio.wait_for(collect(late), TIMEOUT)
-    assert names(seen) == ["a", "b", "c"] == [e.raw.decode()[6:-2] for e in late_seen]
+    seen += [b async for b in payer.stream]
+    for other in (late, follower):
+        got = await asyncio.wait_for(collect(other), TIMEOUT)
+        assert [e.raw.decode()[6:-2] for e in got] == names(seen) == ["a", "b", "c"]
     assert len(made) == 1
     again = await handle(ask(stream=True))  # the stream is over: a new call
     assert len(made) == 2 and again.served is not None
     await collect(again)
+
+
+async def test_a_stream_nobody_shared_is_handed_over_as_it_is() -> None:
+    gate, answered = asyncio.Event(), asyncio.Event()
+    answered.set()
+    made: list[object] = []
+    handle = handler(scripted(made, gate, answered))
+    alone = await handle(ask(stream=True))
+    assert alone.stream is made[0]  # no tee: nothing added per batch
+    later = asyncio.create_task(handle(ask(stream=True)))  # not joinable: its own call
+    await settle()
+    gate.set()
+    await asyncio.wait_for(collect(alone), TIMEOUT)
+    await asyncio.wait_for(collect(await later), TIMEOUT)
+    assert len(made) == 2
 
 
 async def test_tenants_tasks_and_sampled_requests_do_not_share() -> None:

@@ -176,15 +176,27 @@ class _Coalescer:
                     break
             raise
         flight.source = response
-        flight.tee = tee = StreamTee(response)
         waiting = [seat for seat in flight.seats if seat.open]
-        for number, seat in enumerate(waiting):
-            self._seat(flight, seat, payer=number == 0)
-        if response.stream is None:
+        if not waiting:  # every request left as the answer came: nobody will read it
             self._forget(flight)
-        elif not waiting:  # every request left as the answer came: nobody will read it
-            self._forget(flight)
-            await tee.aclose()
+            await _close(response)
+            return
+        payer, followers = waiting[0], waiting[1:]
+        if response.stream is not None and followers:
+            flight.tee = StreamTee(response)  # shared batch by batch, joinable while it runs
+            for seat in waiting:
+                self._seat(flight, seat, payer=seat is payer)
+            return
+        # Alone with a stream (nobody to share with: no tee, no cost per batch, and later
+        # requests make their own call), or a body: the payer gets the answer itself and
+        # each follower its own copy.
+        self._forget(flight)
+        payer.view, payer.payer = response, True
+        if followers:
+            copies = StreamTee(response)
+            for seat in followers:
+                seat.view = copies.subscribe()
+                self._follow(seat)
 
     async def _wait(self, flight: _Flight) -> ChatResponse:
         task = flight.task
@@ -192,20 +204,21 @@ class _Coalescer:
         seat = _Seat()
         flight.seats.append(seat)
         try:
-            await asyncio.wait((task,))
+            await asyncio.shield(task)  # leaving (cancelled) never cancels the call itself
         except asyncio.CancelledError:
-            await self._leave_early(flight, seat)
+            if task.cancelled():  # the call was cancelled from outside (shutdown)
+                seat.open = False
+            else:
+                await self._leave_early(flight, seat)
             raise
-        error = None if task.cancelled() else task.exception()
+        except BaseException as error:
+            seat.open = False
+            raise error if seat.payer else _for_follower(error) from None
         view = seat.view
-        if error is None and view is not None:
-            if view.stream is None:
-                seat.open = False  # booked by the ledger as soon as it is returned
-            return view
-        seat.open = False
-        if error is None:  # the flight was cancelled from outside (shutdown)
-            raise asyncio.CancelledError
-        raise error if seat.payer else _for_follower(error)
+        assert view is not None
+        if view.stream is None or flight.tee is None:
+            seat.open = False  # booked by the ledger as soon as it is returned
+        return view
 
     def _join_running(self, flight: _Flight) -> ChatResponse | None:
         seat = _Seat()
@@ -222,8 +235,7 @@ class _Coalescer:
         view = seat.view
         if view is not None:  # the answer came just before: give back its share
             if view.stream is not None:
-                assert isinstance(view.stream, GuardedStream)
-                await view.stream.aclose()
+                await _close(view)  # a shared stream hands the call over as it closes
             else:
                 self._hand_over(flight, seat)
             return
@@ -237,19 +249,25 @@ class _Coalescer:
     # -- each request's own answer ----------------------------------------------------
 
     def _seat(self, flight: _Flight, seat: _Seat, *, payer: bool) -> None:
-        """Give ``seat`` its own response (raises TeeClosed if the stream was abandoned)."""
+        """Give ``seat`` its own view of a shared stream (raises TeeClosed if the stream
+        was abandoned)."""
         assert flight.tee is not None
         view = flight.tee.subscribe()
-        view.headers = dict(view.headers)
         seat.view, seat.payer = view, payer
         if not payer:
-            view.served = None  # no call of its own
-            usage = view.usage if view.usage_reported and view.stream is None else None
-            seat.step = Step(lever="coalesce", detail="shared an in-flight call", avoided=usage)
-            view.steps.append(seat.step)
-            view.headers["coalesce"] = FOLLOWER
-        if view.stream is not None:
-            view.stream = self._watched(flight, seat, view)
+            self._follow(seat)
+        view.stream = self._watched(flight, seat, view)
+
+    @staticmethod
+    def _follow(seat: _Seat) -> None:
+        """Make ``seat``'s response a follower's: no call, the coalesce step and header."""
+        view = seat.view
+        assert view is not None
+        view.headers = {**view.headers, "coalesce": FOLLOWER}
+        view.served = None  # no call of its own
+        usage = view.usage if view.usage_reported and view.stream is None else None
+        seat.step = Step(lever="coalesce", detail="shared an in-flight call", avoided=usage)
+        view.steps.append(seat.step)
 
     def _watched(self, flight: _Flight, seat: _Seat, view: ChatResponse) -> GuardedStream:
         assert view.stream is not None
@@ -291,6 +309,12 @@ class _Coalescer:
             heir.step = None
         heir.view.headers.pop("coalesce", None)
         view.steps.append(Step(lever="coalesce", detail="left; another request paid the call"))
+
+
+async def _close(response: ChatResponse) -> None:
+    close = getattr(response.stream, "aclose", None)
+    if close is not None:
+        await close()
 
 
 def coalesce_stage(modes: Mapping[str | None, Mode]) -> Stage:
