@@ -9,7 +9,9 @@ each with its own simulator answering at once and its own SQLite ledger:
 * ``off``:  ``[levers.cache] enabled = false``, the baseline;
 * ``miss``: the cache on (SQLite store next to the ledger), every request new, so every
   one is looked up, goes upstream and is stored;
-* ``hit``:  the cache on, one request asked again and again (answered from the store).
+* ``hit``:  the cache on, one request asked again and again (answered from the store);
+* ``floor``: ``GET /v1/models`` on a fourth gateway: the HTTP server and the app with no
+  pipeline at all, a yardstick for how fast the machine is during the run.
 
 Gateway time is measured inside the ASGI app, from the moment the server hands it the
 request to its last write (so the client is not in it; the upstream is, for ``off`` and
@@ -19,7 +21,8 @@ a core.  (The simulator runs in the same thread, so its CPU is in ``off`` and ``
 alike and cancels out of the difference.)  Requests are sent one at a time, rotating
 between the three in a shuffled order each round, so the machine's load drifts over all
 three alike.  Requests are OpenAI chat
-completions (``gpt-4o-mini``, ``temperature: 0``), non-streamed and streamed
+completions (``gpt-4o-mini``, ``temperature: 0``, answers of 50-100 tokens that end on their
+own, so every miss is stored: the figures include the write), non-streamed and streamed
 (``stream_options.include_usage``).
 """
 
@@ -40,8 +43,10 @@ import aiohttp
 
 from thrifty.config import Settings
 from thrifty.gateway import create_app
+from thrifty.levers.fewer_calls.cache_store import cache_path
 from thrifty.runtime import Thrifty
 from thrifty.serving import RunningServer, start_server
+from thrifty.store import SqliteCache
 
 ASGIApp = Callable[[Any, Any, Any], Awaitable[None]]
 PROMPT = "Summarise the plot of a novel about a lighthouse keeper, number {n:08d}."
@@ -89,15 +94,20 @@ def body(n: int, stream: bool) -> dict[str, Any]:
         "model": "gpt-4o-mini",
         "messages": [{"role": "user", "content": PROMPT.format(n=n)}],
         "temperature": 0,
-        "max_tokens": 40,
+        "max_tokens": 1000,  # answers end on their own: each miss is stored
     }
     if stream:
         wire.update(stream=True, stream_options={"include_usage": True})
     return wire
 
 
-async def ask(session: aiohttp.ClientSession, url: str, payload: dict[str, Any]) -> str:
-    async with session.post(url + "/v1/chat/completions", json=payload) as answer:
+async def ask(session: aiohttp.ClientSession, url: str, payload: dict[str, Any] | None) -> str:
+    """POST a chat completion (``payload``), or GET /v1/models (``None``)."""
+    if payload is None:
+        call = session.get(url + "/v1/models")
+    else:
+        call = session.post(url + "/v1/chat/completions", json=payload)
+    async with call as answer:
         await answer.read()
         if answer.status != 200:
             raise RuntimeError(f"{url}: HTTP {answer.status}")
@@ -119,34 +129,43 @@ async def run(requests: int, stream: bool, root: Path) -> dict[str, Any]:
         "off": Gateway(f"off-{mode}", root, cache=False),
         "miss": Gateway(f"miss-{mode}", root, cache=True),
         "hit": Gateway(f"hit-{mode}", root, cache=True),
+        "floor": Gateway(f"floor-{mode}", root, cache=False),
     }
     urls = {name: await g.start() for name, g in gateways.items()}
+    miss_store = cache_path(gateways["miss"].thrifty.settings)
     seen: dict[str, set[str]] = {name: set() for name in gateways}
     fresh = iter(range(10**9))
     try:
         async with aiohttp.ClientSession() as session:
             await ask(session, urls["hit"], body(-1, stream))  # stores the answer
+
+            def payload(name: str) -> dict[str, Any] | None:
+                if name == "floor":
+                    return None
+                return body(-1 if name == "hit" else next(fresh), stream)
+
             for name in gateways:  # warm up: connections, first-call costs
                 for _ in range(50):
-                    n = -1 if name == "hit" else next(fresh)
-                    await ask(session, urls[name], body(n, stream))
+                    await ask(session, urls[name], payload(name))
                 gateways[name].times.clear()
                 gateways[name].cpu.clear()
             order = list(gateways)
             for _ in range(requests):
                 random.shuffle(order)
                 for name in order:
-                    n = -1 if name == "hit" else next(fresh)
-                    seen[name].add(await ask(session, urls[name], body(n, stream)))
+                    seen[name].add(await ask(session, urls[name], payload(name)))
     finally:
         for gateway in gateways.values():
             await gateway.stop()
-    assert seen == {"off": {"-"}, "miss": {"miss"}, "hit": {"hit"}}, seen
+    assert seen == {"off": {"-"}, "miss": {"miss"}, "hit": {"hit"}, "floor": {"-"}}, seen
+    async with SqliteCache(miss_store, table="exact_cache") as store:
+        stored = (await store.stats()).entries
     wall = {name: summary(g.times) for name, g in gateways.items()}
     cpu = {name: summary(g.cpu) for name, g in gateways.items()}
     return {
         "mode": mode,
         "requests": requests,
+        "misses_stored": stored,
         "gateway_time": wall,
         "thread_cpu_time": cpu,
         "miss_adds_p50_ms": round(wall["miss"]["p50_ms"] - wall["off"]["p50_ms"], 4),
