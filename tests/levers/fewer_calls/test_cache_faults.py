@@ -135,6 +135,18 @@ async def test_counts_reach_the_shared_counters_and_survive_their_failure() -> N
     assert await counters.get(counter_key("hit", "*")) == 2
 
 
+async def test_task_names_from_requests_cannot_grow_the_counts_without_bound() -> None:
+    counters = MemoryCounters()
+    tally = Tally(counters, max_tasks=2)
+    for task in ("a", "b", "c", "d", None):
+        await tally.add("hit", task)
+    await tally.flush()
+    assert tally["hit"] == 5 and await counters.get(counter_key("hit", "*")) == 5
+    assert [tally.counts[("hit", t)] for t in ("a", "b", "c", None)] == [1, 1, 0, 0]
+    assert await counters.get(counter_key("hit", "c")) == 0
+    assert len(tally.counts) == 3
+
+
 def test_a_task_cannot_set_the_shared_store() -> None:
     settings = Settings(tasks={"t": {"cache": {"max_entries": 5}}})
     with pytest.raises(ConfigError, match=r"\[tasks.t.cache\] sets max_entries"):

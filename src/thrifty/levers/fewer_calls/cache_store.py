@@ -33,6 +33,7 @@ log = logging.getLogger("thrifty.cache")
 OUTCOMES = ("hit", "miss", "refresh", "bypass", "stored", "not_stored", "error", "corrupt")
 ALL_TASKS = "*"
 FLUSH_EVERY_S = 1.0
+MAX_TASKS = 1000  # tasks counted one by one; the rest only in the total
 
 
 def cache_path(settings: Settings) -> Path:
@@ -78,12 +79,21 @@ def counter_key(outcome: str, task: str | None) -> str:
 
 class Tally:
     """Outcome counts, per task and in total, added to ``counters`` in passing once
-    ``FLUSH_EVERY_S`` has gone by (and by :meth:`flush`)."""
+    ``FLUSH_EVERY_S`` has gone by (and by :meth:`flush`).  Task names come from requests:
+    only the first ``max_tasks`` seen get counts of their own (the total counts all)."""
 
-    def __init__(self, counters: Counters | None, clock: Clock = time.monotonic) -> None:
+    def __init__(
+        self,
+        counters: Counters | None,
+        clock: Clock = time.monotonic,
+        *,
+        max_tasks: int = MAX_TASKS,
+    ) -> None:
         self.counters = counters
         self.counts: Counter[tuple[str, str | None]] = Counter()
         self._pending: Counter[str] = Counter()
+        self._tasks: set[str | None] = set()
+        self._max_tasks = max_tasks
         self._clock = clock
         self._due = clock() + FLUSH_EVERY_S
 
@@ -91,12 +101,18 @@ class Tally:
         return self.counts[(outcome, ALL_TASKS)]
 
     async def add(self, outcome: str, task: str | None) -> None:
+        own = task in self._tasks
+        if not own and len(self._tasks) < self._max_tasks:
+            self._tasks.add(task)
+            own = True
         self.counts[(outcome, ALL_TASKS)] += 1
-        self.counts[(outcome, task)] += 1
+        if own:
+            self.counts[(outcome, task)] += 1
         if self.counters is None:
             return
         self._pending[counter_key(outcome, ALL_TASKS)] += 1
-        self._pending[counter_key(outcome, task)] += 1
+        if own:
+            self._pending[counter_key(outcome, task)] += 1
         if self._clock() >= self._due:
             await self.flush()
 
