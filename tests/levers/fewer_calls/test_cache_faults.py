@@ -169,7 +169,7 @@ async def test_the_runtime_builds_the_cache_on_sqlite_by_default(tmp_path: Path)
         first = await thrifty.chat(BODY)
         second = await thrifty.chat(BODY)
     assert (first.headers["cache"], second.headers["cache"]) == ("miss", "hit")
-    assert (tmp_path / "thrifty-cache.db").exists()
+    assert (tmp_path / "thrifty-cache.db").stat().st_mode & 0o777 == 0o600  # answers in clear
     async with Thrifty(settings, environ={}) as thrifty:  # kept across restarts
         assert (await thrifty.chat(BODY)).headers["cache"] == "hit"
 

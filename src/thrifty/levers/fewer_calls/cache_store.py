@@ -11,6 +11,7 @@ counts without a write per request.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections import Counter
@@ -159,6 +160,13 @@ class Unavailable:
         return None
 
 
+def private(path: Path) -> None:
+    """Only the owner may read the store: it holds the answers, in clear."""
+    for name in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        with contextlib.suppress(OSError):
+            name.chmod(0o600)
+
+
 async def open_store(settings: Settings) -> tuple[Cache, Counters | None]:
     """The configured store, opened; an :class:`Unavailable` one (logged) if it cannot be."""
     if settings.levers.cache.backend == "memory":
@@ -169,6 +177,7 @@ async def open_store(settings: Settings) -> tuple[Cache, Counters | None]:
     except Exception as exc:
         log.error("exact cache: cannot open %s (%s): every request is a miss", cache.path, exc)
         return Unavailable(f"cache store {cache.path} unavailable"), None
+    private(cache.path)
     try:
         await counters.open()
     except Exception as exc:
