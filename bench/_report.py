@@ -53,10 +53,13 @@ def render_table(report: dict[str, Any]) -> str:
             f"| {_ratio(load.get('plain', {}).get(name))} "
             f"| {_ratio(load.get('stream', {}).get(name))} | {_errors(report, name)} |"
         )
+    machine = report["machine"]
+    start_load, end_load = machine.get("load_average_1min", (float("nan"), float("nan")))
     versions = ", ".join(f"{k} {v}" for k, v in report["versions"].items())
     lines += [
         "",
-        f"{report['date_utc']} UTC; {report['machine']['cpus']} CPUs; {report['network']}.",
+        f"{report['date_utc']} UTC; {machine['cpus']} CPUs, load average (1 min) "
+        f"{start_load:.1f} at the start, {end_load:.1f} at the end; {report['network']}.",
         f"Versions: {versions}.",
         f"Sequential: {args['requests']} calls per path per mode, round robin. Load: "
         f"{args['rounds']} round(s) of {args['seconds']:g} s per path and mode.",

@@ -248,6 +248,7 @@ def versions(installed: dict[str, gw.Installed]) -> dict[str, str]:
 
 async def measure(args: argparse.Namespace, network: str) -> dict[str, Any]:
     installed, unavailable = install_all(args)
+    load_at_start = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="other-gateways-") as tmp:
         workdir = args.logs or Path(tmp)
         workdir.mkdir(parents=True, exist_ok=True)
@@ -255,7 +256,11 @@ async def measure(args: argparse.Namespace, network: str) -> dict[str, Any]:
         load_part = await phase(args, args.upstream_ms, installed, unavailable, workdir)
     return {
         "date_utc": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M"),
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "platform": platform.platform(),
+            "load_average_1min": [round(load_at_start, 2), round(os.getloadavg()[0], 2)],
+        },
         "network": network,
         "versions": versions(installed),
         "args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},

@@ -94,7 +94,7 @@ def _summary(added: float) -> dict[str, float]:
 def test_the_table_names_every_gateway_and_why_one_was_not_measured() -> None:
     report = {
         "date_utc": "2026-11-30 09:00",
-        "machine": {"cpus": 2},
+        "machine": {"cpus": 2, "load_average_1min": [3.25, 4.0]},
         "network": "own network namespace, loopback only",
         "versions": {"thrifty": "0.1.0 (abc1234)", "litellm": "1.108.6", "node": "v20"},
         "args": {
@@ -134,7 +134,10 @@ def test_the_table_names_every_gateway_and_why_one_was_not_measured() -> None:
     assert litellm.endswith("| 6 |")  # errors of both load modes
     assert portkey.count("not measured") == 4
     assert "Not measured: portkey: Portkey's gateway needs node and npm" in table
-    assert any("own network namespace" in line for line in table)
+    assert any(
+        "load average (1 min) 3.2 at the start, 4.0 at the end; own network namespace" in line
+        for line in table
+    )
 
 
 def test_litellm_gets_one_model_pointing_at_the_simulator_and_nothing_else() -> None:
