@@ -29,6 +29,16 @@ from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
 
 from thrifty.dialects.view import RequestView
+from thrifty.levers.fewer_calls.cache_embeddings import (
+    NotEmbeddings,
+    StoredVector,
+    answer_body,
+    item_keys,
+    items_of,
+    stored_usage,
+    vectors_of,
+    with_items,
+)
 from thrifty.levers.fewer_calls.cache_entries import (
     CorruptEntry,
     StoredAnswer,
@@ -42,7 +52,7 @@ from thrifty.levers.fewer_calls.cache_streams import Recorder, body_of
 from thrifty.store import Cache
 from thrifty.store.memory import Clock
 from thrifty.streams import observed, replay
-from thrifty.types import JSON, ChatRequest, ChatResponse, Handler, Stage, Step
+from thrifty.types import JSON, ChatRequest, ChatResponse, Handler, Stage, Step, TokenChange
 
 if TYPE_CHECKING:
     from thrifty.pipeline import Parts
@@ -84,6 +94,8 @@ class ExactCache:
             policy = policies.for_task(request.task)
             if not policy.enabled:
                 return await inner(request)
+            if request.api == "embeddings" and control != "bypass":
+                return await self._embeddings(request, inner, policy, control)
             view = RequestView.of(request)
             if control == "bypass" or not policy.memoizes(request, view, control):
                 await count("bypass", request.task)
@@ -115,26 +127,34 @@ class ExactCache:
 
     # -- reading ---------------------------------------------------------------------------
 
-    async def _lookup(self, key: str, task: str | None) -> StoredAnswer | None:
+    async def _fetch(self, key: str, task: str | None) -> bytes | None:
+        """The stored bytes of ``key`` (``None``: absent, or the store failed)."""
         assembling = self._assembling.get(key)
         if assembling is not None:  # a stream of this key just completed: its entry first
             await asyncio.shield(assembling)
         raw = self._pending.get(key)
+        if raw is not None:
+            return raw
+        try:
+            return await self.store.get(key)
+        except Exception as exc:
+            log.warning("exact cache: lookup failed, treated as a miss: %s", exc)
+            await self.tally.add("error", task)
+            return None
+
+    async def _corrupt(self, key: str, task: str | None, exc: ValueError) -> None:
+        log.warning("exact cache: unreadable entry dropped, treated as a miss: %s", exc)
+        await self.tally.add("corrupt", task)
+        await self._forget(key)
+
+    async def _lookup(self, key: str, task: str | None) -> StoredAnswer | None:
+        raw = await self._fetch(key, task)
         if raw is None:
-            try:
-                raw = await self.store.get(key)
-            except Exception as exc:
-                log.warning("exact cache: lookup failed, treated as a miss: %s", exc)
-                await self.tally.add("error", task)
-                return None
-            if raw is None:
-                return None
+            return None
         try:
             return StoredAnswer.decode(raw)
         except CorruptEntry as exc:
-            log.warning("exact cache: unreadable entry dropped, treated as a miss: %s", exc)
-            await self.tally.add("corrupt", task)
-            await self._forget(key)
+            await self._corrupt(key, task, exc)
             return None
 
     def _answer(self, request: ChatRequest, stored: StoredAnswer) -> ChatResponse:
@@ -172,8 +192,11 @@ class ExactCache:
             if request.metadata.get("cache") == "refresh":
                 await self._forget(key)  # the app said the old entry is stale
             return
+        self._store(key, value, policy.ttl_s, task)
+
+    def _store(self, key: str, value: bytes, ttl_s: float | None, task: str | None) -> None:
         self._pending[key] = value
-        self._spawn(self._write(key, value, policy.ttl_s, task))
+        self._spawn(self._write(key, value, ttl_s, task))
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         write = asyncio.get_running_loop().create_task(work)
@@ -233,6 +256,82 @@ class ExactCache:
             await self.tally.add("not_stored", request.task)
 
         response.stream = observed(response, recorder, on_complete=on_complete, on_abort=on_abort)
+
+    # -- embeddings, per input ---------------------------------------------------------------
+
+    async def _embeddings(
+        self, request: ChatRequest, inner: Handler, policy: Policy, control: str | None
+    ) -> ChatResponse:
+        task = request.task
+        parsed = items_of(request.body)
+        if parsed is None:
+            await self.tally.add("bypass", task)
+            response = await inner(request)
+            response.headers["cache"] = "bypass"
+            return response
+        items, single = parsed
+        keys = item_keys(request, items)
+        found: list[StoredVector | None] = [None] * len(items)
+        if control != "refresh":
+            found = [await self._lookup_vector(key, task) for key in keys]
+        missing = [i for i, vector in enumerate(found) if vector is None]
+        if not missing:
+            await self.tally.add("hit", task)
+            return self._vectors_answer([v for v in found if v is not None])
+        outcome = "refresh" if control == "refresh" else "miss"
+        if len(missing) < len(items):
+            outcome = "partial"
+        await self.tally.add(outcome, task)
+        asked = [items[i] for i in missing]
+        response = await inner(with_items(request, asked, single))
+        response.headers["cache"] = outcome
+        try:
+            fresh = vectors_of(response, asked)
+        except NotEmbeddings as exc:
+            log.debug("exact cache: embeddings not stored (%s)", exc)
+            await self.tally.add("not_stored", task)
+            if len(missing) == len(items):
+                return response
+            whole = await inner(request)  # the part cannot be merged: ask for everything
+            whole.headers["cache"] = "bypass"
+            return whole
+        for index, vector in zip(missing, fresh, strict=True):
+            found[index] = vector
+            self._store(keys[index], vector.encode(), policy.ttl_s, task)
+            await self.tally.add("stored", task)
+        if len(missing) == len(items):
+            return response  # the upstream's own answer
+        vectors = [v for v in found if v is not None]
+        asked_for = set(missing)
+        cached = sum(v.tokens for i, v in enumerate(vectors) if i not in asked_for)
+        response.body = answer_body(vectors, response.model)
+        detail = f"cache: {len(items) - len(missing)} of {len(items)} inputs"
+        response.steps.append(Step("cache", detail, tokens=TokenChange(input_tokens=-cached)))
+        return response
+
+    async def _lookup_vector(self, key: str, task: str | None) -> StoredVector | None:
+        raw = await self._fetch(key, task)
+        if raw is None:
+            return None
+        try:
+            return StoredVector.decode(raw)
+        except NotEmbeddings as exc:
+            await self._corrupt(key, task, exc)
+            return None
+
+    def _vectors_answer(self, vectors: list[StoredVector]) -> ChatResponse:
+        model = vectors[0].model
+        usage = stored_usage(vectors)
+        response = ChatResponse(
+            dialect="openai",
+            model=model,
+            provider=PROVIDER,
+            usage=usage,
+            body=answer_body(vectors, model),
+        )
+        response.steps.append(Step("cache", "cache: hit", avoided=usage))
+        response.headers["cache"] = "hit"
+        return response
 
 
 async def build(parts: Parts) -> Stage | None:

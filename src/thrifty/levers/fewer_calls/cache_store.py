@@ -31,7 +31,17 @@ from thrifty.store.memory import Clock
 
 log = logging.getLogger("thrifty.cache")
 
-OUTCOMES = ("hit", "miss", "refresh", "bypass", "stored", "not_stored", "error", "corrupt")
+OUTCOMES = (
+    "hit",
+    "partial",  # embeddings: some inputs from the cache, the others from the provider
+    "miss",
+    "refresh",
+    "bypass",
+    "stored",
+    "not_stored",
+    "error",
+    "corrupt",
+)
 ALL_TASKS = "*"
 FLUSH_EVERY_S = 1.0
 MAX_TASKS = 1000  # tasks counted one by one; the rest only in the total
