@@ -160,3 +160,30 @@ async def test_the_app_can_bypass_or_refresh_and_is_told(
 async def test_an_unknown_control_value_is_a_400(oai: openai.AsyncOpenAI) -> None:
     with pytest.raises(openai.BadRequestError, match="x-thrifty-cache must be one of"):
         await oai.chat.completions.create(**chat(), extra_headers={"x-thrifty-cache": "maybe"})
+
+
+async def test_embeddings_are_memoized_per_input(gateway: Gateway, oai: openai.AsyncOpenAI) -> None:
+    model = "text-embedding-3-small"
+    first = await oai.embeddings.with_raw_response.create(model=model, input=["red", "green"])
+    assert first.headers["x-thrifty-cache"] == "miss"
+    more = await oai.embeddings.with_raw_response.create(
+        model=model, input=["green", "blue", "red"]
+    )
+    assert more.headers["x-thrifty-cache"] == "partial"
+    a, b = first.parse(), more.parse()
+    assert [d.embedding for d in b.data] == [
+        a.data[1].embedding,
+        b.data[1].embedding,
+        a.data[0].embedding,
+    ]
+    assert len(b.data[1].embedding) == 1536
+    again = await oai.embeddings.with_raw_response.create(model=model, input="blue")
+    assert again.headers["x-thrifty-cache"] == "hit"
+    assert again.parse().data[0].embedding == b.data[1].embedding
+    rate = Decimal("0.02") / M
+    rows = gateway.rows()
+    assert [len(r.calls) for r in rows] == [1, 1, 0]
+    red_green = rows[0].usage.input_tokens
+    assert rows[1].cost_usd == rows[1].usage.input_tokens * rate  # "blue" alone
+    assert rows[1].savings == {"cache": red_green * rate}
+    assert rows[2].savings == {"cache": rows[1].usage.input_tokens * rate}
