@@ -379,6 +379,7 @@ def build_parser() -> argparse.ArgumentParser:
     from thrifty.commands.cache import add_parser as add_cache_parser
 
     add_cache_parser(sub, [config_after]).set_defaults(func=cmd_cache)
+    __import__("thrifty.eval.command", fromlist=["register"]).register(sub, [config_after])
     return parser
 
 

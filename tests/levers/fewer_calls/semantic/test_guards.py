@@ -29,6 +29,8 @@ from thrifty.levers.fewer_calls.semantic.guards import veto
         ("How do I learn Python quickly?", "How do I learn Java quickly?", "names"),
         ("What is the capital of Australia?", "What is the capital of Austria?", "names"),
         ("Convert 5 km to miles", "Convert 5 miles to km", "units"),
+        ("Salary for T3 L1 at SAP?", "Salary for T1 L3 at SAP?", "numbers"),
+        ("Cheap flights from Paris to Rome", "Cheap flights from Rome to Paris", "names"),
         ("Is it 30 celsius outside?", "Is it 30 fahrenheit outside?", "units"),
     ],
 )

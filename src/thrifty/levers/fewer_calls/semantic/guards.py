@@ -4,12 +4,14 @@ Embeddings place "turn on dark mode" closer to "turn off dark mode" than to most
 paraphrases, so no similarity threshold alone separates them.  Before a hit is served, the
 new query and the cached one are compared on the details that change an answer:
 
-* numbers (digits, and number words up to twenty plus the round ones), years included;
+* numbers (digits, and number words up to twenty plus the round ones), years included,
+  in the order they come;
 * dates: month and weekday names, today / tomorrow / yesterday;
 * negation: one query negates (not, no, never, n't, without...) and the other does not;
 * polarity: the two take opposite sides of an axis (on/off, enable/disable, start/stop,
   increase/decrease, before/after, buy/sell, ...);
-* names: a capitalised word of one (not its first word) missing from the other;
+* names: a capitalised word of one (not a sentence's first word) missing from the other,
+  or names in another order ("flights from Paris to Rome" / "from Rome to Paris");
 * units: the currency, percent and measure words differ, or come in another order.
 
 A veto turns a would-be hit into a miss; it never serves anything.  :func:`veto` returns
@@ -140,11 +142,11 @@ class Features:
     """What :func:`veto` compares, read once per text."""
 
     words: frozenset[str]
-    numbers: frozenset[str]
+    numbers: tuple[str, ...]  # in order: "T3 L1" is not "T1 L3"
     dates: frozenset[str]
     negated: bool
     polarity: tuple[int, ...]  # per axis: +1, -1, 0 (neither) or 2 (both)
-    names: frozenset[str]
+    names: tuple[str, ...]  # in order: "India attack Pakistan" is not "Pakistan attack India"
     units: tuple[str, ...]  # in order of appearance: "5 km to miles" is not "5 miles to km"
 
 
@@ -168,22 +170,25 @@ def features(text: str) -> Features:
             words.add(f"turn_{lowered[index + 1]}")
     bare = {w.replace("'", "") for w in words}
     negated = bool(bare & _NEGATIONS) or any(w.endswith("n't") for w in words)
-    numbers = {t.replace(",", "") for t in tokens if t[0].isdigit()}
-    numbers |= {_NUMBER_WORDS[w] for w in words if w in _NUMBER_WORDS}
+    numbers = tuple(
+        token.replace(",", "") if token[0].isdigit() else _NUMBER_WORDS[word]
+        for token, word in zip(tokens, lowered, strict=True)
+        if token[0].isdigit() or word in _NUMBER_WORDS
+    )
     starts = {i for i, m in enumerate(found) if _SENTENCE_START.search(text, 0, m.start())}
-    names = {
+    names = tuple(
         lowered[i]
         for i, token in enumerate(tokens)
         if i not in starts and token[0].isupper() and lowered[i] not in _NOT_NAMES
-    }
+    )
     frozen = frozenset(words)
     return Features(
         words=frozen,
-        numbers=frozenset(numbers),
+        numbers=numbers,
         dates=frozenset(words & _DATE_WORDS),
         negated=negated,
         polarity=_polarity(frozen),
-        names=frozenset(names),
+        names=names,
         units=tuple(dict.fromkeys(w for w in lowered if w in _UNITS)),
     )
 
@@ -201,7 +206,9 @@ def veto(cached: str, query: str) -> str | None:
     for one, other in zip(a.polarity, b.polarity, strict=True):
         if one != other and one != 0 and other != 0:
             return "polarity"
-    if not a.names <= b.words or not b.names <= a.words:
+    if not set(a.names) <= b.words or not set(b.names) <= a.words:
+        return "names"
+    if [n for n in a.names if n in b.names] != [n for n in b.names if n in a.names]:
         return "names"
     if a.units != b.units:
         return "units"

@@ -1,0 +1,159 @@
+"""`thrifty eval cache` on a tiny pairs file written here (never the shared data)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import orjson
+import pytest
+
+from thrifty.cli import main
+from thrifty.errors import ConfigError
+from thrifty.eval.cache.pairs import load_pairs, split_of
+from thrifty.eval.cache.swaps import swap_set, swaps_of
+from thrifty.levers.fewer_calls.semantic.table import load_table
+
+DUPLICATES = [
+    ("How do I learn Python?", "What is the best way to learn Python?"),
+    ("How can I lose weight fast?", "What is the fastest way to lose weight?"),
+    ("What is the capital of France?", "Which city is the capital of France?"),
+    ("How do I turn on dark mode?", "How can I enable dark mode?"),
+    ("Why is the sky blue?", "What makes the sky blue?"),
+    ("How do I make pancakes?", "What is a good pancake recipe?"),
+    ("Is coffee bad for you?", "Is drinking coffee unhealthy?"),
+    ("How do I reset my password?", "How can I reset my password?"),
+]
+DIFFERENT = [
+    ("How do I learn Python?", "How do I learn Java?"),
+    ("What is the capital of France?", "What is the capital of Spain?"),
+    ("How do I turn on dark mode?", "How do I turn off dark mode?"),
+    ("Why is the sky blue?", "Why is the ocean salty?"),
+    ("How do I make pancakes?", "How do I make a website?"),
+    ("Is coffee bad for you?", "Is 5 hours of sleep enough?"),
+]
+
+
+@pytest.fixture
+def pairs_file(tmp_path: Path) -> Path:
+    rows = []
+    for copy in range(4):  # enough pairs in each half
+        for index, (a, b) in enumerate(DUPLICATES):
+            rows.append({"id": f"d{copy}-{index}", "text_a": a, "text_b": b, "label": 1})
+        for index, (a, b) in enumerate(DIFFERENT):
+            rows.append({"id": f"n{copy}-{index}", "text_a": a, "text_b": b, "label": 0})
+    path = tmp_path / "pairs.jsonl"
+    path.write_bytes(b"\n".join(orjson.dumps(r) for r in rows) + b"\n")
+    return path
+
+
+def run_eval(pairs_file: Path, tmp_path: Path, *extra: str) -> int:
+    return main(
+        [
+            "eval",
+            "cache",
+            "--pairs",
+            str(pairs_file),
+            "--cache-dir",
+            str(tmp_path / "vectors"),
+            "--speed-entries",
+            "500",
+            *extra,
+        ]
+    )
+
+
+def test_json_report_has_each_target_and_both_protocols(
+    pairs_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    table = tmp_path / "table.json"
+    plot = tmp_path / "curve.png"
+    assert run_eval(pairs_file, tmp_path, "--json", "--save", str(table), "--plot", str(plot)) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert [t["target_false_hit_rate"] for t in report["targets"]] == [0.02, 0.05]
+    for row in report["targets"]:
+        assert {"target_false_hit_rate", "realised_false_hit_rate", "recall"} <= set(row)
+        if row["realised_false_hit_rate"] is not None:
+            assert row["realised_false_hit_rate"] <= 1 and 0 <= row["recall"] <= 1
+    assert report["calibration_pairs"] + report["held_out_pairs"] == report["pairs"] == 56
+    assert report["swap_set"]["kinds"]["duplicate"] > 0
+    assert report["whole_cache"]["cached"] > 0
+    assert report["lookup_speed"]["index_entries"] == 500
+    assert report["lookup_speed"]["p50_ms"] > 0
+    assert len(report["curve"]["guarded"]) == len(report["curve"]["cosine"]) == 101
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    saved = load_table(table, report["model_id"])
+    assert set(saved) == {0.02, 0.05}
+    # The guards veto every trap of this file: no wrong hit on the held-out half.
+    for row in report["targets"]:
+        assert row["realised_false_hit_rate"] in (None, 0.0)
+
+
+def test_text_report(pairs_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run_eval(pairs_file, tmp_path, "--limit", "30", "--targets", "0.1") == 0
+    out = capsys.readouterr().out
+    assert "pairs: 30" in out and "pair protocol" in out and "whole-cache protocol" in out
+    assert "swap set" in out and "lookup (embedding + search, 500 entries)" in out
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--targets", "2"], "--targets"),
+        (["--targets", "x"], "--targets"),
+        (["--limit", "0"], "--limit"),
+    ],
+)
+def test_bad_arguments_are_clear_errors(
+    pairs_file: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    args: list[str],
+    message: str,
+) -> None:
+    assert run_eval(pairs_file, tmp_path, *args) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_bad_pairs_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text('{"id": 1, "text_a": "a", "text_b": "b", "label": 1}\n{"id": 2}\n')
+    with pytest.raises(ConfigError, match=r"broken\.jsonl:2"):
+        load_pairs(broken)
+    broken.write_text('{"id": 1, "text_a": "a", "text_b": "b", "label": 0.5}\n')
+    with pytest.raises(ConfigError, match="label"):
+        load_pairs(broken)
+    broken.write_text("\n")
+    with pytest.raises(ConfigError, match="no pairs"):
+        load_pairs(broken)
+    assert main(["eval", "cache", "--pairs", str(tmp_path / "missing.jsonl")]) == 2
+    assert "cannot read the pairs file" in capsys.readouterr().err
+
+
+def test_the_split_is_stable_and_about_half() -> None:
+    halves = [split_of(str(i)) for i in range(2000)]
+    assert halves == [split_of(str(i)) for i in range(2000)]
+    assert 900 < halves.count("calibration") < 1100
+
+
+def test_swaps_change_one_detail() -> None:
+    assert ("polarity", "How do I turn off dark mode?") in swaps_of("How do I turn on dark mode?")
+    assert ("negation", "Why isn't 5 prime?") in swaps_of("Why is 5 prime?")
+    assert ("number", "Why is 6 prime?") in swaps_of("Why is 5 prime?")
+    assert ("year", "Best phone of 2020?") in swaps_of("Best phone of 2019?")
+    assert ("negation", "What is allowed?") in swaps_of("What isn't allowed?")
+
+
+def test_the_swap_set_pairs_each_duplicate_with_its_twins() -> None:
+    from thrifty.eval.cache.pairs import Pair
+
+    mixed = swap_set(
+        [
+            Pair("1", "Turn on dark mode", "How do I turn on dark mode?", True),
+            Pair("2", "a", "b", False),
+        ]
+    )
+    kinds = [kind for _, kind in mixed]
+    assert kinds == ["duplicate", "polarity", "negation"]
+    assert all(not pair.same for pair, kind in mixed if kind != "duplicate")
+    assert {pair.text_a for pair, _ in mixed} == {"Turn on dark mode"}
