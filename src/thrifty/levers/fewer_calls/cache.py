@@ -61,6 +61,7 @@ __all__ = ["ExactCache", "build"]
 
 log = logging.getLogger("thrifty.cache")
 PROVIDER = "cache"  # the provider named on an answer from the cache
+LATER_S = 0.002  # how long writes wait, so that they run after the answer was sent
 
 
 class ExactCache:
@@ -199,7 +200,19 @@ class ExactCache:
         self._spawn(self._write(key, value, ttl_s, task))
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
-        write = asyncio.get_running_loop().create_task(work)
+        """``work`` in a task of its own, started after ``LATER_S``: by then the answer
+        has been sent (a task started at once would run before the gateway's next step
+        whenever the request waits on another task, as coalesced requests do)."""
+
+        async def later() -> None:
+            try:
+                await asyncio.sleep(LATER_S)
+            except BaseException:
+                work.close()  # cancelled before it began (the loop is shutting down)
+                raise
+            await work
+
+        write = asyncio.get_running_loop().create_task(later())
         self._writes.add(write)
         write.add_done_callback(self._writes.discard)
         return write
