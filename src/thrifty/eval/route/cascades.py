@@ -8,12 +8,13 @@ model best on train); confidence is
 * ``agreement-cascade``: the share of the cheap tier that agrees with it (two or three
   models; no learning);
 * ``scorer-cascade``: a logistic regression on what the cheap answers say (agreement
-  pattern, vote share, and :mod:`~thrifty.eval.route.answers` text features of the accepted
-  answer) predicting whether the accepted answer is right.
+  pattern, vote share, :mod:`~thrifty.eval.route.answers` text features of the accepted
+  answer, and TF-IDF terms of the prompt and of that answer) predicting whether the
+  accepted answer is right.
 
 The cheap tier is chosen on train for the cascade's quality target (``@98%``: 98% of the
 strongest model's train quality; ``@100%``: all of it): the tier whose out-of-fold train
-cost at that target is lowest.
+cost at that target is lowest (the search scores tiers without the TF-IDF terms, for speed).
 """
 
 from __future__ import annotations
@@ -24,9 +25,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import sparse
+from sklearn.feature_extraction.text import TfidfVectorizer
 
 from thrifty.eval.route.answers import FEATURE_NAMES, final_answer, text_features
-from thrifty.eval.route.routers import fit_logistic, sigmoid
+from thrifty.eval.route.routers import fit_logistic, sigmoid, text_vectorizer
 from thrifty.eval.route.strategies import ThresholdStrategy
 from thrifty.eval.route.table import BoolArray, FloatArray, IntArray, OutcomeTable, QueryView
 
@@ -40,16 +43,41 @@ CORRECT = 0.5
 class ScorerState:
     mean: FloatArray
     scale: FloatArray
-    weights: FloatArray
+    weights: FloatArray  # the dense features' weights, then the terms'
     intercept: float
+    prompt_terms: TfidfVectorizer | None = None
+    answer_terms: TfidfVectorizer | None = None
+
+    def features(self, dense: FloatArray, prompts: list[str], answers: list[str]) -> object:
+        scaled = (dense - self.mean) / self.scale
+        blocks = [sparse.csr_matrix(scaled)]
+        if self.prompt_terms is not None:
+            blocks.append(self.prompt_terms.transform(prompts))
+        if self.answer_terms is not None:
+            blocks.append(self.answer_terms.transform(answers))
+        return scaled if len(blocks) == 1 else sparse.hstack(blocks).tocsr()
+
+
+def fitted_terms(texts: list[str]) -> TfidfVectorizer | None:
+    """A TF-IDF vectorizer fitted on ``texts``, or ``None`` when they have no shared term."""
+    vectorizer = text_vectorizer()
+    try:
+        vectorizer.fit(texts)
+    except ValueError:  # empty vocabulary: answers like "A" or "B" only
+        return None
+    return vectorizer
 
 
 class Cascade(ThresholdStrategy):
     kind = "cascade"
 
-    def __init__(self, target: str, learned: bool, tier: Sequence[str] | None = None) -> None:
+    def __init__(
+        self, target: str, learned: bool, tier: Sequence[str] | None = None, terms: bool = True
+    ) -> None:
         self.target = target
         self.learned = learned
+        self.terms = terms
+        self._searching = False
         self.fixed_tier = tuple(tier) if tier else None
         base = "scorer-cascade" if learned else "agreement-cascade"
         self.name = f"{base}@{target}"
@@ -61,6 +89,7 @@ class Cascade(ThresholdStrategy):
         # (memos live for the fit only).
         self._answers: dict[str, str] = {}
         self._features: dict[tuple[str, str], list[float]] = {}
+        self._searching = True  # the search scores tiers on the dense features only
         try:
             self._search_tier(train, targets)
         finally:
@@ -80,6 +109,7 @@ class Cascade(ThresholdStrategy):
                 best = key
         assert best is not None
         self.tier = best[2]
+        self._searching = False
         super()._fit(train, targets)
 
     def _tier_options(self, train: OutcomeTable) -> list[tuple[int, ...]]:
@@ -108,9 +138,12 @@ class Cascade(ThresholdStrategy):
 
     # -- signals ----------------------------------------------------------------------------
 
-    def _read_tier(self, views: Sequence[QueryView]) -> tuple[FloatArray, IntArray, FloatArray]:
-        """Per query: the agreement share, the accepted model, and the scorer's features."""
-        n = len(views)
+    def _read_tier(
+        self, views: Sequence[QueryView]
+    ) -> tuple[FloatArray, IntArray, FloatArray, list[str]]:
+        """Per query: the agreement share, the accepted model, the scorer's dense features,
+        and the accepted answer's text."""
+        n, texts_accepted = len(views), []
         share, accepted = np.zeros(n), np.zeros(n, dtype=np.int64)
         width = len(self.tier) + 2 + (len(FEATURE_NAMES) if self.learned else 0)
         features = np.zeros((n, width))
@@ -120,12 +153,13 @@ class Cascade(ThresholdStrategy):
             top, votes = Counter(answers).most_common(1)[0]
             pick = next(k for k, a in enumerate(answers) if a == top)
             share[i], accepted[i] = votes / len(answers), self.tier[pick]
+            texts_accepted.append(texts[pick])
             agree = [float(a == top) for a in answers]
             row = [*agree, share[i], len(set(answers)) / len(answers)]
             if self.learned:
                 row += self._text_features(view.prompt, texts[pick])
             features[i] = row
-        return share, accepted, features
+        return share, accepted, features, texts_accepted
 
     def _answer(self, text: str) -> str:
         if (found := self._answers.get(text)) is None:
@@ -141,17 +175,23 @@ class Cascade(ThresholdStrategy):
     def _train(self, train: OutcomeTable) -> object:
         if not self.learned:
             return None
-        _, accepted, features = self._read_tier(train.views())
+        _, accepted, dense, answers = self._read_tier(train.views())
         labels = (train.scores[np.arange(len(train)), accepted] >= CORRECT).astype(float)
-        mean, scale = features.mean(axis=0), features.std(axis=0)
+        mean, scale = dense.mean(axis=0), dense.std(axis=0)
         scale[scale == 0] = 1.0
-        weights, intercept = fit_logistic((features - mean) / scale, labels)
-        return ScorerState(mean, scale, weights, intercept)
+        state = ScorerState(mean, scale, np.zeros(0), 0.0)
+        if self.terms and not self._searching:
+            state.prompt_terms = fitted_terms(list(train.prompts))
+            state.answer_terms = fitted_terms(answers)
+        features = state.features(dense, list(train.prompts), answers)
+        state.weights, state.intercept = fit_logistic(features, labels)
+        return state
 
     def _signals(self, state: object, views: Sequence[QueryView]) -> FloatArray:
-        share, accepted, features = self._read_tier(views)
+        share, accepted, dense, answers = self._read_tier(views)
         if isinstance(state, ScorerState):
-            z = ((features - state.mean) / state.scale) @ state.weights + state.intercept
+            features = state.features(dense, [v.prompt for v in views], answers)
+            z = np.asarray(features @ state.weights) + state.intercept  # type: ignore[operator]
             confidence = sigmoid(z)
         else:
             confidence = share
