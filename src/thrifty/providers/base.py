@@ -11,8 +11,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
-from typing import ClassVar, Protocol
+from collections.abc import AsyncGenerator, Mapping
+from typing import ClassVar
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 import aiohttp
@@ -35,6 +35,7 @@ from thrifty.providers._http import (
     error_from_status,
 )
 from thrifty.providers.sse import SSEParser
+from thrifty.providers.streaming import StreamHandler, UpstreamStream
 from thrifty.types import (
     JSON,
     ChatRequest,
@@ -45,63 +46,10 @@ from thrifty.types import (
     Usage,
 )
 
-__all__ = ["BaseProvider", "StreamHandler", "UpstreamStream"]
+__all__ = ["BaseProvider", "StreamHandler", "UpstreamStream"]  # the last two from .streaming
 
 # The beta-feature header each API reads; an app's header is sent to its own API only.
 _BETA_HEADER: dict[Dialect, str] = {"anthropic": "anthropic-beta", "openai": "openai-beta"}
-
-
-class StreamHandler(Protocol):
-    """Follows one upstream stream: updates the response's usage, says when the terminal
-    event arrived, and turns each upstream event into the events the app receives.
-
-    ``settle()`` is called once the stream is over, however it ended (done, cut, error,
-    closed by the consumer, closed before it was read): when the upstream's final usage
-    never arrived it books what was seen as an estimate (``usage_estimated``).  It must
-    be idempotent and cheap when the stream completed.
-    """
-
-    complete: bool
-
-    def on_event(self, event: StreamEvent) -> list[StreamEvent] | tuple[StreamEvent, ...]: ...
-
-    def settle(self) -> None: ...
-
-
-class UpstreamStream:
-    """The async iterator handed out as ``ChatResponse.stream``.
-
-    ``aclose()`` (or cancelling the consumer) releases the upstream connection, even when
-    iteration never started.  By the time ``aclose()`` returns, or an iteration raises,
-    the response's usage is settled: exact when the upstream reported it, else estimated
-    from what was seen (see :meth:`StreamHandler.settle`).
-    """
-
-    __slots__ = ("_gen", "_resp", "_settle")
-
-    def __init__(
-        self,
-        resp: aiohttp.ClientResponse,
-        gen: AsyncGenerator[list[StreamEvent], None],
-        settle: Callable[[], None],
-    ) -> None:
-        self._resp = resp
-        self._gen = gen
-        self._settle = settle
-
-    def __aiter__(self) -> AsyncIterator[list[StreamEvent]]:
-        return self
-
-    async def __anext__(self) -> list[StreamEvent]:
-        return await self._gen.__anext__()
-
-    async def aclose(self) -> None:
-        try:
-            await self._gen.aclose()
-        finally:
-            self._settle()  # a generator closed before its first step never ran its finally
-            if not self._resp.closed:
-                self._resp.close()
 
 
 MAX_REQUEST_ID = 128
