@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import math
+import os
 import statistics
 import time
 from dataclasses import dataclass, field
+from pathlib import Path as FilePath
 from typing import Any
 
 import aiohttp
@@ -38,6 +40,34 @@ class Route:
     name: str
     url: str
     headers: dict[str, str] = field(default_factory=dict)
+    pid: int | None = None  # the gateway process, whose CPU time is measured
+
+
+def cpu_seconds(pid: int | None) -> float:
+    """User + system CPU time of a process and all its descendants (0 without a pid)."""
+    if pid is None:
+        return 0.0
+    ticks = os.sysconf("SC_CLK_TCK")
+    stats: dict[int, tuple[int, float]] = {}  # pid -> (parent, cpu seconds)
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            raw = (FilePath("/proc") / entry / "stat").read_text()
+        except OSError:
+            continue  # gone meanwhile
+        fields = raw[raw.rindex(")") + 2 :].split()  # after "pid (name) "
+        stats[int(entry)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / ticks)
+    family, total = {pid}, 0.0
+    for _ in range(8):  # descendants, a few generations deep
+        family |= {child for child, (parent, _) in stats.items() if parent in family}
+    for member in family:
+        total += stats.get(member, (0, 0.0))[1]
+    return total
+
+
+def cpu_snapshot(routes: list[Route]) -> dict[str, float]:
+    return {route.name: cpu_seconds(route.pid) for route in routes}
 
 
 class BadAnswer(Exception):
@@ -100,30 +130,41 @@ async def verify(session: aiohttp.ClientSession, route: Route) -> None:
 
 async def sequential(
     routes: list[Route], n: int, stream: bool
-) -> dict[str, list[tuple[float, float]]]:
+) -> tuple[dict[str, list[tuple[float, float]]], dict[str, float]]:
     """``n`` calls per route, one at a time, round robin with the order rotated every turn
-    so drift hits every route alike.  Returns (first byte, total) seconds per route."""
+    so drift hits every route alike.  Returns (first byte, total) seconds per route, and
+    the CPU milliseconds each route's process spent per call."""
     results: dict[str, list[tuple[float, float]]] = {p.name: [] for p in routes}
     connector = aiohttp.TCPConnector(limit=len(routes) * 2)
     async with aiohttp.ClientSession(connector=connector, timeout=REQUEST_TIMEOUT) as session:
         for _ in range(10):  # warm-up, every route
             for route in routes:
                 await one_call(session, route, stream)
+        cpu_before = cpu_snapshot(routes)
         for turn in range(n):
             shift = turn % len(routes)
             for route in routes[shift:] + routes[:shift]:
                 results[route.name].append(await one_call(session, route, stream))
-    return results
+        cpu_after = cpu_snapshot(routes)
+    cpu_ms = {name: (cpu_after[name] - cpu_before[name]) * 1000 / n for name in cpu_after}
+    return results, cpu_ms
 
 
 def sequential_report(
-    results: dict[str, list[tuple[float, float]]], direct: str, stream: bool
+    results: dict[str, list[tuple[float, float]]],
+    cpu_ms: dict[str, float],
+    direct: str,
+    stream: bool,
 ) -> dict[str, dict[str, float]]:
-    """Per gateway: added latency of the total (plain) or of the first byte (stream)."""
+    """Per gateway: added latency of the total (plain) or of the first byte (stream), and
+    the gateway's CPU per call."""
     index = 0 if stream else 1
     base = [r[index] * 1000 for r in results[direct]]
     return {
-        name: latency_summary(base, [r[index] * 1000 for r in calls])
+        name: {
+            **latency_summary(base, [r[index] * 1000 for r in calls]),
+            "cpu_ms_per_call": cpu_ms.get(name, 0.0),
+        }
         for name, calls in results.items()
         if name != direct
     }
@@ -151,10 +192,16 @@ async def load(route: Route, concurrency: int, seconds: float, stream: bool) -> 
                     continue
                 done += 1
 
+        cpu_before = cpu_seconds(route.pid)
         started = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         elapsed = time.perf_counter() - started
-    return {"req_per_s": done / elapsed, "errors": errors}
+        cpu = cpu_seconds(route.pid) - cpu_before
+    return {
+        "req_per_s": done / elapsed,
+        "errors": errors,
+        "cpu_ms_per_call": cpu * 1000 / done if done else 0.0,
+    }
 
 
 async def under_load(
@@ -175,5 +222,6 @@ async def under_load(
             "req_per_s": rate,
             "ratio": rate / base if base else 0.0,
             "errors": sum(r["errors"] for r in measured),
+            "cpu_ms_per_call": statistics.median(r["cpu_ms_per_call"] for r in measured),
         }
     return report

@@ -100,9 +100,9 @@ def free_port() -> int:
 
 
 @contextmanager
-def running(launch: gw.Launch, base_url: str, workdir: Path) -> Iterator[None]:
-    """The gateway process, up and answering ``ready_path``; its output goes to a log file
-    whose tail is the reason given when it does not come up."""
+def running(launch: gw.Launch, base_url: str, workdir: Path) -> Iterator[int]:
+    """The gateway process, up and answering ``ready_path`` (yields its pid); its output
+    goes to a log file whose tail is the reason given when it does not come up."""
     for file, text in launch.files.items():
         file.write_text(text)
     log_path = workdir / f"{launch.name}-{free_port()}.log"
@@ -115,7 +115,7 @@ def running(launch: gw.Launch, base_url: str, workdir: Path) -> Iterator[None]:
             raise gw.Unavailable(f"{launch.name} did not start: {exc}") from exc
         try:
             _wait_ready(proc, base_url + launch.ready_path, launch.name, log_path)
-            yield
+            yield proc.pid
         finally:
             proc.terminate()
             try:
@@ -191,8 +191,8 @@ async def phase(
             port = free_port()
             try:
                 launch = launch_for(name, installed, port, f"{sim_url}/v1", workdir)
-                stack.enter_context(running(launch, f"http://127.0.0.1:{port}", workdir))
-                route = Route(name, launch.chat_url, launch.headers)
+                pid = stack.enter_context(running(launch, f"http://127.0.0.1:{port}", workdir))
+                route = Route(name, launch.chat_url, launch.headers, pid)
                 await reaches_simulator(route, sim_url)
             except (gw.Unavailable, BadAnswer, aiohttp.ClientError) as exc:
                 unavailable[name] = f"{name}: {exc}"
@@ -201,7 +201,7 @@ async def phase(
         if upstream_ms == 0:
             return {
                 kind: sequential_report(
-                    await sequential(routes, args.requests, stream), "direct", stream
+                    *await sequential(routes, args.requests, stream), "direct", stream
                 )
                 for kind, stream in (("plain", False), ("stream", True))
             }

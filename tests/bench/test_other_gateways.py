@@ -4,13 +4,15 @@ competitors' configuration.  The benchmark itself never runs in the test suite."
 from __future__ import annotations
 
 import json
+import os
+import time
 from pathlib import Path
 
 import pytest
 
 from bench import _gateways as gw
 from bench._report import render_table
-from bench._traffic import latency_summary, percentile, sequential_report
+from bench._traffic import cpu_seconds, latency_summary, percentile, sequential_report
 from bench.other_gateways import parse_args
 
 
@@ -73,10 +75,12 @@ def test_sequential_report_uses_total_time_plain_and_first_byte_streamed() -> No
         "direct": [(0.001, 0.002)] * 4,
         "thrifty": [(0.003, 0.007)] * 4,
     }
-    plain = sequential_report(results, "direct", stream=False)
-    streamed = sequential_report(results, "direct", stream=True)
+    cpu = {"direct": 0.0, "thrifty": 1.5}
+    plain = sequential_report(results, cpu, "direct", stream=False)
+    streamed = sequential_report(results, cpu, "direct", stream=True)
     assert list(plain) == ["thrifty"]  # the baseline is not a gateway
     assert plain["thrifty"]["added_p50_ms"] == pytest.approx(5.0)
+    assert plain["thrifty"]["cpu_ms_per_call"] == 1.5
     assert streamed["thrifty"]["added_p50_ms"] == pytest.approx(2.0)
 
 
@@ -111,16 +115,21 @@ def test_the_table_names_every_gateway_and_why_one_was_not_measured() -> None:
         },
         "load": {
             kind: {
-                "direct": {"req_per_s": 600.0, "ratio": 1.0, "errors": 0},
-                "thrifty": {"req_per_s": 540.0, "ratio": 0.9, "errors": 0},
-                "litellm": {"req_per_s": 80.0, "ratio": 80 / 600, "errors": 3},
+                "direct": {"req_per_s": 600.0, "ratio": 1.0, "errors": 0, "cpu_ms_per_call": 0},
+                "thrifty": {"req_per_s": 540.0, "ratio": 0.9, "errors": 0, "cpu_ms_per_call": 0.7},
+                "litellm": {
+                    "req_per_s": 80.0,
+                    "ratio": 80 / 600,
+                    "errors": 3,
+                    "cpu_ms_per_call": 9,
+                },
             }
             for kind in ("plain", "stream")
         },
         "unavailable": {"portkey": "portkey: Portkey's gateway needs node and npm"},
     }
     table = render_table(report).splitlines()
-    assert table[0].count("|") == 8
+    assert table[0].count("|") == 9
     assert "c=32, 50 ms upstream" in table[0]
     direct, thrifty, litellm, portkey = table[2:6]
     assert direct.startswith("| direct (baseline, absolute) |")
@@ -128,11 +137,11 @@ def test_the_table_names_every_gateway_and_why_one_was_not_measured() -> None:
     assert "600 req/s" in direct
     assert thrifty == (
         "| thrifty | 0.1.0 (abc1234) | +1.00 / +2.00 ms | +1.25 / +2.50 ms "
-        "| 0.90x (540 req/s) | 0.90x (540 req/s) | 0 |"
+        "| 0.90x (540 req/s) | 0.90x (540 req/s) | 0.70 / 0.70 ms | 0 |"
     )
-    assert "| 0.13x (80 req/s) |" in litellm
+    assert "| 0.13x (80 req/s) | 9.00 / 9.00 ms |" in litellm
     assert litellm.endswith("| 6 |")  # errors of both load modes
-    assert portkey.count("not measured") == 4
+    assert portkey.count("not measured") == 5
     assert "Not measured: portkey: Portkey's gateway needs node and npm" in table
     assert any(
         "load average (1 min) 3.2 at the start, 4.0 at the end; own network namespace" in line
@@ -158,6 +167,15 @@ def test_portkey_is_told_its_upstream_in_headers(tmp_path: Path) -> None:
     assert launch.headers["x-portkey-custom-host"] == "http://127.0.0.1:9/v1"
     assert "--port=8111" in launch.argv
     assert "--headless" in launch.argv
+
+
+def test_cpu_time_counts_this_process_and_nothing_without_a_pid() -> None:
+    spent = cpu_seconds(os.getpid())
+    deadline = time.process_time() + 0.05
+    while time.process_time() < deadline:  # burn 50 ms of CPU
+        pass
+    assert cpu_seconds(os.getpid()) - spent >= 0.03  # clock ticks are 10 ms
+    assert cpu_seconds(None) == 0.0
 
 
 def test_child_processes_get_no_provider_keys_and_no_proxies(
