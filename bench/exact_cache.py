@@ -123,6 +123,19 @@ def summary(seconds: list[float]) -> dict[str, float]:
     }
 
 
+async def write_cost(store: SqliteCache, size: int, count: int = 2000) -> dict[str, float]:
+    """CPU time of one store write of ``size`` bytes, as a miss makes it after answering
+    (into the very store the run filled, so at its size)."""
+    value = b"x" * size
+    times = []
+    for n in range(count):
+        started = time.thread_time()
+        await store.set(f"bench-{n}", value, ttl_s=86_400.0)
+        times.append(time.thread_time() - started)
+        await asyncio.sleep(0)
+    return summary(times)
+
+
 async def run(requests: int, stream: bool, root: Path) -> dict[str, Any]:
     mode = "stream" if stream else "plain"
     gateways = {
@@ -159,7 +172,9 @@ async def run(requests: int, stream: bool, root: Path) -> dict[str, Any]:
             await gateway.stop()
     assert seen == {"off": {"-"}, "miss": {"miss"}, "hit": {"hit"}, "floor": {"-"}}, seen
     async with SqliteCache(miss_store, table="exact_cache") as store:
-        stored = (await store.stats()).entries
+        stats = await store.stats()
+        stored = stats.entries
+        write_cpu = await write_cost(store, stats.bytes // max(1, stats.entries))
     wall = {name: summary(g.times) for name, g in gateways.items()}
     cpu = {name: summary(g.cpu) for name, g in gateways.items()}
     return {
@@ -170,6 +185,8 @@ async def run(requests: int, stream: bool, root: Path) -> dict[str, Any]:
         "thread_cpu_time": cpu,
         "miss_adds_p50_ms": round(wall["miss"]["p50_ms"] - wall["off"]["p50_ms"], 4),
         "miss_adds_cpu_p50_ms": round(cpu["miss"]["p50_ms"] - cpu["off"]["p50_ms"], 4),
+        "entry_bytes": stats.bytes // max(1, stats.entries),
+        "write_after_answer_cpu": write_cpu,
         "hit_vs_off_p50_ratio": round(wall["hit"]["p50_ms"] / wall["off"]["p50_ms"], 3),
     }
 
