@@ -23,7 +23,10 @@ def synthetic_records(n: int, split: str | None = None, offset: int = 0) -> list
         prompt = f"{topic} number {k}"
         answers = {"small": "B", "medium": "C", "large": "A"} if hard else dict.fromkeys(COSTS, "A")
         outcomes = {
-            m: ModelOutcome(1.0 if answers[m] == "A" else 0.0, COSTS[m], answers[m]) for m in COSTS
+            m: ModelOutcome(
+                1.0 if answers[m] == "A" else 0.0, COSTS[m], f"I think the answer is {answers[m]}"
+            )
+            for m in COSTS
         }
         records.append(RouteRecord(f"q{k}", prompt, outcomes, split))
     return records

@@ -89,3 +89,23 @@ def test_a_cascade_needs_a_cheap_model() -> None:
     table = OutcomeTable.from_records(synthetic_records(30))
     with pytest.raises(ValueError):
         Cascade("98%", learned=False, tier=["nope"]).fit(table, {"98%": 0.9})
+
+
+def test_single_decisions_agree_with_the_batch_path() -> None:
+    train = OutcomeTable.from_records(synthetic_records(150))
+    test = OutcomeTable.from_records(synthetic_records(30, offset=1000))
+    level = float(train.scores[:, train.strongest()].mean())
+    targets = {t: share * level for t, share in TARGETS.items()}
+    for router in (PromptRouter("logreg"), PromptRouter("knn")):
+        router.fit(train, targets)
+        threshold = router.thresholds["95%"]
+        [batch] = [
+            s for s in router.plan(test.views()).settings if s.label == f"t={threshold:.10g}"
+        ]
+        assert [router.decide_one(p, threshold) for p in test.prompts] == batch.chosen.tolist()
+    cascade = Cascade("98%", learned=True, tier=["small"])
+    cascade.fit(train, targets)
+    for threshold in (0.2, 0.5, 0.8):
+        chosen, _ = cascade._decide(cascade._signals(cascade.state, test.views()), threshold)
+        single = [cascade.decide_one(view, threshold) for view in test.views()]
+        assert single == chosen.tolist()

@@ -32,6 +32,7 @@ from thrifty.eval.route.answers import FEATURE_NAMES, final_answer, text_feature
 from thrifty.eval.route.routers import fit_logistic, sigmoid, text_vectorizer
 from thrifty.eval.route.strategies import ThresholdStrategy
 from thrifty.eval.route.table import BoolArray, FloatArray, IntArray, OutcomeTable, QueryView
+from thrifty.eval.route.terms import SingleText
 
 MAX_TIER = 3
 MAX_TIER_CANDIDATES = 5
@@ -56,6 +57,22 @@ class ScorerState:
         if self.answer_terms is not None:
             blocks.append(self.answer_terms.transform(answers))
         return scaled if len(blocks) == 1 else sparse.hstack(blocks).tocsr()
+
+    def score_one(self, dense: FloatArray, prompt: str, answer: str) -> float:
+        """The scorer's logit for one query, without scikit-learn's per-call overhead."""
+        width = len(self.mean)
+        z = float(((dense - self.mean) / self.scale) @ self.weights[:width]) + self.intercept
+        for single, text in ((self.single_prompt, prompt), (self.single_answer, answer)):
+            if single is not None:
+                columns, values = single.vector(text)
+                z += float(values @ self.weights[width + columns])
+                width += len(single.idf)
+        return z
+
+    def finish(self) -> None:
+        """Prepare the single-text path once the vectorizers are fitted."""
+        self.single_prompt = SingleText(self.prompt_terms) if self.prompt_terms else None
+        self.single_answer = SingleText(self.answer_terms) if self.answer_terms else None
 
 
 def fitted_terms(texts: list[str]) -> TfidfVectorizer | None:
@@ -185,6 +202,7 @@ class Cascade(ThresholdStrategy):
             state.answer_terms = fitted_terms(answers)
         features = state.features(dense, list(train.prompts), answers)
         state.weights, state.intercept = fit_logistic(features, labels)
+        state.finish()
         return state
 
     def _signals(self, state: object, views: Sequence[QueryView]) -> FloatArray:
@@ -210,5 +228,10 @@ class Cascade(ThresholdStrategy):
         return chosen, called
 
     def decide_one(self, view: QueryView, threshold: float) -> int:
-        """One live decision (the model whose answer is served), as the benchmark times it."""
-        return int(self._decide(self._signals(self.state, [view]), threshold)[0][0])
+        """One live decision (the model whose answer is served)."""
+        share, accepted, dense, answers = self._read_tier([view])
+        confidence = float(share[0])
+        if isinstance(self.state, ScorerState):
+            logit = self.state.score_one(dense[0], view.prompt, answers[0])
+            confidence = float(sigmoid(np.array([logit]))[0])
+        return int(accepted[0]) if confidence >= threshold else self.strongest

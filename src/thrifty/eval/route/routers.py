@@ -21,6 +21,7 @@ from sklearn.linear_model import LogisticRegression
 
 from thrifty.eval.route.strategies import ThresholdStrategy, one_hot
 from thrifty.eval.route.table import BoolArray, FloatArray, IntArray, OutcomeTable, QueryView
+from thrifty.eval.route.terms import SingleText
 
 NEIGHBOURS = 25
 KNN_BATCH = 512
@@ -66,9 +67,15 @@ class LinearRouterState:
     weights: FloatArray  # [features, candidates]
     intercepts: FloatArray  # [candidates]
 
-    def predict(self, prompts: Sequence[str]) -> FloatArray:
-        features = self.vectorizer.transform(prompts)
-        return sigmoid(np.asarray(features @ self.weights) + self.intercepts)
+    def __post_init__(self) -> None:
+        self.single = SingleText(self.vectorizer)
+
+    def predict(self, features: object) -> FloatArray:
+        return sigmoid(np.asarray(features @ self.weights) + self.intercepts)  # type: ignore[operator]
+
+    def predict_one(self, prompt: str) -> FloatArray:
+        columns, values = self.single.vector(prompt)
+        return sigmoid(values @ self.weights[columns] + self.intercepts)
 
 
 @dataclass
@@ -77,12 +84,24 @@ class NeighbourRouterState:
     train_features: object  # sparse [train, features], rows L2-normalised
     train_scores: FloatArray  # [train, candidates]
 
-    def predict(self, prompts: Sequence[str]) -> FloatArray:
-        features = self.vectorizer.transform(prompts)
+    def __post_init__(self) -> None:
+        self.single = SingleText(self.vectorizer)
+        self.by_column = self.train_features.tocsc()  # type: ignore[attr-defined]
+
+    def predict_one(self, prompt: str) -> FloatArray:
+        columns, values = self.single.vector(prompt)
+        similarity = np.asarray(self.by_column[:, columns] @ values, dtype=float).ravel()
+        k = min(NEIGHBOURS, len(similarity))
+        nearest = np.argpartition(-similarity, k - 1)[:k]
+        return np.asarray(self.train_scores[nearest].mean(axis=0), dtype=float)
+
+    def predict(self, features: object) -> FloatArray:
         k = min(NEIGHBOURS, self.train_scores.shape[0])
         parts = []
-        for start in range(0, len(prompts), KNN_BATCH):  # bounded memory on big tables
-            similarity = features[start : start + KNN_BATCH] @ self.train_features.T  # type: ignore[attr-defined]
+        rows = features.shape[0]  # type: ignore[attr-defined]
+        for start in range(0, rows, KNN_BATCH):  # bounded memory on big tables
+            batch = features[start : start + KNN_BATCH]  # type: ignore[index]
+            similarity = batch @ self.train_features.T  # type: ignore[attr-defined]
             dense = np.asarray(similarity.toarray(), dtype=float)
             nearest = np.argpartition(-dense, k - 1, axis=1)[:, :k]
             parts.append(self.train_scores[nearest].mean(axis=1))
@@ -100,11 +119,24 @@ class PromptRouter(ThresholdStrategy):
 
     def _fit(self, train: OutcomeTable, targets: Mapping[str, float]) -> None:
         self.candidates = frontier_models(train)  # fixed before the folds
-        super()._fit(train, targets)
+        # The vectorizer reads no label: it is fitted once on every train prompt, and the
+        # folds (which fit only the predictors on part of the rows) share its features.
+        self.vectorizer = text_vectorizer()
+        self._train_features: object = self.vectorizer.fit_transform(train.prompts)
+        self._row_of = {prompt: i for i, prompt in enumerate(train.prompts)}
+        try:
+            super()._fit(train, targets)
+        finally:
+            self._train_features, self._row_of = None, {}
+
+    def _features(self, prompts: Sequence[str]) -> object:
+        rows = [self._row_of.get(prompt, -1) for prompt in prompts]
+        if self._train_features is not None and min(rows, default=0) >= 0:
+            return self._train_features[rows]  # type: ignore[index]
+        return self.vectorizer.transform(prompts)
 
     def _train(self, train: OutcomeTable) -> object:
-        vectorizer = text_vectorizer()
-        features = vectorizer.fit_transform(train.prompts)
+        vectorizer, features = self.vectorizer, self._features(train.prompts)
         targets = train.scores[:, self.candidates]
         if self.method == "knn":
             return NeighbourRouterState(vectorizer, features, targets)
@@ -117,7 +149,7 @@ class PromptRouter(ThresholdStrategy):
 
     def _signals(self, state: object, views: Sequence[QueryView]) -> FloatArray:
         assert isinstance(state, LinearRouterState | NeighbourRouterState)
-        return state.predict([view.prompt for view in views])
+        return state.predict(self._features([view.prompt for view in views]))
 
     def _decide(self, signals: FloatArray, threshold: float) -> tuple[IntArray, BoolArray]:
         adequate = signals >= threshold
@@ -128,7 +160,7 @@ class PromptRouter(ThresholdStrategy):
         return chosen, one_hot(chosen, len(self.models))
 
     def decide_one(self, prompt: str, threshold: float) -> int:
-        """One live decision (the model index), as the benchmark times it."""
-        return int(
-            self._decide(self._signals(self.state, [QueryView(prompt, ())]), threshold)[0][0]
-        )
+        """One live decision (the model index) without scikit-learn's per-call overhead."""
+        assert isinstance(self.state, LinearRouterState | NeighbourRouterState)
+        signals = self.state.predict_one(prompt)[None, :]
+        return int(self._decide(signals, threshold)[0][0])
