@@ -15,6 +15,7 @@ from thrifty.errors import StreamInterrupted, UpstreamUnavailable
 from thrifty.levers.fewer_calls.coalesce import (
     FOLLOWER,
     coalesce_stage,
+    flight_key,
     is_deterministic,
     mode_of,
 )
@@ -295,3 +296,24 @@ def test_settings_choose_the_mode_per_task() -> None:
     assert mode_of(Settings().levers.coalesce) == "deterministic"  # the default
     assert mode_of(settings.levers_for(None).coalesce) == "all"
     assert mode_of(settings.levers_for("solo").coalesce) == "off"
+
+
+def test_flight_keys_compare_bodies_whatever_their_key_order() -> None:
+    a = ask(max_tokens=5)
+    b = dataclasses.replace(a, body=dict(reversed(list(a.body.items()))))
+    assert flight_key(a) == flight_key(b)
+    assert flight_key(a) != flight_key(dataclasses.replace(a, model="gpt-4o-mini"))
+    assert flight_key(a) != flight_key(dataclasses.replace(a, dialect="anthropic"))
+    forwarded = dataclasses.replace(a, upstream_headers=(("anthropic-beta", "x"),))
+    assert flight_key(a) != flight_key(forwarded)
+
+
+async def test_a_body_that_is_not_plain_json_is_never_shared() -> None:
+    upstream = Gated()
+    handle = handler(upstream)
+    odd = ask(metadata={"thing": object()})  # a library caller's own object
+    tasks = [asyncio.create_task(handle(odd)) for _ in range(2)]
+    await settle()
+    upstream.gate.set()
+    await asyncio.wait_for(asyncio.gather(*tasks), TIMEOUT)
+    assert flight_key(odd) is None and upstream.calls == 2

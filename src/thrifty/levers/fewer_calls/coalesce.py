@@ -1,10 +1,12 @@
 """In-flight coalescing: identical requests that arrive while the first is still running
 share its one upstream call.
 
-Identical means the same flight key: the request's cache key (dialect, model, messages,
-tools, every parameter that changes the answer: docs/architecture.md, "The cache key"),
-plus its API operation, tenant, task (a task can route or cap differently), whether it
-streams and, for a stream, whether the app asked for the usage chunk.  Requests of two
+Identical means the same flight key: the same JSON body (key order aside; so the same
+messages, parameters, stream flag and stream options), model, dialect, API operation,
+tenant, task (a task can route or cap differently) and forwarded headers.  The body is
+compared as it is, not in the cache key's canonical form: a byte-for-byte duplicate is
+the case that happens (retries, the same code path serving many users), and serialising
+the body costs a few microseconds where the canonical form costs tens.  Requests of two
 tenants never share a call.
 
 * The call runs in a task of its own (a *flight*), not in the first request's task: a
@@ -35,7 +37,8 @@ import dataclasses
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Literal
 
-from thrifty.dialects.view import RequestView
+import orjson
+
 from thrifty.errors import ThriftyError
 from thrifty.streams import GuardedStream, StreamTee, TeeClosed, observed
 from thrifty.types import ChatRequest, ChatResponse, Handler, Stage, Step
@@ -47,7 +50,8 @@ if TYPE_CHECKING:
 __all__ = ["Mode", "build", "coalesce_stage", "flight_key", "is_deterministic"]
 
 Mode = Literal["off", "deterministic", "all"]
-FlightKey = tuple[str, str, str, str, bool, bool]
+# (body, model, dialect, api, tenant, task, forwarded headers)
+FlightKey = tuple[bytes, str, str, str, str, str, tuple[tuple[str, str], ...]]
 FOLLOWER = "follower"  # the x-thrifty-coalesce header of a request that shared a call
 
 
@@ -55,27 +59,30 @@ def is_deterministic(request: ChatRequest) -> bool:
     """Whether the request asks for an answer that does not depend on sampling."""
     if request.api == "embeddings":
         return True
-    sampling = RequestView.of(request).sampling
-    temperature = sampling.get("temperature")
-    numeric = isinstance(temperature, (int, float)) and not isinstance(temperature, bool)
-    if numeric and temperature == 0:
+    body = request.body
+    temperature = body.get("temperature")
+    if temperature == 0 and not isinstance(temperature, bool):
         return True
-    return sampling.get("top_k") == 1 or "seed" in sampling
+    top_k = body.get("top_k")
+    return (top_k == 1 and not isinstance(top_k, bool)) or body.get("seed") is not None
 
 
-def flight_key(request: ChatRequest) -> FlightKey:
-    """The key two requests must share to share a call."""
-    usage_chunk = False
-    if request.stream:
-        options = request.body.get("stream_options")
-        usage_chunk = isinstance(options, Mapping) and options.get("include_usage") is True
+def flight_key(request: ChatRequest) -> FlightKey | None:
+    """The key two requests must share to share a call: the same body (key order aside),
+    model, dialect, API, tenant, task and forwarded headers; ``None`` for a body that is
+    not plain JSON (a library caller's own objects), which is never shared."""
+    try:
+        body = orjson.dumps(request.body, option=orjson.OPT_SORT_KEYS)
+    except (TypeError, orjson.JSONEncodeError):
+        return None
     return (
-        RequestView.of(request).cache_key(),
+        body,
+        request.model,
+        request.dialect,
         request.api,
         request.tenant or "",
         request.task or "",
-        request.stream,
-        usage_chunk,
+        request.upstream_headers,
     )
 
 
@@ -87,12 +94,15 @@ class _Seat:
     step: Step | None = None  # its coalesce step while it is a follower
     payer: bool = False
     open: bool = True  # still waiting, or still reading its stream
+    # Set when the call ended: each seat waits on a future of its own (awaited directly,
+    # one loop turn after the call; a seat that leaves cancels only its own).
+    ready: asyncio.Future[None] | None = None
 
 
 class _Flight:
     """One upstream call and the requests sharing it."""
 
-    __slots__ = ("abandoned", "key", "seats", "source", "task", "tee")
+    __slots__ = ("abandoned", "error", "key", "seats", "source", "task", "tee")
 
     def __init__(self, key: FlightKey) -> None:
         self.key = key
@@ -101,6 +111,12 @@ class _Flight:
         self.source: ChatResponse | None = None
         self.tee: StreamTee | None = None
         self.abandoned = False  # every request left before the answer: cancelled
+        self.error: BaseException | None = None  # how the call failed
+
+    def wake(self) -> None:
+        for seat in self.seats:
+            if seat.ready is not None and not seat.ready.done():
+                seat.ready.set_result(None)
 
     @property
     def joinable(self) -> bool:
@@ -146,6 +162,8 @@ class _Coalescer:
         if not self._applies(request):
             return await self._inner(request)
         key = flight_key(request)
+        if key is None:
+            return await self._inner(request)
         flight = self._flights.get(key)
         if flight is not None and flight.joinable and flight.task is not None:
             if flight.task.done():  # a stream still running: read it from the start
@@ -167,14 +185,19 @@ class _Coalescer:
 
     async def _fly(self, flight: _Flight, request: ChatRequest) -> None:
         try:
-            response = await self._inner(request)
-        except BaseException:
+            await self._answer(flight, request)
+        except BaseException as exc:  # handed to the seats, not left in the task
             self._forget(flight)
+            flight.error = exc
             for seat in flight.seats:
                 if seat.open:  # the first still waiting raises the error as it came
                     seat.payer = True
                     break
-            raise
+        finally:
+            flight.wake()
+
+    async def _answer(self, flight: _Flight, request: ChatRequest) -> None:
+        response = await self._inner(request)
         flight.source = response
         waiting = [seat for seat in flight.seats if seat.open]
         if not waiting:  # every request left as the answer came: nobody will read it
@@ -199,23 +222,20 @@ class _Coalescer:
                 self._follow(seat)
 
     async def _wait(self, flight: _Flight) -> ChatResponse:
-        task = flight.task
-        assert task is not None
-        seat = _Seat()
+        ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        seat = _Seat(ready=ready)
         flight.seats.append(seat)
         try:
-            await asyncio.shield(task)  # leaving (cancelled) never cancels the call itself
+            await ready  # leaving (cancelled) never cancels the call itself
         except asyncio.CancelledError:
-            if task.cancelled():  # the call was cancelled from outside (shutdown)
-                seat.open = False
-            else:
-                await self._leave_early(flight, seat)
+            await self._leave_early(flight, seat)
             raise
-        except BaseException as error:
+        view, error = seat.view, flight.error
+        if view is None:
             seat.open = False
-            raise error if seat.payer else _for_follower(error) from None
-        view = seat.view
-        assert view is not None
+            if error is None:  # cannot happen: a call that ended gave every seat a view
+                raise RuntimeError("coalescing: a call ended without an answer or an error")
+            raise error if seat.payer else _for_follower(error)
         if view.stream is None or flight.tee is None:
             seat.open = False  # booked by the ledger as soon as it is returned
         return view
