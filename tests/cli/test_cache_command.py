@@ -79,7 +79,7 @@ def test_the_human_form_names_its_sources(
     out = capsys.readouterr().out
     assert "store (every task): 3 of 100000 entries" in out
     assert "ledger: 5 requests answered from the cache, saved $" in out
-    assert "hit 5, miss 3" in out
+    assert "hit 5, partial 0, miss 3" in out
 
 
 def test_looking_at_a_missing_store_creates_nothing(
