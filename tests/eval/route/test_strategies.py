@@ -109,3 +109,66 @@ def test_single_decisions_agree_with_the_batch_path() -> None:
         chosen, _ = cascade._decide(cascade._signals(cascade.state, test.views()), threshold)
         single = [cascade.decide_one(view, threshold) for view in test.views()]
         assert single == chosen.tolist()
+
+
+def without_text(records: list, keep: set[str]) -> list:  # type: ignore[type-arg]
+    from dataclasses import replace
+
+    return [
+        replace(
+            r,
+            outcomes={
+                m: replace(o, response=o.response if m in keep else None)
+                for m, o in r.outcomes.items()
+            },
+        )
+        for r in records
+    ]
+
+
+def test_which_cascades_run_depends_on_the_answer_texts_recorded() -> None:
+    from thrifty.eval.route.evaluate import default_strategies
+
+    records = synthetic_records(30)
+    names = {s.name for s in default_strategies(OutcomeTable.from_records(records))}
+    assert {"agreement-cascade@98%", "scorer-cascade@100%"} <= names
+    one = OutcomeTable.from_records(without_text(records, {"small", "large"}))
+    cascades = [s.name for s in default_strategies(one) if s.kind == "cascade"]
+    assert cascades == ["scorer-cascade@98%"]
+    only_strong = OutcomeTable.from_records(without_text(records, {"large"}))
+    assert not [s for s in default_strategies(only_strong) if s.kind == "cascade"]
+
+
+def test_a_cascade_tier_falls_back_to_any_cheaper_model() -> None:
+    from dataclasses import replace
+    from decimal import Decimal
+
+    from thrifty.eval.route.cascades import cascade_pool
+
+    dear = {"small": Decimal("0.008"), "medium": Decimal("0.009")}  # 80% and 90% of large
+    records = [
+        replace(
+            r,
+            outcomes={
+                m: replace(o, cost_usd=dear.get(m, o.cost_usd)) for m, o in r.outcomes.items()
+            },
+        )
+        for r in synthetic_records(30)
+    ]
+    table = OutcomeTable.from_records(records)
+    assert [table.models[j] for j in cascade_pool(table)] == ["small", "medium"]
+    normal = OutcomeTable.from_records(synthetic_records(30))  # both under half of large
+    assert [normal.models[j] for j in cascade_pool(normal)] == ["small", "medium"]
+    pricey = OutcomeTable.from_records(
+        [
+            replace(
+                r,
+                outcomes={
+                    **r.outcomes,
+                    "medium": replace(r.outcomes["medium"], cost_usd=Decimal("0.009")),
+                },
+            )
+            for r in synthetic_records(30)
+        ]
+    )
+    assert [pricey.models[j] for j in cascade_pool(pricey)] == ["small"]

@@ -75,6 +75,15 @@ class ScorerState:
         self.single_answer = SingleText(self.answer_terms) if self.answer_terms else None
 
 
+def cascade_pool(train: OutcomeTable) -> list[int]:
+    """The models a cheap tier may use: not the strongest, with answer text, and at most
+    :data:`CHEAP_SHARE` of its train cost (else: any cheaper than it)."""
+    cost, strongest = train.total_cost(), train.strongest()
+    texts = [j for j in range(len(train.models)) if j != strongest and train.has_responses(j)]
+    cheap = [j for j in texts if cost[j] <= CHEAP_SHARE * cost[strongest]]
+    return cheap or [j for j in texts if cost[j] < cost[strongest]]
+
+
 def fitted_terms(texts: list[str]) -> TfidfVectorizer | None:
     """A TF-IDF vectorizer fitted on ``texts``, or ``None`` when they have no shared term."""
     vectorizer = text_vectorizer()
@@ -132,13 +141,8 @@ class Cascade(ThresholdStrategy):
     def _tier_options(self, train: OutcomeTable) -> list[tuple[int, ...]]:
         if self.fixed_tier:
             return [tuple(train.index(m) for m in self.fixed_tier)]
-        cost, quality = train.total_cost(), train.mean_quality()
-        cheap = [
-            j
-            for j in range(len(train.models))
-            if j != self.strongest and cost[j] <= CHEAP_SHARE * cost[self.strongest]
-        ]
-        cheap = sorted(cheap, key=lambda j: -quality[j])[:MAX_TIER_CANDIDATES]
+        quality = train.mean_quality()
+        cheap = sorted(cascade_pool(train), key=lambda j: -quality[j])[:MAX_TIER_CANDIDATES]
         smallest = 1 if self.learned else 2
         return [
             tier

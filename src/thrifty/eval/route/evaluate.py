@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from thrifty.eval.route.cascades import Cascade
+from thrifty.eval.route.cascades import Cascade, cascade_pool
 from thrifty.eval.route.metrics import Point, apgr, cost_pct_at, cpt, frontier, point
 from thrifty.eval.route.routers import PromptRouter
 from thrifty.eval.route.strategies import AlwaysModel, BestStatic, Plan, RandomRouter, Strategy
@@ -55,12 +55,11 @@ def default_strategies(table: OutcomeTable) -> list[Strategy]:
         PromptRouter("logreg"),
         PromptRouter("knn"),
     ]
-    with_text = [m for m in table.models if table.has_responses(m)]
-    if len(with_text) >= 3:
+    cheap = cascade_pool(table)
+    if len(cheap) >= 2:
         strategies += [Cascade(t, learned=False) for t in ("98%", "100%")]
-    if len(with_text) >= 3:
         strategies += [Cascade(t, learned=True) for t in ("98%", "100%")]
-    elif with_text:  # one cheap model with text: a single possible tier
+    elif cheap:  # one cheap model with answer text: a single possible tier
         strategies.append(Cascade("98%", learned=True))
     return strategies
 

@@ -104,9 +104,9 @@ class OutcomeTable:
             for prompt, texts in zip(self.prompts, self.responses, strict=True)
         ]
 
-    def has_responses(self, model: str) -> bool:
-        j = self.index(model)
-        return any(texts[j] for texts in self.responses)
+    def has_responses(self, model: int) -> bool:
+        """Whether the records have answer text for model number ``model``."""
+        return any(texts[model] for texts in self.responses)
 
     def mean_quality(self) -> FloatArray:
         return np.asarray(self.scores.mean(axis=0), dtype=float)
