@@ -287,3 +287,30 @@ async def test_build_reads_the_settings(tmp_path: Path) -> None:
         await build(
             parts(levers={"semantic_cache": {"enabled": True, "calibration_path": str(table)}})
         )  # type: ignore[arg-type]
+
+
+async def test_a_stream_left_early_closes_the_upstream(make_cache: MakeCache) -> None:
+    closed = []
+
+    def answer(req: ChatRequest) -> ChatResponse:
+        response = stream_reply(req, ["Par", "is", "."])
+        inner = response.stream
+        assert inner is not None
+
+        async def watched():  # type: ignore[no-untyped-def]
+            try:
+                async for batch in inner:
+                    yield batch
+            finally:
+                closed.append(True)
+
+        response.stream = watched()
+        return response
+
+    cache = make_cache()
+    response = await cache(FakeUpstream(answer))(ask("capital of france", stream=True))
+    assert response.stream is not None
+    async for _ in response.stream:
+        break
+    await response.stream.aclose()  # type: ignore[attr-defined]
+    assert closed == [True] and cache.store.count() == 0

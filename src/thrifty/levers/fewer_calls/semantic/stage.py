@@ -255,10 +255,16 @@ class SemanticCache:
 async def _recorded(
     upstream: AsyncIterator[Sequence[StreamEvent]], streamed: StreamedText
 ) -> AsyncIterator[Sequence[StreamEvent]]:
-    """``upstream``'s batches, unchanged, each read by ``streamed`` on its way."""
-    async for batch in upstream:
-        streamed.feed(batch)
-        yield batch
+    """``upstream``'s batches, unchanged, each read by ``streamed`` on its way; closing this
+    closes ``upstream`` (the stream contract: the upstream is always closed)."""
+    try:
+        async for batch in upstream:
+            streamed.feed(batch)
+            yield batch
+    finally:
+        close = getattr(upstream, "aclose", None)
+        if close is not None:
+            await close()
 
 
 def store_path(settings: Settings, lever: SemanticCacheSettings) -> Path:
