@@ -22,7 +22,7 @@ from __future__ import annotations
 import itertools
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from scipy import sparse
@@ -48,6 +48,8 @@ class ScorerState:
     intercept: float
     prompt_terms: TfidfVectorizer | None = None
     answer_terms: TfidfVectorizer | None = None
+    single_prompt: SingleText | None = field(default=None, init=False)
+    single_answer: SingleText | None = field(default=None, init=False)
 
     def features(self, dense: FloatArray, prompts: list[str], answers: list[str]) -> object:
         scaled = (dense - self.mean) / self.scale

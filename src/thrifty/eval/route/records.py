@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -172,7 +172,3 @@ def write_records(path: Path, records: Iterable[RouteRecord]) -> None:
     with path.open("w", encoding="utf-8") as out:
         for record in records:
             out.write(json.dumps(record_to_json(record), ensure_ascii=False) + "\n")
-
-
-def iter_split(records: Iterable[RouteRecord], split: str) -> Iterator[RouteRecord]:
-    return (r for r in records if r.split == split)
