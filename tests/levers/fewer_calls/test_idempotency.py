@@ -45,6 +45,17 @@ def answered(text: str = "first") -> FakeUpstream:
     return FakeUpstream(lambda req: reply(req, text, USAGE))
 
 
+def slow_upstream() -> tuple[asyncio.Event, FakeUpstream]:
+    """An upstream that answers once the returned gate is set."""
+    gate = asyncio.Event()
+
+    async def slow(request: ChatRequest) -> ChatResponse:
+        await gate.wait()
+        return reply(request, "first", USAGE)
+
+    return gate, FakeUpstream(slow)
+
+
 async def test_a_repeat_gets_the_stored_answer_without_a_call() -> None:
     upstream = answered()
     handle = stage(upstream)
@@ -92,13 +103,7 @@ async def test_requests_without_a_key_or_with_the_lever_off_pass_through() -> No
 
 
 async def test_an_in_flight_repeat_waits_and_replays() -> None:
-    gate = asyncio.Event()
-
-    async def slow(request: ChatRequest) -> ChatResponse:
-        await gate.wait()
-        return reply(request, "first", USAGE)
-
-    upstream = FakeUpstream(slow)
+    gate, upstream = slow_upstream()
     handle = stage(upstream)
     tasks = [asyncio.create_task(handle(keyed())) for _ in range(5)]
     await asyncio.sleep(0.01)
@@ -110,13 +115,8 @@ async def test_an_in_flight_repeat_waits_and_replays() -> None:
 
 
 async def test_an_in_flight_repeat_with_another_body_is_a_conflict_at_once() -> None:
-    gate = asyncio.Event()
-
-    async def slow(request: ChatRequest) -> ChatResponse:
-        await gate.wait()
-        return reply(request, "first", USAGE)
-
-    handle = stage(FakeUpstream(slow))
+    gate, upstream = slow_upstream()
+    handle = stage(upstream)
     first = asyncio.create_task(handle(keyed()))
     await asyncio.sleep(0.01)
     with pytest.raises(IdempotencyKeyReused):
@@ -151,13 +151,8 @@ async def test_a_failure_is_never_kept_and_a_waiter_calls_itself() -> None:
 
 
 async def test_a_waiter_that_leaves_does_not_disturb_the_first() -> None:
-    gate = asyncio.Event()
-
-    async def slow(request: ChatRequest) -> ChatResponse:
-        await gate.wait()
-        return reply(request, "first", USAGE)
-
-    handle = stage(FakeUpstream(slow))
+    gate, upstream = slow_upstream()
+    handle = stage(upstream)
     first = asyncio.create_task(handle(keyed()))
     waiter = asyncio.create_task(handle(keyed()))
     await asyncio.sleep(0.01)
