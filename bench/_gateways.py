@@ -79,6 +79,7 @@ def clean_env() -> dict[str, str]:
 
 
 def _run_install(argv: list[str], what: str) -> None:
+    print(f"installing {what} (once; it can take a few minutes)", file=sys.stderr, flush=True)
     try:
         done = subprocess.run(
             argv, capture_output=True, text=True, timeout=INSTALL_TIMEOUT_S, check=False
