@@ -130,24 +130,39 @@ async def verify(session: aiohttp.ClientSession, route: Route) -> None:
 
 async def sequential(
     routes: list[Route], n: int, stream: bool
-) -> tuple[dict[str, list[tuple[float, float]]], dict[str, float]]:
+) -> tuple[dict[str, list[tuple[float, float]]], dict[str, float], dict[str, str]]:
     """``n`` calls per route, one at a time, round robin with the order rotated every turn
-    so drift hits every route alike.  Returns (first byte, total) seconds per route, and
-    the CPU milliseconds each route's process spent per call."""
+    so drift hits every route alike.  Returns (first byte, total) seconds per route, the
+    CPU milliseconds each route's process spent per call, and the routes dropped after a
+    failed call (with the failure); the direct route is never dropped."""
     results: dict[str, list[tuple[float, float]]] = {p.name: [] for p in routes}
+    failed: dict[str, str] = {}
     connector = aiohttp.TCPConnector(limit=len(routes) * 2)
     async with aiohttp.ClientSession(connector=connector, timeout=REQUEST_TIMEOUT) as session:
+
+        async def timed(route: Route) -> tuple[float, float] | None:
+            try:
+                return await one_call(session, route, stream)
+            except (BadAnswer, aiohttp.ClientError, TimeoutError) as exc:
+                if route is routes[0]:
+                    raise
+                failed[route.name] = str(exc) or type(exc).__name__
+                return None
+
         for _ in range(10):  # warm-up, every route
             for route in routes:
-                await one_call(session, route, stream)
+                await timed(route)
         cpu_before = cpu_snapshot(routes)
         for turn in range(n):
             shift = turn % len(routes)
             for route in routes[shift:] + routes[:shift]:
-                results[route.name].append(await one_call(session, route, stream))
+                if route.name not in failed and (timing := await timed(route)) is not None:
+                    results[route.name].append(timing)
         cpu_after = cpu_snapshot(routes)
-    cpu_ms = {name: (cpu_after[name] - cpu_before[name]) * 1000 / n for name in cpu_after}
-    return results, cpu_ms
+    for name in failed:
+        del results[name]
+    cpu_ms = {name: (cpu_after[name] - cpu_before[name]) * 1000 / n for name in results}
+    return results, cpu_ms, failed
 
 
 def sequential_report(

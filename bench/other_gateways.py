@@ -189,22 +189,26 @@ async def phase(
             if name in unavailable:
                 continue
             port = free_port()
+            gateway = ExitStack()  # stopped at once if it fails its check
             try:
                 launch = launch_for(name, installed, port, f"{sim_url}/v1", workdir)
-                pid = stack.enter_context(running(launch, f"http://127.0.0.1:{port}", workdir))
+                pid = gateway.enter_context(running(launch, f"http://127.0.0.1:{port}", workdir))
                 route = Route(name, launch.chat_url, launch.headers, pid)
                 await reaches_simulator(route, sim_url)
             except (gw.Unavailable, BadAnswer, aiohttp.ClientError) as exc:
+                gateway.close()
                 unavailable[name] = f"{name}: {exc}"
                 continue
+            stack.enter_context(gateway)
             routes.append(route)
         if upstream_ms == 0:
-            return {
-                kind: sequential_report(
-                    *await sequential(routes, args.requests, stream), "direct", stream
-                )
-                for kind, stream in (("plain", False), ("stream", True))
-            }
+            measured: dict[str, Any] = {}
+            for kind, stream in (("plain", False), ("stream", True)):
+                results, cpu_ms, failed = await sequential(routes, args.requests, stream)
+                for name, reason in failed.items():
+                    unavailable[name] = f"{name}: sequential {kind} calls failed: {reason}"
+                measured[kind] = sequential_report(results, cpu_ms, "direct", stream)
+            return measured
         return {
             kind: await under_load(
                 routes, "direct", args.concurrency, args.seconds, args.rounds, stream

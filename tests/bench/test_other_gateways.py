@@ -7,12 +7,22 @@ import json
 import os
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
+from aiohttp import web
 
 from bench import _gateways as gw
 from bench._report import render_table
-from bench._traffic import cpu_seconds, latency_summary, percentile, sequential_report
+from bench._traffic import (
+    BadAnswer,
+    Route,
+    cpu_seconds,
+    latency_summary,
+    percentile,
+    sequential,
+    sequential_report,
+)
 from bench.other_gateways import parse_args
 
 
@@ -189,3 +199,48 @@ def test_child_processes_get_no_provider_keys_and_no_proxies(
     assert "HTTPS_PROXY" not in env
     assert "THRIFTY_CONFIG" not in env
     assert env["NO_PROXY"] == "127.0.0.1,localhost"
+
+
+async def _broken(request: web.Request) -> web.Response:
+    return web.Response(status=500, text="down")
+
+
+async def _serve(handler: Any) -> tuple[web.AppRunner, str]:
+    app = web.Application()
+    app.router.add_post("/ok", handler)
+    app.router.add_post("/broken", _broken)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    return runner, f"http://127.0.0.1:{port}"
+
+
+async def test_a_gateway_that_fails_is_dropped_and_the_others_still_measured() -> None:
+    async def ok(request: web.Request) -> web.Response:
+        await request.read()
+        return web.json_response({"system_fingerprint": "fp_sim0000001"})
+
+    runner, base = await _serve(ok)
+    try:
+        routes = [Route("direct", f"{base}/ok"), Route("broken", f"{base}/broken")]
+        results, cpu_ms, failed = await sequential(routes, 3, stream=False)
+    finally:
+        await runner.cleanup()
+    assert failed == {"broken": "broken: HTTP 500"}
+    assert list(results) == ["direct"]
+    assert len(results["direct"]) == 3
+    assert cpu_ms == {"direct": 0.0}  # no process to measure on the direct route
+
+
+async def test_the_direct_route_failing_stops_the_run() -> None:
+    async def ok(request: web.Request) -> web.Response:
+        return web.json_response({})
+
+    runner, base = await _serve(ok)
+    try:
+        with pytest.raises(BadAnswer):
+            await sequential([Route("direct", f"{base}/broken")], 1, stream=False)
+    finally:
+        await runner.cleanup()
