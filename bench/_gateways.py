@@ -24,7 +24,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-LITELLM_VERSION = "1.108.6"  # newest whose [proxy] extra resolved from the PyPI reachable here
+LITELLM_VERSION = "1.108.6"  # newest tried whose [proxy] extra resolves from the PyPI here
 PORTKEY_VERSION = "1.15.2"
 # The hono packages at the versions Portkey's own package-lock.json pins: with the newer
 # @hono/node-server that its "^1.3.3" range pulls in, every streamed answer fails with
