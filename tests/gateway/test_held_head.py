@@ -1,0 +1,108 @@
+"""The response head is sent in the same write as the first body part (one system call),
+and on the next turn of the loop when no body part follows at once."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, cast
+
+from starlette.types import Receive, Scope, Send
+
+from thrifty.serving import HeldHead, start_server
+
+
+class Recorder:
+    """A transport that records each write."""
+
+    def __init__(self) -> None:
+        self.writes: list[bytes] = []
+        self.closed = False
+
+    def write(self, data: bytes) -> None:
+        self.writes.append(data)
+
+    def close(self) -> None:
+        self.closed = True
+
+    def is_closing(self) -> bool:
+        return self.closed
+
+    def get_extra_info(self, name: str) -> str:
+        return f"info {name}"
+
+
+def held(recorder: Recorder) -> HeldHead:
+    return HeldHead(cast(asyncio.Transport, recorder), asyncio.get_running_loop())
+
+
+async def test_head_and_first_body_part_go_out_in_one_write() -> None:
+    recorder = Recorder()
+    transport = held(recorder)
+    transport.write(b"HEAD")
+    assert recorder.writes == []
+    transport.write(b"body-1")
+    transport.write(b"body-2")
+    await asyncio.sleep(0)
+    assert recorder.writes == [b"HEADbody-1", b"body-2"]
+
+
+async def test_a_head_alone_goes_out_on_the_next_turn() -> None:
+    recorder = Recorder()
+    transport = held(recorder)
+    transport.write(b"HEAD")
+    await asyncio.sleep(0)
+    assert recorder.writes == [b"HEAD"]
+    transport.write(b"body")
+    assert recorder.writes == [b"HEAD", b"body"]
+
+
+async def test_close_sends_the_held_head_first() -> None:
+    recorder = Recorder()
+    transport = held(recorder)
+    transport.write(b"HEAD")
+    transport.close()
+    assert recorder.writes == [b"HEAD"] and recorder.closed
+    await asyncio.sleep(0)
+    assert recorder.writes == [b"HEAD"]
+
+
+async def test_a_head_is_dropped_on_a_transport_closed_meanwhile() -> None:
+    recorder = Recorder()
+    transport = held(recorder)
+    transport.write(b"HEAD")
+    recorder.closed = True  # the protocol closed the connection itself
+    await asyncio.sleep(0)
+    assert recorder.writes == []
+    assert transport.is_closing()
+    assert transport.get_extra_info("peername") == "info peername"
+
+
+async def slow_body(scope: Scope, receive: Receive, send: Send) -> None:
+    if scope["type"] == "lifespan":
+        message: Any = await receive()
+        while message["type"] != "lifespan.shutdown":
+            await send({"type": "lifespan.startup.complete"})
+            message = await receive()
+        await send({"type": "lifespan.shutdown.complete"})
+        return
+    await receive()
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await asyncio.sleep(0.3)
+    await send({"type": "http.response.body", "body": b"late", "more_body": True})
+    await send({"type": "http.response.body", "body": b""})
+
+
+async def test_a_client_gets_the_head_before_a_late_body() -> None:
+    server = await start_server(slow_body)
+    try:
+        host, port = server.url.removeprefix("http://").split(":")
+        reader, writer = await asyncio.open_connection(host, int(port))
+        writer.write(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 0.2)
+        assert head.startswith(b"HTTP/1.1 200 OK\r\n")
+        assert b"transfer-encoding: chunked" in head
+        rest = await asyncio.wait_for(reader.readuntil(b"0\r\n\r\n"), 2)
+        assert rest == b"4\r\nlate\r\n0\r\n\r\n"
+        writer.close()
+    finally:
+        await server.stop()
