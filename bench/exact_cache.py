@@ -13,6 +13,9 @@ each with its own simulator answering at once and its own SQLite ledger:
 * ``floor``: ``GET /v1/models`` on a fourth gateway: the HTTP server and the app with no
   pipeline at all, a yardstick for how fast the machine is during the run.
 
+First, the cache stage alone in-process (no HTTP): CPU per request passed through, on a
+miss (the write excluded: it runs later) and on a hit, the same prompts as the gateways'.
+
 Gateway time is measured inside the ASGI app, from the moment the server hands it the
 request to its last write (so the client is not in it; the upstream is, for ``off`` and
 ``miss``), as wall time and as the CPU time of the event loop's thread over the same span.
@@ -46,7 +49,7 @@ from thrifty.gateway import create_app
 from thrifty.levers.fewer_calls.cache_store import cache_path
 from thrifty.runtime import Thrifty
 from thrifty.serving import RunningServer, start_server
-from thrifty.store import SqliteCache
+from thrifty.store import MemoryCache, SqliteCache
 
 ASGIApp = Callable[[Any, Any, Any], Awaitable[None]]
 PROMPT = "Summarise the plot of a novel about a lighthouse keeper, number {n:08d}."
@@ -191,9 +194,41 @@ async def run(requests: int, stream: bool, root: Path) -> dict[str, Any]:
     }
 
 
+async def stage_cost(root: Path, count: int = 3000) -> dict[str, Any]:
+    """The cache stage alone, in-process (thrifty.testing's FakeUpstream under it, the
+    SQLite store): CPU per request passed through with the cache off, on a miss (without
+    the write, which runs later) and on a hit."""
+    from thrifty.levers.fewer_calls.cache import ExactCache
+    from thrifty.levers.fewer_calls.cache_policy import policies_for
+    from thrifty.testing import FakeUpstream, reply, request_for
+    from thrifty.types import Usage
+
+    usage = Usage(input_tokens=30, output_tokens=80)
+    upstream = FakeUpstream(lambda r: reply(r, "word " * 80, usage))
+    off = ExactCache(MemoryCache(), policies_for(Settings(levers={"cache": {"enabled": False}})))
+    async with SqliteCache(root / "stage.db", table="exact_cache") as store:
+        cache = ExactCache(store, policies_for(Settings()))
+        handlers = {"pass_through": off(upstream), "miss": cache(upstream), "hit": cache(upstream)}
+        figures = {}
+        for name, handler in handlers.items():
+            times = []
+            for n in range(count):
+                request = request_for("gpt-4o-mini", PROMPT.format(n=n), temperature=0)
+                started = time.thread_time()
+                await handler(request)
+                times.append(time.thread_time() - started)
+                if name == "miss":
+                    await cache.drain()
+            figures[name] = summary(times)
+    return figures
+
+
 async def main(requests: int) -> list[dict[str, Any]]:
-    results = []
+    results: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as tmp:
+        stage = await stage_cost(Path(tmp))
+        results.append({"mode": "stage alone", "thread_cpu_time": stage})
+        print(json.dumps(results[0], indent=2))
         for stream in (False, True):
             result = await run(requests, stream, Path(tmp))
             results.append(result)
