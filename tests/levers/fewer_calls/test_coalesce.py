@@ -317,3 +317,25 @@ async def test_a_body_that_is_not_plain_json_is_never_shared() -> None:
     upstream.gate.set()
     await asyncio.wait_for(asyncio.gather(*tasks), TIMEOUT)
     assert flight_key(odd) is None and upstream.calls == 2
+
+
+async def test_a_payer_that_leaves_as_the_answer_comes_hands_it_over() -> None:
+    tasks: list[asyncio.Task[ChatResponse]] = []
+    gate = asyncio.Event()
+
+    async def answer(request: ChatRequest) -> ChatResponse:
+        await gate.wait()
+        tasks[0].cancel()  # the payer's client leaves just as its answer is ready
+        return reply(request, "shared", USAGE)
+
+    handle = handler(FakeUpstream(answer))
+    tasks.append(asyncio.create_task(handle(ask())))
+    await settle()
+    tasks.append(asyncio.create_task(handle(ask())))
+    await settle()
+    gate.set()
+    done, _ = await asyncio.wait(tasks, timeout=TIMEOUT)
+    assert len(done) == 2 and tasks[0].cancelled()
+    heir = tasks[1].result()
+    assert heir.served is not None  # it books the call the payer would have booked
+    assert heir.steps == [] and "coalesce" not in heir.headers
