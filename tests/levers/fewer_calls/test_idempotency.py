@@ -293,3 +293,17 @@ def test_store_settings_cannot_differ_per_task() -> None:
     settings = Settings(tasks={"t": {"idempotency": {"backend": "memory"}}})
     with pytest.raises(ConfigError, match=r"\[tasks.t.idempotency\]: backend"):
         ttls_of(settings)
+
+
+async def test_a_repeat_of_a_stream_in_flight_waits_for_its_end() -> None:
+    upstream = FakeUpstream(lambda req: stream_reply(req, ("a", "b", "c"), USAGE))
+    handle = stage(upstream)
+    first = await handle(keyed(stream=True))
+    waiter = asyncio.create_task(handle(keyed(stream=True)))
+    await asyncio.sleep(0.01)
+    assert not waiter.done()  # the first stream has not ended: nothing to replay yet
+    events = await asyncio.wait_for(collect(first), TIMEOUT)
+    replay = await asyncio.wait_for(waiter, TIMEOUT)
+    assert replay.headers == {"idempotency": REPLAY}
+    assert [e.raw for e in await collect(replay)] == [e.raw for e in events]
+    assert len(upstream.requests) == 1
