@@ -180,3 +180,32 @@ async def test_sampled_requests_are_not_coalesced_by_default(tmp_path: Path) -> 
 
             await asyncio.wait_for(asyncio.gather(ask(), ask()), TIMEOUT)
         assert await upstream_calls(gw) == 2
+
+
+async def test_a_stream_cut_mid_way_ends_every_client_with_an_error_event(
+    tmp_path: Path,
+) -> None:
+    body = {
+        "model": "gpt-4o",
+        "temperature": 0,
+        "stream": True,
+        "max_tokens": 60,
+        "messages": [{"role": "user", "content": f"{SLOW} [[sim:fault=cut]] a story"}],
+    }
+    async with (
+        running(tmp_path, simulator={"port": 0, "stream_chunk_delay_ms": 5}) as gw,
+        httpx.AsyncClient(base_url=gw.url, timeout=TIMEOUT) as http,
+    ):
+
+        async def read() -> tuple[int, bytes]:
+            async with http.stream("POST", "/v1/chat/completions", json=body) as answer:
+                return answer.status_code, b"".join([c async for c in answer.aiter_bytes()])
+
+        got = await asyncio.wait_for(asyncio.gather(*(read() for _ in range(3))), TIMEOUT)
+        assert await upstream_calls(gw) == 1
+        booked = await rows(gw, 3)
+    for status, payload in got:
+        assert status == 200  # the stream had started: the error comes as an event
+        assert b"data: [DONE]" not in payload and b'"stream_interrupted"' in payload
+    assert all(r.failure == "mid_stream" for r in booked)
+    assert sum(bool(r.calls) for r in booked) == 1  # the cut call is booked once
