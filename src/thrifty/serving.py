@@ -107,8 +107,11 @@ def timed_http_protocol(
     from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
     class TimedHttpToolsProtocol(HttpToolsProtocol):
+        # A deadline is armed only while a request is incomplete at the end of a read: a
+        # request that arrives in one read (the usual case) costs no timer at all.
         _deadline: asyncio.TimerHandle | None = None
         _reading_headers = False
+        _reading_body = False
         _header_bytes = 0
         _too_large = False
 
@@ -122,16 +125,20 @@ def timed_http_protocol(
 
         def data_received(self, data: bytes) -> None:
             super().data_received(data)
-            if self._reading_headers and not self.transport.is_closing():
+            if self.transport.is_closing():
+                return
+            if self._reading_headers:
                 self._header_bytes += len(data)
                 if self._header_bytes > max_header_bytes:
                     self._refuse(_431)
+                elif self._deadline is None:  # a kept-alive connection's next request
+                    self._arm(header_timeout_s)
+            elif self._reading_body and self._deadline is None:
+                self._arm(body_timeout_s)
 
         def on_message_begin(self) -> None:
             super().on_message_begin()
             self._reading_headers, self._header_bytes = True, 0
-            if self._deadline is None:  # a kept-alive connection's next request
-                self._arm(header_timeout_s)
 
         def on_headers_complete(self) -> None:
             self._reading_headers, self._header_bytes = False, 0
@@ -139,12 +146,14 @@ def timed_http_protocol(
             if size > max_header_bytes:  # a whole header block that came in one read
                 self._too_large = True
                 raise _HeadersTooLarge  # stops the parser; see send_400_response
-            self._arm(body_timeout_s)
+            self._disarm()  # the body's deadline, if it does not come in this read
+            self._reading_body = True
             super().on_headers_complete()
             cycle: Any = self.cycle
             cycle.transport = HeldHead(self.transport, self.loop)
 
         def on_message_complete(self) -> None:
+            self._reading_body = False
             self._disarm()
             super().on_message_complete()
 
@@ -172,7 +181,8 @@ def timed_http_protocol(
             if self.transport.is_closing():
                 return
             cycle = self.cycle
-            if cycle is None or not cycle.response_started:
+            # (a kept-alive connection's next request: the last cycle is complete)
+            if cycle is None or cycle.response_complete or not cycle.response_started:
                 self.transport.write(answer)
             if cycle is not None and not cycle.response_complete:
                 cycle.disconnected = True  # the app's sends are dropped from here on

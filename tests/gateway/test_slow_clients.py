@@ -181,3 +181,33 @@ async def test_headers_growing_over_several_reads_are_a_431(server: RunningServe
     finally:
         writer.close()
     assert answer.startswith(b"HTTP/1.1 431 ")
+
+
+@pytest.mark.parametrize(
+    "second",
+    [
+        b"POST / HTTP/1.1\r\nHost: x\r\n",
+        b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhe",
+    ],
+    ids=["half-headers", "half-body"],
+)
+async def test_a_half_sent_request_on_a_kept_alive_connection_is_a_408(
+    server: RunningServer, echo: Echo, second: bytes
+) -> None:
+    """A deadline is armed only when a read leaves a request incomplete: the next
+    request on a kept-alive connection gets one too."""
+    host, port = server.url.removeprefix("http://").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    try:
+        writer.write(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello")
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 2)
+        assert head.startswith(b"HTTP/1.1 200 ")
+        assert await asyncio.wait_for(reader.readexactly(1), 2) == b"5"
+        writer.write(second)
+        started = time.perf_counter()
+        answer = await asyncio.wait_for(reader.read(), 5)
+        took = time.perf_counter() - started
+    finally:
+        writer.close()
+    assert answer.startswith(b"HTTP/1.1 408 ")
+    assert LIMIT * 0.8 < took < LIMIT + 1.0
