@@ -4,7 +4,9 @@ just as a request went out) gets the request once more on a fresh connection."""
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
+import aiohttp
 import orjson
 import pytest
 
@@ -89,5 +91,70 @@ async def test_a_second_drop_is_an_upstream_error() -> None:
                 await provider(openai_request())
         assert caught.value.status == 502
         assert server.connections == 2  # one retry, not more
+    finally:
+        await pool.aclose()
+
+
+def closing_connection_error() -> aiohttp.ClientOSError:
+    """What aiohttp raises when the pooled connection was closing as the request was to be
+    written (its cause: the writer's 'Cannot write to closing transport')."""
+    error = aiohttp.ClientOSError(None, "Can not write request body for http://upstream")
+    error.__cause__ = aiohttp.ClientConnectionResetError("Cannot write to closing transport")
+    return error
+
+
+class FailingFirstPosts:
+    """A session stand-in: the first ``failures`` posts raise ``error``, the rest go to the
+    real session."""
+
+    def __init__(self, real: aiohttp.ClientSession, error: Exception, failures: int) -> None:
+        self.real, self.error, self.failures, self.posts = real, error, failures, 0
+
+    async def post(self, *args: Any, **kwargs: Any) -> aiohttp.ClientResponse:
+        self.posts += 1
+        if self.posts <= self.failures:
+            raise self.error
+        return await self.real.post(*args, **kwargs)
+
+
+@pytest.mark.parametrize("failures", [1, 2])
+async def test_a_connection_found_closing_before_the_write_is_retried_once(
+    monkeypatch: pytest.MonkeyPatch, failures: int
+) -> None:
+    server = DroppingServer(drops=0)
+    pool = HttpPool()
+    try:
+        async with server as url:
+            session = FailingFirstPosts(pool.session(), closing_connection_error(), failures)
+            monkeypatch.setattr(pool, "session", lambda: session)
+            provider = build_provider("openai", openai_settings(url), pool, api_key="k")
+            if failures == 1:
+                response = await provider(openai_request())
+                assert response.usage.input_tokens == 5
+                assert server.connections == 1
+            else:
+                with pytest.raises(UpstreamUnavailable) as caught:
+                    await provider(openai_request())
+                assert "Can not write request body" in caught.value.message
+                assert server.connections == 0
+        assert session.posts == 2
+    finally:
+        await pool.aclose()
+
+
+async def test_other_os_errors_are_not_retried(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A reset after the request went out may follow a request the server processed."""
+    server = DroppingServer(drops=0)
+    pool = HttpPool()
+    try:
+        async with server as url:
+            reset = aiohttp.ClientOSError(104, "Connection reset by peer")
+            session = FailingFirstPosts(pool.session(), reset, 1)
+            monkeypatch.setattr(pool, "session", lambda: session)
+            provider = build_provider("openai", openai_settings(url), pool, api_key="k")
+            with pytest.raises(UpstreamUnavailable) as caught:
+                await provider(openai_request())
+        assert caught.value.reached_upstream
+        assert session.posts == 1
     finally:
         await pool.aclose()

@@ -29,6 +29,7 @@ __all__ = [
     "error_from_event",
     "error_from_exception",
     "error_from_status",
+    "never_written",
     "reached_upstream",
 ]
 
@@ -303,3 +304,12 @@ def reached_upstream(exc: BaseException) -> bool:
     """Did the request reach the provider before ``exc`` (raised while sending it and
     waiting for the answer's headers)?  True unless the connection was never made."""
     return not isinstance(exc, _NOT_SENT)
+
+
+def never_written(exc: BaseException) -> bool:
+    """Was the pooled connection already closing when the request was to be written (the
+    server closed it while idle, and the busy event loop had not yet noticed)?  Then
+    nothing was sent, and the request can go again on a fresh connection."""
+    return isinstance(exc, aiohttp.ClientOSError) and isinstance(
+        exc.__cause__, aiohttp.ClientConnectionResetError
+    )

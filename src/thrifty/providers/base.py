@@ -33,6 +33,7 @@ from thrifty.providers._http import (
     error_from_event,
     error_from_exception,
     error_from_status,
+    never_written,
 )
 from thrifty.providers.sse import SSEParser
 from thrifty.providers.streaming import StreamHandler, UpstreamStream
@@ -334,8 +335,9 @@ class BaseProvider:
         """POST once; again once if the server dropped the connection before answering.
 
         A pooled keep-alive connection can be closed by the server (idle timeout) just as a
-        request is written to it; such a request was never processed, so it is sent again on
-        a fresh connection.  The rarer case of a server that read the request and then
+        request is written to it, or before (a close the busy event loop had not yet
+        noticed); such a request was never processed, so it is sent again on a fresh
+        connection.  The rarer case of a server that read the request and then
         crashed or dropped the connection cannot be told apart: it may be processed twice,
         as an SDK's own retry would.  Any other failure is mapped to a typed error.
         """
@@ -359,6 +361,8 @@ class BaseProvider:
                     exc, provider=self.name, api_key=self._api_key, url=url
                 ) from None
             except (aiohttp.ClientError, TimeoutError) as exc:
+                if attempt == 1 and never_written(exc):
+                    continue
                 error = error_from_exception(
                     exc, provider=self.name, api_key=self._api_key, url=url
                 )
