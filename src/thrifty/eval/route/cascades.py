@@ -128,15 +128,17 @@ class Cascade(ThresholdStrategy):
         options = self._tier_options(train)
         if not options:
             raise ValueError(f"{self.name}: no cheap model to put before the strongest")
-        best: tuple[float, float, tuple[int, ...]] | None = None
+        level = targets[self.target]
+        best: tuple[tuple[float, float, float], tuple[int, ...]] | None = None
         for tier in options:
             self.tier = tuple(sorted(tier, key=lambda j: -quality[j]))
-            cost, met = self._train_cost(train, targets[self.target])
-            key = (0.0 if met else 1.0, cost, self.tier)
-            if best is None or key[:2] < best[:2]:
-                best = key
+            cost, reached = self._train_cost(train, level)
+            # the cheapest tier that meets the target; if none does, the best one
+            key = (0.0, 0.0, cost) if reached >= level else (1.0, -reached, cost)
+            if best is None or key < best[0]:
+                best = (key, self.tier)
         assert best is not None
-        self.tier = best[2]
+        self.tier = best[1]
         self._searching = False
         super()._fit(train, targets)
 
@@ -152,12 +154,13 @@ class Cascade(ThresholdStrategy):
             for tier in itertools.combinations(cheap, size)
         ]
 
-    def _train_cost(self, train: OutcomeTable, level: float) -> tuple[float, bool]:
+    def _train_cost(self, train: OutcomeTable, level: float) -> tuple[float, float]:
+        """Train cost and quality of this tier at the threshold chosen for ``level``."""
         thresholds = self._choose_thresholds(train, {"t": level})
         state = self._train(train)
         chosen, called = self._decide(self._signals(state, train.views()), thresholds["t"])
-        met = float(train.scores[np.arange(len(train)), chosen].mean()) >= level
-        return float((train.costs * called).sum()), met
+        reached = float(train.scores[np.arange(len(train)), chosen].mean())
+        return float((train.costs * called).sum()), reached
 
     # -- signals ----------------------------------------------------------------------------
 
