@@ -75,8 +75,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     _check_exposure(settings)
     thrifty = Thrifty(settings)
     gw = settings.gateway
-    from thrifty.serving import request_limits
+    from thrifty.serving import capacity, raise_open_file_limit, request_limits
 
+    # Two descriptors per call in flight (the app's and the upstream's), plus the ledger's.
+    raise_open_file_limit(gw.max_connections + gw.max_upstream_connections + 256)
     config = uvicorn.Config(
         create_app(thrifty),
         host=gw.host,
@@ -86,6 +88,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         access_log=False,
         lifespan="on",
         **request_limits(),  # a request must be sent in time (408) and within size (431)
+        **capacity(gw.max_connections),  # a 503 beyond this many connections at once
     )
     server = _quiet_exit_server_class()(config)
     logging.getLogger("thrifty").info(

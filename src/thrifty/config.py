@@ -284,6 +284,10 @@ class GatewaySettings(_Strict):
     # limit).  LLM calls take seconds, so this is sized for thousands: with a 1 s upstream,
     # throughput is at most this many calls per second.  Each costs two file descriptors.
     max_upstream_connections: int = Field(default=4096, gt=0)
+    # Client connections the server holds at once (uvicorn's limit_concurrency): each
+    # holds one call for as long as the model takes, so a 503 comes only beyond this many.
+    # ``thrifty serve`` raises its open-file limit to cover both limits.
+    max_connections: int = Field(default=10_000, gt=1)
 
 
 class LedgerSettings(_Strict):

@@ -217,6 +217,34 @@ def request_limits(
     }
 
 
+def capacity(max_connections: int) -> dict[str, Any]:
+    """Keyword arguments for ``uvicorn.Config`` that size the server for LLM latencies:
+    ``max_connections`` client connections (each holding one request, for seconds) at
+    once, a 503 for a request beyond them, and a listen backlog for a burst of that many
+    new connections (the kernel caps it at ``net.core.somaxconn``)."""
+    return {"limit_concurrency": max_connections, "backlog": max(2048, max_connections)}
+
+
+def raise_open_file_limit(needed: int) -> int:
+    """Raise this process's soft limit on open files towards ``needed`` (never above the
+    hard limit, never lowering it) and return the limit in force.  Each call in flight
+    holds two descriptors (the app's connection and the upstream's), and many systems
+    start processes with a soft limit of 1,024."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY or soft >= needed:
+        return needed if soft == resource.RLIM_INFINITY else soft
+    target = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
+    if target > soft:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        except (ValueError, OSError):
+            return soft
+        return target
+    return soft
+
+
 def free_port(host: str) -> int:
     """A port nothing listens on right now (another process may take it before you do)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
@@ -238,10 +266,16 @@ class RunningServer:
 
 
 async def start_server(
-    app: ASGIApp, host: str = "127.0.0.1", port: int = 0, **limits: Any
+    app: ASGIApp,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    *,
+    max_connections: int | None = None,
+    **limits: Any,
 ) -> RunningServer:
     """Start ``app`` on ``host:port`` (0 = a free port) and return once it accepts requests.
-    ``limits`` are :func:`request_limits`' keyword arguments."""
+    ``max_connections`` is :func:`capacity`'s (default: unlimited), ``limits`` are
+    :func:`request_limits`' keyword arguments."""
     port = port or free_port(host)
     config = uvicorn.Config(
         app,
@@ -251,6 +285,7 @@ async def start_server(
         access_log=False,
         lifespan="on",
         **request_limits(**limits),
+        **(capacity(max_connections) if max_connections is not None else {}),
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
