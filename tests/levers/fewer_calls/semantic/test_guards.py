@@ -26,6 +26,8 @@ from thrifty.levers.fewer_calls.semantic.guards import veto
             "What are the disadvantages of remote work?",
             "polarity",
         ),
+        ("Great examples of presence of mind?", "Worst examples of presence of mind?", "polarity"),
+        ("How do I log out of Quora?", "How do I log out off Quora?", "polarity"),
         ("How do I learn Python quickly?", "How do I learn Java quickly?", "names"),
         ("What is the capital of Australia?", "What is the capital of Austria?", "names"),
         ("Convert 5 km to miles", "Convert 5 miles to km", "units"),

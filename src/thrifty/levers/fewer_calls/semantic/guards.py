@@ -9,7 +9,8 @@ new query and the cached one are compared on the details that change an answer:
 * dates: month and weekday names, today / tomorrow / yesterday;
 * negation: one query negates (not, no, never, n't, without...) and the other does not;
 * polarity: the two take opposite sides of an axis (on/off, enable/disable, start/stop,
-  increase/decrease, before/after, buy/sell, ...);
+  increase/decrease, before/after, buy/sell, ...), or one has a marked word the other
+  lacks ("off", "disable", "worst", "disadvantages", "sell"...);
 * names: a capitalised word of one (not a sentence's first word) missing from the other,
   or names in another order ("flights from Paris to Rome" / "from Rome to Paris");
 * units: the currency, percent and measure words differ, or come in another order.
@@ -133,6 +134,16 @@ _UNITS = frozenset(
         "months year years ms sec secs min mins hr hrs"
     )
 )
+# The marked side of an axis: present in one query and absent from the other, it vetoes
+# alone ("best examples" / "examples", "log out of" / "log out off").  The other side's
+# words ("on", "more", "open"...) are too common to mean anything alone.
+_MARKED = frozenset(
+    _words(
+        "off disable disabled disabling deactivate turn_off uninstall worst worse "
+        "disadvantages cons drawbacks sell selling decrease decreasing unlock unlocking "
+        "decrypt decrypting lose losing false hide hiding deny denying forbid"
+    )
+)
 # Capitalised words that are not names.
 _NOT_NAMES = frozenset(_words("i i'm i've i'd i'll ok"))
 
@@ -146,6 +157,7 @@ class Features:
     dates: frozenset[str]
     negated: bool
     polarity: tuple[int, ...]  # per axis: +1, -1, 0 (neither) or 2 (both)
+    marked: frozenset[str]  # words that turn a request around on their own ("off", "worst")
     names: tuple[str, ...]  # in order: "India attack Pakistan" is not "Pakistan attack India"
     units: tuple[str, ...]  # in order of appearance: "5 km to miles" is not "5 miles to km"
 
@@ -188,6 +200,7 @@ def features(text: str) -> Features:
         dates=frozenset(words & _DATE_WORDS),
         negated=negated,
         polarity=_polarity(frozen),
+        marked=frozen & _MARKED,
         names=names,
         units=tuple(dict.fromkeys(w for w in lowered if w in _UNITS)),
     )
@@ -206,6 +219,8 @@ def veto(cached: str, query: str) -> str | None:
     for one, other in zip(a.polarity, b.polarity, strict=True):
         if one != other and one != 0 and other != 0:
             return "polarity"
+    if a.marked != b.marked:
+        return "polarity"
     if not set(a.names) <= b.words or not set(b.names) <= a.words:
         return "names"
     if [n for n in a.names if n in b.names] != [n for n in b.names if n in a.names]:
