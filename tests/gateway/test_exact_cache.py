@@ -187,3 +187,14 @@ async def test_embeddings_are_memoized_per_input(gateway: Gateway, oai: openai.A
     assert rows[1].cost_usd == rows[1].usage.input_tokens * rate  # "blue" alone
     assert rows[1].savings == {"cache": red_green * rate}
     assert rows[2].savings == {"cache": rows[1].usage.input_tokens * rate}
+
+
+async def test_a_truncated_answer_is_not_stored(gateway: Gateway, oai: openai.AsyncOpenAI) -> None:
+    first = await oai.chat.completions.with_raw_response.create(**chat(max_tokens=3))
+    assert first.parse().choices[0].finish_reason == "length"
+    second = await oai.chat.completions.with_raw_response.create(**chat(max_tokens=3))
+    assert (first.headers["x-thrifty-cache"], second.headers["x-thrifty-cache"]) == (
+        "miss",
+        "miss",
+    )
+    assert [len(r.calls) for r in gateway.rows()] == [1, 1]

@@ -3,6 +3,7 @@ and a miss look like, and what is never stored."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pytest
@@ -301,3 +302,12 @@ async def test_an_answer_over_max_entry_bytes_is_not_stored() -> None:
     assert (await store.stats()).entries == 0 and tally["not_stored"] == 1
     await settled(cache, FakeUpstream(lambda r: reply(r, "y", USAGE)))(det(text="small"))
     assert (await store.stats()).entries == 1
+
+
+@pytest.mark.parametrize("api", ["responses", "completions"])
+async def test_other_api_operations_pass_through(api: Any) -> None:
+    handler, upstream, store, _ = make(Settings(levers={"cache": {"mode": "always"}}))
+    for _ in range(2):
+        request = dataclasses.replace(det(), api=api)
+        assert (await handler(request)).headers["cache"] == "bypass"
+    assert len(upstream.requests) == 2 and (await store.stats()).entries == 0
