@@ -140,3 +140,13 @@ def test_a_missing_data_folder_is_an_error(
 ) -> None:
     assert main(["route", "--data", str(tmp_path), "--dataset", "routellm/gsm8k"]) == 2
     assert "gsm8k" in capsys.readouterr().err
+
+
+def test_a_missing_extra_is_named(
+    records_file: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "thrifty.eval.route.evaluate", None)
+    assert main(["route", "--records", str(records_file)]) == 2
+    assert "pip install 'thrifty[eval-route]'" in capsys.readouterr().err

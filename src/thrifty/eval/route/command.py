@@ -136,8 +136,16 @@ def evaluate_records(
 
 
 def run(args: argparse.Namespace) -> int:
-    from thrifty.eval.route.report import DatasetRun, format_table, report_json
-
+    try:
+        from thrifty.eval.route.evaluate import default_strategies  # noqa: F401
+        from thrifty.eval.route.report import DatasetRun, format_table, report_json
+    except ImportError as error:
+        print(
+            f"thrifty eval route needs the eval-route extra ({error.name or error}): "
+            "pip install 'thrifty[eval-route]'",
+            file=sys.stderr,
+        )
+        return 2
     if args.splits < 1:
         print("thrifty eval route: --splits must be at least 1", file=sys.stderr)
         return 2
