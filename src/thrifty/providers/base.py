@@ -54,6 +54,7 @@ _BETA_HEADER: dict[Dialect, str] = {"anthropic": "anthropic-beta", "openai": "op
 
 
 MAX_REQUEST_ID = 128
+_MAX_UNSENT_ATTEMPTS = 4  # after a burst, several pooled connections may be stale at once
 
 
 def split_userinfo(url: str) -> tuple[str, tuple[str, str] | None]:
@@ -332,16 +333,16 @@ class BaseProvider:
     async def _post(
         self, url: str, payload: bytes, headers: dict[str, str], stream: bool
     ) -> aiohttp.ClientResponse:
-        """POST once; again once if the server dropped the connection before answering.
+        """POST; again once if the server dropped the connection before answering, and up
+        to ``_MAX_UNSENT_ATTEMPTS`` tries in all while the request could not be written.
 
-        A pooled keep-alive connection can be closed by the server (idle timeout) just as a
-        request is written to it, or before (a close the busy event loop had not yet
-        noticed); such a request was never processed, so it is sent again on a fresh
-        connection.  The rarer case of a server that read the request and then
-        crashed or dropped the connection cannot be told apart: it may be processed twice,
-        as an SDK's own retry would.  Any other failure is mapped to a typed error.
+        A pooled keep-alive connection the server closed while idle (a close a busy loop
+        may notice late) never processed the request: it is sent again.  A server that
+        read the request, then dropped the connection, cannot be told apart: it may be
+        processed twice, as an SDK's own retry would.  Other failures are typed errors.
         """
-        for attempt in (1, 2):
+        disconnects = 0
+        for attempt in range(1, _MAX_UNSENT_ATTEMPTS + 1):
             try:
                 # A stream's headers come as soon as the upstream accepts the request.
                 async with asyncio.timeout(self._first_byte_timeout_s if stream else None):
@@ -353,7 +354,8 @@ class BaseProvider:
                         allow_redirects=False,  # an API never redirects; a key must not follow
                     )
             except aiohttp.ServerDisconnectedError as exc:
-                if attempt == 1:
+                disconnects += 1
+                if disconnects == 1 and attempt < _MAX_UNSENT_ATTEMPTS:
                     continue
                 # A fresh connection dropped after the request was written to it: the
                 # server may have processed it.
@@ -361,8 +363,8 @@ class BaseProvider:
                     exc, provider=self.name, api_key=self._api_key, url=url
                 ) from None
             except (aiohttp.ClientError, TimeoutError) as exc:
-                if attempt == 1 and never_written(exc):
-                    continue
+                if attempt < _MAX_UNSENT_ATTEMPTS and never_written(exc):
+                    continue  # each try drops one stale connection from the pool
                 error = error_from_exception(
                     exc, provider=self.name, api_key=self._api_key, url=url
                 )
