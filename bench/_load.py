@@ -92,12 +92,24 @@ async def run_load(
     warm = 0
     all_warm = asyncio.Event()
 
+    async def connect() -> _Connection:
+        _, fresh = await asyncio.wait_for(
+            loop.create_connection(_Connection, host, port), connect_timeout
+        )
+        return fresh
+
     async def exchange(connection: _Connection | None) -> tuple[_Connection, int]:
-        if connection is None or connection.closed.done():
-            _, fresh = await asyncio.wait_for(
-                loop.create_connection(_Connection, host, port), connect_timeout
-            )
-            connection = fresh
+        reused = connection is not None and not connection.closed.done()
+        if connection is None or not reused:
+            connection = await connect()
+        try:
+            return connection, await asyncio.wait_for(connection.send(request), 120)
+        except ConnectionError:
+            if not reused or connection.buffer:
+                raise
+        # A kept-alive connection the server closed while it was idle, before any byte of
+        # the answer: sent again on a fresh one, as HTTP clients do.
+        connection = await connect()
         return connection, await asyncio.wait_for(connection.send(request), 120)
 
     async def worker() -> None:
