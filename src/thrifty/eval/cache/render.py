@@ -85,14 +85,14 @@ def write_plot(report: Report, path: Path) -> None:
     ):
         kept = [(o.recall, o.precision) for o in points if o.precision is not None]
         axes.plot([r for r, _ in kept], [p for _, p in kept], style, label=label)
-    for row in report.targets:
+    for order, row in enumerate(report.targets):
         if row["precision"] is not None:
             axes.scatter([row["recall"]], [row["precision"]], marker="o", zorder=3)
             axes.annotate(
                 f"target {row['target_false_hit_rate']:.0%}",
                 (row["recall"], row["precision"]),
                 textcoords="offset points",
-                xytext=(6, -12),
+                xytext=(6, -12 - 14 * order),
             )
     axes.set_xlabel("recall (duplicates served from cache)")
     axes.set_ylabel("precision (1 - false-hit rate)")

@@ -71,8 +71,13 @@ def test_threshold_for_takes_the_strictest_calibrated_target_within_budget() -> 
     assert threshold_for(0.05, table) == 0.9
     assert threshold_for(0.03, table) == 0.97
     assert threshold_for(0.005, table) is None
-    assert threshold_for(0.02) is not None and 0 < threshold_for(0.02) <= 1  # type: ignore[operator]
+    # The shipped table: every calibrated target, the default budget among them, and
+    # thresholds that tighten as the budget does.
     assert set(DEFAULT_THRESHOLDS) >= {0.02, 0.05}
+    assert threshold_for(0.02) == DEFAULT_THRESHOLDS[0.02]
+    served = [t for _, t in sorted(DEFAULT_THRESHOLDS.items()) if t is not None]
+    assert served and all(0 < t <= 1 for t in served)
+    assert served == sorted(served, reverse=True)
 
 
 def test_tally_estimates_the_error_rate() -> None:
