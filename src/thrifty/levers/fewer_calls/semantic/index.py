@@ -29,7 +29,11 @@ class PartitionIndex:
         from usearch.index import Index
 
         self.dimensions = dimensions
-        self._index: Any = index or Index(ndim=dimensions, metric="cos", dtype="f32")
+        # expansion_add 32 (usearch's default is 128): half the CPU to build, and every
+        # candidate is checked against its stored vector anyway.
+        self._index: Any = index or Index(
+            ndim=dimensions, metric="cos", dtype="f32", expansion_add=32
+        )
         self.dirty = False
 
     @classmethod
@@ -49,12 +53,13 @@ class PartitionIndex:
         if not path.exists():
             return None
         try:
+            import numpy as np
             from usearch.index import Index
 
             index = Index.restore(str(path), view=False)
             if index is None or index.ndim != dimensions or len(index) != count:
                 return None
-            if count and int(max(index.keys)) != largest:
+            if count and int(np.asarray(index.keys).max()) != largest:
                 return None
         except Exception as exc:  # any damage: rebuild
             log.warning("semantic cache: index file %s unreadable (%s); rebuilding", path, exc)
