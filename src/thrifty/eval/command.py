@@ -7,7 +7,7 @@ import argparse
 import importlib
 from collections.abc import Sequence
 
-SUBCOMMANDS = ("thrifty.eval.cache.command",)
+SUBCOMMANDS = ("thrifty.eval.cache.command", "thrifty.eval.route.command")
 
 
 def register(
