@@ -147,9 +147,13 @@ def timed_http_protocol(
                 self._too_large = True
                 raise _HeadersTooLarge  # stops the parser; see send_400_response
             self._disarm()  # the body's deadline, if it does not come in this read
-            self._reading_body = True
+            before = self.cycle
             super().on_headers_complete()
             cycle: Any = self.cycle
+            if cycle is None or cycle is before:  # an upgrade: another protocol reads on
+                self._reading_body = False
+                return
+            self._reading_body = True
             cycle.transport = HeldHead(self.transport, self.loop)
 
         def on_message_complete(self) -> None:

@@ -106,3 +106,29 @@ async def test_a_client_gets_the_head_before_a_late_body() -> None:
         writer.close()
     finally:
         await server.stop()
+
+
+async def websocket_echo(scope: Scope, receive: Receive, send: Send) -> None:
+    if scope["type"] == "lifespan":
+        await slow_body(scope, receive, send)
+        return
+    assert scope["type"] == "websocket"
+    await receive()  # websocket.connect
+    await send({"type": "websocket.accept"})
+    await send({"type": "websocket.close"})
+
+
+async def test_a_protocol_upgrade_is_left_to_the_upgraded_protocol() -> None:
+    server = await start_server(websocket_echo)
+    try:
+        host, port = server.url.removeprefix("http://").split(":")
+        reader, writer = await asyncio.open_connection(host, int(port))
+        writer.write(
+            b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        )
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 2)
+        assert head.startswith(b"HTTP/1.1 101 ")
+        writer.close()
+    finally:
+        await server.stop()
