@@ -142,6 +142,7 @@ def test_swaps_change_one_detail() -> None:
     assert ("number", "Why is 6 prime?") in swaps_of("Why is 5 prime?")
     assert ("year", "Best phone of 2020?") in swaps_of("Best phone of 2019?")
     assert ("negation", "What is allowed?") in swaps_of("What isn't allowed?")
+    assert swaps_of("\u0130s it on?") == [("polarity", "\u0130s it off?")]  # "İs" lowers oddly
 
 
 def test_the_swap_set_pairs_each_duplicate_with_its_twins() -> None:

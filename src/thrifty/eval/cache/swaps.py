@@ -73,13 +73,14 @@ def _keep_case(original: str, replacement: str) -> str:
 def swaps_of(text: str) -> list[tuple[str, str]]:
     """``(kind, swapped text)`` for each swap that applies to ``text``."""
     swaps: list[tuple[str, str]] = []
-    if found := _OPPOSITE_WORD.search(text):
+    # (a case-insensitive match can lower to another key: "İs".lower() is not "is")
+    if (found := _OPPOSITE_WORD.search(text)) and found.group(1).lower() in _OPPOSITE:
         word = found.group(1)
         opposite = _keep_case(word, _OPPOSITE[word.lower()])
         swaps.append(("polarity", text[: found.start()] + opposite + text[found.end() :]))
     if found := _NEGATED.search(text):
         swaps.append(("negation", text[: found.end(1)] + text[found.end() :]))
-    elif found := _AUXILIARY.search(text):
+    elif (found := _AUXILIARY.search(text)) and found.group(1).lower() in _CONTRACTED:
         word = found.group(1)
         negated = _keep_case(word, _CONTRACTED[word.lower()])
         swaps.append(("negation", text[: found.start()] + negated + text[found.end() :]))
