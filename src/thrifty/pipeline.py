@@ -5,7 +5,7 @@ Each lever module exports one builder, ``async def build(parts) -> Stage | None`
 the lever is off); :data:`PIPELINE` lists the builders outermost first.  Adding a lever is
 one new module, one line here and its settings class in ``config.LeversSettings``.
 
-    Aliases -> Ledger -> Idempotency -> Debounce -> Coalesce -> Cache -> SemanticCache
+    Aliases -> Ledger -> Idempotency -> Debounce -> Cache -> Coalesce -> SemanticCache
         -> Output -> Route -> Dispatch -> Provider
     (outer)                                            (inner)
 
@@ -58,8 +58,8 @@ def _pipeline() -> tuple[Builder, ...]:
         ledger.build,  # outermost lever seam: books every outcome
         idempotency.build,  # a repeated submit gets the earlier result
         debounce.build,  # a newer request supersedes an older in-flight one
-        coalesce.build,  # identical in-flight requests share one call
-        cache.build,  # exact memo
+        cache.build,  # exact memo: a hit skips everything below
+        coalesce.build,  # identical in-flight misses share one call (and one lookup below)
         semantic_cache.build,  # similar enough, and guarded
         output.build,
         routing.build,
