@@ -104,8 +104,8 @@ def bulk_rows(path: Path, vectors: np.ndarray[Any, Any]) -> None:
         )
 
 
-def run(entries: int, count: int) -> dict[str, Any]:
-    embedder = MiniLMEmbedder(threads=1)
+def run(entries: int, count: int, threads: int) -> dict[str, Any]:
+    embedder = MiniLMEmbedder(threads=threads)
     embedder.embed(["warm up"])
     rng = np.random.default_rng(7)
     stored = rng.standard_normal((entries, embedder.dimensions)).astype(np.float32)
@@ -164,9 +164,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--entries", type=int, default=100_000)
     parser.add_argument("--queries", type=int, default=300)
+    parser.add_argument("--threads", type=int, default=1, help="the model's CPU threads")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
-    figures = run(args.entries, args.queries)
+    figures = run(args.entries, args.queries, args.threads)
     print(f"{figures['entries']} entries, {figures['queries']} queries (p50 / p95, ms)")
     for name in ("embed", "search", "lookup", "brute force"):
         wall, cpu = figures[name]["wall"], figures[name]["cpu"]
