@@ -16,9 +16,9 @@ nothing, half its headers, or its headers and half its body stays open for ever 
 The deadlines are not extended by data arriving, so a client trickling a byte at a time
 cannot hold a connection.
 
-The protocol also sends a response's head in the same write as the first part of its body
-(:class:`HeldHead`): one ``send()`` system call per answer instead of two, which is a
-tenth of the gateway's CPU per request at a thousand requests in flight.
+The protocol also sends what a response writes in one turn of the event loop in one write
+(:class:`HeldWrites`): a whole answer, head, body and chunked terminator, is one ``send()``
+system call instead of two or three; a loopback ``send()`` is about 45 microseconds here.
 """
 
 from __future__ import annotations
@@ -54,36 +54,32 @@ class _HeadersTooLarge(Exception):
     pass
 
 
-class HeldHead:
-    """The transport as one response cycle sees it: the first write (the response head) is
-    held and sent with the next one (the first body part) in a single system call; if no
-    write follows in the same turn of the event loop (a body still being produced), the
-    head is sent on the next turn.  Bytes and their order on the wire are unchanged."""
+class HeldWrites:
+    """The transport as one response cycle sees it: the writes made in one turn of the
+    event loop (the response head, the body parts produced at once, the chunked
+    terminator) are held and sent together, in one system call, at the end of that turn.
+    A body produced over time (a stream) is sent as it comes, one turn later at most.
+    Bytes and their order on the wire are unchanged."""
 
-    __slots__ = ("_held", "_loop", "_transport", "_written")
+    __slots__ = ("_held", "_loop", "_transport")
 
     def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
         self._transport = transport
         self._loop = loop
-        self._held: bytes | None = None
-        self._written = False
+        self._held: list[bytes] | None = None
 
     def write(self, data: bytes) -> None:
         held = self._held
-        if held is not None:
-            self._held = None
-            self._transport.write(held + data)
-        elif self._written:
-            self._transport.write(data)
-        else:
-            self._written = True
-            self._held = data
+        if held is None:
+            self._held = [data]
             self._loop.call_soon(self._flush)
+        else:
+            held.append(data)
 
     def _flush(self) -> None:
         held, self._held = self._held, None
-        if held is not None and not self._transport.is_closing():
-            self._transport.write(held)
+        if held and not self._transport.is_closing():
+            self._transport.write(held[0] if len(held) == 1 else b"".join(held))
 
     def close(self) -> None:
         self._flush()
@@ -154,7 +150,7 @@ def timed_http_protocol(
                 self._reading_body = False
                 return
             self._reading_body = True
-            cycle.transport = HeldHead(self.transport, self.loop)
+            cycle.transport = HeldWrites(self.transport, self.loop)
 
         def on_message_complete(self) -> None:
             self._reading_body = False

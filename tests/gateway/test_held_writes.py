@@ -1,5 +1,5 @@
-"""The response head is sent in the same write as the first body part (one system call),
-and on the next turn of the loop when no body part follows at once."""
+"""What a response writes in one turn of the loop goes out in one write (one system call);
+a body produced over time goes out turn by turn, in order."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any, cast
 
 from starlette.types import Receive, Scope, Send
 
-from thrifty.serving import HeldHead, start_server
+from thrifty.serving import HeldWrites, start_server
 
 
 class Recorder:
@@ -31,11 +31,11 @@ class Recorder:
         return f"info {name}"
 
 
-def held(recorder: Recorder) -> HeldHead:
-    return HeldHead(cast(asyncio.Transport, recorder), asyncio.get_running_loop())
+def held(recorder: Recorder) -> HeldWrites:
+    return HeldWrites(cast(asyncio.Transport, recorder), asyncio.get_running_loop())
 
 
-async def test_head_and_first_body_part_go_out_in_one_write() -> None:
+async def test_the_writes_of_one_turn_go_out_in_one_write() -> None:
     recorder = Recorder()
     transport = held(recorder)
     transport.write(b"HEAD")
@@ -43,20 +43,25 @@ async def test_head_and_first_body_part_go_out_in_one_write() -> None:
     transport.write(b"body-1")
     transport.write(b"body-2")
     await asyncio.sleep(0)
-    assert recorder.writes == [b"HEADbody-1", b"body-2"]
+    assert recorder.writes == [b"HEADbody-1body-2"]
 
 
-async def test_a_head_alone_goes_out_on_the_next_turn() -> None:
+async def test_a_body_produced_over_time_goes_out_turn_by_turn_in_order() -> None:
     recorder = Recorder()
     transport = held(recorder)
     transport.write(b"HEAD")
     await asyncio.sleep(0)
     assert recorder.writes == [b"HEAD"]
-    transport.write(b"body")
-    assert recorder.writes == [b"HEAD", b"body"]
+    transport.write(b"event-1")
+    assert recorder.writes == [b"HEAD"]
+    await asyncio.sleep(0)
+    transport.write(b"event-2")
+    transport.write(b"0\r\n\r\n")
+    await asyncio.sleep(0)
+    assert recorder.writes == [b"HEAD", b"event-1", b"event-2" + b"0\r\n\r\n"]
 
 
-async def test_close_sends_the_held_head_first() -> None:
+async def test_close_sends_what_is_held_first() -> None:
     recorder = Recorder()
     transport = held(recorder)
     transport.write(b"HEAD")
@@ -66,7 +71,7 @@ async def test_close_sends_the_held_head_first() -> None:
     assert recorder.writes == [b"HEAD"]
 
 
-async def test_a_head_is_dropped_on_a_transport_closed_meanwhile() -> None:
+async def test_held_writes_are_dropped_on_a_transport_closed_meanwhile() -> None:
     recorder = Recorder()
     transport = held(recorder)
     transport.write(b"HEAD")
