@@ -29,6 +29,9 @@ Api = Literal["chat", "responses", "embeddings", "completions"]
 JSON = dict[str, Any]
 
 
+USAGE_COUNTS = 6  # the fields of Usage, all token counts
+
+
 @dataclass(frozen=True, slots=True)
 class Usage:
     """Normalised token usage of one call.
@@ -62,6 +65,30 @@ class Usage:
             raise ValueError(f"cache tokens exceed input tokens: {self!r}")
         if self.reasoning_tokens > self.output_tokens:
             raise ValueError(f"reasoning tokens exceed output tokens: {self!r}")
+
+    def counts(self) -> list[int]:
+        """The six counts in field order: the compact form stores keep (see
+        :meth:`from_counts`)."""
+        return [
+            self.input_tokens,
+            self.output_tokens,
+            self.cache_read_tokens,
+            self.cache_write_5m_tokens,
+            self.cache_write_1h_tokens,
+            self.reasoning_tokens,
+        ]
+
+    @classmethod
+    def from_counts(cls, counts: object) -> Usage:
+        """The usage whose :meth:`counts` are ``counts``; ``ValueError`` for anything else
+        (not a list of six whole numbers, or impossible counts)."""
+        if (
+            not isinstance(counts, (list, tuple))
+            or len(counts) != USAGE_COUNTS
+            or not all(isinstance(n, int) and not isinstance(n, bool) for n in counts)
+        ):
+            raise ValueError(f"usage counts must be {USAGE_COUNTS} whole numbers")
+        return cls(*counts)
 
     @property
     def cache_write_tokens(self) -> int:

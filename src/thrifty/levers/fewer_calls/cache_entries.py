@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any
 
 import orjson
 
@@ -26,15 +25,6 @@ ENTRY_VERSION = 1
 # refusal, pause_turn...) is not stored.
 OPENAI_COMPLETE = frozenset({"stop", "tool_calls", "function_call"})
 ANTHROPIC_COMPLETE = frozenset({"end_turn", "stop_sequence", "tool_use"})
-
-_USAGE_FIELDS = (
-    "input_tokens",
-    "output_tokens",
-    "cache_read_tokens",
-    "cache_write_5m_tokens",
-    "cache_write_1h_tokens",
-    "reasoning_tokens",
-)
 
 
 class CorruptEntry(ValueError):
@@ -50,13 +40,12 @@ class StoredAnswer:
     stored_at: float
 
     def encode(self) -> bytes:
-        usage = [getattr(self.usage, name) for name in _USAGE_FIELDS]
         return orjson.dumps(
             {
                 "v": ENTRY_VERSION,
                 "dialect": self.dialect,
                 "model": self.model,
-                "usage": usage,
+                "usage": self.usage.counts(),
                 "stored_at": self.stored_at,
                 "body": self.body,
             }
@@ -77,21 +66,13 @@ class StoredAnswer:
             raise CorruptEntry("no dialect or model")
         if not isinstance(stored_at, (int, float)) or isinstance(stored_at, bool):
             raise CorruptEntry("no time")
-        if not isinstance(usage, list) or not _whole_ints(usage):
-            raise CorruptEntry("no usage")
         try:
-            counts = Usage(**dict(zip(_USAGE_FIELDS, usage, strict=True)))
+            counts = Usage.from_counts(usage)
         except ValueError as exc:
-            raise CorruptEntry(f"impossible usage: {exc}") from None
+            raise CorruptEntry(f"no usage: {exc}") from None
         if not isinstance(body, dict) or why_not_stored(body, dialect) is not None:
             raise CorruptEntry("no complete answer")
         return cls(dialect, body, counts, model, float(stored_at))
-
-
-def _whole_ints(usage: list[Any]) -> bool:
-    return len(usage) == len(_USAGE_FIELDS) and all(
-        isinstance(n, int) and not isinstance(n, bool) for n in usage
-    )
 
 
 def answer_of(response: ChatResponse, body: JSON, now: float | None = None) -> StoredAnswer:

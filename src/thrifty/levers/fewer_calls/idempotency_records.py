@@ -27,7 +27,6 @@ log = logging.getLogger("thrifty.idempotency")
 
 RECORD_VERSION = 1
 PROVIDER = "idempotency"  # the provider named on a replayed answer
-_USAGE_FIELDS = tuple(f.name for f in dataclasses.fields(Usage))
 
 
 class CorruptRecord(ValueError):
@@ -95,7 +94,7 @@ class Record:
                 "dialect": self.dialect,
                 "model": self.model,
                 "provider": self.provider,
-                "usage": [getattr(self.usage, name) for name in _USAGE_FIELDS],
+                "usage": self.usage.counts(),
                 "usage_reported": self.usage_reported,
                 "body": self.body,
                 "events": [[name, raw.decode("utf-8")] for name, raw in self.events],
@@ -109,7 +108,7 @@ class Record:
             data = orjson.loads(raw)
             if data["v"] != RECORD_VERSION or data["dialect"] not in ("openai", "anthropic"):
                 raise CorruptRecord(f"record version {data['v']!r} / {data['dialect']!r}")
-            usage = Usage(**dict(zip(_USAGE_FIELDS, data["usage"], strict=True)))
+            usage = Usage.from_counts(data["usage"])
             events = tuple((name, text.encode("utf-8")) for name, text in data["events"])
             body = data["body"]
             if body is not None and not isinstance(body, dict):

@@ -14,7 +14,7 @@ import logging
 import sqlite3
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -53,14 +53,7 @@ _COLUMNS = (
     "id, partition, query, vector, dialect, model, body, usage, created_at, agreed, wrong, "
     "lowest_agreed, highest_wrong"
 )
-_USAGE_FIELDS = (
-    "input_tokens",
-    "output_tokens",
-    "cache_read_tokens",
-    "cache_write_5m_tokens",
-    "cache_write_1h_tokens",
-    "reasoning_tokens",
-)
+_USAGE_FIELDS = tuple(f.name for f in fields(Usage))
 
 
 @dataclass(slots=True)
