@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from thrifty.levers.fewer_calls.cache_streams import body_of
 from thrifty.levers.fewer_calls.semantic.answers import (
-    StreamedText,
     answer_text,
     comparator,
     text_body,
@@ -82,9 +82,9 @@ def test_storable_answers() -> None:
 async def test_a_stream_is_rebuilt_into_its_body(dialect: str) -> None:
     model = "gpt-4o" if dialect == "openai" else "claude-haiku-4-5"
     request = request_for(model, "hi", dialect=dialect, stream=True)  # type: ignore[arg-type]
-    streamed = StreamedText(request.dialect)
-    streamed.feed(await collect(stream_reply(request, ["Hel", "lo"])))
-    body = streamed.body(model)
+    response = stream_reply(request, ["Hel", "lo"])
+    events = await collect(response)
+    body = body_of(events, request.dialect, response.usage)
     assert body is not None and answer_text(body, request.dialect) == "Hello"
 
 

@@ -3,8 +3,8 @@
 Only a complete, plain text answer is stored: one choice that stopped by itself (OpenAI
 ``finish_reason == "stop"``, Anthropic ``stop_reason == "end_turn"``), text only.  Tool
 calls, refusals, ``length`` truncations, errors and cut streams are never stored.  A
-streamed answer is rebuilt from its events (:class:`StreamedText`) into the body a
-non-streamed call would have returned.
+streamed answer is rebuilt from its events (``cache_streams.body_of``, shared with the
+exact cache) into the body a non-streamed call would have returned.
 
 Comparators decide whether a fresh answer agrees with a cached one (exploration):
 ``exact`` (same text), ``normalised`` (same words, ignoring case, spacing and punctuation)
@@ -17,14 +17,14 @@ from __future__ import annotations
 import re
 import time
 import unicodedata
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
 import orjson
 
-from thrifty.types import JSON, Dialect, StreamEvent
+from thrifty.types import JSON, Dialect
 
-__all__ = ["Comparator", "StreamedText", "answer_text", "comparator", "text_body"]
+__all__ = ["Comparator", "answer_text", "comparator", "text_body"]
 
 Comparator = Callable[[str, str], bool]
 ComparatorName = Literal["exact", "normalised", "json"]
@@ -87,85 +87,6 @@ def text_body(dialect: Dialect, model: str, text: str, stop: str) -> JSON:
             }
         ],
     }
-
-
-class StreamedText:
-    """Reads a stream's events as they pass and rebuilds its text answer; ``body()`` is
-    ``None`` when the stream carried anything but one text answer."""
-
-    def __init__(self, dialect: Dialect) -> None:
-        self.dialect = dialect
-        self._texts: list[str] = []
-        self._stop: str | None = None
-        self._model: str | None = None
-        self._plain = True
-
-    def feed(self, events: Iterable[StreamEvent]) -> None:
-        for event in events:
-            if not self._plain:
-                return
-            try:
-                data = event.data
-            except ValueError:
-                self._plain = False
-                return
-            if data is not None:
-                self._read(data)
-
-    def _read(self, data: JSON) -> None:
-        if isinstance(data.get("model"), str):
-            self._model = data["model"]
-        if self.dialect == "openai":
-            self._read_openai(data)
-        else:
-            self._read_anthropic(data)
-
-    def _read_openai(self, data: JSON) -> None:
-        choices = data.get("choices")
-        if not isinstance(choices, list) or not choices:
-            return  # the usage-only chunk
-        if len(choices) != 1 or not isinstance(choices[0], dict):
-            self._plain = False
-            return
-        delta = choices[0].get("delta") or {}
-        if not isinstance(delta, dict) or delta.get("tool_calls") or delta.get("refusal"):
-            self._plain = False
-            return
-        if isinstance(delta.get("content"), str):
-            self._texts.append(delta["content"])
-        if choices[0].get("finish_reason") is not None:
-            self._stop = str(choices[0]["finish_reason"])
-
-    def _read_anthropic(self, data: JSON) -> None:
-        kind = data.get("type")
-        if kind == "message_start" and isinstance(data.get("message"), dict):
-            model = data["message"].get("model")
-            self._model = model if isinstance(model, str) else self._model
-        elif kind == "content_block_start":
-            block = data.get("content_block")
-            if not isinstance(block, dict) or block.get("type") != "text":
-                self._plain = False
-            elif isinstance(block.get("text"), str):
-                self._texts.append(block["text"])
-        elif kind == "content_block_delta":
-            delta = data.get("delta")
-            if not isinstance(delta, dict) or delta.get("type") != "text_delta":
-                self._plain = False
-            elif isinstance(delta.get("text"), str):
-                self._texts.append(delta["text"])
-        elif kind == "message_delta" and isinstance(data.get("delta"), dict):
-            stop = data["delta"].get("stop_reason")
-            self._stop = stop if isinstance(stop, str) else self._stop
-        elif kind == "error":
-            self._plain = False
-
-    def body(self, fallback_model: str) -> JSON | None:
-        if not self._plain or self._stop is None:
-            return None
-        built = text_body(
-            self.dialect, self._model or fallback_model, "".join(self._texts), self._stop
-        )
-        return built if answer_text(built, self.dialect) is not None else None
 
 
 def _normalised(text: str) -> str:

@@ -31,7 +31,7 @@ import importlib.util
 import logging
 import random
 import time
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -40,9 +40,9 @@ import orjson
 
 from thrifty.config import SemanticCacheSettings, Settings
 from thrifty.errors import ConfigError
+from thrifty.levers.fewer_calls.cache_streams import Recorder, body_of
 from thrifty.levers.fewer_calls.semantic.answers import (
     Comparator,
-    StreamedText,
     answer_text,
     comparator,
 )
@@ -56,8 +56,8 @@ from thrifty.levers.fewer_calls.semantic.partition import Lookup, lookup_of
 from thrifty.levers.fewer_calls.semantic.policy import Decision, Policy, decide
 from thrifty.levers.fewer_calls.semantic.store import Entry, SemanticStore
 from thrifty.levers.fewer_calls.semantic.table import load_table
-from thrifty.streams import observe, replay
-from thrifty.types import JSON, ChatRequest, ChatResponse, Handler, Stage, Step, StreamEvent
+from thrifty.streams import observed, replay
+from thrifty.types import JSON, ChatRequest, ChatResponse, Handler, Stage, Step
 
 if TYPE_CHECKING:
     from thrifty.levers.fewer_calls.semantic.embedder import Vectors
@@ -205,16 +205,17 @@ class SemanticCache:
         if response.stream is None:
             await complete(response.body)
             return
-        streamed = StreamedText(response.dialect)
-        response.stream = _recorded(response.stream, streamed)
+        recorder = Recorder(response.stream, budget=2 * MAX_BODY_BYTES)
 
         async def on_complete() -> None:
-            await complete(streamed.body(response.model))
+            events, recorder.events = recorder.events, []
+            if not recorder.overflow:
+                await complete(body_of(events, response.dialect, response.usage))
 
         async def on_abort(exc: BaseException | None, handed_on: bool) -> None:
-            return None  # a cut stream is never stored
+            recorder.events = []  # a cut stream is never stored
 
-        observe(response, on_complete=on_complete, on_abort=on_abort)
+        response.stream = observed(response, recorder, on_complete=on_complete, on_abort=on_abort)
 
     def _learn(
         self,
@@ -250,21 +251,6 @@ class SemanticCache:
             body=encoded,
             usage=response.usage,
         )
-
-
-async def _recorded(
-    upstream: AsyncIterator[Sequence[StreamEvent]], streamed: StreamedText
-) -> AsyncIterator[Sequence[StreamEvent]]:
-    """``upstream``'s batches, unchanged, each read by ``streamed`` on its way; closing this
-    closes ``upstream`` (the stream contract: the upstream is always closed)."""
-    try:
-        async for batch in upstream:
-            streamed.feed(batch)
-            yield batch
-    finally:
-        close = getattr(upstream, "aclose", None)
-        if close is not None:
-            await close()
 
 
 def store_path(settings: Settings, lever: SemanticCacheSettings) -> Path:
