@@ -13,9 +13,9 @@ from thrifty.dialects._common import anthropic_sse
 from thrifty.levers.fewer_calls.cache import ExactCache
 from thrifty.levers.fewer_calls.cache_policy import policies_for
 from thrifty.levers.fewer_calls.cache_store import Tally
-from thrifty.levers.fewer_calls.cache_streams import Recorder, body_of
 from thrifty.store import MemoryCache
 from thrifty.streams import anthropic_events, openai_events
+from thrifty.streams.record import Recorder, body_of
 from thrifty.testing import FakeUpstream, collect, reply, request_for, stream_reply
 from thrifty.types import JSON, ChatRequest, ChatResponse, StreamEvent, Usage
 

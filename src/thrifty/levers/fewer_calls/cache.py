@@ -8,7 +8,7 @@ For each request its task's policy (``cache_policy.py``) decides whether it is m
   ``Step("cache", avoided=stored usage)`` and the Accountant books the avoided call's
   baseline, priced on the requested model, as the cache's saving;
 * **miss**: the request goes on; a body that is a whole, plain answer is stored, a stream
-  is recorded as it goes to the app and stored once it completed (``cache_streams.py``);
+  is recorded as it goes to the app and stored once it completed (``thrifty.streams.record``);
   errors, refusals, truncated, empty and cut answers never are.  The write to the store
   runs in a task of its own once the answer is on its way (a miss does not wait for the
   store); until it is done the entry is served from memory, so an identical request right
@@ -48,10 +48,10 @@ from thrifty.levers.fewer_calls.cache_entries import (
 )
 from thrifty.levers.fewer_calls.cache_policy import Policies, Policy, control_of, policies_for
 from thrifty.levers.fewer_calls.cache_store import Tally, open_store
-from thrifty.levers.fewer_calls.cache_streams import Recorder, body_of
 from thrifty.store import Cache
 from thrifty.store.memory import Clock
 from thrifty.streams import observed, replay
+from thrifty.streams.record import Recorder, body_of
 from thrifty.types import JSON, ChatRequest, ChatResponse, Handler, Stage, Step, TokenChange
 
 if TYPE_CHECKING:

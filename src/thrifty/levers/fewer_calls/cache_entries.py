@@ -2,7 +2,7 @@
 
 An entry is one JSON document (orjson): the answer's body in its wire dialect, the usage of
 the call that produced it (what a hit avoids), the model that answered and when.  A stored
-stream is kept as the body it adds up to (``cache_streams.py``), so a stored stream serves
+stream is kept as the body it adds up to (``thrifty.streams.record``), so a stored stream serves
 a non-streamed request and the other way round: the stream flag is not part of the answer.
 
 Only answers that are whole and plain are stored: no error, no refusal, no truncation

@@ -30,7 +30,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from thrifty.errors import ConfigError, IdempotencyKeyReused
-from thrifty.levers.fewer_calls.cache_streams import Recorder
 from thrifty.levers.fewer_calls.idempotency_records import (
     CorruptRecord,
     Record,
@@ -41,6 +40,7 @@ from thrifty.levers.fewer_calls.idempotency_records import (
 )
 from thrifty.store import Cache, SqliteCache
 from thrifty.streams import observed
+from thrifty.streams.record import Recorder
 from thrifty.types import ChatRequest, ChatResponse, Handler, Stage, Step
 
 if TYPE_CHECKING:

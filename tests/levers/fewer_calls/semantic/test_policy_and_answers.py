@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from thrifty.levers.fewer_calls.cache_streams import body_of
 from thrifty.levers.fewer_calls.semantic.answers import (
     answer_text,
     comparator,
@@ -13,6 +12,7 @@ from thrifty.levers.fewer_calls.semantic.answers import (
 )
 from thrifty.levers.fewer_calls.semantic.policy import Policy, decide, entry_threshold
 from thrifty.levers.fewer_calls.semantic.store import Entry
+from thrifty.streams.record import body_of
 from thrifty.testing import collect, request_for, stream_reply
 from thrifty.types import Usage
 

@@ -3,7 +3,7 @@
 Only a complete, plain text answer is stored: one choice that stopped by itself (OpenAI
 ``finish_reason == "stop"``, Anthropic ``stop_reason == "end_turn"``), text only.  Tool
 calls, refusals, ``length`` truncations, errors and cut streams are never stored.  A
-streamed answer is rebuilt from its events (``cache_streams.body_of``, shared with the
+streamed answer is rebuilt from its events (``thrifty.streams.record.body_of``, shared with the
 exact cache) into the body a non-streamed call would have returned.
 
 Comparators decide whether a fresh answer agrees with a cached one (exploration):

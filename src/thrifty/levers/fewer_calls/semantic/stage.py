@@ -40,7 +40,6 @@ import orjson
 
 from thrifty.config import SemanticCacheSettings, Settings
 from thrifty.errors import ConfigError
-from thrifty.levers.fewer_calls.cache_streams import Recorder, body_of
 from thrifty.levers.fewer_calls.semantic.answers import (
     Comparator,
     answer_text,
@@ -57,6 +56,7 @@ from thrifty.levers.fewer_calls.semantic.policy import Decision, Policy, decide
 from thrifty.levers.fewer_calls.semantic.store import Entry, SemanticStore
 from thrifty.levers.fewer_calls.semantic.table import load_table
 from thrifty.streams import observed, replay
+from thrifty.streams.record import Recorder, body_of
 from thrifty.types import JSON, ChatRequest, ChatResponse, Handler, Stage, Step
 
 if TYPE_CHECKING:

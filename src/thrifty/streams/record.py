@@ -1,4 +1,5 @@
-"""A stream on its way to the app, kept for the exact cache.
+"""A stream on its way to the app, kept for whoever stores answers (the exact and semantic
+caches, idempotency records).
 
 :class:`Recorder` sits under :func:`thrifty.streams.observe`: it hands every batch on as it
 arrives (the app gets its stream live) and keeps the events, up to a byte budget; when the
