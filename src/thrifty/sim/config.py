@@ -13,6 +13,11 @@ class SimConfig:
     ``stream_chunk_delay_ms`` is slept between streamed content chunks.  The cache minimums
     are the prompt sizes below which no prompt caching happens (1024 for both providers'
     common models).  ``cache_max_entries`` bounds each in-memory prompt cache (LRU).
+
+    Batches (``/v1/batches``, ``/v1/messages/batches``): every line is done
+    ``batch_duration_s`` simulated seconds after creation (spread evenly over that time),
+    a batch still running after ``batch_window_s`` expires, and simulated time runs
+    ``batch_time_scale`` times faster than the clock (``thrifty.sim.batch_jobs``).
     """
 
     latency_ms: float = 0.0
@@ -20,3 +25,6 @@ class SimConfig:
     openai_cache_min_tokens: int = 1024
     anthropic_cache_min_tokens: int = 1024
     cache_max_entries: int = 100_000
+    batch_duration_s: float = 60.0
+    batch_window_s: float = 86_400.0
+    batch_time_scale: float = 1.0
