@@ -135,6 +135,7 @@ Lever = Literal[
     "routing",
     "cascade",
     "learned_routing",
+    "shadow",  # shadow evaluation: a strong model's answer to compare (a cost, never a saving)
     "local",
     "batch",
     "prompt_cache",
