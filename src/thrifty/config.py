@@ -232,6 +232,35 @@ class SemanticCacheSettings(LeverSettings):
     threads: int = Field(default=1, ge=1, le=64)  # the embedding model's CPU threads
 
 
+class LearnedRoutingSettings(LeverSettings):
+    """The learned router (docs/levers/cheaper-tokens.md): a router file written by
+    ``thrifty route train`` picks, from the prompt alone, the cheapest of its candidate
+    models predicted adequate.  ``model_file`` is required when enabled; ``threads`` is
+    read from ``[levers.learned_routing]`` only."""
+
+    model_file: Path | None = None
+    candidates: tuple[str, ...] = ()  # the file's models it may pick (empty: all it has)
+    quality_target: float = Field(default=0.98, gt=0, le=1)  # share of the strongest's quality
+    threshold: float | None = Field(default=None, ge=0, le=1)  # overrides the file's choice
+    threads: int = Field(default=1, ge=1, le=64)  # the embedding model's CPU threads
+
+
+class ShadowSettings(LeverSettings):
+    """Shadow evaluation (docs/levers/cheaper-tokens.md): a sampled, budgeted share of
+    the requests a cheaper model answered is also sent to ``model`` in the background and
+    the answers compared.  ``path`` and ``max_in_flight`` are read from ``[levers.shadow]``
+    only; ``max_usd_per_day`` is each task's own budget (UTC days)."""
+
+    model: str | None = None  # the strong model; required when enabled
+    sample_rate: float = Field(default=0.05, ge=0, le=1)
+    max_usd_per_day: Decimal = Field(default=Decimal(1), ge=0, le=1_000_000)
+    comparator: Literal["exact", "normalised", "json", "judge"] = "normalised"
+    json_fields: tuple[str, ...] = ()  # the fields the json comparator compares (all: ())
+    judge_model: str | None = None  # the model the judge comparator asks; required for it
+    max_in_flight: int = Field(default=8, gt=0, le=1024)  # shadow calls at once, all tasks
+    path: Path | None = None  # default: next to the ledger (thrifty.db -> thrifty-shadow.db)
+
+
 class LeversSettings(_Strict):
     """``[levers.NAME]``: each lever's defaults.  ``[tasks.TASK.NAME]`` overrides them
     for one task (only the keys given).  One field per lever."""
@@ -242,6 +271,8 @@ class LeversSettings(_Strict):
     cache: CacheSettings = Field(default_factory=CacheSettings)
     semantic_cache: SemanticCacheSettings = Field(default_factory=SemanticCacheSettings)
     output: OutputSettings = Field(default_factory=OutputSettings)
+    learned_routing: LearnedRoutingSettings = Field(default_factory=LearnedRoutingSettings)
+    shadow: ShadowSettings = Field(default_factory=ShadowSettings)
 
 
 class TaskSettings(BaseModel):
