@@ -261,6 +261,29 @@ class ShadowSettings(LeverSettings):
     path: Path | None = None  # default: next to the ledger (thrifty.db -> thrifty-shadow.db)
 
 
+class CascadeSettings(LeverSettings):
+    """The escalation cascade (docs/levers/cheaper-tokens.md, "Cascade"): ``tiers``, cheapest
+    first, are tried in turn; a tier's answer is accepted when every configured signal
+    passes, else (or when it fails) the next tier is called.  The last tier always answers.
+    On for a task whose ``tiers`` are set."""
+
+    enabled: bool = True
+    tiers: tuple[str, ...] = ()
+    json_schema: dict[str, Any] | None = None  # the answer must be JSON valid against it
+    json_schema_path: Path | None = None  # the same, read from a file
+    regex: str | None = None  # the answer text must match (re.search)
+    function: str | None = None  # "module:name", called (request, answer) -> bool
+    confidence_field: str | None = None  # a self-reported level in the JSON answer
+    confidence_accept: tuple[str, ...] = ("high",)  # the levels accepted
+    min_mean_logprob: float | None = Field(default=None, le=0)  # OpenAI-dialect tiers
+    agreement: bool = False  # a second cheap answer must agree with the first
+    agreement_model: str | None = None  # who gives it (default: the tier's model again)
+    scorer_path: Path | None = None  # `thrifty eval route --fit-cascade` output
+    target_quality: float | None = Field(default=None, gt=0, le=1)  # picks its threshold
+    tier_timeout_s: float | None = Field(default=None, gt=0)  # a slower tier escalates
+    stream_first_tier: bool = False  # stream tier 0 live (no confidence escalation)
+
+
 class LeversSettings(_Strict):
     """``[levers.NAME]``: each lever's defaults.  ``[tasks.TASK.NAME]`` overrides them
     for one task (only the keys given).  One field per lever."""
@@ -271,6 +294,7 @@ class LeversSettings(_Strict):
     cache: CacheSettings = Field(default_factory=CacheSettings)
     semantic_cache: SemanticCacheSettings = Field(default_factory=SemanticCacheSettings)
     output: OutputSettings = Field(default_factory=OutputSettings)
+    cascade: CascadeSettings = Field(default_factory=CascadeSettings)
     learned_routing: LearnedRoutingSettings = Field(default_factory=LearnedRoutingSettings)
     shadow: ShadowSettings = Field(default_factory=ShadowSettings)
 
