@@ -149,9 +149,31 @@ class LeverSettings(_Strict):
 
 
 class OutputSettings(LeverSettings):
-    """The output lever: cap the answer's length (``max_tokens``) per task."""
+    """The output lever: cap the answer's length (``max_tokens``) per task, add stop
+    sequences, and flag answers cut by their limit (docs/levers/fewer-tokens.md)."""
 
     max_output_tokens: int | None = Field(default=None, gt=0)
+    # Added to the app's own stop sequences (OpenAI accepts at most 4 in all).
+    stop_sequences: tuple[str, ...] = Field(default=(), max_length=4)
+
+    @model_validator(mode="after")
+    def _stops_not_empty(self) -> OutputSettings:
+        if any(not stop for stop in self.stop_sequences):
+            raise ValueError("a stop sequence cannot be empty")
+        return self
+
+
+class CompressSettings(LeverSettings):
+    """Prompt compression (docs/levers/fewer-tokens.md, "Compression"): safe,
+    deterministic transforms of long prompts; code, numbers, IDs, URLs and quoted text are
+    never altered.  A prompt under ``min_tokens`` (estimated) is left untouched."""
+
+    min_tokens: int = Field(default=2000, ge=0)
+    minify_json: bool = True
+    dedupe: bool = True  # repeated instructions and duplicate paragraphs
+    # Few-shot examples (``<example>`` blocks, "## Example" sections) kept per prompt, the
+    # most relevant to the last user message; None keeps them all.
+    max_examples: int | None = Field(default=None, gt=0)
 
 
 class IdempotencySettings(LeverSettings):
@@ -294,6 +316,7 @@ class LeversSettings(_Strict):
     cache: CacheSettings = Field(default_factory=CacheSettings)
     semantic_cache: SemanticCacheSettings = Field(default_factory=SemanticCacheSettings)
     output: OutputSettings = Field(default_factory=OutputSettings)
+    compress: CompressSettings = Field(default_factory=CompressSettings)
     cascade: CascadeSettings = Field(default_factory=CascadeSettings)
     learned_routing: LearnedRoutingSettings = Field(default_factory=LearnedRoutingSettings)
     shadow: ShadowSettings = Field(default_factory=ShadowSettings)
