@@ -306,6 +306,20 @@ class CascadeSettings(LeverSettings):
     stream_first_tier: bool = False  # stream tier 0 live (no confidence escalation)
 
 
+class LocalSettings(LeverSettings):
+    """The local tier (docs/levers/cheaper-tokens.md, "Local tier"): a task's requests go
+    first to ``model``, served by a provider with ``local = true`` ($0); when the request
+    asks for JSON the answer must be valid JSON (valid against the request's schema, if it
+    gives one).  An invalid answer, a local server that is down, slow (``timeout_s``) or
+    failing sends the request to ``fallback`` (default: the model it would have called).
+    On for a task whose ``model`` is set."""
+
+    enabled: bool = True
+    model: str | None = None  # the local model; its provider must have local = true
+    fallback: str | None = None  # the hosted model (default: the model the request calls)
+    timeout_s: float = Field(default=30.0, gt=0, le=3600)  # the local try's whole deadline
+
+
 class LeversSettings(_Strict):
     """``[levers.NAME]``: each lever's defaults.  ``[tasks.TASK.NAME]`` overrides them
     for one task (only the keys given).  One field per lever."""
@@ -320,6 +334,7 @@ class LeversSettings(_Strict):
     cascade: CascadeSettings = Field(default_factory=CascadeSettings)
     learned_routing: LearnedRoutingSettings = Field(default_factory=LearnedRoutingSettings)
     shadow: ShadowSettings = Field(default_factory=ShadowSettings)
+    local: LocalSettings = Field(default_factory=LocalSettings)
 
 
 class TaskSettings(BaseModel):
