@@ -10,6 +10,7 @@ from typing import Any
 import orjson
 
 from thrifty.sim.dialect import BadRequest, Caches, JSONObj, Prepared, PromptUsage, StreamParts
+from thrifty.sim.logprobs import logprobs_content, wants_logprobs
 from thrifty.sim.output import Output, ToolCall, ToolSpec, choose_tool, plan_outputs
 from thrifty.sim.tokens import Answer, TokenMemo
 
@@ -212,8 +213,14 @@ class OpenAIDialect:
             }
             if out.tool_call is not None:
                 message["tool_calls"] = [_tool_call_json(out.tool_call)]
+            logprobs = (
+                logprobs_content(out.text or "", prep.seed, prep.last_user_text)
+                if wants_logprobs(prep.body)
+                else None
+            )
+            finish = _finish(out)
             choices.append(
-                {"index": i, "message": message, "logprobs": None, "finish_reason": _finish(out)}
+                {"index": i, "message": message, "logprobs": logprobs, "finish_reason": finish}
             )
         return orjson.dumps(
             {
