@@ -6,7 +6,7 @@ the lever is off); :data:`PIPELINE` lists the builders outermost first.  Adding 
 one new module, one line here and its settings class in ``config.LeversSettings``.
 
     Aliases -> Ledger -> Idempotency -> Debounce -> Cache -> Coalesce -> SemanticCache
-        -> Output -> Route -> Dispatch -> Provider
+        -> Output -> Route -> Cascade -> Dispatch -> Provider
     (outer)                                            (inner)
 
 Later levers slot in between Ledger and Dispatch in the order docs/architecture.md gives.
@@ -49,6 +49,7 @@ def _pipeline() -> tuple[Builder, ...]:
     # Imported here so that importing thrifty.pipeline stays cheap and cycle-free.
     from thrifty.ledger import stage as ledger
     from thrifty.levers.cheaper import routing
+    from thrifty.levers.cheaper.cascade import stage as cascade
     from thrifty.levers.fewer_calls import cache, coalesce, debounce, idempotency
     from thrifty.levers.fewer_calls.semantic import stage as semantic_cache
     from thrifty.levers.fewer_tokens import output
@@ -63,6 +64,7 @@ def _pipeline() -> tuple[Builder, ...]:
         semantic_cache.build,  # similar enough, and guarded
         output.build,
         routing.build,
+        cascade.build,  # a task's tiers in turn, innermost: it picks the models called
     )
 
 

@@ -1,0 +1,161 @@
+"""Fit the learned scorer on replay records (``thrifty eval route --fit-cascade``).
+
+The scorer is :class:`thrifty.eval.route.cascades.Cascade` (``scorer-cascade``) with the
+cheap tier fixed to one model, fitted on the train rows with its thresholds chosen on
+out-of-fold train predictions for each quality target (a share of the strong model's train
+quality).  The file written holds its state and those thresholds; the stage reads it with
+:func:`~thrifty.levers.cheaper.cascade.scorer.load_scorer`.
+
+When the records have test rows, each target's threshold is then replayed on them through
+the stage's own decision code (:class:`~thrifty.levers.cheaper.cascade.scorer.ScorerCheck`
+on a :class:`~thrifty.levers.cheaper.cascade.answers.TierAnswer`), counting both calls on
+an escalation, and the file says what it got and whether any decision differed from the
+evaluated strategy's (``Cascade.decide_one``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from thrifty.levers.cheaper.cascade.answers import TierAnswer
+from thrifty.levers.cheaper.cascade.scorer import (
+    FORMAT,
+    VERSION,
+    FittedScorer,
+    ScorerCheck,
+    scorer_state,
+    target_key,
+)
+from thrifty.types import ChatRequest
+
+if TYPE_CHECKING:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from thrifty.eval.route.cascades import Cascade, ScorerState
+    from thrifty.eval.route.table import OutcomeTable
+
+
+def _terms_json(terms: TfidfVectorizer | None) -> dict[str, Any] | None:
+    if terms is None:
+        return None
+    vocabulary = {str(k): int(v) for k, v in terms.vocabulary_.items()}
+    return {"vocabulary": vocabulary, "idf": [float(x) for x in terms.idf_]}
+
+
+def state_json(state: ScorerState) -> dict[str, Any]:
+    return {
+        "mean": [float(x) for x in state.mean],
+        "scale": [float(x) for x in state.scale],
+        "weights": [float(x) for x in state.weights],
+        "intercept": float(state.intercept),
+        "prompt_terms": _terms_json(state.prompt_terms),
+        "answer_terms": _terms_json(state.answer_terms),
+    }
+
+
+@dataclass(frozen=True)
+class ReplayOutcome:
+    """A threshold replayed on test rows through the stage's decision code."""
+
+    rows: int
+    escalated: int
+    quality_pct: float  # of the strong model's test quality
+    cost_pct: float  # of always calling the strong model; both calls on an escalation
+    differs: int  # decisions unlike Cascade.decide_one's
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "rows": self.rows,
+            "escalation_rate": round(self.escalated / self.rows, 4) if self.rows else None,
+            "quality_pct": round(self.quality_pct, 2),
+            "cost_pct": round(self.cost_pct, 2),
+            "decisions_unlike_evaluated_strategy": self.differs,
+        }
+
+
+_NO_REQUEST = ChatRequest(dialect="openai", body={}, model="", requested_model="")
+
+
+def replay(
+    scorer: FittedScorer,
+    threshold: float,
+    test: OutcomeTable,
+    cascade: Cascade | None = None,
+) -> ReplayOutcome:
+    """Each test row decided by :class:`ScorerCheck` as the stage decides a live answer."""
+    from thrifty.eval.route.table import QueryView
+
+    check = ScorerCheck(scorer, threshold)
+    cheap, strong = test.index(scorer.cheap_model), test.index(scorer.strong_model)
+    quality = cost = 0.0
+    escalated = differs = 0
+    for i, prompt in enumerate(test.prompts):
+        text = test.responses[i][cheap]
+        answer = TierAnswer(scorer.cheap_model, prompt, text, None)
+        accept = check.judge(_NO_REQUEST, answer).accept
+        if cascade is not None:
+            view = QueryView(prompt, ((scorer.cheap_model, text),))
+            differs += (cascade.decide_one(view, threshold) == cheap) != accept
+        cost += float(test.costs[i, cheap])
+        if accept:
+            quality += float(test.scores[i, cheap])
+        else:
+            escalated += 1
+            quality += float(test.scores[i, strong])
+            cost += float(test.costs[i, strong])
+    strong_quality = float(test.scores[:, strong].sum())
+    strong_cost = float(test.costs[:, strong].sum())
+    return ReplayOutcome(
+        rows=len(test),
+        escalated=escalated,
+        quality_pct=100.0 * quality / strong_quality if strong_quality else 0.0,
+        cost_pct=100.0 * cost / strong_cost if strong_cost else 0.0,
+        differs=differs,
+    )
+
+
+def fit_document(
+    train: OutcomeTable,
+    test: OutcomeTable | None,
+    cheap: str,
+    shares: Sequence[float],
+) -> dict[str, Any]:
+    """Fit the scorer for ``cheap`` on ``train`` (escalating to the strongest model on
+    train) and return the file's JSON document."""
+    from thrifty.eval.route.cascades import Cascade, ScorerState
+
+    if cheap not in train.models:
+        raise ValueError(f"--fit-cascade {cheap!r}: not a model of the records {train.models}")
+    if not train.has_responses(train.index(cheap)):
+        raise ValueError(f"--fit-cascade {cheap!r}: the records have no answer text for it")
+    strong_index = train.strongest()
+    if train.models[strong_index] == cheap:
+        raise ValueError(f"{cheap!r} is the strongest model: nothing to escalate to")
+    level = float(train.scores[:, strong_index].mean())
+    labels = {target_key(share): share * level for share in shares}
+    cascade = Cascade(next(iter(labels)), learned=True, tier=[cheap])
+    cascade.fit(train, labels)
+    assert isinstance(cascade.state, ScorerState)
+    document: dict[str, Any] = {
+        "format": FORMAT,
+        "version": VERSION,
+        "cheap_model": cheap,
+        "strong_model": train.models[strong_index],
+        "thresholds": {k: float(v) for k, v in cascade.thresholds.items()},
+        "fitted_on": {"rows": len(train), "strong_quality": round(level, 4)},
+        "scorer": state_json(cascade.state),
+    }
+    if test is not None and len(test):
+        fitted = FittedScorer(
+            cheap,
+            train.models[strong_index],
+            document["thresholds"],
+            scorer_state(document["scorer"]),
+        )
+        document["test"] = {
+            key: replay(fitted, threshold, test, cascade).to_json()
+            for key, threshold in document["thresholds"].items()
+        }
+    return document

@@ -1,0 +1,156 @@
+"""The learned scorer: a logistic regression fitted on replay records by
+``thrifty eval route --fit-cascade`` (:mod:`~thrifty.levers.cheaper.cascade.fit`), read
+back here for live decisions.
+
+It is the evaluated strategy itself: the state of :class:`thrifty.eval.route.cascades.Cascade`
+(``scorer-cascade`` with a one-model cheap tier), whose confidence is the probability that
+the cheap answer is right, read from the prompt and the answer (text signs of a wrong answer
+and TF-IDF terms of both).  The file also holds the threshold fitted for each quality target
+(a share of the strongest model's quality on the fitting rows); the task's
+``target_quality`` picks one.  Needs the ``cascade`` extra (numpy, scikit-learn).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from thrifty.levers.cheaper.cascade.answers import TierAnswer
+from thrifty.levers.cheaper.cascade.signals import SignalError, Verdict
+from thrifty.types import ChatRequest
+
+if TYPE_CHECKING:
+    from thrifty.eval.route.cascades import ScorerState
+
+FORMAT = "thrifty-cascade-scorer"
+VERSION = 1
+MAX_FILE_BYTES = 64 * 2**20
+
+
+def target_key(share: float) -> str:
+    """How a quality target is written in the file: ``0.95`` -> ``"0.95"``."""
+    return f"{share:.4g}"
+
+
+@dataclass(frozen=True)
+class FittedScorer:
+    cheap_model: str
+    strong_model: str
+    thresholds: Mapping[str, float]  # target_key(share) -> threshold on P(right)
+    state: ScorerState
+
+    def probability(self, prompt: str, answer: str) -> float:
+        """P(the cheap answer is right), as ``Cascade.decide_one`` computes it for a
+        one-model tier (agreement pattern [1], share 1, distinct 1, then text features)."""
+        import numpy as np
+
+        from thrifty.eval.route.answers import text_features
+        from thrifty.eval.route.routers import sigmoid
+
+        dense = np.array([1.0, 1.0, 1.0, *text_features(prompt, answer)])
+        logit = self.state.score_one(dense, prompt, answer)
+        return float(sigmoid(np.array([logit]))[0])
+
+    def threshold_for(self, share: float | None) -> float:
+        if share is None:
+            if len(self.thresholds) != 1:
+                raise SignalError(
+                    f"the scorer has thresholds for targets {sorted(self.thresholds)}: "
+                    "set target_quality to one of them"
+                )
+            return next(iter(self.thresholds.values()))
+        key = target_key(share)
+        if key not in self.thresholds:
+            raise SignalError(
+                f"target_quality {key} was not fitted (the scorer has {sorted(self.thresholds)}):"
+                " refit with --target-quality"
+            )
+        return self.thresholds[key]
+
+
+def _vectorizer(terms: object) -> Any:
+    if terms is None:
+        return None
+    import numpy as np
+
+    from thrifty.eval.route.routers import text_vectorizer
+
+    if not isinstance(terms, dict) or not isinstance(terms.get("vocabulary"), dict):
+        raise SignalError("scorer terms must hold a vocabulary")
+    vectorizer = text_vectorizer()
+    vectorizer.vocabulary_ = {str(k): int(v) for k, v in terms["vocabulary"].items()}
+    vectorizer.idf_ = np.asarray(terms["idf"], dtype=float)
+    if len(vectorizer.idf_) != len(vectorizer.vocabulary_):
+        raise SignalError("scorer terms: idf and vocabulary differ in size")
+    return vectorizer
+
+
+def scorer_state(data: Mapping[str, Any]) -> ScorerState:
+    """A :class:`ScorerState` from its JSON form (see :func:`fit.state_json`)."""
+    import numpy as np
+
+    from thrifty.eval.route.cascades import ScorerState
+
+    state = ScorerState(
+        mean=np.asarray(data["mean"], dtype=float),
+        scale=np.asarray(data["scale"], dtype=float),
+        weights=np.asarray(data["weights"], dtype=float),
+        intercept=float(data["intercept"]),
+        prompt_terms=_vectorizer(data.get("prompt_terms")),
+        answer_terms=_vectorizer(data.get("answer_terms")),
+    )
+    width = len(state.mean) + sum(
+        len(t.idf_) for t in (state.prompt_terms, state.answer_terms) if t is not None
+    )
+    if len(state.scale) != len(state.mean) or len(state.weights) != width:
+        raise SignalError("scorer weights do not match its features")
+    state.finish()
+    return state
+
+
+def load_scorer(path: Path) -> FittedScorer:
+    """The scorer in ``path``; :class:`SignalError` names what is wrong with the file."""
+    try:
+        if path.stat().st_size > MAX_FILE_BYTES:
+            raise SignalError(f"{path}: larger than {MAX_FILE_BYTES} bytes")
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise SignalError(f"scorer {path}: {error}") from None
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise SignalError(f"{path}: not a cascade scorer (thrifty eval route --fit-cascade)")
+    if data.get("version") != VERSION:
+        raise SignalError(f"{path}: scorer version {data.get('version')!r}, expected {VERSION}")
+    try:
+        import numpy  # noqa: F401
+        import sklearn  # noqa: F401
+    except ImportError as error:
+        raise SignalError(
+            f"the learned scorer needs {error.name}: pip install 'thrifty[cascade]'"
+        ) from None
+    try:
+        thresholds = {str(k): float(v) for k, v in data["thresholds"].items()}
+        return FittedScorer(
+            cheap_model=str(data["cheap_model"]),
+            strong_model=str(data["strong_model"]),
+            thresholds=thresholds,
+            state=scorer_state(data["scorer"]),
+        )
+    except (KeyError, TypeError, ValueError, AttributeError) as error:
+        raise SignalError(f"{path}: malformed scorer ({error!r})") from None
+
+
+class ScorerCheck:
+    """The learned scorer as a signal: accept when P(right) reaches the threshold."""
+
+    name = "scorer"
+
+    def __init__(self, scorer: FittedScorer, threshold: float) -> None:
+        self.scorer = scorer
+        self.threshold = threshold
+
+    def judge(self, request: ChatRequest, answer: TierAnswer) -> Verdict:
+        p = self.scorer.probability(answer.prompt, answer.text)
+        return Verdict.of(p >= self.threshold, f"scorer {p:.3f} vs {self.threshold:.3f}")
