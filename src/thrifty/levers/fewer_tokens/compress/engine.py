@@ -1,0 +1,98 @@
+"""One request compressed: the transforms in order, and what each removed.
+
+1. few-shot examples trimmed (when ``max_examples`` is set);
+2. JSON minified (system, user and tool-result texts);
+3. whitespace and markup normalised (system and user texts);
+4. repeated instructions and duplicate paragraphs removed (system and user texts).
+
+Every transform is deterministic and keeps protected spans verbatim; running the whole
+again changes nothing.  A text is never emptied (an empty text block is invalid).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from thrifty.config import CompressSettings
+from thrifty.levers.fewer_tokens.compress.dedupe import Deduper
+from thrifty.levers.fewer_tokens.compress.examples import trim_examples
+from thrifty.levers.fewer_tokens.compress.report import Explanation, Removal
+from thrifty.levers.fewer_tokens.compress.text import minify_json, normalise
+from thrifty.levers.fewer_tokens.compress.wire import (
+    Slot,
+    estimate_tokens,
+    problem,
+    prompt_tokens,
+    slots,
+    written,
+)
+from thrifty.types import ChatRequest
+
+DEFAULTS = CompressSettings(enabled=True)
+
+
+def compress(
+    request: ChatRequest, settings: CompressSettings = DEFAULTS
+) -> tuple[ChatRequest, Explanation]:
+    """``request`` compressed, and what was done (the request itself when nothing was)."""
+    if request.api != "chat":
+        return request, Explanation(0, 0, skipped="not a chat request")
+    size = prompt_tokens(request.body)
+    if size < settings.min_tokens:
+        return request, Explanation(size, size, skipped=f"under {settings.min_tokens} tokens")
+    trouble = problem(request)
+    if trouble is not None:
+        warning = f"malformed conversation, passed through unchanged: {trouble}"
+        return request, Explanation(size, size, skipped="malformed conversation", warning=warning)
+    found = slots(request)
+    texts, removals = _transform(found, settings)
+    changes = {s.path: t for s, t in zip(found, texts, strict=True) if t != s.text}
+    if not changes:
+        return request, Explanation(size, size)
+    before = sum(len(s.text) for s in found)
+    saved = estimate_tokens(before) - estimate_tokens(sum(len(t) for t in texts))
+    body = written(request.body, changes)
+    return replace(request, body=body), Explanation(size, size - saved, tuple(removals))
+
+
+def _transform(found: list[Slot], settings: CompressSettings) -> tuple[list[str], list[Removal]]:
+    texts = [s.text for s in found]
+    wheres = [s.where for s in found]
+    removals: list[Removal] = []
+    if settings.max_examples is not None:
+        query = next((s.text for s in reversed(found) if s.kind == "user"), "")
+        texts, trimmed = trim_examples(texts, wheres, query, settings.max_examples)
+        removals += trimmed
+    for index, slot in enumerate(found):
+        text = texts[index]
+        if settings.minify_json:
+            minified = minify_json(text)
+            if minified != text:
+                removals.append(_whitespace("json", text, minified, slot.where))
+                text = minified
+        if slot.kind != "tool":
+            normalised = normalise(text)
+            if normalised != text:
+                removals.append(_whitespace("whitespace", text, normalised, slot.where))
+                text = normalised
+        texts[index] = text
+    if settings.dedupe:
+        deduper = Deduper()
+        for index, slot in enumerate(found):
+            if slot.kind != "tool":
+                texts[index] = deduper.text(texts[index], slot.where)
+        removals += deduper.removals
+    for index, slot in enumerate(found):
+        if not texts[index].strip():  # never empty a text: keep it as it was
+            texts[index] = slot.text
+            removals = [r for r in removals if r.where != slot.where]
+    return texts, removals
+
+
+def _whitespace(transform: str, before: str, after: str, where: str) -> Removal:
+    why = (
+        "JSON needs no whitespace between its tokens"
+        if transform == "json"
+        else "whitespace and markup that carry no meaning"
+    )
+    return Removal(transform, f"{len(before) - len(after)} characters", where, why)
