@@ -12,6 +12,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from thrifty.sim.anthropic_wire import AnthropicDialect
+from thrifty.sim.batches_anthropic import AnthropicBatches
+from thrifty.sim.batches_openai import OpenAIBatches
 from thrifty.sim.chat import ChatEndpoint
 from thrifty.sim.completions import CompletionsDialect
 from thrifty.sim.config import SimConfig
@@ -156,6 +158,7 @@ def create_app(
         Route("/_sim/stats", stats, methods=["GET", "DELETE"]),
         Route("/_sim/cache", clear_cache, methods=["DELETE"]),
     ]
+    routes += [*OpenAIBatches(state, openai).routes(), *AnthropicBatches(state, anthropic).routes()]
     app = Starlette(routes=routes)
     app.state.sim = state
     return app
