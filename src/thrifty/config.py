@@ -320,6 +320,21 @@ class LocalSettings(LeverSettings):
     timeout_s: float = Field(default=30.0, gt=0, le=3600)  # the local try's whole deadline
 
 
+class PromptCacheSettings(LeverSettings):
+    """The prompt-cache planner (docs/levers/fewer-tokens.md, "Prompt caching").
+    ``max_prefixes`` is read from ``[levers.prompt_cache]`` only (one tracker serves every
+    task)."""
+
+    first_sight: bool = False  # cache a prefix the first time it is seen (a bet on reuse)
+    allow_1h: bool = True  # the 1-hour lifetime, for prefixes reused every 5-60 minutes
+    min_uses_for_1h: int = Field(default=2, ge=1, le=1000)
+    min_tokens: int | None = Field(default=None, gt=0)  # Anthropic minimum; None: by model
+    move_volatile_lines: bool = True  # dates/timestamps moved after the stable prompt
+    prompt_cache_key: bool = True  # OpenAI: set prompt_cache_key per prefix
+    unstable_window: int = Field(default=8, ge=2, le=1000)  # flag after N distinct prefixes
+    max_prefixes: int = Field(default=10_000, ge=1, le=10_000_000)
+
+
 class LeversSettings(_Strict):
     """``[levers.NAME]``: each lever's defaults.  ``[tasks.TASK.NAME]`` overrides them
     for one task (only the keys given).  One field per lever."""
@@ -330,6 +345,7 @@ class LeversSettings(_Strict):
     cache: CacheSettings = Field(default_factory=CacheSettings)
     semantic_cache: SemanticCacheSettings = Field(default_factory=SemanticCacheSettings)
     output: OutputSettings = Field(default_factory=OutputSettings)
+    prompt_cache: PromptCacheSettings = Field(default_factory=PromptCacheSettings)
     compress: CompressSettings = Field(default_factory=CompressSettings)
     cascade: CascadeSettings = Field(default_factory=CascadeSettings)
     learned_routing: LearnedRoutingSettings = Field(default_factory=LearnedRoutingSettings)
