@@ -403,6 +403,17 @@ class LedgerSettings(_Strict):
     path: Path = Path("thrifty.db")
 
 
+class BatchSettings(_Strict):
+    """Provider Batch APIs (docs/batch.md): the durable queue of deferred requests and the
+    poller that follows their provider jobs."""
+
+    # The queue's SQLite file; default: next to the ledger (thrifty.db -> thrifty-batch.db).
+    path: Path | None = None
+    poll_interval_s: float = Field(default=30.0, gt=0, le=3600)  # between two job checks
+    max_attempts: int = Field(default=3, ge=1, le=10)  # a failed item is sent again this often
+    webhook_url: str | None = None  # POSTed a JSON summary when a submission completes
+
+
 class SimulatorSettings(_Strict):
     """The simulator ``thrifty serve`` starts when no provider key is set.  ``port = 0``
     (the default) picks a free port."""
@@ -424,6 +435,7 @@ class Settings(BaseSettings):
     gateway: GatewaySettings = Field(default_factory=GatewaySettings)
     ledger: LedgerSettings = Field(default_factory=LedgerSettings)
     simulator: SimulatorSettings = Field(default_factory=SimulatorSettings)
+    batch: BatchSettings = Field(default_factory=BatchSettings)
     providers: dict[str, ProviderSettings] = Field(default_factory=default_providers)
     routing: RoutingSettings = Field(default_factory=RoutingSettings)
     levers: LeversSettings = Field(default_factory=LeversSettings)
