@@ -29,6 +29,7 @@ def test_the_pipeline_order_is_pinned() -> None:
         "thrifty.levers.fewer_calls.semantic.stage.build",
         "thrifty.levers.fewer_tokens.output.build",
         "thrifty.levers.cheaper.routing.build",
+        "thrifty.levers.cheaper.local.stage.build",
         "thrifty.levers.cheaper.cascade.stage.build",
     )
 

@@ -50,6 +50,7 @@ def _pipeline() -> tuple[Builder, ...]:
     from thrifty.ledger import stage as ledger
     from thrifty.levers.cheaper import routing
     from thrifty.levers.cheaper.cascade import stage as cascade
+    from thrifty.levers.cheaper.local import stage as local_tier
     from thrifty.levers.fewer_calls import cache, coalesce, debounce, idempotency
     from thrifty.levers.fewer_calls.semantic import stage as semantic_cache
     from thrifty.levers.fewer_tokens import output
@@ -64,6 +65,7 @@ def _pipeline() -> tuple[Builder, ...]:
         semantic_cache.build,  # similar enough, and guarded
         output.build,
         routing.build,
+        local_tier.build,  # a task's local model ($0), the hosted one on a refusal
         cascade.build,  # a task's tiers in turn, innermost: it picks the models called
     )
 
