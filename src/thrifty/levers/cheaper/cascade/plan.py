@@ -135,12 +135,12 @@ class Plans:
 
     by_task: Mapping[str, CascadePlan]
     default: CascadePlan | None
-    routed: frozenset[str]
+    without: frozenset[str]  # routed to a fixed model, or their own cascade is off
 
     def for_task(self, task: str | None) -> CascadePlan | None:
         if task is not None and (found := self.by_task.get(task)) is not None:
             return found
-        return None if task in self.routed else self.default
+        return None if task in self.without else self.default
 
     def __bool__(self) -> bool:
         return bool(self.by_task) or self.default is not None
@@ -151,11 +151,13 @@ def plans_for(settings: Settings, known: Callable[[str], bool]) -> Plans:
     routes = settings.task_routes()
     default = settings.levers.cascade
     by_task: dict[str, CascadePlan] = {}
+    without = set(routes)
     for task, entry in settings.tasks.items():
         if "cascade" not in entry.overrides():
             continue
         cascade = settings.levers_for(task).cascade
         if not cascade.enabled or not cascade.tiers:
+            without.add(task)
             continue
         if task in routes:
             raise ConfigError(
@@ -164,4 +166,4 @@ def plans_for(settings: Settings, known: Callable[[str], bool]) -> Plans:
             )
         by_task[task] = plan_for(task, cascade, known)
     on = default.enabled and bool(default.tiers)
-    return Plans(by_task, plan_for(None, default, known) if on else None, frozenset(routes))
+    return Plans(by_task, plan_for(None, default, known) if on else None, frozenset(without))

@@ -267,19 +267,14 @@ def cascade_stage(plans: Plans, upstreams: Upstreams) -> Stage:
     operations, pass through."""
 
     def wrap(inner: Handler) -> Handler:
-        cascades = {task: Cascade(plan, inner, upstreams) for task, plan in plans.by_task.items()}
-        default = Cascade(plans.default, inner, upstreams) if plans.default else None
+        every = [*plans.by_task.values(), *([plans.default] if plans.default else [])]
+        runners = {plan.task: Cascade(plan, inner, upstreams) for plan in every}
 
         async def handle(request: ChatRequest) -> ChatResponse:
-            if request.api != "chat":
+            plan = plans.for_task(request.task) if request.api == "chat" else None
+            if plan is None:
                 return await inner(request)
-            task = request.task
-            cascade = cascades.get(task) if task is not None else None
-            if cascade is None and task not in plans.routed:
-                cascade = default
-            if cascade is None:
-                return await inner(request)
-            return await cascade(request)
+            return await runners[plan.task](request)
 
         return handle
 
