@@ -59,9 +59,17 @@ def tiers_from(settings: Settings, providers: ProviderRegistry) -> dict[str | No
     """Every task's tier (``None``: the ``[levers.local]`` default for other tasks)."""
     tiers: dict[str | None, TaskTier] = {}
     for task in (None, *settings.tasks):
-        tier = task_tier(task, settings.levers_for(task).local, providers)
-        if tier is not None:
-            tiers[task] = tier
+        levers = settings.levers_for(task)
+        tier = task_tier(task, levers.local, providers)
+        if tier is None:
+            continue
+        if levers.cascade.enabled and levers.cascade.tiers:
+            raise ConfigError(
+                f"{_where(task)}: this task also has cascade tiers; a task takes one of the "
+                f"two (make {tier.model!r} the cascade's first tier, or turn one off with "
+                "`enabled = false`)"
+            )
+        tiers[task] = tier
     return tiers
 
 
