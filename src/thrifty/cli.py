@@ -383,6 +383,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_cache_parser(sub, [config_after]).set_defaults(func=cmd_cache)
     __import__("thrifty.eval.command", fromlist=["register"]).register(sub, [config_after])
+    __import__("thrifty.lint.command", fromlist=["add_parser"]).add_parser(sub, [config_after])
     __import__("thrifty.tokens.command", fromlist=["register"]).register(sub, [config_after])
     return parser
 
