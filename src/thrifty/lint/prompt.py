@@ -1,0 +1,108 @@
+"""``lint_prompt``: a prompt's text checked for what invites long answers.
+
+* PRM001: asks for detail ("explain in detail", "step by step", "be thorough");
+* PRM002: asks for the reasoning in the answer ("explain your reasoning", "show your
+  work", "justify your answer");
+* PRM003: asks for confidence in words ("how confident are you") with no scale;
+* PRM004: an instruction repeated (paid for on every call; compression removes it).
+
+Each finding names its line.  Code blocks and quoted text are not instructions and are
+skipped.
+"""
+
+from __future__ import annotations
+
+import re
+
+from thrifty.levers.fewer_tokens.compress.dedupe import Deduper
+from thrifty.levers.fewer_tokens.compress.spans import protected_spans
+from thrifty.lint.findings import Finding
+
+_DETAIL = re.compile(
+    r"(?i)\b(explain (?:\w+ ){0,3}in (?:great |full |more )?detail|in (?:great|full) detail|"
+    r"as much detail as possible|step[- ]by[- ]step|be (?:as )?thorough|elaborate on|"
+    r"comprehensive(?:ly)?|at length|walk (?:me|us) through|think out loud)\b"
+)
+_REASONING = re.compile(
+    r"(?i)\b(explain your (?:reasoning|answer|thinking|choice|decision)|show your work|"
+    r"justify your (?:answer|choice|decision)|include (?:your |an? |the )?"
+    r"(?:reasoning|rationale|explanation|justification))\b"
+)
+_CONFIDENCE = re.compile(r"(?i)\b(how (?:confident|sure) you are|how confident|confidence level)\b")
+_SCALE = re.compile(r"(?i)(low|medium|high|\b0\b|\b1\b|\d+ ?%|scale|between)")
+
+
+def lint_prompt(text: str, *, source: str | None = None) -> list[Finding]:
+    """Findings for the prompt ``text``, by line."""
+    skipped = [(s, e) for s, e in protected_spans(text) if _is_code_or_quote(text[s:e])]
+    findings: list[Finding] = []
+    offset = 0
+    for number, line in enumerate(text.split("\n"), start=1):
+        start = offset
+        offset += len(line) + 1
+        if any(s <= start < e for s, e in skipped):
+            continue
+        where = f"line {number}"
+        for match in _DETAIL.finditer(line):
+            findings.append(
+                Finding(
+                    "PRM001",
+                    where,
+                    f'"{match.group(0)}" asks for a long answer, paid per output token',
+                    'ask for what you will use, with a bound ("in at most 3 sentences")',
+                    source,
+                )
+            )
+        for match in _REASONING.finditer(line):
+            findings.append(
+                Finding(
+                    "PRM002",
+                    where,
+                    f'"{match.group(0)}" puts the reasoning in the answer, on every call',
+                    "ask for the answer only; if reasoning is needed, use a reasoning model's "
+                    "effort setting or a field with a maxLength",
+                    source,
+                )
+            )
+        confidence = _CONFIDENCE.search(line)
+        if confidence and not _SCALE.search(line):
+            findings.append(
+                Finding(
+                    "PRM003",
+                    where,
+                    f'"{confidence.group(0)}" with no scale: the model answers in words',
+                    'give a scale ("low, medium or high")',
+                    source,
+                )
+            )
+    findings.extend(_repeated(text, source))
+    return sorted(findings, key=lambda f: (int(f.path.split()[1]), f.code))
+
+
+def _is_code_or_quote(span: str) -> bool:
+    return span.lstrip().startswith(("```", "~~~", "`", ">", '"', "'", "\u201c"))
+
+
+def _repeated(text: str, source: str | None) -> list[Finding]:
+    deduper = Deduper()
+    deduper.text(text, "the prompt")
+    out: list[Finding] = []
+    for removal in deduper.removals:
+        line = _line_of(text, removal.removed)
+        out.append(
+            Finding(
+                "PRM004",
+                f"line {line}",
+                f"{removal.why.replace('the prompt', 'an earlier line')}: paid for on every call",
+                "say it once (the compression lever removes repeats: [levers.compress])",
+                source,
+            )
+        )
+    return out
+
+
+def _line_of(text: str, removed: str) -> int:
+    first = text.find(removed.rstrip("."))
+    second = text.find(removed.rstrip("."), first + 1) if first >= 0 else -1
+    at = second if second >= 0 else max(first, 0)
+    return text.count("\n", 0, at) + 1
