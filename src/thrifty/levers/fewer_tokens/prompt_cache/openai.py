@@ -1,0 +1,112 @@
+"""OpenAI: its cache is automatic (the longest previously seen prefix of 1,024+ tokens, in
+128-token steps), so the planner's job is to keep the prefix byte-stable and to route
+requests that share it to the same cache:
+
+* tools are sent in the first form seen for the same set (:class:`ToolForms`);
+* volatile lines (dates, timestamps) of the first system/developer message are moved after
+  its stable part (:mod:`.volatile`; a string content or a single text part only);
+* ``prompt_cache_key`` is set to a hash of the model, tools and stable system prompt, unless
+  the app set one (only for OpenAI's own models: other OpenAI-compatible servers may refuse
+  an unknown field).
+
+``unchanged_tokens`` is how many prompt tokens precede the first byte the planner changed
+(``None``: it changed no prompt byte).  Without the planner, no cache read could have gone
+past that point, so cache reads beyond it are the planner's doing (a lower bound).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from thrifty.levers.fewer_tokens.prompt_cache.prefix import ToolForms, chain, json_bytes
+from thrifty.levers.fewer_tokens.prompt_cache.volatile import split_volatile
+from thrifty.tokens import TokenCounter, tokenizer_for
+from thrifty.types import JSON
+
+_SYSTEM_ROLES = ("system", "developer")
+KEY_PREFIX = "thrifty-"
+_KEY_CHARS = 24
+
+
+@dataclass(slots=True)
+class OpenAIPlan:
+    body: JSON
+    stable_key: str
+    cache_key_set: bool = False
+    moved_volatile: bool = False
+    reordered_tools: bool = False
+    unchanged_tokens: int | None = None
+
+
+def _system_text(message: Mapping[str, Any]) -> str | None:
+    content = message.get("content")
+    if isinstance(content, str):
+        return content
+    if (
+        isinstance(content, list)
+        and len(content) == 1
+        and isinstance(content[0], Mapping)
+        and content[0].get("type") == "text"
+        and isinstance(content[0].get("text"), str)
+    ):
+        return str(content[0]["text"])
+    return None
+
+
+class OpenAIPlanner:
+    def __init__(self, tools: ToolForms, counter: TokenCounter) -> None:
+        self._tools = tools
+        self._counter = counter
+
+    def plan(self, body: JSON, model: str, *, move_volatile: bool, set_key: bool) -> OpenAIPlan:
+        messages: list[Any] = list(body["messages"])
+        tools_in = body.get("tools")
+        tools: list[Any] = list(tools_in) if isinstance(tools_in, list) else []
+        plan = OpenAIPlan(body=body, stable_key="")
+        if tools:
+            stable = self._tools.stable(tools)
+            plan.reordered_tools = stable is not tools
+            tools = list(stable)
+        system_at = next(
+            (
+                i
+                for i, m in enumerate(messages)
+                if isinstance(m, Mapping) and m.get("role") in _SYSTEM_ROLES
+            ),
+            None,
+        )
+        system_text = _system_text(messages[system_at]) if system_at is not None else None
+        stable_system = system_text
+        if move_volatile and system_at is not None and system_text is not None:
+            split = split_volatile(system_text)
+            if split is not None:
+                plan.moved_volatile = True
+                stable_system = split.stable
+                messages[system_at] = {
+                    **messages[system_at],
+                    "content": split.stable + "\n" + split.volatile,
+                }
+                head = "\n".join(system_text.split("\n")[: split.first_line])
+                plan.unchanged_tokens = self._tokens(model, tools) + self._count(model, head)
+        if plan.reordered_tools:
+            plan.unchanged_tokens = 0
+        plan.stable_key = chain(chain(chain("openai", model), tools), stable_system)
+        new: JSON = dict(body)
+        if tools and plan.reordered_tools:
+            new["tools"] = tools
+        if plan.moved_volatile:
+            new["messages"] = messages
+        if set_key and "prompt_cache_key" not in body and tokenizer_for(model).family == "openai":
+            new["prompt_cache_key"] = KEY_PREFIX + plan.stable_key[:_KEY_CHARS]
+            plan.cache_key_set = True
+        if plan.cache_key_set or plan.moved_volatile or plan.reordered_tools:
+            plan.body = new
+        return plan
+
+    def _count(self, model: str, text: str) -> int:
+        return self._counter.count_text(model, text).tokens if text else 0
+
+    def _tokens(self, model: str, tools: list[Any]) -> int:
+        return self._count(model, json_bytes(tools).decode()) if tools else 0

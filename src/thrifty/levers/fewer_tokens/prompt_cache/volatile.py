@@ -1,0 +1,70 @@
+"""Volatile lines in a system prompt: a date or timestamp that changes every day (or every
+request) breaks the cached prefix at the byte where it sits.
+
+Conservative by design, a line is volatile only when all of these hold:
+
+* it holds an ISO 8601 date (``2026-11-30``) or date-time (``2026-11-30T10:00:00Z``,
+  ``2026-11-30 10:00``);
+* it is short (at most :data:`MAX_LINE_CHARS` characters): a label and the date, not a
+  paragraph that mentions one;
+* it is outside fenced code blocks (```), which are never touched.
+
+:func:`split_volatile` moves such lines, in their order, after every other line (the
+stable part); it returns ``None`` when there is nothing to move (no volatile line, or
+they already end the prompt, or the prompt would be nothing but volatile lines).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+MAX_LINE_CHARS = 120
+MAX_VOLATILE_LINES = 3
+_ISO = re.compile(
+    r"(?<![\w-])\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])"
+    r"(?:[T ](?:[01]\d|2[0-3]):[0-5]\d(?::[0-5]\d(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?(?![\w-])"
+)
+_FENCE = "```"
+
+
+@dataclass(frozen=True, slots=True)
+class VolatileSplit:
+    stable: str  # the prompt without its volatile lines
+    volatile: str  # those lines, joined by newlines
+    first_line: int  # index of the first volatile line in the original prompt
+
+
+def _is_volatile(line: str) -> bool:
+    return len(line) <= MAX_LINE_CHARS and _ISO.search(line) is not None
+
+
+def split_volatile(text: str) -> VolatileSplit | None:
+    """The prompt's stable and volatile parts, or ``None`` (nothing to move safely)."""
+    if "-" not in text:  # every ISO date has dashes: the common case costs one scan
+        return None
+    lines = text.split("\n")
+    volatile: list[int] = []
+    fenced = False
+    for index, line in enumerate(lines):
+        if line.lstrip().startswith(_FENCE):
+            fenced = not fenced
+            continue
+        if not fenced and _is_volatile(line):
+            volatile.append(index)
+    if not volatile or len(volatile) > MAX_VOLATILE_LINES:
+        return None
+    moved = set(volatile)
+    stable = [line for i, line in enumerate(lines) if i not in moved]
+    while stable and not stable[-1].strip():
+        stable.pop()
+    if not any(line.strip() for line in stable):
+        return None
+    after_first = range(volatile[0], len(lines))
+    if all(i in moved or not lines[i].strip() for i in after_first):
+        return None  # already at the end
+    return VolatileSplit(
+        stable="\n".join(stable),
+        volatile="\n".join(lines[i] for i in volatile),
+        first_line=volatile[0],
+    )
