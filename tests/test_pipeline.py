@@ -31,6 +31,7 @@ def test_the_pipeline_order_is_pinned() -> None:
         "thrifty.levers.cheaper.routing.build",
         "thrifty.levers.cheaper.local.stage.build",
         "thrifty.levers.cheaper.cascade.stage.build",
+        "thrifty.levers.fewer_tokens.prompt_cache.stage.build",
     )
 
 

@@ -54,6 +54,7 @@ def _pipeline() -> tuple[Builder, ...]:
     from thrifty.levers.fewer_calls import cache, coalesce, debounce, idempotency
     from thrifty.levers.fewer_calls.semantic import stage as semantic_cache
     from thrifty.levers.fewer_tokens import output
+    from thrifty.levers.fewer_tokens.prompt_cache import stage as prompt_cache
 
     return (
         routing.build_aliases,  # names first: the ledger books the resolved model
@@ -67,6 +68,7 @@ def _pipeline() -> tuple[Builder, ...]:
         routing.build,
         local_tier.build,  # a task's local model ($0), the hosted one on a refusal
         cascade.build,  # a task's tiers in turn, innermost: it picks the models called
+        prompt_cache.build,  # cache breakpoints for the prompt as sent, per model called
     )
 
 
