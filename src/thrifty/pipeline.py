@@ -50,7 +50,9 @@ def _pipeline() -> tuple[Builder, ...]:
     from thrifty.ledger import stage as ledger
     from thrifty.levers.cheaper import routing
     from thrifty.levers.cheaper.cascade import stage as cascade
+    from thrifty.levers.cheaper.learned import stage as learned_routing
     from thrifty.levers.cheaper.local import stage as local_tier
+    from thrifty.levers.cheaper.shadow import stage as shadow
     from thrifty.levers.fewer_calls import cache, coalesce, debounce, idempotency
     from thrifty.levers.fewer_calls.semantic import stage as semantic_cache
     from thrifty.levers.fewer_tokens import output
@@ -65,7 +67,9 @@ def _pipeline() -> tuple[Builder, ...]:
         coalesce.build,  # identical in-flight misses share one call (and one lookup below)
         semantic_cache.build,  # similar enough, and guarded
         output.build,
+        shadow.build,  # a sample of cheaper answers checked against a strong model, later
         routing.build,
+        learned_routing.build,  # a router file picks the model from the prompt
         local_tier.build,  # a task's local model ($0), the hosted one on a refusal
         cascade.build,  # a task's tiers in turn, innermost: it picks the models called
         prompt_cache.build,  # cache breakpoints for the prompt as sent, per model called
