@@ -79,6 +79,20 @@ def register(eval_subcommands: argparse._SubParsersAction) -> None:  # type: ign
     parser.add_argument("--seed", type=int, default=0, help="seed of the first random half")
     parser.add_argument("--json", action="store_true", help="print the JSON document")
     parser.add_argument("--plot", type=Path, metavar="FILE.png", help="write the frontier plot")
+    parser.add_argument(
+        "--fit-cascade",
+        metavar="CHEAP_MODEL",
+        help="instead of evaluating: fit the cascade's learned scorer for CHEAP_MODEL's answers "
+        "(escalating to the strongest model) and write it to --out (docs/levers/cheaper-tokens.md)",
+    )
+    parser.add_argument(
+        "--target-quality",
+        type=float,
+        action="append",
+        help="with --fit-cascade: a quality target, a share of the strongest model's "
+        "(repeatable; default 0.95)",
+    )
+    parser.add_argument("--out", type=Path, default=Path("cascade.json"), help="the scorer file")
     parser.set_defaults(handler=run)
 
 
@@ -149,6 +163,15 @@ def run(args: argparse.Namespace) -> int:
     if args.splits < 1:
         print("thrifty eval route: --splits must be at least 1", file=sys.stderr)
         return 2
+    if args.fit_cascade:
+        from thrifty.levers.cheaper.cascade.fit import run_fit
+
+        try:
+            record_sets = [records for _, records, _ in _load(args)]
+        except (RecordError, OSError, ValueError) as error:
+            print(f"thrifty eval route: {error}", file=sys.stderr)
+            return 2
+        return run_fit(args, record_sets)
     try:
         runs = []
         for name, records, dropped in _load(args):

@@ -15,8 +15,10 @@ evaluated strategy's (``Cascade.decide_one``).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from thrifty.levers.cheaper.cascade.answers import TierAnswer
@@ -34,6 +36,7 @@ if TYPE_CHECKING:
     from sklearn.feature_extraction.text import TfidfVectorizer
 
     from thrifty.eval.route.cascades import Cascade, ScorerState
+    from thrifty.eval.route.records import RouteRecord
     from thrifty.eval.route.table import OutcomeTable
 
 
@@ -75,6 +78,7 @@ class ReplayOutcome:
         }
 
 
+MIN_TRAIN_ROWS = 20
 _NO_REQUEST = ChatRequest(dialect="openai", body={}, model="", requested_model="")
 
 
@@ -159,3 +163,55 @@ def fit_document(
             for key, threshold in document["thresholds"].items()
         }
     return document
+
+
+def split_tables(
+    records: Sequence[RouteRecord], seed: int
+) -> tuple[OutcomeTable, OutcomeTable | None]:
+    """Train and test tables: the records' own split, else a random half each (``seed``)."""
+    from thrifty.eval.route.evaluate import random_halves
+    from thrifty.eval.route.table import OutcomeTable
+
+    given = {r.split for r in records}
+    if given == {None}:
+        table = OutcomeTable.from_records(records)
+        first, second = random_halves(len(table), seed)
+        return table.subset(first), table.subset(second)
+    train_rows = [r for r in records if r.split == "train"]
+    if not train_rows:
+        raise ValueError("no train rows to fit on")
+    train = OutcomeTable.from_records(train_rows)
+    test_rows = [r for r in records if r.split == "test"]
+    return train, OutcomeTable.from_records(test_rows, train.models) if test_rows else None
+
+
+def write_fit(
+    records: Sequence[RouteRecord], cheap: str, shares: Sequence[float], seed: int, out: Path
+) -> dict[str, Any]:
+    """Fit, write ``out`` and return the document (without the scorer's weights)."""
+    train, test = split_tables(records, seed)
+    if len(train) < MIN_TRAIN_ROWS:
+        raise ValueError(f"too few train rows to fit a scorer ({len(train)} < {MIN_TRAIN_ROWS})")
+    document = fit_document(train, test, cheap, shares)
+    out.write_text(json.dumps(document), encoding="utf-8")
+    return {k: v for k, v in document.items() if k != "scorer"}
+
+
+def run_fit(args: Any, record_sets: Sequence[Sequence[RouteRecord]]) -> int:
+    """``thrifty eval route --fit-cascade CHEAP [--target-quality Q ...] --out FILE``."""
+    import sys
+
+    shares = args.target_quality or [0.95]
+    if any(not 0 < share <= 1 for share in shares):
+        print("thrifty eval route: --target-quality must be in (0, 1]", file=sys.stderr)
+        return 2
+    if len(record_sets) != 1:
+        print("thrifty eval route: --fit-cascade takes one data set", file=sys.stderr)
+        return 2
+    try:
+        summary = write_fit(record_sets[0], args.fit_cascade, shares, args.seed, args.out)
+    except (ValueError, OSError) as error:
+        print(f"thrifty eval route: {error}", file=sys.stderr)
+        return 2
+    print(json.dumps(summary, indent=2))
+    return 0
