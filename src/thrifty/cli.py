@@ -296,6 +296,13 @@ def cmd_cache(args: argparse.Namespace) -> int:
     return cache.run(args, _settings(args, ledger={"path": args.ledger}))
 
 
+def cmd_shadow(args: argparse.Namespace) -> int:
+    from thrifty.levers.cheaper.shadow import command as shadow
+
+    args.since_ts, args.until_ts = _epoch(args.since, "--since"), _epoch(args.until, "--until")
+    return shadow.run(args, _settings(args, ledger={"path": args.ledger}))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="thrifty", description="Cut what you pay for LLM calls without cutting quality."
@@ -383,6 +390,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_cache_parser(sub, [config_after]).set_defaults(func=cmd_cache)
     __import__("thrifty.eval.command", fromlist=["register"]).register(sub, [config_after])
+    from thrifty.levers.cheaper.learned.command import register as add_route_parser
+    from thrifty.levers.cheaper.shadow.command import register as add_shadow_parser
+
+    add_route_parser(sub, [config_after])
+    add_shadow_parser(sub, [config_after]).set_defaults(func=cmd_shadow)
     __import__("thrifty.lint.command", fromlist=["add_parser"]).add_parser(sub, [config_after])
     __import__("thrifty.tokens.command", fromlist=["register"]).register(sub, [config_after])
     return parser

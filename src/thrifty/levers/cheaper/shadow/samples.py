@@ -55,8 +55,9 @@ class ShadowSample:
     served_answer: str | None
     shadow_answer: str | None
     served_cost_pusd: int | None
-    shadow_cost_pusd: int | None  # the shadow call and, for the judge, its call too
+    shadow_cost_pusd: int | None  # the strong model's call
     error: str | None = None
+    judge_cost_pusd: int | None = None  # the judge's call (judge comparator only)
 
     def bounded(self) -> ShadowSample:
         return ShadowSample(
@@ -74,13 +75,15 @@ class ShadowSample:
             self.served_cost_pusd,
             self.shadow_cost_pusd,
             _cut(self.error, MAX_ERROR),
+            self.judge_cost_pusd,
         )
 
 
 @dataclass(frozen=True, slots=True)
 class PairSummary:
     """The samples of one task and (served model, shadow model) pair.  Costs sum the
-    samples where they are known (``*_unknown`` counts the others)."""
+    samples where they are known (``*_unknown`` counts the others); the judge's are apart
+    from the strong model's, so the two models' costs compare like for like."""
 
     task: str | None
     served_model: str
@@ -93,6 +96,7 @@ class PairSummary:
     served_cost_unknown: int
     shadow_cost_pusd: int
     shadow_cost_unknown: int
+    judge_cost_pusd: int
 
 
 @runtime_checkable
@@ -148,7 +152,8 @@ class SqliteShadowSamples(_SqliteBacked):
                 served_model TEXT NOT NULL, shadow_model TEXT NOT NULL,
                 comparator TEXT NOT NULL, agreed INTEGER, prompt TEXT NOT NULL,
                 served_answer TEXT, shadow_answer TEXT,
-                served_cost_pusd INTEGER, shadow_cost_pusd INTEGER, error TEXT
+                served_cost_pusd INTEGER, shadow_cost_pusd INTEGER, error TEXT,
+                judge_cost_pusd INTEGER
             )""",
             f"CREATE INDEX {t}_ts ON {t} (ts)",
             f"""CREATE TABLE {t}_meta (
@@ -177,7 +182,8 @@ class SqliteShadowSamples(_SqliteBacked):
             "SELECT task, served_model, shadow_model, COUNT(*),"
             " SUM(agreed = 1), SUM(agreed = 0), SUM(agreed IS NULL),"
             " COALESCE(SUM(served_cost_pusd), 0), SUM(served_cost_pusd IS NULL),"
-            " COALESCE(SUM(shadow_cost_pusd), 0), SUM(shadow_cost_pusd IS NULL)"
+            " COALESCE(SUM(shadow_cost_pusd), 0), SUM(shadow_cost_pusd IS NULL),"
+            " COALESCE(SUM(judge_cost_pusd), 0)"
             f" FROM {self._table} WHERE {where}"
             " GROUP BY task, served_model, shadow_model ORDER BY task, served_model"
         )

@@ -261,7 +261,8 @@ class Shadow:
         except Exception:
             log.exception("shadow: could not book the shadow call in the ledger")
         actual = optional_usd_to_pico(cost.usd)
-        served_cost = self._accountant.price_call(job.response.answer_call() or _NO_CALL)
+        costs = [self._call_cost(r) for r in outcome.responses]
+        served_cost = self._call_cost(job.response)
         sample = ShadowSample(
             ts=job.shadow.received_at,
             task=job.request.task,
@@ -274,9 +275,10 @@ class Shadow:
             prompt=job.prompt,
             served_answer=job.served_text,
             shadow_answer=outcome.strong_text,
-            served_cost_pusd=optional_usd_to_pico(served_cost.usd),
-            shadow_cost_pusd=actual,
+            served_cost_pusd=served_cost,
+            shadow_cost_pusd=costs[0] if costs else None,
             error=outcome.error,
+            judge_cost_pusd=costs[1] if len(costs) > 1 else None,
         )
         try:
             if actual is not None and actual != job.estimate:
@@ -284,6 +286,10 @@ class Shadow:
             await self._samples.add(sample)
         except Exception:
             log.exception("shadow: could not keep the sample")
+
+    def _call_cost(self, response: ChatResponse) -> int | None:
+        call = response.answer_call()
+        return None if call is None else optional_usd_to_pico(self._accountant.price_call(call).usd)
 
     # -- lifetime ---------------------------------------------------------------------
 
@@ -305,9 +311,6 @@ class Shadow:
         for task in list(self._tasks):
             with contextlib.suppress(BaseException):
                 await task
-
-
-_NO_CALL = Call(model="", provider="", usage=Usage(), usage_reported=False)
 
 
 @dataclass
