@@ -1,6 +1,17 @@
 """thrifty: cut what you pay for LLM calls without cutting quality."""
 
+from typing import Any
+
 from thrifty.types import ChatRequest, ChatResponse, Cost, Step, StreamEvent, Usage
 
-__all__ = ["ChatRequest", "ChatResponse", "Cost", "Step", "StreamEvent", "Usage"]
+__all__ = ["ChatRequest", "ChatResponse", "Cost", "Step", "StreamEvent", "Usage", "lint_schema"]
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> Any:
+    # Imported on first use, so that `import thrifty` stays cheap.
+    if name == "lint_schema":
+        from thrifty.lint import lint_schema
+
+        return lint_schema
+    raise AttributeError(f"module 'thrifty' has no attribute {name!r}")
