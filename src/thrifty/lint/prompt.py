@@ -87,22 +87,19 @@ def _repeated(text: str, source: str | None) -> list[Finding]:
     deduper = Deduper()
     deduper.text(text, "the prompt")
     out: list[Finding] = []
+    searched = 0
     for removal in deduper.removals:
-        line = _line_of(text, removal.removed)
+        needle = removal.removed.removesuffix("...")
+        first = text.find(needle)
+        again = text.find(needle, max(first + 1, searched))
+        searched = again + 1
         out.append(
             Finding(
                 "PRM004",
-                f"line {line}",
-                f"{removal.why.replace('the prompt', 'an earlier line')}: paid for on every call",
+                f"line {text.count(chr(10), 0, again) + 1}",
+                f"repeats line {text.count(chr(10), 0, first) + 1}: paid for on every call",
                 "say it once (the compression lever removes repeats: [levers.compress])",
                 source,
             )
         )
     return out
-
-
-def _line_of(text: str, removed: str) -> int:
-    first = text.find(removed.rstrip("."))
-    second = text.find(removed.rstrip("."), first + 1) if first >= 0 else -1
-    at = second if second >= 0 else max(first, 0)
-    return text.count("\n", 0, at) + 1

@@ -60,7 +60,7 @@ def schema_of(document: Any) -> tuple[Any, str]:
 
 def lint_schema(document: Any, *, source: str | None = None) -> list[Finding]:
     """Findings for ``document`` (a schema, a tool, a list of tools or a
-    ``response_format``), in document order.  An empty list: nothing to fix."""
+    ``response_format``), sorted by path.  An empty list: nothing to fix."""
     if isinstance(document, list):
         out: list[Finding] = []
         for index, item in enumerate(document):

@@ -10,8 +10,8 @@ follows it, and the provider's prompt cache keeps working); later ones are remov
   (``Input:``, ``Answer:``, ``User:``...) are example data, not instructions, and are kept,
   as are table rows.
 
-Paragraphs holding a fenced code block are never removed, and a text is never emptied: if
-everything in it repeats, it is kept whole.
+Paragraphs holding a fenced code block are never removed (nor are lines of code), and a
+text is never emptied: if everything in it repeats, it is kept whole.
 """
 
 from __future__ import annotations
@@ -70,8 +70,8 @@ class Deduper:
                     found.append(_removal("duplicate_paragraph", paragraph, where, first))
                     continue
                 self._paragraphs[key] = where
-            if not holds_code:
-                paragraph = self._without_repeated_lines(paragraph, where, found)
+            code = [(s - start, e - start) for s, e in multiline if s < end and e > start]
+            paragraph = self._without_repeated_lines(paragraph, where, found, code)
             if paragraph.strip():
                 kept.append(paragraph)
         if not found:
@@ -81,11 +81,17 @@ class Deduper:
         self.removals.extend(found)
         return "\n\n".join(kept)
 
-    def _without_repeated_lines(self, paragraph: str, where: str, found: list[Removal]) -> str:
+    def _without_repeated_lines(
+        self, paragraph: str, where: str, found: list[Removal], code: list[tuple[int, int]]
+    ) -> str:
+        """``paragraph`` without its repeated instruction lines (lines of code aside)."""
         lines = paragraph.split("\n")
         kept: list[str] = []
+        offset = 0
         for line in lines:
-            if _is_instruction(line):
+            start, offset = offset, offset + len(line) + 1
+            in_code = any(s < start + len(line) + 1 and e > start for s, e in code)
+            if not in_code and _is_instruction(line):
                 key = _key(line)
                 first = self._lines.get(key)
                 if first is not None:
