@@ -1,0 +1,148 @@
+"""The learned scorer: fitted by ``thrifty eval route --fit-cascade``, read back by the
+stage, and deciding as the evaluated strategy (``Cascade.decide_one``) does."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from tests.eval.route.conftest import synthetic_records
+from tests.levers.cheaper.cascade_kit import open_store, plans, run
+from thrifty.errors import ConfigError
+from thrifty.eval.route.cascades import Cascade
+from thrifty.eval.route.command import main as eval_main
+from thrifty.eval.route.records import write_records
+from thrifty.eval.route.table import OutcomeTable, QueryView
+from thrifty.ledger import LedgerStore
+from thrifty.levers.cheaper.cascade.answers import TierAnswer
+from thrifty.levers.cheaper.cascade.fit import fit_document
+from thrifty.levers.cheaper.cascade.scorer import ScorerCheck, load_scorer
+from thrifty.levers.cheaper.cascade.signals import SignalError
+from thrifty.testing import reply, request_for
+from thrifty.types import ChatRequest, ChatResponse
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[LedgerStore]:
+    async for ledger in open_store(tmp_path):
+        yield ledger
+
+
+def tables() -> tuple[OutcomeTable, OutcomeTable]:
+    train = OutcomeTable.from_records(synthetic_records(90, "train"))
+    test = OutcomeTable.from_records(synthetic_records(45, "test", offset=1000), train.models)
+    return train, test
+
+
+@pytest.fixture(scope="module")
+def fitted(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    records = synthetic_records(90, "train") + synthetic_records(45, "test", offset=1000)
+    data = tmp_path_factory.mktemp("fit") / "records.jsonl"
+    write_records(data, records)
+    out = data.parent / "cascade.json"
+    targets = ["--target-quality", "0.95", "--target-quality", "1"]
+    code = eval_main(
+        ["route", "--records", str(data), "--fit-cascade", "small", *targets, "--out", str(out)]
+    )
+    assert code == 0
+    return out
+
+
+def test_the_fitted_file_replays_its_test_rows(fitted: Path) -> None:
+    document = json.loads(fitted.read_text())
+    assert (document["cheap_model"], document["strong_model"]) == ("small", "large")
+    assert set(document["thresholds"]) == {"0.95", "1"}
+    # easy prompts: small is right; hard ones (every third): only large is
+    test = document["test"]["1"]
+    assert test["rows"] == 45 and test["decisions_unlike_evaluated_strategy"] == 0
+    assert test["quality_pct"] == 100.0
+    assert test["escalation_rate"] == round(15 / 45, 4)
+    # small costs 0.001 on every row, large 0.010 on the 15 escalated: (45 + 150) / 450
+    assert test["cost_pct"] == round(100 * (45 * 0.001 + 15 * 0.010) / (45 * 0.010), 2)
+
+
+def test_the_stage_decides_as_the_evaluated_strategy(fitted: Path) -> None:
+    train, test = tables()
+    scorer = load_scorer(fitted)
+    cascade = Cascade("1", learned=True, tier=["small"])
+    level = float(train.scores[:, train.strongest()].mean())
+    cascade.fit(train, {"1": level})
+    threshold = scorer.threshold_for(1.0)
+    assert threshold == pytest.approx(cascade.thresholds["1"])
+    check, small = ScorerCheck(scorer, threshold), test.index("small")
+    request = request_for("large")
+    for i, prompt in enumerate(test.prompts):
+        text = test.responses[i][small]
+        live = check.judge(request, TierAnswer("small", prompt, text, None)).accept
+        evaluated = cascade.decide_one(QueryView(prompt, (("small", text),)), threshold) == small
+        assert live == evaluated
+        assert live == ("easy" in prompt)
+
+
+async def test_the_scorer_drives_the_stage(fitted: Path, store: LedgerStore) -> None:
+    def answer(req: ChatRequest) -> ChatResponse:
+        return reply(req, "I think the answer is " + ("A" if req.model == "large" else "B"))
+
+    cascade = plans(tiers=("small", "large"), scorer_path=str(fitted), target_quality=1.0)
+    hard = request_for("large", "hard proof of theorem number 3", task="impact")
+    response, row, upstream, _ = await run(store, cascade, answer, hard)
+    assert [r.model for r in upstream.requests] == ["small", "large"]
+    assert response.headers["cascade"] == "escalated-tier-1"
+    assert row.detail is not None and "scorer 0." in row.detail
+
+
+def test_a_target_that_was_not_fitted_is_a_start_up_error(fitted: Path) -> None:
+    with pytest.raises(ConfigError, match=r"target_quality 0\.9 was not fitted"):
+        plans(tiers=("small", "large"), scorer_path=str(fitted), target_quality=0.9)
+    with pytest.raises(ConfigError, match="set target_quality"):
+        plans(tiers=("small", "large"), scorer_path=str(fitted))
+    with pytest.raises(ConfigError, match="fitted on small's answers, but tier 0 is medium"):
+        plans(tiers=("medium", "large"), scorer_path=str(fitted), target_quality=1.0)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("not json", "scorer"),
+        ('{"format": "other"}', "not a cascade scorer"),
+        ('{"format": "thrifty-cascade-scorer", "version": 9}', "version 9"),
+        ('{"format": "thrifty-cascade-scorer", "version": 1}', "malformed scorer"),
+    ],
+)
+def test_a_bad_scorer_file_is_refused(tmp_path: Path, content: str, message: str) -> None:
+    path = tmp_path / "cascade.json"
+    path.write_text(content)
+    with pytest.raises(SignalError, match=message):
+        load_scorer(path)
+
+
+def test_weights_that_do_not_match_the_features_are_refused(fitted: Path, tmp_path: Path) -> None:
+    document = json.loads(fitted.read_text())
+    document["scorer"]["weights"] = document["scorer"]["weights"][:-1]
+    path = tmp_path / "cascade.json"
+    path.write_text(json.dumps(document))
+    with pytest.raises(SignalError, match="do not match"):
+        load_scorer(path)
+
+
+def test_fitting_refuses_what_it_cannot_fit() -> None:
+    train, test = tables()
+    with pytest.raises(ValueError, match="not a model of the records"):
+        fit_document(train, test, "nope", [0.95])
+    with pytest.raises(ValueError, match="is the strongest model"):
+        fit_document(train, test, "large", [0.95])
+
+
+def test_the_command_refuses_bad_targets(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = tmp_path / "records.jsonl"
+    write_records(data, synthetic_records(40, "train") + synthetic_records(10, "test", 500))
+    args = ["route", "--records", str(data), "--fit-cascade", "small", "--out", str(tmp_path / "o")]
+    assert eval_main([*args, "--target-quality", "1.5"]) == 2
+    assert "--target-quality must be in (0, 1]" in capsys.readouterr().err
+    missing = str(tmp_path / "none.jsonl")
+    assert eval_main(["route", "--records", missing, "--fit-cascade", "x"]) == 2
