@@ -56,6 +56,7 @@ def _pipeline() -> tuple[Builder, ...]:
     from thrifty.levers.fewer_calls import cache, coalesce, debounce, idempotency
     from thrifty.levers.fewer_calls.semantic import stage as semantic_cache
     from thrifty.levers.fewer_tokens import output
+    from thrifty.levers.fewer_tokens.compress import stage as compress
     from thrifty.levers.fewer_tokens.prompt_cache import stage as prompt_cache
 
     return (
@@ -67,6 +68,7 @@ def _pipeline() -> tuple[Builder, ...]:
         coalesce.build,  # identical in-flight misses share one call (and one lookup below)
         semantic_cache.build,  # similar enough, and guarded
         output.build,
+        compress.build,  # long prompts only: safe, deterministic transforms
         shadow.build,  # a sample of cheaper answers checked against a strong model, later
         routing.build,
         learned_routing.build,  # a router file picks the model from the prompt
