@@ -245,8 +245,9 @@ class SemanticCacheSettings(LeverSettings):
     threshold: float | None = Field(default=None, gt=0, le=1)  # overrides the calibration
     min_similarity: float = Field(default=0.80, ge=0, le=1)  # below: not even a candidate
     explore_rate: float = Field(default=0.05, ge=0, le=1)  # would-be hits checked upstream
-    comparator: Literal["exact", "normalised", "json"] = "normalised"
+    comparator: Literal["exact", "normalised", "json", "judge"] = "normalised"
     json_fields: tuple[str, ...] = ()  # the fields the json comparator compares (all: ())
+    judge_model: str | None = None  # the model the "judge" comparator asks (a paid call)
     ttl_s: float | None = Field(default=None, gt=0)  # entries older than this are not served
     max_entries: int = Field(default=100_000, gt=0)  # a full store stores no more
     path: Path | None = None  # default: next to the ledger (thrifty.db -> thrifty-semantic.db)
