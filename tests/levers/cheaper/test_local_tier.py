@@ -211,6 +211,12 @@ async def test_routing_keeps_its_share_when_the_fallback_is_its_model(
     check_sums(row)
 
 
+def answered_with(error: UpstreamError) -> UpstreamError:
+    """``error`` as a provider raises it for an HTTP error status it received."""
+    error.upstream_dialect = "openai"
+    return error
+
+
 @pytest.mark.parametrize(
     ("error", "reason"),
     [
@@ -218,6 +224,7 @@ async def test_routing_keeps_its_share_when_the_fallback_is_its_model(
         (UpstreamTimeout("local did not answer in time", provider="local"), "timeout"),
         (UpstreamError("local: 500 internal error", status=500, provider="local"), "error"),
         (UpstreamRateLimited("local: busy", provider="local"), "error"),
+        (answered_with(UpstreamUnavailable("local: HTTP 503", provider="local")), "error"),
     ],
 )
 async def test_a_failing_local_server_falls_back(

@@ -62,10 +62,13 @@ class LocalFailed(Exception):
         self.call = call
 
 
-def _failure(exc: BaseException) -> Failure:
+def _failure(exc: UpstreamError | TimeoutError) -> Failure:
+    """``down``: the server could not be reached at all; ``timeout``: it did not answer in
+    time; ``error``: it answered with an error (an HTTP error status, a broken answer)."""
     if isinstance(exc, UpstreamTimeout | TimeoutError):
         return "timeout"
-    if isinstance(exc, UpstreamUnavailable) and not exc.reached_upstream:
+    answered = exc.reached_upstream or exc.upstream_dialect is not None  # a status came back
+    if isinstance(exc, UpstreamUnavailable) and not answered:
         return "down"
     return "error"
 
