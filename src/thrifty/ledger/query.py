@@ -28,6 +28,10 @@ if TYPE_CHECKING:
     from thrifty.ledger.store import LedgerStore
     from thrifty.store.protocols import LedgerReader, LedgerWriter
 
+# The output lever's step for an answer cut by its length limit starts with this (kept in
+# the row's `detail`); the "truncated" dimension looks for it.
+TRUNCATED_MARK = "output: truncated"
+
 # SQL for each dimension (the values are fixed here, never taken from the caller).
 _DIMENSIONS = {
     "day": "date(r.ts, 'unixepoch')",
@@ -43,6 +47,7 @@ _DIMENSIONS = {
     "price_source": "r.price_source",
     "failure": "r.failure",
     "lever": "s.lever",
+    "truncated": f"(coalesce(r.detail, '') LIKE '%{TRUNCATED_MARK}%')",
 }
 _DAY = _DIMENSIONS["day"]
 

@@ -128,6 +128,19 @@ def _totals(line: ReportLine) -> list[str]:
     return out
 
 
+def _truncated(report: Report) -> list[str]:
+    if not report.truncated_by_task:
+        return []
+    out = ["", "Answers cut by their length limit (x-thrifty-truncated), by task"]
+    width = max(len(line.task) for line in report.truncated_by_task)
+    for line in report.truncated_by_task:
+        share = (Decimal(line.truncated * 100) / line.requests).quantize(Decimal("0.1"))
+        out.append(
+            f"  {line.task.ljust(width)}  {line.truncated:,} of {line.requests:,} ({share}%)"
+        )
+    return out
+
+
 _LEGEND = (
     "'+N unknown': N requests whose amount is unknown, not in the sum.  'estimated':"
     " requests whose cost rests on estimated token counts.  'saved %': over the requests"
@@ -149,6 +162,7 @@ def render_report(report: Report) -> str:
     out += _table("By model (requested -> used)", "model", report.by_model)
     out += _table("By lever (saved: the lever's own share)", "lever", report.by_lever)
     out += _table("By tenant", "tenant", report.by_tenant)
+    out += _truncated(report)
     out += ["", *textwrap.wrap(_LEGEND, 88)]
     out += _warning(report)
     return "\n".join(out) + "\n"

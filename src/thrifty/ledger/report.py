@@ -29,7 +29,7 @@ from thrifty.ledger.money import optional_pico_to_usd, pico_to_usd, usd_text
 from thrifty.store.protocols import GroupTotals, LedgerReader
 
 NONE_KEY = "(none)"
-_FINE = ("day", "task", "tenant", "requested_model", "model", "price_source")
+_FINE = ("day", "task", "tenant", "requested_model", "model", "price_source", "truncated")
 NO_USAGE_TAG = " [no usage reported]"
 _SHARE_CONTEXT = Context(prec=28)
 
@@ -62,6 +62,16 @@ class ReportLine:
 
 
 @dataclass(frozen=True, slots=True)
+class Truncations:
+    """A task's answers cut by their length limit (the output lever flags them), of all
+    its requests: a cap that is too tight shows here."""
+
+    task: str
+    truncated: int
+    requests: int
+
+
+@dataclass(frozen=True, slots=True)
 class Report:
     path: str  # the reader's location
     since: float | None
@@ -73,6 +83,7 @@ class Report:
     by_lever: tuple[ReportLine, ...]  # requests that credited the lever; saved = its share
     by_tenant: tuple[ReportLine, ...]
     unpriced_models: tuple[tuple[str, int], ...]  # model -> requests of unknown cost
+    truncated_by_task: tuple[Truncations, ...] = ()  # tasks with any, most first
 
 
 def line_from_totals(key: str, totals: GroupTotals) -> ReportLine:
@@ -139,6 +150,18 @@ def _unpriced(groups: Iterable[GroupTotals]) -> tuple[tuple[str, int], ...]:
     return tuple(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
 
 
+def _truncations(groups: Iterable[GroupTotals]) -> tuple[Truncations, ...]:
+    counts: dict[str, tuple[int, int]] = {}
+    for group in groups:
+        task = _name(group.key[1])
+        cut, total = counts.get(task, (0, 0))
+        if group.key[6] == "1":
+            cut += group.requests
+        counts[task] = (cut, total + group.requests)
+    lines = (Truncations(task, cut, total) for task, (cut, total) in counts.items() if cut)
+    return tuple(sorted(lines, key=lambda line: (-line.truncated, line.task)))
+
+
 async def build_report(
     reader: LedgerReader, *, since: float | None = None, until: float | None = None
 ) -> Report:
@@ -162,6 +185,7 @@ async def build_report(
         by_lever=_ranked(_merge(by_lever, lambda key: _name(key[0]))),
         by_tenant=_ranked(_merge(fine, lambda key: _name(key[2]))),
         unpriced_models=_unpriced(group for group in fine if group.cost_unknown),
+        truncated_by_task=_truncations(fine),
     )
 
 
@@ -218,5 +242,9 @@ def report_to_json(report: Report) -> dict[str, Any]:
         "by_tenant": [line_to_json(line) for line in report.by_tenant],
         "unpriced_models": [
             {"model": model, "requests": count} for model, count in report.unpriced_models
+        ],
+        "truncated_by_task": [
+            {"task": line.task, "truncated": line.truncated, "requests": line.requests}
+            for line in report.truncated_by_task
         ],
     }

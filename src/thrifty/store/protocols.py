@@ -29,7 +29,8 @@ if TYPE_CHECKING:
 MAX_KEY_BYTES = 512
 
 # The dimensions a ledger summary can be grouped by.  "day" is the UTC date of ``ts``
-# (YYYY-MM-DD); "lever" switches to the per-lever savings (see GroupTotals).
+# (YYYY-MM-DD); "lever" switches to the per-lever savings (see GroupTotals); "truncated" is
+# "1" for an answer cut by its length limit (the output lever's step says so), else "0".
 GROUP_DIMENSIONS = (
     "day",
     "task",
@@ -44,6 +45,7 @@ GROUP_DIMENSIONS = (
     "price_source",
     "failure",
     "lever",
+    "truncated",
 )
 
 
