@@ -10,6 +10,7 @@ import threading
 import time
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -74,6 +75,48 @@ async def test_200_concurrent_writers_all_commit(store: LedgerStore) -> None:
     rows = [make_row(ts=1_700_000_000.0 + i) for i in range(200)]
     await asyncio.gather(*(store.record(row) for row in rows))
     assert store.rows() == rows
+
+
+async def test_rows_of_one_loop_turn_share_a_transaction(
+    store: LedgerStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first row of a turn commits at once; the rest of that turn commit together at
+    the start of the next, and each caller returns only once its own row is committed."""
+    transactions: list[int] = []
+    commit_now = LedgerStore._commit_now
+
+    def counted(self: LedgerStore, conn: sqlite3.Connection, items: list[Any]) -> None:
+        transactions.append(len(items))
+        commit_now(self, conn, items)
+
+    monkeypatch.setattr(LedgerStore, "_commit_now", counted)
+    rows = [make_row(ts=1_700_000_000.0 + i) for i in range(50)]
+    committed: list[int] = []
+
+    async def record(i: int) -> None:
+        await store.record(rows[i])
+        committed.append(len(store.rows()))
+
+    await asyncio.gather(*(record(i) for i in range(50)))
+    assert transactions == [1, 49]
+    assert all(count >= 1 for count in committed) and committed[-1] == 50
+    assert store.rows() == rows
+    # A row alone in its turn is committed at once, in its own transaction.
+    transactions.clear()
+    await store.record(make_row(ts=1_800_000_000.0))
+    assert transactions == [1]
+    assert len(store.rows()) == 51
+
+
+async def test_rows_held_for_the_next_turn_are_committed_by_close(db_path: Path) -> None:
+    store = LedgerStore(db_path)
+    await store.open()
+    rows = [make_row(ts=1_700_000_000.0 + i) for i in range(3)]
+    pending = [asyncio.ensure_future(store.record(row)) for row in rows]
+    await asyncio.sleep(0)  # all three recorded: the first committed, two held
+    await store.close()
+    await asyncio.gather(*pending)
+    assert read_rows(db_path) == rows
 
 
 async def test_rows_filters_by_time(store: LedgerStore) -> None:

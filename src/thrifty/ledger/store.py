@@ -1,13 +1,16 @@
 """The ledger store: one SQLite row per request, group-committed.
 
 Fast path: :meth:`LedgerStore.record`, called on the event loop that opened the store,
-commits the row at once in its own transaction on a connection that never waits:
-``busy_timeout=0`` (if another process holds the write lock, the row goes to the slow path
-instead) and ``wal_autocheckpoint=0`` (checkpoints, the only step that fsyncs, run in the
-writer thread).  A WAL append without fsync costs ~30 µs p50 (75 µs p99), which is why it
-runs inline: handing every row to a thread was measured at ~2.6 ms p50 per row under load
-on two cores (thread wake-ups and GIL hand-offs), and batching rows per loop iteration
-costs a turn of the loop in latency (docs/benchmarks.md).
+commits on a connection that never waits: ``busy_timeout=0`` (if another process holds the
+write lock, the rows go to the slow path instead) and ``wal_autocheckpoint=0``
+(checkpoints, the only step that fsyncs, run in the writer thread).  A WAL append without
+fsync costs ~30 µs p50 (75 µs p99), which is why it runs inline: handing every row to a
+thread was measured at ~2.6 ms p50 per row under load on two cores (thread wake-ups and GIL
+hand-offs).  The first row of a turn of the event loop commits at once, in its own
+transaction, so a lone request waits for nothing; rows recorded later in the same turn
+(many calls finishing together, under load) are committed together by one callback at the
+start of the next turn: one transaction for all of them, where a transaction each was a
+sixth of the gateway's CPU at a thousand calls in flight.
 
 Slow path: a writer thread with its own connection takes whatever is queued (rows from
 the fast path that met a lock, rows recorded from another event loop), inserts it in one
@@ -144,6 +147,9 @@ class LedgerStore:
         # The fast path: a connection used only on the event loop that opened the store.
         self._loop: asyncio.AbstractEventLoop | None = None
         self._fast: sqlite3.Connection | None = None
+        # Rows recorded in this turn of the loop after its first commit (None: no commit
+        # yet this turn); committed together by _commit_held at the start of the next.
+        self._held: list[_Item] | None = None
 
     @property
     def path(self) -> Path:
@@ -199,10 +205,27 @@ class LedgerStore:
         future: asyncio.Future[None] = loop.create_future()
         item = _Item(params, savings, calls, future, loop)
         if loop is self._loop and self._fast is not None:
-            self._commit_now(self._fast, [item])
+            held = self._held
+            if held is None:  # the first row of this turn: committed now
+                self._held = []
+                loop.call_soon(self._commit_held)
+                self._commit_now(self._fast, [item])
+            else:
+                held.append(item)
         else:
             self._queue.put(item)
         await future
+
+    def _commit_held(self) -> None:
+        """At the start of the next turn: commit the rows held in the last one together."""
+        held, self._held = self._held, None
+        if not held:
+            return
+        if self._fast is None:  # closed meanwhile: the writer thread takes them
+            for item in held:
+                self._queue.put(item)
+            return
+        self._commit_now(self._fast, held)
 
     def _commit_now(self, conn: sqlite3.Connection, items: list[_Item]) -> None:
         """On the event loop: commit ``items`` in one transaction, or hand them to the
@@ -223,6 +246,7 @@ class LedgerStore:
         if thread is None or not self._accepting:
             return
         self._accepting = False
+        self._commit_held()
         if self._fast is not None:
             self._fast.close()
             self._fast = None
