@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib.util
+import re
+import tomllib
 from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
@@ -148,3 +150,25 @@ async def test_the_builder_needs_jsonschema(
     config = settings(tasks={"t": {"local": {"model": "smollm2"}}})
     with pytest.raises(ConfigError, match=r"pip install 'thrifty\[local\]'"):
         await build(config, tmp_path)
+
+
+DOCS = Path(__file__).resolve().parents[3] / "docs"
+
+
+def toml_blocks(path: Path, section: str) -> list[str]:
+    text = path.read_text(encoding="utf-8")
+    start = text.index(section)
+    end = text.find("\n#", start + len(section))
+    return re.findall(r"```toml\n(.*?)```", text[start : end if end > 0 else None], re.S)
+
+
+def test_the_documented_configuration_starts() -> None:
+    (block, *_) = toml_blocks(DOCS / "levers" / "cheaper-tokens.md", "## Local tier")
+    config = Settings(**tomllib.loads(block))
+    found = stage.tiers_from(config, registry(config))
+    assert found == {
+        "extract": TaskTier(model="smollm2", provider="llama", fallback="gpt-4o-mini", timeout_s=30)
+    }
+    (task_block,) = toml_blocks(DOCS / "configuration.md", "### Local tier")
+    local = {"model": "smollm2", "fallback": "gpt-4o-mini", "timeout_s": 30}
+    assert tomllib.loads(task_block) == {"tasks": {"extract": {"local": local}}}
