@@ -18,8 +18,19 @@ from thrifty.batch import Batches
 from thrifty.config import Settings
 from thrifty.runtime import Thrifty
 
+SUBMISSION = "submission.json"
 
-async def main(args: argparse.Namespace) -> None:
+
+def remember(marker: Path, submission_id: str) -> None:
+    marker.write_bytes(orjson.dumps({"id": submission_id}))
+
+
+def known_submission(tmp: Path) -> str | None:
+    marker = tmp / SUBMISSION
+    return str(orjson.loads(marker.read_bytes())["id"]) if marker.exists() else None
+
+
+async def main(args: argparse.Namespace, lines: list[bytes], known: str | None) -> None:
     tmp = Path(args.tmp)
     settings = Settings(
         ledger={"path": str(tmp / "ledger.db")},
@@ -33,20 +44,19 @@ async def main(args: argparse.Namespace) -> None:
         if event == args.crash_at and seen[event] == args.nth:
             os.kill(os.getpid(), signal.SIGKILL)
 
-    marker = tmp / "submission.json"
+    marker = tmp / SUBMISSION
     async with (
         Thrifty(settings, environ={}) as thrifty,
         Batches.of(thrifty, observer=observer) as batches,
     ):
-        if marker.exists():
-            handle = batches.handle(orjson.loads(marker.read_bytes())["id"])
+        if known is not None:
+            handle = batches.handle(known)
         else:
-            lines = Path(args.lines).read_bytes().splitlines()
             submitted = await batches.submit(lines)
             assert submitted.handle is not None
             handle = submitted.handle
             # The id is kept outside the queue only to find it again; the queue has it too.
-            marker.write_bytes(orjson.dumps({"id": handle.id}))
+            remember(marker, handle.id)
             observer("submitted", handle.id)
         await handle.wait(0.01)
 
@@ -58,4 +68,6 @@ if __name__ == "__main__":
     parser.add_argument("lines")
     parser.add_argument("--crash-at")
     parser.add_argument("--nth", type=int, default=1)
-    asyncio.run(main(parser.parse_args()))
+    arguments = parser.parse_args()
+    lines = Path(arguments.lines).read_bytes().splitlines()
+    asyncio.run(main(arguments, lines, known_submission(Path(arguments.tmp))))
