@@ -11,12 +11,14 @@ For a request of a task with a local tier:
 3. An accepted answer is served (``x-thrifty-local: served``), booked at $0 with the
    saving of the model change.  Otherwise the request goes to the fallback model, and the
    local try is booked too, as a $0 ``Call(lever="local")`` (its tokens when it answered,
-   none when it did not): ``x-thrifty-local: fallback-REASON``, REASON one of
-   :data:`FALLBACK_REASONS`.
+   none when it did not): ``x-thrifty-local: fallback-REASON``, REASON a JSON refusal
+   (:data:`.json_check.Refusal`: ``invalid-json``, ``schema-mismatch``) or a failure
+   (:data:`Failure`: ``down``, ``timeout``, ``error``).
 
-A request the local model cannot take (another API than chat, a body the translation to
-the local server's dialect cannot carry, a JSON schema that is not valid) goes straight to
-the fallback model, with no local try (``x-thrifty-local: skipped``).
+A request the local model cannot take (a body the translation to the local server's
+dialect cannot carry, a JSON schema that is not valid) goes straight to the fallback model,
+with no local try (``x-thrifty-local: skipped``).  Other APIs than chat (embeddings, the
+Responses API, legacy completions) pass through untouched.
 """
 
 from __future__ import annotations
@@ -29,7 +31,13 @@ from dataclasses import dataclass, replace
 from typing import Literal
 
 from thrifty.errors import UpstreamError, UpstreamTimeout, UpstreamUnavailable
-from thrifty.levers.cheaper.local.json_check import AnswerCheck, BadSchema, JsonChecks, Verdict
+from thrifty.levers.cheaper.local.json_check import (
+    AnswerCheck,
+    BadSchema,
+    JsonChecks,
+    Refusal,
+    Verdict,
+)
 from thrifty.streams import replay
 from thrifty.streams._guarded import Batches, GuardedStream, Started
 from thrifty.types import Call, ChatRequest, ChatResponse, Handler, Step, StreamEvent, Usage
@@ -38,7 +46,6 @@ log = logging.getLogger("thrifty.local")
 
 HEADER = "local"  # sent as x-thrifty-local
 Failure = Literal["down", "timeout", "error"]
-FALLBACK_REASONS = ("invalid-json", "schema-mismatch", "down", "timeout", "error")
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +62,7 @@ class TaskTier:
 class LocalFailed(Exception):
     """The local try gave no usable answer; ``call`` is what it cost (booked at $0)."""
 
-    def __init__(self, reason: str, detail: str, call: Call) -> None:
+    def __init__(self, reason: Refusal | Failure, detail: str, call: Call) -> None:
         super().__init__(detail)
         self.reason = reason
         self.detail = detail
@@ -71,6 +78,10 @@ def _failure(exc: UpstreamError | TimeoutError) -> Failure:
     if isinstance(exc, UpstreamUnavailable) and not answered:
         return "down"
     return "error"
+
+
+def _task(request: ChatRequest) -> str:
+    return "no task" if request.task is None else f"task {request.task}"
 
 
 def _unstreamed(request: ChatRequest) -> ChatRequest:
@@ -124,7 +135,7 @@ class LocalTier:
             no_answer = LocalFailed(reason, detail, self._no_answer(tier, local))
             return await self._fall_back(inner, request, tier, no_answer)
         response.steps.append(
-            Step(lever="local", detail=f"task {request.task}: {request.model} -> {tier.model}")
+            Step(lever="local", detail=f"{_task(request)}: {request.model} -> {tier.model}")
         )
         response.headers[HEADER] = "served"
         return response
@@ -155,7 +166,8 @@ class LocalTier:
         if not verdict.accepted:
             answered = answer.answer_call()
             call = self._no_answer(tier, local) if answered is None else answered
-            raise LocalFailed(str(verdict.refusal), verdict.detail, replace(call, lever="local"))
+            assert verdict.refusal is not None
+            raise LocalFailed(verdict.refusal, verdict.detail, replace(call, lever="local"))
         if not local.stream:
             return answer
         assert answer.body is not None  # an accepted verdict read it
@@ -200,7 +212,7 @@ class LocalTier:
         # fallback model, or no stage outside changed the model): a change made outside
         # (routing) keeps its own share.
         if target != request.model or request.model == request.requested_model:
-            detail = f"task {request.task}: {tier.model} {why} -> {target}"
+            detail = f"{_task(request)}: {tier.model} {why} -> {target}"
             response.steps.append(Step(lever="local", detail=detail))
         return response
 
