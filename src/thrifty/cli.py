@@ -249,15 +249,19 @@ def cmd_report(args: argparse.Namespace) -> int:
     import asyncio
 
     from thrifty.ledger import SqliteLedgerReader, build_report, render_report, report_to_json
+    from thrifty.levers.cheaper.cascade.report import cascade_lines, render_lines
 
     settings = _settings(args, ledger={"path": args.ledger})
     since, until = _epoch(args.since, "--since"), _epoch(args.until, "--until")
     reader = SqliteLedgerReader(settings.ledger.path)
     report = asyncio.run(build_report(reader, since=since, until=until))
+    cascades = cascade_lines(settings.ledger.path, since, until)
     if args.json:
-        print(json.dumps(report_to_json(report), indent=2))
+        document = report_to_json(report)
+        document["cascade"] = [line.to_json() for line in cascades]
+        print(json.dumps(document, indent=2))
     else:
-        print(render_report(report))
+        print(render_report(report) + render_lines(cascades))
     return 0
 
 
