@@ -1,4 +1,4 @@
-"""The ``thrifty`` command: serve, keys, sim, report, prices, cache.  It parses flags and calls the
+"""The ``thrifty`` command: serve, keys, sim, report, prices, cache, batch.  It parses flags and calls the
 library; it holds no pipeline logic."""
 
 from __future__ import annotations
@@ -307,6 +307,12 @@ def cmd_shadow(args: argparse.Namespace) -> int:
     return shadow.run(args, _settings(args, ledger={"path": args.ledger}))
 
 
+def cmd_batch(args: argparse.Namespace) -> int:
+    from thrifty.commands import batch
+
+    return batch.run(args, _settings(args, ledger={"path": args.ledger}))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="thrifty", description="Cut what you pay for LLM calls without cutting quality."
@@ -393,6 +399,9 @@ def build_parser() -> argparse.ArgumentParser:
     from thrifty.commands.cache import add_parser as add_cache_parser
 
     add_cache_parser(sub, [config_after]).set_defaults(func=cmd_cache)
+    from thrifty.commands.batch import add_parser as add_batch_parser
+
+    add_batch_parser(sub, [config_after]).set_defaults(func=cmd_batch)
     __import__("thrifty.eval.command", fromlist=["register"]).register(sub, [config_after])
     from thrifty.levers.cheaper.learned.command import register as add_route_parser
     from thrifty.levers.cheaper.shadow.command import register as add_shadow_parser
