@@ -1,5 +1,5 @@
-"""The ``thrifty`` command: serve, keys, sim, report, prices, cache, batch.  It parses flags and calls the
-library; it holds no pipeline logic."""
+"""The ``thrifty`` command: serve, keys, sim, report, prices, cache, batch.  It parses flags
+and calls the library; it holds no pipeline logic."""
 
 from __future__ import annotations
 
