@@ -79,17 +79,19 @@ def call_cost(records: Sequence[CallRecord], unknown: bool) -> Cost:
 
 def shadow_row(
     shadowed: ChatRequest,
+    served_model: str,
     shadow: ChatRequest,
     outcome: Outcome,
     accountant: Accountant,
     started: float,
 ) -> tuple[LedgerRow, Cost]:
-    """The ledger row of ``shadow`` (the strong model's request for ``shadowed``)."""
+    """The ledger row of ``shadow``: the strong model's request for ``shadowed``, which
+    ``served_model`` answered."""
     records, usage = _priced(outcome.responses, accountant)
     cost = call_cost(records, outcome.unknown_cost)
     answer = outcome.responses[0] if outcome.responses else None
     saved = None if cost.usd is None else -cost.usd
-    detail = f"shadow of {shadowed.request_id}: {shadowed.model} vs {shadow.model}"
+    detail = f"shadow of {shadowed.request_id}: {served_model} vs {shadow.model}"
     if outcome.error is None:
         detail += f", {verdict_word(outcome.agreed)}"
     row = LedgerRow(

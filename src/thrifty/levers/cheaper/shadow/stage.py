@@ -255,7 +255,9 @@ class Shadow:
 
     async def _book(self, job: Job, outcome: Outcome) -> None:
         """The ledger row, the budget settled with the actual cost, the sample."""
-        row, cost = shadow_row(job.request, job.shadow, outcome, self._accountant, job.started)
+        row, cost = shadow_row(
+            job.request, job.response.model, job.shadow, outcome, self._accountant, job.started
+        )
         try:
             await self._ledger.record(row)
         except Exception:
