@@ -66,6 +66,11 @@ class Status:
     def finished(self) -> int:
         return sum(self.counts.get(s, 0) for s in ("succeeded", "failed", "cancelled", "expired"))
 
+    @property
+    def complete(self) -> bool:
+        """Every item final and booked."""
+        return self.state != "open" and self.counts.get("booked", 0) >= self.total
+
     def to_json(self) -> dict[str, Any]:
         return {"id": self.submission_id, "state": self.state, "total": self.total, **self.counts}
 
@@ -100,13 +105,16 @@ class BatchHandle:
     async def cancel(self) -> Status:
         return await self._batches.cancel(self.id)
 
+    async def poll(self) -> Status:
+        """One step of the poller (every job, not only this submission's), then the status."""
+        await self._batches.runner.step()
+        return self.status()
+
     async def wait(self, poll_interval_s: float | None = None) -> list[ItemRow]:
         """Poll until every item is final and booked; the items in input order."""
         interval = poll_interval_s or self._batches.settings.batch.poll_interval_s
         while True:
-            await self._batches.runner.step()
-            status = self.status()
-            if status.state != "open" and status.counts.get("booked", 0) >= status.total:
+            if (await self.poll()).complete:
                 return self.results()
             await asyncio.sleep(interval)
 
