@@ -15,6 +15,8 @@ TOKEN_RE = re.compile(r"\w{1,4}|[^\w\s]")
 _MARKER_RE = re.compile(r"\[\[sim:[^\]]*\]\]")
 _WORD_CHUNK_RE = re.compile(r"\s*\S+")
 ECHO_MARKER = "[[sim:echo]]"
+_JUDGE_RE = re.compile(r"<answer_a>\n(.*)\n</answer_a>\n<answer_b>\n(.*)\n</answer_b>", re.DOTALL)
+_NOT_WORD_RE = re.compile(r"[\W_]+")
 
 # Every word is at most four letters: exactly one token each.
 _VOCAB = (
@@ -95,9 +97,24 @@ class Answer:
         return _WORD_CHUNK_RE.findall(self.text) or [self.text]
 
 
+def judge_verdict(last_user_text: str) -> str | None:
+    """The simulator's stand-in for an answer judge (a test double, not a judgment): a
+    message holding ``<answer_a>\nA\n</answer_a>\n<answer_b>\nB\n</answer_b>`` (the
+    semantic cache's judge prompt) is answered ``SAME`` when A and B use the same set of
+    words (order, case and punctuation aside), else ``DIFFERENT``.  ``None``: not that form."""
+    found = _JUDGE_RE.search(last_user_text)
+    if found is None:
+        return None
+    first, second = (set(_NOT_WORD_RE.sub(" ", t.casefold()).split()) for t in found.groups())
+    return "SAME" if first == second else "DIFFERENT"
+
+
 def make_answer(seed: bytes, last_user_text: str, max_tokens: int | None) -> Answer:
     """The deterministic answer for a request whose identity hashes to ``seed``."""
-    if ECHO_MARKER in last_user_text:
+    verdict = judge_verdict(last_user_text)
+    if verdict is not None:
+        text = verdict
+    elif ECHO_MARKER in last_user_text:
         text = strip_markers(last_user_text)
     else:
         stream = hashlib.shake_128(seed).digest(80)

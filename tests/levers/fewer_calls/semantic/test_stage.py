@@ -118,7 +118,7 @@ async def test_an_entry_found_wrong_is_not_served_at_that_similarity(make_cache:
     explored = await handler(ask("what is the capital city of france"))
     assert explored.headers["semantic-cache"] == "explore"
     assert explored.headers["semantic-error-estimate"].endswith("n=1")
-    assert cache.tally.explored == 1 and cache.tally.wrong == 1
+    assert cache.tally(None).explored == 1 and cache.tally(None).wrong == 1
     assert explored.body is not None and "Lyon" in str(explored.body)
     # Found wrong at this similarity: the same query is not served from it again (it now
     # has its own entry, which is served instead).
@@ -141,7 +141,7 @@ async def test_an_exploration_is_the_answer_and_books_no_saving(
     row = ledger.rows()[1]
     assert row.cost_usd == BASELINE and row.baseline_usd == BASELINE
     assert row.saved_usd == 0
-    assert cache.tally.explored == 1 and cache.tally.wrong == 0
+    assert cache.tally(None).explored == 1 and cache.tally(None).wrong == 0
     # it agreed: no duplicate entry was stored for the explored query
     assert cache.store.count() == 1
 

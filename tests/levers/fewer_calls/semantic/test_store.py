@@ -10,6 +10,7 @@ import numpy as np
 import orjson
 import pytest
 
+from thrifty.levers.fewer_calls.semantic.calibration import Tally
 from thrifty.levers.fewer_calls.semantic.index import PartitionIndex
 from thrifty.levers.fewer_calls.semantic.store import SemanticStore
 from thrifty.types import Usage
@@ -154,3 +155,26 @@ def test_exploration_outcomes_are_kept(tmp_path: Path, words: WordsEmbedder) -> 
     assert entry.lowest_agreed == pytest.approx(0.88) and entry.highest_wrong == pytest.approx(0.93)
     assert np.isclose(np.linalg.norm(entry.vector), 1.0)
     again.close()
+
+
+def test_exploration_tallies_are_kept_and_checked(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    store = open_store(path)
+    assert store.tallies() == {}
+    store.save_tally("faq", Tally(explored=40, wrong=3))
+    store.save_tally("", Tally(explored=2, wrong=0))
+    store.save_tally("faq", Tally(explored=41, wrong=3))  # replaces, one row a task
+    store.close()
+    again = open_store(path)
+    assert again.tallies() == {"faq": Tally(41, 3), "": Tally(2, 0)}
+    again.close()
+    with sqlite3.connect(path) as db:  # impossible tallies: more wrong than explored, negative
+        db.execute("INSERT OR REPLACE INTO tallies VALUES ('faq', 2, 5)")
+        db.execute("INSERT OR REPLACE INTO tallies VALUES ('chat', -1, 0)")
+        db.execute("INSERT OR REPLACE INTO tallies VALUES ('text', 'x', 0)")
+    damaged = open_store(path)
+    assert damaged.tallies() == {"": Tally(2, 0)}  # the others start again from nothing
+    damaged.close()
+    other = SemanticStore(path, model_id="another-model", dimensions=2048)
+    assert other.tallies() == {}  # they measured the other model
+    other.close()

@@ -9,7 +9,8 @@ exact cache) into the body a non-streamed call would have returned.
 Comparators decide whether a fresh answer agrees with a cached one (exploration):
 ``exact`` (same text), ``normalised`` (same words, ignoring case, spacing and punctuation)
 or ``json`` (the answers parse as JSON and agree on ``fields``, or entirely when none are
-given).
+given).  The fourth, ``judge`` (a model asked whether the two agree), is a paid call:
+:mod:`.judge`.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import orjson
 
 from thrifty.types import JSON, Dialect
 
-__all__ = ["Comparator", "answer_text", "comparator", "text_body"]
+__all__ = ["Comparator", "answer_text", "comparator", "same_words", "text_body"]
 
 Comparator = Callable[[str, str], bool]
 ComparatorName = Literal["exact", "normalised", "json"]
@@ -94,6 +95,11 @@ def _normalised(text: str) -> str:
     return " ".join(_NOT_WORD.sub(" ", folded).split())
 
 
+def same_words(one: str, two: str) -> bool:
+    """The ``normalised`` comparison: the same words, case, spacing and punctuation aside."""
+    return _normalised(one) == _normalised(two)
+
+
 def _json_agrees(fields: Sequence[str]) -> Comparator:
     def agree(cached: str, fresh: str) -> bool:
         try:
@@ -114,5 +120,5 @@ def comparator(name: ComparatorName, fields: Sequence[str] = ()) -> Comparator:
     if name == "exact":
         return lambda cached, fresh: cached == fresh
     if name == "normalised":
-        return lambda cached, fresh: _normalised(cached) == _normalised(fresh)
+        return same_words
     return _json_agrees(fields)

@@ -16,7 +16,11 @@ any task when ``[levers.semantic_cache] enabled = true``):
 
 An exploration is answered by its own upstream call, which is the answer and is booked as
 any answer is (no saving); its step says the lever explored.  What exploring costs is the
-hit not served: a saving not made, never an extra charge.  Embeddings are local ($0).
+hit not served: a saving not made.  With the ``judge`` comparator (:mod:`.judge`) each
+judgment is a call of its own, in ``response.lever_calls`` as the cache's cost (explorations
+are always judged, near misses with probability ``explore_rate``; answers with the same
+words agree without asking).  Embeddings are local ($0).  Exploration tallies (per task)
+and what each entry learnt are kept in the store: they survive a restart.
 
 ``x-thrifty-cache: bypass`` skips the lever; ``refresh`` skips the lookup and stores the
 fresh answer.  Headers: ``x-thrifty-semantic-cache`` (hit, explore, near, miss or
@@ -44,6 +48,7 @@ from thrifty.levers.fewer_calls.semantic.answers import (
     Comparator,
     answer_text,
     comparator,
+    same_words,
 )
 from thrifty.levers.fewer_calls.semantic.calibration import (
     DEFAULT_THRESHOLDS,
@@ -51,6 +56,7 @@ from thrifty.levers.fewer_calls.semantic.calibration import (
     threshold_for,
 )
 from thrifty.levers.fewer_calls.semantic.embedder import Embedder, MiniLMEmbedder
+from thrifty.levers.fewer_calls.semantic.judge import Judge
 from thrifty.levers.fewer_calls.semantic.partition import Lookup, lookup_of
 from thrifty.levers.fewer_calls.semantic.policy import Decision, Policy, decide
 from thrifty.levers.fewer_calls.semantic.store import Entry, SemanticStore
@@ -77,8 +83,9 @@ class TaskRules:
     """One task's resolved settings."""
 
     policy: Policy
-    compare: Comparator
+    compare: Comparator | None  # None: the judge decides
     ttl_s: float | None
+    judge_model: str | None = None
 
 
 def rules_for(
@@ -87,11 +94,12 @@ def rules_for(
     if not lever.enabled:
         return None
     threshold = lever.threshold or threshold_for(lever.target_false_hit_rate, thresholds)
-    return TaskRules(
-        Policy(threshold, lever.min_similarity, lever.explore_rate),
-        comparator(lever.comparator, lever.json_fields),
-        lever.ttl_s,
-    )
+    policy = Policy(threshold, lever.min_similarity, lever.explore_rate)
+    if lever.comparator == "judge":
+        if not lever.judge_model:
+            raise ConfigError('semantic_cache: comparator = "judge" needs judge_model')
+        return TaskRules(policy, None, lever.ttl_s, lever.judge_model)
+    return TaskRules(policy, comparator(lever.comparator, lever.json_fields), lever.ttl_s)
 
 
 class SemanticCache:
@@ -106,13 +114,19 @@ class SemanticCache:
         *,
         max_entries: int = 100_000,
         random: Callable[[], float] = random.random,
+        judge: Judge | None = None,
     ) -> None:
         self.store = store
         self.embedder = embedder
-        self.tally = Tally()
+        self.tallies: dict[str, Tally] = store.tallies()  # per task ("" : no task)
+        self._judge = judge
         self._rules = dict(rules)
         self._max_entries = max_entries
         self._random = random
+
+    def tally(self, task: str | None) -> Tally:
+        """The exploration outcomes of ``task`` so far (kept across restarts)."""
+        return self.tallies.setdefault(task or "", Tally())
 
     def _search(
         self, lookup: Lookup, ttl_s: float | None
@@ -143,8 +157,8 @@ class SemanticCache:
             if decision.kind == "hit":
                 return self._serve(request, decision)
             response = await inner(request)
-            await self._after(response, lookup, vector, decision, rules.compare)
-            response.headers.update(self._headers(decision))
+            await self._after(request, response, lookup, vector, decision, rules)
+            response.headers.update(self._headers(request, decision))
             if decision.kind == "explore":
                 response.steps.append(
                     Step(
@@ -170,34 +184,52 @@ class SemanticCache:
         )
         detail = f"hit at similarity {similarity:.3f}"
         response.steps.append(Step("semantic_cache", detail, avoided=entry.usage))
-        response.headers.update(self._headers(decision))
+        response.headers.update(self._headers(request, decision))
         return response
 
-    def _headers(self, decision: Decision) -> dict[str, str]:
+    def _headers(self, request: ChatRequest, decision: Decision) -> dict[str, str]:
         kind = f"veto-{decision.reason}" if decision.kind == "veto" else decision.kind
         headers = {"semantic-cache": kind}
         if decision.similarity is not None:
             headers["semantic-similarity"] = f"{decision.similarity:.3f}"
         if decision.kind in ("hit", "explore"):
-            headers["semantic-error-estimate"] = self.tally.describe()
+            headers["semantic-error-estimate"] = self.tally(request.task).describe()
         return headers
 
     async def _after(
         self,
+        request: ChatRequest,
         response: ChatResponse,
         lookup: Lookup,
         vector: Vectors,
         decision: Decision,
-        compare: Comparator,
+        rules: TaskRules,
     ) -> None:
         """Learn from and store the upstream's answer once it is complete."""
 
         async def complete(body: JSON | None) -> None:
             if body is None or response.failure is not None:
                 return
+            text = answer_text(body, response.dialect)
+            if text is None:
+                return
             try:
+                agreed = await self._compare(request, response, lookup, decision, rules, text)
+                tally: Tally | None = None
+                if agreed is not None and decision.kind == "explore":
+                    tally = self.tally(request.task)
+                    tally.add(agreed)
+                    tally = Tally(tally.explored, tally.wrong)  # the figures to store
                 await asyncio.to_thread(
-                    self._learn, response, lookup, vector, decision, compare, body
+                    self._learn,
+                    request.task,
+                    response,
+                    lookup,
+                    vector,
+                    decision,
+                    agreed,
+                    tally,
+                    body,
                 )
             except Exception as exc:  # storing is best effort: the answer is served anyway
                 log.warning("semantic cache: cannot store an answer (%s)", exc)
@@ -217,26 +249,53 @@ class SemanticCache:
 
         response.stream = observed(response, recorder, on_complete=on_complete, on_abort=on_abort)
 
+    async def _compare(
+        self,
+        request: ChatRequest,
+        response: ChatResponse,
+        lookup: Lookup,
+        decision: Decision,
+        rules: TaskRules,
+        text: str,
+    ) -> bool | None:
+        """Whether the candidate's stored answer agrees with the fresh ``text`` (``None``:
+        nothing to compare, or no verdict).  A judge call is added to
+        ``response.lever_calls`` (it is the cache's cost)."""
+        entry = decision.entry
+        if entry is None or decision.kind not in ("explore", "near"):
+            return None
+        cached = answer_text(entry.body, entry.dialect)
+        if cached is None:
+            return False
+        if rules.compare is not None:
+            return rules.compare(cached, text)
+        if same_words(cached, text):
+            return True  # no need to ask
+        if self._judge is None or rules.judge_model is None:
+            return None
+        if decision.kind == "near" and self._random() >= rules.policy.explore_rate:
+            return None  # a near miss is judged only as often as a hit is explored
+        judgment = await self._judge(request, rules.judge_model, lookup.query, cached, text)
+        if judgment.call is not None:
+            response.lever_calls.append(judgment.call)
+        return judgment.agreed
+
     def _learn(
         self,
+        task: str | None,
         response: ChatResponse,
         lookup: Lookup,
         vector: Vectors,
         decision: Decision,
-        compare: Comparator,
+        agreed: bool | None,
+        tally: Tally | None,
         body: JSON,
     ) -> None:
-        text = answer_text(body, response.dialect)
-        if text is None:
-            return
         entry, similarity = decision.entry, decision.similarity
-        agreed: bool | None = None
-        if entry is not None and similarity is not None and decision.kind in ("explore", "near"):
-            cached = answer_text(entry.body, entry.dialect)
-            agreed = cached is not None and compare(cached, text)
+        if agreed is not None and entry is not None and similarity is not None:
             self.store.record(entry, similarity, agreed)
-            if decision.kind == "explore":
-                self.tally.add(agreed)
+        if tally is not None:
+            self.store.save_tally(task or "", tally)
         if agreed and decision.kind == "explore":
             return  # the cached entry answers this query already
         encoded = orjson.dumps(body)
@@ -283,11 +342,18 @@ async def build(parts: Parts) -> Stage | None:
     thresholds: Mapping[float, float | None] = DEFAULT_THRESHOLDS
     if defaults.calibration_path is not None:
         thresholds = load_table(defaults.calibration_path, embedder.model_id)
+    rules = {task: rules_for(lever, thresholds) for task, lever in levers.items()}
+    judged = {r.judge_model for r in rules.values() if r is not None and r.judge_model}
+    for model in sorted(judged):
+        if parts.providers.find(model) is None:
+            raise ConfigError(
+                f"semantic_cache: no configured provider serves judge_model {model!r}"
+            )
     store = SemanticStore(
         store_path(settings, defaults),
         model_id=embedder.model_id,
         dimensions=embedder.dimensions,
     )
     parts.resources.callback(store.close)
-    rules = {task: rules_for(lever, thresholds) for task, lever in levers.items()}
-    return SemanticCache(store, embedder, rules, max_entries=defaults.max_entries)
+    judge = Judge(parts.providers) if judged else None
+    return SemanticCache(store, embedder, rules, max_entries=defaults.max_entries, judge=judge)

@@ -3,6 +3,8 @@ partition (:mod:`.index`) saved beside it.
 
 An entry is a query, its vector, the answer stored for it (a complete body in the dialect it
 came in, with the usage of the call that produced it) and what exploration learnt about it.
+The exploration tally of each task (``tallies``: would-be hits checked, and how many were
+wrong) is kept beside the entries, so the reported error estimate survives a restart.
 Methods are synchronous and serialised by a lock: the stage calls them from one worker
 thread at a time (``asyncio.to_thread``), so the event loop never waits on SQLite or on an
 index being rebuilt.  An unreadable row is a miss; an unreadable index is rebuilt.
@@ -20,6 +22,7 @@ from typing import TYPE_CHECKING
 
 import orjson
 
+from thrifty.levers.fewer_calls.semantic.calibration import Tally
 from thrifty.levers.fewer_calls.semantic.index import PartitionIndex
 from thrifty.types import JSON, Dialect, Usage
 
@@ -48,6 +51,11 @@ CREATE TABLE IF NOT EXISTS entries (
     highest_wrong REAL
 );
 CREATE INDEX IF NOT EXISTS entries_partition ON entries (partition, id);
+CREATE TABLE IF NOT EXISTS tallies (
+    scope TEXT PRIMARY KEY,
+    explored INTEGER NOT NULL,
+    wrong INTEGER NOT NULL
+);
 """
 _COLUMNS = (
     "id, partition, query, vector, dialect, model, body, usage, created_at, agreed, wrong, "
@@ -99,6 +107,7 @@ class SemanticStore:
         if row is not None:
             log.warning("semantic cache: entries of %s dropped (now %s)", row[0], expected)
         self._db.execute("DELETE FROM entries")
+        self._db.execute("DELETE FROM tallies")  # they measured the other model
         self._db.execute("INSERT OR REPLACE INTO meta VALUES ('model', ?)", (expected,))
 
     # -- reading ---------------------------------------------------------------------------
@@ -187,6 +196,20 @@ class SemanticStore:
         found.sort(key=lambda pair: -pair[1])
         return found
 
+    def tallies(self) -> dict[str, Tally]:
+        """Each task's exploration tally (``""``: requests with no task).  A row that is not
+        a possible tally is left out (logged): that task starts again from nothing."""
+        found: dict[str, Tally] = {}
+        with self._lock:
+            rows = self._db.execute("SELECT scope, explored, wrong FROM tallies").fetchall()
+        for scope, explored, wrong in rows:
+            valid = isinstance(explored, int) and isinstance(wrong, int)
+            if not valid or not 0 <= wrong <= explored or not isinstance(scope, str):
+                log.warning("semantic cache: tally of %r unreadable: starting it again", scope)
+                continue
+            found[scope] = Tally(explored, wrong)
+        return found
+
     def count(self) -> int:
         with self._lock:
             return int(self._db.execute("SELECT COUNT(*) FROM entries").fetchone()[0])
@@ -234,6 +257,14 @@ class SemanticStore:
                 "UPDATE entries SET agreed = ?, wrong = ?, lowest_agreed = ?, highest_wrong = ? "
                 "WHERE id = ?",
                 (entry.agreed, entry.wrong, entry.lowest_agreed, entry.highest_wrong, entry.id),
+            )
+
+    def save_tally(self, scope: str, tally: Tally) -> None:
+        """Keep ``tally`` as the exploration tally of ``scope`` (a task, or ``""``)."""
+        with self._lock:
+            self._db.execute(
+                "INSERT OR REPLACE INTO tallies VALUES (?, ?, ?)",
+                (scope, tally.explored, tally.wrong),
             )
 
     def save_indexes(self) -> None:
