@@ -147,3 +147,43 @@ async def test_openai_unstable_prefix_is_flagged(gateway: Gateway, oai: openai.A
         headers.append(raw.headers.get("x-thrifty-prompt-cache"))
     assert headers[-2:] == ["unstable-prefix", "unstable-prefix"]
     assert "unstable-prefix" in (gateway.rows()[-1].detail or "")
+
+
+async def test_report_shows_the_cache_hit_ratio_per_task(
+    gateway: Gateway, ant: anthropic.AsyncAnthropic
+) -> None:
+    from thrifty.ledger import SqliteLedgerReader
+    from thrifty.ledger.render import render_report
+    from thrifty.ledger.report import build_report, report_to_json
+
+    for task in ("support", "support", "support", "other"):
+        await ant.messages.create(
+            model=SONNET,
+            max_tokens=16,
+            system=SYSTEM,
+            messages=[{"role": "user", "content": "hello"}],
+            extra_headers={"x-thrifty-task": task},
+        )
+    rows = gateway.rows()
+    support = [r for r in rows if r.task == "support"]
+    read = sum(r.usage.cache_read_tokens for r in support)
+    written = sum(r.usage.cache_write_tokens for r in support)
+    prompt = sum(r.usage.input_tokens for r in support)
+    assert read > 0 and written > 0
+    report = await build_report(SqliteLedgerReader(gateway.thrifty.settings.ledger.path))
+    lines = {line.key: line for line in report.cache_by_task}
+    line = lines["support"]
+    assert (line.input_tokens, line.cache_read_tokens, line.cache_write_tokens) == (
+        prompt,
+        read,
+        written,
+    )
+    assert line.hit_ratio == Decimal(read) / Decimal(prompt)
+    # the prefix does not depend on the task: "other" reads the entry "support" wrote
+    assert lines["other"].cache_read_tokens == read
+    text = render_report(report)
+    assert "Prompt cache by task" in text
+    share = (Decimal(read * 100) / Decimal(prompt)).quantize(Decimal("0.1"))
+    assert f"{share}%" in text
+    as_json = report_to_json(report)["cache_by_task"]
+    assert {"task": "support", "input_tokens": prompt}.items() <= as_json[0].items()

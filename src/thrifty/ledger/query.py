@@ -70,6 +70,9 @@ def _measures(saved: str) -> tuple[str, ...]:
         f"CASE WHEN {known} THEN r.cost_pusd ELSE 0 END",
         f"CASE WHEN {known} THEN r.baseline_pusd ELSE 0 END",
         f"CASE WHEN {known} THEN {saved} ELSE 0 END",
+        "r.input_tokens",
+        "r.cache_read_tokens",
+        "(r.cache_write_5m_tokens + r.cache_write_1h_tokens)",
     )
 
 
@@ -129,6 +132,9 @@ def _totals(key: tuple[str | None, ...], acc: list[int | None]) -> GroupTotals:
         comparable_cost_pusd=n(11),
         comparable_baseline_pusd=n(12),
         comparable_saved_pusd=n(13),
+        input_tokens=n(14),
+        cache_read_tokens=n(15),
+        cache_write_tokens=n(16),
     )
 
 

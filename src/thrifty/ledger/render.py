@@ -141,6 +141,28 @@ def _truncated(report: Report) -> list[str]:
     return out
 
 
+def _cache_table(report: Report) -> list[str]:
+    """Prompt caching per task, once any request read or wrote a provider's cache."""
+    lines = report.cache_by_task
+    if not any(line.cache_read_tokens or line.cache_write_tokens for line in lines):
+        return []
+    rows: list[tuple[str, ...]] = [
+        ("task", "prompt tokens", "cache reads", "cache writes", "hit ratio")
+    ]
+    for line in lines:
+        ratio = line.hit_ratio
+        share = "-" if ratio is None else f"{(ratio * 100).quantize(Decimal('0.1'))}%"
+        counts = (line.input_tokens, line.cache_read_tokens, line.cache_write_tokens)
+        rows.append((line.key, *(f"{n:,}" for n in counts), share))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    out = ["", "Prompt cache by task (hit ratio: the share of prompt tokens read from cache)"]
+    for row in rows:
+        cells = [row[0].ljust(widths[0])]
+        cells += [cell.rjust(width) for cell, width in zip(row[1:], widths[1:], strict=True)]
+        out.append("  " + "  ".join(cells).rstrip())
+    return out
+
+
 _LEGEND = (
     "'+N unknown': N requests whose amount is unknown, not in the sum.  'estimated':"
     " requests whose cost rests on estimated token counts.  'saved %': over the requests"
@@ -163,6 +185,7 @@ def render_report(report: Report) -> str:
     out += _table("By lever (saved: the lever's own share)", "lever", report.by_lever)
     out += _table("By tenant", "tenant", report.by_tenant)
     out += _truncated(report)
+    out += _cache_table(report)
     out += ["", *textwrap.wrap(_LEGEND, 88)]
     out += _warning(report)
     return "\n".join(out) + "\n"

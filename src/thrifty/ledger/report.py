@@ -72,6 +72,24 @@ class Truncations:
 
 
 @dataclass(frozen=True, slots=True)
+class CacheLine:
+    """A task's prompt tokens and the parts of them a provider's cache served
+    (``cache_read_tokens``) or stored (``cache_write_tokens``)."""
+
+    key: str
+    input_tokens: int
+    cache_read_tokens: int
+    cache_write_tokens: int
+
+    @property
+    def hit_ratio(self) -> Decimal | None:
+        """Cache reads / prompt tokens (``None`` with no prompt tokens)."""
+        if self.input_tokens <= 0:
+            return None
+        return _SHARE_CONTEXT.divide(Decimal(self.cache_read_tokens), Decimal(self.input_tokens))
+
+
+@dataclass(frozen=True, slots=True)
 class Report:
     path: str  # the reader's location
     since: float | None
@@ -84,6 +102,7 @@ class Report:
     by_tenant: tuple[ReportLine, ...]
     unpriced_models: tuple[tuple[str, int], ...]  # model -> requests of unknown cost
     truncated_by_task: tuple[Truncations, ...] = ()  # tasks with any, most first
+    cache_by_task: tuple[CacheLine, ...] = ()  # tasks with prompt tokens, most first
 
 
 def line_from_totals(key: str, totals: GroupTotals) -> ReportLine:
@@ -186,7 +205,17 @@ async def build_report(
         by_tenant=_ranked(_merge(fine, lambda key: _name(key[2]))),
         unpriced_models=_unpriced(group for group in fine if group.cost_unknown),
         truncated_by_task=_truncations(fine),
+        cache_by_task=_cache_lines(_merge(fine, lambda key: _name(key[1]))),
     )
+
+
+def _cache_lines(merged: dict[str, GroupTotals]) -> tuple[CacheLine, ...]:
+    lines = (
+        CacheLine(k, t.input_tokens, t.cache_read_tokens, t.cache_write_tokens)
+        for k, t in merged.items()
+        if t.input_tokens > 0
+    )
+    return tuple(sorted(lines, key=lambda line: (-line.input_tokens, line.key)))
 
 
 def _usd(value: Decimal | None) -> str | None:
@@ -246,5 +275,15 @@ def report_to_json(report: Report) -> dict[str, Any]:
         "truncated_by_task": [
             {"task": line.task, "truncated": line.truncated, "requests": line.requests}
             for line in report.truncated_by_task
+        ],
+        "cache_by_task": [
+            {
+                "task": line.key,
+                "input_tokens": line.input_tokens,
+                "cache_read_tokens": line.cache_read_tokens,
+                "cache_write_tokens": line.cache_write_tokens,
+                "hit_ratio": None if line.hit_ratio is None else str(line.hit_ratio),
+            }
+            for line in report.cache_by_task
         ],
     }

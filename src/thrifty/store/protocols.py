@@ -104,6 +104,10 @@ class GroupTotals:
     comparable_cost_pusd: int
     comparable_baseline_pusd: int
     comparable_saved_pusd: int
+    # Prompt tokens, and the parts of them read from and written to a provider's cache.
+    input_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
 
     def __add__(self, other: GroupTotals) -> GroupTotals:
         """The totals of both groups (keeps ``self.key``)."""
@@ -127,6 +131,9 @@ class GroupTotals:
             comparable_cost_pusd=self.comparable_cost_pusd + other.comparable_cost_pusd,
             comparable_baseline_pusd=self.comparable_baseline_pusd + other.comparable_baseline_pusd,
             comparable_saved_pusd=self.comparable_saved_pusd + other.comparable_saved_pusd,
+            input_tokens=self.input_tokens + other.input_tokens,
+            cache_read_tokens=self.cache_read_tokens + other.cache_read_tokens,
+            cache_write_tokens=self.cache_write_tokens + other.cache_write_tokens,
         )
 
     @classmethod
