@@ -312,3 +312,10 @@ async def test_build_checks_that_a_provider_serves_the_judge(
     built = await stage.build(served)
     assert isinstance(built, SemanticCache) and built._judge is not None
     await served.resources.aclose()
+
+
+def test_the_documented_prompt_is_the_one_sent() -> None:
+    docs = (Path(__file__).parents[4] / "docs" / "semantic-cache.md").read_text()
+    assert JUDGE_SYSTEM in docs
+    for line in JUDGE_USER.splitlines():
+        assert f"        {line}\n" in docs or f"user:   {line}\n" in docs
