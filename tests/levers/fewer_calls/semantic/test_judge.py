@@ -17,6 +17,7 @@ from thrifty.ledger import LedgerStore
 from thrifty.ledger.stage import ledger_stage
 from thrifty.levers.fewer_calls.semantic.judge import (
     JUDGE_SYSTEM,
+    JUDGE_USER,
     MAX_ANSWER_CHARS,
     Judge,
     parse_verdict,
