@@ -1,11 +1,13 @@
 """What a batch input file would cost, interactively and at batch rates, before sending.
 
-Prompt tokens are estimated offline from the request's text (a quarter of its UTF-8 bytes,
-plus 4 a message: the usual rule of thumb, within about 20% for English prose; exact
-counts are not worth 30 s on 100,000 lines).  Output tokens are unknowable before the
-answer: each line counts ``assumed_output_tokens`` (default 300), or its own
-``max_tokens`` when that is lower.  Identical lines are counted once, as they are sent
-once.  A line whose model has no known price is named, never counted as $0.
+Prompt tokens are estimated offline: a quarter of the bytes of the request's messages,
+system prompt and tools as compact JSON (the usual four bytes a token for English prose;
+the JSON punctuation stands in for the few tokens each message's framing costs).  Exact
+counts take about 0.3 ms a line here, half a minute on 100,000 lines, for a figure whose
+larger unknown is the output anyway.  Output tokens are unknowable before the answer:
+each line counts ``assumed_output_tokens`` (default 300), or its own ``max_tokens`` when
+that is lower.  Identical lines (the same body, keys in any order) are counted once, as
+they are sent once.  A line whose model has no known price is named, never counted as $0.
 """
 
 from __future__ import annotations
@@ -14,15 +16,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+import orjson
+
 from thrifty.batch.lines import BadLine, BatchItem, ParsedInput
-from thrifty.dialects.view import RequestView
 from thrifty.pricing import PriceBook
 from thrifty.types import JSON, Usage
 
 ASSUMED_OUTPUT_TOKENS = 300
-TOKENS_PER_MESSAGE = 4
 BYTES_PER_TOKEN = 4
-SKIPPED_KEYS = frozenset({"role", "type", "cache_control", "id", "tool_use_id"})
 
 PriceProvider = Callable[[str], str | None]  # model -> genai-prices provider id
 
@@ -75,22 +76,19 @@ class Estimate:
         return "\n".join(lines)
 
 
-def _text_bytes(value: object) -> int:
-    if isinstance(value, str):
-        return len(value.encode("utf-8"))
-    if isinstance(value, list):
-        return sum(_text_bytes(v) for v in value)
-    if isinstance(value, dict):
-        return sum(_text_bytes(v) for k, v in value.items() if k not in SKIPPED_KEYS)
-    return 0
-
-
 def prompt_tokens(body: JSON) -> int:
     """The estimated prompt tokens of a chat body (either dialect)."""
-    messages = body.get("messages")
-    count = len(messages) if isinstance(messages, list) else 0
-    text = _text_bytes(messages) + _text_bytes(body.get("system")) + _text_bytes(body.get("tools"))
-    return -(-text // BYTES_PER_TOKEN) + TOKENS_PER_MESSAGE * count
+    text = orjson.dumps([body.get("messages"), body.get("system"), body.get("tools")])
+    return -(-len(text) // BYTES_PER_TOKEN)
+
+
+def _output_cap(body: JSON) -> int | None:
+    """The body's own cap on output tokens (either dialect's spelling)."""
+    for name in ("max_completion_tokens", "max_tokens"):
+        value = body.get(name)
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    return None
 
 
 def estimate(
@@ -102,26 +100,35 @@ def estimate(
 ) -> Estimate:
     """Price ``parsed``'s items at interactive and batch rates (see the module docstring)."""
     result = Estimate(lines=len(parsed.items), bad=list(parsed.bad))
-    seen: set[str] = set()
+    seen: set[bytes] = set()
+    # (model, input, output) -> (interactive, batch): prices are looked up once per
+    # distinct count, and prompt lengths repeat a great deal in a batch file.
+    priced: dict[tuple[str, int, int], tuple[Decimal | None, Decimal | None]] = {}
     for item in parsed.items:
-        view = RequestView.of(item.request)
-        key = view.cache_key()
+        body = item.request.body
+        key = orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
         if key in seen:
             continue
         seen.add(key)
         result.sent += 1
-        body = item.request.body
-        cap = view.max_output_tokens
+        cap = _output_cap(body)
         output = min(assumed_output_tokens, cap) if cap else assumed_output_tokens
-        usage = Usage(input_tokens=prompt_tokens(body), output_tokens=output)
-        result.input_tokens += usage.input_tokens
+        tokens = prompt_tokens(body)
+        result.input_tokens += tokens
         result.output_tokens += output
-        provider = price_provider(item.model)
-        interactive = prices.cost(usage, item.model, provider=provider)
-        batch = prices.cost(usage, item.model, provider=provider, batch=True)
-        if interactive.usd is None or batch.usd is None:
+        found = priced.get((item.model, tokens, output))
+        if found is None:
+            usage = Usage(input_tokens=tokens, output_tokens=output)
+            provider = price_provider(item.model)
+            found = (
+                prices.cost(usage, item.model, provider=provider).usd,
+                prices.cost(usage, item.model, provider=provider, batch=True).usd,
+            )
+            priced[(item.model, tokens, output)] = found
+        interactive, batch = found
+        if interactive is None or batch is None:
             result.unpriced.append(item)
             continue
-        result.interactive_usd += interactive.usd
-        result.batch_usd += batch.usd
+        result.interactive_usd += interactive
+        result.batch_usd += batch
     return result

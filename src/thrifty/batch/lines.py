@@ -22,7 +22,7 @@ import orjson
 
 from thrifty.batch.limits import LIMITS, MAX_SUBMISSION_BYTES, MAX_SUBMISSION_LINES
 from thrifty.errors import ThriftyError
-from thrifty.requests import chat_request
+from thrifty.requests import pop_task, validate_body
 from thrifty.types import JSON, ChatRequest, Dialect
 
 CHAT_URL = "/v1/chat/completions"
@@ -109,9 +109,20 @@ def _item(number: int, raw: bytes, provider_of: ProviderOf, seen: set[str]) -> B
     if custom_id in seen:
         raise _Rejected("duplicate custom_id", custom_id)
     try:
-        request = chat_request(dialect, body, endpoint="batch")
+        valid, task = pop_task(validate_body(dialect, body))
     except ThriftyError as exc:
         raise _Rejected(f"invalid request: {exc.message}", custom_id) from None
+    model = valid["model"]
+    request = ChatRequest(
+        dialect=dialect,
+        body=valid,
+        model=model,
+        requested_model=model,
+        stream=bool(valid.get("stream", False)),
+        task=task,
+        endpoint="batch",
+        request_id=f"line-{number}",  # the line's own: a random id costs more than a check
+    )
     if request.stream:
         raise _Rejected("stream is not supported in a batch", custom_id)
     served = provider_of(request.model)
@@ -124,7 +135,7 @@ def _item(number: int, raw: bytes, provider_of: ProviderOf, seen: set[str]) -> B
             f"dialect; write this line in that shape",
             custom_id,
         )
-    size = len(orjson.dumps(request.body))
+    size = len(raw)  # the line holds the body: a bound on what is sent, at no cost
     limit = LIMITS[dialect]
     if size > limit.max_bytes:
         raise _Rejected(f"request of {size} bytes is over {limit.name}'s limit", custom_id)
