@@ -19,7 +19,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from thrifty.ledger.money import optional_pico_to_usd
+from thrifty.ledger.money import optional_pico_to_usd, usd_text
 from thrifty.levers.cheaper.shadow.samples import PairSummary, ShadowSample, SqliteShadowSamples
 
 if TYPE_CHECKING:
@@ -55,9 +55,9 @@ def pair_json(pair: PairSummary) -> dict[str, Any]:
         "not_judged": pair.unjudged,
         "agreement": round(pair.agreed / judged, 4) if judged else None,
         "agreement_95": [round(low, 4), round(high, 4)],
-        "served_cost_usd": str(_usd(pair.served_cost_pusd)),
-        "shadow_cost_usd": str(_usd(pair.shadow_cost_pusd)),
-        "judge_cost_usd": str(_usd(pair.judge_cost_pusd)),
+        "served_cost_usd": usd_text(_usd(pair.served_cost_pusd)),
+        "shadow_cost_usd": usd_text(_usd(pair.shadow_cost_pusd)),
+        "judge_cost_usd": usd_text(_usd(pair.judge_cost_pusd)),
         "cost_unknown": pair.served_cost_unknown + pair.shadow_cost_unknown,
         "served_cost_pct_of_shadow": ratio,
     }
@@ -109,12 +109,12 @@ def export_records(samples: Sequence[ShadowSample], served_model: str) -> list[d
                     sample.served_model: {
                         "score": 1 if sample.agreed else 0,
                         "response": sample.served_answer or "",
-                        "cost_usd": str(_usd(sample.served_cost_pusd)),
+                        "cost_usd": usd_text(_usd(sample.served_cost_pusd)),
                     },
                     sample.shadow_model: {
                         "score": 1,
                         "response": sample.shadow_answer or "",
-                        "cost_usd": str(_usd(sample.shadow_cost_pusd)),
+                        "cost_usd": usd_text(_usd(sample.shadow_cost_pusd)),
                     },
                 },
             }
