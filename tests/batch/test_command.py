@@ -107,7 +107,11 @@ def test_estimate_prints_both_prices_and_names_unpriced_lines(
         '[providers.openai]\ndialect = "openai"\nbase_url = "http://127.0.0.1:9/v1"\n'
         'models = ["gpt-*", "mystery-*"]\nprice_provider = "openai"\n'
     )
-    text = "word " * 400  # 2,000 bytes: 500 tokens, plus 4 for the message
+    text = "word " * 400  # 2,000 bytes
+    # messages, system, tools as compact JSON: the text plus 42 bytes of wrapping,
+    # [[{"role":"user","content":"..."}],null,null], 2,042 bytes: 511 tokens at 4 a token
+    wrapping = len('[[{"role":"user","content":""}],null,null]')
+    assert wrapping == 42
     requests = write(
         tmp_path,
         openai_line("a", text, model="gpt-4o", max_tokens=100),
@@ -117,8 +121,8 @@ def test_estimate_prints_both_prices_and_names_unpriced_lines(
     )
     assert main(["batch", "estimate", str(requests), "--json", "--config", str(config)]) == 0
     found = orjson.loads(capsys.readouterr().out)
-    # one gpt-4o line of 504 input and 100 output tokens: 2.50/10 interactive, half batch
-    interactive = (504 * Decimal("2.5") + 100 * Decimal(10)) / 1_000_000
+    # one gpt-4o line of 511 input and 100 output tokens: 2.50/10 interactive, half batch
+    interactive = (511 * Decimal("2.5") + 100 * Decimal(10)) / 1_000_000
     assert Decimal(found["interactive_usd"]) == interactive
     assert Decimal(found["batch_usd"]) == interactive / 2
     assert (found["lines"], found["sent"]) == (3, 2)
