@@ -16,6 +16,7 @@ import socket
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -69,6 +70,18 @@ def priced(row: LedgerRow, model: str) -> tuple[Decimal, Decimal]:
     )
 
 
+@dataclass
+class Tiered(Gateway):
+    """The gateway, with the simulators standing in for the local and the hosted server."""
+
+    local: SimServer | None = None
+    hosted: SimServer | None = None
+
+    def servers(self) -> tuple[SimServer, SimServer]:
+        assert self.local is not None and self.hosted is not None
+        return self.local, self.hosted
+
+
 def free_port() -> int:
     """A loopback port nothing listens on."""
     with socket.socket() as sock:
@@ -77,7 +90,7 @@ def free_port() -> int:
 
 
 @asynccontextmanager
-async def tiered(tmp_path: Path, local_url: str | None = None) -> AsyncIterator[Gateway]:
+async def tiered(tmp_path: Path, local_url: str | None = None) -> AsyncIterator[Tiered]:
     """A gateway whose task ``extract`` tries ``smollm2`` on the local server first."""
     async with SimServer(SimConfig()) as hosted, SimServer(SimConfig()) as local:
         settings = Settings(
@@ -106,20 +119,23 @@ async def tiered(tmp_path: Path, local_url: str | None = None) -> AsyncIterator[
         thrifty = Thrifty(settings, environ={"OPENAI_API_KEY": "sim-key"})
         server = await start_server(create_app(thrifty))
         try:
-            gateway = Gateway(url=server.url, thrifty=thrifty, server=server)
-            gateway.local, gateway.hosted = local, hosted  # type: ignore[attr-defined]
-            yield gateway
+            yield Tiered(server.url, thrifty, server, local=local, hosted=hosted)
         finally:
             await server.stop()
 
 
-def sdk(gw: Gateway) -> openai.AsyncOpenAI:
+def sdk(gw: Tiered) -> openai.AsyncOpenAI:
     return openai.AsyncOpenAI(base_url=gw.url + "/v1", api_key="app-key", max_retries=0, timeout=20)
 
 
-async def calls_to(server: SimServer) -> int:
+async def calls_to(gw: Tiered) -> tuple[int, int]:
+    """Chat calls the (local, hosted) simulators received."""
+    counts: list[int] = []
     async with httpx.AsyncClient() as http:
-        return int((await http.get(server.base_url + "/_sim/stats")).json()["requests"])
+        for server in gw.servers():
+            counts.append(int((await http.get(server.base_url + "/_sim/stats")).json()["requests"]))
+    local, hosted = counts
+    return local, hosted
 
 
 async def fault(server: SimServer, kind: str) -> None:
@@ -139,7 +155,7 @@ async def test_a_plain_chat_is_served_locally_at_no_cost(tmp_path: Path) -> None
         assert raw.headers["x-thrifty-local"] == "served"
         assert raw.headers["x-thrifty-cost-usd"].startswith("0")
         assert answer.choices[0].message.content
-        assert (await calls_to(gw.local), await calls_to(gw.hosted)) == (1, 0)  # type: ignore[attr-defined]
+        assert await calls_to(gw) == (1, 0)
         (row,) = await rows(gw, 1)
         assert row.model == "smollm2" and row.provider == "llama"
         assert row.cost_usd == 0 and row.price_source == "local"
@@ -174,7 +190,7 @@ async def test_a_schema_mismatch_falls_back_and_books_both_calls(tmp_path: Path)
         )
         assert raw.headers["x-thrifty-local"] == "fallback-schema-mismatch"
         assert raw.headers["x-thrifty-model"] == "gpt-4o-mini"
-        assert (await calls_to(gw.local), await calls_to(gw.hosted)) == (1, 1)  # type: ignore[attr-defined]
+        assert await calls_to(gw) == (1, 1)
         (row,) = await rows(gw, 1)
         local_try, answer = row.calls
         assert (local_try.call.model, local_try.call.lever, local_try.cost.usd) == (
@@ -233,7 +249,7 @@ async def test_a_slow_or_failing_local_server_falls_back(
     tmp_path: Path, kind: str, reason: str
 ) -> None:
     async with tiered(tmp_path) as gw, sdk(gw) as oai:
-        await fault(gw.local, kind)  # type: ignore[attr-defined]
+        await fault(gw.servers()[0], kind)
         started = time.monotonic()
         raw = await oai.chat.completions.with_raw_response.create(
             model="gpt-4o-mini",
