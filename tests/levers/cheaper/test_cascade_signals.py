@@ -21,6 +21,7 @@ from thrifty.levers.cheaper.cascade.signals import (
     SelfReported,
     SignalError,
     judge_all,
+    read_json_object,
 )
 from thrifty.testing import reply, request_for
 
@@ -197,3 +198,16 @@ def test_a_task_with_a_model_and_a_cascade_is_refused() -> None:
     )
     with pytest.raises(ConfigError, match="task 'impact' has both a model"):
         plans_for(settings, lambda model: True)
+
+
+def test_json_files_are_bounded_and_checked(tmp_path: Path) -> None:
+    path = tmp_path / "file.json"
+    path.write_text('{"type": "object"}')
+    assert read_json_object(path, 100, "schema") == {"type": "object"}
+    with pytest.raises(SignalError, match="larger than 10 bytes"):
+        read_json_object(path, 10, "schema")
+    path.write_text("{broken")
+    with pytest.raises(SignalError, match=r"schema .*file\.json"):
+        read_json_object(path, 100, "schema")
+    with pytest.raises(SignalError, match="No such file"):
+        read_json_object(tmp_path / "missing.json", 100, "schema")

@@ -8,7 +8,6 @@ regex, function or scorer file), a scorer fitted for another model than tier 0.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +23,7 @@ from thrifty.levers.cheaper.cascade.signals import (
     SelfReported,
     Signal,
     SignalError,
+    read_json_object,
 )
 
 MAX_SCHEMA_BYTES = 2**20
@@ -55,16 +55,7 @@ def _schema(settings: CascadeSettings) -> dict[str, Any] | None:
         raise SignalError("give json_schema or json_schema_path, not both")
     if settings.json_schema_path is None:
         return settings.json_schema
-    path = Path(settings.json_schema_path)
-    try:
-        if path.stat().st_size > MAX_SCHEMA_BYTES:
-            raise SignalError(f"json_schema_path {path}: larger than {MAX_SCHEMA_BYTES} bytes")
-        schema = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as error:
-        raise SignalError(f"json_schema_path {path}: {error}") from None
-    if not isinstance(schema, dict):
-        raise SignalError(f"json_schema_path {path}: not a JSON object")
-    return schema
+    return read_json_object(Path(settings.json_schema_path), MAX_SCHEMA_BYTES, "json_schema_path")
 
 
 def _signals(settings: CascadeSettings) -> list[Signal]:

@@ -12,14 +12,13 @@ and TF-IDF terms of both).  The file also holds the threshold fitted for each qu
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from thrifty.levers.cheaper.cascade.answers import TierAnswer
-from thrifty.levers.cheaper.cascade.signals import SignalError, Verdict
+from thrifty.levers.cheaper.cascade.signals import SignalError, Verdict, read_json_object
 from thrifty.types import ChatRequest
 
 if TYPE_CHECKING:
@@ -113,13 +112,8 @@ def scorer_state(data: Mapping[str, Any]) -> ScorerState:
 
 def load_scorer(path: Path) -> FittedScorer:
     """The scorer in ``path``; :class:`SignalError` names what is wrong with the file."""
-    try:
-        if path.stat().st_size > MAX_FILE_BYTES:
-            raise SignalError(f"{path}: larger than {MAX_FILE_BYTES} bytes")
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as error:
-        raise SignalError(f"scorer {path}: {error}") from None
-    if not isinstance(data, dict) or data.get("format") != FORMAT:
+    data = read_json_object(path, MAX_FILE_BYTES, "scorer")
+    if data.get("format") != FORMAT:
         raise SignalError(f"{path}: not a cascade scorer (thrifty eval route --fit-cascade)")
     if data.get("version") != VERSION:
         raise SignalError(f"{path}: scorer version {data.get('version')!r}, expected {VERSION}")

@@ -20,9 +20,11 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import json
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 from thrifty.levers.cheaper.cascade.answers import TierAnswer
@@ -49,6 +51,21 @@ class Signal(Protocol):
 
 class SignalError(ValueError):
     """A signal that cannot be built from its settings (bad schema, bad regex...)."""
+
+
+def read_json_object(path: Path, limit: int, what: str) -> dict[str, Any]:
+    """The JSON object in the file ``path`` (at most ``limit`` bytes); a
+    :class:`SignalError` naming ``what`` and the file otherwise."""
+    try:
+        size = path.stat().st_size
+        data = None if size > limit else json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise SignalError(f"{what} {path}: {error}") from None
+    if data is None:
+        raise SignalError(f"{what} {path}: larger than {limit} bytes")
+    if not isinstance(data, dict):
+        raise SignalError(f"{what} {path}: not a JSON object")
+    return data
 
 
 class JsonSchemaCheck:
