@@ -27,7 +27,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from thrifty.levers.fewer_tokens.prompt_cache.prefix import ToolForms, chain, json_bytes
+from thrifty.levers.fewer_tokens.prompt_cache.prefix import (
+    PrefixKey,
+    ToolForms,
+    chain,
+    json_bytes,
+)
 from thrifty.levers.fewer_tokens.prompt_cache.reuse import (
     ReuseTracker,
     Ttl,
@@ -112,7 +117,7 @@ def _control(ttl: Ttl) -> JSON:
 class AnthropicPlan:
     body: JSON  # the body to send (the original one when nothing changed)
     breakpoints: list[tuple[str, Ttl]] = field(default_factory=list)
-    stable_key: str = ""  # hash of model + tools + system (for the churn check)
+    stable_key: PrefixKey = 0  # hash of model + tools + system (for the churn check)
     moved_volatile: bool = False
     reordered_tools: bool = False
 
@@ -120,7 +125,7 @@ class AnthropicPlan:
 @dataclass(slots=True)
 class _Candidate:
     name: str
-    key: str
+    key: PrefixKey
     tokens: int
     ttl: Ttl | None = None
 
@@ -150,18 +155,19 @@ class AnthropicPlanner:
         system = self._system_blocks(body.get("system"), move_volatile, plan)
         messages: list[Any] = list(body["messages"])
         count = self._tokens_of(model)
+        stable_system = system[:1] if plan.moved_volatile else system
         at_tools = chain(chain("anthropic", model), tools)
-        at_system = chain(at_tools, system[:1] if plan.moved_volatile else system)
+        at_system = chain(at_tools, stable_system)
         plan.stable_key = at_system
-        tools_tokens = count(tools) if tools else 0
-        system_tokens = tools_tokens + count(system[:1] if plan.moved_volatile else system)
+        tools_tokens = self._known(at_tools, lambda: count(tools)) if tools else 0
+        system_tokens = self._known(at_system, lambda: tools_tokens + count(stable_system))
         candidates: list[_Candidate] = []
         if tools and system:
             candidates.append(_Candidate("tools", at_tools, tools_tokens))
         if system or tools:
             candidates.append(_Candidate("system", at_system, system_tokens))
         key = at_system
-        keys: list[str] = []
+        keys: list[PrefixKey] = []
         for message in messages:
             key = chain(key, message)
             keys.append(key)
@@ -172,6 +178,7 @@ class AnthropicPlanner:
         threshold = math.ceil(minimum * MIN_SHARE_OF_MINIMUM)
         for candidate in candidates:
             before, after = self._tracker.observe(candidate.key, now)
+            after.tokens = candidate.tokens
             if candidate.tokens >= threshold:
                 candidate.ttl = choose_ttl(before, after, now, policy)
         self._tracker.observe(keys[-1], now)
@@ -205,6 +212,13 @@ class AnthropicPlanner:
             new["system"] = system
         new["messages"] = messages
         return plan
+
+    def _known(self, key: PrefixKey, count: Callable[[], int]) -> int:
+        """A prefix's token count: remembered by the tracker once counted."""
+        seen = self._tracker.get(key)
+        if seen is not None and seen.tokens is not None:
+            return seen.tokens
+        return count()
 
     def _tokens_of(self, model: str) -> Callable[[Any], int]:
         counter = self._counter

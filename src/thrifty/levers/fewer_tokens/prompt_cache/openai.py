@@ -16,11 +16,18 @@ past that point, so cache reads beyond it are the planner's doing (a lower bound
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from thrifty.levers.fewer_tokens.prompt_cache.prefix import ToolForms, chain, json_bytes
+from thrifty.levers.fewer_tokens.prompt_cache.prefix import (
+    PrefixKey,
+    ToolForms,
+    chain,
+    json_bytes,
+    stable_digest,
+)
 from thrifty.levers.fewer_tokens.prompt_cache.volatile import split_volatile
 from thrifty.tokens import TokenCounter, tokenizer_for
 from thrifty.types import JSON
@@ -28,12 +35,13 @@ from thrifty.types import JSON
 _SYSTEM_ROLES = ("system", "developer")
 KEY_PREFIX = "thrifty-"
 _KEY_CHARS = 24
+MAX_CACHE_KEYS = 10_000
 
 
 @dataclass(slots=True)
 class OpenAIPlan:
     body: JSON
-    stable_key: str
+    stable_key: PrefixKey
     cache_key_set: bool = False
     moved_volatile: bool = False
     reordered_tools: bool = False
@@ -59,12 +67,13 @@ class OpenAIPlanner:
     def __init__(self, tools: ToolForms, counter: TokenCounter) -> None:
         self._tools = tools
         self._counter = counter
+        self._keys: OrderedDict[PrefixKey, str] = OrderedDict()
 
     def plan(self, body: JSON, model: str, *, move_volatile: bool, set_key: bool) -> OpenAIPlan:
         messages: list[Any] = list(body["messages"])
         tools_in = body.get("tools")
         tools: list[Any] = list(tools_in) if isinstance(tools_in, list) else []
-        plan = OpenAIPlan(body=body, stable_key="")
+        plan = OpenAIPlan(body=body, stable_key=0)
         if tools:
             stable = self._tools.stable(tools)
             plan.reordered_tools = stable is not tools
@@ -99,11 +108,24 @@ class OpenAIPlanner:
         if plan.moved_volatile:
             new["messages"] = messages
         if set_key and "prompt_cache_key" not in body and tokenizer_for(model).family == "openai":
-            new["prompt_cache_key"] = KEY_PREFIX + plan.stable_key[:_KEY_CHARS]
+            new["prompt_cache_key"] = self._cache_key(plan.stable_key, model, tools, stable_system)
             plan.cache_key_set = True
         if plan.cache_key_set or plan.moved_volatile or plan.reordered_tools:
             plan.body = new
         return plan
+
+    def _cache_key(self, key: PrefixKey, model: str, tools: list[Any], system: str | None) -> str:
+        """``prompt_cache_key`` for a prefix: SHA-256 (the same in every process), computed
+        once per prefix and remembered (bounded)."""
+        found = self._keys.get(key)
+        if found is None:
+            found = KEY_PREFIX + stable_digest(model, tools, system)[:_KEY_CHARS]
+            self._keys[key] = found
+            while len(self._keys) > MAX_CACHE_KEYS:
+                self._keys.popitem(last=False)
+        else:
+            self._keys.move_to_end(key)
+        return found
 
     def _count(self, model: str, text: str) -> int:
         return self._counter.count_text(model, text).tokens if text else 0

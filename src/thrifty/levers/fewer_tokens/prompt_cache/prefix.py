@@ -1,8 +1,11 @@
 """Prefix identities, tool-list stabilisation and the "prefix changes every time" check.
 
-* :func:`chain` hashes a prompt prefix segment by segment (BLAKE2b over each segment's
-  JSON, chained), so the hash after the tools, after the system prompt and after each
-  message costs one pass over the prompt.
+* :func:`chain` hashes a prompt prefix segment by segment (Python's own hash of each
+  segment's JSON, chained), so the hash after the tools, after the system prompt and after
+  each message costs one pass over the prompt.  These hashes only key the stage's own
+  trackers: 64 bits, salted per process, several times faster than a cryptographic hash
+  (a collision could only mislead one prefix's reuse estimate).  :func:`stable_digest` is
+  the cross-process one (SHA-256), for what leaves the process.
 * :class:`ToolForms` keeps, per set of tools (order and key order ignored), the first form
   it saw: a later request that sends the same tools in another order, or with their
   schemas' keys in another order, is sent with that first form, so its prefix stays
@@ -22,8 +25,6 @@ from typing import Any
 
 import orjson
 
-_DIGEST_BYTES = 16
-
 
 def json_bytes(value: Any, sort: bool = False) -> bytes:
     try:
@@ -32,10 +33,20 @@ def json_bytes(value: Any, sort: bool = False) -> bytes:
         return repr(value).encode()
 
 
-def chain(previous: str, segment: Any) -> str:
+PrefixKey = int
+
+
+def chain(previous: PrefixKey | str, segment: Any) -> PrefixKey:
     """The hash of a prefix extended by ``segment`` (any JSON value)."""
-    hasher = hashlib.blake2b(previous.encode(), digest_size=_DIGEST_BYTES)
-    hasher.update(json_bytes(segment))
+    return hash((previous, json_bytes(segment)))
+
+
+def stable_digest(*segments: Any) -> str:
+    """A SHA-256 hex digest of ``segments``' JSON, the same in every process."""
+    hasher = hashlib.sha256()
+    for segment in segments:
+        hasher.update(json_bytes(segment))
+        hasher.update(b"\0")
     return hasher.hexdigest()
 
 
@@ -44,19 +55,27 @@ class ToolForms:
 
     def __init__(self, max_sets: int) -> None:
         self._max = max_sets
-        self._forms: OrderedDict[str, tuple[bytes, list[Any]]] = OrderedDict()
+        self._forms: OrderedDict[int, tuple[bytes, list[Any]]] = OrderedDict()
+        self._firsts: dict[int, int] = {}  # hash of a first form's bytes -> its set's key
 
     def stable(self, tools: list[Any]) -> list[Any]:
         """``tools`` in the form first seen for the same set (``tools`` itself when it is
         that form, or new)."""
         exact = json_bytes(tools)
+        known = self._firsts.get(hash(exact))
+        seen = self._forms.get(known) if known is not None else None
+        if known is not None and seen is not None and seen[0] == exact:
+            self._forms.move_to_end(known)  # the usual case: already the first form
+            return tools
         canonical = sorted(json_bytes(tool, sort=True) for tool in tools)
-        key = hashlib.blake2b(b"\0".join(canonical), digest_size=_DIGEST_BYTES).hexdigest()
+        key = hash(b"\0".join(canonical))
         found = self._forms.get(key)
         if found is None:
             self._forms[key] = (exact, tools)
+            self._firsts[hash(exact)] = key
             while len(self._forms) > self._max:
-                self._forms.popitem(last=False)
+                old_bytes, _ = self._forms.popitem(last=False)[1]
+                self._firsts.pop(hash(old_bytes), None)
             return tools
         self._forms.move_to_end(key)
         first_bytes, first = found
@@ -69,9 +88,9 @@ class PrefixChurn:
     def __init__(self, window: int, max_groups: int) -> None:
         self._window = window
         self._max = max_groups
-        self._recent: OrderedDict[tuple[str | None, str], deque[str]] = OrderedDict()
+        self._recent: OrderedDict[tuple[str | None, str], deque[PrefixKey]] = OrderedDict()
 
-    def unstable(self, group: tuple[str | None, str], key: str) -> bool:
+    def unstable(self, group: tuple[str | None, str], key: PrefixKey) -> bool:
         """Record ``key`` for ``group``; True when the window is full and every key in it
         differs (the prefix has changed on every one of the last ``window`` requests)."""
         recent = self._recent.get(group)

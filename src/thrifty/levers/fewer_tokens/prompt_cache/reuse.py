@@ -28,6 +28,7 @@ not flip the choice.
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -45,6 +46,7 @@ class Sighting:
     gap_s: float | None = None  # smoothed interval between sightings
     cached_until: float = 0.0  # expiry of the entry thrifty last wrote or read
     ttl: Ttl | None = None  # the lifetime of that entry
+    tokens: int | None = None  # the prefix's token count, once counted
 
 
 class ReuseTracker:
@@ -54,15 +56,15 @@ class ReuseTracker:
         if max_prefixes < 1:
             raise ValueError("max_prefixes must be at least 1")
         self._max = max_prefixes
-        self._seen: OrderedDict[str, Sighting] = OrderedDict()
+        self._seen: OrderedDict[Hashable, Sighting] = OrderedDict()
 
     def __len__(self) -> int:
         return len(self._seen)
 
-    def get(self, key: str) -> Sighting | None:
+    def get(self, key: Hashable) -> Sighting | None:
         return self._seen.get(key)
 
-    def observe(self, key: str, now: float) -> tuple[Sighting | None, Sighting]:
+    def observe(self, key: Hashable, now: float) -> tuple[Sighting | None, Sighting]:
         """Record a sighting of ``key`` at ``now``: (the state before, the state after)."""
         before = self._seen.get(key)
         if before is None:
@@ -70,14 +72,16 @@ class ReuseTracker:
         else:
             gap = max(0.0, now - before.last_seen)
             smoothed = gap if before.gap_s is None else _smooth(before.gap_s, gap)
-            after = Sighting(now, before.uses + 1, smoothed, before.cached_until, before.ttl)
+            after = Sighting(
+                now, before.uses + 1, smoothed, before.cached_until, before.ttl, before.tokens
+            )
         self._seen[key] = after
         self._seen.move_to_end(key)
         while len(self._seen) > self._max:
             self._seen.popitem(last=False)
         return before, after
 
-    def cached(self, key: str, now: float, ttl: Ttl) -> None:
+    def cached(self, key: Hashable, now: float, ttl: Ttl) -> None:
         """A breakpoint with ``ttl`` was placed on ``key`` at ``now`` (written or read)."""
         found = self._seen.get(key)
         if found is not None:
