@@ -24,6 +24,7 @@ from thrifty.eval.cache.pairs import Pair, split_of
 from thrifty.eval.cache.swaps import swap_set
 from thrifty.levers.fewer_calls.semantic.calibration import calibrate
 from thrifty.levers.fewer_calls.semantic.guards import veto
+from thrifty.levers.fewer_calls.semantic.index import usearch_index
 
 if TYPE_CHECKING:
     import numpy as np
@@ -206,7 +207,8 @@ def whole_cache(
 ) -> dict[str, Any]:
     """The whole-cache protocol on the held-out pairs (see the module docstring)."""
     import numpy as np
-    from usearch.index import Index
+
+    Index = usearch_index()
 
     cached = list(dict.fromkeys(p.text_a for p in held_out))
     index = Index(ndim=len(next(iter(vectors.values()))), metric="cos", dtype="f32")
@@ -253,7 +255,8 @@ def lookup_speed(
     """Single-query latency of embedding + nearest search in an index of ``index_size``
     random unit vectors (p50 and p95, milliseconds), and lookups per second."""
     import numpy as np
-    from usearch.index import Index
+
+    Index = usearch_index()
 
     rng = np.random.default_rng(0)
     filler = rng.standard_normal((index_size, embedder.dimensions)).astype(np.float32)

@@ -178,3 +178,18 @@ def test_exploration_tallies_are_kept_and_checked(tmp_path: Path) -> None:
     other = SemanticStore(path, model_id="another-model", dimensions=2048)
     assert other.tallies() == {}  # they measured the other model
     other.close()
+
+
+def test_the_index_loads_onnxruntime_before_usearch() -> None:
+    """onnxruntime imported after usearch crashes the process (a segmentation fault)."""
+    import subprocess
+    import sys
+
+    code = (
+        "from thrifty.levers.fewer_calls.semantic.index import PartitionIndex\n"
+        "PartitionIndex(4)\n"
+        "import onnxruntime\n"
+        "print('alive')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=120)
+    assert done.returncode == 0 and done.stdout.strip() == b"alive", done.stderr[-500:]

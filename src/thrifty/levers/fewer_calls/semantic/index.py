@@ -17,17 +17,26 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from thrifty.levers.fewer_calls.semantic.embedder import Vectors
 
-__all__ = ["PartitionIndex"]
+__all__ = ["PartitionIndex", "usearch_index"]
 
 log = logging.getLogger("thrifty.semantic_cache")
+
+
+def usearch_index() -> Any:
+    """usearch's ``Index`` class, with onnxruntime imported first: importing onnxruntime
+    *after* ``usearch.index`` crashes the process (a segmentation fault, usearch 2.26.6 with
+    onnxruntime 1.32.0 on Linux), and the semantic cache needs both."""
+    import onnxruntime  # noqa: F401
+    from usearch.index import Index
+
+    return Index
 
 
 class PartitionIndex:
     """Nearest neighbours among one partition's entries, keyed by entry id."""
 
     def __init__(self, dimensions: int, index: Any | None = None) -> None:
-        from usearch.index import Index
-
+        Index = usearch_index()
         self.dimensions = dimensions
         # expansion_add 32 (usearch's default is 128): half the CPU to build, and every
         # candidate is checked against its stored vector anyway.
@@ -54,9 +63,8 @@ class PartitionIndex:
             return None
         try:
             import numpy as np
-            from usearch.index import Index
 
-            index = Index.restore(str(path), view=False)
+            index = usearch_index().restore(str(path), view=False)
             if index is None or index.ndim != dimensions or len(index) != count:
                 return None
             if count and int(np.asarray(index.keys).max()) != largest:
