@@ -33,6 +33,7 @@ from thrifty.gateway.auth import (
     dialect_of,
     json_content_type,
 )
+from thrifty.gateway.batch_routes import DeferredRequests, deferred
 from thrifty.gateway.chat import ChatEndpoint, rejected_request, send_error
 from thrifty.gateway.keys import ActiveKeys, keys_path
 from thrifty.gateway.models import ModelCatalog
@@ -90,6 +91,8 @@ class Gateway:
         self.guard = Guard(self.keys, require_auth=settings.require_auth)
         self._tenant_header = settings.tenant_header.lower().encode("latin-1")
         self._other = _other_routes(thrifty, self.refusals)
+        self._deferred = DeferredRequests(thrifty)  # X-Thrifty-Defer: 202 + result URL
+        self._other.router.routes.extend(self._deferred.routes())
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -130,6 +133,9 @@ class Gateway:
                     stub = rejected_request(dialect, None, None, verdict.tenant, path, api)
                     await self.thrifty.reject(stub, error, time.perf_counter())
                     await send_error(send, dialect, error)
+                    return
+                if api == "chat" and deferred(scope):
+                    await self._deferred.submit(scope, receive, send, dialect)
                     return
                 await self._chat(scope, receive, send, dialect, api)
                 return

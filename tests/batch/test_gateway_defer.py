@@ -1,0 +1,109 @@
+"""``X-Thrifty-Defer: 24h`` through the gateway: 202 with a result URL, then the answer
+there once the batch ran, booked at batch rates; the official SDKs are the clients."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import anthropic
+import httpx
+import openai
+import pytest
+
+from tests.batch.conftest import settings_for, submissions
+from thrifty.gateway import create_app
+from thrifty.runtime import Thrifty
+from thrifty.serving import RunningServer, start_server
+from thrifty.sim import SimConfig, SimServer
+
+DEFER = {"X-Thrifty-Defer": "24h"}
+
+
+@pytest.fixture
+async def sim() -> AsyncIterator[SimServer]:
+    async with SimServer(SimConfig(batch_duration_s=0.0)) as server:
+        yield server
+
+
+@pytest.fixture
+async def gateway(sim: SimServer, tmp_path: Path) -> AsyncIterator[tuple[RunningServer, Thrifty]]:
+    thrifty = Thrifty(settings_for(sim, tmp_path), environ={})
+    server = await start_server(create_app(thrifty))
+    try:
+        yield server, thrifty
+    finally:
+        await server.stop()
+
+
+async def wait_for(http: httpx.AsyncClient, url: str, **headers: str) -> httpx.Response:
+    for _ in range(200):
+        answer = await http.get(url, headers=headers)
+        if answer.status_code != 202:
+            return answer
+    raise AssertionError("the deferred request never finished")
+
+
+async def test_openai_deferred_request(
+    gateway: tuple[RunningServer, Thrifty], sim: SimServer
+) -> None:
+    server, thrifty = gateway
+    async with openai.AsyncOpenAI(base_url=server.url + "/v1", api_key="app", max_retries=0) as sdk:
+        raw = await sdk.chat.completions.with_raw_response.create(
+            model="gpt-4o-mini",
+            messages=[{"role": "user", "content": "later, please"}],
+            extra_headers=DEFER,
+        )
+    assert raw.status_code == 202
+    accepted = raw.http_response.json()
+    assert accepted["object"] == "thrifty.deferred" and accepted["status"] == "queued"
+    assert raw.headers["location"] == accepted["result_url"]
+    assert submissions(sim) == 1  # its job was created on submission
+    async with httpx.AsyncClient(base_url=server.url) as http:
+        answer = await wait_for(http, accepted["result_url"], authorization="Bearer app")
+        assert answer.status_code == 200 and answer.headers["x-thrifty-batch"] == "batch"
+        completion = openai.types.chat.ChatCompletion.model_validate(answer.json())
+        assert completion.choices[0].message.content
+        other = await http.get(accepted["result_url"], headers={"authorization": "Bearer other"})
+        assert other.status_code == 404  # another tenant's result is not there
+    (row,) = thrifty.ledger.rows()
+    assert row.endpoint == "batch" and row.calls[0].call.batch
+    assert row.savings["batch"] is not None and row.savings["batch"] > 0
+
+
+async def test_anthropic_deferred_request_and_bad_ones(
+    gateway: tuple[RunningServer, Thrifty],
+) -> None:
+    server, _ = gateway
+    async with anthropic.AsyncAnthropic(base_url=server.url, api_key="app", max_retries=0) as sdk:
+        raw = await sdk.messages.with_raw_response.create(
+            model="claude-haiku-4-5",
+            max_tokens=50,
+            messages=[{"role": "user", "content": "later"}],
+            extra_headers=DEFER,
+        )
+        assert raw.status_code == 202
+        url = raw.http_response.json()["result_url"]
+        with pytest.raises(anthropic.BadRequestError, match="X-Thrifty-Defer"):
+            await sdk.messages.create(
+                model="claude-haiku-4-5",
+                max_tokens=50,
+                messages=[{"role": "user", "content": "x"}],
+                extra_headers={"X-Thrifty-Defer": "forever"},
+            )
+        with pytest.raises(anthropic.BadRequestError, match="stream"):
+            await sdk.messages.create(
+                model="claude-haiku-4-5",
+                max_tokens=50,
+                messages=[{"role": "user", "content": "x"}],
+                stream=True,
+                extra_headers=DEFER,
+            )
+    async with httpx.AsyncClient(base_url=server.url) as http:
+        answer = await wait_for(
+            http, url, **{"x-api-key": "app", "anthropic-version": "2023-06-01"}
+        )
+        assert answer.status_code == 200
+        assert anthropic.types.Message.model_validate(answer.json()).usage.service_tier == "batch"
+        missing = await http.get("/v1/thrifty/deferred/tb_nothing")
+        assert missing.status_code == 404
