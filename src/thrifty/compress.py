@@ -9,11 +9,16 @@
 from __future__ import annotations
 
 from thrifty.config import CompressSettings
-from thrifty.levers.fewer_tokens.compress import Explanation, Removal, compress
+from thrifty.levers.fewer_tokens.compress import (
+    CompressionMemo,
+    Explanation,
+    Removal,
+    compress,
+)
 from thrifty.levers.fewer_tokens.compress.engine import DEFAULTS
 from thrifty.types import ChatRequest
 
-__all__ = ["CompressSettings", "Explanation", "Removal", "compress", "explain"]
+__all__ = ["CompressSettings", "CompressionMemo", "Explanation", "Removal", "compress", "explain"]
 
 
 def explain(request: ChatRequest, settings: CompressSettings = DEFAULTS) -> Explanation:

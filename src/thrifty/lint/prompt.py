@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 
 from thrifty.levers.fewer_tokens.compress.dedupe import Deduper
-from thrifty.levers.fewer_tokens.compress.spans import protected_spans
+from thrifty.levers.fewer_tokens.compress.spans import code_and_quotes
 from thrifty.lint.findings import Finding
 
 _DETAIL = re.compile(
@@ -34,14 +34,12 @@ _SCALE = re.compile(r"(?i)(low|medium|high|\b0\b|\b1\b|\d+ ?%|scale|between)")
 
 def lint_prompt(text: str, *, source: str | None = None) -> list[Finding]:
     """Findings for the prompt ``text``, by line."""
-    skipped = [(s, e) for s, e in protected_spans(text) if _is_code_or_quote(text[s:e])]
+    # Code and quoted text are not instructions: blanked out (lines kept) before reading.
+    blanked = list(text)
+    for start, end in code_and_quotes(text):
+        blanked[start:end] = [c if c == "\n" else " " for c in text[start:end]]
     findings: list[Finding] = []
-    offset = 0
-    for number, line in enumerate(text.split("\n"), start=1):
-        start = offset
-        offset += len(line) + 1
-        if any(s <= start < e for s, e in skipped):
-            continue
+    for number, line in enumerate("".join(blanked).split("\n"), start=1):
         where = f"line {number}"
         for match in _DETAIL.finditer(line):
             findings.append(
@@ -77,10 +75,6 @@ def lint_prompt(text: str, *, source: str | None = None) -> list[Finding]:
             )
     findings.extend(_repeated(text, source))
     return sorted(findings, key=lambda f: (int(f.path.split()[1]), f.code))
-
-
-def _is_code_or_quote(span: str) -> bool:
-    return span.lstrip().startswith(("```", "~~~", "`", ">", '"', "'", "\u201c"))
 
 
 def _repeated(text: str, source: str | None) -> list[Finding]:

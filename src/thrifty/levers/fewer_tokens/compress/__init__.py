@@ -6,6 +6,7 @@ transform removed and why); :func:`explain` returns the explanation alone.
 """
 
 from thrifty.levers.fewer_tokens.compress.engine import compress
+from thrifty.levers.fewer_tokens.compress.memo import CompressionMemo
 from thrifty.levers.fewer_tokens.compress.report import Explanation, Removal
 
-__all__ = ["Explanation", "Removal", "compress"]
+__all__ = ["CompressionMemo", "Explanation", "Removal", "compress"]

@@ -20,28 +20,31 @@ import re
 from collections.abc import Sequence
 
 from thrifty.levers.fewer_tokens.compress.report import Removal
-from thrifty.levers.fewer_tokens.compress.spans import protected_spans
+from thrifty.levers.fewer_tokens.compress.spans import fences
 
 MIN_PARAGRAPH = 40
 MIN_WORDS = 5
-_BREAK = re.compile(r"\n[ \t]*\n")
 _LABEL = re.compile(
     r"(?i)^\s*(?:[-*]\s+)?(?:input|output|q|a|question|answer|user|assistant|human|ai|"
     r"example(?:\s+\d+)?|text|review|response|query|result|label|sentiment|category)\s*:"
 )
-_SENTENCE_END = re.compile(r"[.!?][\"')\]]*\s*$")
+_SENTENCE_END = re.compile(r"[.!?][\"')\]]*$")
+_ENDINGS = frozenset(".!?\"')]")
 
 
 def _key(text: str) -> str:
-    return " ".join(text.split()).casefold()
+    """What makes two texts the same: case and blanks at either end aside (the texts
+    are normalised first, so runs of blanks are already one)."""
+    return text.strip().casefold()
 
 
 def _is_instruction(line: str) -> bool:
     stripped = line.strip()
     return (
-        len(stripped.split()) >= MIN_WORDS
+        stripped[-1:] in _ENDINGS
         and _SENTENCE_END.search(stripped) is not None
-        and not stripped.startswith("|")
+        and stripped[0] != "|"
+        and len(stripped.split()) >= MIN_WORDS
         and _LABEL.match(stripped) is None
     )
 
@@ -50,70 +53,97 @@ class Deduper:
     """Remembers what the prompt said so far; :meth:`text` returns a text without what
     repeats it, and notes each removal."""
 
-    def __init__(self) -> None:
-        self._paragraphs: dict[str, str] = {}  # key -> where it was first seen
-        self._lines: dict[str, str] = {}
+    def __init__(self, seen: tuple[dict[str, str], dict[str, str]] | None = None) -> None:
+        paragraphs, lines = seen if seen is not None else ({}, {})
+        self._paragraphs: dict[str, str] = dict(paragraphs)  # key -> where first seen
+        self._lines: dict[str, str] = dict(lines)
         self.removals: list[Removal] = []
 
+    def seen(self) -> tuple[dict[str, str], dict[str, str]]:
+        """A copy of what it remembers (for :class:`Deduper` ``(seen)`` to go on from)."""
+        return dict(self._paragraphs), dict(self._lines)
+
     def text(self, text: str, where: str) -> str:
-        multiline = [(s, e) for s, e in protected_spans(text) if "\n" in text[s:e]]
-        pieces = _paragraphs(text, multiline)
-        kept: list[str] = []
+        lines = text.split("\n")
+        code = _code_lines(text, fences(text))
+        removed: set[int] = set()
         found: list[Removal] = []
-        for start, end in pieces:
-            paragraph = text[start:end]
-            holds_code = any(s < end and e > start for s, e in multiline)
-            key = _key(paragraph)
-            if not holds_code and len(key) >= MIN_PARAGRAPH:
-                first = self._paragraphs.get(key)
-                if first is not None:
-                    found.append(_removal("duplicate_paragraph", paragraph, where, first))
-                    continue
-                self._paragraphs[key] = where
-            code = [(s - start, e - start) for s, e in multiline if s < end and e > start]
-            paragraph = self._without_repeated_lines(paragraph, where, found, code)
-            if paragraph.strip():
-                kept.append(paragraph)
-        if not found:
-            return text
-        if not kept:  # everything repeats: keep the text whole rather than empty it
-            return text
+        for first, last in _paragraphs(lines, code):
+            block = range(first, last + 1)
+            holds_code = bool(code) and any(i in code for i in block)
+            if not holds_code:
+                joined = "\n".join(lines[first : last + 1])
+                key = _key(joined)
+                if len(key) >= MIN_PARAGRAPH:
+                    seen = self._paragraphs.get(key)
+                    if seen is not None:
+                        found.append(_removal("duplicate_paragraph", joined, where, seen))
+                        removed.update(block)
+                        _drop_separator(lines, removed, first, last)
+                        continue
+                    self._paragraphs[key] = where
+            cut = 0
+            for index in block:
+                if index not in code and self._repeats(lines[index], where, found):
+                    removed.add(index)
+                    cut += 1
+            if cut == len(block):
+                _drop_separator(lines, removed, first, last)
+        if (
+            not found
+            or len(removed) == len(lines)
+            or all(not line.strip() for i, line in enumerate(lines) if i not in removed)
+        ):
+            return text  # nothing repeats, or everything does: keep the text whole
         self.removals.extend(found)
-        return "\n\n".join(kept)
+        return "\n".join(line for i, line in enumerate(lines) if i not in removed)
 
-    def _without_repeated_lines(
-        self, paragraph: str, where: str, found: list[Removal], code: list[tuple[int, int]]
-    ) -> str:
-        """``paragraph`` without its repeated instruction lines (lines of code aside)."""
-        lines = paragraph.split("\n")
-        kept: list[str] = []
-        offset = 0
-        for line in lines:
-            start, offset = offset, offset + len(line) + 1
-            in_code = any(s < start + len(line) + 1 and e > start for s, e in code)
-            if not in_code and _is_instruction(line):
-                key = _key(line)
-                first = self._lines.get(key)
-                if first is not None:
-                    found.append(_removal("repeated_instruction", line.strip(), where, first))
-                    continue
-                self._lines[key] = where
-            kept.append(line)
-        return paragraph if len(kept) == len(lines) else "\n".join(kept)
+    def _repeats(self, line: str, where: str, found: list[Removal]) -> bool:
+        """Whether ``line`` is an instruction said before (noted), else remember it."""
+        if line.count(" ") < MIN_WORDS - 1 or not _is_instruction(line):
+            return False
+        key = _key(line)
+        seen = self._lines.get(key)
+        if seen is not None:
+            found.append(_removal("repeated_instruction", line.strip(), where, seen))
+            return True
+        self._lines[key] = where
+        return False
 
 
-def _paragraphs(text: str, multiline: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
-    """``(start, end)`` of each paragraph: cut at blank lines outside multi-line spans."""
+def _code_lines(text: str, spans: Sequence[tuple[int, int]]) -> set[int]:
+    """The numbers of the lines that code blocks cover."""
+    covered: set[int] = set()
+    for start, end in spans:
+        first = text.count("\n", 0, start)
+        covered.update(range(first, first + text.count("\n", start, end) + 1))
+    return covered
+
+
+def _paragraphs(lines: Sequence[str], code: set[int]) -> list[tuple[int, int]]:
+    """``(first, last)`` line of each paragraph: lines between blank lines (a blank line
+    inside a code block does not end one)."""
     out: list[tuple[int, int]] = []
-    at = 0
-    for match in _BREAK.finditer(text):
-        start, end = match.span()
-        if any(s < end and e > start for s, e in multiline):
-            continue
-        out.append((at, start))
-        at = end
-    out.append((at, len(text)))
-    return [(s, e) for s, e in out if text[s:e].strip()]
+    first = -1
+    for index, line in enumerate(lines):
+        if not line.strip() and index not in code:
+            if first >= 0:
+                out.append((first, index - 1))
+                first = -1
+        elif first < 0:
+            first = index
+    if first >= 0:
+        out.append((first, len(lines) - 1))
+    return out
+
+
+def _drop_separator(lines: Sequence[str], removed: set[int], first: int, last: int) -> None:
+    """A paragraph gone: drop the blank line before it (or after it, for the first)."""
+    before, after = first - 1, last + 1
+    if before >= 0 and not lines[before].strip() and before not in removed:
+        removed.add(before)
+    elif after < len(lines) and not lines[after].strip():
+        removed.add(after)
 
 
 def _removal(transform: str, removed: str, where: str, first: str) -> Removal:

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from thrifty.levers.fewer_tokens.compress.report import Removal
-from thrifty.levers.fewer_tokens.compress.spans import protected_spans
+from thrifty.levers.fewer_tokens.compress.spans import fences
 
 _TAGGED = re.compile(r"<example(?:\s[^>]*)?>.*?</example>[ \t]*\n?", re.S | re.I)
 _HEADING = re.compile(r"(?mi)^(#{1,6})[ \t]+example\b[^\n]*$")
@@ -51,7 +51,7 @@ def find_examples(texts: Sequence[str]) -> list[Example]:
     for slot, text in enumerate(texts):
         if "xample" not in text:  # cheap test before the expressions
             continue
-        code = [(s, e) for s, e in protected_spans(text) if "\n" in text[s:e]]
+        code = fences(text)
         spans = [m.span() for m in _TAGGED.finditer(text)] + _sections(text)
         reached = 0
         for start, end in sorted(spans):

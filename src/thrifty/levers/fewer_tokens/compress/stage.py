@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from thrifty.config import CompressSettings
 from thrifty.levers.fewer_tokens.compress.engine import compress
+from thrifty.levers.fewer_tokens.compress.memo import CompressionMemo
 from thrifty.types import ChatRequest, ChatResponse, Handler, Stage, Step, TokenChange
 
 if TYPE_CHECKING:
@@ -23,17 +24,21 @@ HEADER = "compress"
 WARNING_HEADER = "compress-warning"
 
 
-def compress_stage(settings: Mapping[str | None, CompressSettings | None]) -> Stage:
+def compress_stage(
+    settings: Mapping[str | None, CompressSettings | None], memo: CompressionMemo | None = None
+) -> Stage:
     """``settings`` maps a task (``None``: any other task) to its compression settings
-    (``None``: off for that task)."""
+    (``None``: off for that task).  ``memo`` (default: a new one) remembers compressed
+    prompt prefixes, since system prompts repeat."""
     default = settings.get(None)
+    memo = memo if memo is not None else CompressionMemo()
 
     def wrap(inner: Handler) -> Handler:
         async def handle(request: ChatRequest) -> ChatResponse:
             chosen = settings.get(request.task, default)
             if chosen is None:
                 return await inner(request)
-            sent, explanation = compress(request, chosen)
+            sent, explanation = compress(request, chosen, memo)
             response = await inner(sent)
             response.headers[HEADER] = explanation.summary()
             if explanation.warning is not None:

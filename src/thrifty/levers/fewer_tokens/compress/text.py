@@ -11,19 +11,27 @@ import re
 
 import orjson
 
-from thrifty.levers.fewer_tokens.compress.spans import segments
+from thrifty.levers.fewer_tokens.compress.spans import (
+    TOKENS,
+    Span,
+    code_and_quotes,
+    fences,
+    merged,
+)
 
+_ODD = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00a0\u2000-\u200a\u202f\u205f\u3000]")
 _INVISIBLE = re.compile("[\u200b\u200c\u200d\u2060\ufeff]")
 _ODD_SPACES = re.compile("[\u00a0\u2000-\u200a\u202f\u205f\u3000]")
 _HTML_COMMENT = re.compile(r"<!--.*?-->", re.S)
-_SEPARATOR = re.compile(r"(?m)^[ \t]*([-=*_#~])\1{3,}[ \t]*$")
-_TRAILING = re.compile(r"[ \t]+(?=\n)")
-_EDGE_RUN_START = re.compile(r"\A[ \t]{2,}")
-_EDGE_RUN_END = re.compile(r"[ \t]{2,}\Z")
-_INNER_RUN = re.compile(r"(?<=\S)[ \t]{2,}(?=\S)")
+_SEPARATOR = re.compile(r"\n {0,3}([-=*_])\1{3,}[ \t]*(?=\n|\Z)")
+_SEPARATOR_HINTS = ("----", "====", "****", "____")
+_BLANKS = re.compile(r"[ \t]{2,}")
 _BLANK_LINES = re.compile(r"\n[ \t]*\n(?:[ \t]*\n)+")
-_LEADING_BLANKS = re.compile(r"\A(?:[ \t]*\n)+")
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n")
+# A protected span stands in the text being cleaned as OPEN + its number + CLOSE
+# (private-use characters: a text that holds them is left as it is).
+_OPEN, _CLOSE = "\ue000", "\ue001"
+_PLACEHOLDER = re.compile("\ue000(\\d+)\ue001")
 # Whitespace between JSON tokens (strings are matched whole, so theirs is kept).
 _JSON_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[ \t\r\n]+|[^" \t\r\n]+', re.S)
 
@@ -31,29 +39,96 @@ _JSON_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[ \t\r\n]+|[^" \t\r\n]+', re.S)
 def normalise(text: str) -> str:
     """Whitespace and markup normalised, outside protected spans: invisible characters
     dropped, odd spaces made plain, HTML comments removed, decorative rules (``=====``)
-    shortened to ``---``, trailing whitespace removed, runs of spaces inside a line made
-    one (indentation is kept), blank lines collapsed to one, and blank lines at either end
-    removed.  A text that would be left empty is returned as it was."""
-    pieces = segments(text)
-    parts: list[str] = []
-    for index, segment in enumerate(pieces):
-        if segment.protected:
-            parts.append(segment.text)
-            continue
-        prose = _INVISIBLE.sub("", segment.text)
-        prose = _ODD_SPACES.sub(" ", prose)
-        prose = _HTML_COMMENT.sub("", prose)
-        prose = _SEPARATOR.sub("---", prose)
-        prose = _TRAILING.sub("", prose)
-        prose = _INNER_RUN.sub(" ", prose)
-        prose = _BLANK_LINES.sub("\n\n", prose)
-        # At the text's ends: no blank lines; next to a protected span: one space.
-        first, last = index == 0, index == len(pieces) - 1
-        prose = _LEADING_BLANKS.sub("", prose) if first else _EDGE_RUN_START.sub(" ", prose)
-        prose = prose.rstrip() if last else _EDGE_RUN_END.sub(" ", prose)
-        parts.append(prose)
-    joined = "".join(parts)
-    return joined if joined.strip() else text
+    shortened to three characters, trailing whitespace removed, runs of spaces inside a
+    line made one (indentation is kept), blank lines collapsed to one, and blank lines at
+    either end removed.  A text that would be left empty is returned as it was."""
+    deleting = "<!--" in text or (not text.isascii() and _ODD.search(text) is not None)
+    if not deleting and not _untidy(text):
+        return text  # the common case for a prompt seen before: nothing to do
+    if not text.strip() or _OPEN in text or _CLOSE in text:
+        return text
+    if deleting:  # these clean-ups delete characters: mask URLs, numbers and IDs too
+        spans = merged(code_and_quotes(text) + [m.span() for m in TOKENS.finditer(text)])
+    else:  # code blocks; the rest of a line's code and quotes are found line by line
+        spans = fences(text)
+    masked, kept = _masked(text, spans)
+    out = _cleaned(masked, deleting)
+    if kept:
+        out = _PLACEHOLDER.sub(lambda m: kept[int(m.group(1))], out)
+    return out if out.strip() else text
+
+
+def _untidy(text: str) -> bool:
+    """Whether a whitespace or markup clean-up could change ``text``."""
+    return (
+        "  " in text
+        or "\t" in text
+        or " \n" in text
+        or "\n\n\n" in text
+        or text[:1].isspace()
+        or text[-1:].isspace()
+        or any(hint in text for hint in _SEPARATOR_HINTS)
+    )
+
+
+def _masked(text: str, spans: list[Span]) -> tuple[str, list[str]]:
+    if not spans:
+        return text, []
+    pieces: list[str] = []
+    kept: list[str] = []
+    at = 0
+    for start, end in spans:
+        pieces.append(text[at:start])
+        pieces.append(f"{_OPEN}{len(kept)}{_CLOSE}")
+        kept.append(text[start:end])
+        at = end
+    pieces.append(text[at:])
+    return "".join(pieces), kept
+
+
+def _tidy_line(body: str) -> str:
+    """A line (indentation removed) with its runs of blanks made one space and its end
+    trimmed, outside inline code and quotes."""
+    spans = code_and_quotes(body)
+    if not spans:
+        return _BLANKS.sub(" ", body).rstrip(" \t")
+    pieces: list[str] = []
+    at = 0
+    for start, end in spans:
+        pieces.append(_BLANKS.sub(" ", body[at:start]))
+        pieces.append(body[start:end])
+        at = end
+    pieces.append(_BLANKS.sub(" ", body[at:]).rstrip(" \t"))
+    return "".join(pieces)
+
+
+def _is_code_line(line: str) -> bool:
+    """An indented code line or a block quote: kept as it is, trailing blanks and all."""
+    return line.startswith(("    ", "\t")) or line.lstrip(" ").startswith(">")
+
+
+def _cleaned(text: str, deleting: bool) -> str:
+    if deleting:
+        text = _INVISIBLE.sub("", text)
+        text = _ODD_SPACES.sub(" ", text)
+        text = _HTML_COMMENT.sub("", text)
+    if any(hint in text for hint in _SEPARATOR_HINTS):
+        text = _SEPARATOR.sub(lambda m: "\n" + m.group(1) * 3, "\n" + text)[1:]
+    if "  " in text or "\t" in text or " \n" in text or text[-1:] in (" ", "\t"):
+        lines = text.split("\n")
+        for index, line in enumerate(lines):
+            body = line.lstrip(" \t")
+            if not body:
+                lines[index] = ""
+            elif _is_code_line(line):
+                continue
+            elif "  " in body or "\t" in body or body[-1] in " \t":
+                lines[index] = line[: len(line) - len(body)] + _tidy_line(body)
+        text = "\n".join(lines)
+    text = _BLANK_LINES.sub("\n\n", text)
+    rest = text.lstrip(" \t\n")
+    first_line = text.rfind("\n", 0, len(text) - len(rest)) + 1
+    return text[first_line:].rstrip()
 
 
 def minify_json(text: str) -> str:
