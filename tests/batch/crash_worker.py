@@ -32,10 +32,12 @@ def known_submission(tmp: Path) -> str | None:
 
 async def main(args: argparse.Namespace, lines: list[bytes], known: str | None) -> None:
     tmp = Path(args.tmp)
-    settings = Settings(
-        ledger={"path": str(tmp / "ledger.db")},
-        openai_base_url=args.sim + "/v1",
-        anthropic_base_url=args.sim,
+    settings = Settings.model_validate(
+        {
+            "ledger": {"path": str(tmp / "ledger.db")},
+            "openai_base_url": args.sim + "/v1",
+            "anthropic_base_url": args.sim,
+        }
     )
     seen: dict[str, int] = {}
 

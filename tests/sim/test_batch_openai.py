@@ -185,8 +185,8 @@ async def test_request_checks(client: openai.AsyncOpenAI, app: Starlette) -> Non
     with pytest.raises(openai.BadRequestError):
         await client.batches.create(
             input_file_id=uploaded.id,
-            endpoint="/v1/nothing",
-            completion_window="24h",  # type: ignore[arg-type]
+            endpoint="/v1/nothing",  # type: ignore[arg-type]
+            completion_window="24h",
         )
     bad = openai.AsyncOpenAI(
         base_url="http://sim/v1", api_key="sim-bad-key", http_client=client._client, max_retries=0
