@@ -43,7 +43,7 @@ import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tests.local_model.llama_server import MODEL_ALIAS, llama_server
-from thrifty.config import Settings
+from tests.local_model.tiered import HOSTED_ENVIRON, tiered_settings
 from thrifty.gateway import create_app
 from thrifty.runtime import Thrifty
 from thrifty.serving import start_server
@@ -158,28 +158,14 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     hosted_config = SimConfig(latency_ms=args.hosted_latency_ms)
     with llama_server(root) as llama:
         async with SimServer(hosted_config) as hosted:
-            settings = Settings(
-                ledger={"path": str(root / "ledger.db")},
-                simulate=False,
-                levers={"cache": {"enabled": False}},
-                providers={
-                    "llama": {
-                        "dialect": "openai",
-                        "base_url": llama.openai_base_url,
-                        "models": [MODEL_ALIAS],
-                        "local": True,
-                    },
-                    "openai": {
-                        "dialect": "openai",
-                        "base_url": hosted.openai_base_url,
-                        "api_key_env": "OPENAI_API_KEY",
-                        "models": ["gpt-*"],
-                        "price_provider": "openai",
-                    },
-                },
+            settings = tiered_settings(
+                root / "ledger.db",
+                local_url=llama.openai_base_url,
+                hosted_url=hosted.openai_base_url,
                 tasks={"local": {"local": {"model": MODEL_ALIAS, "timeout_s": 120}}},
+                levers={"cache": {"enabled": False}},
             )
-            thrifty = Thrifty(settings, environ={"OPENAI_API_KEY": "sim-key"})
+            thrifty = Thrifty(settings, environ=HOSTED_ENVIRON)
             await thrifty.start()
             server = await start_server(create_app(thrifty))
             bench = Bench(server.url, llama.url, args.max_tokens)

@@ -29,7 +29,7 @@ import pytest
 
 from tests.gateway.conftest import Gateway
 from tests.gateway.fewer_calls_kit import rows
-from thrifty.config import Settings
+from tests.local_model.tiered import HOSTED_ENVIRON, LOCAL_MODEL, tiered_settings
 from thrifty.gateway import create_app
 from thrifty.ledger import LedgerRow
 from thrifty.runtime import Thrifty
@@ -93,30 +93,16 @@ def free_port() -> int:
 async def tiered(tmp_path: Path, local_url: str | None = None) -> AsyncIterator[Tiered]:
     """A gateway whose task ``extract`` tries ``smollm2`` on the local server first."""
     async with SimServer(SimConfig()) as hosted, SimServer(SimConfig()) as local:
-        settings = Settings(
-            ledger={"path": str(tmp_path / "ledger.db")},
-            simulate=False,
-            providers={
-                "llama": {
-                    "dialect": "openai",
-                    "base_url": local_url or local.openai_base_url,
-                    "models": ["smollm2"],
-                    "local": True,
-                },
-                "openai": {
-                    "dialect": "openai",
-                    "base_url": hosted.openai_base_url,
-                    "api_key_env": "OPENAI_API_KEY",
-                    "models": ["gpt-*"],
-                    "price_provider": "openai",
-                },
-            },
+        settings = tiered_settings(
+            tmp_path / "ledger.db",
+            local_url=local_url or local.openai_base_url,
+            hosted_url=hosted.openai_base_url,
             tasks={
-                "extract": {"local": {"model": "smollm2", "timeout_s": TIMEOUT_S}},
-                "mini": {"local": {"model": "smollm2", "fallback": "gpt-4o-mini"}},
+                "extract": {"local": {"model": LOCAL_MODEL, "timeout_s": TIMEOUT_S}},
+                "mini": {"local": {"model": LOCAL_MODEL, "fallback": "gpt-4o-mini"}},
             },
         )
-        thrifty = Thrifty(settings, environ={"OPENAI_API_KEY": "sim-key"})
+        thrifty = Thrifty(settings, environ=HOSTED_ENVIRON)
         server = await start_server(create_app(thrifty))
         try:
             yield Tiered(server.url, thrifty, server, local=local, hosted=hosted)

@@ -21,7 +21,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-MODEL_ALIAS = "smollm2"
+from tests.local_model.tiered import LOCAL_MODEL
+
+MODEL_ALIAS = LOCAL_MODEL  # the name the server answers to
 GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
 INSTALL_HINT = (
     "the local-model tests need llama.cpp's server and the SmolLM2 GGUF: "

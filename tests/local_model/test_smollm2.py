@@ -22,7 +22,7 @@ import pytest
 from tests.gateway.conftest import Gateway
 from tests.gateway.fewer_calls_kit import rows
 from tests.local_model.llama_server import MODEL_ALIAS, LlamaServer
-from thrifty.config import Settings
+from tests.local_model.tiered import HOSTED_ENVIRON, tiered_settings
 from thrifty.gateway import create_app
 from thrifty.ledger import LedgerRow
 from thrifty.runtime import Thrifty
@@ -47,27 +47,13 @@ ASK_CITY = "Name one large city in Japan as JSON with the keys city and country.
 @pytest.fixture
 async def gateway(smollm2: LlamaServer, tmp_path: Path) -> AsyncIterator[Gateway]:
     async with SimServer(SimConfig()) as hosted:
-        settings = Settings(
-            ledger={"path": str(tmp_path / "ledger.db")},
-            simulate=False,
-            providers={
-                "llama": {
-                    "dialect": "openai",
-                    "base_url": smollm2.openai_base_url,
-                    "models": [MODEL_ALIAS],
-                    "local": True,
-                },
-                "openai": {
-                    "dialect": "openai",
-                    "base_url": hosted.openai_base_url,
-                    "api_key_env": "OPENAI_API_KEY",
-                    "models": ["gpt-*"],
-                    "price_provider": "openai",
-                },
-            },
+        settings = tiered_settings(
+            tmp_path / "ledger.db",
+            local_url=smollm2.openai_base_url,
+            hosted_url=hosted.openai_base_url,
             tasks={"extract": {"local": {"model": MODEL_ALIAS, "timeout_s": 90}}},
         )
-        thrifty = Thrifty(settings, environ={"OPENAI_API_KEY": "sim-key"})
+        thrifty = Thrifty(settings, environ=HOSTED_ENVIRON)
         server = await start_server(create_app(thrifty))
         try:
             yield Gateway(url=server.url, thrifty=thrifty, server=server)

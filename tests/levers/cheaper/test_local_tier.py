@@ -7,25 +7,27 @@ gpt-4o-mini 0.15 / 0.60.  The local model is $0 (its provider has ``local = true
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import replace
 from decimal import Decimal
-from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
 
+from tests.ledger import test_accounting_golden as golden
+from tests.ledger.test_accounting_golden import check_sums, run, usd
 from thrifty.config import RoutingSettings
 from thrifty.errors import UpstreamError, UpstreamRateLimited, UpstreamTimeout, UpstreamUnavailable
-from thrifty.ledger import LedgerRow, LedgerStore
+from thrifty.ledger import LedgerStore
 from thrifty.ledger.stage import ledger_stage
 from thrifty.levers.cheaper.local.tier import LocalTier, TaskTier
 from thrifty.levers.cheaper.routing import StaticRouter, routing_stage
 from thrifty.pipeline import compose
 from thrifty.testing import FakeUpstream, accountant, collect, reply, request_for, stream_reply
-from thrifty.types import ChatRequest, ChatResponse, Handler, Stage, Usage
+from thrifty.types import ChatRequest, ChatResponse, Stage, StreamEvent, Usage
 
-M = Decimal(1_000_000)
+store = golden.store  # the ledger fixture
 LOCAL = "llama-local"  # the test kit's accountant books llama* models on its local provider
 TIER = TaskTier(model=LOCAL, provider="local", fallback=None, timeout_s=5.0)
 USAGE = Usage(input_tokens=1000, output_tokens=200)
@@ -41,10 +43,6 @@ PERSON = {
         },
     },
 }
-
-
-def usd(*terms: tuple[int, str]) -> Decimal:
-    return sum((tokens * Decimal(rate) for tokens, rate in terms), Decimal(0)) / M
 
 
 def tier_stage(tier: TaskTier = TIER, *, can_take: bool = True) -> Stage:
@@ -75,34 +73,41 @@ def failing(error: Exception) -> Callable[[ChatRequest], ChatResponse]:
     return fail
 
 
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[LedgerStore]:
-    ledger = LedgerStore(tmp_path / "ledger.db")
-    await ledger.open()
-    yield ledger
-    await ledger.close()
+def tracked(
+    pieces: list[str], closed: list[bool], **options: Any
+) -> Callable[[ChatRequest], ChatResponse]:
+    """A local stream of ``pieces`` that notes in ``closed`` when it is closed."""
+
+    def local(request: ChatRequest) -> ChatResponse:
+        response = stream_reply(request, pieces, USAGE, provider="local", **options)
+        inner = response.stream
+        assert inner is not None
+
+        async def batches() -> AsyncIterator[Sequence[StreamEvent]]:
+            try:
+                async for batch in inner:
+                    yield batch
+            finally:
+                closed.append(True)
+
+        response.stream = batches()
+        return response
+
+    return local
 
 
-async def run(
-    store: LedgerStore, stages: list[Stage], upstream: Handler, request: ChatRequest
-) -> tuple[ChatResponse, LedgerRow]:
-    handler = compose([ledger_stage(store, accountant()), *stages], upstream)
-    response = await handler(request)
-    if response.stream is not None:
-        await collect(response)
-    (row,) = store.rows()
-    return response, row
+def streamed_text(events: list[StreamEvent]) -> str:
+    """The answer text of OpenAI chat-completion chunks."""
+    return "".join(
+        e.data["choices"][0]["delta"].get("content") or ""
+        for e in events
+        if e.data and e.data.get("choices")
+    )
 
 
 def text_of(response: ChatResponse) -> str:
     assert response.body is not None
     return str(response.body["choices"][0]["message"]["content"])
-
-
-def check_sums(row: LedgerRow) -> None:
-    assert row.cost_usd is not None and row.baseline_usd is not None
-    assert row.saved_usd == row.baseline_usd - row.cost_usd
-    assert sum(v for v in row.savings.values() if v is not None) == row.saved_usd
 
 
 async def test_a_plain_request_is_served_locally_at_no_cost(store: LedgerStore) -> None:
@@ -313,32 +318,12 @@ async def test_a_stream_without_json_passes_straight_through(store: LedgerStore)
 async def test_a_stream_that_fails_before_its_first_batch_falls_back() -> None:
     closed: list[bool] = []
 
-    def broken(request: ChatRequest) -> ChatResponse:
-        response = stream_reply(request, ["x"], USAGE, provider="local", fail_after=0)
-        inner = response.stream
-        assert inner is not None
-
-        async def tracked() -> AsyncIterator[list[object]]:
-            try:
-                async for batch in inner:
-                    yield batch  # type: ignore[misc]
-            finally:
-                closed.append(True)
-
-        response.stream = tracked()  # type: ignore[assignment]
-        return response
-
-    upstream = answering(broken)
+    upstream = answering(tracked(["x"], closed, fail_after=0))
     request = request_for("gpt-4o", task="extract", stream=True)
     response = await tier_stage()(upstream)(request)
     assert response.headers["local"] == "fallback-error"
     assert closed == [True]
-    text = "".join(
-        e.data["choices"][0]["delta"].get("content") or ""
-        for e in await collect(response)
-        if e.data and e.data.get("choices")
-    )
-    assert text == '{"hosted": true}'
+    assert streamed_text(await collect(response)) == '{"hosted": true}'
 
 
 async def test_an_empty_local_stream_falls_back() -> None:
@@ -362,23 +347,8 @@ async def test_an_empty_local_stream_falls_back() -> None:
 async def test_closing_a_passed_stream_unread_closes_the_local_stream() -> None:
     closed: list[bool] = []
 
-    def local(request: ChatRequest) -> ChatResponse:
-        response = stream_reply(request, ["a", "b", "c"], USAGE, provider="local")
-        inner = response.stream
-        assert inner is not None
-
-        async def tracked() -> AsyncIterator[list[object]]:
-            try:
-                async for batch in inner:
-                    yield batch  # type: ignore[misc]
-            finally:
-                closed.append(True)
-
-        response.stream = tracked()  # type: ignore[assignment]
-        return response
-
     request = request_for("gpt-4o", task="extract", stream=True)
-    response = await tier_stage()(answering(local))(request)
+    response = await tier_stage()(answering(tracked(["a", "b", "c"], closed)))(request)
     assert response.stream is not None
     await response.stream.aclose()  # type: ignore[attr-defined]
     assert closed == [True]
@@ -414,9 +384,7 @@ async def test_a_json_stream_replays_the_accepted_answer_as_a_stream() -> None:
     response = await tier_stage()(upstream)(request)
     events = await collect(response)
     chunks = [e.data for e in events if e.data is not None]
-    text = "".join(
-        c["choices"][0]["delta"].get("content") or "" for c in chunks if c.get("choices")
-    )
+    text = streamed_text(events)
     assert orjson.loads(text) == {"name": "Ada"}
     assert chunks[-1]["usage"]["prompt_tokens"] == 1000  # the app asked for usage
     assert events[-1].data is None  # data: [DONE]
