@@ -81,6 +81,8 @@ def test_json_report_has_each_target_and_both_protocols(
     assert report["lookup_speed"]["index_entries"] == 500
     assert report["lookup_speed"]["p50_ms"] > 0
     assert len(report["curve"]["guarded"]) == len(report["curve"]["cosine"]) == 101
+    assert set(report["label_noise"]) == {"same_words", "near_identical"}
+    assert report["label_noise"]["same_words"]["flagged_held_out"] == 0  # none in this file
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     saved = load_table(table, report["model_id"])
     assert set(saved) == {0.02, 0.05}
@@ -94,6 +96,7 @@ def test_text_report(pairs_file: Path, tmp_path: Path, capsys: pytest.CaptureFix
     out = capsys.readouterr().out
     assert "pairs: 30" in out and "pair protocol" in out and "whole-cache protocol" in out
     assert "swap set" in out and "lookup (embedding + search, 500 entries)" in out
+    assert "label noise, rule same_words" in out
 
 
 @pytest.mark.parametrize(

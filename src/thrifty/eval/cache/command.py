@@ -142,6 +142,7 @@ def _summary(report: Any, path: Path, model_id: str) -> dict[str, Any]:
         "swap_set": report.swap,
         "whole_cache": report.whole_cache,
         "lookup_speed": report.speed,
+        "label_noise": report.label_noise,
         "curve": {
             "guarded": [o.as_json() for o in report.curve_guarded],
             "cosine": [o.as_json() for o in report.curve_cosine],

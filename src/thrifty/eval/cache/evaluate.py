@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from thrifty.eval.cache.noise import label_noise
 from thrifty.eval.cache.pairs import Pair, split_of
 from thrifty.eval.cache.swaps import swap_set
 from thrifty.levers.fewer_calls.semantic.calibration import calibrate
@@ -133,6 +134,7 @@ class Report:
     swap: dict[str, Any] = field(default_factory=dict)
     whole_cache: dict[str, Any] = field(default_factory=dict)
     speed: dict[str, Any] = field(default_factory=dict)
+    label_noise: dict[str, Any] = field(default_factory=dict)
     thresholds: dict[float, float | None] = field(default_factory=dict)
 
 
@@ -166,6 +168,7 @@ def measure(scored: Scored, targets: Sequence[float], *, min_hits: int = 30) -> 
                 "cosine_precision_at_equal_recall": baseline_precision_at(held_out, ours.recall),
             }
         )
+    report.label_noise = label_noise(calibration, held_out, guarded, min_hits=min_hits)
     report.curve_guarded = curve(held_out, True)
     report.curve_cosine = curve(held_out, False)
     return report

@@ -61,6 +61,27 @@ def render_table(summary: dict[str, Any]) -> str:
             f"{_pct(row['target_false_hit_rate']):>7}  hits {row['hits']}, false hits "
             f"{_pct(row['realised_false_hit_rate'])}, recall {_pct(row['recall'])}"
         )
+    for rule, noise in summary["label_noise"].items():
+        lines += [
+            "",
+            f"label noise, rule {rule}: {noise['flagged_held_out']} held-out and "
+            f"{noise['flagged_calibration']} calibration non-duplicates flagged; "
+            + "; ".join(
+                f">= {low}: {b['non_duplicates']} of {b['pairs']} not duplicates, "
+                f"{b['flagged']} flagged"
+                for low, b in noise["held_out_top_bands"].items()
+            ),
+        ]
+        for row in noise["targets"]:
+            kept = row["excluding_noise_at_labelled_threshold"]
+            again = row["excluding_noise_calibrated_without_it"]
+            lines.append(
+                f"{_pct(row['target_false_hit_rate']):>7}  excluding flagged pairs: "
+                f"false hits {_pct(kept['realised_false_hit_rate'])} at "
+                f"{_num(kept['threshold'])}; calibrated without them "
+                f"{_num(again['threshold'])}: false hits "
+                f"{_pct(again['realised_false_hit_rate'])}, recall {_pct(again['recall'])}"
+            )
     speed = summary["lookup_speed"]
     if speed:
         lines += [

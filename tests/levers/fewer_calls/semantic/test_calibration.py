@@ -108,3 +108,24 @@ def test_table_file_round_trips_and_is_checked(tmp_path: Path) -> None:
             load_table(path, "m")
     with pytest.raises(ConfigError, match="unreadable"):
         load_table(tmp_path / "missing.json", "m")
+
+
+def test_calibrate_stops_at_the_first_threshold_that_fails() -> None:
+    # The 40 most similar pairs hold 6 wrong (upper bound 0.29); below them 400 right pairs
+    # bring the share at the lowest threshold to 6/440 (upper bound 0.030, within 5%).  The
+    # search from the strictest threshold fails at once: no threshold, rather than a low
+    # one found by trying many.
+    sims = [0.999 - i * 0.0001 for i in range(440)]
+    same = [True, False] * 6 + [True] * 28 + [True] * 400
+    assert wilson_bounds(6, 440)[1] <= 0.05
+    assert calibrate(sims, same, [0.05, 0.3], min_hits=30)[0.05] is None
+    # At 40% every threshold's bound fits (6 of the first 30: 0.373): the lowest is taken.
+    assert calibrate(sims, same, [0.4], min_hits=30) == {0.4: pytest.approx(sims[-1])}
+
+
+def test_a_target_is_tested_from_as_many_pairs_as_it_needs() -> None:
+    # 0 wrong among n has the upper bound z^2 / (n + z^2): within 2% from n = 189 on.
+    assert wilson_bounds(0, 188)[1] > 0.02 >= wilson_bounds(0, 189)[1]
+    sims = [1 - i * 0.0001 for i in range(189)]
+    assert calibrate(sims, [True] * 189, [0.02]) == {0.02: pytest.approx(sims[-1])}
+    assert calibrate(sims[:188], [True] * 188, [0.02]) == {0.02: None}

@@ -2,10 +2,12 @@
 
 The false-hit rate is the share of served hits whose cached answer is wrong for the new
 query (1 - precision).  Offline, :func:`calibrate` reads labelled pairs (a similarity, the
-guards' verdict and whether the pair truly asks the same) and picks, for each target rate,
-the lowest threshold whose *upper* confidence bound on the false-hit rate among the pairs
-at or above it is within the target: the bound, not the observed rate, so a threshold
-chosen on few pairs is not optimistic.  :data:`DEFAULT_THRESHOLDS` is that table computed
+guards' verdict and whether the pair truly asks the same) and, for each target rate, walks
+the thresholds from the strictest down, keeping each whose *upper* confidence bound on the
+false-hit rate among the pairs at or above it is within the target, and stops at the first
+that is not (fixed-sequence testing, as in "Learn then Test", Angelopoulos et al. 2021):
+the bound, not the observed rate, so a threshold chosen on few pairs is not optimistic,
+and no threshold below a failing one, so trying many thresholds does not pick a lucky one.  :data:`DEFAULT_THRESHOLDS` is that table computed
 on Quora Question Pairs with the shipped embedder (``thrifty eval cache`` reproduces it).
 
 Online, :class:`Tally` counts exploration outcomes (a would-be hit sent upstream anyway
@@ -66,8 +68,11 @@ def calibrate(
 ) -> dict[float, float | None]:
     """For each target false-hit rate, the lowest threshold ``t`` such that, among the
     pairs with similarity >= ``t``, the Wilson upper bound of the share of wrong pairs
-    (``same`` False) is at most the target, with at least ``min_hits`` such pairs.
-    ``None``: no threshold meets the target (the cache must not serve hits).
+    (``same`` False) is at most the target, and so is it at every higher threshold (the
+    thresholds with enough pairs at or above them, ``min_hits`` and as many as the target
+    needs to be met at all, are tested in order from the strictest; the first whose bound
+    exceeds the target ends the search).  ``None``:
+    no threshold meets the target (the cache must not serve hits).
 
     Pairs the guards vetoed must be left out by the caller: they never become hits."""
     if len(similarities) != len(same):
@@ -77,18 +82,36 @@ def calibrate(
             raise ValueError(f"a target false-hit rate is within (0, 1), got {target}")
     ranked = sorted(zip(similarities, same, strict=True), key=lambda pair: -pair[0])
     chosen: dict[float, float | None] = dict.fromkeys(targets)
+    open_targets = set(targets)  # those whose search has not failed yet
+    # A target's tests start where its bound can fit at all (no wrong pair among n: n >=
+    # about z^2 / target, 189 pairs at 2%), and never below min_hits.
+    first = {t: max(min_hits, _pairs_needed(t, z)) for t in targets}
     wrong = 0
     for index, (similarity, is_same) in enumerate(ranked):
         wrong += not is_same
         hits = index + 1
         tied = index + 1 < len(ranked) and ranked[index + 1][0] == similarity
-        if tied or hits < min_hits:
+        if tied:
             continue  # a threshold cannot split equal similarities
         upper = wilson_bounds(wrong, hits, z)[1]
-        for target in targets:
+        for target in list(open_targets):
+            if hits < first[target]:
+                continue
             if upper <= target:
                 chosen[target] = similarity
+            else:
+                open_targets.discard(target)
+        if not open_targets:
+            break
     return chosen
+
+
+def _pairs_needed(target: float, z: float) -> int:
+    """The fewest pairs whose Wilson upper bound, with none wrong, is within ``target``."""
+    pairs = max(1, math.floor(z * z * (1 - target) / target))
+    while wilson_bounds(0, pairs, z)[1] > target:
+        pairs += 1
+    return pairs
 
 
 def threshold_for(
