@@ -199,6 +199,29 @@ def input_usd(prices: PriceBook, model: str, usages: list[Usage]) -> Decimal:
     return total
 
 
+def chat_request(
+    dialect: str, system: str, tools: list[dict[str, Any]], question: str, at: float
+) -> ChatRequest:
+    """One request of the workload in ``dialect`` (OpenAI: the system prompt first)."""
+    model = ANTHROPIC_MODEL if dialect == "anthropic" else OPENAI_MODEL
+    body: dict[str, Any] = {"model": model, "max_tokens": 16, "tools": tools}
+    if dialect == "anthropic":
+        body["system"] = system
+        body["messages"] = [{"role": "user", "content": question}]
+    else:
+        body["messages"] = [
+            {"role": "system", "content": system},
+            {"role": "user", "content": question},
+        ]
+    return ChatRequest(
+        dialect=dialect,  # type: ignore[arg-type]
+        body=body,
+        model=model,
+        requested_model=model,
+        received_at=at,
+    )
+
+
 async def run_workload(
     dialect: str,
     pattern: str,
@@ -226,35 +249,13 @@ async def run_workload(
             clock.now = at
             question = f"Question {n}: " + prose(15, 10_000 + n)
             if dialect == "anthropic":
-                body: dict[str, Any] = {
-                    "model": ANTHROPIC_MODEL,
-                    "max_tokens": 16,
-                    "system": system,
-                    "tools": tools,
-                    "messages": [{"role": "user", "content": question}],
-                }
-                model = ANTHROPIC_MODEL
-            else:
+                request = chat_request(dialect, system, tools, question, at)
+            else:  # as many apps send it: a timestamp first, tools in a random order
                 stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(1_795_000_000 + at))
                 shuffled = tools[:]
                 rng.shuffle(shuffled)
-                body = {
-                    "model": OPENAI_MODEL,
-                    "max_tokens": 16,
-                    "tools": shuffled,
-                    "messages": [
-                        {"role": "system", "content": f"Current time: {stamp}\n{system}"},
-                        {"role": "user", "content": question},
-                    ],
-                }
-                model = OPENAI_MODEL
-            request = ChatRequest(
-                dialect=dialect,  # type: ignore[arg-type]
-                body=body,
-                model=model,
-                requested_model=model,
-                received_at=at,
-            )
+                stamped = f"Current time: {stamp}\n{system}"
+                request = chat_request(dialect, stamped, shuffled, question, at)
             await handler(request)
     total_input = sum(u.input_tokens for u in usages)
     return {
@@ -266,7 +267,9 @@ async def run_workload(
         "cache_read_share": round(sum(u.cache_read_tokens for u in usages) / total_input, 4),
         "write_5m_tokens": sum(u.cache_write_5m_tokens for u in usages),
         "write_1h_tokens": sum(u.cache_write_1h_tokens for u in usages),
-        "input_usd": str(input_usd(prices, model, usages)),
+        "input_usd": str(
+            input_usd(prices, ANTHROPIC_MODEL if dialect == "anthropic" else OPENAI_MODEL, usages)
+        ),
     }
 
 
@@ -287,34 +290,8 @@ async def dollars(seed: int, counter: TokenCounter) -> list[dict[str, Any]]:
 
 def eight_k_request(dialect: str, n: int) -> ChatRequest:
     system = prose(5_400, 7)  # ~7,000 tokens
-    tools = tools_for(dialect)
     question = f"Question {n}: " + prose(15, 20_000 + n)
-    if dialect == "anthropic":
-        body: dict[str, Any] = {
-            "model": ANTHROPIC_MODEL,
-            "max_tokens": 16,
-            "system": system,
-            "tools": tools,
-            "messages": [{"role": "user", "content": question}],
-        }
-        model = ANTHROPIC_MODEL
-    else:
-        body = {
-            "model": OPENAI_MODEL,
-            "tools": tools,
-            "messages": [
-                {"role": "system", "content": system},
-                {"role": "user", "content": question},
-            ],
-        }
-        model = OPENAI_MODEL
-    return ChatRequest(
-        dialect=dialect,  # type: ignore[arg-type]
-        body=body,
-        model=model,
-        requested_model=model,
-        received_at=1_000.0 + n,
-    )
+    return chat_request(dialect, system, tools_for(dialect), question, 1_000.0 + n)
 
 
 async def overhead(requests: int, counter: TokenCounter) -> list[dict[str, Any]]:

@@ -10,38 +10,14 @@ from thrifty.levers.fewer_tokens.prompt_cache import PromptCachePlanner, prompt_
 from thrifty.tokens import TokenCounter
 from thrifty.types import ChatRequest, Handler
 
-_WORDS = [
-    "policy",
-    "customer",
-    "refund",
-    "order",
-    "shipping",
-    "invoice",
-    "account",
-    "review",
-    "answer",
-    "escalate",
-    "politely",
-    "summarise",
-    "verify",
-    "identity",
-    "warranty",
-    "return",
-    "label",
-    "carrier",
-    "delay",
-    "apology",
-    "credit",
-    "balance",
-    "statement",
-    "subscription",
-    "renewal",
-    "cancel",
-    "upgrade",
-    "plan",
-    "feature",
-    "limit",
-]
+_PARAGRAPH = (
+    "Refunds go back to the original payment method within five working days. "
+    "Ask for the order number before you look anything up, and never guess it. "
+    "When a parcel is late, check the carrier status and apologise once. "
+    "Escalate billing disputes above fifty dollars to a human agent. "
+    "Keep answers short, polite and specific to the customer's account."
+)
+_WORDS = _PARAGRAPH.split()
 
 COUNTER = TokenCounter()
 
@@ -56,7 +32,7 @@ def long_text(words: int, seed: int = 0) -> str:
     return " ".join(out)
 
 
-SYSTEM = long_text(2_400)  # ~3k tokens: above every model's minimum
+SYSTEM = long_text(2_400)  # ~3k tokens: above 1,024 and 2,048, below Haiku 4.5's 4,096
 
 
 def anthropic_request(
