@@ -12,7 +12,9 @@ import pytest
 
 from thrifty.batch import Batches
 from thrifty.config import Settings
+from thrifty.gateway import create_app
 from thrifty.runtime import Thrifty
+from thrifty.serving import RunningServer, start_server
 from thrifty.sim import SimConfig, SimServer, sim_state
 
 
@@ -69,6 +71,17 @@ async def sim() -> AsyncIterator[SimServer]:
     config = SimConfig(batch_duration_s=0.0)
     async with SimServer(config) as server:
         yield server
+
+
+@pytest.fixture
+async def gateway(sim: SimServer, tmp_path: Path) -> AsyncIterator[tuple[RunningServer, Thrifty]]:
+    """The gateway on loopback, its providers pointed at the simulator."""
+    thrifty = Thrifty(settings_for(sim, tmp_path), environ={})
+    server = await start_server(create_app(thrifty))
+    try:
+        yield server, thrifty
+    finally:
+        await server.stop()
 
 
 @pytest.fixture

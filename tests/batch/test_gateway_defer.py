@@ -3,37 +3,17 @@ there once the batch ran, booked at batch rates; the official SDKs are the clien
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
 import anthropic
 import httpx
 import openai
 import pytest
 
-from tests.batch.conftest import settings_for, submissions
-from thrifty.gateway import create_app
+from tests.batch.conftest import submissions
 from thrifty.runtime import Thrifty
-from thrifty.serving import RunningServer, start_server
-from thrifty.sim import SimConfig, SimServer
+from thrifty.serving import RunningServer
+from thrifty.sim import SimServer
 
 DEFER = {"X-Thrifty-Defer": "24h"}
-
-
-@pytest.fixture
-async def sim() -> AsyncIterator[SimServer]:
-    async with SimServer(SimConfig(batch_duration_s=0.0)) as server:
-        yield server
-
-
-@pytest.fixture
-async def gateway(sim: SimServer, tmp_path: Path) -> AsyncIterator[tuple[RunningServer, Thrifty]]:
-    thrifty = Thrifty(settings_for(sim, tmp_path), environ={})
-    server = await start_server(create_app(thrifty))
-    try:
-        yield server, thrifty
-    finally:
-        await server.stop()
 
 
 async def wait_for(http: httpx.AsyncClient, url: str, **headers: str) -> httpx.Response:

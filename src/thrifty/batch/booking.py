@@ -25,7 +25,7 @@ from thrifty.ledger.stage import ledger_stage
 from thrifty.ledger.store import LedgerWriteError
 from thrifty.providers.usage import service_tier, usage_from_anthropic, usage_from_openai
 from thrifty.store.protocols import LedgerWriter
-from thrifty.types import ChatRequest, ChatResponse, Dialect, Lever, Step, Usage
+from thrifty.types import ChatRequest, ChatResponse, Dialect, Handler, Lever, Step, Usage
 
 PLAIN_TIERS = frozenset({"batch", "standard", "default"})  # priced by the batch flag alone
 
@@ -97,18 +97,31 @@ class Booker:
 
     async def book(self, item: ItemRow) -> None:
         request = request_of(item)
+        if item.state == "succeeded":
+            await self.book_answer(request, response_of(item, request))
+            return
+        failure = UpstreamError(
+            f"batch item {item.state}: {item.error or 'no answer'}",
+            status=item.result_status or (499 if item.state == "cancelled" else 504),
+            provider=item.provider,
+        )
+
+        async def fail(_: ChatRequest) -> ChatResponse:
+            raise failure
+
+        await self._run(request, fail)
+
+    async def book_answer(self, request: ChatRequest, response: ChatResponse) -> None:
+        """Book ``response`` as the answer to ``request`` (once per request id)."""
 
         async def answer(_: ChatRequest) -> ChatResponse:
-            if item.state == "succeeded":
-                return response_of(item, request)
-            raise UpstreamError(
-                f"batch item {item.state}: {item.error or 'no answer'}",
-                status=item.result_status or (499 if item.state == "cancelled" else 504),
-                provider=item.provider,
-            )
+            return response
 
+        await self._run(request, answer)
+
+    async def _run(self, request: ChatRequest, inner: Handler) -> None:
         try:
-            await self._stage(answer)(request)
+            await self._stage(inner)(request)
         except UpstreamError:
             pass  # booked as a failed row
         except LedgerWriteError as exc:

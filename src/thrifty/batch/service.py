@@ -32,7 +32,7 @@ from thrifty.batch.queue import BatchQueue, ItemRow, NewItem, Outcome
 from thrifty.batch.runner import BatchRunner, Observer
 from thrifty.batch.upstream import AnthropicBatchAPI, BatchAPI, OpenAIBatchAPI
 from thrifty.dialects.view import RequestView
-from thrifty.dispatch import SIMULATOR_KEY
+from thrifty.dispatch import SIMULATOR_KEY, Upstream
 from thrifty.errors import NotFound
 from thrifty.pipeline import Parts, accountant_for
 from thrifty.pricing import PriceBook
@@ -155,14 +155,7 @@ class Batches:
     @classmethod
     def of(cls, thrifty: Thrifty, **kw: Any) -> Batches:
         """Over a started :class:`~thrifty.runtime.Thrifty`'s pool, providers and ledger."""
-        parts = Parts(
-            settings=thrifty.settings,
-            prices=PriceBook(thrifty.settings.prices),
-            ledger=thrifty.ledger,
-            providers=thrifty.providers,
-            resources=AsyncExitStack(),
-        )
-        return cls(parts, thrifty.pool, simulator_url=thrifty.simulator_url, **kw)
+        return cls(runtime_parts(thrifty), thrifty.pool, simulator_url=thrifty.simulator_url, **kw)
 
     @property
     def runner(self) -> BatchRunner:
@@ -173,13 +166,9 @@ class Batches:
     async def __aenter__(self) -> Batches:
         self.queue.open()
         for upstream in self._parts.providers.upstreams:
-            settings = upstream.settings
-            if self._simulator_url is not None:
-                key: str | None = SIMULATOR_KEY
-            else:
-                key = self._environ.get(settings.api_key_env) if settings.api_key_env else None
-            kind = AnthropicBatchAPI if settings.dialect == "anthropic" else OpenAIBatchAPI
-            self.apis[upstream.name] = kind(self._pool, settings.base_url, key, upstream.name)
+            self.apis[upstream.name] = api_for(
+                upstream, self._pool, environ=self._environ, simulator_url=self._simulator_url
+            )
         if self.settings.levers.cache.enabled:
             from thrifty.levers.fewer_calls.cache_store import open_store
 
@@ -282,6 +271,35 @@ class Batches:
             timeout=aiohttp.ClientTimeout(total=WEBHOOK_TIMEOUT_S),
         ) as response:
             response.raise_for_status()
+
+
+def runtime_parts(thrifty: Thrifty) -> Parts:
+    """The parts of a started runtime that batch work uses (no levers of its own)."""
+    return Parts(
+        settings=thrifty.settings,
+        prices=PriceBook(thrifty.settings.prices),
+        ledger=thrifty.ledger,
+        providers=thrifty.providers,
+        resources=AsyncExitStack(),
+    )
+
+
+def api_for(
+    upstream: Upstream,
+    pool: HttpPool,
+    *,
+    environ: Mapping[str, str],
+    simulator_url: str | None,
+) -> OpenAIBatchAPI | AnthropicBatchAPI:
+    """The batch endpoints of ``upstream``, with its key (the simulator's, when the
+    runtime stands the simulator in for the providers)."""
+    settings = upstream.settings
+    if simulator_url is not None:
+        key: str | None = SIMULATOR_KEY
+    else:
+        key = environ.get(settings.api_key_env) if settings.api_key_env else None
+    kind = AnthropicBatchAPI if settings.dialect == "anthropic" else OpenAIBatchAPI
+    return kind(pool, settings.base_url, key, upstream.name)
 
 
 def _new_item(seq: int, item: BatchItem) -> NewItem:

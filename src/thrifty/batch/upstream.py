@@ -74,7 +74,9 @@ class BatchAPI(Protocol):
     async def cancel(self, remote_id: str) -> None: ...
 
 
-class _Http:
+class ProviderHttp:
+    """One provider's base URL and key, for the batch endpoints (never logged)."""
+
     def __init__(self, pool: HttpPool, base_url: str, headers: dict[str, str], name: str) -> None:
         self._pool = pool
         self._base = base_url.rstrip("/")
@@ -112,6 +114,25 @@ class _Http:
                 f"{self.name} {method} {path}: {type(exc).__name__}", status=502, provider=self.name
             ) from None
 
+    async def raw(
+        self, method: str, path: str, body: bytes | None, content_type: str | None
+    ) -> tuple[int, str, bytes]:
+        """(status, content type, body) of a call forwarded as is (errors included)."""
+        headers = dict(self._headers)
+        if content_type:
+            headers["Content-Type"] = content_type
+        session = self._pool.session()
+        try:
+            async with session.request(
+                method, self._base + path, data=body, headers=headers, timeout=TIMEOUT
+            ) as response:
+                kind = response.headers.get("Content-Type", "application/json")
+                return response.status, kind, await response.read()
+        except aiohttp.ClientError as exc:
+            raise BatchUpstreamError(
+                f"{self.name} {method} {path}: {type(exc).__name__}", status=502, provider=self.name
+            ) from None
+
     async def json(self, method: str, path: str, **kw: Any) -> JSON:
         parsed = orjson.loads(await self.call(method, path, **kw))
         if not isinstance(parsed, dict):
@@ -125,7 +146,7 @@ OPENAI_ENDED = {"completed", "failed", "expired", "cancelled"}
 class OpenAIBatchAPI:
     def __init__(self, pool: HttpPool, base_url: str, api_key: str | None, name: str) -> None:
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        self._http = _Http(pool, base_url, headers, name)
+        self.http = ProviderHttp(pool, base_url, headers, name)
 
     @staticmethod
     def _job(batch: JSON) -> RemoteJob:
@@ -148,7 +169,7 @@ class OpenAIBatchAPI:
         form.add_field(
             "file", content, filename=f"{job_id}.jsonl", content_type="application/jsonl"
         )
-        uploaded = await self._http.json("POST", "/files", form=form)
+        uploaded = await self.http.json("POST", "/files", form=form)
         return str(uploaded["id"])
 
     async def create(
@@ -160,7 +181,7 @@ class OpenAIBatchAPI:
             "completion_window": "24h",
             "metadata": {"thrifty_job": job_id},
         }
-        return self._job(await self._http.json("POST", "/batches", body=orjson.dumps(params)))
+        return self._job(await self.http.json("POST", "/batches", body=orjson.dumps(params)))
 
     async def find(
         self, job_id: str, creating_at: float, requests: int, claimed: set[str]
@@ -168,7 +189,7 @@ class OpenAIBatchAPI:
         after: str | None = None
         for _ in range(20):  # the newest 2,000 batches
             query = "/batches?limit=100" + (f"&after={after}" if after else "")
-            page = await self._http.json("GET", query)
+            page = await self.http.json("GET", query)
             for batch in page.get("data") or []:
                 if (batch.get("metadata") or {}).get("thrifty_job") == job_id:
                     return self._job(batch)
@@ -180,7 +201,7 @@ class OpenAIBatchAPI:
         return None
 
     async def retrieve(self, remote_id: str) -> RemoteJob:
-        return self._job(await self._http.json("GET", f"/batches/{remote_id}"))
+        return self._job(await self.http.json("GET", f"/batches/{remote_id}"))
 
     async def results(self, job: RemoteJob) -> list[ResultLine]:
         lines: list[ResultLine] = []
@@ -188,12 +209,12 @@ class OpenAIBatchAPI:
             file_id = job.output_refs.get(ref)
             if not file_id:
                 continue
-            content = await self._http.call("GET", f"/files/{file_id}/content")
+            content = await self.http.call("GET", f"/files/{file_id}/content")
             lines.extend(_openai_line(raw) for raw in content.splitlines() if raw.strip())
         return lines
 
     async def cancel(self, remote_id: str) -> None:
-        await self._http.call("POST", f"/batches/{remote_id}/cancel")
+        await self.http.call("POST", f"/batches/{remote_id}/cancel")
 
 
 def _openai_line(raw: bytes) -> ResultLine:
@@ -217,7 +238,7 @@ class AnthropicBatchAPI:
         headers = {"anthropic-version": ANTHROPIC_VERSION}
         if api_key:
             headers["x-api-key"] = api_key
-        self._http = _Http(pool, base_url, headers, name)
+        self.http = ProviderHttp(pool, base_url, headers, name)
 
     @staticmethod
     def _job(batch: JSON) -> RemoteJob:
@@ -240,12 +261,12 @@ class AnthropicBatchAPI:
             )
             + b"]}"
         )
-        return self._job(await self._http.json("POST", "/v1/messages/batches", body=payload))
+        return self._job(await self.http.json("POST", "/v1/messages/batches", body=payload))
 
     async def find(
         self, job_id: str, creating_at: float, requests: int, claimed: set[str]
     ) -> RemoteJob | None:
-        page = await self._http.json("GET", "/v1/messages/batches?limit=100")
+        page = await self.http.json("GET", "/v1/messages/batches?limit=100")
         for batch in page.get("data") or []:
             created = _epoch(batch.get("created_at"))
             counts = batch.get("request_counts") or {}
@@ -259,15 +280,15 @@ class AnthropicBatchAPI:
         return None
 
     async def retrieve(self, remote_id: str) -> RemoteJob:
-        return self._job(await self._http.json("GET", f"/v1/messages/batches/{remote_id}"))
+        return self._job(await self.http.json("GET", f"/v1/messages/batches/{remote_id}"))
 
     async def results(self, job: RemoteJob) -> list[ResultLine]:
         url = job.output_refs.get("results_url") or f"/v1/messages/batches/{job.remote_id}/results"
-        content = await self._http.call("GET", str(url))
+        content = await self.http.call("GET", str(url))
         return [_anthropic_line(raw) for raw in content.splitlines() if raw.strip()]
 
     async def cancel(self, remote_id: str) -> None:
-        await self._http.call("POST", f"/v1/messages/batches/{remote_id}/cancel")
+        await self.http.call("POST", f"/v1/messages/batches/{remote_id}/cancel")
 
 
 def _anthropic_line(raw: bytes) -> ResultLine:

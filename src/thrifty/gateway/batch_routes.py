@@ -14,13 +14,20 @@ The gateway follows deferred jobs when asked: each submission creates the jobs p
 that moment (requests that arrive together share one), and each ``GET`` polls the
 providers, at most once per ``[batch] poll_interval_s``.  ``thrifty batch status --wait``
 (or the library poller) follows them unattended.
+
+Apps that call the Batch APIs themselves keep working through the gateway
+(:class:`BatchPassThrough`): OpenAI ``/v1/files`` and ``/v1/batches``, Anthropic
+``/v1/messages/batches`` are forwarded to the provider, and the result lines they fetch
+are booked at batch rates (:mod:`thrifty.batch.passthrough`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import time
+from collections.abc import Callable
 
 import orjson
 from starlette.requests import Request
@@ -29,9 +36,13 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from thrifty.batch import Batches
+from thrifty.batch.booking import Booker
+from thrifty.batch.passthrough import book_results, rewrite_results_url
 from thrifty.batch.queue import ItemRow
+from thrifty.batch.service import api_for, runtime_parts
 from thrifty.errors import BadRequest, NotFound, PayloadTooLarge, ThriftyError
 from thrifty.gateway.wire_errors import error_body, error_headers
+from thrifty.pipeline import accountant_for
 from thrifty.runtime import Thrifty, tenant_of
 from thrifty.types import Dialect
 
@@ -74,7 +85,9 @@ class DeferredRequests:
         self._last_poll = 0.0
 
     def routes(self) -> list[Route]:
-        return [Route(RESULT_PATH, self.result, methods=["GET"])]
+        """The result URL, and the pass-through of apps' own Batch API calls."""
+        passing = BatchPassThrough(self._thrifty, self._tenant)
+        return [Route(RESULT_PATH, self.result, methods=["GET"]), *passing.routes()]
 
     def _tenant(self, request: Request) -> str | None:
         headers = request.headers
@@ -148,6 +161,70 @@ class DeferredRequests:
         if len(items) != 1 or items[0].tenant != tenant:
             raise missing  # another tenant's request is not there for this one
         return items[0]
+
+
+PASS_THROUGH = [
+    ("/v1/files", ["GET", "POST"]),
+    ("/v1/files/{file_id}", ["GET", "DELETE"]),
+    ("/v1/files/{file_id}/content", ["GET"]),
+    ("/v1/batches", ["GET", "POST"]),
+    ("/v1/batches/{batch_id}", ["GET"]),
+    ("/v1/batches/{batch_id}/cancel", ["POST"]),
+    ("/v1/messages/batches", ["GET", "POST"]),
+    ("/v1/messages/batches/{batch_id}", ["GET", "DELETE"]),
+    ("/v1/messages/batches/{batch_id}/results", ["GET"]),
+    ("/v1/messages/batches/{batch_id}/cancel", ["POST"]),
+]
+MAX_UPLOAD_BYTES = 512 * 2**20  # OpenAI's largest file
+
+
+class BatchPassThrough:
+    """Forwards the Batch API calls of apps that make them themselves; books results."""
+
+    def __init__(self, thrifty: Thrifty, tenant: Callable[[Request], str | None]) -> None:
+        self._thrifty = thrifty
+        self._tenant = tenant
+
+    def routes(self) -> list[Route]:
+        return [Route(path, self.forward, methods=methods) for path, methods in PASS_THROUGH]
+
+    async def forward(self, request: Request) -> Response:
+        path = request.url.path
+        dialect: Dialect = "anthropic" if path.startswith("/v1/messages/") else "openai"
+        thrifty = self._thrifty
+        await thrifty.start()
+        upstream = next(
+            (u for u in thrifty.providers.upstreams if u.settings.dialect == dialect), None
+        )
+        if upstream is None:
+            return _error(dialect, NotFound(f"no {dialect} provider is configured"))
+        raw = await request.body()
+        if len(raw) > MAX_UPLOAD_BYTES:
+            return _error(dialect, PayloadTooLarge(f"the body is over {MAX_UPLOAD_BYTES} bytes"))
+        api = api_for(
+            upstream, thrifty.pool, environ=os.environ, simulator_url=thrifty.simulator_url
+        )
+        sent = (
+            path[len("/v1") :]
+            if dialect == "openai" and upstream.settings.base_url.endswith("/v1")
+            else path
+        )
+        if request.url.query:
+            sent += "?" + request.url.query
+        kind = request.headers.get("content-type")
+        try:
+            status, media, body = await api.http.raw(request.method, sent, raw or None, kind)
+        except ThriftyError as exc:
+            return _error(dialect, exc)
+        if status == 200 and dialect == "anthropic" and "results" not in path:
+            body = rewrite_results_url(body, str(request.base_url).rstrip("/"))
+        if status == 200 and request.method == "GET" and path.endswith(("/content", "/results")):
+            booker = Booker(thrifty.ledger, accountant_for(runtime_parts(thrifty)))
+            source = request.path_params.get("file_id") or request.path_params["batch_id"]
+            await book_results(
+                booker, dialect, upstream.name, str(source), body, tenant=self._tenant(request)
+            )
+        return Response(body, status_code=status, media_type=media)
 
 
 def _answer(item: ItemRow) -> Response:
