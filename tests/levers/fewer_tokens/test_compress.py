@@ -11,7 +11,7 @@ import pytest
 
 from thrifty.compress import explain
 from thrifty.config import CompressSettings, Settings
-from thrifty.levers.fewer_tokens.compress import compress
+from thrifty.levers.fewer_tokens.compress import CompressionMemo, compress
 from thrifty.levers.fewer_tokens.compress.stage import compress_stage
 from thrifty.sim.anthropic_wire import AnthropicDialect
 from thrifty.sim.openai_wire import OpenAIDialect
@@ -296,3 +296,34 @@ def test_other_operations_are_not_compressed() -> None:
     embeddings = replace(request, api="embeddings")
     assert compress(embeddings, ON) == (embeddings, explain(embeddings, ON))
     assert explain(embeddings, ON).skipped == "not a chat request"
+
+
+def test_the_memo_gives_what_compressing_afresh_gives() -> None:
+    memo = CompressionMemo()
+    first = compress(openai_request(user=f"{RULE}\nFirst?"), ON, memo)
+    assert (memo.hits, memo.misses, len(memo)) == (0, 2, 2)
+    again = compress(openai_request(user=f"{RULE}\nSecond?"), ON, memo)
+    assert (memo.hits, memo.misses) == (1, 3)  # the system prompt: a hit
+    fresh = compress(openai_request(user=f"{RULE}\nSecond?"), ON)
+    assert again[0].body == fresh[0].body and again[1] == fresh[1]
+    assert again[0].body["messages"][1]["content"] == "Second?"  # repeats known from the hit
+    assert first[1].removals[0] == again[1].removals[0]
+    other = compress(openai_request(system=SYSTEM + " More."), ON, memo)
+    assert memo.misses == 5 and other[0].body != first[0].body
+
+
+def test_the_memo_is_bounded_by_the_characters_it_holds() -> None:
+    memo = CompressionMemo(max_chars=3 * len(SYSTEM))
+    for n in range(5):
+        compress(openai_request(system=f"{SYSTEM}\n\nVariant {n}.", user="Hi?"), ON, memo)
+    assert memo.held <= memo.max_chars and len(memo) < 10
+    with pytest.raises(ValueError):
+        CompressionMemo(max_chars=0)
+
+
+def test_estimated_tokens_err_low_for_whitespace() -> None:
+    # Runs of blanks cost a tokenizer far less than 4 characters a token.
+    request = openai_request(system="Be brief." + " " * 90 + "Be kind.", user="Hi?")
+    explanation = explain(request, ON)
+    (removal,) = explanation.removals
+    assert removal.chars == 89 and removal.tokens == 89 // 9 == explanation.tokens_saved

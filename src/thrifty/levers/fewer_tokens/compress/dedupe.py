@@ -148,4 +148,5 @@ def _drop_separator(lines: Sequence[str], removed: set[int], first: int, last: i
 
 def _removal(transform: str, removed: str, where: str, first: str) -> Removal:
     what = "paragraph" if transform == "duplicate_paragraph" else "instruction"
-    return Removal(transform, removed, where, f"repeats the {what} first given in {first}")
+    why = f"repeats the {what} first given in {first}"
+    return Removal(transform, removed, where, why, len(removed) + 1)

@@ -22,7 +22,6 @@ from thrifty.levers.fewer_tokens.compress.report import Explanation, Removal
 from thrifty.levers.fewer_tokens.compress.text import minify_json, normalise
 from thrifty.levers.fewer_tokens.compress.wire import (
     Slot,
-    estimate_tokens,
     problem,
     prompt_tokens,
     slots,
@@ -54,8 +53,7 @@ def compress(
     changes = {s.path: t for s, t in zip(found, texts, strict=True) if t != s.text}
     if not changes:
         return request, Explanation(size, size)
-    before = sum(len(s.text) for s in found)
-    saved = estimate_tokens(before) - estimate_tokens(sum(len(t) for t in texts))
+    saved = min(size, sum(r.tokens for r in removals))
     body = written(request.body, changes)
     return replace(request, body=body), Explanation(size, size - saved, tuple(removals))
 
@@ -119,4 +117,5 @@ def _whitespace(transform: str, before: str, after: str, where: str) -> Removal:
         if transform == "json"
         else "whitespace and markup that carry no meaning"
     )
-    return Removal(transform, f"{len(before) - len(after)} characters", where, why)
+    removed = len(before) - len(after)
+    return Removal(transform, f"{removed} characters", where, why, removed)

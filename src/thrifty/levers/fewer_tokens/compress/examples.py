@@ -96,5 +96,6 @@ def trim_examples(
         text = out[example.slot]
         out[example.slot] = text[: example.start] + text[example.end :]
         why = f"few-shot example {index + 1} of {len(examples)}: not among the {keep} closest"
-        removals.append(Removal("example", example.text.strip(), wheres[example.slot], why))
+        where = wheres[example.slot]
+        removals.append(Removal("example", example.text.strip(), where, why, len(example.text)))
     return out, removals

@@ -9,6 +9,12 @@ from dataclasses import dataclass
 # Bounds on what a removal keeps of the text it removed (an explanation's size must not
 # grow with the prompt).
 MAX_SHOWN = 200
+# Token estimates, measured with o200k_base on the benchmark corpus (bench/compression.py):
+# prose averages about 4 characters a token, but removed runs of blanks about 8.8 (a
+# tokenizer folds most runs of spaces into the neighbouring token).
+CHARS_PER_TOKEN = 4
+CHARS_PER_BLANK_TOKEN = 9
+BLANK_TRANSFORMS = frozenset({"whitespace", "json"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -16,12 +22,22 @@ class Removal:
     """One thing a transform took out: ``transform`` (``whitespace``, ``json``,
     ``duplicate_paragraph``, ``repeated_instruction``, ``example``), ``removed`` (the
     text, or a description for whitespace; clipped to :data:`MAX_SHOWN` characters),
-    ``where`` (``system``, ``message 3``...) and ``why``."""
+    ``where`` (``system``, ``message 3``...), ``why``, and ``chars``, the number of
+    characters it took out."""
+
+    @property
+    def tokens(self) -> int:
+        """Estimated tokens it took out: whitespace at :data:`CHARS_PER_BLANK_TOKEN`
+        characters a token, text at :data:`CHARS_PER_TOKEN` (rounded down: the estimate
+        errs low)."""
+        per = CHARS_PER_BLANK_TOKEN if self.transform in BLANK_TRANSFORMS else CHARS_PER_TOKEN
+        return self.chars // per
 
     transform: str
     removed: str
     where: str
     why: str
+    chars: int = 0  # characters it took out (``removed`` may be clipped)
 
     def __post_init__(self) -> None:
         if len(self.removed) > MAX_SHOWN:
