@@ -187,3 +187,22 @@ async def test_booking_twice_writes_one_row(queue: BatchQueue, ledger: LedgerSto
     (item,) = queue.results("tb_1")
     await poller.booker.book(item)  # as after a crash between the row and the mark
     assert len(ledger.rows()) == 1
+
+
+async def test_a_cancelled_submission_in_a_job_not_yet_sent_is_left_out(
+    queue: BatchQueue, ledger: LedgerStore
+) -> None:
+    api = ScriptedAPI()
+    poller = runner(queue, api, ledger)
+    add(queue)
+    body = orjson.dumps({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "y"}]})
+    other = [NewItem(0, "keep", "openai", "openai", "gpt-4o-mini", body, len(body), "other")]
+    queue.add_submission("tb_2", other, tenant=None, task=None)
+    poller.plan()  # one job holds both submissions' items
+    queue.cancel_queued("tb_1")  # its items are already in the job, not queued
+    for _ in range(3):
+        await poller.step()
+    assert api.created == [["t3"]]  # only the other submission's item was sent
+    assert [i.state for i in queue.results("tb_1")] == ["cancelled", "cancelled"]
+    assert [i.state for i in queue.results("tb_2")] == ["succeeded"]
+    assert len(ledger.rows()) == 3

@@ -25,6 +25,7 @@ import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import replace
 
 import orjson
 
@@ -115,6 +116,16 @@ class BatchRunner:
     async def _start(self, job: JobRow) -> None:
         api = self.apis[job.provider]
         items = self.queue.job_items(job.id)
+        if job.state == "queued":  # nothing sent yet: a cancelled submission's items stay home
+            cancelled = self.queue.cancelled_submissions()
+            dropped = [i for i in items if i.submission_id in cancelled]
+            if dropped:
+                outcomes = [Outcome(i.id, "cancelled", error="cancelled before it was sent")
+                            for i in dropped]  # fmt: skip
+                self.queue.settle(outcomes)
+                items = [i for i in items if i.submission_id not in cancelled]
+                self.queue.update_job(job.id, requests=len(items))
+                job = replace(job, requests=len(items))
         lines = [(item.upstream_id, item.body) for item in items]
         if job.state == "creating":
             found = await api.find(
