@@ -4,9 +4,7 @@ just as a request went out) gets the request once more on a fresh connection."""
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
-import aiohttp
 import orjson
 import pytest
 
@@ -95,66 +93,108 @@ async def test_a_second_drop_is_an_upstream_error() -> None:
         await pool.aclose()
 
 
-def closing_connection_error() -> aiohttp.ClientOSError:
-    """What aiohttp raises when the pooled connection was closing as the request was to be
-    written (its cause: the writer's 'Cannot write to closing transport')."""
-    error = aiohttp.ClientOSError(None, "Can not write request body for http://upstream")
-    error.__cause__ = aiohttp.ClientConnectionResetError("Cannot write to closing transport")
-    return error
+class KeepAliveServer:
+    """Answers on kept-alive connections; once ``stale`` is set, a connection that already
+    served a request closes when the next one arrives, unanswered (the server's idle
+    timeout fired as the request went out)."""
+
+    def __init__(self) -> None:
+        self.stale = False
+        self.connections = 0
+        self.requests = 0
+        self.server: asyncio.Server | None = None
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        served = 0
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = next(
+                    int(line.split(b":")[1])
+                    for line in head.split(b"\r\n")
+                    if line.lower().startswith(b"content-length:")
+                )
+                await reader.readexactly(length)
+                self.requests += 1
+                if self.stale and served:
+                    return
+                served += 1
+                body = orjson.dumps(COMPLETION)
+                writer.write(
+                    b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"
+                    + b"content-length: %d\r\n\r\n" % len(body)
+                    + body
+                )
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+    async def __aenter__(self) -> str:
+        self.server = await asyncio.start_server(self.handle, "127.0.0.1", 0)
+        port = self.server.sockets[0].getsockname()[1]
+        return f"http://127.0.0.1:{port}"
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self.server is not None
+        self.server.close()
+        await self.server.wait_closed()
 
 
-class FailingFirstPosts:
-    """A session stand-in: the first ``failures`` posts raise ``error``, the rest go to the
-    real session."""
-
-    def __init__(self, real: aiohttp.ClientSession, error: Exception, failures: int) -> None:
-        self.real, self.error, self.failures, self.posts = real, error, failures, 0
-
-    async def post(self, *args: Any, **kwargs: Any) -> aiohttp.ClientResponse:
-        self.posts += 1
-        if self.posts <= self.failures:
-            raise self.error
-        return await self.real.post(*args, **kwargs)
-
-
-@pytest.mark.parametrize("failures", [1, 3, 4])
-async def test_a_request_never_written_is_tried_up_to_four_times(
-    monkeypatch: pytest.MonkeyPatch, failures: int
-) -> None:
-    server = DroppingServer(drops=0)
+@pytest.mark.parametrize("stale", [1, 3, 4])
+async def test_stale_kept_alive_connections_are_tried_up_to_four_times(stale: int) -> None:
+    server = KeepAliveServer()
     pool = HttpPool()
     try:
         async with server as url:
-            session = FailingFirstPosts(pool.session(), closing_connection_error(), failures)
-            monkeypatch.setattr(pool, "session", lambda: session)
             provider = build_provider("openai", openai_settings(url), pool, api_key="k")
-            if failures < 4:  # several stale connections in the pool, one per try
+            # ``stale`` requests at once leave that many kept-alive connections in the pool.
+            await asyncio.gather(*(provider(openai_request()) for _ in range(stale)))
+            assert server.connections == stale
+            server.stale, server.requests = True, 0
+            if stale < 4:  # each stale connection is tried once, then a fresh one answers
                 response = await provider(openai_request())
                 assert response.usage.input_tokens == 5
-                assert server.connections == 1
+                assert server.connections == stale + 1
+                assert server.requests == stale + 1
             else:
                 with pytest.raises(UpstreamUnavailable) as caught:
                     await provider(openai_request())
-                assert "Can not write request body" in caught.value.message
-                assert server.connections == 0
-        assert session.posts == min(failures + 1, 4)
+                assert caught.value.status == 502
+                assert caught.value.reached_upstream
+                assert server.requests == 4  # four tries in all, never more
+                assert server.connections == 4  # no fresh connection was needed
     finally:
         await pool.aclose()
 
 
-async def test_other_os_errors_are_not_retried(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A reset after the request went out may follow a request the server processed."""
-    server = DroppingServer(drops=0)
+async def test_an_answer_cut_after_its_head_is_not_retried() -> None:
+    """Bytes of the answer arrived: the server processed the request; no second try."""
+    connections = 0
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal connections
+        connections += 1
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b'HTTP/1.1 200 OK\r\ncontent-length: 500\r\n\r\n{"id": ')
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
     pool = HttpPool()
     try:
-        async with server as url:
-            reset = aiohttp.ClientOSError(104, "Connection reset by peer")
-            session = FailingFirstPosts(pool.session(), reset, 1)
-            monkeypatch.setattr(pool, "session", lambda: session)
-            provider = build_provider("openai", openai_settings(url), pool, api_key="k")
-            with pytest.raises(UpstreamUnavailable) as caught:
-                await provider(openai_request())
+        provider = build_provider(
+            "openai", openai_settings(f"http://127.0.0.1:{port}"), pool, api_key="k"
+        )
+        with pytest.raises(UpstreamUnavailable) as caught:
+            await provider(openai_request())
         assert caught.value.reached_upstream
-        assert session.posts == 1
+        assert "off its answer: ResponseCut" in caught.value.message
+        assert connections == 1
     finally:
         await pool.aclose()
+        server.close()
+        await server.wait_closed()

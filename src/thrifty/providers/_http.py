@@ -23,6 +23,7 @@ from thrifty.errors import (
     UpstreamUnavailable,
     redact,
 )
+from thrifty.providers.http1 import ConnectFailed, Http1Pool
 
 __all__ = [
     "HttpPool",
@@ -57,6 +58,8 @@ class HttpPool:
         self._trust_env = trust_env
         self._session: aiohttp.ClientSession | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._http1: Http1Pool | None = None
+        self._http1_loop: asyncio.AbstractEventLoop | None = None
 
     @property
     def limit(self) -> int:
@@ -92,7 +95,24 @@ class HttpPool:
         self._session = session
         return session
 
+    def http1(self) -> Http1Pool:
+        """The lean client for chat calls (:mod:`thrifty.providers.http1`), one per loop."""
+        loop = asyncio.get_running_loop()
+        pool = self._http1
+        if pool is not None and self._http1_loop is loop:
+            return pool
+        if pool is not None:
+            pool.close()
+        pool = Http1Pool(
+            limit=self._limit, keepalive_timeout_s=self._keepalive_timeout, user_agent="thrifty"
+        )
+        self._http1, self._http1_loop = pool, loop
+        return pool
+
     async def aclose(self) -> None:
+        if self._http1 is not None:
+            self._http1.close()
+            self._http1 = None
         session, self._session = self._session, None
         if session is not None and not session.closed:
             await session.close()
@@ -293,6 +313,7 @@ def _strip_userinfo(text: str) -> str:
 # raises ConnectionTimeoutError for any timeout while getting a connection, total
 # timeout included.)
 _NOT_SENT = (
+    ConnectFailed,  # the lean client's: refused, DNS, TLS, unreachable, connect timeout
     aiohttp.ClientConnectorError,  # refused, DNS, TLS, unreachable
     aiohttp.ConnectionTimeoutError,
     aiohttp.InvalidURL,

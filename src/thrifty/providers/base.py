@@ -33,8 +33,8 @@ from thrifty.providers._http import (
     error_from_event,
     error_from_exception,
     error_from_status,
-    never_written,
 )
+from thrifty.providers.http1 import Http1Error, Response, ServerDisconnected
 from thrifty.providers.sse import SSEParser
 from thrifty.providers.streaming import StreamHandler, UpstreamStream
 from thrifty.types import (
@@ -111,13 +111,9 @@ class BaseProvider:
         # A non-streamed answer arrives all at once (headers included) when the model is
         # done, so only its total is bounded: a reasoning model may think for minutes.
         self._timeout = aiohttp.ClientTimeout(total=cap, sock_connect=self._connect_timeout_s)
-        # A stream may legitimately last long; what must stay short is the wait for its
-        # headers (first_byte_timeout_s, in _post) and the silence between two reads.
-        self._stream_timeout = aiohttp.ClientTimeout(
-            total=settings.stream_timeout_s,
-            sock_connect=self._connect_timeout_s,
-            sock_read=self._stream_idle_timeout_s,
-        )
+        # A stream may legitimately last long (stream_timeout_s); what must stay short is
+        # the wait for its headers (first_byte_timeout_s, in _post) and the silence between
+        # two reads (stream_idle_timeout_s, in _events).
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r} {self._url}>"
@@ -183,7 +179,7 @@ class BaseProvider:
         if resp.status >= 300:
             try:
                 raw = await resp.read()
-            except (aiohttp.ClientError, TimeoutError):
+            except (Http1Error, TimeoutError):
                 raw = b""
             finally:
                 resp.release()
@@ -217,7 +213,7 @@ class BaseProvider:
                 ),
                 request.model,
             ) from None
-        except aiohttp.ClientError as exc:
+        except Http1Error as exc:
             raise _reached(
                 UpstreamUnavailable(
                     redact(
@@ -265,13 +261,13 @@ class BaseProvider:
 
     async def _events(
         self,
-        resp: aiohttp.ClientResponse,
+        resp: Response,
         response: ChatResponse,
         handler: StreamHandler,
         started: float,
     ) -> AsyncGenerator[list[StreamEvent], None]:
         parser = SSEParser()
-        chunks = resp.content.iter_any().__aiter__()
+        chunks = resp.iter_chunks(self._stream_idle_timeout_s).__aiter__()
         eof = False
         failure: ThriftyError | None = None
         try:
@@ -287,7 +283,7 @@ class BaseProvider:
                     else:
                         text = f"went silent mid-stream for {self._stream_idle_timeout_s}s"
                     raise UpstreamTimeout(f"{self.name} {text}", provider=self.name) from None
-                except aiohttp.ClientError as exc:
+                except Http1Error as exc:
                     raise StreamInterrupted(
                         f"{self.name} cut the stream: {type(exc).__name__}", provider=self.name
                     ) from None
@@ -332,39 +328,49 @@ class BaseProvider:
 
     async def _post(
         self, url: str, payload: bytes, headers: dict[str, str], stream: bool
-    ) -> aiohttp.ClientResponse:
-        """POST; again once if the server dropped the connection before answering, and up
-        to ``_MAX_UNSENT_ATTEMPTS`` tries in all while the request could not be written.
+    ) -> Response:
+        """POST; again once if the server dropped the connection before answering.
 
         A pooled keep-alive connection the server closed while idle (a close a busy loop
-        may notice late) never processed the request: it is sent again.  A server that
-        read the request, then dropped the connection, cannot be told apart: it may be
-        processed twice, as an SDK's own retry would.  Other failures are typed errors.
+        may notice late) never processed the request: it is sent again (the pool skips
+        connections it already knows are closed).  A server that read the request, then
+        dropped the connection, cannot be told apart: it may be processed twice, as an
+        SDK's own retry would.  Other failures are typed errors.
         """
         disconnects = 0
         for attempt in range(1, _MAX_UNSENT_ATTEMPTS + 1):
             try:
                 # A stream's headers come as soon as the upstream accepts the request.
-                async with asyncio.timeout(self._first_byte_timeout_s if stream else None):
-                    return await self._pool.session().post(
+                if not stream:  # the whole exchange, answer included, within timeout_s
+                    return await self._pool.http1().request(
+                        "POST",
                         url,
-                        data=payload,
-                        headers=headers,
-                        timeout=self._stream_timeout if stream else self._timeout,
-                        allow_redirects=False,  # an API never redirects; a key must not follow
+                        payload,
+                        headers,
+                        connect_timeout_s=self._connect_timeout_s,
+                        total_timeout_s=self.settings.timeout_s,
                     )
-            except aiohttp.ServerDisconnectedError as exc:
+                async with asyncio.timeout(self._first_byte_timeout_s):
+                    return await self._pool.http1().request(
+                        "POST",
+                        url,
+                        payload,
+                        headers,
+                        connect_timeout_s=self._connect_timeout_s,
+                        total_timeout_s=self.settings.stream_timeout_s,
+                    )
+            except ServerDisconnected as exc:
                 disconnects += 1
-                if disconnects == 1 and attempt < _MAX_UNSENT_ATTEMPTS:
+                # A kept-alive connection closed by the server as it sat idle (stale: after
+                # a burst, several may be at once), or the first drop of a fresh one.
+                if (exc.reused or disconnects == 1) and attempt < _MAX_UNSENT_ATTEMPTS:
                     continue
                 # A fresh connection dropped after the request was written to it: the
                 # server may have processed it.
                 raise error_from_exception(
                     exc, provider=self.name, api_key=self._api_key, url=url
                 ) from None
-            except (aiohttp.ClientError, TimeoutError) as exc:
-                if attempt < _MAX_UNSENT_ATTEMPTS and never_written(exc):
-                    continue  # each try drops one stale connection from the pool
+            except (Http1Error, TimeoutError) as exc:
                 error = error_from_exception(
                     exc, provider=self.name, api_key=self._api_key, url=url
                 )

@@ -7,8 +7,7 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from typing import Protocol
 
-import aiohttp
-
+from thrifty.providers.http1 import Response
 from thrifty.types import StreamEvent
 
 __all__ = ["StreamHandler", "UpstreamStream"]
@@ -44,7 +43,7 @@ class UpstreamStream:
 
     def __init__(
         self,
-        resp: aiohttp.ClientResponse,
+        resp: Response,
         gen: AsyncGenerator[list[StreamEvent], None],
         settle: Callable[[], None],
     ) -> None:
