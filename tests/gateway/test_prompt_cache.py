@@ -147,6 +147,14 @@ async def test_openai_unstable_prefix_is_flagged(gateway: Gateway, oai: openai.A
         headers.append(raw.headers.get("x-thrifty-prompt-cache"))
     assert headers[-2:] == ["unstable-prefix", "unstable-prefix"]
     assert "unstable-prefix" in (gateway.rows()[-1].detail or "")
+    from thrifty.ledger import SqliteLedgerReader
+    from thrifty.ledger.render import render_report
+    from thrifty.ledger.report import build_report
+
+    report = await build_report(SqliteLedgerReader(gateway.thrifty.settings.ledger.path))
+    (line,) = report.cache_by_task
+    assert line.unstable_prefix == headers.count("unstable-prefix") == 2
+    assert "unstable prefix" in render_report(report)
 
 
 async def test_report_shows_the_cache_hit_ratio_per_task(

@@ -31,6 +31,8 @@ if TYPE_CHECKING:
 # The output lever's step for an answer cut by its length limit starts with this (kept in
 # the row's `detail`); the "truncated" dimension looks for it.
 TRUNCATED_MARK = "output: truncated"
+# The prompt-cache planner's mark for a prompt whose prefix changed on each recent request.
+UNSTABLE_PREFIX_MARK = "unstable-prefix"
 
 # SQL for each dimension (the values are fixed here, never taken from the caller).
 _DIMENSIONS = {
@@ -73,6 +75,7 @@ def _measures(saved: str) -> tuple[str, ...]:
         "r.input_tokens",
         "r.cache_read_tokens",
         "(r.cache_write_5m_tokens + r.cache_write_1h_tokens)",
+        f"(coalesce(r.detail, '') LIKE '%{UNSTABLE_PREFIX_MARK}%')",
     )
 
 
@@ -135,6 +138,7 @@ def _totals(key: tuple[str | None, ...], acc: list[int | None]) -> GroupTotals:
         input_tokens=n(14),
         cache_read_tokens=n(15),
         cache_write_tokens=n(16),
+        unstable_prefix=n(17),
     )
 
 

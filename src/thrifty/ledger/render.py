@@ -144,16 +144,18 @@ def _truncated(report: Report) -> list[str]:
 def _cache_table(report: Report) -> list[str]:
     """Prompt caching per task, once any request read or wrote a provider's cache."""
     lines = report.cache_by_task
-    if not any(line.cache_read_tokens or line.cache_write_tokens for line in lines):
+    if not any(
+        line.cache_read_tokens or line.cache_write_tokens or line.unstable_prefix for line in lines
+    ):
         return []
     rows: list[tuple[str, ...]] = [
-        ("task", "prompt tokens", "cache reads", "cache writes", "hit ratio")
+        ("task", "prompt tokens", "cache reads", "cache writes", "hit ratio", "unstable prefix")
     ]
     for line in lines:
         ratio = line.hit_ratio
         share = "-" if ratio is None else f"{(ratio * 100).quantize(Decimal('0.1'))}%"
         counts = (line.input_tokens, line.cache_read_tokens, line.cache_write_tokens)
-        rows.append((line.key, *(f"{n:,}" for n in counts), share))
+        rows.append((line.key, *(f"{n:,}" for n in counts), share, f"{line.unstable_prefix:,}"))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     out = ["", "Prompt cache by task (hit ratio: the share of prompt tokens read from cache)"]
     for row in rows:

@@ -80,6 +80,7 @@ class CacheLine:
     input_tokens: int
     cache_read_tokens: int
     cache_write_tokens: int
+    unstable_prefix: int = 0  # requests flagged for a prefix that changes every time
 
     @property
     def hit_ratio(self) -> Decimal | None:
@@ -211,7 +212,7 @@ async def build_report(
 
 def _cache_lines(merged: dict[str, GroupTotals]) -> tuple[CacheLine, ...]:
     lines = (
-        CacheLine(k, t.input_tokens, t.cache_read_tokens, t.cache_write_tokens)
+        CacheLine(k, t.input_tokens, t.cache_read_tokens, t.cache_write_tokens, t.unstable_prefix)
         for k, t in merged.items()
         if t.input_tokens > 0
     )
@@ -283,6 +284,7 @@ def report_to_json(report: Report) -> dict[str, Any]:
                 "cache_read_tokens": line.cache_read_tokens,
                 "cache_write_tokens": line.cache_write_tokens,
                 "hit_ratio": None if line.hit_ratio is None else str(line.hit_ratio),
+                "unstable_prefix": line.unstable_prefix,
             }
             for line in report.cache_by_task
         ],

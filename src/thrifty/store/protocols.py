@@ -108,6 +108,7 @@ class GroupTotals:
     input_tokens: int = 0
     cache_read_tokens: int = 0
     cache_write_tokens: int = 0
+    unstable_prefix: int = 0  # requests flagged: their prompt prefix changes every time
 
     def __add__(self, other: GroupTotals) -> GroupTotals:
         """The totals of both groups (keeps ``self.key``)."""
@@ -134,6 +135,7 @@ class GroupTotals:
             input_tokens=self.input_tokens + other.input_tokens,
             cache_read_tokens=self.cache_read_tokens + other.cache_read_tokens,
             cache_write_tokens=self.cache_write_tokens + other.cache_write_tokens,
+            unstable_prefix=self.unstable_prefix + other.unstable_prefix,
         )
 
     @classmethod

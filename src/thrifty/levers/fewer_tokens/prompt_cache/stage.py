@@ -27,6 +27,7 @@ import dataclasses
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
+from thrifty.ledger.query import UNSTABLE_PREFIX_MARK
 from thrifty.levers.fewer_tokens.prompt_cache.anthropic import (
     AnthropicPlanner,
     app_placed_breakpoints,
@@ -157,13 +158,13 @@ class PromptCachePlanner:
             notes.append("tools in their first-seen order")
         churn = self._churn[lever.unstable_window]
         if churn.unstable((request.task, request.model), stable_key):
-            notes.append("unstable-prefix")
+            notes.append(UNSTABLE_PREFIX_MARK)
         sent = request if new_body is body else dataclasses.replace(request, body=new_body)
         response = await inner(sent)
         if not notes:
             return response
         _book(response, Step("prompt_cache", "prompt cache: " + ", ".join(notes)), booking)
-        header = "unstable-prefix" if "unstable-prefix" in notes else "planned"
+        header = UNSTABLE_PREFIX_MARK if UNSTABLE_PREFIX_MARK in notes else "planned"
         return _with_header(response, header)
 
 
