@@ -27,6 +27,7 @@ from thrifty.sim.chat import BAD_KEY
 from thrifty.sim.config import SimConfig
 from thrifty.sim.dialect import BadRequest, Caches, Dialect
 from thrifty.sim.faults import STATUS_FAULTS, FaultError, FaultQueue, plan_request
+from thrifty.sim.state import SimState
 from thrifty.sim.tokens import make_answer
 
 LineOutcome = Literal["succeeded", "errored", "expired", "cancelled", "pending"]
@@ -187,3 +188,30 @@ def page(
         ids = [b.id for b in ordered]
         ordered = ordered[ids.index(after) + 1 :] if after in ids else []
     return ordered[:limit], len(ordered) > limit
+
+
+class BatchRoutes:
+    """What both providers' batch routes share: the batches kept in memory, by id."""
+
+    def __init__(self, state: SimState) -> None:
+        self.state = state
+        self.clock = BatchClock(state.config, state.clock)
+        self.batches: dict[str, SimBatch] = {}
+
+    def not_found(self) -> Response:
+        raise NotImplementedError
+
+    def wire(self, batch: SimBatch) -> dict[str, object]:
+        raise NotImplementedError
+
+    def find(self, request: Request) -> SimBatch | None:
+        return self.batches.get(request.path_params["batch_id"])
+
+    def created(self, batch: SimBatch) -> Response:
+        self.batches[batch.id] = batch
+        self.state.stats.status(200)
+        return json_response(self.wire(batch))
+
+    async def retrieve(self, request: Request) -> Response:
+        batch = self.find(request)
+        return self.not_found() if batch is None else json_response(self.wire(batch))

@@ -24,7 +24,7 @@ from starlette.routing import Route
 
 from thrifty.sim.anthropic_wire import AnthropicDialect
 from thrifty.sim.batch_jobs import (
-    BatchClock,
+    BatchRoutes,
     LineAnswer,
     SimBatch,
     answer_line,
@@ -88,14 +88,12 @@ def check_requests(body: object) -> tuple[list[str], list[object]] | str:
     return ids, params
 
 
-class AnthropicBatches:
+class AnthropicBatches(BatchRoutes):
     """The routes' state: batches, kept in memory."""
 
     def __init__(self, state: SimState, dialect: AnthropicDialect) -> None:
-        self.state = state
+        super().__init__(state)
         self.dialect = dialect
-        self.clock = BatchClock(state.config, state.clock)
-        self.batches: dict[str, SimBatch] = {}
 
     def routes(self) -> list[Route]:
         base = "/v1/messages/batches"
@@ -126,26 +124,18 @@ class AnthropicBatches:
         answers = [_batch_priced(answer_line(self.dialect, caches, p)) for p in params]
         batch = new_batch("msgbatch_", ids, answers, self.clock)
         batch.extra["base_url"] = str(request.base_url).rstrip("/")
-        self.batches[batch.id] = batch
-        self.state.stats.status(200)
-        return json_response(self._wire(batch))
+        return self.created(batch)
 
-    def _batch(self, request: Request) -> SimBatch | None:
-        return self.batches.get(request.path_params["batch_id"])
-
-    async def retrieve(self, request: Request) -> Response:
-        batch = self._batch(request)
-        if batch is None:
-            return _error(404, "batch not found", "not_found_error")
-        return json_response(self._wire(batch))
+    def not_found(self) -> Response:
+        return _error(404, "batch not found", "not_found_error")
 
     async def cancel(self, request: Request) -> Response:
-        batch = self._batch(request)
+        batch = self.find(request)
         if batch is None:
-            return _error(404, "batch not found", "not_found_error")
+            return self.not_found()
         running = self.clock.phase(batch) == "in_progress"
         cancel(batch, self.clock)
-        wire = self._wire(batch)
+        wire = self.wire(batch)
         if running:
             wire["processing_status"] = "canceling"  # as Anthropic answers the cancel call
         return json_response(wire)
@@ -153,7 +143,7 @@ class AnthropicBatches:
     async def listing(self, request: Request) -> Response:
         query = request.query_params
         found, more = page(list(self.batches.values()), query.get("limit"), query.get("after_id"))
-        shown = [self._wire(b) for b in found]
+        shown = [self.wire(b) for b in found]
         return json_response(
             {
                 "data": shown,
@@ -165,9 +155,9 @@ class AnthropicBatches:
 
     async def results(self, request: Request) -> Response:
         self.state.stats.hit("/v1/messages/batches/results")
-        batch = self._batch(request)
+        batch = self.find(request)
         if batch is None:
-            return _error(404, "batch not found", "not_found_error")
+            return self.not_found()
         if self.clock.phase(batch) == "in_progress":
             return _error(400, "the batch has not ended: its results are not ready")
         done = self.clock.done(batch)
@@ -186,7 +176,7 @@ class AnthropicBatches:
             lines.append(orjson.dumps({"custom_id": custom_id, "result": result}))
         return Response(b"\n".join(lines) + b"\n", media_type="application/x-jsonl")
 
-    def _wire(self, batch: SimBatch) -> dict[str, object]:
+    def wire(self, batch: SimBatch) -> dict[str, object]:
         phase = self.clock.phase(batch)
         done = self.clock.done(batch)
         succeeded = sum(1 for a in batch.answers[:done] if a.status == 200)

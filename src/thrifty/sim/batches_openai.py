@@ -27,7 +27,7 @@ from starlette.routing import Route
 
 from thrifty.sim.batch_files import FormError, check_lines, parse_form
 from thrifty.sim.batch_jobs import (
-    BatchClock,
+    BatchRoutes,
     LineAnswer,
     SimBatch,
     answer_line,
@@ -83,15 +83,13 @@ def _count(usage: object, *path: str) -> int:
     return usage if isinstance(usage, int) else 0
 
 
-class OpenAIBatches:
+class OpenAIBatches(BatchRoutes):
     """The routes' state: files and batches, kept in memory."""
 
     def __init__(self, state: SimState, dialect: OpenAIDialect) -> None:
-        self.state = state
+        super().__init__(state)
         self.dialect = dialect
-        self.clock = BatchClock(state.config, state.clock)
         self.files: dict[str, SimFile] = {}
-        self.batches: dict[str, SimBatch] = {}
 
     def routes(self) -> list[Route]:
         return [
@@ -183,35 +181,27 @@ class OpenAIBatches:
             "model": model,
             "errors": errors,
         }
-        self.batches[batch.id] = batch
-        self.state.stats.status(200)
-        return json_response(self._wire(batch))
+        return self.created(batch)
 
-    def _batch(self, request: Request) -> SimBatch | None:
-        return self.batches.get(request.path_params["batch_id"])
-
-    async def retrieve(self, request: Request) -> Response:
-        batch = self._batch(request)
-        if batch is None:
-            return _error(404, "No such batch.", param="batch_id")
-        return json_response(self._wire(batch))
+    def not_found(self) -> Response:
+        return _error(404, "No such batch.", param="batch_id")
 
     async def cancel(self, request: Request) -> Response:
-        batch = self._batch(request)
+        batch = self.find(request)
         if batch is None:
-            return _error(404, "No such batch.", param="batch_id")
+            return self.not_found()
         if batch.extra.get("errors") or self.clock.phase(batch) != "in_progress":
-            status = self._wire(batch)["status"]
+            status = self.wire(batch)["status"]
             return _error(409, f"Cannot cancel a batch with status '{status}'.")
         cancel(batch, self.clock)
-        wire = self._wire(batch)
+        wire = self.wire(batch)
         wire["status"] = "cancelling"  # as OpenAI answers the cancel call itself
         return json_response(wire)
 
     async def listing(self, request: Request) -> Response:
         query = request.query_params
         found, more = page(list(self.batches.values()), query.get("limit"), query.get("after"))
-        shown = [self._wire(b) for b in found]
+        shown = [self.wire(b) for b in found]
         return json_response(
             {
                 "object": "list",
@@ -224,7 +214,7 @@ class OpenAIBatches:
 
     # -- wire objects ------------------------------------------------------------------
 
-    def _wire(self, batch: SimBatch) -> dict[str, object]:
+    def wire(self, batch: SimBatch) -> dict[str, object]:
         extra = batch.extra
         created = int(batch.created_at)
         wire: dict[str, object] = {
