@@ -40,7 +40,7 @@ def test_report_gives_agreement_and_costs_per_task(
 ) -> None:
     keep(tmp_path / "ledger-shadow.db", [sample(True), sample(True), sample(False), sample(None)])
     ledger = str(tmp_path / "ledger.db")
-    assert main(["shadow", "--ledger", ledger, "report", "--json"]) == 0
+    assert main(["shadow", "report", "--ledger", ledger, "--json"]) == 0
     (pair,) = json.loads(capsys.readouterr().out)["pairs"]
     assert (pair["task"], pair["samples"], pair["agreed"], pair["disagreed"]) == ("qa", 4, 2, 1)
     assert pair["not_judged"] == 1
@@ -49,13 +49,13 @@ def test_report_gives_agreement_and_costs_per_task(
     assert 0 < low < 2 / 3 < high < 1
     assert pair["served_cost_usd"] == "0.00108" and pair["shadow_cost_usd"] == "0.018"
     assert pair["served_cost_pct_of_shadow"] == 6.0  # $0.00027 against $0.0045
-    assert main(["shadow", "--ledger", ledger, "report"]) == 0
+    assert main(["shadow", "report", "--ledger", ledger]) == 0
     table = capsys.readouterr().out
     assert "gpt-4o-mini -> gpt-4o" in table and "66.7%" in table
 
 
 def test_report_without_samples_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["shadow", "--ledger", str(tmp_path / "ledger.db"), "report"]) == 2
+    assert main(["shadow", "report", "--ledger", str(tmp_path / "ledger.db")]) == 2
     assert "no shadow samples" in capsys.readouterr().err
 
 
@@ -66,7 +66,7 @@ def test_exported_samples_train_a_router(
     records, router = tmp_path / "records.jsonl", tmp_path / "router.json"
     ledger = str(tmp_path / "ledger.db")
     assert (
-        main(["shadow", "--ledger", ledger, "export", "--task", "qa", "--out", str(records)]) == 0
+        main(["shadow", "export", "--ledger", ledger, "--task", "qa", "--out", str(records)]) == 0
     )
     exported = read_records(records)
     assert len(exported) == 60  # the unjudged sample is left out
@@ -88,8 +88,20 @@ def test_export_asks_which_served_model_when_there_are_several(
     keep(tmp_path / "ledger-shadow.db", [sample(True), sample(True, served_model="claude-x")])
     out = tmp_path / "r.jsonl"
     ledger = str(tmp_path / "ledger.db")
-    assert main(["shadow", "--ledger", ledger, "export", "--out", str(out)]) == 2
+    assert main(["shadow", "export", "--ledger", ledger, "--out", str(out)]) == 2
     assert "claude-x, gpt-4o-mini" in capsys.readouterr().err
-    args = ["shadow", "--ledger", ledger, "export", "--served-model", "claude-x", "--out", str(out)]
+    args = ["shadow", "export", "--ledger", ledger, "--served-model", "claude-x", "--out", str(out)]
     assert main(args) == 0
     assert len(out.read_text().splitlines()) == 1
+
+
+def test_report_takes_a_time_window(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    day = 86_400.0
+    keep(tmp_path / "ledger-shadow.db", [sample(True, ts=0.0), sample(False, ts=2 * day)])
+    ledger = str(tmp_path / "ledger.db")
+    args = ["shadow", "report", "--ledger", ledger, "--since", "1970-01-02", "--json"]
+    assert main(args) == 0
+    (pair,) = json.loads(capsys.readouterr().out)["pairs"]
+    assert (pair["samples"], pair["disagreed"]) == (1, 1)
+    assert main(["shadow", "report", "--ledger", ledger, "--until", "1 Jan"]) == 2
+    assert "--until must be a date" in capsys.readouterr().err

@@ -172,13 +172,18 @@ def register(
         help="shadow evaluation: agreement per task, samples as records",
         parents=list(parents),
     )
-    shadow.add_argument("--ledger", help="ledger path; the samples live next to it")
-    shadow.add_argument("--since", help="first day, YYYY-MM-DD (UTC)")
-    shadow.add_argument("--until", help="day after the last, YYYY-MM-DD (UTC)")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--ledger", help="ledger path; the samples live next to it")
+    common.add_argument("--since", help="first day, YYYY-MM-DD (UTC)")
+    common.add_argument("--until", help="day after the last, YYYY-MM-DD (UTC)")
     actions = shadow.add_subparsers(dest="shadow_command", required=True)
-    report = actions.add_parser("report", help="agreement and costs per task and model pair")
+    report = actions.add_parser(
+        "report", help="agreement and costs per task and model pair", parents=[common]
+    )
     report.add_argument("--json", action="store_true", help="machine-readable output")
-    export = actions.add_parser("export", help="judged samples as replay records (JSONL)")
+    export = actions.add_parser(
+        "export", help="judged samples as replay records (JSONL)", parents=[common]
+    )
     export.add_argument("--task", help="one task's samples")
     export.add_argument("--served-model", help="the served model (when there are several)")
     export.add_argument("--out", type=Path, required=True, help="the JSONL file to write")
