@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 
 _INLINE_CODE = re.compile(r"`[^`\n]+`")
-_LINE = re.compile(r"\n(?: {4}|\t|[ \t]*>)[^\n]*")  # indented code, block quotes
+_LINE = re.compile(r"\n(?:(?: {4}|\t)[ \t]*\S|[ \t]*>)[^\n]*")  # indented code, block quotes
 _QUOTES = (
     ('"', re.compile(r"\"[^\"\n]{0,500}\"")),
     ("\u201c", re.compile("\u201c[^\u201d\\n]{0,500}\u201d")),

@@ -22,7 +22,7 @@ from thrifty.levers.fewer_tokens.compress.spans import (
 _ODD = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00a0\u2000-\u200a\u202f\u205f\u3000]")
 _INVISIBLE = re.compile("[\u200b\u200c\u200d\u2060\ufeff]")
 _ODD_SPACES = re.compile("[\u00a0\u2000-\u200a\u202f\u205f\u3000]")
-_HTML_COMMENT = re.compile(r"<!--.*?-->", re.S)
+_HTML_COMMENT = re.compile("<!--[^\ue000]*?-->")  # not one holding a protected span
 _SEPARATOR = re.compile(r"\n {0,3}([-=*_])\1{3,}[ \t]*(?=\n|\Z)")
 _SEPARATOR_HINTS = ("----", "====", "****", "____")
 _BLANKS = re.compile(r"[ \t]{2,}")
