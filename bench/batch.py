@@ -117,9 +117,10 @@ async def bench_end_to_end(items: int, interactive: int, tmp: Path) -> dict[str,
                     else:
                         await thrifty.chat(wire["body"])
 
-            started = time.perf_counter()
+            started, direct_cpu = time.perf_counter(), time.process_time()
             await asyncio.gather(*(call(w) for w in bodies))
             direct = time.perf_counter() - started
+            direct_cpu = time.process_time() - direct_cpu
     per_batch_ms = took / items * 1000
     per_call_ms = direct / interactive * 1000
     return {
@@ -132,6 +133,9 @@ async def bench_end_to_end(items: int, interactive: int, tmp: Path) -> dict[str,
         "baseline_interactive_calls": interactive,
         "baseline_per_call_ms": round(per_call_ms, 3),
         "ratio": round(per_batch_ms / per_call_ms, 2),
+        "per_item_cpu_ms": round(cpu / items * 1000, 3),
+        "baseline_per_call_cpu_ms": round(direct_cpu / interactive * 1000, 3),
+        "cpu_ratio": round((cpu / items) / (direct_cpu / interactive), 2),
     }
 
 
@@ -141,12 +145,19 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=10_000)
     parser.add_argument("--interactive", type=int, default=1000)
     parser.add_argument("--out")
+    parser.add_argument("--profile", help="write a cProfile of the end-to-end run here")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        results = {
-            "estimate": bench_estimate(args.estimate_lines, Path(tmp)),
-            "end_to_end": asyncio.run(bench_end_to_end(args.items, args.interactive, Path(tmp))),
-        }
+        results: dict[str, Any] = {"estimate": bench_estimate(args.estimate_lines, Path(tmp))}
+        run = bench_end_to_end(args.items, args.interactive, Path(tmp))
+        if args.profile:
+            import cProfile
+
+            with cProfile.Profile() as profile:
+                results["end_to_end"] = asyncio.run(run)
+            profile.dump_stats(args.profile)
+        else:
+            results["end_to_end"] = asyncio.run(run)
     text = json.dumps(results, indent=2)
     print(text)
     if args.out:

@@ -15,6 +15,7 @@ last state it reached:
 
 from __future__ import annotations
 
+import itertools
 import os
 import sqlite3
 import time
@@ -58,6 +59,7 @@ CREATE INDEX IF NOT EXISTS items_state ON items (state, provider, model, id);
 CREATE INDEX IF NOT EXISTS items_job ON items (job_id);
 CREATE INDEX IF NOT EXISTS items_leader ON items (leader);
 CREATE INDEX IF NOT EXISTS items_submission ON items (submission_id, seq);
+CREATE INDEX IF NOT EXISTS items_dedupe ON items (submission_id, dedupe_key);
 CREATE TABLE IF NOT EXISTS jobs (
     id TEXT PRIMARY KEY,
     provider TEXT NOT NULL,
@@ -77,6 +79,27 @@ CREATE INDEX IF NOT EXISTS jobs_state ON jobs (state);
 """
 
 FINAL = ("succeeded", "failed", "cancelled", "expired")
+INSERT_ITEM = (
+    "INSERT INTO items (submission_id, seq, custom_id, provider, dialect, model, body, size,"
+    " dedupe_key, state) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued')"
+)
+SET_LEADERS = (  # each item follows the first identical item of its submission
+    "UPDATE items SET leader = (SELECT MIN(j.id) FROM items j"
+    " WHERE j.submission_id = items.submission_id AND j.dedupe_key = items.dedupe_key)"
+    " WHERE submission_id = ?1 AND id != (SELECT MIN(j.id) FROM items j"
+    " WHERE j.submission_id = items.submission_id AND j.dedupe_key = items.dedupe_key)"
+)
+REQUEUE = (
+    "UPDATE items SET state = 'queued', job_id = NULL, error = ? WHERE id = ? AND state = 'sent'"
+)
+FINISH = (
+    "UPDATE items SET state = ?, result_status = ?, result = ?, error = ?, source = ?"
+    " WHERE id = ? AND state NOT IN ('succeeded', 'failed', 'cancelled', 'expired')"
+)
+FOLLOW = (  # the items an identical one answers take its outcome
+    "UPDATE items SET state = ?, result_status = ?, result = ?, error = ?, source = ?"
+    " WHERE leader = ? AND state = 'queued'"
+)
 MAX_ERROR = 500  # characters of an error kept on an item or job
 
 
@@ -195,11 +218,12 @@ class BatchQueue:
         return self._conn
 
     def _write(self, statements: Iterable[tuple[str, Sequence[Any]]]) -> None:
+        """Run ``statements`` in one transaction (a run of the same SQL in one call)."""
         conn = self.conn
         conn.execute("BEGIN IMMEDIATE")
         try:
-            for sql, params in statements:
-                conn.execute(sql, params)
+            for sql, run in itertools.groupby(statements, key=lambda statement: statement[0]):
+                conn.executemany(sql, [params for _, params in run])
         except BaseException:
             conn.execute("ROLLBACK")
             raise
@@ -209,46 +233,25 @@ class BatchQueue:
 
     def add_submission(
         self, submission_id: str, items: Sequence[NewItem], *, tenant: str | None, task: str | None
-    ) -> list[int]:
+    ) -> None:
         """Store a submission and its items (``queued``; an item identical to an earlier
-        one of the same submission follows it).  Returns the item ids, in order."""
-        conn = self.conn
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            conn.execute(
-                "INSERT INTO submissions (id, created_at, tenant, task, state)"
-                " VALUES (?, ?, ?, ?, 'open')",
-                (submission_id, time.time(), tenant, task),
-            )
-            leaders: dict[str, int] = {}
-            ids: list[int] = []
-            for item in items:
-                leader = leaders.get(item.dedupe_key)
-                cursor = conn.execute(
-                    "INSERT INTO items (submission_id, seq, custom_id, provider, dialect, model,"
-                    " body, size, dedupe_key, leader, state) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                    (
-                        submission_id,
-                        item.seq,
-                        item.custom_id,
-                        item.provider,
-                        item.dialect,
-                        item.model,
-                        item.body,
-                        item.size,
-                        item.dedupe_key,
-                        leader,
-                        "queued",
-                    ),
-                )
-                assert cursor.lastrowid is not None
-                ids.append(cursor.lastrowid)
-                leaders.setdefault(item.dedupe_key, cursor.lastrowid)
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
-        return ids
+        one of the same submission follows it), in one transaction."""
+        rows = [
+            (submission_id, i.seq, i.custom_id, i.provider, i.dialect, i.model, i.body, i.size,
+             i.dedupe_key)
+            for i in items
+        ]  # fmt: skip
+        self._write(
+            [
+                (
+                    "INSERT INTO submissions (id, created_at, tenant, task, state)"
+                    " VALUES (?, ?, ?, ?, 'open')",
+                    (submission_id, time.time(), tenant, task),
+                ),
+                *((INSERT_ITEM, row) for row in rows),
+                (SET_LEADERS, (submission_id,)),
+            ]
+        )
 
     def submission(self, submission_id: str) -> tuple[str, float] | None:
         row = self.conn.execute(
@@ -313,34 +316,18 @@ class BatchQueue:
     def settle(self, outcomes: Sequence[Outcome], *, job_id: str | None = None) -> None:
         """Write outcomes (and, with ``job_id``, mark that job collected) in one
         transaction; followers of a final leader take its outcome."""
-        statements: list[tuple[str, Sequence[Any]]] = []
+        requeued: list[tuple[str, Sequence[Any]]] = []
+        final: list[tuple[str, Sequence[Any]]] = []
+        followers: list[tuple[str, Sequence[Any]]] = []
         for o in outcomes:
             error = None if o.error is None else o.error[:MAX_ERROR]
             if o.state == "queued":
-                statements.append(
-                    (
-                        "UPDATE items SET state = 'queued', job_id = NULL, error = ?"
-                        " WHERE id = ? AND state = 'sent'",
-                        (error, o.item_id),
-                    )
-                )
+                requeued.append((REQUEUE, (error, o.item_id)))
                 continue
-            statements.append(
-                (
-                    "UPDATE items SET state = ?, result_status = ?, result = ?, error = ?,"
-                    " source = ? WHERE id = ? AND state NOT IN ('succeeded', 'failed',"
-                    " 'cancelled', 'expired')",
-                    (o.state, o.status, o.result, error, o.source, o.item_id),
-                )
-            )
+            final.append((FINISH, (o.state, o.status, o.result, error, o.source, o.item_id)))
             source = "duplicate" if o.state == "succeeded" else o.source
-            statements.append(
-                (
-                    "UPDATE items SET state = ?, result_status = ?, result = ?, error = ?,"
-                    " source = ? WHERE leader = ? AND state = 'queued'",
-                    (o.state, o.status, o.result, error, source, o.item_id),
-                )
-            )
+            followers.append((FOLLOW, (o.state, o.status, o.result, error, source, o.item_id)))
+        statements = [*requeued, *final, *followers]
         if job_id is not None:
             statements.append(
                 (
