@@ -327,3 +327,14 @@ def test_estimated_tokens_err_low_for_whitespace() -> None:
     explanation = explain(request, ON)
     (removal,) = explanation.removals
     assert removal.chars == 89 and removal.tokens == 89 // 9 == explanation.tokens_saved
+
+
+def test_html_comments_go_unless_they_hold_protected_text() -> None:
+    from thrifty.levers.fewer_tokens.compress.text import normalise
+
+    assert normalise("Keep this.<!-- a note for editors --> And this.") == "Keep this. And this."
+    kept = "Keep this. <!-- see https://example.com/a and 'Agent Prompt' --> And this."
+    assert normalise(kept) == kept
+    assert normalise("A\u200bB\u00a0C  D") == "AB C D"
+    assert normalise("Order INV\u200b-42 ships") == "Order INV-42 ships"
+    assert normalise("  \n    \n\nText\n      \n") == "Text"  # blank lines are not code
