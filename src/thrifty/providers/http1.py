@@ -70,6 +70,11 @@ class ResponseCut(Http1Error):
     """The connection closed, or the answer was malformed, before the answer's end."""
 
 
+def _expire(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_exception(TimeoutError())
+
+
 class _Connection(asyncio.Protocol):
     """One keep-alive connection: one exchange at a time."""
 
@@ -180,18 +185,23 @@ class _Connection(asyncio.Protocol):
         self.transport.write(request)
         return self._head
 
-    async def next_chunk(self) -> bytes | None:
-        """The next part of the body, ``None`` at its end."""
+    async def next_chunk(self, limit: float | None = None) -> bytes | None:
+        """The next part of the body, ``None`` at its end; ``TimeoutError`` if nothing came
+        by ``limit`` (event-loop time).  One timer handle a wait: an ``asyncio.timeout``
+        context costs several times more, and a stream waits once per part."""
         while not self.chunks:
             if self.complete:
                 return None
             if self.failure is not None:
                 raise self.failure
-            self._waiter = self._loop.create_future()
+            waiter = self._waiter = self._loop.create_future()
+            timer = None if limit is None else self._loop.call_at(limit, _expire, waiter)
             try:
-                await self._waiter
+                await waiter
             finally:
                 self._waiter = None
+                if timer is not None:
+                    timer.cancel()
         chunk = self.chunks.popleft()
         self._buffered -= len(chunk)
         if self._paused and self._buffered <= _HIGH_WATER // 2 and self.transport is not None:
@@ -228,13 +238,8 @@ class Response:
         """The whole body (bounded by the exchange's deadline, if it has one)."""
         connection = self._connection
         parts: list[bytes] = []
-        if connection.complete:  # the body arrived with its head: nothing to wait for
-            while (chunk := await connection.next_chunk()) is not None:
-                parts.append(chunk)
-        else:
-            async with asyncio.timeout_at(self._deadline):
-                while (chunk := await connection.next_chunk()) is not None:
-                    parts.append(chunk)
+        while (chunk := await connection.next_chunk(self._deadline)) is not None:
+            parts.append(chunk)
         return parts[0] if len(parts) == 1 else b"".join(parts)
 
     async def iter_chunks(self, idle_timeout_s: float | None) -> AsyncIterator[bytes]:
@@ -242,15 +247,12 @@ class Response:
         of silence or past the exchange's deadline."""
         connection = self._connection
         loop = asyncio.get_running_loop()
+        deadline = self._deadline
         while True:
-            if connection.chunks or connection.complete or connection.failure is not None:
-                chunk = await connection.next_chunk()
-            else:
-                limit = None if idle_timeout_s is None else loop.time() + idle_timeout_s
-                if self._deadline is not None:
-                    limit = self._deadline if limit is None else min(limit, self._deadline)
-                async with asyncio.timeout_at(limit):
-                    chunk = await connection.next_chunk()
+            limit = None if idle_timeout_s is None else loop.time() + idle_timeout_s
+            if deadline is not None:
+                limit = deadline if limit is None else min(limit, deadline)
+            chunk = await connection.next_chunk(limit)
             if chunk is None:
                 return
             yield chunk
