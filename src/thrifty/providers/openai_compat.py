@@ -157,11 +157,13 @@ class _OpenAIStream:
         """Without the usage chunk (and before ``[DONE]``), book an estimate: the prompt
         from the request text, the output from the deltas seen.  A stream that reached
         ``[DONE]`` without usage (a server that ignores ``include_usage``) stays
-        unreported: nothing was cut, the server just does not count."""
+        unreported: nothing was cut, the server just does not count.  But for a local
+        server (``local = true``: $0 whatever the count, as llama-cpp-python's server
+        streams), where an estimate cannot misprice the call and keeps the row priced."""
         if self._settled:
             return
         self._settled = True
-        if self._usage.seen or self.complete:
+        if self._usage.seen or (self.complete and not self._provider.settings.local):
             return
         self._deltas.book(self._response, self._prompt)
 
