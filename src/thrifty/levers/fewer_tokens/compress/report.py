@@ -9,11 +9,11 @@ from dataclasses import dataclass
 # Bounds on what a removal keeps of the text it removed (an explanation's size must not
 # grow with the prompt).
 MAX_SHOWN = 200
-# Token estimates, measured with o200k_base on the benchmark corpus (bench/compression.py):
-# prose averages about 4 characters a token, but removed runs of blanks about 8.8 (a
-# tokenizer folds most runs of spaces into the neighbouring token).
-CHARS_PER_TOKEN = 4
-CHARS_PER_BLANK_TOKEN = 9
+# Token estimates, from o200k_base counts on the benchmark corpus (bench/compression.py):
+# removed text came to 4.6 characters a token and removed blanks to 9.5 (a tokenizer folds
+# most runs of spaces into a neighbouring token).  Rounded up, so the estimate errs low.
+CHARS_PER_TOKEN = 5
+CHARS_PER_BLANK_TOKEN = 10
 BLANK_TRANSFORMS = frozenset({"whitespace", "json"})
 
 
