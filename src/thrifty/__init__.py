@@ -4,7 +4,16 @@ from typing import Any
 
 from thrifty.types import ChatRequest, ChatResponse, Cost, Step, StreamEvent, Usage
 
-__all__ = ["ChatRequest", "ChatResponse", "Cost", "Step", "StreamEvent", "Usage", "lint_schema"]
+__all__ = [
+    "ChatRequest",
+    "ChatResponse",
+    "Cost",
+    "Step",
+    "StreamEvent",
+    "Usage",
+    "count_tokens",
+    "lint_schema",
+]
 __version__ = "0.1.0"
 
 
@@ -14,4 +23,8 @@ def __getattr__(name: str) -> Any:
         from thrifty.lint import lint_schema
 
         return lint_schema
+    if name == "count_tokens":
+        from thrifty.tokens import count_tokens
+
+        return count_tokens
     raise AttributeError(f"module 'thrifty' has no attribute {name!r}")
