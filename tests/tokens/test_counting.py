@@ -185,3 +185,10 @@ def test_a_failing_loader_surfaces(tmp_path: Path) -> None:
 
     with pytest.raises(ConfigError, match="no encodings"):
         TokenCounter(loader=broken).count_text("gpt-4o", "hello")
+
+
+def test_the_top_level_call(counter: TokenCounter) -> None:
+    import thrifty
+
+    assert thrifty.count_tokens("gpt-4o", "hello world", counter=counter).tokens == 2
+    assert "count_tokens" in thrifty.__all__
