@@ -53,7 +53,7 @@ def fitted(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_the_fitted_file_replays_its_test_rows(fitted: Path) -> None:
     document = json.loads(fitted.read_text())
-    assert (document["cheap_model"], document["strong_model"]) == ("small", "large")
+    assert (document["cheap_models"], document["strong_model"]) == (["small"], "large")
     assert set(document["thresholds"]) == {"0.95", "1"}
     # easy prompts: small is right; hard ones (every third): only large is
     test = document["test"]["1"]
@@ -101,6 +101,14 @@ def test_a_target_that_was_not_fitted_is_a_start_up_error(fitted: Path) -> None:
         plans(tiers=("small", "large"), scorer_path=str(fitted))
     with pytest.raises(ConfigError, match="fitted on small's answers, but tier 0 is medium"):
         plans(tiers=("medium", "large"), scorer_path=str(fitted), target_quality=1.0)
+    # a one-model scorer with an agreement check beside it is fine
+    plans(
+        tiers=("small", "large"),
+        scorer_path=str(fitted),
+        target_quality=1.0,
+        agreement=True,
+        agreement_model="medium",
+    )
 
 
 @pytest.mark.parametrize(
@@ -131,9 +139,13 @@ def test_weights_that_do_not_match_the_features_are_refused(fitted: Path, tmp_pa
 def test_fitting_refuses_what_it_cannot_fit() -> None:
     train, test = tables()
     with pytest.raises(ValueError, match="not a model of the records"):
-        fit_document(train, test, "nope", [0.95])
+        fit_document(train, test, ["nope"], [0.95])
     with pytest.raises(ValueError, match="is the strongest model"):
-        fit_document(train, test, "large", [0.95])
+        fit_document(train, test, ["large"], [0.95])
+    with pytest.raises(ValueError, match="one or two different cheap models"):
+        fit_document(train, test, ["small", "small"], [0.95])
+    with pytest.raises(ValueError, match="one or two different cheap models"):
+        fit_document(train, test, [], [0.95])
 
 
 def test_the_command_refuses_bad_targets(
@@ -146,3 +158,78 @@ def test_the_command_refuses_bad_targets(
     assert "--target-quality must be in (0, 1]" in capsys.readouterr().err
     missing = str(tmp_path / "none.jsonl")
     assert eval_main(["route", "--records", missing, "--fit-cascade", "x"]) == 2
+
+
+def cheap_models(path: Path) -> list[str]:
+    return list(json.loads(path.read_text())["cheap_models"])
+
+
+@pytest.fixture(scope="module")
+def fitted_pair(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    train, test = tables()
+    document = fit_document(train, test, ["medium", "small"], [1.0])
+    out = tmp_path_factory.mktemp("pair") / "pair.json"
+    out.write_text(json.dumps(document))
+    return out
+
+
+def test_a_pair_scorer_reads_both_answers_as_the_evaluated_strategy(fitted_pair: Path) -> None:
+    document = json.loads(fitted_pair.read_text())
+    assert sorted(document["cheap_models"]) == ["medium", "small"]
+    result = document["test"]["1"]
+    assert result["decisions_unlike_evaluated_strategy"] == 0
+    assert result["quality_pct"] == 100.0 and result["escalation_rate"] == round(15 / 45, 4)
+    # both cheap models on every row (0.001 + 0.003), large on the 15 hard ones
+    assert result["cost_pct"] == round(100 * (45 * 0.004 + 15 * 0.010) / (45 * 0.010), 2)
+
+
+async def test_a_pair_scorer_drives_the_stage(fitted_pair: Path, store: LedgerStore) -> None:
+    def answer(req: ChatRequest) -> ChatResponse:
+        hard = "hard" in str(req.body["messages"])
+        said = {"small": "B", "medium": "C"}.get(req.model, "A") if hard else "A"
+        return reply(req, f"I think the answer is {said}")
+
+    cascade = plans(
+        tiers=("small", "large"),
+        scorer_path=str(fitted_pair),
+        target_quality=1.0,
+        agreement=True,
+        agreement_model="medium",
+    )
+    easy = request_for("large", "easy sum of numbers number 4", task="impact")
+    response, row, upstream, _ = await run(store, cascade, answer, easy)
+    assert sorted(r.model for r in upstream.requests) == ["medium", "small"]
+    assert response.headers["cascade"] == "accepted-tier-0"
+    assert [c.call.lever for c in row.calls] == ["cascade", None]  # the spare answer, the served
+    assert row.model == cheap_models(fitted_pair)[0]  # both said A: the tie goes to the first
+    with pytest.raises(ConfigError, match=r"fitted on .* but tier 0 is small$"):
+        plans(tiers=("small", "large"), scorer_path=str(fitted_pair), target_quality=1.0)
+    with pytest.raises(ConfigError, match="tier 0 is small with agreement from large"):
+        plans(
+            tiers=("small", "large"),
+            scorer_path=str(fitted_pair),
+            target_quality=1.0,
+            agreement=True,
+            agreement_model="large",
+        )
+
+
+async def test_a_pair_scorer_escalates_when_the_pair_disagrees(
+    fitted_pair: Path, store: LedgerStore
+) -> None:
+    def answer(req: ChatRequest) -> ChatResponse:
+        said = {"small": "B", "medium": "C"}.get(req.model, "A")
+        return reply(req, f"I think the answer is {said}")
+
+    cascade = plans(
+        tiers=("small", "large"),
+        scorer_path=str(fitted_pair),
+        target_quality=1.0,
+        agreement=True,
+        agreement_model="medium",
+    )
+    hard = request_for("large", "hard proof of theorem number 3", task="impact")
+    response, row, _, _ = await run(store, cascade, answer, hard)
+    assert response.headers["cascade"] == "escalated-tier-1"
+    assert [c.call.lever for c in row.calls] == ["cascade", "cascade", None]
+    assert row.model == "large"

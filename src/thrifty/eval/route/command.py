@@ -82,8 +82,10 @@ def register(eval_subcommands: argparse._SubParsersAction) -> None:  # type: ign
     parser.add_argument(
         "--fit-cascade",
         metavar="CHEAP_MODEL",
+        action="append",
         help="instead of evaluating: fit the cascade's learned scorer for CHEAP_MODEL's answers "
-        "(escalating to the strongest model) and write it to --out (docs/levers/cheaper-tokens.md)",
+        "(give it twice for two cheap models called together), escalating to the strongest "
+        "model, and write it to --out (docs/levers/cheaper-tokens.md)",
     )
     parser.add_argument(
         "--target-quality",

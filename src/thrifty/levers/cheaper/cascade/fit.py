@@ -1,7 +1,8 @@
 """Fit the learned scorer on replay records (``thrifty eval route --fit-cascade``).
 
 The scorer is :class:`thrifty.eval.route.cascades.Cascade` (``scorer-cascade``) with the
-cheap tier fixed to one model, fitted on the train rows with its thresholds chosen on
+cheap tier fixed to one model (or two, called together: the tier's model and the agreement
+model), fitted on the train rows with its thresholds chosen on
 out-of-fold train predictions for each quality target (a share of the strong model's train
 quality).  The file written holds its state and those thresholds; the stage reads it with
 :func:`~thrifty.levers.cheaper.cascade.scorer.load_scorer`.
@@ -24,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from thrifty.levers.cheaper.cascade.answers import TierAnswer
 from thrifty.levers.cheaper.cascade.scorer import (
     FORMAT,
+    MAX_CHEAP,
     VERSION,
     FittedScorer,
     ScorerCheck,
@@ -88,27 +90,29 @@ def replay(
     test: OutcomeTable,
     cascade: Cascade | None = None,
 ) -> ReplayOutcome:
-    """Each test row decided by :class:`ScorerCheck` as the stage decides a live answer."""
+    """Each test row decided by :class:`ScorerCheck` as the stage decides a live answer:
+    every cheap model called, then the strong one on an escalation."""
     from thrifty.eval.route.table import QueryView
 
     check = ScorerCheck(scorer, threshold)
-    cheap, strong = test.index(scorer.cheap_model), test.index(scorer.strong_model)
+    cheap = [test.index(model) for model in scorer.cheap_models]
+    strong = test.index(scorer.strong_model)
     quality = cost = 0.0
     escalated = differs = 0
     for i, prompt in enumerate(test.prompts):
-        text = test.responses[i][cheap]
-        answer = TierAnswer(scorer.cheap_model, prompt, text, None)
-        accept = check.judge(_NO_REQUEST, answer).accept
+        texts = [test.responses[i][j] for j in cheap]
+        pairs = tuple(zip(scorer.cheap_models, texts, strict=True))
+        answers = [TierAnswer(model, prompt, text, None) for model, text in pairs]
+        verdict, pick = check.judge_pair(answers)
+        served = cheap[pick] if verdict.accept else strong
         if cascade is not None:
-            view = QueryView(prompt, ((scorer.cheap_model, text),))
-            differs += (cascade.decide_one(view, threshold) == cheap) != accept
-        cost += float(test.costs[i, cheap])
-        if accept:
-            quality += float(test.scores[i, cheap])
-        else:
+            view = QueryView(prompt, pairs)
+            differs += cascade.decide_one(view, threshold) != served
+        cost += float(sum(test.costs[i, j] for j in cheap))
+        if not verdict.accept:
             escalated += 1
-            quality += float(test.scores[i, strong])
             cost += float(test.costs[i, strong])
+        quality += float(test.scores[i, served])
     strong_quality = float(test.scores[:, strong].sum())
     strong_cost = float(test.costs[:, strong].sum())
     return ReplayOutcome(
@@ -123,29 +127,34 @@ def replay(
 def fit_document(
     train: OutcomeTable,
     test: OutcomeTable | None,
-    cheap: str,
+    cheap: Sequence[str],
     shares: Sequence[float],
 ) -> dict[str, Any]:
-    """Fit the scorer for ``cheap`` on ``train`` (escalating to the strongest model on
-    train) and return the file's JSON document."""
+    """Fit the scorer for the ``cheap`` models' answers (one, or two called together) on
+    ``train``, escalating to the strongest model on train, and return the file's JSON
+    document."""
     from thrifty.eval.route.cascades import Cascade, ScorerState
 
-    if cheap not in train.models:
-        raise ValueError(f"--fit-cascade {cheap!r}: not a model of the records {train.models}")
-    if not train.has_responses(train.index(cheap)):
-        raise ValueError(f"--fit-cascade {cheap!r}: the records have no answer text for it")
+    if not 1 <= len(cheap) <= MAX_CHEAP or len(set(cheap)) != len(cheap):
+        raise ValueError(f"--fit-cascade takes one or two different cheap models, got {cheap}")
+    for model in cheap:
+        if model not in train.models:
+            raise ValueError(f"--fit-cascade {model!r}: not a model of the records {train.models}")
+        if not train.has_responses(train.index(model)):
+            raise ValueError(f"--fit-cascade {model!r}: the records have no answer text for it")
     strong_index = train.strongest()
-    if train.models[strong_index] == cheap:
-        raise ValueError(f"{cheap!r} is the strongest model: nothing to escalate to")
+    if train.models[strong_index] in cheap:
+        raise ValueError(f"{train.models[strong_index]!r} is the strongest model: nothing above it")
     level = float(train.scores[:, strong_index].mean())
     labels = {target_key(share): share * level for share in shares}
-    cascade = Cascade(next(iter(labels)), learned=True, tier=[cheap])
+    cascade = Cascade(next(iter(labels)), learned=True, tier=list(cheap))
     cascade.fit(train, labels)
     assert isinstance(cascade.state, ScorerState)
+    ordered = [train.models[j] for j in cascade.tier]  # the fitted order: best on train first
     document: dict[str, Any] = {
         "format": FORMAT,
         "version": VERSION,
-        "cheap_model": cheap,
+        "cheap_models": ordered,
         "strong_model": train.models[strong_index],
         "thresholds": {k: float(v) for k, v in cascade.thresholds.items()},
         "fitted_on": {"rows": len(train), "strong_quality": round(level, 4)},
@@ -153,7 +162,7 @@ def fit_document(
     }
     if test is not None and len(test):
         fitted = FittedScorer(
-            cheap,
+            tuple(ordered),
             train.models[strong_index],
             document["thresholds"],
             scorer_state(document["scorer"]),
@@ -186,7 +195,11 @@ def split_tables(
 
 
 def write_fit(
-    records: Sequence[RouteRecord], cheap: str, shares: Sequence[float], seed: int, out: Path
+    records: Sequence[RouteRecord],
+    cheap: Sequence[str],
+    shares: Sequence[float],
+    seed: int,
+    out: Path,
 ) -> dict[str, Any]:
     """Fit, write ``out`` and return the document (without the scorer's weights)."""
     train, test = split_tables(records, seed)

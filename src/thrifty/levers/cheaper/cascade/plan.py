@@ -15,6 +15,7 @@ from typing import Any
 
 from thrifty.config import CascadeSettings, Settings
 from thrifty.errors import ConfigError
+from thrifty.levers.cheaper.cascade.scorer import ScorerCheck
 from thrifty.levers.cheaper.cascade.signals import (
     FunctionCheck,
     JsonSchemaCheck,
@@ -42,6 +43,7 @@ class CascadePlan:
     timeout_s: float | None = None
     stream_first_tier: bool = False
     scorer_tier: str | None = None  # the tier the learned scorer judges (tier 0)
+    pair_scorer: ScorerCheck | None = None  # a scorer of tier 0 with its agreement model
 
     def signals_for(self, model: str) -> tuple[Signal, ...]:
         """The signals that judge ``model``'s answers (the scorer judges tier 0 only)."""
@@ -71,13 +73,19 @@ def _signals(settings: CascadeSettings) -> list[Signal]:
     if settings.function is not None:
         signals.append(FunctionCheck.load(settings.function))
     if settings.scorer_path is not None:
-        from thrifty.levers.cheaper.cascade.scorer import ScorerCheck, load_scorer
+        from thrifty.levers.cheaper.cascade.scorer import load_scorer
 
         scorer = load_scorer(Path(settings.scorer_path))
-        if scorer.cheap_model != settings.tiers[0]:
+        tier = [settings.tiers[0]]
+        if len(scorer.cheap_models) == 2:  # tier 0 and the agreement model, called together
+            tier.append(settings.agreement_model or settings.tiers[0])
+        paired = len(tier) == 1 or settings.agreement
+        if sorted(scorer.cheap_models) != sorted(tier) or not paired:
+            fitted = " and ".join(scorer.cheap_models)
+            ours = " with agreement from ".join(tier) if settings.agreement else tier[0]
             raise SignalError(
-                f"the scorer in {settings.scorer_path} was fitted on {scorer.cheap_model}'s "
-                f"answers, but tier 0 is {settings.tiers[0]}"
+                f"the scorer in {settings.scorer_path} was fitted on {fitted}'s answers, but "
+                f"tier 0 is {ours}"
             )
         signals.append(ScorerCheck(scorer, scorer.threshold_for(settings.target_quality)))
     elif settings.target_quality is not None:
@@ -116,6 +124,10 @@ def plan_for(
         timeout_s=settings.tier_timeout_s,
         stream_first_tier=settings.stream_first_tier,
         scorer_tier=tiers[0] if settings.scorer_path is not None else None,
+        pair_scorer=next(
+            (s for s in signals if isinstance(s, ScorerCheck) and len(s.scorer.cheap_models) == 2),
+            None,
+        ),
     )
 
 

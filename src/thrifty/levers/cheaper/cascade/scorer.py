@@ -3,16 +3,18 @@
 back here for live decisions.
 
 It is the evaluated strategy itself: the state of :class:`thrifty.eval.route.cascades.Cascade`
-(``scorer-cascade`` with a one-model cheap tier), whose confidence is the probability that
-the cheap answer is right, read from the prompt and the answer (text signs of a wrong answer
-and TF-IDF terms of both).  The file also holds the threshold fitted for each quality target
+(``scorer-cascade`` with a cheap tier of one model, or two called together), whose
+confidence is the probability that the accepted cheap answer is right, read from the prompt,
+the answers' agreement and the accepted answer (text signs of a wrong answer and TF-IDF terms
+of both).  The file also holds the threshold fitted for each quality target
 (a share of the strongest model's quality on the fitting rows); the task's
 ``target_quality`` picks one.  Needs the ``cascade`` extra (numpy, scikit-learn).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,6 +29,7 @@ if TYPE_CHECKING:
 FORMAT = "thrifty-cascade-scorer"
 VERSION = 1
 MAX_FILE_BYTES = 64 * 2**20
+MAX_CHEAP = 2  # the cheap tier: tier 0's model, and the agreement model alongside it
 
 
 def target_key(share: float) -> str:
@@ -36,22 +39,33 @@ def target_key(share: float) -> str:
 
 @dataclass(frozen=True)
 class FittedScorer:
-    cheap_model: str
+    cheap_models: tuple[str, ...]  # the cheap tier, in the fitted order (best on train first)
     strong_model: str
     thresholds: Mapping[str, float]  # target_key(share) -> threshold on P(right)
     state: ScorerState
 
-    def probability(self, prompt: str, answer: str) -> float:
-        """P(the cheap answer is right), as ``Cascade.decide_one`` computes it for a
-        one-model tier (agreement pattern [1], share 1, distinct 1, then text features)."""
+    def decide(self, prompt: str, answers: Sequence[str]) -> tuple[float, int]:
+        """P(the accepted answer is right) and which answer is accepted (its index in
+        :attr:`cheap_models`), as ``Cascade.decide_one`` computes them: the plurality final
+        answer (ties: the first), then the agreement pattern, the share agreeing, the share
+        of distinct answers and the accepted answer's text features."""
         import numpy as np
 
-        from thrifty.eval.route.answers import text_features
+        from thrifty.eval.route.answers import final_answer, text_features
         from thrifty.eval.route.routers import sigmoid
 
-        dense = np.array([1.0, 1.0, 1.0, *text_features(prompt, answer)])
-        logit = self.state.score_one(dense, prompt, answer)
-        return float(sigmoid(np.array([logit]))[0])
+        finals = [final_answer(text) for text in answers]
+        top, votes = Counter(finals).most_common(1)[0]
+        pick = finals.index(top)
+        agree = [float(final == top) for final in finals]
+        shape = [*agree, votes / len(finals), len(set(finals)) / len(finals)]
+        dense = np.array([*shape, *text_features(prompt, answers[pick])])
+        logit = self.state.score_one(dense, prompt, answers[pick])
+        return float(sigmoid(np.array([logit]))[0]), pick
+
+    def probability(self, prompt: str, answer: str) -> float:
+        """P(right) of a one-model tier's answer."""
+        return self.decide(prompt, [answer])[0]
 
     def threshold_for(self, share: float | None) -> float:
         if share is None:
@@ -126,8 +140,11 @@ def load_scorer(path: Path) -> FittedScorer:
         ) from None
     try:
         thresholds = {str(k): float(v) for k, v in data["thresholds"].items()}
+        cheap = tuple(str(m) for m in data["cheap_models"])
+        if not 1 <= len(cheap) <= MAX_CHEAP:
+            raise ValueError(f"{len(cheap)} cheap models")
         return FittedScorer(
-            cheap_model=str(data["cheap_model"]),
+            cheap_models=cheap,
             strong_model=str(data["strong_model"]),
             thresholds=thresholds,
             state=scorer_state(data["scorer"]),
@@ -137,7 +154,8 @@ def load_scorer(path: Path) -> FittedScorer:
 
 
 class ScorerCheck:
-    """The learned scorer as a signal: accept when P(right) reaches the threshold."""
+    """The learned scorer as a signal: accept when P(right) reaches the threshold.  A
+    scorer fitted on two cheap models judges both answers together (:meth:`judge_pair`)."""
 
     name = "scorer"
 
@@ -146,5 +164,10 @@ class ScorerCheck:
         self.threshold = threshold
 
     def judge(self, request: ChatRequest, answer: TierAnswer) -> Verdict:
-        p = self.scorer.probability(answer.prompt, answer.text)
-        return Verdict.of(p >= self.threshold, f"scorer {p:.3f} vs {self.threshold:.3f}")
+        return self.judge_pair([answer])[0]
+
+    def judge_pair(self, answers: Sequence[TierAnswer]) -> tuple[Verdict, int]:
+        """The verdict on the tier's answers (in :attr:`FittedScorer.cheap_models` order)
+        and the index of the one accepted."""
+        p, pick = self.scorer.decide(answers[0].prompt, [a.text for a in answers])
+        return Verdict.of(p >= self.threshold, f"scorer {p:.3f} vs {self.threshold:.3f}"), pick

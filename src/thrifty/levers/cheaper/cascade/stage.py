@@ -27,9 +27,9 @@ from typing import TYPE_CHECKING
 
 from thrifty.errors import ThriftyError
 from thrifty.levers.cheaper.cascade.agreement import agree
-from thrifty.levers.cheaper.cascade.answers import TierAnswer, read_answer
+from thrifty.levers.cheaper.cascade.answers import read_answer
 from thrifty.levers.cheaper.cascade.plan import CascadePlan, Plans, plans_for
-from thrifty.levers.cheaper.cascade.signals import judge_all
+from thrifty.levers.cheaper.cascade.signals import Verdict, judge_all
 from thrifty.streams import replay
 from thrifty.types import Call, ChatRequest, ChatResponse, Dialect, Handler, Stage, Step, Usage
 
@@ -176,27 +176,58 @@ class Cascade:
             and self.upstreams.dialect_of(model) in ("openai", None)
         )
         sent = held_request(request, model, logprobs)
-        if plan.agreement:
-            second = dataclasses.replace(sent, model=plan.agreement_model or model)
-            (response, why), (other, _) = await asyncio.gather(
-                self._attempt(sent, ledger), self._attempt(second, ledger)
-            )
-            if other is not None:
-                ledger.calls.extend(paid(other))
-        else:
+        if not plan.agreement:
             response, why = await self._attempt(sent, ledger)
-            other = None
-        if response is None:
-            ledger.note(index, model, why)
+            if response is None:
+                ledger.note(index, model, why)
+                return None
+            answer = read_answer(sent, response.dialect, response.body or {}, model)
+            verdict = judge_all(plan.signals_for(model), sent, answer)
+            return self._verdict(request, index, model, ledger, response, verdict, logprobs)
+        second = dataclasses.replace(sent, model=plan.agreement_model or model)
+        (response, why), (other, other_why) = await asyncio.gather(
+            self._attempt(sent, ledger), self._attempt(second, ledger)
+        )
+        if response is None or other is None:
+            for made in (response, other):
+                if made is not None:
+                    ledger.calls.extend(paid(made))
+            ledger.note(index, model, why or f"agreement call {other_why}")
             return None
         answer = read_answer(sent, response.dialect, response.body or {}, model)
-        verdict = judge_all(plan.signals_for(model), sent, answer)
-        if verdict.accept and plan.agreement:
-            second_answer = self._answer_of(sent, other)
-            verdict = dataclasses.replace(
-                agree(answer, second_answer),
-                reason=f"{verdict.reason}, {agree(answer, second_answer).reason}",
+        second_answer = read_answer(second, other.dialect, other.body or {}, second.model)
+        if plan.pair_scorer is not None and index == 0:
+            # the scorer reads both answers, and may keep the second one
+            verdict, pick = plan.pair_scorer.judge_pair(
+                [answer, second_answer]
+                if plan.pair_scorer.scorer.cheap_models[0] == model
+                else [second_answer, answer]
             )
+            if plan.pair_scorer.scorer.cheap_models[pick] != model:
+                response, other, answer = other, response, second_answer
+            others = [s for s in plan.signals if s.name != "scorer"]
+            if verdict.accept:
+                rest = judge_all(others, sent, answer)
+                verdict = Verdict(rest.accept, f"{verdict.reason}, {rest.reason}")
+        else:
+            verdict = judge_all(plan.signals_for(model), sent, answer)
+            if verdict.accept:
+                agreed = agree(answer, second_answer)
+                verdict = Verdict(agreed.accept, f"{verdict.reason}, {agreed.reason}")
+        ledger.calls.extend(paid(other))
+        return self._verdict(request, index, response.model, ledger, response, verdict, logprobs)
+
+    def _verdict(
+        self,
+        request: ChatRequest,
+        index: int,
+        model: str,
+        ledger: Ledger,
+        response: ChatResponse,
+        verdict: Verdict,
+        logprobs: bool,
+    ) -> ChatResponse | None:
+        """The held answer served as the app asked (accepted), or booked and dropped."""
         if not verdict.accept:
             ledger.calls.extend(paid(response))
             ledger.note(index, model, f"refused ({verdict.reason})")
@@ -207,12 +238,6 @@ class Cascade:
         if not request.stream:
             return response
         return self._as_stream(request, response)
-
-    @staticmethod
-    def _answer_of(sent: ChatRequest, response: ChatResponse | None) -> TierAnswer | None:
-        if response is None or response.body is None:
-            return None
-        return read_answer(sent, response.dialect, response.body, response.model)
 
     @staticmethod
     def _as_stream(request: ChatRequest, held: ChatResponse) -> ChatResponse:
