@@ -43,3 +43,11 @@ def test_a_damaged_model_file_is_refused(monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.setattr(embedder_module, "MODEL_SHA256", "0" * 64)
     with pytest.raises(EmbedderUnavailable, match="not the expected model"):
         MiniLMEmbedder().embed(["hello"])
+
+
+def test_a_text_alone_embeds_as_it_does_in_a_batch(minilm: MiniLMEmbedder) -> None:
+    """One text is encoded on its own path (no batch, no padding): same vector."""
+    text = "How do I reset my password?"
+    alone = minilm.embed([text])[0]
+    batched = minilm.embed([text, "A much longer question that pads the first one in its batch"])
+    assert float(alone @ batched[0]) > 1 - 1e-5

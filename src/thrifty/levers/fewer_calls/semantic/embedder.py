@@ -69,7 +69,11 @@ class MiniLMEmbedder:
         session, tokenizer = self._load()
         if not texts:
             return np.zeros((0, self.dimensions), dtype=np.float32)
-        encoded = tokenizer.encode_batch(list(texts))
+        # One text (a lookup) is encoded on this thread: encode_batch hands even one text to
+        # its thread pool, 0.15 ms more of CPU than the text takes.
+        encoded = (
+            [tokenizer.encode(texts[0])] if len(texts) == 1 else tokenizer.encode_batch(list(texts))
+        )
         ids = np.array([e.ids for e in encoded], dtype=np.int64)
         mask = np.array([e.attention_mask for e in encoded], dtype=np.int64)
         states = session.run(
