@@ -23,7 +23,7 @@ from typing import Any, Literal, Protocol
 import aiohttp
 import orjson
 
-from thrifty.errors import UpstreamError
+from thrifty.errors import UpstreamError, redact
 from thrifty.providers import HttpPool
 from thrifty.providers.anthropic import ANTHROPIC_VERSION
 from thrifty.types import JSON
@@ -77,8 +77,16 @@ class BatchAPI(Protocol):
 class ProviderHttp:
     """One provider's base URL and key, for the batch endpoints (never logged)."""
 
-    def __init__(self, pool: HttpPool, base_url: str, headers: dict[str, str], name: str) -> None:
+    def __init__(
+        self,
+        pool: HttpPool,
+        base_url: str,
+        headers: dict[str, str],
+        name: str,
+        key: str | None = None,
+    ) -> None:
         self._pool = pool
+        self._key = key
         self._base = base_url.rstrip("/")
         self._headers = headers
         self.name = name
@@ -102,7 +110,7 @@ class ProviderHttp:
             ) as response:
                 content = await response.read()
                 if response.status >= 400:
-                    text = content[:300].decode("utf-8", "replace")
+                    text = redact(content[:300].decode("utf-8", "replace"), self._key)
                     raise BatchUpstreamError(
                         f"{self.name} {method} {path}: HTTP {response.status}: {text}",
                         status=response.status,
@@ -146,7 +154,7 @@ OPENAI_ENDED = {"completed", "failed", "expired", "cancelled"}
 class OpenAIBatchAPI:
     def __init__(self, pool: HttpPool, base_url: str, api_key: str | None, name: str) -> None:
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        self.http = ProviderHttp(pool, base_url, headers, name)
+        self.http = ProviderHttp(pool, base_url, headers, name, api_key)
 
     @staticmethod
     def _job(batch: JSON) -> RemoteJob:
@@ -238,7 +246,7 @@ class AnthropicBatchAPI:
         headers = {"anthropic-version": ANTHROPIC_VERSION}
         if api_key:
             headers["x-api-key"] = api_key
-        self.http = ProviderHttp(pool, base_url, headers, name)
+        self.http = ProviderHttp(pool, base_url, headers, name, api_key)
 
     @staticmethod
     def _job(batch: JSON) -> RemoteJob:
