@@ -124,6 +124,11 @@ class _OpenAIStream:
         data = event.data
         response = self._response
         if data is None:  # [DONE]
+            if not self._usage.seen and self._provider.settings.local:
+                # A local server that does not count (llama-cpp-python ignores
+                # include_usage) is $0 whatever the count: an estimate cannot misprice the
+                # call, and keeps its row priced.  Booked before the final batch goes on.
+                self._deltas.book(response, self._prompt)
             self.complete = True
             response.stream_complete = True
             if self._translator is not None:
@@ -157,13 +162,12 @@ class _OpenAIStream:
         """Without the usage chunk (and before ``[DONE]``), book an estimate: the prompt
         from the request text, the output from the deltas seen.  A stream that reached
         ``[DONE]`` without usage (a server that ignores ``include_usage``) stays
-        unreported: nothing was cut, the server just does not count.  But for a local
-        server (``local = true``: $0 whatever the count, as llama-cpp-python's server
-        streams), where an estimate cannot misprice the call and keeps the row priced."""
+        unreported: nothing was cut, the server just does not count (a local server's
+        was estimated at ``[DONE]``)."""
         if self._settled:
             return
         self._settled = True
-        if self._usage.seen or (self.complete and not self._provider.settings.local):
+        if self._usage.seen or self.complete:
             return
         self._deltas.book(self._response, self._prompt)
 
