@@ -8,7 +8,6 @@ from the provider's, the subclass translates at this boundary, so the returned
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import time
 from collections.abc import AsyncGenerator, Mapping
@@ -340,7 +339,6 @@ class BaseProvider:
         disconnects = 0
         for attempt in range(1, _MAX_UNSENT_ATTEMPTS + 1):
             try:
-                # A stream's headers come as soon as the upstream accepts the request.
                 if not stream:  # the whole exchange, answer included, within timeout_s
                     return await self._pool.http1().request(
                         "POST",
@@ -350,15 +348,16 @@ class BaseProvider:
                         connect_timeout_s=self._connect_timeout_s,
                         total_timeout_s=self.settings.timeout_s,
                     )
-                async with asyncio.timeout(self._first_byte_timeout_s):
-                    return await self._pool.http1().request(
-                        "POST",
-                        url,
-                        payload,
-                        headers,
-                        connect_timeout_s=self._connect_timeout_s,
-                        total_timeout_s=self.settings.stream_timeout_s,
-                    )
+                # A stream's head comes as soon as the upstream accepts the request.
+                return await self._pool.http1().request(
+                    "POST",
+                    url,
+                    payload,
+                    headers,
+                    connect_timeout_s=self._connect_timeout_s,
+                    total_timeout_s=self.settings.stream_timeout_s,
+                    head_timeout_s=self._first_byte_timeout_s,
+                )
             except ServerDisconnected as exc:
                 disconnects += 1
                 # A kept-alive connection closed by the server as it sat idle (stale: after

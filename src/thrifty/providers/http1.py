@@ -316,8 +316,11 @@ class Http1Pool:
         *,
         connect_timeout_s: float | None,
         total_timeout_s: float | None,
+        head_timeout_s: float | None = None,
     ) -> Response:
-        """Send one request and return once the answer's head has arrived (or raise)."""
+        """Send one request and return once the answer's head has arrived (or raise
+        ``TimeoutError`` past ``head_timeout_s``, or ``total_timeout_s``, the bound of the
+        whole exchange, body included)."""
         origin, prefix = self._target(url)
         head = [method.encode("ascii"), prefix]
         for name, value in headers.items():
@@ -325,8 +328,14 @@ class Http1Pool:
         head.append(b"Content-Length: %d\r\n\r\n" % len(body))
         raw = b"".join(head) + body
         loop = asyncio.get_running_loop()
-        deadline = None if total_timeout_s is None else loop.time() + total_timeout_s
-        async with asyncio.timeout_at(deadline):
+        now = loop.time()
+        deadline = None if total_timeout_s is None else now + total_timeout_s
+        head_by = deadline
+        if head_timeout_s is not None:  # the answer's head is due sooner than its end
+            head_by = (
+                now + head_timeout_s if deadline is None else min(deadline, now + head_timeout_s)
+            )
+        async with asyncio.timeout_at(head_by):
             connection = await self._connection(origin, connect_timeout_s)
             try:
                 await connection.send(raw)
