@@ -87,3 +87,24 @@ async def test_anthropic_deferred_request_and_bad_ones(
         assert anthropic.types.Message.model_validate(answer.json()).usage.service_tier == "batch"
         missing = await http.get("/v1/thrifty/deferred/tb_nothing")
         assert missing.status_code == 404
+
+
+async def test_bad_deferred_requests_are_400s(gateway: tuple[RunningServer, Thrifty]) -> None:
+    server, thrifty = gateway
+    url = "/v1/chat/completions"
+    good = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "x"}]}
+    async with httpx.AsyncClient(base_url=server.url) as http:
+        broken = await http.post(
+            url, content=b"{", headers={**DEFER, "content-type": "application/json"}
+        )
+        assert broken.status_code == 400 and "not valid JSON" in broken.text
+        unknown = await http.post(url, json={**good, "model": "nobody-serves-this"}, headers=DEFER)
+        assert unknown.status_code == 400 and "unknown model" in unknown.text
+        task = await http.post(url, json=good, headers={**DEFER, "x-thrifty-task": "bad task!"})
+        assert task.status_code == 400 and "x-thrifty-task" in task.text
+        accepted = await http.post(url, json=good, headers=DEFER)
+        assert accepted.status_code == 202
+        tenant = await http.get(accepted.json()["result_url"], headers={"x-thrifty-tenant": "a b"})
+        assert tenant.status_code == 400
+    (row,) = thrifty.ledger.rows()  # the accepted one (the simulator answers at once)
+    assert row.status == 200 and row.endpoint == "batch"  # refused requests are not booked

@@ -43,6 +43,7 @@ from thrifty.batch.service import api_for, runtime_parts
 from thrifty.errors import BadRequest, NotFound, PayloadTooLarge, ThriftyError
 from thrifty.gateway.wire_errors import error_body, error_headers
 from thrifty.pipeline import accountant_for
+from thrifty.requests import check_label
 from thrifty.runtime import Thrifty, tenant_of
 from thrifty.types import Dialect
 
@@ -93,7 +94,10 @@ class DeferredRequests:
         headers = request.headers
         auth = headers.get("authorization", "")
         key = auth[7:].strip() if auth[:7].lower() == "bearer " else headers.get("x-api-key")
-        return tenant_of(headers.get(self._tenant_header), key or None)
+        named = headers.get(self._tenant_header)
+        if named is not None:
+            check_label(f"the {self._tenant_header} header", named)
+        return tenant_of(named, key or None)
 
     async def submit(self, scope: Scope, receive: Receive, send: Send, dialect: Dialect) -> None:
         request = Request(scope, receive)
@@ -117,6 +121,8 @@ class DeferredRequests:
         field = "params" if dialect == "anthropic" else "body"
         line = orjson.dumps({"custom_id": "request", field: body})
         task = request.headers.get(self._task_header)
+        if task is not None:
+            check_label(f"the {self._task_header} header", task)
         await self._thrifty.start()
         async with self._lock, Batches.of(self._thrifty) as batches:
             submitted = await batches.submit([line], task=task, tenant=self._tenant(request))
@@ -133,20 +139,23 @@ class DeferredRequests:
         return _json(answer, 202, {"location": url})
 
     async def result(self, request: Request) -> Response:
-        submission_id: str = request.path_params["submission_id"]
         dialect: Dialect = "anthropic" if "anthropic-version" in request.headers else "openai"
+        try:
+            return await self._result(request, request.path_params["submission_id"])
+        except ThriftyError as exc:
+            return _error(dialect, exc)
+
+    async def _result(self, request: Request, submission_id: str) -> Response:
+        tenant = self._tenant(request)
         await self._thrifty.start()
         async with self._lock, Batches.of(self._thrifty) as batches:
-            try:
-                item = self._item(batches, submission_id, self._tenant(request))
-            except NotFound as exc:
-                return _error(dialect, exc)
+            item = self._item(batches, submission_id, tenant)
             if item.booked:
                 return _answer(item)
             if time.monotonic() - self._last_poll >= self._interval:
                 self._last_poll = time.monotonic()
                 await batches.runner.step()
-            item = self._item(batches, submission_id, self._tenant(request))
+            item = self._item(batches, submission_id, tenant)
         if item.booked:
             return _answer(item)
         progress = {"id": submission_id, "object": "thrifty.deferred", "status": item.state}
