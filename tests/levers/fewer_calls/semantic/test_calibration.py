@@ -10,6 +10,7 @@ import pytest
 from thrifty.errors import ConfigError
 from thrifty.levers.fewer_calls.semantic.calibration import (
     DEFAULT_THRESHOLDS,
+    Z_95,
     Tally,
     calibrate,
     threshold_for,
@@ -36,7 +37,7 @@ def test_calibrate_picks_the_lowest_threshold_whose_upper_bound_fits() -> None:
     sims = [0.99 - i * 0.0005 for i in range(200)]
     sims += [0.885 - i * 0.005 for i in range(20)]
     same = [True] * 200 + [False] * 20
-    chosen = calibrate(sims, same, [0.02, 0.05], min_hits=30)
+    chosen = calibrate(sims, same, [0.02, 0.05], min_hits=30, z=Z_95)
     # Every threshold down to 0.8905 keeps 0 wrong in 200 (upper 0.0188 <= 0.02); the first
     # wrong pair (0.885) brings 1/201 (upper 0.0276): over 2%, within 5%.
     assert chosen[0.02] == pytest.approx(sims[199])
@@ -48,7 +49,7 @@ def test_calibrate_picks_the_lowest_threshold_whose_upper_bound_fits() -> None:
 def test_calibrate_says_none_when_no_threshold_meets_the_target() -> None:
     sims = [0.9, 0.8, 0.7] * 20
     same = [False, True, True] * 20
-    assert calibrate(sims, same, [0.01], min_hits=30) == {0.01: None}
+    assert calibrate(sims, same, [0.01], min_hits=30, z=Z_95) == {0.01: None}
 
 
 def test_calibrate_never_splits_equal_similarities() -> None:
@@ -56,7 +57,7 @@ def test_calibrate_never_splits_equal_similarities() -> None:
     # first 30 of them would look clean (0/60); a threshold takes all 40 (10/70, upper 0.24).
     sims = [0.95] * 30 + [0.9] * 40
     same = [True] * 60 + [False] * 10
-    assert calibrate(sims, same, [0.2], min_hits=30) == {0.2: 0.95}
+    assert calibrate(sims, same, [0.2], min_hits=30, z=Z_95) == {0.2: 0.95}
 
 
 def test_calibrate_rejects_bad_input() -> None:
@@ -118,14 +119,23 @@ def test_calibrate_stops_at_the_first_threshold_that_fails() -> None:
     sims = [0.999 - i * 0.0001 for i in range(440)]
     same = [True, False] * 6 + [True] * 28 + [True] * 400
     assert wilson_bounds(6, 440)[1] <= 0.05
-    assert calibrate(sims, same, [0.05, 0.3], min_hits=30)[0.05] is None
+    assert calibrate(sims, same, [0.05, 0.3], min_hits=30, z=Z_95)[0.05] is None
     # At 40% every threshold's bound fits (6 of the first 30: 0.373): the lowest is taken.
-    assert calibrate(sims, same, [0.4], min_hits=30) == {0.4: pytest.approx(sims[-1])}
+    assert calibrate(sims, same, [0.4], min_hits=30, z=Z_95) == {0.4: pytest.approx(sims[-1])}
 
 
 def test_a_target_is_tested_from_as_many_pairs_as_it_needs() -> None:
     # 0 wrong among n has the upper bound z^2 / (n + z^2): within 2% from n = 189 on.
     assert wilson_bounds(0, 188)[1] > 0.02 >= wilson_bounds(0, 189)[1]
     sims = [1 - i * 0.0001 for i in range(189)]
-    assert calibrate(sims, [True] * 189, [0.02]) == {0.02: pytest.approx(sims[-1])}
-    assert calibrate(sims[:188], [True] * 188, [0.02]) == {0.02: None}
+    assert calibrate(sims, [True] * 189, [0.02], z=Z_95) == {0.02: pytest.approx(sims[-1])}
+    assert calibrate(sims[:188], [True] * 188, [0.02], z=Z_95) == {0.02: None}
+
+
+def test_calibration_bounds_at_99_percent_by_default() -> None:
+    # 2 wrong among the 150 most similar pairs: 95% upper bound 0.047, 99% upper 0.063.
+    sims = [1 - i * 0.0001 for i in range(150)]
+    same = [False, False] + [True] * 148
+    assert wilson_bounds(2, 150)[1] <= 0.05 < wilson_bounds(2, 150, 2.575829)[1]
+    assert calibrate(sims, same, [0.05], min_hits=150, z=Z_95) == {0.05: pytest.approx(sims[-1])}
+    assert calibrate(sims, same, [0.05], min_hits=150) == {0.05: None}
