@@ -25,6 +25,6 @@ class SimConfig:
     openai_cache_min_tokens: int = 1024
     anthropic_cache_min_tokens: int = 1024
     cache_max_entries: int = 100_000
-    batch_duration_s: float = 60.0
+    batch_duration_s: float = 2.0
     batch_window_s: float = 86_400.0
     batch_time_scale: float = 1.0
