@@ -30,6 +30,7 @@ _LABEL = re.compile(
 )
 _SENTENCE_END = re.compile(r"[.!?][\"')\]]*$")
 _ENDINGS = frozenset(".!?\"')]")
+_ENDS = tuple(_ENDINGS)
 
 
 def _key(text: str) -> str:
@@ -66,6 +67,12 @@ class Deduper:
     def text(self, text: str, where: str) -> str:
         lines = text.split("\n")
         code = _code_lines(text, fences(text))
+        # Lines that could be instructions (a sentence's end, five words): a cheap first cut.
+        candidates = {
+            i
+            for i, line in enumerate(lines)
+            if line.rstrip().endswith(_ENDS) and line.count(" ") >= MIN_WORDS - 1
+        }
         removed: set[int] = set()
         found: list[Removal] = []
         for first, last in _paragraphs(lines, code):
@@ -84,7 +91,9 @@ class Deduper:
                     self._paragraphs[key] = where
             cut = 0
             for index in block:
-                if index not in code and self._repeats(lines[index], where, found):
+                if index not in candidates or index in code:
+                    continue
+                if self._repeats(lines[index], where, found):
                     removed.add(index)
                     cut += 1
             if cut == len(block):
@@ -100,7 +109,7 @@ class Deduper:
 
     def _repeats(self, line: str, where: str, found: list[Removal]) -> bool:
         """Whether ``line`` is an instruction said before (noted), else remember it."""
-        if line.count(" ") < MIN_WORDS - 1 or not _is_instruction(line):
+        if not _is_instruction(line):
             return False
         key = _key(line)
         seen = self._lines.get(key)
@@ -126,7 +135,7 @@ def _paragraphs(lines: Sequence[str], code: set[int]) -> list[tuple[int, int]]:
     out: list[tuple[int, int]] = []
     first = -1
     for index, line in enumerate(lines):
-        if not line.strip() and index not in code:
+        if (not line or line.isspace()) and index not in code:
             if first >= 0:
                 out.append((first, index - 1))
                 first = -1
