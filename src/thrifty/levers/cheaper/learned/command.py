@@ -66,7 +66,14 @@ def _records(args: argparse.Namespace) -> tuple[str, list[RouteRecord]]:
     return loaded.name, loaded.records
 
 
-def _evaluate(name: str, records: list[RouteRecord], args: argparse.Namespace) -> str:
+def evaluate(
+    name: str,
+    records: list[RouteRecord],
+    args: argparse.Namespace,
+    seen: dict[str, Any] | None = None,
+) -> str:
+    """The table of the router against static routing on ``records``' test rows (or
+    ``args.splits`` random halves); ``seen`` may hold the prompts' embeddings already."""
     from thrifty.eval.route.evaluate import SplitResult, evaluate_split, random_halves
     from thrifty.eval.route.report import DatasetRun, format_table, report_json
     from thrifty.eval.route.strategies import AlwaysModel, BestStatic, Strategy
@@ -80,7 +87,7 @@ def _evaluate(name: str, records: list[RouteRecord], args: argparse.Namespace) -
     else:
         pairs = [random_halves(len(records), args.seed + k) for k in range(args.splits)]
     splits: list[SplitResult] = []
-    seen: dict[str, Any] = {}
+    seen = {} if seen is None else seen
     for index, (train_rows, test_rows) in enumerate(pairs):
         print(f"{name}: evaluating split {index + 1}/{len(pairs)}", file=sys.stderr)
         strategies: list[Strategy] = [
@@ -110,7 +117,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         name, records = _records(args)
         if args.evaluate:
-            print(_evaluate(name, records, args))
+            print(evaluate(name, records, args))
         split = {r.split for r in records}
         rows = [r for r in records if r.split == "train"] if "train" in split else records
         if len(rows) < 10:

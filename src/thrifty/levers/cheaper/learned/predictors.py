@@ -78,8 +78,12 @@ class EmbeddingRouter(PromptRouter):
 
     def _train(self, train: OutcomeTable) -> object:
         features, targets = self.vectors(train.prompts), train.scores[:, self.candidates]
+        # A unit vector's coordinates are ~1/sqrt(dimensions) each: scikit-learn's default
+        # C = 1 on them shrinks every weight to nothing and the router predicts a constant.
+        # C = dimensions is C = 1 on coordinates of unit scale.
+        strength = float(self.embedder.dimensions)
         fitted = [
-            fit_logistic(features, (targets[:, k] >= CORRECT).astype(float))
+            fit_logistic(features, (targets[:, k] >= CORRECT).astype(float), c=strength)
             for k in range(len(self.candidates))
         ]
         weights = np.stack([w for w, _ in fitted], axis=1)
