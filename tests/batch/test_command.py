@@ -131,3 +131,26 @@ def test_estimate_prints_both_prices_and_names_unpriced_lines(
     assert main(["batch", "estimate", str(requests), "--config", str(config)]) == 0
     text_out = capsys.readouterr().out
     assert "interactive: $" in text_out and "line 3 (c): mystery-model" in text_out
+
+
+def test_submit_on_the_built_in_simulator_says_to_wait(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "thrifty.toml"
+    config.write_text(
+        f'simulate = true\n[ledger]\npath = "{tmp_path / "ledger.db"}"\n'
+        "[batch]\npoll_interval_s = 0.05\n"
+    )
+    requests = write(tmp_path, openai_line("a", "x"))
+    assert main(["batch", "submit", str(requests), "--config", str(config)]) == 0
+    out, err = capsys.readouterr()
+    first = out.strip()
+    assert "use --wait" in err
+    assert main(["batch", "submit", str(requests), "--wait", "--config", str(config)]) == 0
+    err = capsys.readouterr().err
+    assert "use --wait" not in err and "100%" in err
+    # The first submission's job died with its simulator: a later poller finds it unknown
+    # (404) and sends its item again, to the simulator of the day.
+    assert main(["batch", "status", first, "--wait", "--config", str(config)]) == 0
+    rows = LedgerStore(tmp_path / "ledger.db").rows()
+    assert len(rows) == 2 and all(r.status == 200 and r.cost_usd for r in rows)

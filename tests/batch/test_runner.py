@@ -206,3 +206,18 @@ async def test_a_cancelled_submission_in_a_job_not_yet_sent_is_left_out(
     assert [i.state for i in queue.results("tb_1")] == ["cancelled", "cancelled"]
     assert [i.state for i in queue.results("tb_2")] == ["succeeded"]
     assert len(ledger.rows()) == 3
+
+
+async def test_a_job_the_provider_forgot_is_sent_again(
+    queue: BatchQueue, ledger: LedgerStore
+) -> None:
+    api = ScriptedAPI()
+    api.retrieve_errors = [404]
+    poller = runner(queue, api, ledger)
+    add(queue, 1)
+    for _ in range(3):
+        await poller.step()
+    assert api.created == [["t1"], ["t1"]]
+    (item,) = queue.results("tb_1")
+    assert (item.state, item.attempts) == ("succeeded", 2)
+    assert len(ledger.rows()) == 1

@@ -37,6 +37,7 @@ from thrifty.batch.upstream import BatchAPI, BatchUpstreamError, RemoteJob, Resu
 log = logging.getLogger("thrifty.batch")
 RETRYABLE = frozenset({408, 409, 429, 500, 502, 503, 504, 529})
 BOOK_CHUNK = 500
+MISSING = "missing"  # remote_status of a job the provider answers 404 for
 
 Observer = Callable[[str, str], None]  # (event, job or submission id)
 Notify = Callable[[str, dict[str, int]], Awaitable[None]]  # (submission, counts)
@@ -91,6 +92,10 @@ class BatchRunner:
             refused = 400 <= exc.status < 500 and exc.status not in RETRYABLE
             if job.state in ("queued", "uploaded", "creating") and refused:
                 self._fail_job(job, exc.message)
+            elif job.state == "in_progress" and exc.status == 404:
+                # The provider no longer knows the job (deleted, or another account): its
+                # items are sent again, like the lines of a job that lost them.
+                self.queue.update_job(job.id, state="ended", remote_status=MISSING)
 
     # -- planning ------------------------------------------------------------------------
 
@@ -188,7 +193,10 @@ class BatchRunner:
         assert job.remote_id is not None
         refs = orjson.loads(job.output_refs or "{}")
         remote = RemoteJob(job.remote_id, job.remote_status or "", True, refs)
-        lines = {line.custom_id: line for line in await self.apis[job.provider].results(remote)}
+        found = (
+            [] if job.remote_status == MISSING else await self.apis[job.provider].results(remote)
+        )
+        lines = {line.custom_id: line for line in found}
         cancelled = self.queue.cancelled_submissions()
         outcomes: list[Outcome] = []
         kept: list[tuple[ItemRow, bytes]] = []

@@ -158,6 +158,11 @@ class Batches:
         return cls(runtime_parts(thrifty), thrifty.pool, simulator_url=thrifty.simulator_url, **kw)
 
     @property
+    def simulated(self) -> bool:
+        """The runtime's in-process simulator stands in for the providers."""
+        return self._simulator_url is not None
+
+    @property
     def runner(self) -> BatchRunner:
         if self._runner is None:
             raise RuntimeError("Batches is not open (async with Batches(...))")

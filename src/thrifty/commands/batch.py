@@ -123,6 +123,12 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             return 1
         await batches.runner.step()  # create the provider jobs now
         print(submitted.handle.id)
+        if batches.simulated and not args.wait:
+            print(
+                "note: the built-in simulator ran these jobs and stops with this command; "
+                "use --wait, or run `thrifty sim` and point the base URLs at it",
+                file=sys.stderr,
+            )
         if args.wait:
             await _follow(submitted.handle, interval, sys.stderr)
         return 0
