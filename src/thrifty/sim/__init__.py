@@ -5,7 +5,9 @@ caching, and fault injection.  Used as default upstream, in tests and in benchma
 Routes: ``POST /v1/chat/completions``, ``/v1/responses``, ``/v1/embeddings`` and
 ``/v1/completions`` (OpenAI; legacy completions default to ``max_tokens`` 16, as OpenAI's do),
 ``POST /v1/messages`` and ``/v1/messages/count_tokens`` (Anthropic), ``GET /v1/models``
-(Anthropic list shape when an ``anthropic-version`` header is sent), ``GET /health``; admin:
+(Anthropic list shape when an ``anthropic-version`` header is sent), ``GET /health``; the
+Batch APIs, OpenAI ``/v1/files`` + ``/v1/batches`` and Anthropic ``/v1/messages/batches``
+(:mod:`thrifty.sim.batch_jobs`, docs/batch.md); admin:
 ``GET|POST|DELETE /_sim/faults``, ``GET|DELETE /_sim/stats``, ``DELETE /_sim/cache``.
 
 Answers: OpenAI ``n`` gives n distinct choices (usage counts them all).  Offered function
