@@ -91,3 +91,20 @@ async def test_exploration_tallies_and_entry_outcomes_survive_a_restart(tmp_path
         store.close()
     assert (query, agreed, wrong) == (CACHED, 2, 0)  # both explorations vouched for it
     assert 0.85 <= lowest < 1
+
+
+async def test_a_streamed_coalescable_exploration_books_its_judge(tmp_path: Path) -> None:
+    """Temperature 0: the request goes through coalescing's shared stream, and the judge
+    call made at the stream's end still reaches the request's ledger row."""
+    async with Thrifty(settings(tmp_path), environ={}) as thrifty:
+        await thrifty.chat({**ask(CACHED), "temperature": 0}, task="faq")
+        streamed = await thrifty.chat(
+            {**ask(REWORDED), "temperature": 0, "stream": True}, task="faq"
+        )
+        assert streamed.stream is not None
+        async for _ in streamed.stream:
+            pass
+        rows = thrifty.ledger.rows()
+    assert streamed.headers["semantic-cache"] == "explore"
+    assert [c.call.lever for c in rows[1].calls] == ["semantic_cache", None]
+    assert rows[1].savings["semantic_cache"] < 0
