@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from thrifty.levers.fewer_tokens.compress.report import Removal
 from thrifty.levers.fewer_tokens.compress.spans import fences
 
+Seen = tuple[dict[str, str], dict[str, str]]  # paragraphs and lines: where first seen
 MIN_PARAGRAPH = 40
 MIN_WORDS = 5
 _LABEL = re.compile(
@@ -54,14 +55,22 @@ class Deduper:
     """Remembers what the prompt said so far; :meth:`text` returns a text without what
     repeats it, and notes each removal."""
 
-    def __init__(self, seen: tuple[dict[str, str], dict[str, str]] | None = None) -> None:
+    def __init__(self, seen: Seen | None = None) -> None:
+        self._given = seen
         paragraphs, lines = seen if seen is not None else ({}, {})
         self._paragraphs: dict[str, str] = dict(paragraphs)  # key -> where first seen
         self._lines: dict[str, str] = dict(lines)
         self.removals: list[Removal] = []
 
-    def seen(self) -> tuple[dict[str, str], dict[str, str]]:
-        """A copy of what it remembers (for :class:`Deduper` ``(seen)`` to go on from)."""
+    def seen(self) -> Seen:
+        """What it remembers (for ``Deduper(seen)`` to go on from): the very ``seen`` it
+        was given if it learnt nothing since, else a copy."""
+        given = self._given
+        if given is not None and (len(given[0]), len(given[1])) == (
+            len(self._paragraphs),
+            len(self._lines),
+        ):
+            return given
         return dict(self._paragraphs), dict(self._lines)
 
     def text(self, text: str, where: str) -> str:

@@ -77,7 +77,10 @@ def _transform(
         if done is None:
             done = _slot(texts[index], slot, settings, seen)
             if memo is not None:
-                memo.put(key, done, len(texts[index]) + len(done.text))
+                size = len(texts[index]) + len(done.text)
+                if done.seen is not seen:  # a new snapshot of what deduplication knows
+                    size += sum(map(len, done.seen[0])) + sum(map(len, done.seen[1]))
+                memo.put(key, done, size)
         texts[index], seen = done.text, done.seen
         removals += done.removals
     for index, slot in enumerate(found):
