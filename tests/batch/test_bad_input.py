@@ -9,6 +9,7 @@ import pytest
 from tests.batch.conftest import Harness, anthropic_line, openai_line, submissions
 from thrifty.batch import Batches, limits
 from thrifty.batch.lines import parse_lines
+from thrifty.errors import BadRequest
 
 BAD = [
     openai_line("ok1", "fine"),
@@ -101,3 +102,11 @@ def test_jobs_are_cut_within_lines_and_bytes() -> None:
     assert [[s.size for s in job] for job in jobs] == [[100, 100, 100], [100, 600], [600, 10]]
     for job in jobs:
         assert len(job) <= 3 and sum(s.size + limits.LINE_OVERHEAD for s in job) <= 2000
+
+
+async def test_task_and_tenant_must_be_labels(harness: Harness) -> None:
+    async with harness.runtime() as thrifty, Batches.of(thrifty) as batches:
+        for bad in ({"task": "no spaces"}, {"tenant": "x" * 500}):
+            with pytest.raises(BadRequest):
+                await batches.submit([openai_line("a", "x")], **bad)
+    assert submissions(harness.sim) == 0

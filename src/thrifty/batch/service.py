@@ -37,6 +37,7 @@ from thrifty.errors import NotFound
 from thrifty.pipeline import Parts, accountant_for
 from thrifty.pricing import PriceBook
 from thrifty.providers import HttpPool
+from thrifty.requests import check_label
 from thrifty.types import Dialect
 
 if TYPE_CHECKING:
@@ -220,6 +221,9 @@ class Batches:
     ) -> Submitted:
         """Queue the valid lines (nothing is sent until the poller runs); the bad ones are
         named in ``report()``.  Items the exact cache answers are final at once."""
+        for what, label in (("task", task), ("tenant", tenant)):
+            if label is not None:
+                check_label(f"the {what}", label)
         parsed = self.check(lines)
         if not parsed.items:
             return Submitted(None, parsed)
