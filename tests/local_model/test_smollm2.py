@@ -69,6 +69,35 @@ async def oai(gateway: Gateway) -> AsyncIterator[openai.AsyncOpenAI]:
         yield sdk
 
 
+async def ask(
+    oai: openai.AsyncOpenAI, *, content: str = ASK_CITY, max_tokens: int = 64, **request: Any
+) -> Any:
+    """A chat request of task ``extract`` for gpt-4o-mini, temperature 0: the raw response."""
+    return await oai.chat.completions.with_raw_response.create(
+        model="gpt-4o-mini",
+        messages=[{"role": "user", "content": content}],
+        max_tokens=max_tokens,
+        temperature=0,
+        extra_headers=TASK,
+        **request,
+    )
+
+
+def ask_streamed(
+    oai: openai.AsyncOpenAI, *, content: str = ASK_CITY, max_tokens: int = 64, **request: Any
+) -> Any:
+    """The same, streamed (``async with``)."""
+    return oai.chat.completions.with_streaming_response.create(
+        model="gpt-4o-mini",
+        messages=[{"role": "user", "content": content}],
+        max_tokens=max_tokens,
+        temperature=0,
+        stream=True,
+        extra_headers=TASK,
+        **request,
+    )
+
+
 def mini_baseline(row: LedgerRow) -> Decimal:
     usage = row.baseline_usage
     assert usage is not None
@@ -92,13 +121,7 @@ def check_booking(row: LedgerRow, outcome: str) -> None:
 async def test_a_plain_chat_is_answered_by_the_local_model(
     gateway: Gateway, oai: openai.AsyncOpenAI
 ) -> None:
-    raw = await oai.chat.completions.with_raw_response.create(
-        model="gpt-4o-mini",
-        messages=[{"role": "user", "content": "What is the capital of France?"}],
-        max_tokens=24,
-        temperature=0,
-        extra_headers=TASK,
-    )
+    raw = await ask(oai, content="What is the capital of France?", max_tokens=24)
     assert raw.headers["x-thrifty-local"] == "served"
     answer = raw.parse()
     assert answer.choices[0].message.content
@@ -111,14 +134,7 @@ async def test_a_plain_chat_is_answered_by_the_local_model(
 async def test_a_streamed_chat_comes_straight_from_the_local_model(
     gateway: Gateway, oai: openai.AsyncOpenAI
 ) -> None:
-    async with oai.chat.completions.with_streaming_response.create(
-        model="gpt-4o-mini",
-        messages=[{"role": "user", "content": "Say hello to the team."}],
-        max_tokens=24,
-        temperature=0,
-        stream=True,
-        extra_headers=TASK,
-    ) as response:
+    async with ask_streamed(oai, content="Say hello to the team.", max_tokens=24) as response:
         assert response.headers["x-thrifty-local"] == "served"
         pieces = [
             chunk.choices[0].delta.content or ""
@@ -135,14 +151,7 @@ async def test_a_streamed_chat_comes_straight_from_the_local_model(
 async def test_json_mode_always_gives_the_app_json(
     gateway: Gateway, oai: openai.AsyncOpenAI
 ) -> None:
-    raw = await oai.chat.completions.with_raw_response.create(
-        model="gpt-4o-mini",
-        messages=[{"role": "user", "content": ASK_CITY}],
-        response_format={"type": "json_object"},
-        max_tokens=64,
-        temperature=0,
-        extra_headers=TASK,
-    )
+    raw = await ask(oai, response_format={"type": "json_object"}, max_tokens=64)
     outcome = raw.headers["x-thrifty-local"]
     assert outcome in ("served", "fallback-invalid-json")
     assert isinstance(orjson.loads(raw.parse().choices[0].message.content or ""), dict)
@@ -150,39 +159,37 @@ async def test_json_mode_always_gives_the_app_json(
     check_booking(row, outcome)
 
 
-async def test_a_json_schema_answer_is_valid_against_the_schema(
+async def test_a_json_schema_request_gets_json_valid_against_it(
     gateway: Gateway, oai: openai.AsyncOpenAI
 ) -> None:
-    raw = await oai.chat.completions.with_raw_response.create(
-        model="gpt-4o-mini",
-        messages=[{"role": "user", "content": ASK_CITY}],
-        response_format=CITY_FORMAT,
-        max_tokens=64,
-        temperature=0,
-        extra_headers=TASK,
-    )
+    """llama-cpp-python's server (0.3.16) refuses OpenAI's ``json_schema`` format with an
+    HTTP 500 (it takes ``json_object`` with a ``schema`` key only): the tier falls back
+    (``fallback-error``).  A server that takes it answers, and its answer is checked."""
+    raw = await ask(oai, response_format=CITY_FORMAT, max_tokens=64)
     outcome = raw.headers["x-thrifty-local"]
-    assert outcome in ("served", "fallback-invalid-json", "fallback-schema-mismatch")
+    assert outcome in (
+        "served",
+        "fallback-invalid-json",
+        "fallback-schema-mismatch",
+        "fallback-error",
+    )
     jsonschema.validate(orjson.loads(raw.parse().choices[0].message.content or ""), CITY)
     (row,) = await rows(gateway, 1)
     check_booking(row, outcome)
+    if outcome == "fallback-error":
+        assert row.calls[0].call.usage.total_tokens == 0  # no answer, no tokens
 
 
 async def test_a_local_answer_cut_short_falls_back(
     gateway: Gateway, oai: openai.AsyncOpenAI
 ) -> None:
-    """Four tokens cannot hold both required keys: the local answer is cut, not JSON."""
-    raw = await oai.chat.completions.with_raw_response.create(
-        model="gpt-4o-mini",
-        messages=[{"role": "user", "content": ASK_CITY}],
-        response_format=CITY_FORMAT,
-        max_tokens=4,
-        temperature=0,
-        extra_headers=TASK,
-    )
-    assert raw.headers["x-thrifty-local"] in ("fallback-invalid-json", "fallback-schema-mismatch")
+    """Four tokens cannot hold the object SmolLM2 writes (greedy: ``{"city": {...}}``):
+    the local answer is cut, not JSON, and the app gets the fallback's answer (which the
+    app's own ``max_tokens`` cuts too: thrifty passes it on as the hosted model gave it)."""
+    raw = await ask(oai, response_format={"type": "json_object"}, max_tokens=4)
+    assert raw.headers["x-thrifty-local"] == "fallback-invalid-json"
     assert raw.headers["x-thrifty-model"] == "gpt-4o-mini"
-    jsonschema.validate(orjson.loads(raw.parse().choices[0].message.content or ""), CITY)
+    assert (raw.parse().choices[0].message.content or "").startswith('{"answer')  # the simulator's
     (row,) = await rows(gateway, 1)
     check_booking(row, "fallback")
     local_try = row.calls[0].call
@@ -192,20 +199,18 @@ async def test_a_local_answer_cut_short_falls_back(
 async def test_a_streamed_json_request_gets_a_json_stream(
     gateway: Gateway, oai: openai.AsyncOpenAI
 ) -> None:
-    async with oai.chat.completions.with_streaming_response.create(
-        model="gpt-4o-mini",
-        messages=[{"role": "user", "content": ASK_CITY}],
-        response_format=CITY_FORMAT,
+    """Checked whole, then replayed as a stream (or the fallback's stream)."""
+    async with ask_streamed(
+        oai,
+        response_format={"type": "json_object"},
         max_tokens=64,
-        temperature=0,
-        stream=True,
         stream_options={"include_usage": True},
-        extra_headers=TASK,
     ) as response:
         outcome = response.headers["x-thrifty-local"]
         chunks = [chunk async for chunk in await response.parse()]
+    assert outcome in ("served", "fallback-invalid-json")
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
-    jsonschema.validate(orjson.loads(text), CITY)
+    assert isinstance(orjson.loads(text), dict)
     assert chunks[-1].usage is not None and chunks[-1].usage.completion_tokens > 0
     (row,) = await rows(gateway, 1)
     check_booking(row, outcome)
