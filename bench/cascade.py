@@ -15,7 +15,8 @@ per request and the p50 added over the baseline.
 ``replay``: the stage's own decision code (``ScorerCheck`` on ``TierAnswer``s) replayed on
 test rows after fitting on train only, counting both calls on an escalation: RouteLLM
 GSM8K on ``--halves`` random halves (Mixtral -> GPT-4), and RouterBench ARC-Challenge on
-its given split, for each cheap model of the cascade pool (-> GPT-4).  Each row also says
+its given split, for each cheap model of the cascade pool and each pair of the three best on
+train (tier 0 and the agreement model, called together) (-> GPT-4).  Each row also says
 how many decisions differ from ``thrifty eval route``'s ``Cascade.decide_one``.
 """
 
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import statistics
 import time
 from collections.abc import Awaitable, Callable
@@ -142,7 +144,7 @@ async def overhead(requests: int, scorer: Path | None, scorer_text: str | None) 
         )
 
 
-def replay(data: Path, halves: int) -> None:
+def replay(data: Path, halves: int, sets: list[str]) -> None:
     from thrifty.eval.route.cascades import cascade_pool
     from thrifty.eval.route.datasets import ROUTELLM_WEAK, load_routellm, load_routerbench
     from thrifty.eval.route.evaluate import random_halves
@@ -162,21 +164,32 @@ def replay(data: Path, halves: int) -> None:
             d = sum(t[key]["decisions_unlike_evaluated_strategy"] for t in tests)
             print(f"{name:34s} {key:>9s} {q:9.2f} {c:9.2f} {e:9.3f} {d:9d}")
 
-    table = OutcomeTable.from_records(load_routellm(data / "routellm_evals", "gsm8k").records)
-    tests = []
-    for seed in range(halves):
-        first, second = random_halves(len(table), seed)
-        document = fit_document(table.subset(first), table.subset(second), ROUTELLM_WEAK, shares)
-        tests.append(document["test"])
-    show(f"gsm8k mean of {halves} halves", tests)
-    for per in tests:
-        print(f"  gsm8k half cost % at 0.95: {per['0.95']['cost_pct']:.2f}")
-    arc = load_routerbench(data / "routerbench_subset", "arc_challenge").records
-    train = OutcomeTable.from_records([r for r in arc if r.split == "train"])
-    test = OutcomeTable.from_records([r for r in arc if r.split == "test"], train.models)
-    for cheap in cascade_pool(train):
-        document = fit_document(train, test, train.models[cheap], shares)
-        show(f"arc {train.models[cheap][:30]}", [document["test"]])
+    if "gsm8k" in sets:
+        table = OutcomeTable.from_records(load_routellm(data / "routellm_evals", "gsm8k").records)
+        tests = []
+        for seed in range(halves):
+            first, second = random_halves(len(table), seed)
+            split = (table.subset(first), table.subset(second))
+            tests.append(fit_document(*split, [ROUTELLM_WEAK], shares)["test"])
+        show(f"gsm8k mean of {halves} halves", tests)
+        for per in tests:
+            print(f"  gsm8k half cost % at 0.95: {per['0.95']['cost_pct']:.2f}")
+    if "arc" in sets:
+        arc = load_routerbench(data / "routerbench_subset", "arc_challenge").records
+        train = OutcomeTable.from_records([r for r in arc if r.split == "train"])
+        test = OutcomeTable.from_records([r for r in arc if r.split == "test"], train.models)
+        pool = cascade_pool(train)
+        for cheap in pool:
+            document = fit_document(train, test, [train.models[cheap]], shares)
+            show(f"arc {train.models[cheap][:30]}", [document["test"]])
+        # pairs (tier 0 + the agreement model) among the three cheap models best on train
+        quality = train.mean_quality()
+        best = sorted(pool, key=lambda j: -quality[j])[:3]
+        for a, b in itertools.combinations(best, 2):
+            pair = [train.models[a], train.models[b]]
+            document = fit_document(train, test, pair, shares)
+            names = " + ".join(m.split("/")[-1][:14] for m in pair)
+            show(f"arc {names}", [document["test"]])
 
 
 def main() -> None:
@@ -188,12 +201,13 @@ def main() -> None:
     data = sub.add_parser("replay")
     data.add_argument("--data", type=Path, default=Path("../shared/data"))
     data.add_argument("--halves", type=int, default=10)
+    data.add_argument("--only", choices=("gsm8k", "arc"), action="append")
     args = parser.parse_args()
     if args.mode == "overhead":
         text = args.scorer.read_text() if args.scorer else None
         asyncio.run(overhead(args.requests, args.scorer, text))
     else:
-        replay(args.data, args.halves)
+        replay(args.data, args.halves, args.only or ["gsm8k", "arc"])
 
 
 if __name__ == "__main__":
