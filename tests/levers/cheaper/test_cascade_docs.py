@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from thrifty.config import Settings
+from thrifty.config import CascadeSettings, Settings
 from thrifty.levers.cheaper.cascade.plan import plans_for
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -44,3 +44,15 @@ def test_the_reference_example_is_valid_settings() -> None:
     cascade = Settings(**tomllib.loads(toml)).levers_for("impact").cascade
     assert cascade.tiers == ("claude-haiku-4-5", "claude-sonnet-4-6")
     assert cascade.target_quality == 0.95 and cascade.min_mean_logprob == -0.3
+
+
+def test_every_example_in_the_lever_docs_is_valid_settings() -> None:
+    found = blocks("docs/levers/cheaper-tokens.md", "## Cascade")
+    assert len(found) >= 3
+    for toml in found:
+        tiers = [cascade.tiers for cascade in _cascades(Settings(**tomllib.loads(toml)))]
+        assert tiers and all(len(t) >= 2 for t in tiers)
+
+
+def _cascades(settings: Settings) -> list[CascadeSettings]:
+    return [settings.levers_for(task).cascade for task in settings.tasks]
