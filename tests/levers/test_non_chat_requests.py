@@ -7,7 +7,7 @@ from thrifty.api_requests import api_request
 from thrifty.config import RoutingSettings
 from thrifty.dialects.view import RequestView
 from thrifty.levers.cheaper.routing import StaticRouter, routing_stage
-from thrifty.levers.fewer_tokens.output import output_stage
+from thrifty.levers.fewer_tokens.output import OutputRule, output_stage
 from thrifty.testing import FakeUpstream, request_for
 
 EMBEDDINGS = {"model": "text-embedding-3-small", "input": ["a", "b"]}
@@ -17,7 +17,7 @@ COMPLETIONS = {"model": "gpt-3.5-turbo-instruct", "prompt": "hello", "max_tokens
 
 async def test_the_output_cap_leaves_other_apis_alone() -> None:
     upstream = FakeUpstream()
-    handler = output_stage({None: 100})(upstream)
+    handler = output_stage({None: OutputRule(max_output_tokens=100)})(upstream)
     for api, body in (("responses", RESPONSES), ("completions", COMPLETIONS)):
         response = await handler(api_request(api, body))
         assert response.steps == []
