@@ -18,5 +18,7 @@ echo "== ruff"
 .venv/bin/ruff format --check src tests bench
 echo "== mypy (strict, src/)"
 .venv/bin/mypy
+echo "== client libraries venv (tests/clients/)"
+bash scripts/clients-venv.sh
 echo "== pytest"
 .venv/bin/pytest -q "$@"
