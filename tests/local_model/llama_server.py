@@ -101,7 +101,7 @@ def _tail(path: Path) -> str:
 def llama_server(
     log_dir: Path,
     *,
-    threads: int = 2,
+    threads: int = 1,
     context: int = 2048,
     ready_timeout_s: float = READY_TIMEOUT_S,
 ) -> Iterator[LlamaServer]:

@@ -146,6 +146,8 @@ async def test_a_streamed_chat_comes_straight_from_the_local_model(
     (row,) = await rows(gateway, 1)
     assert row.stream and row.failure is None
     assert [c.call.model for c in row.calls] == [MODEL_ALIAS] and row.cost_usd == 0
+    # llama-cpp-python streams no usage: the $0 call's counts are estimated, the row priced
+    assert row.cost_estimated and row.usage.output_tokens > 0
 
 
 async def test_json_mode_always_gives_the_app_json(
