@@ -59,19 +59,22 @@ async def gw(tmp_path: Path) -> AsyncIterator[Gateway]:
 
 
 @pytest.fixture
-async def oai(gw: Gateway) -> AsyncIterator[openai.AsyncOpenAI]:
-    client, other = sdks(gw)
-    await other.close()
-    async with client:
-        yield client
+async def clients(
+    gw: Gateway,
+) -> AsyncIterator[tuple[openai.AsyncOpenAI, anthropic.AsyncAnthropic]]:
+    pair = sdks(gw)
+    async with pair[0], pair[1]:
+        yield pair
 
 
 @pytest.fixture
-async def ant(gw: Gateway) -> AsyncIterator[anthropic.AsyncAnthropic]:
-    other, client = sdks(gw)
-    await other.close()
-    async with client:
-        yield client
+def oai(clients: tuple[openai.AsyncOpenAI, anthropic.AsyncAnthropic]) -> openai.AsyncOpenAI:
+    return clients[0]
+
+
+@pytest.fixture
+def ant(clients: tuple[openai.AsyncOpenAI, anthropic.AsyncAnthropic]) -> anthropic.AsyncAnthropic:
+    return clients[1]
 
 
 def task(name: str) -> dict[str, Any]:

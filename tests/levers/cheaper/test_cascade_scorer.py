@@ -19,6 +19,7 @@ from thrifty.eval.route.table import OutcomeTable, QueryView
 from thrifty.ledger import LedgerStore
 from thrifty.levers.cheaper.cascade.answers import TierAnswer
 from thrifty.levers.cheaper.cascade.fit import fit_document
+from thrifty.levers.cheaper.cascade.plan import Plans
 from thrifty.levers.cheaper.cascade.scorer import ScorerCheck, load_scorer
 from thrifty.levers.cheaper.cascade.signals import SignalError
 from thrifty.testing import reply, request_for
@@ -160,6 +161,17 @@ def test_the_command_refuses_bad_targets(
     assert eval_main(["route", "--records", missing, "--fit-cascade", "x"]) == 2
 
 
+def pair_plans(path: Path, second: str) -> Plans:
+    """small, then large, with ``second`` called beside small and the scorer in ``path``."""
+    return plans(
+        tiers=("small", "large"),
+        scorer_path=str(path),
+        target_quality=1.0,
+        agreement=True,
+        agreement_model=second,
+    )
+
+
 def cheap_models(path: Path) -> list[str]:
     return list(json.loads(path.read_text())["cheap_models"])
 
@@ -189,13 +201,7 @@ async def test_a_pair_scorer_drives_the_stage(fitted_pair: Path, store: LedgerSt
         said = {"small": "B", "medium": "C"}.get(req.model, "A") if hard else "A"
         return reply(req, f"I think the answer is {said}")
 
-    cascade = plans(
-        tiers=("small", "large"),
-        scorer_path=str(fitted_pair),
-        target_quality=1.0,
-        agreement=True,
-        agreement_model="medium",
-    )
+    cascade = pair_plans(fitted_pair, "medium")
     easy = request_for("large", "easy sum of numbers number 4", task="impact")
     response, row, upstream, _ = await run(store, cascade, answer, easy)
     assert sorted(r.model for r in upstream.requests) == ["medium", "small"]
@@ -205,13 +211,7 @@ async def test_a_pair_scorer_drives_the_stage(fitted_pair: Path, store: LedgerSt
     with pytest.raises(ConfigError, match=r"fitted on .* but tier 0 is small$"):
         plans(tiers=("small", "large"), scorer_path=str(fitted_pair), target_quality=1.0)
     with pytest.raises(ConfigError, match="tier 0 is small with agreement from large"):
-        plans(
-            tiers=("small", "large"),
-            scorer_path=str(fitted_pair),
-            target_quality=1.0,
-            agreement=True,
-            agreement_model="large",
-        )
+        pair_plans(fitted_pair, "large")
 
 
 async def test_a_pair_scorer_escalates_when_the_pair_disagrees(
@@ -221,13 +221,7 @@ async def test_a_pair_scorer_escalates_when_the_pair_disagrees(
         said = {"small": "B", "medium": "C"}.get(req.model, "A")
         return reply(req, f"I think the answer is {said}")
 
-    cascade = plans(
-        tiers=("small", "large"),
-        scorer_path=str(fitted_pair),
-        target_quality=1.0,
-        agreement=True,
-        agreement_model="medium",
-    )
+    cascade = pair_plans(fitted_pair, "medium")
     hard = request_for("large", "hard proof of theorem number 3", task="impact")
     response, row, _, _ = await run(store, cascade, answer, hard)
     assert response.headers["cascade"] == "escalated-tier-1"
