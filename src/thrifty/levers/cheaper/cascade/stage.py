@@ -9,6 +9,9 @@ is called with the app's request as it is and always answers (its own failure is
 request's).  With ``stream_first_tier`` a streaming request gets tier 0's stream live: only
 a failure before the stream starts escalates, as there is nothing to take back afterwards.
 
+With ``agreement`` a second cheap answer is requested alongside the first; a learned
+scorer fitted on both models reads the two together and may keep the second one.
+
 Booking: the answer served is the row's call; every other call (a refused answer, the
 agreement check's second answer, a failed call that reached the provider, with unknown
 usage) is a ``Call(lever="cascade")`` in ``lever_calls``; one ``Step("cascade", ...)``
@@ -20,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -35,8 +37,6 @@ from thrifty.types import Call, ChatRequest, ChatResponse, Dialect, Handler, Sta
 
 if TYPE_CHECKING:
     from thrifty.pipeline import Parts
-
-log = logging.getLogger("thrifty.cascade")
 
 DialectOf = Callable[[str], Dialect | None]
 ProviderOf = Callable[[str], str]
@@ -157,7 +157,7 @@ class Cascade:
         self, request: ChatRequest, ledger: Ledger
     ) -> tuple[ChatResponse | None, str]:
         """One held call: the response, or ``None`` and why (its cost booked if any)."""
-        response, why = await self._attempt_stream(request, ledger)
+        response, why = await self._send(request, ledger)
         if response is None:
             return None, why
         if response.body is None:
@@ -253,16 +253,14 @@ class Cascade:
         self, request: ChatRequest, model: str, ledger: Ledger
     ) -> ChatResponse | None:
         sent = dataclasses.replace(request, model=model)
-        response, why = await self._attempt_stream(sent, ledger)
+        response, why = await self._send(sent, ledger)
         if response is None:
             ledger.note(0, model, why)
             return None
         ledger.note(0, model, "streamed")
         return response
 
-    async def _attempt_stream(
-        self, request: ChatRequest, ledger: Ledger
-    ) -> tuple[ChatResponse | None, str]:
+    async def _send(self, request: ChatRequest, ledger: Ledger) -> tuple[ChatResponse | None, str]:
         """One call as sent: the response, or ``None`` and why (a call that reached the
         provider is booked with unknown usage)."""
         provider = self.upstreams.provider_of(request.model)
