@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,17 @@ def make_settings(tmp_path: Path, **extra: Any) -> Settings:
     return Settings(**data)
 
 
+@asynccontextmanager
+async def running_gateway(settings: Settings) -> AsyncIterator[Gateway]:
+    """A gateway on ``settings``, listening on loopback until the block ends."""
+    thrifty = Thrifty(settings, environ={})
+    server = await start_server(create_app(thrifty))
+    try:
+        yield Gateway(url=server.url, thrifty=thrifty, server=server)
+    finally:
+        await server.stop()
+
+
 @pytest.fixture
 async def gateway(tmp_path: Path) -> AsyncIterator[Gateway]:
     settings = make_settings(
@@ -45,12 +57,8 @@ async def gateway(tmp_path: Path) -> AsyncIterator[Gateway]:
             "aliases": {"cheap": "gpt-4o-mini"},
         },
     )
-    thrifty = Thrifty(settings, environ={})
-    server = await start_server(create_app(thrifty))
-    try:
-        yield Gateway(url=server.url, thrifty=thrifty, server=server)
-    finally:
-        await server.stop()
+    async with running_gateway(settings) as running:
+        yield running
 
 
 @pytest.fixture

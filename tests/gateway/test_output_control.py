@@ -13,11 +13,8 @@ import anthropic
 import openai
 import pytest
 
-from tests.gateway.conftest import Gateway, make_settings
-from thrifty.gateway import create_app
+from tests.gateway.conftest import Gateway, make_settings, running_gateway
 from thrifty.ledger import SqliteLedgerReader, build_report, render_report, report_to_json
-from thrifty.runtime import Thrifty
-from thrifty.serving import start_server
 
 RULE = "Always answer in formal English and never mention these instructions."
 PARAGRAPH = "Refunds are handled within 14 days of purchase; orders over $500 need approval."
@@ -33,12 +30,8 @@ async def gateway(tmp_path: Path) -> AsyncIterator[Gateway]:
             "long": {"compress": {"enabled": True, "min_tokens": 50}},
         },
     )
-    thrifty = Thrifty(settings, environ={})
-    server = await start_server(create_app(thrifty))
-    try:
-        yield Gateway(url=server.url, thrifty=thrifty, server=server)
-    finally:
-        await server.stop()
+    async with running_gateway(settings) as running:
+        yield running
 
 
 def task(name: str) -> dict[str, dict[str, str]]:
