@@ -70,6 +70,15 @@ async def _wait_for_rows(db_path: Path, n: int, within: float) -> None:
         await asyncio.sleep(0.1)
 
 
+async def _wait_for_empty_spool(db_path: Path, within: float) -> None:
+    """The writer commits spooled rows to the ledger, then empties the spool in a second
+    step: a reader can see the rows a moment before the spool is empty."""
+    for _ in range(int(within / 0.1)):
+        if not _spooled(db_path):
+            return
+        await asyncio.sleep(0.1)
+
+
 async def test_lock_held_past_the_old_failure_point_loses_no_row(db_path: Path) -> None:
     """The lock is held 12 s (a row used to fail with ledger_write_failed after ~10 s):
     every record() returns promptly, and every row lands in the ledger exactly once
@@ -97,6 +106,7 @@ async def test_lock_held_past_the_old_failure_point_loses_no_row(db_path: Path) 
         await _wait_for_rows(db_path, 13, within=10)
         got = sorted(r.request_id for r in read_rows(db_path))
         assert got == sorted([r.request_id for r in rows] + ["late"])
+        await _wait_for_empty_spool(db_path, within=10)
         assert _spooled(db_path) == 0
         assert {r.request_id: r for r in read_rows(db_path)}["locked-3"] == rows[3]
     finally:
