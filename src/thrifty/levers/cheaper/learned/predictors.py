@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 __all__ = ["EmbeddingRouter", "LiveRouter", "file_from_router", "live_router", "restricted"]
 
 EMBED_BATCH = 64
+DIGITS = 9
 
 
 @dataclass
@@ -48,7 +49,9 @@ class DenseLinearState:
     intercepts: FloatArray
 
     def predict(self, features: FloatArray) -> FloatArray:
-        return sigmoid(features @ self.weights + self.intercepts)
+        # Rounded to 1e-9: saturated predictions (0.99999999999...) would otherwise give
+        # thresholds the evaluation cannot tell apart by label; no decision turns on less.
+        return np.round(sigmoid(features @ self.weights + self.intercepts), DIGITS)
 
 
 class EmbeddingRouter(PromptRouter):
