@@ -354,15 +354,20 @@ async def test_closing_a_passed_stream_unread_closes_the_local_stream() -> None:
     assert closed == [True]
 
 
-async def test_a_json_stream_is_checked_whole_before_the_app_sees_it(store: LedgerStore) -> None:
-    upstream = answering(local_says('{"name": "Ada"}'))
-    request = request_for(
+def json_stream_request() -> ChatRequest:
+    """A streamed request for a person as JSON, with the usage chunk."""
+    return request_for(
         "gpt-4o-mini",
         task="extract",
         stream=True,
         stream_options={"include_usage": True},
         response_format=PERSON,
     )
+
+
+async def test_a_json_stream_is_checked_whole_before_the_app_sees_it(store: LedgerStore) -> None:
+    upstream = answering(local_says('{"name": "Ada"}'))
+    request = json_stream_request()
     response, row = await run(store, [tier_stage()], upstream, request)
     sent = upstream.requests[0]
     assert sent.model == LOCAL and not sent.stream
@@ -374,13 +379,7 @@ async def test_a_json_stream_is_checked_whole_before_the_app_sees_it(store: Ledg
 
 async def test_a_json_stream_replays_the_accepted_answer_as_a_stream() -> None:
     upstream = answering(local_says('{"name": "Ada"}'))
-    request = request_for(
-        "gpt-4o-mini",
-        task="extract",
-        stream=True,
-        stream_options={"include_usage": True},
-        response_format=PERSON,
-    )
+    request = json_stream_request()
     response = await tier_stage()(upstream)(request)
     events = await collect(response)
     chunks = [e.data for e in events if e.data is not None]
