@@ -176,6 +176,29 @@ class CompressSettings(LeverSettings):
     max_examples: int | None = Field(default=None, gt=0)
 
 
+class HistorySettings(LeverSettings):
+    """Chat-history management (docs/levers/fewer-tokens.md, "Chat history"): older turns
+    are dropped (``last_n``, ``budget``) or summarised (``summary``) with cut points that
+    advance in steps, so the kept prefix stays byte-identical, and cached, across turns."""
+
+    policy: Literal["last_n", "budget", "summary"] = "budget"
+    max_turns: int = Field(default=20, gt=0, le=10_000)  # last_n: at least this many kept
+    step_turns: int = Field(default=10, gt=0, le=10_000)  # last_n: dropped this many at a time
+    budget_tokens: int = Field(default=4000, gt=0)  # budget, summary: history kept at most
+    # After a cut, the history kept is at most this share of the budget: the cut then
+    # stays put until the history grows back to the budget.
+    low_water: float = Field(default=0.5, gt=0, lt=1)
+    summary_model: str | None = None  # summary: the cheap model that writes the summary
+    summary_max_tokens: int = Field(default=400, gt=0, le=8192)
+    max_summaries: int = Field(default=1000, gt=0)  # summaries remembered (LRU)
+
+    @model_validator(mode="after")
+    def _summary_needs_model(self) -> HistorySettings:
+        if self.enabled and self.policy == "summary" and not self.summary_model:
+            raise ValueError("the summary policy needs summary_model")
+        return self
+
+
 class IdempotencySettings(LeverSettings):
     """The idempotency lever: a request with an ``Idempotency-Key`` it was sent before (same
     tenant, same body) gets the earlier result instead of a new call.  On by default: it
@@ -348,6 +371,7 @@ class LeversSettings(_Strict):
     output: OutputSettings = Field(default_factory=OutputSettings)
     prompt_cache: PromptCacheSettings = Field(default_factory=PromptCacheSettings)
     compress: CompressSettings = Field(default_factory=CompressSettings)
+    history: HistorySettings = Field(default_factory=HistorySettings)
     cascade: CascadeSettings = Field(default_factory=CascadeSettings)
     learned_routing: LearnedRoutingSettings = Field(default_factory=LearnedRoutingSettings)
     shadow: ShadowSettings = Field(default_factory=ShadowSettings)
