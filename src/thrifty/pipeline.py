@@ -57,6 +57,7 @@ def _pipeline() -> tuple[Builder, ...]:
     from thrifty.levers.fewer_calls.semantic import stage as semantic_cache
     from thrifty.levers.fewer_tokens import output
     from thrifty.levers.fewer_tokens.compress import stage as compress
+    from thrifty.levers.fewer_tokens.history import stage as history
     from thrifty.levers.fewer_tokens.prompt_cache import stage as prompt_cache
 
     return (
@@ -68,6 +69,7 @@ def _pipeline() -> tuple[Builder, ...]:
         coalesce.build,  # identical in-flight misses share one call (and one lookup below)
         semantic_cache.build,  # similar enough, and guarded
         output.build,
+        history.build,  # older turns dropped or summarised, cut points in steps
         compress.build,  # long prompts only: safe, deterministic transforms
         shadow.build,  # a sample of cheaper answers checked against a strong model, later
         routing.build,

@@ -1,0 +1,223 @@
+"""The history stage: ``[levers.history]`` (and ``[tasks.TASK.history]``), off by default.
+
+A request whose conversation is past its policy's limit is sent with its older turns
+dropped (``last_n``, ``budget``) or replaced by a summary kept as a system-side note
+(``summary``); the cut points advance in steps (see :mod:`.cuts`) so the prefix the
+provider caches stays identical across many turns.  The step books the tokens removed
+(``TokenChange(input_tokens=-n)``, net of the note's tokens); each summary call is a
+``Call(lever="history")``.  ``x-thrifty-history`` says what was done; a malformed
+conversation is sent unchanged with ``x-thrifty-history-warning``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from thrifty.config import HistorySettings
+from thrifty.dialects.view import RequestView, Turn
+from thrifty.levers.fewer_tokens.history.cuts import (
+    budget_cuts,
+    cut_points,
+    last_n_cut,
+    problems,
+)
+from thrifty.levers.fewer_tokens.history.summary import (
+    NOTE_PREFIX,
+    Summarised,
+    SummaryMemo,
+    prefix_digests,
+    summarise,
+)
+from thrifty.tokens import TokenCounter
+from thrifty.types import (
+    Call,
+    ChatRequest,
+    ChatResponse,
+    Handler,
+    Stage,
+    Step,
+    TokenChange,
+)
+
+if TYPE_CHECKING:
+    from thrifty.pipeline import Parts
+
+HEADER = "history"
+WARNING_HEADER = "history-warning"
+_SYSTEM_ROLES = ("system", "developer")
+
+
+def turn_tokens(counter: TokenCounter, model: str, turns: Sequence[Turn]) -> list[int]:
+    """Prompt tokens of each turn on its own (framing included)."""
+    return [
+        counter.count_messages(model, [t.raw]).tokens if isinstance(t.raw, dict) else 0
+        for t in turns
+    ]
+
+
+def with_note(request: ChatRequest, note: str) -> ChatRequest:
+    """``request`` with ``note`` after its system prompt: a system message after the app's
+    own (OpenAI), a text block after the system prompt's (Anthropic)."""
+    body = request.body
+    if request.dialect == "anthropic":
+        system = body.get("system")
+        block = {"type": "text", "text": note}
+        if isinstance(system, list):
+            new_system: Any = [*system, block]
+        elif isinstance(system, str) and system:
+            new_system = [{"type": "text", "text": system}, block]
+        else:
+            new_system = note
+        return dataclasses.replace(request, body={**body, "system": new_system})
+    messages = body["messages"]
+    head = 0
+    while head < len(messages) and _role(messages[head]) in _SYSTEM_ROLES:
+        head += 1
+    note_message = {"role": "system", "content": note}
+    new_messages = [*messages[:head], note_message, *messages[head:]]
+    return dataclasses.replace(request, body={**body, "messages": new_messages})
+
+
+def _role(message: Any) -> Any:
+    return message.get("role") if isinstance(message, dict) else None
+
+
+def _system_inside(request: ChatRequest) -> bool:
+    """An OpenAI system/developer message after the conversation started (it would move)."""
+    if request.dialect != "openai":
+        return False
+    started = False
+    for message in request.body.get("messages") or ():
+        if _role(message) in _SYSTEM_ROLES:
+            if started:
+                return True
+        else:
+            started = True
+    return False
+
+
+class HistoryStage:
+    """The stage for one settings map (task -> settings, ``None``: any other task)."""
+
+    def __init__(
+        self,
+        settings: Mapping[str | None, HistorySettings | None],
+        send: Handler | None = None,
+        counter: TokenCounter | None = None,
+    ) -> None:
+        self._settings = settings
+        self._default = settings.get(None)
+        self._send = send
+        self._counter = counter if counter is not None else TokenCounter()
+        limit = max((s.max_summaries for s in settings.values() if s is not None), default=1)
+        self.memo = SummaryMemo(limit)
+
+    def __call__(self, inner: Handler) -> Handler:
+        async def handle(request: ChatRequest) -> ChatResponse:
+            chosen = self._settings.get(request.task, self._default)
+            if chosen is None or request.api != "chat":
+                return await inner(request)
+            return await self._trim(request, chosen, inner)
+
+        return handle
+
+    async def _trim(
+        self, request: ChatRequest, chosen: HistorySettings, inner: Handler
+    ) -> ChatResponse:
+        view = RequestView.of(request)
+        turns = view.messages
+        tokens = turn_tokens(self._counter, request.model, turns)
+        found = problems(turns, tokens, chosen.budget_tokens)
+        if _system_inside(request):
+            found.append("a system message inside the conversation")
+        if found:
+            return self._warned(await inner(request), found)
+        points = cut_points(turns)
+        calls: list[Call] = []
+        note: str | None = None
+        if chosen.policy == "last_n":
+            cut = last_n_cut(points, len(turns), chosen.max_turns, chosen.step_turns)
+        else:
+            scan = budget_cuts(points, tokens, chosen.budget_tokens, chosen.low_water)
+            cut = scan.cut
+            if cut and chosen.policy == "summary":
+                summarised = await self._summarise(request, chosen, turns, scan.cuts)
+                calls = [c for r in summarised.responses if (c := _lever_call(r)) is not None]
+                if summarised.text is None:
+                    response = await inner(request)
+                    response.lever_calls.extend(calls)
+                    response.headers[WARNING_HEADER] = summarised.error or "no summary"
+                    return response
+                note = NOTE_PREFIX + summarised.text
+        if cut == 0:
+            response = await inner(request)
+            response.headers[HEADER] = f"{chosen.policy}: kept all {len(turns)} turns"
+            return response
+        sent = view.with_messages(turns[cut:])
+        removed = sum(tokens[:cut])
+        if note is not None:
+            sent = with_note(sent, note)
+            removed -= self._counter.count_messages(request.model, [{"content": note}]).tokens
+        detail = f"{chosen.policy}: dropped {cut} of {len(turns)} turns"
+        detail += ", summarised" if note is not None else ""
+        response = await inner(sent)
+        response.lever_calls.extend(calls)
+        response.headers[HEADER] = detail
+        if response.served is not None and removed:
+            change = TokenChange(input_tokens=-removed)
+            response.steps.append(Step("history", detail, tokens=change))
+        return response
+
+    async def _summarise(
+        self,
+        request: ChatRequest,
+        chosen: HistorySettings,
+        turns: Sequence[Turn],
+        cuts: Sequence[int],
+    ) -> Summarised:
+        assert self._send is not None and chosen.summary_model is not None
+        return await summarise(
+            self._send,
+            self.memo,
+            tenant=request.tenant,
+            model=chosen.summary_model,
+            dialect=request.dialect,
+            turns=turns,
+            cuts=cuts,
+            digests=prefix_digests(turns[: cuts[-1]]),
+            max_tokens=chosen.summary_max_tokens,
+        )
+
+    @staticmethod
+    def _warned(response: ChatResponse, found: list[str]) -> ChatResponse:
+        shown = "; ".join(found[:3]) + (f" (+{len(found) - 3} more)" if len(found) > 3 else "")
+        response.headers[WARNING_HEADER] = f"sent unchanged: {shown}"
+        return response
+
+
+def _lever_call(response: ChatResponse) -> Call | None:
+    call = response.answer_call()
+    return None if call is None else dataclasses.replace(call, lever="history")
+
+
+def history_stage(
+    settings: Mapping[str | None, HistorySettings | None],
+    send: Handler | None = None,
+    counter: TokenCounter | None = None,
+) -> Stage:
+    """``settings`` maps a task (``None``: any other task) to its history settings
+    (``None``: off for that task); ``send`` makes the summary calls."""
+    return HistoryStage(settings, send, counter)
+
+
+async def build(parts: Parts) -> Stage | None:
+    settings = parts.settings
+    chosen: dict[str | None, HistorySettings | None] = {}
+    for task in [None, *settings.tasks]:
+        lever = settings.levers_for(task).history
+        chosen[task] = lever if lever.enabled else None
+    if all(value is None for value in chosen.values()):
+        return None
+    return history_stage(chosen, parts.providers)
