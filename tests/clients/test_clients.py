@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.clients import conftest
 from tests.clients.conftest import CLAUDE, ROUTED_TASK, SCRIPT_SECONDS, Summary, run_check
 from tests.gateway.conftest import Gateway
 
@@ -63,6 +64,7 @@ EXPECTED: dict[str, dict[str, Expect]] = {
         "json_stream": Expect(CHAT, "dict", stream=True),
         "json_to_claude": to_claude(CHAT, "dict"),
         "json_schema_to_claude": to_claude(CHAT, "City"),
+        "json_schema_stream_to_claude": Expect(CHAT, "City", True, CLAUDE, routed=True),
     },
     "litellm": {
         "openai_plain": Expect(CHAT),
@@ -141,3 +143,11 @@ async def test_library_calls_answer_and_are_booked(
     assert summary.outbound == [], f"{library} tried to leave loopback: {summary.outbound}"
     assert_answers(summary, EXPECTED[library])
     assert_ledger(gateway, EXPECTED[library])
+
+
+async def test_a_missing_clients_venv_fails_naming_the_script_that_builds_it(
+    gateway: Gateway, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(conftest, "CLIENTS_PYTHON", tmp_path / "nowhere" / "bin" / "python")
+    with pytest.raises(pytest.fail.Exception, match=r"run scripts/clients-venv\.sh"):
+        await run_check("langchain", gateway, tmp_path)

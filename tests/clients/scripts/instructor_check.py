@@ -1,6 +1,6 @@
 """instructor over the openai SDK against the gateway: its default TOOLS mode and JSON_SCHEMA
 mode (full City), JSON mode (sync, async, streamed partials; any JSON object, see
-``AnyObject``), and both JSON modes routed to Claude."""
+``AnyObject``), and both JSON modes routed to Claude (JSON_SCHEMA streamed too)."""
 
 from __future__ import annotations
 
@@ -44,6 +44,15 @@ def extract_streamed() -> dict[str, Any]:
     return dict(last.model_dump())
 
 
+def extract_streamed_from_claude() -> City:
+    """The forced tool's input streamed back as content deltas of the OpenAI stream."""
+    partials = client(instructor.Mode.JSON_SCHEMA, ROUTED_TASK).chat.completions.create_partial(
+        model=MODEL, response_model=City, messages=MESSAGES, max_retries=0
+    )
+    *_, last = partials
+    return City.model_validate(last.model_dump())
+
+
 main(
     {
         "tools": lambda: extract(instructor.Mode.TOOLS),
@@ -53,5 +62,6 @@ main(
         "json_stream": extract_streamed,
         "json_to_claude": lambda: extract(instructor.Mode.JSON, ROUTED_TASK),
         "json_schema_to_claude": lambda: extract(instructor.Mode.JSON_SCHEMA, ROUTED_TASK),
+        "json_schema_stream_to_claude": extract_streamed_from_claude,
     }
 )
