@@ -3,15 +3,19 @@ there once the batch ran, booked at batch rates; the official SDKs are the clien
 
 from __future__ import annotations
 
+import asyncio
+from pathlib import Path
+
 import anthropic
 import httpx
 import openai
 import pytest
 
-from tests.batch.conftest import submissions
+from tests.batch.conftest import settings_for, submissions
+from thrifty.gateway import create_app
 from thrifty.runtime import Thrifty
-from thrifty.serving import RunningServer
-from thrifty.sim import SimServer
+from thrifty.serving import RunningServer, start_server
+from thrifty.sim import SimConfig, SimServer
 
 DEFER = {"X-Thrifty-Defer": "24h"}
 
@@ -108,3 +112,36 @@ async def test_bad_deferred_requests_are_400s(gateway: tuple[RunningServer, Thri
         assert tenant.status_code == 400
     (row,) = thrifty.ledger.rows()  # the accepted one (the simulator answers at once)
     assert row.status == 200 and row.endpoint == "batch"  # refused requests are not booked
+
+
+async def test_deferred_requests_finish_with_nobody_polling(tmp_path: Path) -> None:
+    """The gateway follows its queue in the background: a job that is still running when
+    the request is accepted is collected and booked without a single GET of the result
+    URL, which then answers at once."""
+    async with SimServer(SimConfig(batch_duration_s=0.5)) as sim:
+        thrifty = Thrifty(settings_for(sim, tmp_path), environ={})
+        server = await start_server(create_app(thrifty))
+        try:
+            base = server.url + "/v1"
+            async with openai.AsyncOpenAI(base_url=base, api_key="app", max_retries=0) as sdk:
+                raw = await sdk.chat.completions.with_raw_response.create(
+                    model="gpt-4o-mini",
+                    messages=[{"role": "user", "content": "whenever"}],
+                    extra_headers=DEFER,
+                )
+            assert raw.status_code == 202
+            assert thrifty.ledger.rows() == []  # its job is still running
+            for _ in range(200):  # at most 10 s
+                if thrifty.ledger.rows():
+                    break
+                await asyncio.sleep(0.05)
+            (row,) = thrifty.ledger.rows()
+            assert row.endpoint == "batch" and row.calls[0].call.batch
+            async with httpx.AsyncClient(base_url=server.url) as http:
+                answer = await http.get(
+                    raw.http_response.json()["result_url"],
+                    headers={"authorization": "Bearer app"},
+                )
+            assert answer.status_code == 200
+        finally:
+            await server.stop()

@@ -12,11 +12,13 @@ clients ignore).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
+from typing import Any
 
 import orjson
 from starlette.applications import Starlette
@@ -90,8 +92,9 @@ class Gateway:
         self.keys = ActiveKeys(keys_path(thrifty.settings))
         self.guard = Guard(self.keys, require_auth=settings.require_auth)
         self._tenant_header = settings.tenant_header.lower().encode("latin-1")
-        self._other = _other_routes(thrifty, self.refusals)
         self._deferred = DeferredRequests(thrifty)  # X-Thrifty-Defer: 202 + result URL
+        # While serving, deferred requests' provider jobs are followed in the background.
+        self._other = _other_routes(thrifty, self.refusals, background=(self._deferred.follow,))
         self._other.router.routes.extend(self._deferred.routes())
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -158,7 +161,11 @@ def create_app(thrifty: Thrifty) -> Gateway:
     return Gateway(thrifty)
 
 
-def _other_routes(thrifty: Thrifty, refusals: Refusals) -> Starlette:
+def _other_routes(
+    thrifty: Thrifty,
+    refusals: Refusals,
+    background: Sequence[Callable[[], Coroutine[Any, Any, None]]] = (),
+) -> Starlette:
     catalog = ModelCatalog(thrifty)
 
     async def models(request: Request) -> Response:
@@ -238,9 +245,13 @@ def _other_routes(thrifty: Thrifty, refusals: Refusals) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await thrifty.start()
+        tasks = [asyncio.create_task(work()) for work in background]
         try:
             yield
         finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
             await thrifty.aclose()
 
     routes = [

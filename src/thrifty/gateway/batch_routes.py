@@ -24,6 +24,7 @@ are booked at batch rates (:mod:`thrifty.batch.passthrough`).
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import re
 import time
@@ -39,13 +40,15 @@ from thrifty.batch import Batches
 from thrifty.batch.booking import Booker
 from thrifty.batch.passthrough import book_results, rewrite_results_url
 from thrifty.batch.queue import ItemRow
-from thrifty.batch.service import api_for, runtime_parts
+from thrifty.batch.service import api_for, queue_path, runtime_parts
 from thrifty.errors import BadRequest, NotFound, PayloadTooLarge, ThriftyError
 from thrifty.gateway.wire_errors import error_body, error_headers
 from thrifty.pipeline import accountant_for
 from thrifty.requests import check_label
 from thrifty.runtime import Thrifty, tenant_of
 from thrifty.types import Dialect
+
+log = logging.getLogger(__name__)
 
 DEFER_HEADER = b"x-thrifty-defer"
 RESULT_PATH = "/v1/thrifty/deferred/{submission_id}"
@@ -84,6 +87,24 @@ class DeferredRequests:
         self._interval = thrifty.settings.batch.poll_interval_s
         self._lock = asyncio.Lock()
         self._last_poll = 0.0
+
+    async def follow(self) -> None:
+        """Runs while the gateway serves: every ``[batch] poll_interval_s``, one pass of the
+        batch runner over the queue (jobs created, checked, collected, answers booked), so
+        deferred requests finish with nobody polling.  A gateway whose queue file does not
+        exist (nothing was ever deferred) opens nothing.  A failed pass is logged and tried
+        again at the next interval."""
+        path = queue_path(self._thrifty.settings)
+        while True:
+            await asyncio.sleep(self._interval)
+            if not path.exists():
+                continue
+            try:
+                async with self._lock, Batches.of(self._thrifty) as batches:
+                    self._last_poll = time.monotonic()
+                    await batches.runner.step()
+            except Exception as exc:  # the next interval tries again
+                log.warning("batch: following deferred requests failed: %s", exc)
 
     def routes(self) -> list[Route]:
         """The result URL, and the pass-through of apps' own Batch API calls."""
