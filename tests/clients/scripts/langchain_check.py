@@ -1,5 +1,6 @@
 """langchain-openai and langchain-anthropic against the gateway: plain, streamed and async
-calls in both dialects, and ``with_structured_output`` (JSON schema), also routed to Claude."""
+calls in both dialects, the Responses API, and ``with_structured_output`` (JSON schema, also
+streamed, and function calling), routed to Claude too."""
 
 from __future__ import annotations
 
@@ -28,8 +29,18 @@ async def async_text(chat: ChatOpenAI | ChatAnthropic) -> str:
     return str((await chat.ainvoke(PROMPT)).content)
 
 
-def structured(**extra: Any) -> Any:
-    return openai_chat(**extra).with_structured_output(City).invoke(STRUCTURED_PROMPT)
+def structured(method: str = "json_schema", **extra: Any) -> Any:
+    chat = openai_chat(**extra).with_structured_output(City, method=method)  # type: ignore[arg-type]
+    return chat.invoke(STRUCTURED_PROMPT)
+
+
+def structured_stream(**extra: Any) -> Any:
+    *_, last = openai_chat(**extra).with_structured_output(City).stream(STRUCTURED_PROMPT)
+    return last
+
+
+def responses_text() -> str:
+    return str(openai_chat(use_responses_api=True).invoke(PROMPT).text)
 
 
 main(
@@ -39,6 +50,13 @@ main(
         "openai_async": lambda: async_text(openai_chat()),
         "openai_structured": structured,
         "openai_structured_to_claude": lambda: structured(default_headers=ROUTED_TASK),
+        "openai_structured_stream_to_claude": lambda: structured_stream(
+            default_headers=ROUTED_TASK
+        ),
+        "openai_function_calling_to_claude": lambda: structured(
+            "function_calling", default_headers=ROUTED_TASK
+        ),
+        "openai_responses_api": responses_text,
         "anthropic_plain": lambda: str(anthropic_chat().invoke(PROMPT).content),
         "anthropic_stream": lambda: stream_text(anthropic_chat()),
         "anthropic_async": lambda: async_text(anthropic_chat()),

@@ -1,6 +1,6 @@
 """pydantic-ai against the gateway: the default ``"openai:..."`` model (Responses API) plain,
-streamed and async; the chat-completions model; native structured output (also routed to
-Claude) and tool output; and the Anthropic model."""
+streamed and async; the chat-completions model; native structured output and tool output
+(both also routed to Claude); and the Anthropic model."""
 
 from __future__ import annotations
 
@@ -42,6 +42,10 @@ def native(model: Any) -> City:
     return Agent(model, output_type=NativeOutput(City)).run_sync(STRUCTURED_PROMPT).output
 
 
+def tool_output(model: Any) -> City:
+    return Agent(model, output_type=City).run_sync(STRUCTURED_PROMPT).output
+
+
 main(
     {
         "responses_plain": lambda: Agent("openai:" + MODEL).run_sync(PROMPT).output,
@@ -52,9 +56,8 @@ main(
         "chat_stream": lambda: streamed(chat_model()),
         "chat_native_output": lambda: native(chat_model()),
         "chat_native_output_to_claude": lambda: native(chat_model(ROUTED_TASK)),
-        "chat_tool_output": lambda: (
-            Agent(chat_model(), output_type=City).run_sync(STRUCTURED_PROMPT).output
-        ),
+        "chat_tool_output": lambda: tool_output(chat_model()),
+        "chat_tool_output_to_claude": lambda: tool_output(chat_model(ROUTED_TASK)),
         "anthropic_plain": lambda: Agent(claude_model()).run_sync(PROMPT).output,
         "anthropic_stream": lambda: streamed(claude_model()),
     }
