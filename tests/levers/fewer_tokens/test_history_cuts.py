@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from thrifty.dialects.view import Turn, text_part, tool_call_part, tool_result_part
 from thrifty.levers.fewer_tokens.history.cuts import (
+    MessageFacts,
     budget_cuts,
     cut_points,
     last_n_cut,
@@ -11,9 +12,15 @@ from thrifty.levers.fewer_tokens.history.cuts import (
 )
 
 
-def chat(n: int) -> list[Turn]:
+def facts(turns: list[Turn], tokens: int = 1) -> list[MessageFacts]:
+    return [MessageFacts.of(t, tokens) for t in turns]
+
+
+def chat(n: int, tokens: int = 1) -> list[MessageFacts]:
     """``n`` turns, user and assistant in turn."""
-    return [Turn.of("user" if i % 2 == 0 else "assistant", f"turn {i}") for i in range(n)]
+    return facts(
+        [Turn.of("user" if i % 2 == 0 else "assistant", f"t{i}") for i in range(n)], tokens
+    )
 
 
 def test_cut_points_are_user_turns_after_the_first() -> None:
@@ -28,7 +35,7 @@ def test_a_tool_call_and_its_result_are_never_split() -> None:
         Turn.of("assistant", "sunny"),
         Turn.of("user", "thanks"),
     ]
-    assert cut_points(turns) == [4]
+    assert cut_points(facts(turns)) == [4]
 
 
 def test_an_unanswered_call_blocks_every_later_cut() -> None:
@@ -39,7 +46,7 @@ def test_an_unanswered_call_blocks_every_later_cut() -> None:
         Turn.of("assistant", "c"),
         Turn.of("user", "d"),
     ]
-    assert cut_points(turns) == []
+    assert cut_points(facts(turns)) == []
 
 
 def test_last_n_moves_once_every_step() -> None:
@@ -75,8 +82,7 @@ def test_budget_cut_jumps_to_low_water_and_stays() -> None:
 
 
 def test_budget_without_a_cut_point_keeps_everything() -> None:
-    turns = [Turn.of("user", "long")]
-    assert budget_cuts(cut_points(turns), [5000], 1000, 0.5).cut == 0
+    assert budget_cuts(cut_points(chat(1)), [5000], 1000, 0.5).cut == 0
 
 
 def test_problems_name_each_malformed_turn() -> None:
@@ -87,9 +93,11 @@ def test_problems_name_each_malformed_turn() -> None:
         Turn("assistant", (text_part("  "),)),
         Turn("", ()),
     ]
-    found = problems(turns, [1, 1, 1, 1, 1], 100)
+    found = problems(facts(turns), 100)
     assert "turn 1 has a tool result without its call" in found
     assert "turn 2 is empty" in found and "turn 3 is empty" in found
     assert "turn 4 has role ''" in found
-    assert problems(chat(3), [1, 500, 1], 100) == ["turn 1 alone is 500 tokens"]
-    assert problems(chat(3), [1, 1, 1], 100) == []
+    sized = chat(3)
+    sized[1] = MessageFacts("assistant", 500)
+    assert problems(sized, 100) == ["turn 1 alone is 500 tokens"]
+    assert problems(chat(3), 100) == []

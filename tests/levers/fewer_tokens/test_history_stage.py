@@ -18,6 +18,7 @@ import pytest
 from thrifty.config import HistorySettings, Settings
 from thrifty.ledger import LedgerStore
 from thrifty.ledger.stage import ledger_stage
+from thrifty.levers.fewer_tokens.history.facts import FactsReader
 from thrifty.levers.fewer_tokens.history.stage import WARNING_HEADER, build, history_stage
 from thrifty.pipeline import compose
 from thrifty.sim.anthropic_wire import AnthropicDialect
@@ -31,11 +32,14 @@ SYSTEM = "You are a helpful assistant."
 
 
 class HundredPerMessage(TokenCounter):
-    """Every message is 100 tokens: hand arithmetic stays simple."""
+    """Every message is 100 tokens: hand arithmetic stays simple.  ``calls`` counts them."""
+
+    calls = 0
 
     def count_messages(
         self, model: str, messages: Sequence[Mapping[str, Any]], **_: Any
     ) -> TokenCount:
+        self.calls += 1
         return TokenCount(100 * len(messages), True, "fixed")
 
 
@@ -313,3 +317,38 @@ async def test_real_token_counts_book_what_was_removed() -> None:
     (step,) = response.steps
     assert step.tokens is not None and step.tokens.input_tokens == -expected
     assert 8 * 20 < expected < 8 * 40  # eight turns of ~24 words
+
+
+async def test_a_message_that_is_not_json_passes_unchanged() -> None:
+    upstream = FakeUpstream()
+    handler = stage_with(HistorySettings(enabled=True))(upstream)
+    request = conversation(3, "openai")
+    odd = {**request.body, "messages": [*request.body["messages"], {"role": "user", "x": {1, 2}}]}
+    request = dataclasses.replace(request, body=odd)
+    response = await handler(request)
+    assert upstream.requests == [request]
+    assert response.headers[WARNING_HEADER] == "sent unchanged: a message is not JSON"
+
+
+async def test_a_body_without_messages_passes_without_a_header() -> None:
+    upstream = FakeUpstream()
+    request = dataclasses.replace(conversation(3, "openai"), body={"model": "gpt-4o"})
+    response = await stage_with(HistorySettings(enabled=True))(upstream)(request)
+    assert upstream.requests == [request] and response.headers == {}
+
+
+def test_the_facts_memo_is_bounded_by_bytes() -> None:
+    counter = HundredPerMessage()
+    reader = FactsReader(counter, memo_bytes=2_000)
+    request = conversation(60, "anthropic")
+    read = reader.read(request, request.body["messages"])
+    assert read is not None
+    facts, wires = read
+    assert [f.tokens for f in facts] == [100] * 60
+    held = sum(len(w) for w in wires[-len(reader) :])
+    assert 0 < len(reader) < 60 and held <= 2_000
+    assert counter.calls == 60
+    again = reader.read(request, request.body["messages"][-2:])  # still remembered
+    assert again is not None and again[0] == facts[-2:] and counter.calls == 60
+    reader.read(request, request.body["messages"][:1])  # dropped: counted again
+    assert counter.calls == 61

@@ -28,43 +28,60 @@ from dataclasses import dataclass
 from thrifty.dialects.view import Turn
 
 
-def _is_empty(turn: Turn) -> bool:
-    if not turn.parts:
-        return True
-    return all(p.kind == "text" and not p.text.strip() for p in turn.parts)
+@dataclass(frozen=True, slots=True)
+class MessageFacts:
+    """What the cut rules read of one message: its role, its prompt tokens, the ids of
+    the tool calls it makes and of the tool results it carries, and whether it is empty."""
+
+    role: str
+    tokens: int
+    calls: tuple[str, ...] = ()
+    results: tuple[str | None, ...] = ()
+    empty: bool = False
+
+    @classmethod
+    def of(cls, turn: Turn, tokens: int) -> MessageFacts:
+        empty = not turn.parts or all(p.kind == "text" and not p.text.strip() for p in turn.parts)
+        return cls(
+            role=turn.role,
+            tokens=tokens,
+            calls=tuple(c.id for c in turn.tool_calls if c.id is not None),
+            results=tuple(r.id for r in turn.tool_results),
+            empty=empty,
+        )
 
 
-def problems(turns: Sequence[Turn], tokens: Sequence[int], max_message_tokens: int) -> list[str]:
+def problems(turns: Sequence[MessageFacts], max_message_tokens: int) -> list[str]:
     """What makes this conversation malformed for trimming (empty: nothing)."""
     found: list[str] = []
     open_calls: set[str] = set()
     for index, turn in enumerate(turns):
         if turn.role not in ("user", "assistant", "tool"):
             found.append(f"turn {index} has role {turn.role!r}")
-        if _is_empty(turn):
+        if turn.empty:
             found.append(f"turn {index} is empty")
-        for result in turn.tool_results:
-            if result.id is None or result.id not in open_calls:
+        for result in turn.results:
+            if result is None or result not in open_calls:
                 found.append(f"turn {index} has a tool result without its call")
             else:
-                open_calls.discard(result.id)
-        open_calls.update(c.id for c in turn.tool_calls if c.id is not None)
-        if tokens[index] > max_message_tokens:
-            found.append(f"turn {index} alone is {tokens[index]} tokens")
+                open_calls.discard(result)
+        open_calls.update(turn.calls)
+        if turn.tokens > max_message_tokens:
+            found.append(f"turn {index} alone is {turn.tokens} tokens")
     return found
 
 
-def cut_points(turns: Sequence[Turn]) -> list[int]:
+def cut_points(turns: Sequence[MessageFacts]) -> list[int]:
     """Every index the conversation may be cut at, ascending."""
     points: list[int] = []
     open_calls: set[str] = set()
     for index, turn in enumerate(turns):
-        if index > 0 and turn.role == "user" and not turn.tool_results and not open_calls:
+        if index > 0 and turn.role == "user" and not turn.results and not open_calls:
             points.append(index)
-        for result in turn.tool_results:
-            if result.id is not None:
-                open_calls.discard(result.id)
-        open_calls.update(c.id for c in turn.tool_calls if c.id is not None)
+        if turn.results:
+            open_calls.difference_update(turn.results)
+        if turn.calls:
+            open_calls.update(turn.calls)
     return points
 
 

@@ -16,13 +16,14 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from thrifty.config import HistorySettings
-from thrifty.dialects.view import RequestView, Turn
+from thrifty.dialects.view import Turn
 from thrifty.levers.fewer_tokens.history.cuts import (
     budget_cuts,
     cut_points,
     last_n_cut,
     problems,
 )
+from thrifty.levers.fewer_tokens.history.facts import FactsReader, read_turn
 from thrifty.levers.fewer_tokens.history.summary import (
     NOTE_PREFIX,
     Summarised,
@@ -47,14 +48,6 @@ if TYPE_CHECKING:
 HEADER = "history"
 WARNING_HEADER = "history-warning"
 _SYSTEM_ROLES = ("system", "developer")
-
-
-def turn_tokens(counter: TokenCounter, model: str, turns: Sequence[Turn]) -> list[int]:
-    """Prompt tokens of each turn on its own (framing included)."""
-    return [
-        counter.count_messages(model, [t.raw]).tokens if isinstance(t.raw, dict) else 0
-        for t in turns
-    ]
 
 
 def with_note(request: ChatRequest, note: str) -> ChatRequest:
@@ -84,18 +77,16 @@ def _role(message: Any) -> Any:
     return message.get("role") if isinstance(message, dict) else None
 
 
-def _system_inside(request: ChatRequest) -> bool:
-    """An OpenAI system/developer message after the conversation started (it would move)."""
+def _split_system(request: ChatRequest, messages: list[Any]) -> tuple[int, bool]:
+    """(how many leading OpenAI system/developer messages, whether another one comes
+    later: it would move if the conversation were rewritten)."""
     if request.dialect != "openai":
-        return False
-    started = False
-    for message in request.body.get("messages") or ():
-        if _role(message) in _SYSTEM_ROLES:
-            if started:
-                return True
-        else:
-            started = True
-    return False
+        return 0, False
+    head = 0
+    while head < len(messages) and _role(messages[head]) in _SYSTEM_ROLES:
+        head += 1
+    inside = any(_role(m) in _SYSTEM_ROLES for m in messages[head:])
+    return head, inside
 
 
 class HistoryStage:
@@ -113,6 +104,7 @@ class HistoryStage:
         self._counter = counter if counter is not None else TokenCounter()
         limit = max((s.max_summaries for s in settings.values() if s is not None), default=1)
         self.memo = SummaryMemo(limit)
+        self._reader = FactsReader(self._counter)
 
     def __call__(self, inner: Handler) -> Handler:
         async def handle(request: ChatRequest) -> ChatResponse:
@@ -126,24 +118,31 @@ class HistoryStage:
     async def _trim(
         self, request: ChatRequest, chosen: HistorySettings, inner: Handler
     ) -> ChatResponse:
-        view = RequestView.of(request)
-        turns = view.messages
-        tokens = turn_tokens(self._counter, request.model, turns)
-        found = problems(turns, tokens, chosen.budget_tokens)
-        if _system_inside(request):
-            found.append("a system message inside the conversation")
+        messages = request.body.get("messages")
+        if not isinstance(messages, list):
+            return await inner(request)
+        head, inside = _split_system(request, messages)
+        if inside:
+            return self._warned(await inner(request), ["a system message inside the conversation"])
+        conversation = messages[head:]
+        read = self._reader.read(request, conversation)
+        if read is None:
+            return self._warned(await inner(request), ["a message is not JSON"])
+        facts, wires = read
+        found = problems(facts, chosen.budget_tokens)
         if found:
             return self._warned(await inner(request), found)
-        points = cut_points(turns)
+        points = cut_points(facts)
         calls: list[Call] = []
         note: str | None = None
         if chosen.policy == "last_n":
-            cut = last_n_cut(points, len(turns), chosen.max_turns, chosen.step_turns)
+            cut = last_n_cut(points, len(facts), chosen.max_turns, chosen.step_turns)
         else:
+            tokens = [f.tokens for f in facts]
             scan = budget_cuts(points, tokens, chosen.budget_tokens, chosen.low_water)
             cut = scan.cut
             if cut and chosen.policy == "summary":
-                summarised = await self._summarise(request, chosen, turns, scan.cuts)
+                summarised = await self._summarise(request, chosen, wires, scan.cuts)
                 calls = [c for r in summarised.responses if (c := _lever_call(r)) is not None]
                 if summarised.text is None:
                     response = await inner(request)
@@ -153,14 +152,15 @@ class HistoryStage:
                 note = NOTE_PREFIX + summarised.text
         if cut == 0:
             response = await inner(request)
-            response.headers[HEADER] = f"{chosen.policy}: kept all {len(turns)} turns"
+            response.headers[HEADER] = f"{chosen.policy}: kept all {len(facts)} turns"
             return response
-        sent = view.with_messages(turns[cut:])
-        removed = sum(tokens[:cut])
+        kept = [*messages[:head], *conversation[cut:]]
+        sent = dataclasses.replace(request, body={**request.body, "messages": kept})
+        removed = sum(f.tokens for f in facts[:cut])
         if note is not None:
             sent = with_note(sent, note)
             removed -= self._counter.count_messages(request.model, [{"content": note}]).tokens
-        detail = f"{chosen.policy}: dropped {cut} of {len(turns)} turns"
+        detail = f"{chosen.policy}: dropped {cut} of {len(facts)} turns"
         detail += ", summarised" if note is not None else ""
         response = await inner(sent)
         response.lever_calls.extend(calls)
@@ -174,10 +174,15 @@ class HistoryStage:
         self,
         request: ChatRequest,
         chosen: HistorySettings,
-        turns: Sequence[Turn],
+        wires: Sequence[bytes],
         cuts: Sequence[int],
     ) -> Summarised:
         assert self._send is not None and chosen.summary_model is not None
+        conversation = request.body["messages"][len(request.body["messages"]) - len(wires) :]
+
+        def turns(begin: int, end: int) -> list[Turn]:
+            return [read_turn(request, m) for m in conversation[begin:end]]
+
         return await summarise(
             self._send,
             self.memo,
@@ -186,7 +191,7 @@ class HistoryStage:
             dialect=request.dialect,
             turns=turns,
             cuts=cuts,
-            digests=prefix_digests(turns[: cuts[-1]]),
+            digests=prefix_digests(wires[: cuts[-1]]),
             max_tokens=chosen.summary_max_tokens,
         )
 

@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import hashlib
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
-
-import orjson
 
 from thrifty.dialects.view import Turn
 from thrifty.types import JSON, ChatRequest, ChatResponse, Dialect, Handler
@@ -27,13 +25,15 @@ INSTRUCTIONS = (
 NOTE_PREFIX = "Summary of the earlier conversation:\n"
 
 
-def prefix_digests(turns: Sequence[Turn]) -> list[str]:
-    """``digests[i]`` identifies ``turns[:i]`` (chained SHA-256 of each turn's wire JSON)."""
+def prefix_digests(wires: Sequence[bytes]) -> list[str]:
+    """``digests[i]`` identifies the first ``i`` messages (a chained SHA-256 of each
+    message's wire bytes)."""
     digest = hashlib.sha256(b"history-v1")
     out = [digest.hexdigest()]
-    for turn in turns:
+    for wire in wires:
         digest = digest.copy()
-        digest.update(orjson.dumps(turn.raw, option=orjson.OPT_SORT_KEYS))
+        digest.update(len(wire).to_bytes(8, "big"))
+        digest.update(wire)
         out.append(digest.hexdigest())
     return out
 
@@ -134,13 +134,14 @@ async def summarise(
     tenant: str | None,
     model: str,
     dialect: Dialect,
-    turns: Sequence[Turn],
+    turns: Callable[[int, int], Sequence[Turn]],
     cuts: Sequence[int],
     digests: Sequence[str],
     max_tokens: int,
 ) -> Summarised:
     """The summary of ``turns[:cuts[-1]]``, written through the chain of ``cuts`` from the
-    newest one remembered."""
+    newest one remembered.  ``turns(begin, end)`` reads the turns of a span (only when a
+    summary must be written)."""
     cut = cuts[-1]
     known = memo.get(tenant, digests[cut])
     if known is not None:
@@ -155,7 +156,7 @@ async def summarise(
     responses: list[ChatResponse] = []
     begin = cuts[start_index - 1] if start_index > 0 else 0
     for end in cuts[start_index:]:
-        request = summary_request(model, dialect, earlier, turns[begin:end], max_tokens)
+        request = summary_request(model, dialect, earlier, turns(begin, end), max_tokens)
         try:
             response = await send(request)
         except Exception as exc:  # the request goes on unchanged; the app is told why
