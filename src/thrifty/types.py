@@ -228,6 +228,21 @@ class Call:
     at: float | None = None  # unix time of the call (prices can change by date)
 
 
+def attach_lever_calls(exc: BaseException, calls: Sequence[Call]) -> None:
+    """A lever that paid for calls and then fails (a cascade whose top tier errors, a
+    client that leaves after the cheap try) hands them on with its exception, so the
+    ledger books them in the failed request's row: what was spent is never lost."""
+    if calls:
+        earlier: Sequence[Call] = getattr(exc, "lever_calls", ())
+        exc.lever_calls = [*calls, *earlier]  # type: ignore[attr-defined]
+
+
+def lever_calls_of(exc: BaseException) -> list[Call]:
+    """The calls levers attached to ``exc`` (:func:`attach_lever_calls`)."""
+    calls = getattr(exc, "lever_calls", ())
+    return [c for c in calls if isinstance(c, Call)] if isinstance(calls, list) else []
+
+
 def new_request_id() -> str:
     return uuid.uuid4().hex
 

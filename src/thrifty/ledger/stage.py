@@ -23,7 +23,7 @@ from thrifty.errors import ThriftyError
 from thrifty.ledger.accounting import NO_USAGE, Accountant, Settlement
 from thrifty.ledger.row import CallRecord, LedgerRow
 from thrifty.streams import observe
-from thrifty.types import ChatRequest, ChatResponse, Handler, Stage, Usage
+from thrifty.types import ChatRequest, ChatResponse, Handler, Stage, Usage, lever_calls_of
 
 if TYPE_CHECKING:
     from thrifty.pipeline import Parts
@@ -88,28 +88,50 @@ def _row(
 
 
 def _failed_row(
-    request: ChatRequest, exc: BaseException, started: float, failure: str | None = None
+    request: ChatRequest,
+    exc: BaseException,
+    started: float,
+    failure: str | None = None,
+    accountant: Accountant | None = None,
 ) -> LedgerRow:
-    """The row of a request that raised before it had a response."""
+    """The row of a request that raised before it had a response.  Calls levers paid for
+    before the failure (attached to the exception) are in it, priced: each lever's share
+    is minus what its calls cost."""
     reached = bool(getattr(exc, "reached_upstream", False))
     left = isinstance(exc, (asyncio.CancelledError, GeneratorExit))
     failure = failure or _named_failure(exc) or ("client_left" if left else "upstream")
     fields = _request_fields(
         request, started, status=_failure_status(exc), error=_failure_text(exc), failure=failure
     )
+    paid = lever_calls_of(exc) if accountant is not None else []
+    calls = tuple(CallRecord(c, accountant.price_call(c)) for c in paid) if accountant else ()
+    # A call that reached the provider may have been billed: unknown, never $0.
+    cost: Decimal | None = None if reached or left else Decimal(0)
+    savings: dict[str, Decimal | None] = {}
+    usage = Usage()
+    for record in calls:
+        usage = usage + record.call.usage
+        price = record.cost.usd
+        cost = None if cost is None or price is None else cost + price
+        lever = record.call.lever
+        if lever is not None:
+            share = savings.get(lever, Decimal(0))
+            savings[lever] = None if share is None or price is None else share - price
+    last = calls[-1].cost.source if calls else "none"
+    source = NO_USAGE.source if cost is None else last
     return LedgerRow(
         **fields,
         requested_model=request.requested_model,
         requested_alias=request.requested_alias,
         model=request.model,
         provider=getattr(exc, "provider", None) or None,
-        usage=Usage(),
-        # A call that reached the provider may have been billed: unknown, never $0.
-        cost_usd=None if reached or left else Decimal(0),
+        usage=usage,
+        calls=calls,
+        cost_usd=cost,
         baseline_usd=None,
-        savings={},
+        savings=savings,
         saved_usd=None,
-        price_source=NO_USAGE.source if reached or left else "none",
+        price_source=source,
     )
 
 
@@ -160,7 +182,7 @@ def ledger_stage(store: LedgerWriter, accountant: Accountant) -> Stage:
             try:
                 response = await inner(request)
             except BaseException as exc:
-                await store.record(_failed_row(request, exc, started))
+                await store.record(_failed_row(request, exc, started, accountant=accountant))
                 raise
             if response.stream is None:
                 settled = accountant.settle(request, response)

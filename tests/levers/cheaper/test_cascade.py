@@ -166,6 +166,34 @@ async def test_the_top_tier_failing_fails_the_request(store: LedgerStore) -> Non
         await run(store, plans(), answer, ask())
 
 
+@pytest.mark.parametrize("reached", [False, True])
+async def test_the_cheap_tier_is_booked_when_the_top_tier_then_fails(
+    store: LedgerStore, reached: bool
+) -> None:
+    """Haiku answered (refused by the regex), then Sonnet failed: the failed row still
+    carries Haiku's call, priced ($0.0025 = 1000 x $1/M + 300 x $5/M), booked as the
+    cascade's negative share; the row's cost is unknown if Sonnet's call reached it."""
+
+    def answer(req: ChatRequest) -> ChatResponse:
+        if req.model == HAIKU:
+            return reply(req, "no idea", HAIKU_USAGE)
+        error = UpstreamUnavailable("down", provider="anthropic")
+        error.reached_upstream = reached
+        raise error
+
+    with pytest.raises(UpstreamUnavailable):
+        await run(store, plans(regex="impact"), answer, ask())
+    (row,) = store.rows()
+    assert row.status == 502 and row.failure == "upstream"
+    assert [(c.call.model, c.call.lever, c.cost.usd) for c in row.calls] == [
+        (HAIKU, "cascade", HAIKU_COST)
+    ]
+    assert row.usage == HAIKU_USAGE
+    assert row.savings == {"cascade": -HAIKU_COST}
+    assert row.cost_usd == (None if reached else HAIKU_COST)
+    assert row.baseline_usd is None and row.saved_usd is None
+
+
 async def test_a_cheap_stream_that_is_not_a_body_escalates(store: LedgerStore) -> None:
     def answer(req: ChatRequest) -> ChatResponse:
         if req.model == HAIKU:  # an upstream that streams although asked for a body

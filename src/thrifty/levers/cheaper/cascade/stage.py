@@ -33,7 +33,17 @@ from thrifty.levers.cheaper.cascade.answers import read_answer
 from thrifty.levers.cheaper.cascade.plan import CascadePlan, Plans, plans_for
 from thrifty.levers.cheaper.cascade.signals import Verdict, judge_all
 from thrifty.streams import replay
-from thrifty.types import Call, ChatRequest, ChatResponse, Dialect, Handler, Stage, Step, Usage
+from thrifty.types import (
+    Call,
+    ChatRequest,
+    ChatResponse,
+    Dialect,
+    Handler,
+    Stage,
+    Step,
+    Usage,
+    attach_lever_calls,
+)
 
 if TYPE_CHECKING:
     from thrifty.pipeline import Parts
@@ -127,7 +137,15 @@ class Cascade:
         self.upstreams = upstreams
 
     async def __call__(self, request: ChatRequest) -> ChatResponse:
-        plan, ledger = self.plan, Ledger()
+        ledger = Ledger()
+        try:
+            return await self._run(request, ledger)
+        except BaseException as exc:  # the top tier failed, or the app left: calls made
+            attach_lever_calls(exc, ledger.calls)  # so far are still booked
+            raise
+
+    async def _run(self, request: ChatRequest, ledger: Ledger) -> ChatResponse:
+        plan = self.plan
         top = len(plan.tiers) - 1
         for index, model in enumerate(plan.tiers[:top]):
             to = self.upstreams.dialect_of(model)
