@@ -13,6 +13,7 @@ __all__ = [
     "Usage",
     "count_tokens",
     "lint_schema",
+    "select_context",
 ]
 __version__ = "0.1.0"
 
@@ -27,4 +28,8 @@ def __getattr__(name: str) -> Any:
         from thrifty.tokens import count_tokens
 
         return count_tokens
+    if name == "select_context":
+        from thrifty.context import select_context
+
+        return select_context
     raise AttributeError(f"module 'thrifty' has no attribute {name!r}")
