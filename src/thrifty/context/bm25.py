@@ -1,0 +1,54 @@
+"""Okapi BM25 over a handful of candidate texts (the documents of one call).
+
+A small implementation on purpose: the candidates arrive with each call (tens to a few
+thousand chunks), so the index lives for one query; ``bm25s`` and ``rank-bm25`` build
+sparse or dense structures meant for a corpus indexed once and queried many times, and
+bring numpy/scipy work that costs more than it saves at this size.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Sequence
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+K1 = 1.5
+B = 0.75
+
+
+def words(text: str) -> list[str]:
+    """Lower-case word tokens (letters, digits and underscores, any script)."""
+    return _WORD.findall(text.lower())
+
+
+def bm25_scores(query: str, texts: Sequence[str], k1: float = K1, b: float = B) -> list[float]:
+    """Each text's BM25 score for ``query`` (0 for a text sharing no word with it).  IDF is
+    the non-negative form, ``ln(1 + (N - n + 0.5) / (n + 0.5))``."""
+    docs = [Counter(words(t)) for t in texts]
+    if not docs:
+        return []
+    lengths = [sum(d.values()) for d in docs]
+    average = sum(lengths) / len(docs) or 1.0
+    terms = set(words(query))
+    idf: dict[str, float] = {}
+    for term in terms:
+        holding = sum(1 for d in docs if term in d)
+        idf[term] = math.log(1 + (len(docs) - holding + 0.5) / (holding + 0.5))
+    scores = []
+    for doc, length in zip(docs, lengths, strict=True):
+        norm = k1 * (1 - b + b * length / average)
+        score = 0.0
+        for term in terms:
+            freq = doc.get(term, 0)
+            if freq:
+                score += idf[term] * freq * (k1 + 1) / (freq + norm)
+        scores.append(score)
+    return scores
+
+
+def jaccard(a: set[str], b: set[str]) -> float:
+    """Overlap of two word sets (1: the same words; 0: none shared, or both empty)."""
+    union = len(a | b)
+    return len(a & b) / union if union else 0.0
