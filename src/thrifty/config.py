@@ -199,6 +199,21 @@ class HistorySettings(LeverSettings):
         return self
 
 
+class ContextSettings(LeverSettings):
+    """Context selection at the gateway (docs/levers/fewer-tokens.md, "Context selection"):
+    a request carrying ``thrifty_context`` (documents, optional query and budget) gets the
+    best documents that fit, in its last user message; the field is never sent upstream.
+    On by default: it acts only on requests that carry the field."""
+
+    enabled: bool = True
+    budget_tokens: int = Field(default=2000, gt=0)  # when the request gives none
+    min_tokens: int = Field(default=2000, ge=0)  # documents this small are all kept
+    embeddings: bool = False  # rank with the semantic cache's MiniLM embedder too
+    lexical_weight: float = Field(default=0.5, ge=0, le=1)
+    duplicate_threshold: float = Field(default=0.9, gt=0, le=1)
+    max_documents: int = Field(default=1000, gt=0)  # more is a 400
+
+
 class IdempotencySettings(LeverSettings):
     """The idempotency lever: a request with an ``Idempotency-Key`` it was sent before (same
     tenant, same body) gets the earlier result instead of a new call.  On by default: it
@@ -372,6 +387,7 @@ class LeversSettings(_Strict):
     prompt_cache: PromptCacheSettings = Field(default_factory=PromptCacheSettings)
     compress: CompressSettings = Field(default_factory=CompressSettings)
     history: HistorySettings = Field(default_factory=HistorySettings)
+    context: ContextSettings = Field(default_factory=ContextSettings)
     cascade: CascadeSettings = Field(default_factory=CascadeSettings)
     learned_routing: LearnedRoutingSettings = Field(default_factory=LearnedRoutingSettings)
     shadow: ShadowSettings = Field(default_factory=ShadowSettings)
