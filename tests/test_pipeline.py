@@ -28,6 +28,7 @@ def test_the_pipeline_order_is_pinned() -> None:
         "thrifty.levers.fewer_calls.coalesce.build",
         "thrifty.levers.fewer_calls.semantic.stage.build",
         "thrifty.levers.fewer_tokens.output.build",
+        "thrifty.context.stage.build",
         "thrifty.levers.fewer_tokens.history.stage.build",
         "thrifty.levers.fewer_tokens.compress.stage.build",
         "thrifty.levers.cheaper.shadow.stage.build",

@@ -47,6 +47,7 @@ Builder = Callable[[Parts], Awaitable[Stage | None]]
 
 def _pipeline() -> tuple[Builder, ...]:
     # Imported here so that importing thrifty.pipeline stays cheap and cycle-free.
+    from thrifty.context import stage as context
     from thrifty.ledger import stage as ledger
     from thrifty.levers.cheaper import routing
     from thrifty.levers.cheaper.cascade import stage as cascade
@@ -69,6 +70,7 @@ def _pipeline() -> tuple[Builder, ...]:
         coalesce.build,  # identical in-flight misses share one call (and one lookup below)
         semantic_cache.build,  # similar enough, and guarded
         output.build,
+        context.build,  # thrifty_context documents: the best that fit, in the last message
         history.build,  # older turns dropped or summarised, cut points in steps
         compress.build,  # long prompts only: safe, deterministic transforms
         shadow.build,  # a sample of cheaper answers checked against a strong model, later
