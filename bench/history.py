@@ -25,7 +25,7 @@ price data (input, cache reads and writes at their own rates); summary calls cou
 (input and output).
 
 **Overhead.** The stage alone (budget policy), in-process, on an ~8,000-token conversation
-(the same system prompt and ~60 turns, trimmed to the budget), against the same requests
+(the same system prompt and 120 turns, trimmed to the budget), against the same requests
 handed straight to a no-op upstream, interleaved in the same run (p50, p95).
 """
 
@@ -74,12 +74,12 @@ def conversation(dialect: Dialect, turn: int, cached: bool) -> ChatRequest:
     """The request of turn ``turn``: the system prompt, every earlier question and answer,
     and the new question (breakpoints on the system prompt and the last message)."""
     model = MODELS[dialect]
-    system = prose(1_540, 1)
+    system = prose(930, 1)
     messages: list[dict[str, Any]] = []
     for i in range(turn + 1):
-        messages.append({"role": "user", "content": f"Q{i}: " + prose(38, 1_000 + i)})
+        messages.append({"role": "user", "content": f"Q{i}: " + prose(23, 1_000 + i)})
         if i < turn:
-            messages.append({"role": "assistant", "content": f"A{i}: " + prose(38, 5_000 + i)})
+            messages.append({"role": "assistant", "content": f"A{i}: " + prose(23, 5_000 + i)})
     body: dict[str, Any] = {"model": model, "max_tokens": 64}
     if dialect == "anthropic":
         if cached:
@@ -188,7 +188,7 @@ async def dollars(turns: int, counter: TokenCounter) -> list[dict[str, Any]]:
 
 
 async def overhead(requests: int, counter: TokenCounter) -> dict[str, Any]:
-    sample = conversation("openai", 60, cached=False)
+    sample = conversation("openai", 120, cached=False)
     upstream = FakeUpstream(lambda req: reply(req, "ok", Usage(input_tokens=8_000)))
     staged = history_stage({None: SETTINGS["budget"]}, None, counter)(upstream)
     tokens = counter.count_request(sample).tokens
