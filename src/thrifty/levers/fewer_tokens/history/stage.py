@@ -17,7 +17,9 @@ from typing import TYPE_CHECKING, Any
 
 from thrifty.config import HistorySettings
 from thrifty.dialects.view import Turn
+from thrifty.levers.fewer_tokens.history.booking import NEW_MESSAGES, book, cut_facts
 from thrifty.levers.fewer_tokens.history.cuts import (
+    MessageFacts,
     budget_cuts,
     cut_points,
     last_n_cut,
@@ -38,8 +40,6 @@ from thrifty.types import (
     ChatResponse,
     Handler,
     Stage,
-    Step,
-    TokenChange,
 )
 
 if TYPE_CHECKING:
@@ -135,21 +135,16 @@ class HistoryStage:
         points = cut_points(facts)
         calls: list[Call] = []
         note: str | None = None
-        if chosen.policy == "last_n":
-            cut = last_n_cut(points, len(facts), chosen.max_turns, chosen.step_turns)
-        else:
-            tokens = [f.tokens for f in facts]
-            scan = budget_cuts(points, tokens, chosen.budget_tokens, chosen.low_water)
-            cut = scan.cut
-            if cut and chosen.policy == "summary":
-                summarised = await self._summarise(request, chosen, wires, scan.cuts)
-                calls = [c for r in summarised.responses if (c := _lever_call(r)) is not None]
-                if summarised.text is None:
-                    response = await inner(request)
-                    response.lever_calls.extend(calls)
-                    response.headers[WARNING_HEADER] = summarised.error or "no summary"
-                    return response
-                note = NOTE_PREFIX + summarised.text
+        cut, cuts = _cuts(chosen, points, facts)
+        if cut and chosen.policy == "summary":
+            summarised = await self._summarise(request, chosen, wires, cuts)
+            calls = [c for r in summarised.responses if (c := _lever_call(r)) is not None]
+            if summarised.text is None:
+                response = await inner(request)
+                response.lever_calls.extend(calls)
+                response.headers[WARNING_HEADER] = summarised.error or "no summary"
+                return response
+            note = NOTE_PREFIX + summarised.text
         if cut == 0:
             response = await inner(request)
             response.headers[HEADER] = f"{chosen.policy}: kept all {len(facts)} turns"
@@ -162,12 +157,12 @@ class HistoryStage:
             removed -= self._counter.count_messages(request.model, [{"content": note}]).tokens
         detail = f"{chosen.policy}: dropped {cut} of {len(facts)} turns"
         detail += ", summarised" if note is not None else ""
+        previous = facts[: len(facts) - NEW_MESSAGES]
+        previous_cut, _ = _cuts(chosen, [p for p in points if p < len(previous)], previous)
         response = await inner(sent)
         response.lever_calls.extend(calls)
         response.headers[HEADER] = detail
-        if response.served is not None and removed:
-            change = TokenChange(input_tokens=-removed)
-            response.steps.append(Step("history", detail, tokens=change))
+        book(response, cut_facts(facts, cut, previous_cut, removed), detail)
         return response
 
     async def _summarise(
@@ -200,6 +195,18 @@ class HistoryStage:
         shown = "; ".join(found[:3]) + (f" (+{len(found) - 3} more)" if len(found) > 3 else "")
         response.headers[WARNING_HEADER] = f"sent unchanged: {shown}"
         return response
+
+
+def _cuts(
+    chosen: HistorySettings, points: Sequence[int], facts: Sequence[MessageFacts]
+) -> tuple[int, tuple[int, ...]]:
+    """The cut in force and every cut the policy made on the way (``last_n``: just one)."""
+    if chosen.policy == "last_n":
+        cut = last_n_cut(points, len(facts), chosen.max_turns, chosen.step_turns)
+        return cut, (cut,)
+    tokens = [f.tokens for f in facts]
+    scan = budget_cuts(points, tokens, chosen.budget_tokens, chosen.low_water)
+    return scan.cut, scan.cuts
 
 
 def _lever_call(response: ChatResponse) -> Call | None:
