@@ -200,6 +200,26 @@ async def test_an_explicit_fallback_model_books_the_model_change(store: LedgerSt
     check_sums(row)
 
 
+async def test_the_local_try_is_booked_when_the_fallback_fails_too(store: LedgerStore) -> None:
+    """The local answer was not JSON, then the hosted fallback failed before any call
+    reached it: the failed row still lists the local try, at $0, as the tier's."""
+
+    def answer(request: ChatRequest) -> ChatResponse:
+        if request.model == LOCAL:
+            return reply(request, "not json", USAGE, provider="local")
+        raise UpstreamUnavailable("down", provider="openai")
+
+    handler = compose([ledger_stage(store, accountant()), tier_stage()], FakeUpstream(answer))
+    with pytest.raises(UpstreamUnavailable):
+        await handler(request_for("gpt-4o", task="extract", **JSON_MODE))
+    (row,) = store.rows()
+    assert row.status == 502 and row.failure == "upstream"
+    assert [(c.call.model, c.call.lever, c.cost.usd) for c in row.calls] == [
+        (LOCAL, "local", Decimal(0))
+    ]
+    assert row.cost_usd == Decimal(0) and row.savings == {"local": Decimal(0)}
+
+
 async def test_routing_keeps_its_share_when_the_fallback_is_its_model(
     store: LedgerStore,
 ) -> None:

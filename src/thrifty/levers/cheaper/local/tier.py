@@ -40,7 +40,16 @@ from thrifty.levers.cheaper.local.json_check import (
 )
 from thrifty.streams import replay
 from thrifty.streams._guarded import Batches, GuardedStream, Started
-from thrifty.types import Call, ChatRequest, ChatResponse, Handler, Step, StreamEvent, Usage
+from thrifty.types import (
+    Call,
+    ChatRequest,
+    ChatResponse,
+    Handler,
+    Step,
+    StreamEvent,
+    Usage,
+    attach_lever_calls,
+)
 
 log = logging.getLogger("thrifty.local")
 
@@ -191,7 +200,11 @@ class LocalTier:
             failed.reason,
             failed.detail,
         )
-        response = await self._hosted(inner, request, tier, f"fallback ({failed.detail})")
+        try:
+            response = await self._hosted(inner, request, tier, f"fallback ({failed.detail})")
+        except BaseException as exc:  # the local try is booked in the failed row too
+            attach_lever_calls(exc, [failed.call])
+            raise
         response.lever_calls.append(failed.call)
         response.headers[HEADER] = f"fallback-{failed.reason}"
         return response
