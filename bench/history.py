@@ -47,16 +47,16 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from prompt_cache import Clock, input_usd, prose  # noqa: E402
+from prompt_cache import Clock, input_usd, prose
 
-from thrifty.config import HistorySettings  # noqa: E402
-from thrifty.levers.fewer_tokens.history.stage import history_stage  # noqa: E402
-from thrifty.pricing import PriceBook  # noqa: E402
-from thrifty.providers.usage import usage_from_anthropic, usage_from_openai  # noqa: E402
-from thrifty.sim import SimConfig, create_app  # noqa: E402
-from thrifty.testing import FakeUpstream, reply  # noqa: E402
-from thrifty.tokens import TokenCounter  # noqa: E402
-from thrifty.types import ChatRequest, ChatResponse, Dialect, Handler, Usage  # noqa: E402
+from thrifty.config import HistorySettings
+from thrifty.levers.fewer_tokens.history.stage import history_stage
+from thrifty.pricing import PriceBook
+from thrifty.providers.usage import usage_from_anthropic, usage_from_openai
+from thrifty.sim import SimConfig, create_app
+from thrifty.testing import FakeUpstream, reply
+from thrifty.tokens import TokenCounter
+from thrifty.types import ChatRequest, ChatResponse, Dialect, Handler, Usage
 
 MODELS = {"anthropic": "claude-sonnet-4-6", "openai": "gpt-4o"}
 SUMMARY_MODEL = "claude-haiku-4-5"

@@ -3,9 +3,9 @@
 A request whose conversation is past its policy's limit is sent with its older turns
 dropped (``last_n``, ``budget``) or replaced by a summary kept as a system-side note
 (``summary``); the cut points advance in steps (see :mod:`.cuts`) so the prefix the
-provider caches stays identical across many turns.  The step books the tokens removed
-(``TokenChange(input_tokens=-n)``, net of the note's tokens); each summary call is a
-``Call(lever="history")``.  ``x-thrifty-history`` says what was done; a malformed
+provider caches stays identical across many turns.  The step books the tokens removed,
+net of the note's tokens and of the cache a moved cut loses (:mod:`.booking`); each summary
+call is a ``Call(lever="history")``.  ``x-thrifty-history`` says what was done; a malformed
 conversation is sent unchanged with ``x-thrifty-history-warning``.
 """
 
