@@ -6,7 +6,8 @@ A prefix is keyed by its texts, slot by slot (the key of slot ``i`` holds the ke
 the slot's compressed text, what was removed from it, and what the deduplication knew
 after it (shared with the slot before when the slot taught it nothing).  The memo is
 bounded by the characters it holds (texts in and out, and those snapshots) and forgets the
-least recently used prefixes first.  Each compression stage owns one; nothing is shared between stages.
+least recently used prefixes first.  Each compression stage owns one; nothing is shared
+between stages.
 """
 
 from __future__ import annotations
