@@ -17,11 +17,18 @@ to its hard limit: each call in flight holds two descriptors in the gateway and 
 client and the simulator.
 
     .venv/bin/python bench/concurrency.py --concurrency 1000 --upstream-ms 1000
+
+``--pin`` gives the gateway a core of its own, as it would have in a deployment: the load
+generator and the simulator run on CPU 0 in both the direct and the gateway runs, the
+gateway on CPU 1.  The ratio then says whether the gateway keeps up with what the same
+rig reaches without it; unpinned, the three share both cores and the ratio also counts
+the gateway's CPU taken from the rig.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import sqlite3
 import subprocess
@@ -60,6 +67,12 @@ def pid_listening(port: str) -> int:
         if f"--port {port} " in f"{args} " and "thrifty" in args:
             return int(pid)
     raise RuntimeError(f"no process with --port {port}")
+
+
+def pin(pid: int, cpus: set[int]) -> None:
+    """Every thread of process ``pid`` on ``cpus`` (threads keep the affinity they had)."""
+    for thread in Path(f"/proc/{pid}/task").iterdir():
+        os.sched_setaffinity(int(thread.name), cpus)
 
 
 def cpu_seconds(pid: int) -> float:
@@ -106,6 +119,11 @@ async def main_async(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory() as tmp, stack(args.upstream_ms, Path(tmp)) as urls:
         direct, gateway = urls
         pid = pid_listening(gateway.split(":")[2].split("/")[0])
+        if args.pin:
+            rig = pid_listening(direct.split(":")[2].split("/")[0])  # the simulator
+            for process, cpus in ((os.getpid(), {0}), (rig, {0}), (pid, {1})):
+                pin(process, cpus)
+            print("pinned: load generator and simulator on CPU 0, gateway on CPU 1")
         ledger = Path(tmp) / f"ledger-{args.upstream_ms:g}-0.db"
         print(
             "| mode | concurrency | direct req/s | thrifty req/s | ratio | errors "
@@ -132,6 +150,9 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=1000)
     parser.add_argument("--upstream-ms", type=float, default=1000.0)
     parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument(
+        "--pin", action="store_true", help="the gateway on CPU 1 alone, the rig on CPU 0"
+    )
     uvloop.run(main_async(parser.parse_args()))
 
 
