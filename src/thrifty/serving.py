@@ -276,7 +276,17 @@ async def start_server(
     """Start ``app`` on ``host:port`` (0 = a free port) and return once it accepts requests.
     ``max_connections`` is :func:`capacity`'s (default: unlimited), ``limits`` are
     :func:`request_limits`' keyword arguments."""
-    port = port or free_port(host)
+    # Bound here, before uvicorn starts: a port picked, closed and bound again later can
+    # be taken in between by another server starting at the same time.
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listening = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listening.bind((host, port))
+    except OSError:
+        listening.close()
+        raise
+    port = listening.getsockname()[1]
     config = uvicorn.Config(
         app,
         host=host,
@@ -288,10 +298,15 @@ async def start_server(
         **(capacity(max_connections) if max_connections is not None else {}),
     )
     server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    while not server.started:
+    task = asyncio.create_task(server.serve(sockets=[listening]))
+    try:
+        while not server.started:
+            if task.done():
+                task.result()
+                raise RuntimeError(f"server on {host}:{port} exited before starting")
+            await asyncio.sleep(0.005)
+    finally:
         if task.done():
-            task.result()
-            raise RuntimeError(f"server on {host}:{port} exited before starting")
-        await asyncio.sleep(0.005)
-    return RunningServer(server=server, task=task, url=f"http://{host}:{port}")
+            listening.close()
+    shown = f"[{host}]" if ":" in host else host
+    return RunningServer(server=server, task=task, url=f"http://{shown}:{port}")
