@@ -41,7 +41,7 @@ def test_baselines() -> None:
     )
 
 
-@pytest.mark.parametrize("method", ["logreg", "knn"])
+@pytest.mark.parametrize("method", ["logreg", "knn", "gain"])
 def test_a_prompt_router_sends_hard_prompts_to_the_strong_model(method: str) -> None:
     split, results = run(PromptRouter(method))
     figures = headline(split, results[f"prompt-router-{method}"])
@@ -96,7 +96,7 @@ def test_single_decisions_agree_with_the_batch_path() -> None:
     test = OutcomeTable.from_records(synthetic_records(30, offset=1000))
     level = float(train.scores[:, train.strongest()].mean())
     targets = {t: share * level for t, share in TARGETS.items()}
-    for router in (PromptRouter("logreg"), PromptRouter("knn")):
+    for router in (PromptRouter("logreg"), PromptRouter("knn"), PromptRouter("gain")):
         router.fit(train, targets)
         threshold = router.thresholds["95%"]
         [batch] = [
@@ -172,3 +172,39 @@ def test_a_cascade_tier_falls_back_to_any_cheaper_model() -> None:
         ]
     )
     assert [pricey.models[j] for j in cascade_pool(pricey)] == ["small"]
+
+
+def records_with_lost_causes(n: int, offset: int = 0) -> list:  # type: ignore[type-arg]
+    """A third easy (both models right), a third hard (only large right), a third lost
+    causes (both wrong): paying for large on a lost cause buys nothing."""
+    from decimal import Decimal
+
+    from thrifty.eval.route.records import ModelOutcome, RouteRecord
+
+    costs = {"small": Decimal("0.001"), "large": Decimal("0.010")}
+    records = []
+    for k in range(offset, offset + n):
+        kind = ("easy sum", "hard proof", "riddle nobody solves")[k % 3]
+        right = {"easy sum": {"small", "large"}, "hard proof": {"large"}}.get(kind, set())
+        outcomes = {m: ModelOutcome(float(m in right), costs[m], None) for m in costs}
+        records.append(RouteRecord(f"q{k}", f"{kind} number {k}", outcomes, None))
+    return records
+
+
+def test_the_gain_router_sends_cheap_what_the_strongest_gets_wrong_too() -> None:
+    train = OutcomeTable.from_records(records_with_lost_causes(150))
+    test = OutcomeTable.from_records(records_with_lost_causes(60, offset=1000))
+    split = evaluate_split(train, test, [PromptRouter("logreg"), PromptRouter("gain")])
+    results = {r.name: headline(split, r) for r in split.results}
+    # large only on the 20 hard prompts: (40 * 0.001 + 20 * 0.010) / (60 * 0.010) = 40%
+    assert results["prompt-router-gain"]["cost_pct_to_match_strongest"] == pytest.approx(40.0)
+    # the logreg router cannot tell a hard prompt from a lost cause: large on both (70%)
+    assert results["prompt-router-logreg"]["cost_pct_to_match_strongest"] == pytest.approx(70.0)
+    picked = next(r for r in split.results if r.name == "prompt-router-gain").picked["100%"]
+    assert picked.quality == pytest.approx(split.strongest_quality)
+    assert picked.cost_pct == pytest.approx(40.0)
+
+
+def test_an_unknown_router_method_is_refused() -> None:
+    with pytest.raises(ValueError, match="unknown router method 'svm'"):
+        PromptRouter("svm")

@@ -54,6 +54,7 @@ def default_strategies(table: OutcomeTable) -> list[Strategy]:
         RandomRouter(),
         PromptRouter("logreg"),
         PromptRouter("knn"),
+        PromptRouter("gain"),
     ]
     cheap = cascade_pool(table)
     if len(cheap) >= 2:

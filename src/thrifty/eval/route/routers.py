@@ -8,6 +8,10 @@ and worse than another on train is never a candidate), ordered by train cost.
 * ``prompt-router-logreg``: TF-IDF word 1-2 grams, one logistic regression per candidate
   (correct = score >= 0.5); prediction is one sparse product with the stacked weights.
 * ``prompt-router-knn``: the mean train score of the 25 nearest train prompts (TF-IDF cosine).
+* ``prompt-router-gain``: the same logistic regressions plus one for the strongest model; the
+  signal per candidate is P(candidate right) - P(strongest right), what the candidate gives up
+  on this prompt.  A prompt that both models get wrong (or both right) costs nothing to send
+  cheap; the logreg router, reading only P(candidate right), would pay for the strongest there.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from thrifty.eval.route.table import BoolArray, FloatArray, IntArray, OutcomeTab
 from thrifty.eval.route.terms import SingleText
 
 NEIGHBOURS = 25
+DIGITS = 9  # gain predictions are rounded: no decision turns on less, and labels stay distinct
 KNN_BATCH = 512
 CORRECT = 0.5
 
@@ -108,11 +113,28 @@ class NeighbourRouterState:
         return np.asarray(np.concatenate(parts), dtype=float)
 
 
+@dataclass
+class GainRouterState(LinearRouterState):
+    """:class:`LinearRouterState` over the candidates and then the strongest model (last
+    column); predicts each candidate's probability of being right minus the strongest's."""
+
+    def predict(self, features: object) -> FloatArray:
+        p = super().predict(features)
+        return np.asarray(np.round(p[:, :-1] - p[:, -1:], DIGITS), dtype=float)
+
+    def predict_one(self, prompt: str) -> FloatArray:
+        p = super().predict_one(prompt)
+        return np.asarray(np.round(p[:-1] - p[-1], DIGITS), dtype=float)
+
+
+METHODS = ("logreg", "knn", "gain")
+
+
 class PromptRouter(ThresholdStrategy):
     kind = "router"
 
     def __init__(self, method: str = "logreg") -> None:
-        if method not in ("logreg", "knn"):
+        if method not in METHODS:
             raise ValueError(f"unknown router method {method!r}")
         self.method = method
         self.name = f"prompt-router-{method}"
@@ -137,15 +159,15 @@ class PromptRouter(ThresholdStrategy):
 
     def _train(self, train: OutcomeTable) -> object:
         vectorizer, features = self.vectorizer, self._features(train.prompts)
-        targets = train.scores[:, self.candidates]
         if self.method == "knn":
-            return NeighbourRouterState(vectorizer, features, targets)
+            return NeighbourRouterState(vectorizer, features, train.scores[:, self.candidates])
+        columns = [*self.candidates, self.strongest] if self.method == "gain" else self.candidates
         fitted = [
-            fit_logistic(features, (targets[:, k] >= CORRECT).astype(float))
-            for k in range(len(self.candidates))
+            fit_logistic(features, (train.scores[:, j] >= CORRECT).astype(float)) for j in columns
         ]
         weights = np.stack([w for w, _ in fitted], axis=1)
-        return LinearRouterState(vectorizer, weights, np.array([b for _, b in fitted]))
+        state = GainRouterState if self.method == "gain" else LinearRouterState
+        return state(vectorizer, weights, np.array([b for _, b in fitted]))
 
     def _signals(self, state: object, views: Sequence[QueryView]) -> FloatArray:
         assert isinstance(state, LinearRouterState | NeighbourRouterState)
