@@ -86,6 +86,7 @@ async def test_a_rule_the_target_cannot_serve_is_skipped_by_default() -> None:
     handler = routing_stage(router, dialect_of)(upstream)
     kept = await handler(request_for("gpt-4o", task="t", n=2))
     assert upstream.requests[-1].model == "gpt-4o" and kept.steps == []
+    assert kept.headers["routing"] == "skipped (request not translatable)"
     routed = await handler(request_for("gpt-4o", task="t"))
     assert upstream.requests[-1].model == "claude-haiku-4-5"
     assert [s.lever for s in routed.steps] == ["routing"]
@@ -93,6 +94,37 @@ async def test_a_rule_the_target_cannot_serve_is_skipped_by_default() -> None:
     strict = routing_stage(router, dialect_of, skip_unsupported=False)(upstream)
     await strict(request_for("gpt-4o", task="t", n=2))  # the provider's translation 400s
     assert upstream.requests[-1].model == "claude-haiku-4-5"
+
+
+async def test_responses_and_completions_requests_follow_rules_their_api_can_serve() -> None:
+    """A Responses (or legacy completions) request is routed to an OpenAI-compatible model,
+    and keeps its model, saying why, when the rule points at a Claude model; embeddings
+    requests never follow task rules."""
+    import dataclasses
+
+    from thrifty.testing import FakeUpstream, request_for
+
+    router = StaticRouter(
+        RoutingSettings(tasks={"cheap": "gpt-4o-mini", "claude": "claude-haiku-4-5"})
+    )
+
+    def dialect_of(model: str) -> Literal["openai", "anthropic"]:
+        return "anthropic" if model.startswith("claude") else "openai"
+
+    upstream = FakeUpstream()
+    handler = routing_stage(router, dialect_of)(upstream)
+    for api in ("responses", "completions"):
+        routed = await handler(dataclasses.replace(request_for("gpt-4o", task="cheap"), api=api))
+        assert upstream.requests[-1].model == "gpt-4o-mini"
+        assert [s.lever for s in routed.steps] == ["routing"]
+        kept = await handler(dataclasses.replace(request_for("gpt-4o", task="claude"), api=api))
+        assert upstream.requests[-1].model == "gpt-4o" and kept.steps == []
+        assert kept.headers["routing"] == f"skipped (the {api} API has no anthropic form)"
+    embedding = dataclasses.replace(
+        request_for("text-embedding-3-small", task="cheap"), api="embeddings"
+    )
+    await handler(embedding)
+    assert upstream.requests[-1].model == "text-embedding-3-small"
 
 
 async def test_a_route_to_a_model_no_provider_serves_is_a_start_up_error(

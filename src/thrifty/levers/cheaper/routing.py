@@ -92,24 +92,28 @@ def routing_stage(
     def wrap(inner: Handler) -> Handler:
         async def handle(request: ChatRequest) -> ChatResponse:
             target = router.target(request.task)
-            if target is None or target == request.model or request.api != "chat":
-                # Task rules pick chat models: an embeddings (Responses, completions)
-                # request keeps the model it asked for.
+            if target is None or target == request.model or request.api == "embeddings":
+                # Task rules pick generation models: an embeddings request keeps its own.
                 return await inner(request)
-            if skip_unsupported and dialect_of is not None:
-                to = dialect_of(target)
-                if to is not None and not translatable(request, to):
-                    log.info(
-                        "task %s: rule -> %s skipped (request not translatable)",
-                        request.task,
-                        target,
-                    )
-                    return await inner(request)
+            to = dialect_of(target) if dialect_of is not None else None
+            if request.api != "chat" and to not in ("openai", None):
+                # The Responses and legacy completions APIs are OpenAI's alone.
+                return await skipped(request, target, f"the {request.api} API has no {to} form")
+            if skip_unsupported and to is not None and not translatable(request, to):
+                return await skipped(request, target, "request not translatable")
             asked = request.model
             response = await inner(dataclasses.replace(request, model=target))
             response.steps.append(
                 Step(lever="routing", detail=f"task {request.task}: {asked} -> {target}")
             )
+            return response
+
+        async def skipped(request: ChatRequest, target: str, why: str) -> ChatResponse:
+            """The rule's target cannot serve this request: it keeps its model, and the
+            app (``x-thrifty-routing``) and the log say so."""
+            log.info("task %s: rule -> %s skipped (%s)", request.task, target, why)
+            response = await inner(request)
+            response.headers["routing"] = f"skipped ({why})"[:200]
             return response
 
         return handle
