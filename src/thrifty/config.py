@@ -191,6 +191,13 @@ class HistorySettings(LeverSettings):
     summary_model: str | None = None  # summary: the cheap model that writes the summary
     summary_max_tokens: int = Field(default=400, gt=0, le=8192)
     max_summaries: int = Field(default=1000, gt=0)  # summaries remembered (LRU)
+    # Conversations the gateway keeps by id (x-thrifty-conversation), global settings only.
+    conversations_path: str | None = None  # default: next to the ledger
+    max_conversations: int = Field(default=10_000, gt=0)
+    conversation_max_turns: int = Field(default=200, gt=0, le=100_000)  # messages kept
+    conversation_max_bytes: int = Field(default=256 * 1024, ge=1024, le=16 * 2**20)
+    conversations_max_bytes: int = Field(default=256 * 2**20, ge=1024)  # all of them
+    conversation_ttl_s: float = Field(default=7 * 86_400, gt=0)  # since its last turn
 
     @model_validator(mode="after")
     def _summary_needs_model(self) -> HistorySettings:

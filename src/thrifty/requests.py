@@ -27,8 +27,11 @@ CONTROL_HEADERS: dict[bytes, str] = {
     b"x-thrifty-cache": "cache",  # bypass | refresh (the exact and semantic caches)
     b"idempotency-key": "idempotency_key",
     b"x-thrifty-debounce": "debounce_key",
+    b"x-thrifty-conversation": "conversation",  # a conversation the gateway keeps
 }
 MAX_CONTROL_CHARS = 256
+# Headers with a tighter limit than MAX_CONTROL_CHARS.
+CONTROL_LIMITS: dict[str, int] = {"x-thrifty-conversation": 128}
 
 OPENAI_ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
 OPENAI_PART_TYPES = frozenset({"text", "image_url", "input_audio", "file", "refusal"})
@@ -78,9 +81,10 @@ def check_model_name(name: str) -> None:
 
 def check_control(header: str, value: str) -> None:
     """A lever control header's value (see :data:`CONTROL_HEADERS`)."""
-    if not valid_model_name(value) or len(value) > MAX_CONTROL_CHARS:
+    limit = CONTROL_LIMITS.get(header, MAX_CONTROL_CHARS)
+    if not valid_model_name(value) or len(value) > limit:
         raise BadRequest(
-            f"the {header} header must be 1 to {MAX_CONTROL_CHARS} printable ASCII "
+            f"the {header} header must be 1 to {limit} printable ASCII "
             "characters without spaces"
         )
 
