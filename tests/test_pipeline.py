@@ -24,6 +24,7 @@ def test_the_pipeline_order_is_pinned() -> None:
         "thrifty.ledger.stage.build",
         "thrifty.levers.fewer_calls.idempotency.build",
         "thrifty.levers.fewer_calls.debounce.build",
+        "thrifty.levers.fewer_tokens.history.conversation.build",
         "thrifty.levers.fewer_calls.cache.build",
         "thrifty.levers.fewer_calls.coalesce.build",
         "thrifty.levers.fewer_calls.semantic.stage.build",

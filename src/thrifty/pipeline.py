@@ -58,6 +58,7 @@ def _pipeline() -> tuple[Builder, ...]:
     from thrifty.levers.fewer_calls.semantic import stage as semantic_cache
     from thrifty.levers.fewer_tokens import output
     from thrifty.levers.fewer_tokens.compress import stage as compress
+    from thrifty.levers.fewer_tokens.history import conversation
     from thrifty.levers.fewer_tokens.history import stage as history
     from thrifty.levers.fewer_tokens.prompt_cache import stage as prompt_cache
 
@@ -66,6 +67,7 @@ def _pipeline() -> tuple[Builder, ...]:
         ledger.build,  # outermost lever seam: books every outcome
         idempotency.build,  # a repeated submit gets the earlier result
         debounce.build,  # a newer request supersedes an older in-flight one
+        conversation.build,  # x-thrifty-conversation: the stored turns before the new ones
         cache.build,  # exact memo: a hit skips everything below
         coalesce.build,  # identical in-flight misses share one call (and one lookup below)
         semantic_cache.build,  # similar enough, and guarded
