@@ -33,6 +33,18 @@ if TYPE_CHECKING:
 TRUNCATED_MARK = "output: truncated"
 # The prompt-cache planner's mark for a prompt whose prefix changed on each recent request.
 UNSTABLE_PREFIX_MARK = "unstable-prefix"
+# The history lever's step ends with "(history-saved-tokens=N history-cache-reads-lost=M)":
+# the ledger keeps no per-lever token split, so the report reads these figures back.
+HISTORY_SAVED_MARK = "history-saved-tokens="
+HISTORY_LOST_MARK = "history-cache-reads-lost="
+
+
+def _number_after(mark: str) -> str:
+    """SQL: the integer right after ``mark`` in the row's detail (0 without the mark)."""
+    at = f"instr(coalesce(r.detail, ''), '{mark}')"
+    number = f"CAST(substr(r.detail, {at} + {len(mark)}) AS INTEGER)"
+    return f"(CASE WHEN {at} > 0 THEN {number} ELSE 0 END)"
+
 
 # SQL for each dimension (the values are fixed here, never taken from the caller).
 _DIMENSIONS = {
@@ -76,6 +88,8 @@ def _measures(saved: str) -> tuple[str, ...]:
         "r.cache_read_tokens",
         "(r.cache_write_5m_tokens + r.cache_write_1h_tokens)",
         f"(coalesce(r.detail, '') LIKE '%{UNSTABLE_PREFIX_MARK}%')",
+        _number_after(HISTORY_SAVED_MARK),
+        _number_after(HISTORY_LOST_MARK),
     )
 
 
@@ -139,6 +153,8 @@ def _totals(key: tuple[str | None, ...], acc: list[int | None]) -> GroupTotals:
         cache_read_tokens=n(15),
         cache_write_tokens=n(16),
         unstable_prefix=n(17),
+        history_saved_tokens=n(18),
+        history_cache_reads_lost=n(19),
     )
 
 

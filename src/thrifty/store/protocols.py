@@ -109,6 +109,9 @@ class GroupTotals:
     cache_read_tokens: int = 0
     cache_write_tokens: int = 0
     unstable_prefix: int = 0  # requests flagged: their prompt prefix changes every time
+    # The history lever: prompt tokens its cuts removed, and cache reads they gave up.
+    history_saved_tokens: int = 0
+    history_cache_reads_lost: int = 0
 
     def __add__(self, other: GroupTotals) -> GroupTotals:
         """The totals of both groups (keeps ``self.key``)."""
@@ -136,6 +139,8 @@ class GroupTotals:
             cache_read_tokens=self.cache_read_tokens + other.cache_read_tokens,
             cache_write_tokens=self.cache_write_tokens + other.cache_write_tokens,
             unstable_prefix=self.unstable_prefix + other.unstable_prefix,
+            history_saved_tokens=self.history_saved_tokens + other.history_saved_tokens,
+            history_cache_reads_lost=self.history_cache_reads_lost + other.history_cache_reads_lost,
         )
 
     @classmethod

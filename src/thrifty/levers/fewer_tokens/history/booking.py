@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from thrifty.ledger.query import HISTORY_LOST_MARK, HISTORY_SAVED_MARK
 from thrifty.levers.fewer_tokens.history.cuts import MessageFacts
 from thrifty.streams import observe
 from thrifty.types import ChatResponse, Step, TokenChange, Usage
@@ -56,6 +57,15 @@ def booked_change(usage: Usage, cut: CutFacts) -> TokenChange:
     )
 
 
+def ledger_detail(detail: str, change: TokenChange) -> str:
+    """``detail`` with the tokens the cut saved and the cache reads it lost (kept
+    messages whose cache a moved cut gave up): the ledger keeps a step's text, not its
+    token change, and ``thrifty report`` reads these figures back (``ledger.query``)."""
+    saved = -change.input_tokens
+    lost = max(0, -change.cache_read_tokens - saved)
+    return f"{detail} ({HISTORY_SAVED_MARK}{saved} {HISTORY_LOST_MARK}{lost})"
+
+
 def book(response: ChatResponse, cut: CutFacts, detail: str) -> None:
     """Append the step to ``response`` once its usage is known (a stream: at its end)."""
     if response.served is None or not cut.removed:
@@ -63,7 +73,7 @@ def book(response: ChatResponse, cut: CutFacts, detail: str) -> None:
 
     def append() -> None:
         change = booked_change(response.usage, cut)
-        response.steps.append(Step("history", detail, tokens=change))
+        response.steps.append(Step("history", ledger_detail(detail, change), tokens=change))
 
     if response.stream is None:
         append()
