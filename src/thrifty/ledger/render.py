@@ -156,8 +156,30 @@ def _cache_table(report: Report) -> list[str]:
         share = "-" if ratio is None else f"{(ratio * 100).quantize(Decimal('0.1'))}%"
         counts = (line.input_tokens, line.cache_read_tokens, line.cache_write_tokens)
         rows.append((line.key, *(f"{n:,}" for n in counts), share, f"{line.unstable_prefix:,}"))
+    title = "Prompt cache by task (hit ratio: the share of prompt tokens read from cache)"
+    return ["", title, *_aligned(rows)]
+
+
+def _history_table(report: Report) -> list[str]:
+    """The history lever per task: tokens its cuts saved, cache reads they lost, and the
+    net dollars booked."""
+    if not report.history_by_task:
+        return []
+    rows: list[tuple[str, ...]] = [
+        ("task", "requests", "tokens saved", "cache reads lost", "net saved")
+    ]
+    for line in report.history_by_task:
+        net = amount_cell(line.saved_usd, line.saved_unknown)
+        counts = (line.requests, line.saved_tokens, line.cache_reads_lost)
+        rows.append((line.task, *(f"{n:,}" for n in counts), net))
+    title = "Chat history by task (net saved: tokens saved minus cache lost, in dollars)"
+    return ["", title, *_aligned(rows)]
+
+
+def _aligned(rows: list[tuple[str, ...]]) -> list[str]:
+    """Table lines: the first column left-aligned, the others right-aligned."""
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    out = ["", "Prompt cache by task (hit ratio: the share of prompt tokens read from cache)"]
+    out = []
     for row in rows:
         cells = [row[0].ljust(widths[0])]
         cells += [cell.rjust(width) for cell, width in zip(row[1:], widths[1:], strict=True)]
@@ -188,6 +210,7 @@ def render_report(report: Report) -> str:
     out += _table("By tenant", "tenant", report.by_tenant)
     out += _truncated(report)
     out += _cache_table(report)
+    out += _history_table(report)
     out += ["", *textwrap.wrap(_LEGEND, 88)]
     out += _warning(report)
     return "\n".join(out) + "\n"

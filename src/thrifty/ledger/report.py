@@ -91,6 +91,20 @@ class CacheLine:
 
 
 @dataclass(frozen=True, slots=True)
+class HistoryLine:
+    """A task's requests the history lever trimmed: the prompt tokens its cuts removed,
+    the cache reads they gave up (kept turns whose cache a moved cut lost), and the net
+    dollars the lever booked (tokens saved minus the cache lost, priced)."""
+
+    task: str
+    requests: int
+    saved_tokens: int
+    cache_reads_lost: int
+    saved_usd: Decimal | None  # None: unknown for every one of them
+    saved_unknown: int
+
+
+@dataclass(frozen=True, slots=True)
 class Report:
     path: str  # the reader's location
     since: float | None
@@ -104,6 +118,7 @@ class Report:
     unpriced_models: tuple[tuple[str, int], ...]  # model -> requests of unknown cost
     truncated_by_task: tuple[Truncations, ...] = ()  # tasks with any, most first
     cache_by_task: tuple[CacheLine, ...] = ()  # tasks with prompt tokens, most first
+    history_by_task: tuple[HistoryLine, ...] = ()  # tasks the history lever trimmed
 
 
 def line_from_totals(key: str, totals: GroupTotals) -> ReportLine:
@@ -189,7 +204,9 @@ async def build_report(
     optional), from one consistent snapshot.  The SQLite reader raises
     :class:`~thrifty.errors.ConfigError` for a missing file."""
     # Two scans: every request dimension at once (folded here, exactly), and the levers.
-    fine, by_lever = await reader.summaries([_FINE, ("lever",)], since=since, until=until)
+    fine, by_lever, by_task_lever = await reader.summaries(
+        [_FINE, ("lever",), ("task", "lever")], since=since, until=until
+    )
     total = GroupTotals.empty()
     for group in fine:
         total = total + group
@@ -207,7 +224,24 @@ async def build_report(
         unpriced_models=_unpriced(group for group in fine if group.cost_unknown),
         truncated_by_task=_truncations(fine),
         cache_by_task=_cache_lines(_merge(fine, lambda key: _name(key[1]))),
+        history_by_task=_history_lines(by_task_lever),
     )
+
+
+def _history_lines(groups: Iterable[GroupTotals]) -> tuple[HistoryLine, ...]:
+    lines = (
+        HistoryLine(
+            _name(g.key[0]),
+            g.requests,
+            g.history_saved_tokens,
+            g.history_cache_reads_lost,
+            optional_pico_to_usd(g.saved_pusd),
+            g.saved_unknown,
+        )
+        for g in groups
+        if g.key[1] == "history"
+    )
+    return tuple(sorted(lines, key=lambda line: (-line.saved_tokens, line.task)))
 
 
 def _cache_lines(merged: dict[str, GroupTotals]) -> tuple[CacheLine, ...]:
@@ -287,5 +321,16 @@ def report_to_json(report: Report) -> dict[str, Any]:
                 "unstable_prefix": line.unstable_prefix,
             }
             for line in report.cache_by_task
+        ],
+        "history_by_task": [
+            {
+                "task": line.task,
+                "requests": line.requests,
+                "saved_tokens": line.saved_tokens,
+                "cache_reads_lost": line.cache_reads_lost,
+                "saved_usd": _usd(line.saved_usd),
+                "saved_unknown": line.saved_unknown,
+            }
+            for line in report.history_by_task
         ],
     }
