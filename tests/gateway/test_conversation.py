@@ -176,3 +176,42 @@ async def test_a_store_outage_degrades_to_stateless(tmp_path: Path) -> None:
                 "store unavailable: sent without stored turns"
             )
         assert [r.status for r in running.rows()] == [200, 200]
+
+
+async def test_an_openai_stream_is_stored_at_its_end(
+    gateway: Gateway, oai: openai.AsyncOpenAI
+) -> None:
+    stream = await oai.chat.completions.create(
+        model="gpt-4o",
+        messages=[{"role": "user", "content": "Count to three."}],
+        stream=True,
+        **conv("s-1"),
+    )
+    text = "".join([c.choices[0].delta.content or "" async for c in stream if c.choices])
+    assert text
+    after = await oai.chat.completions.with_raw_response.create(
+        model="gpt-4o", messages=[{"role": "user", "content": "Again."}], **conv("s-1")
+    )
+    assert after.headers["x-thrifty-conversation"] == "2 stored messages before this turn"
+
+
+async def test_the_history_policy_trims_a_kept_conversation(tmp_path: Path) -> None:
+    history = {"enabled": True, "policy": "last_n", "max_turns": 4, "step_turns": 4}
+    settings = make_settings(tmp_path, levers={"history": history})
+    async with (
+        running_gateway(settings) as running,
+        openai.AsyncOpenAI(base_url=running.url + "/v1", api_key="k", max_retries=0) as sdk,
+    ):
+        headers = []
+        for n in range(5):
+            answer = await sdk.chat.completions.with_raw_response.create(
+                model="gpt-4o",
+                messages=[{"role": "user", "content": f"Question {n}: " + "more words " * 10}],
+                **conv("h-1"),
+            )
+            headers.append(answer.headers["x-thrifty-history"])
+        # the fifth request: 8 stored messages and the new one; the cut drops 4
+        assert headers[-1] == "last_n: dropped 4 of 9 turns"
+        assert headers[:-1] == [f"last_n: kept all {n} turns" for n in (1, 3, 5, 7)]
+        last = running.rows()[-1]
+        assert last.savings["history"] is not None and last.savings["history"] > 0
