@@ -84,8 +84,7 @@ def check_control(header: str, value: str) -> None:
     limit = CONTROL_LIMITS.get(header, MAX_CONTROL_CHARS)
     if not valid_model_name(value) or len(value) > limit:
         raise BadRequest(
-            f"the {header} header must be 1 to {limit} printable ASCII "
-            "characters without spaces"
+            f"the {header} header must be 1 to {limit} printable ASCII characters without spaces"
         )
 
 
