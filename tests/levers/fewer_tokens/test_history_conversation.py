@@ -282,3 +282,14 @@ async def test_requests_without_an_id_pass_untouched() -> None:
     assert upstream.requests == [request]
     assert HEADER not in response.headers
     assert (await store.stats()).entries == 0
+
+
+@pytest.mark.parametrize("limit", range(20, 200, 7))
+def test_bounded_sizes_match_the_encoded_value(limit: int) -> None:
+    messages = [user("é" * 5), assistant("b" * 9), user("c"), assistant(""), user("dd")]
+    kept = bounded("openai", [{"role": "system", "content": "s"}], messages, 10, limit)
+    fitting = [
+        StoredConversation([{"role": "system", "content": "s"}], messages[i:]) for i in (0, 2, 4, 5)
+    ]
+    expected = next((c for c in fitting if len(c.encode()) <= limit), None)
+    assert kept == expected

@@ -108,14 +108,14 @@ class ConversationStage:
             return True
         system, messages = split(sent)
         chosen = self._settings
-        kept = bounded(
-            sent.dialect,
-            system,
-            [*messages, answer],
-            chosen.conversation_max_turns,
-            chosen.conversation_max_bytes,
-        )
         try:
+            kept = bounded(
+                sent.dialect,
+                system,
+                [*messages, answer],
+                chosen.conversation_max_turns,
+                chosen.conversation_max_bytes,
+            )
             if kept is None:
                 log.warning("conversations: the system prompt alone is over the byte bound")
                 await self._store.delete(key)

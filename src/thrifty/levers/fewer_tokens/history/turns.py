@@ -105,14 +105,19 @@ def bounded(
     ``max_turns`` messages and ``max_bytes`` encoded bytes remain, always starting at a
     plain user message (never at a tool result whose call was dropped).  ``None`` when
     even the system prompt alone is over ``max_bytes``."""
+    # Each message is encoded once: the stored value is '{"system":S,"messages":[m,...]}'
+    # in orjson's compact form, so its size is the sum of the parts.
+    sizes = [len(orjson.dumps(m)) for m in messages]
+    fixed = len(StoredConversation(system, []).encode())
+    suffix = [0] * (len(messages) + 1)
+    for i in range(len(messages) - 1, -1, -1):
+        suffix[i] = suffix[i + 1] + sizes[i] + 1  # the message and its comma
     starts = [i for i, m in enumerate(messages) if _plain_user(dialect, m)]
     starts.append(len(messages))
     for start in starts:
-        if len(messages) - start > max_turns:
-            continue
-        kept = StoredConversation(system, list(messages[start:]))
-        if len(kept.encode()) <= max_bytes:
-            return kept
+        size = fixed + max(0, suffix[start] - 1)  # no comma after the last message
+        if len(messages) - start <= max_turns and size <= max_bytes:
+            return StoredConversation(system, list(messages[start:]))
     return None
 
 
