@@ -25,34 +25,33 @@ COMPLETION = {
 }
 
 
-class DroppingServer:
-    """Reads each request; drops the first ``drops`` connections without answering."""
+async def read_request(reader: asyncio.StreamReader) -> None:
+    head = await reader.readuntil(b"\r\n\r\n")
+    length = next(
+        int(line.split(b":")[1])
+        for line in head.split(b"\r\n")
+        if line.lower().startswith(b"content-length:")
+    )
+    await reader.readexactly(length)
 
-    def __init__(self, drops: int) -> None:
-        self.drops = drops
-        self.connections = 0
-        self.server: asyncio.Server | None = None
+
+async def answer(writer: asyncio.StreamWriter) -> None:
+    body = orjson.dumps(COMPLETION)
+    writer.write(
+        b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"
+        + b"content-length: %d\r\n\r\n" % len(body)
+        + body
+    )
+    await writer.drain()
+
+
+class LoopbackServer:
+    """``handle`` served on a loopback port for the length of an ``async with``."""
+
+    server: asyncio.Server | None = None
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.connections += 1
-        head = await reader.readuntil(b"\r\n\r\n")
-        length = next(
-            int(line.split(b":")[1])
-            for line in head.split(b"\r\n")
-            if line.lower().startswith(b"content-length:")
-        )
-        await reader.readexactly(length)
-        if self.connections <= self.drops:
-            writer.close()
-            return
-        body = orjson.dumps(COMPLETION)
-        writer.write(
-            b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"
-            + b"content-length: %d\r\n\r\n" % len(body)
-            + body
-        )
-        await writer.drain()
-        writer.close()
+        raise NotImplementedError
 
     async def __aenter__(self) -> str:
         self.server = await asyncio.start_server(self.handle, "127.0.0.1", 0)
@@ -63,6 +62,23 @@ class DroppingServer:
         assert self.server is not None
         self.server.close()
         await self.server.wait_closed()
+
+
+class DroppingServer(LoopbackServer):
+    """Reads each request; drops the first ``drops`` connections without answering."""
+
+    def __init__(self, drops: int) -> None:
+        self.drops = drops
+        self.connections = 0
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        await read_request(reader)
+        if self.connections <= self.drops:
+            writer.close()
+            return
+        await answer(writer)
+        writer.close()
 
 
 async def test_dropped_connection_is_retried_once() -> None:
@@ -93,7 +109,7 @@ async def test_a_second_drop_is_an_upstream_error() -> None:
         await pool.aclose()
 
 
-class KeepAliveServer:
+class KeepAliveServer(LoopbackServer):
     """Answers on kept-alive connections; once ``stale`` is set, a connection that already
     served a request closes when the next one arrives, unanswered (the server's idle
     timeout fired as the request went out)."""
@@ -102,45 +118,22 @@ class KeepAliveServer:
         self.stale = False
         self.connections = 0
         self.requests = 0
-        self.server: asyncio.Server | None = None
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.connections += 1
         served = 0
         try:
             while True:
-                head = await reader.readuntil(b"\r\n\r\n")
-                length = next(
-                    int(line.split(b":")[1])
-                    for line in head.split(b"\r\n")
-                    if line.lower().startswith(b"content-length:")
-                )
-                await reader.readexactly(length)
+                await read_request(reader)
                 self.requests += 1
                 if self.stale and served:
                     return
                 served += 1
-                body = orjson.dumps(COMPLETION)
-                writer.write(
-                    b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"
-                    + b"content-length: %d\r\n\r\n" % len(body)
-                    + body
-                )
-                await writer.drain()
+                await answer(writer)
         except (asyncio.IncompleteReadError, ConnectionError):
             pass
         finally:
             writer.close()
-
-    async def __aenter__(self) -> str:
-        self.server = await asyncio.start_server(self.handle, "127.0.0.1", 0)
-        port = self.server.sockets[0].getsockname()[1]
-        return f"http://127.0.0.1:{port}"
-
-    async def __aexit__(self, *exc: object) -> None:
-        assert self.server is not None
-        self.server.close()
-        await self.server.wait_closed()
 
 
 @pytest.mark.parametrize("stale", [1, 3, 4])
