@@ -224,18 +224,20 @@ async def test_an_anthropic_model_is_a_clear_400(gateway: Gateway, oai: openai.A
     )
 
 
-async def test_task_routing_leaves_a_responses_request_alone(
+async def test_task_routing_sends_a_responses_request_to_the_routed_model(
     gateway: Gateway, oai: openai.AsyncOpenAI
 ) -> None:
-    # The gateway fixture routes task "summarize" to gpt-4o-mini; a Responses request keeps
-    # the model it asked for (task rules pick chat models).
+    # The gateway fixture routes task "summarize" to gpt-4o-mini, which an OpenAI-compatible
+    # provider serves: a Responses request follows the rule, and routing books the saving.
     raw = await oai.responses.with_raw_response.create(
         model="gpt-4o", input="Summarise this", extra_headers={"X-Thrifty-Task": "summarize"}
     )
-    assert raw.headers["x-thrifty-model"] == "gpt-4o"
-    assert raw.headers["x-thrifty-levers"] == "none"
+    assert raw.headers["x-thrifty-model"] == "gpt-4o-mini"
     [row] = gateway.rows()
-    assert (row.task, row.model, row.savings) == ("summarize", "gpt-4o", {})
+    assert (row.task, row.requested_model, row.model) == ("summarize", "gpt-4o", "gpt-4o-mini")
+    assert row.cost_usd is not None and row.baseline_usd is not None
+    assert row.savings == {"routing": row.baseline_usd - row.cost_usd}
+    assert row.savings["routing"] is not None and row.savings["routing"] > 0
 
 
 async def test_tool_calls_come_back_as_function_call_items(

@@ -119,7 +119,9 @@ async def test_responses_and_completions_requests_follow_rules_their_api_can_ser
         assert [s.lever for s in routed.steps] == ["routing"]
         kept = await handler(dataclasses.replace(request_for("gpt-4o", task="claude"), api=api))
         assert upstream.requests[-1].model == "gpt-4o" and kept.steps == []
-        assert kept.headers["routing"] == f"skipped (the {api} API has no anthropic form)"
+        assert kept.headers["routing"] == (
+            f"skipped (the {api} API is served by OpenAI-compatible providers only)"
+        )
     embedding = dataclasses.replace(
         request_for("text-embedding-3-small", task="cheap"), api="embeddings"
     )

@@ -96,9 +96,10 @@ def routing_stage(
                 # Task rules pick generation models: an embeddings request keeps its own.
                 return await inner(request)
             to = dialect_of(target) if dialect_of is not None else None
-            if request.api != "chat" and to not in ("openai", None):
+            if request.api != "chat" and to != "openai":
                 # The Responses and legacy completions APIs are OpenAI's alone.
-                return await skipped(request, target, f"the {request.api} API has no {to} form")
+                why = f"the {request.api} API is served by OpenAI-compatible providers only"
+                return await skipped(request, target, why)
             if skip_unsupported and to is not None and not translatable(request, to):
                 return await skipped(request, target, "request not translatable")
             asked = request.model
