@@ -134,16 +134,22 @@ async def test_a_chunked_stream_arrives_part_by_part_and_the_connection_is_reuse
     assert connections == 1
 
 
-async def test_silence_mid_stream_is_a_timeout_and_the_connection_is_dropped() -> None:
+def answering_then_silent(start: bytes) -> Handler:
+    """A server that sends the start of an answer, then nothing until the client leaves."""
+
     async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await read_request(reader)
-        writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhi\r\n")
+        writer.write(start)
         await writer.drain()
         await reader.read()  # until the client hangs up
-        writer.close()
 
+    return handler
+
+
+async def test_silence_mid_stream_is_a_timeout_and_the_connection_is_dropped() -> None:
+    start = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhi\r\n"
     client = pool()
-    async with serving(handler) as url:
+    async with serving(answering_then_silent(start)) as url:
         response = await post(client, url)
         parts = response.iter_chunks(idle_timeout_s=0.2)
         assert await anext(parts) == b"hi"
@@ -154,15 +160,9 @@ async def test_silence_mid_stream_is_a_timeout_and_the_connection_is_dropped() -
 
 
 async def test_the_total_deadline_bounds_a_slow_body() -> None:
-    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await read_request(reader)
-        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nab")
-        await writer.drain()
-        await reader.read()  # until the client hangs up
-        writer.close()
-
     client = pool()
-    async with serving(handler) as url:
+    start = b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nab"
+    async with serving(answering_then_silent(start)) as url:
         response = await post(client, url, total=0.3)
         with pytest.raises(TimeoutError):
             await response.read()

@@ -104,7 +104,7 @@ def _failed_row(
         request, started, status=_failure_status(exc), error=_failure_text(exc), failure=failure
     )
     paid = lever_calls_of(exc) if accountant is not None else []
-    calls = tuple(CallRecord(c, accountant.price_call(c)) for c in paid) if accountant else ()
+    calls = tuple(CallRecord(c, accountant.price_call(c)) for c in paid if accountant)
     # A call that reached the provider may have been billed: unknown, never $0.
     cost: Decimal | None = None if reached or left else Decimal(0)
     savings: dict[str, Decimal | None] = {}
