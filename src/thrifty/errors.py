@@ -189,6 +189,14 @@ class IdempotencyKeyReused(Conflict):
     failure = "idempotency_conflict"
 
 
+class ConversationBusy(Conflict):
+    """Another turn of the same kept conversation (``x-thrifty-conversation``) is in
+    flight, and this one was refused rather than made to wait (or waited too long)."""
+
+    code = "conversation_busy"
+    failure = "conversation_busy"
+
+
 class Superseded(Conflict):
     """A newer request with the same debounce key replaced this one while it ran; its
     upstream call (if it had started) was cancelled."""

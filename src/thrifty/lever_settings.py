@@ -91,6 +91,13 @@ class HistorySettings(LeverSettings):
     conversation_max_bytes: int = Field(default=256 * 1024, ge=1024, le=16 * 2**20)
     conversations_max_bytes: int = Field(default=256 * 2**20, ge=1024)  # all of them
     conversation_ttl_s: float = Field(default=7 * 86_400, gt=0)  # since its last turn
+    # Kept conversations work whatever `enabled` says (the history policy trims them only
+    # where it is on); false: a request with x-thrifty-conversation is a 400.
+    conversations: bool = True
+    # A turn that arrives while another turn of its conversation is in flight: "wait" for
+    # it (at most conversation_wait_s, then a 409), or "refuse" at once with a 409.
+    conversation_busy: Literal["wait", "refuse"] = "wait"
+    conversation_wait_s: float = Field(default=60.0, gt=0, le=3600)
 
     @model_validator(mode="after")
     def _summary_needs_model(self) -> HistorySettings:
