@@ -45,7 +45,9 @@ class Provider(Protocol):
 
     async def __call__(self, request: ChatRequest) -> ChatResponse: ...
 
-    async def forward(self, path: str, payload: bytes) -> tuple[int, bytes]: ...
+    async def forward(
+        self, path: str, payload: bytes | None, method: str = "POST"
+    ) -> tuple[int, bytes]: ...
 
 
 def build_provider(

@@ -381,13 +381,17 @@ class BaseProvider:
                 raise error from None
         raise AssertionError("unreachable")
 
-    async def forward(self, path: str, payload: bytes) -> tuple[int, bytes]:
-        """POST ``payload`` as is to ``path`` under this provider's base URL (with its key)
+    async def forward(
+        self, path: str, payload: bytes | None, method: str = "POST"
+    ) -> tuple[int, bytes]:
+        """Send ``payload`` as is to ``path`` under this provider's base URL (with its key)
         and return (status, body): for free auxiliary endpoints such as Anthropic's
-        ``count_tokens``.  Connection failures raise typed errors as chat calls do."""
+        ``count_tokens`` or the Responses API's retrieve/delete/cancel.  Connection
+        failures raise typed errors as chat calls do."""
         url = self._base_url + path
         try:
-            async with self._pool.session().post(
+            async with self._pool.session().request(
+                method,
                 url,
                 data=payload,
                 headers=self._headers,
