@@ -39,6 +39,7 @@ from thrifty.gateway.batch_routes import DeferredRequests, deferred
 from thrifty.gateway.chat import ChatEndpoint, rejected_request, send_error
 from thrifty.gateway.keys import ActiveKeys, keys_path
 from thrifty.gateway.models import ModelCatalog
+from thrifty.gateway.response_routes import ResponseSideRoutes
 from thrifty.gateway.wire_errors import error_body, error_headers
 from thrifty.runtime import Thrifty
 from thrifty.types import Api, Dialect
@@ -96,6 +97,9 @@ class Gateway:
         # While serving, deferred requests' provider jobs are followed in the background.
         self._other = _other_routes(thrifty, self.refusals, background=(self._deferred.follow,))
         self._other.router.routes.extend(self._deferred.routes())
+        # GET/DELETE /v1/responses/{id}, .../cancel, .../input_items, input_tokens: free.
+        self.response_side_routes = ResponseSideRoutes(thrifty)
+        self._other.router.routes.extend(self.response_side_routes.routes())
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

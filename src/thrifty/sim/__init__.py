@@ -21,7 +21,7 @@ the renormalised prefix).
 Per request: API key ``sim-bad-key`` -> 401; header ``x-sim-fault: 429|500|503|529|slow|cut|
 timeout`` or the prompt marker ``[[sim:fault=...]]`` in the last user message; header
 ``x-sim-latency-ms`` or marker ``[[sim:latency=MS]]``; marker ``[[sim:echo]]`` echoes the
-user's text.  A message in the semantic cache's judge form (``<answer_a>``/``<answer_b>``)
+user's text.  A message in the LLM judge's form (``<answer_a>``/``<answer_b>``)
 is answered ``SAME`` (the two answers use the same words) or ``DIFFERENT``, a test double
 (:func:`thrifty.sim.tokens.judge_verdict`).
 

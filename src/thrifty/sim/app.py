@@ -1,5 +1,5 @@
-"""The simulator's ASGI app: both chat dialects, OpenAI's other APIs (Responses,
-embeddings, legacy completions), plus admin routes under ``/_sim``."""
+"""The simulator's ASGI app: both chat dialects, OpenAI's other APIs (Responses with its
+stored responses, embeddings, legacy completions), plus admin routes under ``/_sim``."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from thrifty.sim.dialect import BadRequest
 from thrifty.sim.embeddings import EmbeddingsDialect
 from thrifty.sim.faults import FaultError, parse_fault
 from thrifty.sim.openai_wire import OpenAIDialect
+from thrifty.sim.response_routes import ResponseRoutes
 from thrifty.sim.responses import ResponsesDialect
 from thrifty.sim.state import SimState
 from thrifty.sim.tokens import TokenMemo
@@ -63,6 +64,7 @@ def create_app(
     state = SimState.build(config or SimConfig(), clock)
     memo = TokenMemo()
     openai = OpenAIDialect(memo)
+    responses = ResponsesDialect(memo, state.responses)
     anthropic = AnthropicDialect(memo)
 
     async def health(request: Request) -> Response:
@@ -137,7 +139,7 @@ def create_app(
         ),
         Route(
             "/v1/responses",
-            ChatEndpoint(state, ResponsesDialect(memo), "/v1/responses"),
+            ChatEndpoint(state, responses, "/v1/responses"),
             methods=["POST"],
         ),
         Route(
@@ -158,6 +160,7 @@ def create_app(
         Route("/_sim/stats", stats, methods=["GET", "DELETE"]),
         Route("/_sim/cache", clear_cache, methods=["DELETE"]),
     ]
+    routes += ResponseRoutes(state, responses).routes()
     routes += [*OpenAIBatches(state, openai).routes(), *AnthropicBatches(state, anthropic).routes()]
     app = Starlette(routes=routes)
     app.state.sim = state

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import orjson
 from starlette.types import Receive, Scope, Send
 
@@ -59,6 +61,8 @@ class ChatEndpoint:
         if plan.fault is not None:
             state.stats.fault(plan.fault)
         delay = state.config.latency_ms / 1000.0 + plan.extra_latency_s
+        if prep.background:  # answered at once; the simulated work takes the latency
+            prep, delay = replace(prep, run_s=delay), 0.0
         if not await pause(receive, delay):
             return  # client gone
         if plan.fault in STATUS_FAULTS:

@@ -18,6 +18,9 @@ class SimConfig:
     ``batch_duration_s`` simulated seconds after creation (spread evenly over that time),
     a batch still running after ``batch_window_s`` expires, and simulated time runs
     ``batch_time_scale`` times faster than the clock (``thrifty.sim.batch_jobs``).
+
+    The Responses API keeps the newest ``responses_max_stored`` responses it answered
+    (``thrifty.sim.stored_responses``).
     """
 
     latency_ms: float = 0.0
@@ -28,3 +31,4 @@ class SimConfig:
     batch_duration_s: float = 2.0
     batch_window_s: float = 86_400.0
     batch_time_scale: float = 1.0
+    responses_max_stored: int = 10_000

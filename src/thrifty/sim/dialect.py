@@ -39,6 +39,9 @@ class Prepared:
     seed: bytes  # identity of the conversation: same seed -> same answer
     body: JSONObj
     prompt: Any  # the dialect's tokenized prompt (token pieces, or cache blocks)
+    # A Responses API background request: answered at once, its work "runs" for run_s.
+    background: bool = False
+    run_s: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,6 +5,11 @@
 Function tools, ``tool_choice`` and ``text.format`` (JSON) follow the rules of
 :mod:`thrifty.sim.output`.  Usage shares the OpenAI prefix cache with chat completions.
 A capped answer ends ``incomplete`` (``max_output_tokens``).
+
+Answers are stored (unless ``"store": false``) for the side routes of
+:mod:`thrifty.sim.response_routes`; ``previous_response_id`` continues a stored response
+(its items count as input) and ``"background": true`` answers ``queued`` at once (see
+:mod:`thrifty.sim.stored_responses`).
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import orjson
 
 from thrifty.sim.dialect import BadRequest, JSONObj, Prepared, PromptUsage, StreamParts
 from thrifty.sim.openai_wire import (
+    _PRIMING_TOKENS,
     _SERVICE_TIERS,
     OpenAIDialect,
     content_text,
@@ -26,7 +32,8 @@ from thrifty.sim.openai_wire import (
     tool_setup,
 )
 from thrifty.sim.output import Output, choose_tool, plan_outputs
-from thrifty.sim.tokens import Answer
+from thrifty.sim.stored_responses import NotStored, ResponseStore
+from thrifty.sim.tokens import Answer, TokenMemo
 
 _MIN_OUTPUT_TOKENS = 16
 
@@ -55,6 +62,49 @@ def _item_text(item: JSONObj) -> str:
 
 class ResponsesDialect(OpenAIDialect):
     name = "openai-responses"
+
+    def __init__(self, memo: TokenMemo | None = None, store: ResponseStore | None = None) -> None:
+        super().__init__(memo)
+        self.store = store
+
+    def count_input(self, body: object) -> int:
+        """The input tokens ``body`` would be billed for (``/v1/responses/input_tokens``)."""
+        prep = self.prepare(body)
+        pieces: list[str] = prep.prompt
+        return len(pieces) + _PRIMING_TOKENS
+
+    def _earlier(self, body: JSONObj) -> list[JSONObj]:
+        """The stored conversation ``previous_response_id`` continues (none without it)."""
+        previous = body.get("previous_response_id")
+        if previous is None:
+            return []
+        if not isinstance(previous, str) or self.store is None:
+            raise BadRequest(
+                "Invalid 'previous_response_id'.",
+                param="previous_response_id",
+                code="invalid_value",
+            )
+        try:
+            return self.store.context(previous)
+        except NotStored:
+            raise BadRequest(
+                f"Previous response with id '{previous[:64]}' not found.",
+                param="previous_response_id",
+            ) from None
+
+    @staticmethod
+    def _background(body: JSONObj) -> bool:
+        if body.get("background") is not True:
+            return False
+        if body.get("store") is False:
+            raise BadRequest("Background mode requires 'store' to be true.", param="background")
+        if body.get("stream") is True:
+            raise BadRequest(
+                "The simulator does not stream background responses; poll "
+                "GET /v1/responses/{id} instead.",
+                param="stream",
+            )
+        return True
 
     def prepare(self, body: object) -> Prepared:
         if not isinstance(body, dict):
@@ -96,13 +146,15 @@ class ResponsesDialect(OpenAIDialect):
                 code="invalid_value",
             )
         instructions = body.get("instructions")
+        background = self._background(body)
+        earlier = self._earlier(body)
         pieces: list[str] = []
         if tools:
             pieces.extend(self.memo.pieces(orjson.dumps(body.get("tools")).decode()))
         if isinstance(instructions, str) and instructions:
             pieces.extend(["<|start|>", "developer", *self.memo.pieces(instructions), "<|end|>"])
         last_user = ""
-        for item in items:
+        for item in [*earlier, *items]:
             pieces.extend(["<|start|>", str(item.get("role", item.get("type", "user")))])
             pieces.extend(self.memo.pieces(_item_text(item)))
             pieces.append("<|end|>")
@@ -118,6 +170,7 @@ class ResponsesDialect(OpenAIDialect):
             seed=seed,
             body={**body, "input": items},
             prompt=pieces,
+            background=background,
         )
 
     def _output(self, prep: Prepared, answer: Answer) -> Output:
@@ -145,7 +198,7 @@ class ResponsesDialect(OpenAIDialect):
             "object": "response",
             "created_at": created,
             "status": "in_progress",
-            "background": False,
+            "background": body.get("background") is True,
             "error": None,
             "incomplete_details": None,
             "instructions": body.get("instructions"),
@@ -227,7 +280,17 @@ class ResponsesDialect(OpenAIDialect):
         status = "incomplete" if out.capped else "completed"
         item = self._item(out, item_id, status)
         env = self._envelope(prep, rid, created)
-        return orjson.dumps(self._finish(env, out, item, usage))
+        done = self._finish(env, out, item, usage)
+        if prep.background and self.store is not None:
+            queued = {**env, "status": "queued"}
+            self.store.put_background(queued, done, prep.body["input"], prep.run_s)
+            return orjson.dumps(queued)
+        self._keep(prep, done)
+        return orjson.dumps(done)
+
+    def _keep(self, prep: Prepared, done: JSONObj) -> None:
+        if self.store is not None and prep.body.get("store") is not False:
+            self.store.put(done, prep.body["input"])
 
     def stream_events(self, prep: Prepared, answer: Answer, usage: PromptUsage) -> StreamParts:
         out = self._output(prep, answer)
@@ -284,6 +347,7 @@ class ResponsesDialect(OpenAIDialect):
                 )
             ]
         done = self._finish(env, out, final_item, usage)
+        self._keep(prep, done)
         tail.append(event("response.output_item.done", {"output_index": 0, "item": final_item}))
         final_kind = "response.incomplete" if out.capped else "response.completed"
         tail.append(event(final_kind, {"response": done}))

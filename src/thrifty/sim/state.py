@@ -11,6 +11,7 @@ from thrifty.sim.cache import AnthropicPromptCache, OpenAIPrefixCache
 from thrifty.sim.config import SimConfig
 from thrifty.sim.dialect import Caches
 from thrifty.sim.faults import FaultQueue
+from thrifty.sim.stored_responses import ResponseStore
 
 
 @dataclass(slots=True)
@@ -56,6 +57,7 @@ class SimState:
     config: SimConfig
     clock: Callable[[], float]
     caches: Caches
+    responses: ResponseStore  # the Responses API's stored responses
     faults: FaultQueue = field(default_factory=FaultQueue)
     stats: Stats = field(default_factory=Stats)
 
@@ -68,4 +70,5 @@ class SimState:
                 config.anthropic_cache_min_tokens, config.cache_max_entries, clock
             ),
         )
-        return cls(config=config, clock=clock, caches=caches)
+        responses = ResponseStore(config.responses_max_stored, clock)
+        return cls(config=config, clock=clock, caches=caches, responses=responses)

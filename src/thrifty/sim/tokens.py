@@ -99,9 +99,10 @@ class Answer:
 
 def judge_verdict(last_user_text: str) -> str | None:
     """The simulator's stand-in for an answer judge (a test double, not a judgment): a
-    message holding ``<answer_a>\nA\n</answer_a>\n<answer_b>\nB\n</answer_b>`` (the
-    semantic cache's judge prompt) is answered ``SAME`` when A and B use the same set of
-    words (order, case and punctuation aside), else ``DIFFERENT``.  ``None``: not that form."""
+    message holding ``<answer_a>\nA\n</answer_a>\n<answer_b>\nB\n</answer_b>`` (the LLM
+    judge's prompt, :mod:`thrifty.levers.judge`) is answered ``SAME`` when A and B use the
+    same set of words (order, case and punctuation aside), else ``DIFFERENT``.  ``None``:
+    not that form."""
     found = _JUDGE_RE.search(last_user_text)
     if found is None:
         return None

@@ -1,0 +1,227 @@
+"""The Responses API's side routes, forwarded to an OpenAI-dialect provider:
+
+* ``GET /v1/responses/{id}`` (retrieve; ``stream=true`` is a clear ``400``),
+* ``DELETE /v1/responses/{id}``,
+* ``POST /v1/responses/{id}/cancel`` (background responses),
+* ``GET /v1/responses/{id}/input_items``,
+* ``POST /v1/responses/input_tokens`` (counts a request's input tokens).
+
+None of them generates tokens, so none is booked in the ledger; each is counted in
+:attr:`ResponseSideRoutes.counts` and logged (the first call of each route, then at 10,
+100, ...; every call at debug level).
+
+Which provider: a response id does not say who made it.  The call goes to the provider the
+app names in ``x-thrifty-provider`` (the header the gateway puts on every answer, so an app
+can echo it); without it, to the provider named ``openai`` when it speaks the OpenAI
+dialect, else to the first OpenAI-dialect provider configured.  ``input_tokens`` goes to
+the provider that serves the body's ``model``, as ``POST /v1/responses`` would.
+
+Guards as on the other routes: the gateway key (checked before routing), a bounded body,
+ids and query values checked locally, OpenAI error bodies, and the provider's key never
+shown (an upstream error body is scrubbed of anything shaped like a key).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from urllib.parse import urlencode
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from thrifty.dispatch import Upstream
+from thrifty.errors import (
+    BadRequest,
+    NotFound,
+    PayloadTooLarge,
+    ThriftyError,
+    UpstreamAuthError,
+    redact,
+)
+from thrifty.gateway.auth import UnsupportedMediaType, json_content_type
+from thrifty.gateway.wire_errors import error_body, error_headers
+from thrifty.runtime import Thrifty
+
+log = logging.getLogger("thrifty.gateway")
+
+JSON_TYPE = "application/json"
+PROVIDER_HEADER = "x-thrifty-provider"
+DEFAULT_PROVIDER = "openai"
+# OpenAI's ids are "resp_" and 50 hex digits; other servers' may differ, but never carry
+# a path separator, a query or more than this many characters.
+_RESPONSE_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
+MAX_QUERY_VALUE = 128
+MAX_QUERY_ITEMS = 32
+# The query parameters each route takes (OpenAI's API reference); others are a 400.
+_RETRIEVE_QUERY = frozenset({"include", "include[]", "include_obfuscation", "starting_after"})
+_ITEMS_QUERY = frozenset({"after", "include", "include[]", "limit", "order"})
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+def _error(exc: ThriftyError) -> Response:
+    return Response(
+        orjson.dumps(error_body("openai", exc)),
+        status_code=exc.status,
+        media_type=JSON_TYPE,
+        headers=error_headers(exc),
+    )
+
+
+def _query(request: Request, allowed: frozenset[str]) -> str:
+    """The request's query, checked (known names, short values) and re-encoded."""
+    items = request.query_params.multi_items()
+    if len(items) > MAX_QUERY_ITEMS:
+        raise BadRequest(f"too many query parameters (the limit is {MAX_QUERY_ITEMS})")
+    for name, value in items:
+        if name == "stream":
+            if value.lower() in ("false", "0"):
+                continue
+            raise BadRequest(
+                "the gateway does not stream a stored response (stream=true); retrieve it "
+                "without 'stream' and poll until its status is final"
+            )
+        if name not in allowed:
+            raise BadRequest(f"unknown query parameter {name[:40]!r}")
+        if len(value) > MAX_QUERY_VALUE:
+            raise BadRequest(f"query parameter {name!r} is over {MAX_QUERY_VALUE} characters")
+    kept = [(name, value) for name, value in items if name != "stream"]
+    return "?" + urlencode(kept) if kept else ""
+
+
+class ResponseSideRoutes:
+    """The five routes, with and without the ``/v1`` prefix."""
+
+    def __init__(self, thrifty: Thrifty) -> None:
+        self._thrifty = thrifty
+        self._max_body = thrifty.settings.gateway.max_body_bytes
+        self.counts: Counter[str] = Counter()
+
+    def routes(self) -> list[Route]:
+        one = "/responses/{response_id}"
+        table: list[tuple[str, str, Handler]] = [
+            ("POST", "/responses/input_tokens", self.input_tokens),
+            ("GET", one, self.retrieve),
+            ("DELETE", one, self.delete),
+            ("POST", one + "/cancel", self.cancel),
+            ("GET", one + "/input_items", self.input_items),
+        ]
+        return [
+            Route(prefix + path, handler, methods=[method])
+            for prefix in ("/v1", "")
+            for method, path, handler in table
+        ]
+
+    async def retrieve(self, request: Request) -> Response:
+        return await self._side_call(request, "GET", "", _RETRIEVE_QUERY)
+
+    async def delete(self, request: Request) -> Response:
+        return await self._side_call(request, "DELETE", "", frozenset())
+
+    async def cancel(self, request: Request) -> Response:
+        return await self._side_call(request, "POST", "/cancel", frozenset())
+
+    async def input_items(self, request: Request) -> Response:
+        return await self._side_call(request, "GET", "/input_items", _ITEMS_QUERY)
+
+    async def _side_call(
+        self, request: Request, method: str, suffix: str, query: frozenset[str]
+    ) -> Response:
+        route = f"{method} /v1/responses/{{id}}{suffix}"
+        try:
+            response_id = request.path_params["response_id"]
+            if not _RESPONSE_ID.match(response_id):
+                raise BadRequest("the path does not hold a valid response id")
+            sent = f"/responses/{response_id}{suffix}" + _query(request, query)
+            await self._thrifty.start()
+            upstream = self._named_or_default(request)
+            return await self._forward(route, upstream, method, sent, None)
+        except ThriftyError as exc:
+            return _error(exc)
+
+    async def input_tokens(self, request: Request) -> Response:
+        try:
+            _query(request, frozenset())
+            kind = request.headers.get("content-type")
+            if not json_content_type(None if kind is None else kind.encode("latin-1")):
+                raise UnsupportedMediaType("send the body as application/json")
+            await self._thrifty.start()
+            raw = await self._body(request)
+            try:
+                body = orjson.loads(raw)
+            except orjson.JSONDecodeError:
+                raise BadRequest("the body is not valid JSON") from None
+            if not isinstance(body, dict):
+                raise BadRequest("request body must be a JSON object")
+            model = body.get("model")
+            if model is None or request.headers.get(PROVIDER_HEADER):
+                upstream = self._named_or_default(request)
+            elif isinstance(model, str) and model:
+                upstream = self._thrifty.providers.resolve(model)
+                if upstream.settings.dialect != "openai":
+                    raise BadRequest(
+                        f"input_tokens is served for OpenAI-API models; {model[:64]!r} is "
+                        f"served by provider {upstream.name!r}"
+                    )
+            else:
+                raise BadRequest("'model' must be a non-empty string")
+            path = "/responses/input_tokens"
+            return await self._forward("POST /v1" + path, upstream, "POST", path, raw)
+        except ThriftyError as exc:
+            return _error(exc)
+
+    async def _body(self, request: Request) -> bytes:
+        raw = b""
+        async for chunk in request.stream():
+            raw += chunk
+            if len(raw) > self._max_body:
+                raise PayloadTooLarge(f"the body is over {self._max_body} bytes")
+        return raw
+
+    def _named_or_default(self, request: Request) -> Upstream:
+        providers = self._thrifty.providers
+        named = request.headers.get(PROVIDER_HEADER)
+        if named:
+            found = providers.named(named)
+            shown = named[:64]
+            if found is None:
+                raise NotFound(f"no provider named {shown!r} is configured")
+            if found.settings.dialect != "openai":
+                raise BadRequest(f"provider {shown!r} does not speak the OpenAI API")
+            return found
+        default = providers.named(DEFAULT_PROVIDER)
+        if default is not None and default.settings.dialect == "openai":
+            return default
+        first = next((u for u in providers.upstreams if u.settings.dialect == "openai"), None)
+        if first is None:
+            raise NotFound("no OpenAI-API provider is configured to serve the Responses API")
+        return first
+
+    async def _forward(
+        self, route: str, upstream: Upstream, method: str, path: str, body: bytes | None
+    ) -> Response:
+        provider = upstream.provider
+        if provider is None:
+            env = upstream.settings.api_key_env
+            raise UpstreamAuthError(
+                f"provider {upstream.name!r} has no API key: set the environment variable {env}",
+                provider=upstream.name,
+            )
+        status, answer = await provider.forward(path, body, method)
+        self._count(route, upstream.name, status)
+        if status >= 400:
+            answer = redact(answer.decode("utf-8", "replace")).encode()
+        headers = {PROVIDER_HEADER: upstream.name}
+        return Response(answer, status_code=status, media_type=JSON_TYPE, headers=headers)
+
+    def _count(self, route: str, provider: str, status: int) -> None:
+        self.counts[route] += 1
+        count = self.counts[route]
+        log.debug("forwarded %s to %s: HTTP %d (not booked)", route, provider, status)
+        if count == 1 or str(count).strip("0") == "1":
+            log.info("forwarded %d %s call(s) so far (not booked: no tokens)", count, route)
