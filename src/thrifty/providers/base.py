@@ -265,7 +265,7 @@ class BaseProvider:
         handler: StreamHandler,
         started: float,
     ) -> AsyncGenerator[list[StreamEvent], None]:
-        parser = SSEParser()
+        parser = SSEParser(strip=handler.strip_fragment)
         chunks = resp.iter_chunks(self._stream_idle_timeout_s).__aiter__()
         eof = False
         failure: ThriftyError | None = None
@@ -386,7 +386,8 @@ class BaseProvider:
     ) -> tuple[int, bytes]:
         """Send ``payload`` as is to ``path`` under this provider's base URL (with its key)
         and return (status, body): for free auxiliary endpoints such as Anthropic's
-        ``count_tokens`` or the Responses API's retrieve/delete/cancel.  Connection
+        ``count_tokens`` or the Responses API's retrieve/delete/cancel.  An error body is
+        scrubbed of this provider's key (and anything shaped like a key).  Connection
         failures raise typed errors as chat calls do."""
         url = self._base_url + path
         try:
@@ -398,11 +399,14 @@ class BaseProvider:
                 timeout=self._timeout,
                 allow_redirects=False,
             ) as resp:
-                return resp.status, await resp.read()
+                answer = await resp.read()
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise error_from_exception(
                 exc, provider=self.name, api_key=self._api_key, url=url
             ) from None
+        if resp.status >= 400:
+            answer = redact(answer.decode("utf-8", "replace"), self._api_key).encode()
+        return resp.status, answer
 
     def stream_error(self, payload: JSON) -> ThriftyError:
         return error_from_event(payload, provider=self.name, api_key=self._api_key)
