@@ -8,6 +8,14 @@ trims it as if the app had resent it.  After a successful answer (a stream: at i
 from the recorded events) the new messages and the answer are stored, within
 ``[levers.history]``'s bounds; a failed or cut request stores nothing.  A store that fails
 degrades to stateless: the request goes on as sent, with ``x-thrifty-conversation-warning``.
+
+Kept conversations work whether or not the history lever is on (it trims them only for
+the tasks where it is); ``[levers.history] conversations = false`` turns them off, and a
+request that names a conversation is then a 400.  One turn of a conversation runs at a
+time in the process (:mod:`.turn_locks`): a turn that arrives while another is in flight
+waits for it (``conversation_busy = "wait"``, at most ``conversation_wait_s``) or is
+refused with a 409 (``"refuse"``); the turn is released on every way out, a stream's at
+its end (stored) or when it is cut or the client leaves.
 """
 
 from __future__ import annotations
@@ -18,6 +26,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from thrifty.config import HistorySettings
+from thrifty.errors import BadRequest
+from thrifty.levers.fewer_tokens.history.turn_locks import Turn, TurnLocks
 from thrifty.levers.fewer_tokens.history.turns import (
     StoredConversation,
     answer_message,
@@ -52,6 +62,11 @@ class ConversationStage:
         self._store = store
         self._settings = settings
         self._opening = opening
+        self.turns = TurnLocks(
+            limit=settings.max_conversations,
+            wait=settings.conversation_busy == "wait",
+            wait_s=settings.conversation_wait_s,
+        )
 
     def __call__(self, inner: Handler) -> Handler:
         async def handle(request: ChatRequest) -> ChatResponse:
@@ -59,18 +74,30 @@ class ConversationStage:
             if conversation_id is None or request.api != "chat":
                 return await inner(request)
             check_control(CONTROL_HEADER, conversation_id)
-            return await self._turn(request, conversation_id, inner)
+            if not self._settings.conversations:
+                raise BadRequest(
+                    f"{CONTROL_HEADER}: conversations are off on this gateway "
+                    "([levers.history] conversations = false); resend the whole history"
+                )
+            key = conversation_key(request.tenant, request.dialect, conversation_id)
+            turn = await self.turns.acquire(key)
+            try:
+                return await self._turn(request, key, inner, turn)
+            except BaseException:
+                turn.release()
+                raise
 
         return handle
 
     async def _turn(
-        self, request: ChatRequest, conversation_id: str, inner: Handler
+        self, request: ChatRequest, key: str, inner: Handler, turn: Turn
     ) -> ChatResponse:
-        key = conversation_key(request.tenant, request.dialect, conversation_id)
+        """Run one turn holding ``turn``; released here, or at the end of the stream."""
         try:
             stored = await self._load(key)
         except Exception as exc:  # an outage: the request goes on as the app sent it
             log.warning("conversations: could not read a conversation: %s", exc)
+            turn.release()
             response = await inner(request)
             response.headers[WARNING_HEADER] = "store unavailable: sent without stored turns"
             return response
@@ -84,8 +111,9 @@ class ConversationStage:
                 saved = await self._save(key, sent, response.dialect, body)
                 if not saved:
                     response.headers[WARNING_HEADER] = "store unavailable: turn not stored"
+            turn.release()
             return response
-        self._save_at_end(key, sent, response)
+        self._save_at_end(key, sent, response, turn)
         return response
 
     async def _load(self, key: str) -> StoredConversation | None:
@@ -126,20 +154,24 @@ class ConversationStage:
             return False
         return True
 
-    def _save_at_end(self, key: str, sent: ChatRequest, response: ChatResponse) -> None:
+    def _save_at_end(self, key: str, sent: ChatRequest, response: ChatResponse, turn: Turn) -> None:
         assert response.stream is not None
         recorder = Recorder(response.stream, budget=2 * self._settings.conversation_max_bytes)
 
         async def on_complete() -> None:
-            events, recorder.events = recorder.events, []
-            if recorder.overflow or not _answered(response):
-                return
-            body = body_of(events, response.dialect, response.usage)
-            if body is not None:
-                await self._save(key, sent, response.dialect, body)
+            try:
+                events, recorder.events = recorder.events, []
+                if recorder.overflow or not _answered(response):
+                    return
+                body = body_of(events, response.dialect, response.usage)
+                if body is not None:
+                    await self._save(key, sent, response.dialect, body)
+            finally:
+                turn.release()
 
         async def on_abort(exc: BaseException | None, handed_on: bool) -> None:
             recorder.events = []
+            turn.release()
 
         response.stream = observed(response, recorder, on_complete=on_complete, on_abort=on_abort)
 
@@ -161,11 +193,7 @@ def conversations_path(parts: Parts) -> str:
 
 
 async def build(parts: Parts) -> Stage | None:
-    settings = parts.settings
-    enabled = any(settings.levers_for(t).history.enabled for t in [None, *settings.tasks])
-    if not enabled:  # off: no stage, and the header is ignored (documented)
-        return None
-    chosen = settings.levers.history
+    chosen = parts.settings.levers.history  # on whatever `enabled` says: see the notes
     store = SqliteCache(
         conversations_path(parts),
         table="conversations",
