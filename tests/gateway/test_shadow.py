@@ -138,7 +138,8 @@ async def test_a_streamed_answer_is_shadowed_after_its_end(
 
 
 async def test_the_judge_is_a_second_booked_call(tmp_path: Path) -> None:
-    """The simulator answers the judge's JSON schema with its first enum value: agree."""
+    """The two simulated stories differ in words: the simulator's judge double answers
+    DIFFERENT."""
     gateway, sdk = await start(
         tmp_path, shadow_lever(comparator="judge", judge_model="gpt-4o-mini")
     )
@@ -165,4 +166,5 @@ async def test_the_judge_is_a_second_booked_call(tmp_path: Path) -> None:
     ) / M
     assert row.cost_usd == strong_cost + judge_cost
     assert row.savings == {"shadow": -(strong_cost + judge_cost)}
-    assert row.detail is not None and row.detail.endswith(", agreed")
+    assert judge.call.usage.output_tokens <= 5  # the one word DIFFERENT, within max_tokens
+    assert row.detail is not None and row.detail.endswith(", disagreed")

@@ -1,15 +1,15 @@
-"""The simulator's stand-in for the semantic cache's answer judge (a test double)."""
+"""The simulator's stand-in for the LLM judge (a test double)."""
 
 from __future__ import annotations
 
 import pytest
 
-from thrifty.levers.fewer_calls.semantic.judge import JUDGE_USER
+from thrifty.levers.judge import judge_prompt
 from thrifty.sim.tokens import judge_verdict, make_answer
 
 
 def prompt(cached: str, fresh: str) -> str:
-    return JUDGE_USER.format(question="Is Paris the capital?", cached=cached, fresh=fresh)
+    return judge_prompt("Is Paris the capital?", cached, fresh)
 
 
 @pytest.mark.parametrize(

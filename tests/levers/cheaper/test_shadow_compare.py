@@ -1,19 +1,15 @@
-"""Shadow comparators: the semantic cache's text comparators and the LLM judge."""
+"""Shadow comparators: the semantic cache's text comparators and the shared LLM judge
+(the judge itself: tests/levers/test_judge.py)."""
 
 from __future__ import annotations
 
 import pytest
 
-from thrifty.levers.cheaper.shadow.compare import (
-    JUDGE_SYSTEM,
-    MAX_JUDGED_CHARS,
-    LlmJudge,
-    TextComparator,
-    judge_request,
-    verdict_of,
-)
+from thrifty.errors import UpstreamError
+from thrifty.levers.cheaper.shadow.compare import LlmJudge, TextComparator
+from thrifty.levers.judge import JUDGE_SYSTEM
 from thrifty.testing import FakeUpstream, reply, request_for
-from thrifty.types import ChatRequest
+from thrifty.types import ChatRequest, ChatResponse
 
 REQUEST = request_for("gpt-4o", "What is 2 + 2?", task="qa")
 
@@ -46,54 +42,40 @@ def test_an_unknown_comparator_is_refused() -> None:
         TextComparator("cosine")
 
 
-@pytest.mark.parametrize(
-    ("text", "verdict"),
-    [
-        ('{"verdict": "agree"}', True),
-        ('{"verdict": "disagree"}', False),
-        ('{"verdict": "maybe"}', None),
-        ('{"verdict": 1}', None),
-        ("Yes, they agree.", True),
-        ("NO", False),
-        ("Disagree: the candidate is wrong", False),
-        ("I think so", None),
-        ("", None),
-        (None, None),
-        ("[1, 2]", None),
-    ],
-)
-def test_the_judge_verdict_is_read_strictly(text: str | None, verdict: bool | None) -> None:
-    assert verdict_of(text) is verdict
-
-
-def test_the_judge_prompt_is_fixed_and_bounded() -> None:
-    body = judge_request("gpt-4o-mini", "q" * 10_000, "r", "c")
-    assert body["messages"][0] == {"role": "system", "content": JUDGE_SYSTEM}
-    user = body["messages"][1]["content"]
-    assert user.count("q") <= MAX_JUDGED_CHARS + 2
-    assert body["response_format"]["json_schema"]["schema"]["required"] == ["verdict"]
-    assert body["temperature"] == 0
-
-
-async def test_the_llm_judge_asks_its_model_and_returns_its_call() -> None:
-    upstream = FakeUpstream(lambda req: reply(req, '{"verdict": "disagree"}'))
+async def test_the_llm_judge_asks_its_model_and_returns_its_call_as_the_shadow_s() -> None:
+    upstream = FakeUpstream(lambda req: reply(req, "DIFFERENT"))
     judge = LlmJudge("gpt-4o-mini", upstream)
     verdict, calls = await judge("What is 2 + 2?", "4", "5", REQUEST)
     assert verdict is False
     asked = upstream.requests[0]
     assert isinstance(asked, ChatRequest)
-    assert asked.model == "gpt-4o-mini" and asked.task == "qa" and asked.endpoint == "shadow"
-    assert "Reference answer:\n<<<\n4\n>>>" in asked.body["messages"][1]["content"]
-    assert calls[0].model == "gpt-4o-mini"
+    assert asked.model == "gpt-4o-mini" and asked.task == "qa"
+    assert asked.endpoint == REQUEST.endpoint  # the shadow request's (endpoint "shadow")
+    system, user = asked.body["messages"]
+    assert system["content"] == JUDGE_SYSTEM
+    # the strong model's answer is answer A, the served one answer B
+    assert "<answer_a>\n4\n</answer_a>\n<answer_b>\n5\n</answer_b>" in user["content"]
+    assert [(c.model, c.lever) for c in calls] == [("gpt-4o-mini", "shadow")]
 
 
-async def test_a_judge_answer_that_is_not_text_gives_no_verdict() -> None:
-    def tool_call(req: ChatRequest) -> object:
-        response = reply(req, "x")
-        assert response.body is not None
-        response.body["choices"][0]["finish_reason"] = "tool_calls"
-        return response
+async def test_the_llm_judge_agrees_on_the_same_words_without_a_call() -> None:
+    upstream = FakeUpstream(lambda req: reply(req, "DIFFERENT"))
+    verdict, calls = await LlmJudge("gpt-4o-mini", upstream)("q", "Four.", "four", REQUEST)
+    assert verdict is True and calls == [] and upstream.requests == []
 
-    judge = LlmJudge("gpt-4o-mini", FakeUpstream(tool_call))  # type: ignore[arg-type]
-    verdict, calls = await judge("q", "a", "b", REQUEST)
+
+async def test_a_judge_reply_that_is_not_a_verdict_gives_none_and_keeps_the_call() -> None:
+    upstream = FakeUpstream(lambda req: reply(req, '{"verdict": "agree"}'))
+    verdict, calls = await LlmJudge("gpt-4o-mini", upstream)("q", "a", "b", REQUEST)
     assert verdict is None and len(calls) == 1
+
+
+async def test_a_failed_judge_call_is_no_verdict_booked_with_an_unknown_cost() -> None:
+    def fails(req: ChatRequest) -> ChatResponse:
+        error = UpstreamError("judge down", status=503, provider="openai")
+        error.reached_upstream = True
+        raise error
+
+    verdict, calls = await LlmJudge("gpt-4o-mini", FakeUpstream(fails))("q", "a", "b", REQUEST)
+    assert verdict is None
+    assert [(c.lever, c.usage_reported) for c in calls] == [("shadow", False)]

@@ -146,7 +146,7 @@ async def test_the_judge_call_is_booked_in_the_same_row(samples: SqliteShadowSam
 
     def answer(req: ChatRequest) -> ChatResponse:
         if req.model == CHEAP:  # the judge
-            return reply(req, '{"verdict": "agree"}', Usage(input_tokens=50, output_tokens=10))
+            return reply(req, "SAME", Usage(input_tokens=50, output_tokens=10))
         return reply(req, "four", USAGE)
 
     strong = FakeUpstream(answer)
@@ -164,6 +164,38 @@ async def test_the_judge_call_is_booked_in_the_same_row(samples: SqliteShadowSam
     (kept,) = await samples.samples()
     assert kept.agreed is True and kept.comparator == "judge"
     assert kept.judge_cost_pusd == int(judge_cost * 10**12)
+
+
+async def test_a_failed_judge_leaves_the_sample_unjudged_and_its_cost_unknown(
+    samples: SqliteShadowSamples,
+) -> None:
+    """The judge call failed after reaching the provider: it may have been billed, so the
+    row's cost is unknown (never the strong call alone), the row is no error (the strong
+    model answered) and the sample is kept with no verdict."""
+
+    def answer(req: ChatRequest) -> ChatResponse:
+        if req.model == CHEAP:  # the judge
+            error = UpstreamError("judge down", status=503, provider="openai")
+            error.reached_upstream = True
+            raise error
+        return reply(req, "four", USAGE)
+
+    strong = FakeUpstream(answer)
+    task_rules = rules(compare=LlmJudge(CHEAP, strong), comparator="judge", judge_model=CHEAP)
+    shadow, ledger = make(samples, strong, task_rules)
+    cheap = cheap_answer("4")
+    await shadow(lambda req: cheap(routed(req)))(ask())
+    await shadow.drain(5)
+    (row,) = ledger.rows
+    assert row.cost_usd is None and row.savings == {"shadow": None}
+    assert row.error is None and row.detail is not None and row.detail.endswith("not judged")
+    assert [(c.call.model, c.call.usage_reported) for c in row.calls] == [
+        (STRONG, True),
+        (CHEAP, False),
+    ]
+    (kept,) = await samples.samples()
+    assert kept.agreed is None and kept.shadow_answer == "four"
+    assert kept.shadow_cost_pusd == int(STRONG_COST * 10**12) and kept.judge_cost_pusd is None
 
 
 async def test_only_a_sampled_share_is_shadowed(samples: SqliteShadowSamples) -> None:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from thrifty.ledger.accounting import NO_USAGE, Accountant
 from thrifty.ledger.row import CallRecord, LedgerRow
 from thrifty.ledger.stage import error_text
-from thrifty.types import ChatRequest, ChatResponse, Cost, Usage
+from thrifty.types import Call, ChatRequest, Cost, Usage
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -33,15 +33,21 @@ def verdict_word(agreed: bool | None) -> str:
 
 
 class Outcome:
-    """What one shadowing did: the calls that answered, the verdict, a failure if any."""
+    """What one shadowing did: the calls that answered (the strong model's, the judge's),
+    the verdict, a failure if any."""
 
     def __init__(self) -> None:
-        self.responses: list[ChatResponse] = []
+        self.strong_call: Call | None = None
+        self.judge_call: Call | None = None
         self.strong_text: str | None = None
         self.agreed: bool | None = None
         self.error: str | None = None
         self.status = 200
         self.unknown_cost = False  # a failed call that may have been billed
+
+    @property
+    def calls(self) -> list[Call]:
+        return [c for c in (self.strong_call, self.judge_call) if c is not None]
 
     def failed(self, exc: BaseException) -> None:
         self.agreed = None
@@ -53,15 +59,10 @@ class Outcome:
             self.error, self.status, self.unknown_cost = "cancelled: thrifty shut down", 499, True
 
 
-def _priced(
-    responses: Sequence[ChatResponse], accountant: Accountant
-) -> tuple[list[CallRecord], Usage]:
+def _priced(calls: Sequence[Call], accountant: Accountant) -> tuple[list[CallRecord], Usage]:
     records, usage = [], Usage()
-    for response in responses:
-        call = response.answer_call()
-        if call is None:
-            continue
-        call = replace(call, lever="shadow")
+    for answered in calls:
+        call = replace(answered, lever="shadow")
         records.append(CallRecord(call, accountant.price_call(call)))
         usage = usage + call.usage
     return records, usage
@@ -87,9 +88,9 @@ def shadow_row(
 ) -> tuple[LedgerRow, Cost]:
     """The ledger row of ``shadow``: the strong model's request for ``shadowed``, which
     ``served_model`` answered."""
-    records, usage = _priced(outcome.responses, accountant)
+    records, usage = _priced(outcome.calls, accountant)
     cost = call_cost(records, outcome.unknown_cost)
-    answer = outcome.responses[0] if outcome.responses else None
+    answer = outcome.strong_call
     saved = None if cost.usd is None else -cost.usd
     detail = f"shadow of {shadowed.request_id}: {served_model} vs {shadow.model}"
     if outcome.error is None:

@@ -41,6 +41,7 @@ from thrifty.levers.cheaper.shadow.booking import Outcome, shadow_row
 from thrifty.levers.cheaper.shadow.compare import Compare, LlmJudge, TextComparator
 from thrifty.levers.cheaper.shadow.samples import ShadowSample, ShadowSamples, SqliteShadowSamples
 from thrifty.levers.fewer_calls.semantic.answers import answer_text
+from thrifty.levers.judge import MAX_VERDICT_TOKENS
 from thrifty.streams import observed
 from thrifty.streams.record import Recorder, body_of
 from thrifty.types import (
@@ -65,7 +66,7 @@ DAY_S = 86_400.0
 MAX_BODY_BYTES = 1_000_000  # a longer streamed answer is not shadowed
 DRAIN_S = 5.0  # how long shutdown waits for running shadow calls
 JUDGE_PROMPT_TOKENS = 300  # the judge prompt's own tokens, for the budget estimate
-JUDGE_ANSWER_TOKENS = 16
+JUDGE_ANSWER_TOKENS = MAX_VERDICT_TOKENS
 STORE_WIDE = frozenset({"path", "max_in_flight"})
 
 
@@ -235,14 +236,14 @@ class Shadow:
         outcome = Outcome()
         try:
             strong = await self._call(shadow)
-            outcome.responses.append(strong)
+            outcome.strong_call = strong.answer_call()
             if strong.body is not None:
                 outcome.strong_text = answer_text(strong.body, strong.dialect)
             if outcome.strong_text is not None:
                 agreed, judged = await rules.compare(
                     prompt, outcome.strong_text, served_text, shadow
                 )
-                outcome.responses.extend(judged)
+                outcome.judge_call = judged[0] if judged else None
                 outcome.agreed = agreed
         except Exception as exc:
             outcome.failed(exc)
@@ -263,8 +264,7 @@ class Shadow:
         except Exception:
             log.exception("shadow: could not book the shadow call in the ledger")
         actual = optional_usd_to_pico(cost.usd)
-        costs = [self._call_cost(r) for r in outcome.responses]
-        served_cost = self._call_cost(job.response)
+        served = job.response.answer_call()
         sample = ShadowSample(
             ts=job.shadow.received_at,
             task=job.request.task,
@@ -277,10 +277,10 @@ class Shadow:
             prompt=job.prompt,
             served_answer=job.served_text,
             shadow_answer=outcome.strong_text,
-            served_cost_pusd=served_cost,
-            shadow_cost_pusd=costs[0] if costs else None,
+            served_cost_pusd=self._call_cost(served),
+            shadow_cost_pusd=self._call_cost(outcome.strong_call),
             error=outcome.error,
-            judge_cost_pusd=costs[1] if len(costs) > 1 else None,
+            judge_cost_pusd=self._call_cost(outcome.judge_call),
         )
         try:
             if actual is not None and actual != job.estimate:
@@ -289,8 +289,7 @@ class Shadow:
         except Exception:
             log.exception("shadow: could not keep the sample")
 
-    def _call_cost(self, response: ChatResponse) -> int | None:
-        call = response.answer_call()
+    def _call_cost(self, call: Call | None) -> int | None:
         return None if call is None else optional_usd_to_pico(self._accountant.price_call(call).usd)
 
     # -- lifetime ---------------------------------------------------------------------

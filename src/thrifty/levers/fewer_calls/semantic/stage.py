@@ -16,7 +16,7 @@ any task when ``[levers.semantic_cache] enabled = true``):
 
 An exploration is answered by its own upstream call, which is the answer and is booked as
 any answer is (no saving); its step says the lever explored.  What exploring costs is the
-hit not served: a saving not made.  With the ``judge`` comparator (:mod:`.judge`) each
+hit not served: a saving not made.  With the ``judge`` comparator (:mod:`thrifty.levers.judge`) each
 judgment is a call of its own, in ``response.lever_calls`` as the cache's cost (explorations
 are always judged, near misses with probability ``explore_rate``; answers with the same
 words agree without asking).  Embeddings are local ($0).  Exploration tallies (per task)
@@ -56,11 +56,11 @@ from thrifty.levers.fewer_calls.semantic.calibration import (
     threshold_for,
 )
 from thrifty.levers.fewer_calls.semantic.embedder import Embedder, MiniLMEmbedder
-from thrifty.levers.fewer_calls.semantic.judge import Judge
 from thrifty.levers.fewer_calls.semantic.partition import Lookup, lookup_of
 from thrifty.levers.fewer_calls.semantic.policy import Decision, Policy, decide
 from thrifty.levers.fewer_calls.semantic.store import Entry, SemanticStore
 from thrifty.levers.fewer_calls.semantic.table import load_table
+from thrifty.levers.judge import Judge
 from thrifty.streams import observed, replay
 from thrifty.streams.record import Recorder, body_of
 from thrifty.types import JSON, ChatRequest, ChatResponse, Handler, Stage, Step
@@ -355,5 +355,5 @@ async def build(parts: Parts) -> Stage | None:
         dimensions=embedder.dimensions,
     )
     parts.resources.callback(store.close)
-    judge = Judge(parts.providers) if judged else None
+    judge = Judge(parts.providers, "semantic_cache") if judged else None
     return SemanticCache(store, embedder, rules, max_entries=defaults.max_entries, judge=judge)
