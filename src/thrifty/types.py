@@ -401,6 +401,11 @@ class ChatResponse:
     # What levers report to the app, sent by the gateway as ``x-thrifty-NAME: value``
     # (for example ``{"cache": "hit"}``).  Names are lower-case ASCII; values are short.
     headers: dict[str, str] = field(default_factory=dict)
+    # The upstream's answer exactly as it arrived, while ``body`` is its parse: the gateway
+    # writes these bytes as they are instead of serialising ``body`` again (an embeddings
+    # answer of floats is megabytes of JSON).  A stage that gives ``body`` another value
+    # sets this to ``None``.
+    raw_body: bytes | None = None
 
     def answer_call(self) -> Call | None:
         """The call that produced this answer, or ``None`` when no provider was called
