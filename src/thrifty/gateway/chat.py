@@ -209,7 +209,8 @@ class ChatEndpoint:
             if response.stream is None:
                 return  # booked as answered: the upstream's work is done and paid
         if response.stream is None:
-            payload = orjson.dumps(response.body)
+            raw = response.raw_body
+            payload = raw if raw is not None else orjson.dumps(response.body)
             headers = [*JSON_HEADERS, (b"content-length", str(len(payload)).encode())]
             headers += encode_headers(thrifty_headers(request, response))
             await send({"type": "http.response.start", "status": 200, "headers": headers})

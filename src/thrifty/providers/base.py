@@ -256,6 +256,9 @@ class BaseProvider:
             service_tier=tier,
             server_tools=tools,
             upstream_request_id=request_id,
+            # Embeddings are passed on as they came (megabytes of floats are not written
+            # again); other answers are few kilobytes, and levers may rewrite them.
+            raw_body=raw if request.api == "embeddings" and not translate else None,
         )
 
     async def _events(

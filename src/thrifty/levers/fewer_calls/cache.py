@@ -318,6 +318,7 @@ class ExactCache:
         asked_for = set(missing)
         cached = sum(v.tokens for i, v in enumerate(vectors) if i not in asked_for)
         response.body = answer_body(vectors, response.model)
+        response.raw_body = None  # the upstream's bytes held only the inputs it was asked
         detail = f"cache: {len(items) - len(missing)} of {len(items)} inputs"
         response.steps.append(Step("cache", detail, tokens=TokenChange(input_tokens=-cached)))
         return response
