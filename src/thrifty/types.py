@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Literal
 
+import orjson
+
 Dialect = Literal["openai", "anthropic"]
 # The API operation a request calls.  Only "chat" exists in both dialects (OpenAI chat
 # completions, Anthropic messages); the others are OpenAI-only: the Responses API
@@ -361,7 +363,9 @@ def _parse_payload(payload: bytes) -> JSON:
 class ChatResponse:
     """The outcome of a call.
 
-    Exactly one of ``body`` (a complete JSON response in ``dialect``) and ``stream`` is set.
+    Exactly one of ``body`` (a complete JSON response in ``dialect``) and ``stream`` is set,
+    with one exception: an embeddings answer the gateway asked to pass on as it came has
+    ``raw_body`` and no ``body`` until a stage needs it (:meth:`parsed_body`).
     ``stream`` yields batches: the events that arrived together in one upstream read (never
     empty), so the gateway writes them with one send and stages pay per read, not per token.
     For a stream, ``usage`` becomes final only when the iterator is exhausted;
@@ -401,11 +405,19 @@ class ChatResponse:
     # What levers report to the app, sent by the gateway as ``x-thrifty-NAME: value``
     # (for example ``{"cache": "hit"}``).  Names are lower-case ASCII; values are short.
     headers: dict[str, str] = field(default_factory=dict)
-    # The upstream's answer exactly as it arrived, while ``body`` is its parse: the gateway
-    # writes these bytes as they are instead of serialising ``body`` again (an embeddings
-    # answer of floats is megabytes of JSON).  A stage that gives ``body`` another value
-    # sets this to ``None``.
+    # The upstream's answer exactly as it arrived, while ``body`` is its parse (or not yet
+    # parsed): the gateway writes these bytes as they are instead of serialising ``body``
+    # again (an embeddings answer of floats is megabytes of JSON).  A stage that gives
+    # ``body`` another value sets this to ``None``.
     raw_body: bytes | None = None
+
+    def parsed_body(self) -> JSON | None:
+        """``body``, parsed from ``raw_body`` on first use when the provider left it
+        unparsed.  Stages that read an embeddings answer read it through this."""
+        if self.body is None and self.raw_body is not None and self.stream is None:
+            parsed = orjson.loads(self.raw_body)
+            self.body = parsed if isinstance(parsed, dict) else None
+        return self.body
 
     def answer_call(self) -> Call | None:
         """The call that produced this answer, or ``None`` when no provider was called
