@@ -7,9 +7,11 @@ from __future__ import annotations
 
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+TierTimeout = Annotated[float, Field(gt=0, le=3600)]  # seconds
 
 __all__ = [
     "CacheSettings",
@@ -248,7 +250,8 @@ class CascadeSettings(LeverSettings):
     agreement_model: str | None = None  # who gives it (default: the tier's model again)
     scorer_path: Path | None = None  # `thrifty eval route --fit-cascade` output
     target_quality: float | None = Field(default=None, gt=0, le=1)  # picks its threshold
-    tier_timeout_s: float | None = Field(default=None, gt=0)  # a slower tier escalates
+    # a slower tier escalates: one deadline for every tier but the last, or one per model
+    tier_timeout_s: TierTimeout | dict[str, TierTimeout] | None = None
     stream_first_tier: bool = False  # stream tier 0 live (no confidence escalation)
 
 

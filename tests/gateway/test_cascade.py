@@ -8,6 +8,7 @@ gpt-4o-mini 0.15 / 0.60; gpt-4o 2.50 / 10.
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from decimal import Decimal
 from pathlib import Path
@@ -37,6 +38,7 @@ TASKS = {
     "accept": {"cascade": {"tiers": CLAUDE, "regex": "^Simulated reply"}},
     "escalate": {"cascade": {"tiers": CLAUDE, "regex": "^never$"}},
     "logprobs": {"cascade": {"tiers": ["gpt-4o-mini", "gpt-4o"], "min_mean_logprob": -0.5}},
+    "deadline": {"cascade": {"tiers": CLAUDE, "tier_timeout_s": {"claude-haiku-4-5": 0.5}}},
 }
 ASK = [{"role": "user", "content": "What is the impact of this change?"}]
 OUTCOMES = [("accept", "accepted-tier-0"), ("escalate", "escalated-tier-1")]
@@ -176,6 +178,32 @@ async def test_a_failing_cheap_tier_escalates_and_the_app_gets_its_answer(
     assert row.status == 200
     assert row.detail is not None and "tier 0 claude-haiku-4-5 failed" in row.detail
     assert [m for m, _, _ in by_hand(row)] == ["claude-sonnet-4-6"]  # an error status: unbilled
+
+
+async def test_a_slow_cheap_tier_escalates_after_its_timeout(
+    gw: Gateway, ant: anthropic.AsyncAnthropic
+) -> None:
+    """The simulator holds the next answer 2 s; the cheap tier's deadline is 0.5 s: the
+    app gets the strong tier's answer well before the cheap one would have come, and the
+    cut call (sent, maybe billed) makes the row's cost unknown."""
+    assert gw.thrifty.simulator_url is not None
+    async with httpx.AsyncClient() as http:
+        await http.post(gw.thrifty.simulator_url + "/_sim/faults", json={"fault": "slow"})
+    started = time.monotonic()
+    raw = await ant.messages.with_raw_response.create(
+        model="claude-sonnet-4-6", max_tokens=100, messages=ASK, **task("deadline")
+    )
+    assert time.monotonic() - started < 1.9
+    assert raw.headers["x-thrifty-cascade"] == "escalated-tier-1"
+    assert (await raw.parse()).model.startswith("claude-sonnet-4-6")
+    (row,) = await rows(gw, 1)
+    assert row.status == 200
+    assert row.detail is not None and "tier 0 claude-haiku-4-5 timed out after 0.5 s" in row.detail
+    assert [(c.call.model, c.call.usage_reported) for c in row.calls] == [
+        ("claude-haiku-4-5", False),
+        ("claude-sonnet-4-6", True),
+    ]
+    assert row.cost_usd is None
 
 
 async def test_logprobs_decide_between_openai_tiers(gw: Gateway, oai: openai.AsyncOpenAI) -> None:

@@ -2,14 +2,15 @@
 
 A misconfigured cascade is a start-up error (:class:`~thrifty.errors.ConfigError`) naming
 the task: fewer than two tiers, a tier no provider serves, a model listed twice (a cycle),
-a task that also routes to a fixed ``model``, a signal that cannot be built (a bad schema,
+a task that also routes to a fixed ``model``, a ``tier_timeout_s`` for a model that is not a
+cheap tier, a signal that cannot be built (a bad schema,
 regex, function or scorer file), a scorer fitted for another model than tier 0.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -40,10 +41,16 @@ class CascadePlan:
     agreement: bool = False
     agreement_model: str | None = None  # None: the tier's own model again
     want_logprobs: bool = False
-    timeout_s: float | None = None
+    timeout_s: float | None = None  # every tier but the last, unless named in timeouts_s
+    timeouts_s: Mapping[str, float] = field(default_factory=dict)  # model -> its own
     stream_first_tier: bool = False
     scorer_tier: str | None = None  # the tier the learned scorer judges (tier 0)
     pair_scorer: ScorerCheck | None = None  # a scorer of tier 0 with its agreement model
+
+    def timeout_for(self, model: str) -> float | None:
+        """How long a call to ``model`` as a cheap tier may take (``None``: the
+        provider's own timeouts only)."""
+        return self.timeouts_s.get(model, self.timeout_s)
 
     def signals_for(self, model: str) -> tuple[Signal, ...]:
         """The signals that judge ``model``'s answers (the scorer judges tier 0 only)."""
@@ -93,6 +100,22 @@ def _signals(settings: CascadeSettings) -> list[Signal]:
     return signals
 
 
+def _timeouts(settings: CascadeSettings) -> tuple[float | None, dict[str, float]]:
+    """``tier_timeout_s``: one deadline for every cheap tier, or one per model named (a
+    cheap tier or the agreement model; the last tier always answers, so it has none)."""
+    given = settings.tier_timeout_s
+    if not isinstance(given, dict):
+        return given, {}
+    cheap = {*settings.tiers[:-1], *([settings.agreement_model] if settings.agreement else [])}
+    strange = sorted(set(given) - cheap)
+    if strange:
+        raise SignalError(
+            f"tier_timeout_s names {', '.join(strange)}, not a cheap tier (the last tier "
+            "always answers: its provider's timeout_s bounds it)"
+        )
+    return None, dict(given)
+
+
 def plan_for(
     task: str | None, settings: CascadeSettings, known: Callable[[str], bool]
 ) -> CascadePlan:
@@ -111,6 +134,7 @@ def plan_for(
             raise SignalError(f"no provider serves {', '.join(unknown)}")
         if settings.agreement_model is not None and not settings.agreement:
             raise SignalError("agreement_model is set but agreement is off")
+        timeout_s, timeouts_s = _timeouts(settings)
         signals = tuple(_signals(settings))
     except SignalError as error:
         raise ConfigError(f"{where} cascade of task {task!r}: {error}") from None
@@ -121,7 +145,8 @@ def plan_for(
         agreement=settings.agreement,
         agreement_model=settings.agreement_model,
         want_logprobs=settings.min_mean_logprob is not None,
-        timeout_s=settings.tier_timeout_s,
+        timeout_s=timeout_s,
+        timeouts_s=timeouts_s,
         stream_first_tier=settings.stream_first_tier,
         scorer_tier=tiers[0] if settings.scorer_path is not None else None,
         pair_scorer=next(

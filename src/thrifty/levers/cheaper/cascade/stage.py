@@ -166,9 +166,10 @@ class Cascade:
         return self._finish(response, request, ledger, f"escalated-tier-{top}")
 
     async def _call(self, request: ChatRequest) -> ChatResponse:
-        if self.plan.timeout_s is None:
+        timeout_s = self.plan.timeout_for(request.model)
+        if timeout_s is None:
             return await self.inner(request)
-        async with asyncio.timeout(self.plan.timeout_s):
+        async with asyncio.timeout(timeout_s):
             return await self.inner(request)
 
     async def _attempt(
@@ -286,7 +287,7 @@ class Cascade:
             return await self._call(request), ""
         except TimeoutError:
             ledger.calls.append(failed_call(request.model, provider))
-            return None, f"timed out after {self.plan.timeout_s} s"
+            return None, f"timed out after {self.plan.timeout_for(request.model)} s"
         except ThriftyError as error:
             if error.reached_upstream:
                 ledger.calls.append(failed_call(request.model, provider))
