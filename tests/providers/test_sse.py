@@ -76,3 +76,34 @@ def test_a_non_object_payload_raises_when_read() -> None:
     [event] = SSEParser().feed(b"data: [1, 2]\n\n")
     with pytest.raises(MalformedEvent):
         event.data  # noqa: B018
+
+
+STRIPPED = (
+    b'data: {"id":"1","choices":[{"delta":{"content":"a"}}],"usage":null}\n\n'
+    b'data: {"id":"1","choices":[{"delta":{"content":"b"}}],"usage":null}\n\n'
+    b'data: {"id":"1","choices":[],"usage":{"prompt_tokens":3}}\n\n'
+    b"data: [DONE]\n\n"
+)
+
+
+@pytest.mark.parametrize("size", [1, 2, 5, 13, len(STRIPPED)])
+def test_strip_removes_the_fragment_from_every_event_even_split_across_reads(size: int) -> None:
+    parser = SSEParser(strip=b',"usage":null')
+    raws: list[bytes] = []
+    for i in range(0, len(STRIPPED), size):
+        raws.extend(event.raw for event in parser.feed(STRIPPED[i : i + size]))
+    raws.extend(event.raw for event in parser.flush())
+    assert b"".join(raws) == STRIPPED.replace(b',"usage":null', b"")
+    assert len(raws) == 4
+
+
+def test_strip_applies_to_a_last_event_without_its_blank_line() -> None:
+    parser = SSEParser(strip=b',"usage":null')
+    assert parser.feed(b'data: {"a":1,"usage":null}') == []
+    (event,) = parser.flush()
+    assert event.data == {"a": 1}
+
+
+def test_without_strip_the_bytes_are_untouched() -> None:
+    events = SSEParser().feed(STRIPPED)
+    assert b"".join(event.raw for event in events) == STRIPPED

@@ -53,6 +53,7 @@ class _AnthropicStream:
         "_usage",
         "complete",
     )
+    strip_fragment: bytes | None = None
 
     def __init__(
         self,

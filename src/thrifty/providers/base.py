@@ -34,6 +34,7 @@ from thrifty.providers._http import (
     error_from_status,
 )
 from thrifty.providers.http1 import Http1Error, Response, ServerDisconnected
+from thrifty.providers.skim import skim
 from thrifty.providers.sse import SSEParser
 from thrifty.providers.streaming import StreamHandler, UpstreamStream
 from thrifty.types import (
@@ -225,6 +226,19 @@ class BaseProvider:
         finally:
             resp.release()
         latency = time.perf_counter() - started
+        if request.api == "embeddings" and not translate:
+            # A large answer's vectors are parsed only if a stage reads them.
+            skimmed = skim(raw)
+            if skimmed is not None:
+                return ChatResponse(
+                    dialect=request.dialect,
+                    model=skimmed.model or request.model,
+                    provider=self.name,
+                    usage=self._usage({"usage": skimmed.usage}, request),
+                    raw_body=raw,
+                    upstream_latency_s=latency,
+                    upstream_request_id=request_id,
+                )
         try:
             body = orjson.loads(raw)
         except orjson.JSONDecodeError:

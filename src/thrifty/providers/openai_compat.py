@@ -70,9 +70,7 @@ def _plain_delta(raw: bytes) -> bool:
     not ``[DONE]``: such a chunk is forwarded without being parsed."""
     if b"[DONE]" in raw or b'"error"' in raw:
         return False
-    if b'"usage"' not in raw:
-        return True
-    return b'"usage":null' in raw or b'"usage": null' in raw
+    return b'"usage"' not in raw or b'"usage":null' in raw or b'"usage": null' in raw
 
 
 class _OpenAIStream:
@@ -88,6 +86,7 @@ class _OpenAIStream:
         "_translator",
         "_usage",
         "complete",
+        "strip_fragment",
     )
 
     def __init__(
@@ -106,6 +105,10 @@ class _OpenAIStream:
         self._usage = OpenAIStreamUsage()
         self._forward_usage = forward_usage
         self._translator = translator
+        # thrifty asked for usage, not the app: the ``"usage":null`` the upstream then adds
+        # to every chunk is removed by the parser, once per read (the chunks OpenAI would
+        # send the app have no ``usage`` key).  A translated stream is parsed anyway.
+        self.strip_fragment = _NULL_USAGE if not forward_usage and translator is None else None
         self._model_seen = False
         # A legacy completion's first chunk carries text (a chat stream's, only the role).
         self._text_first = text_first
@@ -118,8 +121,6 @@ class _OpenAIStream:
     def on_event(self, event: StreamEvent) -> list[StreamEvent] | tuple[StreamEvent, ...]:
         if self._model_seen and self._translator is None and _plain_delta(event.raw):
             self._deltas.add(event)
-            if not self._forward_usage and _NULL_USAGE in event.raw:
-                return (_without_null_usage(event),)  # thrifty asked for usage, not the app
             return (event,)  # a plain delta: passed through without parsing it
         data = event.data
         response = self._response

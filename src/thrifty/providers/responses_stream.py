@@ -44,6 +44,7 @@ class ResponsesStream:
         "_usage_seen",
         "complete",
     )
+    strip_fragment: bytes | None = None
 
     def __init__(self, provider: BaseProvider, response: ChatResponse, prompt: JSON) -> None:
         self.complete = False

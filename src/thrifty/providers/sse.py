@@ -15,10 +15,15 @@ __all__ = ["SSEParser"]
 
 
 class SSEParser:
-    __slots__ = ("_buf",)
+    """``strip``: a fragment removed from every complete event before it is parsed (one
+    byte-level replace per read instead of one edit per event; an event still arriving is
+    edited once it is whole, so a fragment split across reads is removed too)."""
 
-    def __init__(self) -> None:
+    __slots__ = ("_buf", "_strip")
+
+    def __init__(self, strip: bytes | None = None) -> None:
         self._buf = b""
+        self._strip = strip
 
     def feed(self, chunk: bytes) -> list[StreamEvent]:
         buf = self._buf + chunk if self._buf else chunk
@@ -31,22 +36,32 @@ class SSEParser:
             if hold:
                 buf += b"\r"
         blocks = buf.split(b"\n\n")
-        self._buf = blocks.pop()  # the tail: an event still arriving (or b"")
+        tail = self._buf = blocks.pop()  # an event still arriving (or b"")
+        strip = self._strip
+        if strip is not None and strip in buf:
+            blocks = buf[: len(buf) - len(tail)].replace(strip, b"").split(b"\n\n")
+            blocks.pop()  # the empty string after the last complete event
         events: list[StreamEvent] = []
+        append, from_wire = events.append, StreamEvent.from_wire
         for block in blocks:
+            if block.startswith(b"data: ") and b"\n" not in block:  # OpenAI's usual shape
+                append(from_wire(None, block[6:], block + b"\n\n"))
+                continue
             if block.startswith(b"\n"):  # extra blank lines between events are allowed
                 block = block.lstrip(b"\n")
             if not block:
                 continue
             event = _parse_block(block)
             if event is not None:
-                events.append(event)
+                append(event)
         return events
 
     def flush(self) -> list[StreamEvent]:
         """At end of body: the last event if the server omitted its closing blank line and
         the event is complete (its data parses).  A truncated event is dropped."""
         rest, self._buf = self._buf.strip(b"\r\n"), b""
+        if self._strip is not None:
+            rest = rest.replace(self._strip, b"")
         if not rest:
             return []
         event = _parse_block(rest.replace(b"\r\n", b"\n").replace(b"\r", b"\n"))

@@ -24,6 +24,9 @@ class StreamHandler(Protocol):
     """
 
     complete: bool
+    # A fragment the SSE parser removes from every event before ``on_event`` sees it (see
+    # :class:`thrifty.providers.sse.SSEParser`), or None.
+    strip_fragment: bytes | None
 
     def on_event(self, event: StreamEvent) -> list[StreamEvent] | tuple[StreamEvent, ...]: ...
 
