@@ -164,11 +164,17 @@ class Thrifty:
             raise RuntimeError("Thrifty.start() has not been called")
         return self._ledger
 
-    async def handle(self, request: ChatRequest) -> ChatResponse:
+    async def handle(self, request: ChatRequest, *, pass_raw: bool = False) -> ChatResponse:
+        """``request`` through the pipeline.  The answer's ``body`` is always parsed,
+        unless ``pass_raw``: a large embeddings answer may then have only ``raw_body``
+        (the upstream's bytes, to be passed on as they are; ``parsed_body()`` reads it)."""
         if self._handler is None:
             await self.start()
         assert self._handler is not None
-        return await self._handler(request)
+        response = await self._handler(request)
+        if not pass_raw:
+            response.parsed_body()
+        return response
 
     async def chat(
         self,

@@ -415,7 +415,10 @@ class ChatResponse:
         """``body``, parsed from ``raw_body`` on first use when the provider left it
         unparsed.  Stages that read an embeddings answer read it through this."""
         if self.body is None and self.raw_body is not None and self.stream is None:
-            parsed = orjson.loads(self.raw_body)
+            try:
+                parsed = orjson.loads(self.raw_body)
+            except orjson.JSONDecodeError:
+                return None  # passed on to the app as it came; nothing here can read it
             self.body = parsed if isinstance(parsed, dict) else None
         return self.body
 

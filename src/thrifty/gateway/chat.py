@@ -184,7 +184,7 @@ class ChatEndpoint:
         watch.add_done_callback(on_disconnect)
         try:
             try:
-                response = await self._thrifty.handle(request)
+                response = await self._thrifty.handle(request, pass_raw=True)
             finally:
                 running = False
                 watch.cancel()

@@ -18,7 +18,7 @@ the provider that serves the body's ``model``, as ``POST /v1/responses`` would.
 
 Guards as on the other routes: the gateway key (checked before routing), a bounded body,
 ids and query values checked locally, OpenAI error bodies, and the provider's key never
-shown (an upstream error body is scrubbed of anything shaped like a key).
+shown (the provider scrubs its key from an upstream error body).
 """
 
 from __future__ import annotations
@@ -41,7 +41,6 @@ from thrifty.errors import (
     PayloadTooLarge,
     ThriftyError,
     UpstreamAuthError,
-    redact,
 )
 from thrifty.gateway.auth import UnsupportedMediaType, json_content_type
 from thrifty.gateway.wire_errors import error_body, error_headers
@@ -214,8 +213,6 @@ class ResponseSideRoutes:
             )
         status, answer = await provider.forward(path, body, method)
         self._count(route, upstream.name, status)
-        if status >= 400:
-            answer = redact(answer.decode("utf-8", "replace")).encode()
         headers = {PROVIDER_HEADER: upstream.name}
         return Response(answer, status_code=status, media_type=JSON_TYPE, headers=headers)
 

@@ -119,7 +119,7 @@ def with_items(request: ChatRequest, items: list[Item], single: bool) -> ChatReq
 def vectors_of(response: ChatResponse, items: list[Item]) -> list[StoredVector]:
     """The entries of ``items`` from the upstream's answer (``NotEmbeddings`` if it does
     not answer each of them exactly once)."""
-    body = response.body
+    body = response.parsed_body()
     if body is None or not response.usage_reported or response.usage_estimated:
         raise NotEmbeddings("no whole answer with usage")
     data = body.get("data")

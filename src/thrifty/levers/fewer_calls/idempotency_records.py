@@ -81,7 +81,7 @@ class Record:
             provider=response.provider,
             usage=response.usage,
             usage_reported=response.usage_reported,
-            body=response.body,
+            body=response.parsed_body(),
             events=tuple((e.event, e.raw) for e in events),
             upstream_request_id=response.upstream_request_id,
         )
