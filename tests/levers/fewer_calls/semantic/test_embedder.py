@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -51,3 +53,18 @@ def test_a_text_alone_embeds_as_it_does_in_a_batch(minilm: MiniLMEmbedder) -> No
     alone = minilm.embed([text])[0]
     batched = minilm.embed([text, "A much longer question that pads the first one in its batch"])
     assert float(alone @ batched[0]) > 1 - 1e-5
+
+
+REFERENCE = Path(__file__).with_name("data") / "minilm_reference.npz"
+SAME_MODEL = 1e-3  # the bound for "the same model": cosine to the reference vectors
+
+
+def test_lookups_match_the_reference_vectors(minilm: MiniLMEmbedder) -> None:
+    """Vectors of the shipped model (one text per call, as lookups embed), kept in
+    ``data/``; a faster way of running the model must stay within the bound."""
+    reference = np.load(REFERENCE, allow_pickle=False)
+    texts = [str(text) for text in reference["texts"]]
+    for text, expected in zip(texts, reference["vectors"], strict=True):
+        assert float(minilm.embed([text])[0] @ expected) > 1 - SAME_MODEL, text
+    batched = minilm.embed(texts)
+    assert np.min(np.sum(batched * reference["vectors"], axis=1)) > 1 - SAME_MODEL
