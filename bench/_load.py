@@ -79,16 +79,27 @@ def _complete(buffer: bytearray) -> int | None:
 
 
 async def run_load(
-    url: str, body: object, concurrency: int, seconds: float, connect_timeout: float = 30.0
+    url: str,
+    body: object,
+    concurrency: int,
+    seconds: float,
+    connect_timeout: float = 30.0,
+    stagger: float = 0.0,
 ) -> tuple[float, int]:
     """(successful responses per second, errors) keeping ``concurrency`` requests in
     flight for ``seconds``.  Every connection is opened and used once before the clock
     starts (a gateway in service holds warm connections; opening 1,000 at once is a
-    different benchmark), and only responses that finish inside the window count."""
+    different benchmark), and only responses that finish inside the window count.
+
+    ``stagger`` (seconds): the workers' first requests are spread evenly over it, and the
+    window opens once it has passed.  With 0 every worker starts at the same instant, and a
+    constant upstream latency then keeps the requests in lock-step waves (all of them
+    arriving at once, every cycle), which real traffic does not do."""
     host, port, request = request_bytes(url, body)
     loop = asyncio.get_running_loop()
     ok = errors = 0
     deadline = float("inf")
+    opened = float("inf")  # responses finishing before this (the stagger) do not count
     warm = 0
     all_warm = asyncio.Event()
 
@@ -112,7 +123,7 @@ async def run_load(
         connection = await connect()
         return connection, await asyncio.wait_for(connection.send(request), 120)
 
-    async def worker() -> None:
+    async def worker(offset: float) -> None:
         nonlocal ok, errors, warm
         connection: _Connection | None = None
         try:
@@ -123,6 +134,8 @@ async def run_load(
         if warm == concurrency:
             all_warm.set()
         await all_warm.wait()
+        if offset:
+            await asyncio.sleep(offset)
         while time.monotonic() < deadline:
             try:
                 connection, status = await exchange(connection)
@@ -130,8 +143,11 @@ async def run_load(
                 errors += 1
                 connection = None
                 continue
-            if time.monotonic() > deadline:
+            finished = time.monotonic()
+            if finished > deadline:
                 break  # finished after the window: not counted
+            if finished < opened:
+                continue  # finished while the first requests were still being spread
             if status == 200:
                 ok += 1
             else:
@@ -140,9 +156,11 @@ async def run_load(
             connection.transport.close()
 
     async def clock() -> None:
-        nonlocal deadline
+        nonlocal deadline, opened
         await all_warm.wait()
-        deadline = time.monotonic() + seconds
+        opened = time.monotonic() + stagger
+        deadline = opened + seconds
 
-    await asyncio.gather(clock(), *(worker() for _ in range(concurrency)))
+    offsets = [stagger * index / concurrency for index in range(concurrency)]
+    await asyncio.gather(clock(), *(worker(offset) for offset in offsets))
     return ok / seconds, errors

@@ -18,6 +18,12 @@ client and the simulator.
 
     .venv/bin/python bench/concurrency.py --concurrency 1000 --upstream-ms 1000
 
+``--arrivals``: ``lockstep`` starts every worker at the same instant, so with a constant
+upstream latency all requests arrive in one wave each cycle (a wave of N calls meets a
+gateway that serves them one after another); ``spread`` spreads the workers' first
+requests over one upstream latency, as independent users would arrive, and opens the
+window once they are spread; ``both`` (the default) reports the two.
+
 ``--pin`` gives the gateway a core of its own, as it would have in a deployment: the load
 generator and the simulator run on CPU 0 in both the direct and the gateway runs, the
 gateway on CPU 1.  The ratio then says whether the gateway keeps up with what the same
@@ -103,11 +109,11 @@ def failures(ledger: Path) -> list[tuple[int, str, int]]:
 
 
 async def gateway_run(
-    url: str, body: object, args: argparse.Namespace, pid: int, ledger: Path
+    url: str, body: object, args: argparse.Namespace, pid: int, ledger: Path, stagger: float
 ) -> tuple[float, int, float]:
     """(req/s, errors, gateway CPU ms per booked request) of one load run."""
     rows, cpu = booked(ledger), cpu_seconds(pid)
-    rate, errors = await run_load(url, body, args.concurrency, args.seconds)
+    rate, errors = await run_load(url, body, args.concurrency, args.seconds, stagger=stagger)
     served = booked(ledger) - rows  # run_load returns once every call it made is answered
     for status, error, count in failures(ledger):
         print(f"gateway answered {count} x {status}: {error}", file=sys.stderr)
@@ -126,19 +132,22 @@ async def main_async(args: argparse.Namespace) -> None:
             print("pinned: load generator and simulator on CPU 0, gateway on CPU 1")
         ledger = Path(tmp) / f"ledger-{args.upstream_ms:g}-0.db"
         print(
-            "| mode | concurrency | direct req/s | thrifty req/s | ratio | errors "
+            "| mode | arrivals | concurrency | direct req/s | thrifty req/s | ratio | errors "
             "| gateway CPU per request | gateway RSS |"
         )
-        print("|---|---|---|---|---|---|---|---|")
-        for stream in (False, True):
+        print("|---|---|---|---|---|---|---|---|---|")
+        arrivals = ["lockstep", "spread"] if args.arrivals == "both" else [args.arrivals]
+        for stream, arrival in ((s, a) for s in (False, True) for a in arrivals):
             body = STREAM_BODY if stream else BODY
-            d1, de1 = await run_load(direct, body, args.concurrency, args.seconds)
-            g1, ge1, c1 = await gateway_run(gateway, body, args, pid, ledger)
-            g2, ge2, c2 = await gateway_run(gateway, body, args, pid, ledger)
-            d2, de2 = await run_load(direct, body, args.concurrency, args.seconds)
+            stagger = args.upstream_ms / 1000 if arrival == "spread" else 0.0
+            n, seconds = args.concurrency, args.seconds
+            d1, de1 = await run_load(direct, body, n, seconds, stagger=stagger)
+            g1, ge1, c1 = await gateway_run(gateway, body, args, pid, ledger, stagger)
+            g2, ge2, c2 = await gateway_run(gateway, body, args, pid, ledger, stagger)
+            d2, de2 = await run_load(direct, body, n, seconds, stagger=stagger)
             d, g = (d1 + d2) / 2, (g1 + g2) / 2
             print(
-                f"| {'stream' if stream else 'non-stream'} | {args.concurrency} | {d:.0f} | "
+                f"| {'stream' if stream else 'non-stream'} | {arrival} | {n} | {d:.0f} | "
                 f"{g:.0f} | {g / d:.2f}x | {de1 + de2} / {ge1 + ge2} | "
                 f"{min(c1, c2):.2f}-{max(c1, c2):.2f} ms | {rss_mb(pid):.0f} MB |",
                 flush=True,
@@ -150,6 +159,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=1000)
     parser.add_argument("--upstream-ms", type=float, default=1000.0)
     parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--arrivals", choices=["lockstep", "spread", "both"], default="both")
     parser.add_argument(
         "--pin", action="store_true", help="the gateway on CPU 1 alone, the rig on CPU 0"
     )
