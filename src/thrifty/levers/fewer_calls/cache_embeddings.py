@@ -96,14 +96,14 @@ class StoredVector:
         return cls(embedding, tokens, model)
 
 
+_NUMBERS = frozenset({int, float})  # exact types: a JSON true/false is no number here
+
+
 def _is_vector(value: Any) -> TypeGuard[list[float] | str]:
     if isinstance(value, str):
         return bool(value)
-    return (
-        isinstance(value, list)
-        and bool(value)
-        and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
-    )
+    # set(map(type, ...)) runs in C: a Python loop over 400,000 floats took ~60 ms.
+    return isinstance(value, list) and bool(value) and set(map(type, value)) <= _NUMBERS
 
 
 def with_items(request: ChatRequest, items: list[Item], single: bool) -> ChatRequest:
