@@ -8,8 +8,9 @@ replayed data.
 (a GSM8K-sized answer), against a pass-through baseline timed in the same run: the same
 calls made straight to that upstream.  Cases: accepted at tier 0 (JSON Schema + regex +
 self-reported confidence), escalated (the same signals refuse; two calls, baseline two
-calls), a streamed request accepted (held, then replayed as a stream), and the learned
-scorer when ``--scorer`` names a fitted file (its cheap model is tier 0).  Prints p50/p99
+calls), accepted with a per-tier deadline (``tier_timeout_s``), a streamed request
+accepted (held, then replayed as a stream), and the learned scorer when ``--scorer`` names a
+fitted file (its cheap model is tier 0).  Prints p50/p99
 per request and the p50 added over the baseline.
 
 ``replay``: the stage's own decision code (``ScorerCheck`` on ``TierAnswer``s) replayed on
@@ -96,6 +97,7 @@ async def overhead(requests: int, scorer: Path | None, scorer_text: str | None) 
     signals = {"json_schema": SCHEMA, "regex": "####", "confidence_field": "confidence"}
     tiers = {"tiers": [CHEAP, STRONG]}
     accept = stage_over({**tiers, **signals}, by_confidence)
+    deadline = stage_over({**tiers, **signals, "tier_timeout_s": 30}, by_confidence)
     escalate = stage_over({**tiers, **signals}, refused)
     plain = FakeUpstream(by_confidence)
     ask = request_for(STRONG, QUESTION, dialect="anthropic", task="bench")
@@ -119,14 +121,17 @@ async def overhead(requests: int, scorer: Path | None, scorer_text: str | None) 
             lambda: accept(ask),
             lambda: plain(ask),
         ),
+        ("accepted, with a tier deadline", lambda: deadline(ask), lambda: plain(ask)),
         ("escalated (2 calls)", lambda: escalate(ask), twice),
         ("stream held, accepted, replayed", streamed, streamed_baseline),
     ]
     if scorer is not None and scorer_text is not None:
         import json
 
-        cheap = json.loads(scorer_text)["cheap_model"]
-        fitted = {"tiers": [cheap, STRONG], "scorer_path": str(scorer), "target_quality": 0.95}
+        cheap = json.loads(scorer_text)["cheap_models"]
+        fitted = {"tiers": [cheap[0], STRONG], "scorer_path": str(scorer), "target_quality": 0.95}
+        if len(cheap) == 2:  # a pair scorer: tier 0 and its agreement model, called together
+            fitted |= {"agreement": True, "agreement_model": cheap[1]}
         scored = stage_over(fitted, lambda req: reply(req, ANSWER, usage))
         cases.append(("learned scorer (GSM8K fit)", lambda: scored(ask), lambda: plain(ask)))
     print(f"{requests} requests per case, an upstream that answers at once")
