@@ -28,22 +28,8 @@ if TYPE_CHECKING:
     from thrifty.ledger.store import LedgerStore
     from thrifty.store.protocols import LedgerReader, LedgerWriter
 
-# The output lever's step for an answer cut by its length limit starts with this (kept in
-# the row's `detail`); the "truncated" dimension looks for it.
-TRUNCATED_MARK = "output: truncated"
 # The prompt-cache planner's mark for a prompt whose prefix changed on each recent request.
 UNSTABLE_PREFIX_MARK = "unstable-prefix"
-# The history lever's step ends with "(history-saved-tokens=N history-cache-reads-lost=M)":
-# the ledger keeps no per-lever token split, so the report reads these figures back.
-HISTORY_SAVED_MARK = "history-saved-tokens="
-HISTORY_LOST_MARK = "history-cache-reads-lost="
-
-
-def _number_after(mark: str) -> str:
-    """SQL: the integer right after ``mark`` in the row's detail (0 without the mark)."""
-    at = f"instr(coalesce(r.detail, ''), '{mark}')"
-    number = f"CAST(substr(r.detail, {at} + {len(mark)}) AS INTEGER)"
-    return f"(CASE WHEN {at} > 0 THEN {number} ELSE 0 END)"
 
 
 # SQL for each dimension (the values are fixed here, never taken from the caller).
@@ -61,7 +47,7 @@ _DIMENSIONS = {
     "price_source": "r.price_source",
     "failure": "r.failure",
     "lever": "s.lever",
-    "truncated": f"(coalesce(r.detail, '') LIKE '%{TRUNCATED_MARK}%')",
+    "truncated": "r.truncated",
 }
 _DAY = _DIMENSIONS["day"]
 
@@ -88,8 +74,9 @@ def _measures(saved: str) -> tuple[str, ...]:
         "r.cache_read_tokens",
         "(r.cache_write_5m_tokens + r.cache_write_1h_tokens)",
         f"(coalesce(r.detail, '') LIKE '%{UNSTABLE_PREFIX_MARK}%')",
-        _number_after(HISTORY_SAVED_MARK),
-        _number_after(HISTORY_LOST_MARK),
+        "coalesce(r.history_saved_tokens, 0)",
+        "coalesce(r.history_cache_reads_lost, 0)",
+        "(r.history_saved_tokens IS NULL)",
     )
 
 
@@ -155,6 +142,7 @@ def _totals(key: tuple[str | None, ...], acc: list[int | None]) -> GroupTotals:
         unstable_prefix=n(17),
         history_saved_tokens=n(18),
         history_cache_reads_lost=n(19),
+        history_unknown=n(20),
     )
 
 

@@ -173,7 +173,14 @@ def _history_table(report: Report) -> list[str]:
         counts = (line.requests, line.saved_tokens, line.cache_reads_lost)
         rows.append((line.task, *(f"{n:,}" for n in counts), net))
     title = "Chat history by task (net saved: tokens saved minus cache lost, in dollars)"
-    return ["", title, *_aligned(rows)]
+    unknown = sum(line.figures_unknown for line in report.history_by_task)
+    note = []
+    if unknown:
+        note = [
+            f"  {unknown:,} requests booked by an older thrifty without these figures: "
+            "their tokens are not in the counts (their dollars are)"
+        ]
+    return ["", title, *_aligned(rows), *note]
 
 
 def _aligned(rows: list[tuple[str, ...]]) -> list[str]:

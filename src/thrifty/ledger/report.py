@@ -94,7 +94,9 @@ class CacheLine:
 class HistoryLine:
     """A task's requests the history lever trimmed: the prompt tokens its cuts removed,
     the cache reads they gave up (kept turns whose cache a moved cut lost), and the net
-    dollars the lever booked (tokens saved minus the cache lost, priced)."""
+    dollars the lever booked (tokens saved minus the cache lost, priced).  The token
+    figures are the ledger's own columns; ``figures_unknown`` counts requests booked
+    before it had them whose detail did not hold them either (not in the token sums)."""
 
     task: str
     requests: int
@@ -102,6 +104,7 @@ class HistoryLine:
     cache_reads_lost: int
     saved_usd: Decimal | None  # None: unknown for every one of them
     saved_unknown: int
+    figures_unknown: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,6 +240,7 @@ def _history_lines(groups: Iterable[GroupTotals]) -> tuple[HistoryLine, ...]:
             g.history_cache_reads_lost,
             optional_pico_to_usd(g.saved_pusd),
             g.saved_unknown,
+            g.history_unknown,
         )
         for g in groups
         if g.key[1] == "history"
@@ -330,6 +334,7 @@ def report_to_json(report: Report) -> dict[str, Any]:
                 "cache_reads_lost": line.cache_reads_lost,
                 "saved_usd": _usd(line.saved_usd),
                 "saved_unknown": line.saved_unknown,
+                "figures_unknown": line.figures_unknown,
             }
             for line in report.history_by_task
         ],

@@ -16,6 +16,7 @@ from thrifty.types import Call, Cost, Usage
 # Bounds on stored text: a row's size must not depend on what a client sends.
 MAX_NAME = 256  # model, provider, task, tenant, alias, tier
 MAX_TEXT = 2000  # error, detail
+MAX_TOKEN_FIGURE = 10**12  # a lever's token figure is stored within 0..this
 
 
 @dataclass(slots=True)
@@ -66,6 +67,15 @@ class LedgerRow:
     # answer started), "mid_stream" (after HTTP 200: the app got an error event),
     # "client_left" (the client disconnected).  None: it did not fail.
     failure: str | None = None
+    # The answer was cut by its length limit (finish reason "length"; the output lever
+    # flags it).
+    truncated: bool = False
+    # The history lever's cut: the prompt tokens it removed and the cache reads it gave
+    # up (kept turns whose cache a moved cut lost).  None: no cut (or, on rows booked
+    # before the ledger had these columns and without the figures in their detail,
+    # unknown).
+    history_saved_tokens: int | None = None
+    history_cache_reads_lost: int | None = None
 
 
 COLUMNS = (
@@ -103,7 +113,12 @@ COLUMNS = (
     "failure",
     "error",
     "detail",
+    # migration 3: columns appended (a spooled row of an older width gets their defaults)
+    "truncated",
+    "history_saved_tokens",
+    "history_cache_reads_lost",
 )
+ADDED_COLUMN_DEFAULTS = (0, None, None)
 CALL_COLUMNS = (
     "request_id",
     "seq",
@@ -134,6 +149,19 @@ SELECT_CALLS = f"SELECT {', '.join(CALL_COLUMNS)} FROM calls"
 RowParams = tuple[Any, ...]
 SavingParams = tuple[str, str, int | None]
 CallParams = tuple[Any, ...]
+
+
+def widened(params: RowParams) -> RowParams:
+    """``params`` of a row written by an older thrifty (fewer columns), with the columns
+    added since at their defaults; a row of today's width is returned as it is."""
+    missing = len(COLUMNS) - len(params)
+    if missing <= 0 or missing > len(ADDED_COLUMN_DEFAULTS):
+        return params
+    return (*params, *ADDED_COLUMN_DEFAULTS[-missing:])
+
+
+def _token_figure(value: int | None) -> int | None:
+    return None if value is None else max(0, min(int(value), MAX_TOKEN_FIGURE))
 
 
 def clip(text: str | None, limit: int = MAX_NAME) -> str | None:
@@ -235,6 +263,9 @@ def to_params(row: LedgerRow) -> tuple[RowParams, list[SavingParams], list[CallP
         row.failure,
         clip(row.error, MAX_TEXT),
         clip(row.detail, MAX_TEXT),
+        1 if row.truncated else 0,
+        _token_figure(row.history_saved_tokens),
+        _token_figure(row.history_cache_reads_lost),
     )
     return params, savings, calls
 
@@ -306,6 +337,9 @@ def from_db(
         failure,
         error,
         detail,
+        truncated,
+        history_saved,
+        history_lost,
     ) = record
     usage = Usage(*tokens)
     if count == 1 and not listed:  # the answering call, kept in the request's own row
@@ -352,4 +386,7 @@ def from_db(
         failure=failure,
         error=error,
         detail=detail,
+        truncated=bool(truncated),
+        history_saved_tokens=history_saved,
+        history_cache_reads_lost=history_lost,
     )

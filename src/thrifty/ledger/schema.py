@@ -184,6 +184,37 @@ MIGRATIONS: tuple[Migration, ...] = (
         FROM requests WHERE calls = 1 AND calls_listed = 0
         """,
     ),
+    # 3: per-row columns for what the report counted out of `detail` text: an answer cut
+    # by its length limit, and the history lever's tokens saved and cache reads lost (NULL:
+    # no cut).  Old rows are filled from their detail where it holds the figures (the
+    # output lever's "output: truncated" mark; the history lever's "history-saved-tokens=N
+    # history-cache-reads-lost=M"); a history row without them stays NULL (unknown).
+    (
+        """
+        ALTER TABLE requests ADD COLUMN truncated INTEGER NOT NULL DEFAULT 0
+            CHECK (truncated IN (0, 1))
+        """,
+        """
+        ALTER TABLE requests ADD COLUMN history_saved_tokens INTEGER
+            CHECK (history_saved_tokens BETWEEN 0 AND 1000000000000)
+        """,
+        """
+        ALTER TABLE requests ADD COLUMN history_cache_reads_lost INTEGER
+            CHECK (history_cache_reads_lost BETWEEN 0 AND 1000000000000)
+        """,
+        "UPDATE requests SET truncated = 1 WHERE detail LIKE '%output: truncated%'",
+        """
+        UPDATE requests SET
+            history_saved_tokens = max(0, min(1000000000000, CAST(substr(detail,
+                instr(detail, 'history-saved-tokens=') + 21) AS INTEGER))),
+            history_cache_reads_lost = CASE
+                WHEN instr(detail, 'history-cache-reads-lost=') = 0 THEN NULL
+                ELSE max(0, min(1000000000000, CAST(substr(detail,
+                    instr(detail, 'history-cache-reads-lost=') + 25) AS INTEGER)))
+            END
+        WHERE instr(coalesce(detail, ''), 'history-saved-tokens=') > 0
+        """,
+    ),
 )
 
 

@@ -23,6 +23,7 @@ from thrifty.ledger.row import (
     CallParams,
     RowParams,
     SavingParams,
+    widened,
 )
 
 SPOOL_SUFFIX = ".spool"
@@ -67,7 +68,7 @@ def _decode(body: str) -> tuple[RowParams, list[SavingParams], list[CallParams]]
     data = json.loads(body)
     savings: list[SavingParams] = [tuple(s) for s in data["savings"]]
     calls: list[CallParams] = [tuple(c) for c in data["calls"]]
-    return tuple(data["row"]), savings, calls
+    return widened(tuple(data["row"])), savings, calls
 
 
 class Spool:

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from thrifty.errors import ThriftyError
 from thrifty.ledger.accounting import NO_USAGE, Accountant, Settlement
+from thrifty.ledger.figures import StepFigures
 from thrifty.ledger.row import CallRecord, LedgerRow
 from thrifty.streams import observe
 from thrifty.types import ChatRequest, ChatResponse, Handler, Stage, Usage, lever_calls_of
@@ -67,6 +68,7 @@ def _row(
         for record in calls:
             usage = usage + record.call.usage
     asked = response.served or request
+    figures = StepFigures.of(response.steps, (record.call for record in calls))
     return LedgerRow(
         **_request_fields(request, started, status=status, error=error, failure=failure),
         requested_model=asked.requested_model,
@@ -84,6 +86,9 @@ def _row(
         cost_estimated=settled.estimated,
         price_source=settled.cost.source,
         detail="; ".join(s.detail for s in response.steps) or None,
+        truncated=figures.truncated,
+        history_saved_tokens=figures.history_saved_tokens,
+        history_cache_reads_lost=figures.history_cache_reads_lost,
     )
 
 
@@ -119,6 +124,7 @@ def _failed_row(
             savings[lever] = None if share is None or price is None else share - price
     last = calls[-1].cost.source if calls else "none"
     source = NO_USAGE.source if cost is None else last
+    figures = StepFigures.of((), paid)
     return LedgerRow(
         **fields,
         requested_model=request.requested_model,
@@ -132,6 +138,8 @@ def _failed_row(
         savings=savings,
         saved_usd=None,
         price_source=source,
+        history_saved_tokens=figures.history_saved_tokens,
+        history_cache_reads_lost=figures.history_cache_reads_lost,
     )
 
 

@@ -30,7 +30,7 @@ MAX_KEY_BYTES = 512
 
 # The dimensions a ledger summary can be grouped by.  "day" is the UTC date of ``ts``
 # (YYYY-MM-DD); "lever" switches to the per-lever savings (see GroupTotals); "truncated" is
-# "1" for an answer cut by its length limit (the output lever's step says so), else "0".
+# "1" for an answer cut by its length limit (the row's `truncated` column), else "0".
 GROUP_DIMENSIONS = (
     "day",
     "task",
@@ -109,9 +109,11 @@ class GroupTotals:
     cache_read_tokens: int = 0
     cache_write_tokens: int = 0
     unstable_prefix: int = 0  # requests flagged: their prompt prefix changes every time
-    # The history lever: prompt tokens its cuts removed, and cache reads they gave up.
+    # The history lever: prompt tokens its cuts removed, and cache reads they gave up;
+    # rows without these figures (no cut, or booked before the ledger kept them).
     history_saved_tokens: int = 0
     history_cache_reads_lost: int = 0
+    history_unknown: int = 0
 
     def __add__(self, other: GroupTotals) -> GroupTotals:
         """The totals of both groups (keeps ``self.key``)."""
@@ -141,6 +143,7 @@ class GroupTotals:
             unstable_prefix=self.unstable_prefix + other.unstable_prefix,
             history_saved_tokens=self.history_saved_tokens + other.history_saved_tokens,
             history_cache_reads_lost=self.history_cache_reads_lost + other.history_cache_reads_lost,
+            history_unknown=self.history_unknown + other.history_unknown,
         )
 
     @classmethod

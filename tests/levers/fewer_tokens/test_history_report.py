@@ -1,6 +1,6 @@
 """``thrifty report`` shows the history lever per task: the tokens its cuts saved, the
-cache reads they lost, and the net dollars booked, read back from the ledger (the step's
-detail carries the token figures).  Priced by hand.
+cache reads they lost, and the net dollars booked, read back from the ledger's own
+columns (written at booking time from the step's token change).  Priced by hand.
 
 Rates (USD per million tokens, genai-prices' bundled data): claude-sonnet-4-6 3 in,
 0.30 cache read, 3.75 cache write (5m).
@@ -14,7 +14,7 @@ from pathlib import Path
 
 from tests.levers.fewer_tokens.test_history_stage import HundredPerMessage, conversation
 from thrifty.config import HistorySettings
-from thrifty.ledger import LedgerStore, SqliteLedgerReader
+from thrifty.ledger import LedgerStore, SqliteLedgerReader, read_rows
 from thrifty.ledger.render import render_report
 from thrifty.ledger.report import HistoryLine, build_report, report_to_json
 from thrifty.ledger.stage import ledger_stage
@@ -30,13 +30,13 @@ STEADY = Usage(input_tokens=520, cache_read_tokens=500, cache_write_5m_tokens=20
 UNCACHED = Usage(input_tokens=520)
 
 
-def test_the_detail_carries_tokens_saved_and_reads_lost() -> None:
+def test_the_detail_says_tokens_saved_and_reads_lost() -> None:
     change = TokenChange(input_tokens=-600, cache_read_tokens=-900, cache_write_5m_tokens=300)
     assert ledger_detail("budget: dropped 6 of 11 turns", change) == (
-        "budget: dropped 6 of 11 turns (history-saved-tokens=600 history-cache-reads-lost=300)"
+        "budget: dropped 6 of 11 turns (600 tokens saved, 300 cache reads lost)"
     )
     plain = TokenChange(input_tokens=-600)
-    assert ledger_detail("x", plain) == "x (history-saved-tokens=600 history-cache-reads-lost=0)"
+    assert ledger_detail("x", plain) == "x (600 tokens saved, 0 cache reads lost)"
 
 
 async def test_the_report_shows_history_per_task(tmp_path: Path) -> None:
@@ -70,6 +70,13 @@ async def test_the_report_shows_history_per_task(tmp_path: Path) -> None:
         HistoryLine("plain", 1, 600, 0, 600 * Decimal(3) / M, 0),
     )
     assert chat_saved == Decimal("-0.000675")
+    rows = read_rows(path)
+    assert [(r.task, r.history_saved_tokens, r.history_cache_reads_lost) for r in rows] == [
+        ("chat", 600, 300),
+        ("chat", 600, 0),
+        ("plain", 600, 0),
+        ("short", None, None),
+    ]
     text = render_report(report)
     assert "Chat history by task" in text
     assert any(
@@ -84,6 +91,7 @@ async def test_the_report_shows_history_per_task(tmp_path: Path) -> None:
         "cache_reads_lost": 300,
         "saved_usd": "-0.000675",
         "saved_unknown": 0,
+        "figures_unknown": 0,
     }
     assert plain["saved_usd"] == "0.0018"
 

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from thrifty.config import Settings
 from thrifty.dialects.view import RequestView
-from thrifty.ledger.query import TRUNCATED_MARK
+from thrifty.ledger.figures import TRUNCATED_MARK
 from thrifty.streams import observe
 from thrifty.types import ChatRequest, ChatResponse, Handler, Stage, Step, StreamEvent
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from thrifty.ledger.query import HISTORY_LOST_MARK, HISTORY_SAVED_MARK
+from thrifty.ledger.figures import history_figures
 from thrifty.levers.fewer_tokens.history.cuts import MessageFacts
 from thrifty.streams import observe
 from thrifty.types import ChatResponse, Step, TokenChange, Usage
@@ -59,11 +59,10 @@ def booked_change(usage: Usage, cut: CutFacts) -> TokenChange:
 
 def ledger_detail(detail: str, change: TokenChange) -> str:
     """``detail`` with the tokens the cut saved and the cache reads it lost (kept
-    messages whose cache a moved cut gave up): the ledger keeps a step's text, not its
-    token change, and ``thrifty report`` reads these figures back (``ledger.query``)."""
-    saved = -change.input_tokens
-    lost = max(0, -change.cache_read_tokens - saved)
-    return f"{detail} ({HISTORY_SAVED_MARK}{saved} {HISTORY_LOST_MARK}{lost})"
+    messages whose cache a moved cut gave up), for people: the ledger keeps the figures
+    in columns of their own, read from the step's token change (``ledger.figures``)."""
+    saved, lost = history_figures(change)
+    return f"{detail} ({saved} tokens saved, {lost} cache reads lost)"
 
 
 def book(response: ChatResponse, cut: CutFacts, detail: str) -> None:
