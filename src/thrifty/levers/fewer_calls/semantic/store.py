@@ -182,17 +182,19 @@ class SemanticStore:
         before ``newer_than`` (expired) are left out."""
         with self._lock:
             keys = self._index(partition).nearest(vector, count)
-            found: list[tuple[Entry, float]] = []
-            for key in keys:
-                row = self._db.execute(
-                    f"SELECT {_COLUMNS} FROM entries WHERE id = ?", (key,)
-                ).fetchone()
-                entry = self._entry(row) if row is not None else None
-                if entry is None or entry.partition != partition:
-                    continue
-                if entry.created_at < newer_than:
-                    continue
-                found.append((entry, float(entry.vector @ vector)))
+            # One statement for every candidate, and only rows of this partition: a stale
+            # index's key of another partition's entry finds nothing.
+            rows = self._db.execute(
+                f"SELECT {_COLUMNS} FROM entries WHERE partition = ? AND id IN "
+                f"({', '.join('?' * len(keys))})",
+                (partition, *keys),
+            ).fetchall()
+        found: list[tuple[Entry, float]] = []
+        for row in rows:
+            entry = self._entry(row)
+            if entry is None or entry.partition != partition or entry.created_at < newer_than:
+                continue
+            found.append((entry, float(entry.vector @ vector)))
         found.sort(key=lambda pair: -pair[1])
         return found
 
