@@ -16,7 +16,9 @@ whole earlier conversation from cache), except ``full-nocache`` (no breakpoints 
 Strategies: ``full-nocache``, ``full`` (the baseline), and thrifty's history stage with a
 4,000-token history budget: ``last_n`` (40 messages kept, dropped 20 at a time),
 ``budget`` (``budget_tokens = 4000``) and ``summary`` (the same cuts; the dropped turns
-summarised by claude-haiku-4-5, whose calls are added to the bill).
+summarised by claude-haiku-4-5, whose calls are added to the bill), all at the default
+``low_water = 0.5``; and ``summary-lw0.4``, the summary policy with ``low_water = 0.4`` (a
+cut keeps at most 40% of the budget, so cuts, summary calls and cache losses are rarer).
 
 OpenAI (gpt-4o; automatic caching, no breakpoints): ``full``, ``last_n`` and ``budget``.
 
@@ -66,6 +68,13 @@ SETTINGS = {
     "budget": HistorySettings(enabled=True, policy="budget", budget_tokens=4000),
     "summary": HistorySettings(
         enabled=True, policy="summary", budget_tokens=4000, summary_model=SUMMARY_MODEL
+    ),
+    "summary-lw0.4": HistorySettings(
+        enabled=True,
+        policy="summary",
+        budget_tokens=4000,
+        summary_model=SUMMARY_MODEL,
+        low_water=0.4,
     ),
 }
 
@@ -167,7 +176,7 @@ def no_cache_usd(prices: PriceBook, row: dict[str, Any]) -> Decimal:
 async def dollars(turns: int, counter: TokenCounter) -> list[dict[str, Any]]:
     prices = PriceBook()
     rows = []
-    for strategy in ("full-nocache", "full", "last_n", "budget", "summary"):
+    for strategy in ("full-nocache", "full", "last_n", "budget", "summary", "summary-lw0.4"):
         rows.append(await run("anthropic", strategy, turns, counter, prices))
     for strategy in ("full", "last_n", "budget"):
         row = await run("openai", strategy, turns, counter, prices)
