@@ -227,3 +227,36 @@ async def test_a_pair_scorer_escalates_when_the_pair_disagrees(
     assert response.headers["cascade"] == "escalated-tier-1"
     assert [c.call.lever for c in row.calls] == ["cascade", "cascade", None]
     assert row.model == "large"
+
+
+def test_the_file_gives_the_hindsight_bound_beside_the_fitted_threshold(fitted: Path) -> None:
+    """Hindsight: the cheapest threshold on the test rows reaching the target, chosen with
+    their labels (what ``thrifty eval route``'s frontier reads).  45 test rows, large right
+    on all of them, small on the 30 easy ones: at 100% it is the fitted result (every hard
+    row escalated); at 95% it may keep small's answer on k hard rows while 100 (45 - k) / 45
+    stays >= 95, so k <= 2, each saving large's $0.010."""
+    document = json.loads(fitted.read_text())
+    full = document["test"]["1"]
+    assert full["hindsight"]["quality_pct"] == 100.0
+    assert full["hindsight"]["cost_pct"] == full["cost_pct"]
+    bound = document["test"]["0.95"]["hindsight"]
+    kept_wrong = round(45 - bound["quality_pct"] * 45 / 100)
+    assert 0 <= kept_wrong <= 2
+    assert bound["quality_pct"] == round(100 * (45 - kept_wrong) / 45, 2)
+    assert bound["cost_pct"] == round(100 * (45 * 0.001 + (15 - kept_wrong) * 0.010) / 0.45, 2)
+    assert bound["cost_pct"] <= document["test"]["0.95"]["cost_pct"]
+
+
+def test_hindsight_escalating_everything_is_always_there_and_no_rows_give_none() -> None:
+    """Escalating every row reaches any target up to 100% of the strong model (the
+    threshold above every score); a table with no rows has no bound."""
+    from thrifty.levers.cheaper.cascade.fit import hindsight
+    from thrifty.levers.cheaper.cascade.scorer import FittedScorer, scorer_state
+
+    train, test = tables()
+    document = fit_document(train, None, ["small"], [0.95])
+    scorer = FittedScorer(("small",), "large", {}, scorer_state(document["scorer"]))
+    assert hindsight(scorer, test, 1.0)["quality_pct"] == 100.0
+    assert hindsight(scorer, test, 1.01)["cost_pct"] is None  # above the strong model: never
+    empty = hindsight(scorer, test.subset([]), 0.95)
+    assert empty == {"threshold": None, "quality_pct": None, "cost_pct": None}

@@ -11,7 +11,8 @@ When the records have test rows, each target's threshold is then replayed on the
 the stage's own decision code (:class:`~thrifty.levers.cheaper.cascade.scorer.ScorerCheck`
 on a :class:`~thrifty.levers.cheaper.cascade.answers.TierAnswer`), counting both calls on
 an escalation, and the file says what it got and whether any decision differed from the
-evaluated strategy's (``Cascade.decide_one``).
+evaluated strategy's (``Cascade.decide_one``), beside the best threshold chosen with the
+test labels (``hindsight``: what the evaluation's frontier reads; a bound, not a setting).
 """
 
 from __future__ import annotations
@@ -124,6 +125,35 @@ def replay(
     )
 
 
+def hindsight(scorer: FittedScorer, test: OutcomeTable, share: float) -> dict[str, Any]:
+    """The cheapest threshold that reaches ``share`` of the strong model's test quality,
+    chosen *with the test labels*: what ``thrifty eval route`` reads off its test frontier
+    (its ``cost_pct_at_95pct_quality``), a bound no threshold fixed in advance is promised.
+    Reported beside the fitted threshold's result so the two are not confused."""
+    import numpy as np
+
+    cheap = [test.index(model) for model in scorer.cheap_models]
+    strong = test.index(scorer.strong_model)
+    rows = len(test)
+    p, kept_score = np.zeros(rows), np.zeros(rows)
+    for i, prompt in enumerate(test.prompts):
+        p[i], pick = scorer.decide(prompt, [test.responses[i][j] for j in cheap])
+        kept_score[i] = test.scores[i, cheap[pick]]
+    cheap_cost = test.costs[:, cheap].sum(axis=1)
+    strong_score, strong_cost = test.scores[:, strong], test.costs[:, strong]
+    strong_quality, always = float(strong_score.sum()), float(strong_cost.sum())
+    best: dict[str, Any] = {"threshold": None, "quality_pct": None, "cost_pct": None}
+    if not strong_quality or not always:
+        return best
+    for threshold in sorted({*p.tolist(), float("inf")}):
+        accept = p >= threshold
+        quality = 100.0 * float(np.where(accept, kept_score, strong_score).sum()) / strong_quality
+        cost = 100.0 * float((cheap_cost + np.where(accept, 0.0, strong_cost)).sum()) / always
+        if quality >= 100.0 * share and (best["cost_pct"] is None or cost < best["cost_pct"]):
+            best = {"threshold": threshold, "quality_pct": quality, "cost_pct": cost}
+    return {k: v if k == "threshold" or v is None else round(v, 2) for k, v in best.items()}
+
+
 def fit_document(
     train: OutcomeTable,
     test: OutcomeTable | None,
@@ -168,7 +198,10 @@ def fit_document(
             scorer_state(document["scorer"]),
         )
         document["test"] = {
-            key: replay(fitted, threshold, test, cascade).to_json()
+            key: {
+                **replay(fitted, threshold, test, cascade).to_json(),
+                "hindsight": hindsight(fitted, test, float(key)),
+            }
             for key, threshold in document["thresholds"].items()
         }
     return document
