@@ -256,3 +256,13 @@ async def test_models_still_lists_aliases_and_upstream_models(
     listed = {model.id async for model in oai.models.list()}
     assert {"cheap", "gpt-4o-mini", "claude-sonnet-4-6"} <= listed
     assert (await oai.models.retrieve("cheap")).id == "cheap"
+
+
+async def test_compact_is_a_clear_404_never_forwarded(
+    gateway: Gateway, oai: openai.AsyncOpenAI
+) -> None:
+    before = (await sim_stats(gateway))["requests"]
+    with pytest.raises(openai.NotFoundError, match="paid call"):
+        await oai.responses.compact(model="gpt-4o-mini", input="Say hello")
+    assert (await sim_stats(gateway))["requests"] == before
+    assert gateway.rows() == []

@@ -105,6 +105,7 @@ class ResponseSideRoutes:
         one = "/responses/{response_id}"
         table: list[tuple[str, str, Handler]] = [
             ("POST", "/responses/input_tokens", self.input_tokens),
+            ("POST", "/responses/compact", self.compact),
             ("GET", one, self.retrieve),
             ("DELETE", one, self.delete),
             ("POST", one + "/cancel", self.cancel),
@@ -115,6 +116,16 @@ class ResponseSideRoutes:
             for prefix in ("/v1", "")
             for method, path, handler in table
         ]
+
+    async def compact(self, request: Request) -> Response:
+        """A paid call (the provider runs a model over the conversation) that thrifty does
+        not book yet: refused, never forwarded unbooked."""
+        return _error(
+            NotFound(
+                "POST /v1/responses/compact is not served by the gateway: it is a paid call "
+                "thrifty cannot book yet; call the provider directly"
+            )
+        )
 
     async def retrieve(self, request: Request) -> Response:
         return await self._side_call(request, "GET", "", _RETRIEVE_QUERY)
