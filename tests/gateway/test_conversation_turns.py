@@ -166,3 +166,14 @@ async def test_a_gateway_with_conversations_off_answers_a_400(tmp_path: Path) ->
             )
         assert [r.status for r in gateway.rows()] == [400, 400]
         assert await oai.chat.completions.create(model="gpt-4o", messages=said("No id."))
+
+
+async def test_an_id_on_a_responses_request_is_said_to_be_ignored(tmp_path: Path) -> None:
+    async with clients(tmp_path) as (_, oai, _):
+        answer = await oai.responses.with_raw_response.create(
+            model="gpt-4o", input="Hi.", **conv("x-1")
+        )
+        assert answer.parse().output_text
+        assert answer.headers["x-thrifty-conversation-warning"] == (
+            "ignored: kept for chat requests only, not responses"
+        )

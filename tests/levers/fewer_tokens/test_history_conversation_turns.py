@@ -15,7 +15,11 @@ import pytest
 
 from thrifty.config import HistorySettings
 from thrifty.errors import BadRequest, ConversationBusy, UpstreamUnavailable
-from thrifty.levers.fewer_tokens.history.conversation import HEADER, ConversationStage
+from thrifty.levers.fewer_tokens.history.conversation import (
+    HEADER,
+    WARNING_HEADER,
+    ConversationStage,
+)
 from thrifty.store import MemoryCache
 from thrifty.testing import FakeUpstream, collect, reply, request_for, stream_reply
 from thrifty.types import ChatRequest, ChatResponse, Handler
@@ -168,3 +172,14 @@ async def test_conversations_turned_off_are_a_400() -> None:
     plain = request_for("gpt-4o", "q")
     await handle(plain)  # without an id: untouched
     assert upstream.requests == [plain]
+
+
+async def test_an_id_on_a_request_that_is_not_chat_is_said_to_be_ignored() -> None:
+    upstream = FakeUpstream()
+    _, handle = stage(WAIT, upstream)
+    request = dataclasses.replace(turn("q"), api="responses")
+    response = await handle(request)
+    assert upstream.requests == [request]  # sent as it came
+    assert response.headers[WARNING_HEADER] == (
+        "ignored: kept for chat requests only, not responses"
+    )

@@ -71,8 +71,14 @@ class ConversationStage:
     def __call__(self, inner: Handler) -> Handler:
         async def handle(request: ChatRequest) -> ChatResponse:
             conversation_id = request.metadata.get(METADATA_KEY)
-            if conversation_id is None or request.api != "chat":
+            if conversation_id is None:
                 return await inner(request)
+            if request.api != "chat":  # Responses, embeddings...: said, not dropped silently
+                response = await inner(request)
+                response.headers[WARNING_HEADER] = (
+                    f"ignored: kept for chat requests only, not {request.api}"
+                )
+                return response
             check_control(CONTROL_HEADER, conversation_id)
             if not self._settings.conversations:
                 raise BadRequest(
