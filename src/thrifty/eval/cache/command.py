@@ -91,9 +91,11 @@ def _progress(done: int, total: int) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from thrifty.eval.cache import evaluate
-    from thrifty.eval.cache.pairs import embed_texts, load_pairs, split_of
+    from thrifty.eval.cache.pairs import load_pairs, split_of
     from thrifty.eval.cache.render import render_table, write_plot
     from thrifty.eval.cache.swaps import swap_set
+    from thrifty.eval.cache.vectors import embed_texts
+    from thrifty.eval.cache.whole_cache import lookup_speed, whole_cache
     from thrifty.levers.fewer_calls.semantic.embedder import MiniLMEmbedder
     from thrifty.levers.fewer_calls.semantic.table import dump_table
 
@@ -113,14 +115,14 @@ def run(args: argparse.Namespace) -> int:
     swapped = list(dict.fromkeys(pair.text_b for pair, _ in swap_set(held_out)))
     swapped = [text for text in swapped if text not in by_text]
     by_text.update(zip(swapped, embed_texts(embedder, swapped, args.cache_dir), strict=True))
-    report.swap = evaluate.swap_figures(held_out, by_text, report.thresholds)
-    report.whole_cache = evaluate.whole_cache(held_out, by_text, report.thresholds)
+    report.swap = evaluate.swap_figures(held_out, by_text, report.thresholds, report.scorer)
+    report.whole_cache = whole_cache(held_out, by_text, report.thresholds, report.scorer)
     if args.speed_entries > 0:
         queries = [p.text_b for p in held_out]
-        report.speed = evaluate.lookup_speed(embedder, queries, args.speed_entries)
+        report.speed = lookup_speed(embedder, queries, args.speed_entries)
     summary = _summary(report, path, embedder.model_id)
     if args.save is not None:
-        args.save.write_bytes(dump_table(embedder.model_id, report.thresholds))
+        args.save.write_bytes(dump_table(embedder.model_id, report.thresholds, report.scorer))
     if args.plot is not None:
         write_plot(report, args.plot)
     if args.json:
@@ -135,17 +137,19 @@ def _summary(report: Any, path: Path, model_id: str) -> dict[str, Any]:
         "pairs_file": str(path),
         "model_id": model_id,
         "pairs": report.pairs,
-        "split": "by the parity of the first byte of sha256(id): even = calibration",
+        "split": "by the parity of the first byte of sha256(id): even = calibration; "
+        "calibration pairs whose second byte is 0 mod 4 fit the scorer",
         "calibration_pairs": report.calibration_pairs,
+        "fit_pairs": report.fit_pairs,
         "held_out_pairs": report.held_out_pairs,
+        "strategy": report.strategy,
         "targets": report.targets,
+        "precision_at_recall": report.precision_at_recall,
         "swap_set": report.swap,
         "whole_cache": report.whole_cache,
         "lookup_speed": report.speed,
         "label_noise": report.label_noise,
-        "curve": {
-            "guarded": [o.as_json() for o in report.curve_guarded],
-            "cosine": [o.as_json() for o in report.curve_cosine],
-        },
+        "curve": {name: [o.as_json() for o in c] for name, c in report.curves.items()},
         "thresholds": {f"{t:g}": v for t, v in report.thresholds.items()},
+        "guarded_cosine_thresholds": {f"{t:g}": v for t, v in report.guarded_thresholds.items()},
     }

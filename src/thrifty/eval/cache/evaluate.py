@@ -1,51 +1,55 @@
-"""The figures of `thrifty eval cache`, computed from pairs and their embeddings.
+"""The pair-protocol figures of `thrifty eval cache`, computed from pairs and embeddings.
 
-Both protocols of the evaluation data's README:
+Pair protocol (the evaluation data's README): ``text_a`` is cached, ``text_b`` is the new
+query.  A hit serves ``text_a``'s answer: right on a duplicate pair, a false hit otherwise.
+Three strategies on the same embeddings, each calibrated on the calibration half for each
+target false-hit rate and measured on the held-out half:
 
-* **pair protocol**: ``text_a`` is cached, ``text_b`` is the new query.  A hit serves
-  ``text_a``'s answer: right on a duplicate pair, a false hit otherwise.  The guarded cache
-  (guards, then a calibrated threshold) is compared with the plain cosine threshold on the
-  same embeddings, each calibrated on the calibration half for each target false-hit rate
-  and measured on the held-out half.
-* **whole-cache protocol**: every distinct held-out ``text_a`` goes into one index; each
-  held-out ``text_b`` of a pair is looked up against all of them, as the cache does (the
-  nearest candidates, guards, threshold).  A hit is right only when it returns the
-  ``text_a`` of a duplicate pair of that query.
+* ``scorer``: the guards, then a threshold on the pair scorer's probability (the scorer is
+  fitted on a quarter of the calibration half and its thresholds calibrated on the other
+  three quarters: :mod:`.fit`);
+* ``guarded``: the guards, then a threshold on the cosine similarity;
+* ``cosine``: a plain cosine threshold, the baseline.
+
+The whole-cache protocol and the lookup speed are in :mod:`.whole_cache`.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from thrifty.eval.cache.fit import fit_scorer, is_fit_pair
 from thrifty.eval.cache.noise import label_noise
 from thrifty.eval.cache.pairs import Pair, split_of
 from thrifty.eval.cache.swaps import swap_set
 from thrifty.levers.fewer_calls.semantic.calibration import calibrate
 from thrifty.levers.fewer_calls.semantic.guards import veto
-from thrifty.levers.fewer_calls.semantic.index import usearch_index
 
 if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
 
-    from thrifty.levers.fewer_calls.semantic.embedder import Embedder, Vectors
+    from thrifty.levers.fewer_calls.semantic.embedder import Vectors
+    from thrifty.levers.fewer_calls.semantic.scorer import PairScorer
 
-__all__ = ["Scored", "curve", "measure", "score_pairs", "whole_cache"]
+__all__ = ["Outcome", "Report", "Scored", "curve", "measure", "outcome", "score_pairs"]
 
-CURVE_STEPS = 101  # thresholds 0.50, 0.505, ..., 1.00
+CURVE_STEPS = 101  # thresholds 0.50, 0.505, ..., 1.00 (cosine); 0 to 1 (scorer)
+RECALL_LEVELS = (0.02, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 
 
 @dataclass(frozen=True, slots=True)
 class Scored:
-    """Pairs with their cosine similarity and whether the guards let them through."""
+    """Pairs with their cosine similarity, whether the guards let them through, and
+    (once a scorer is fitted) the scorer's probability."""
 
     pairs: Sequence[Pair]
     similarity: npt.NDArray[np.float32]
     passes: npt.NDArray[np.bool_]
     same: npt.NDArray[np.bool_]
+    score: npt.NDArray[np.float64] | None = None
 
     def subset(self, keep: npt.NDArray[np.bool_]) -> Scored:
         return Scored(
@@ -53,6 +57,18 @@ class Scored:
             self.similarity[keep],
             self.passes[keep],
             self.same[keep],
+            None if self.score is None else self.score[keep],
+        )
+
+    def scored_by(self, scorer: PairScorer) -> Scored:
+        import numpy as np
+
+        scores = [
+            scorer.score(p.text_a, p.text_b, float(c))
+            for p, c in zip(self.pairs, self.similarity, strict=True)
+        ]
+        return Scored(
+            self.pairs, self.similarity, self.passes, self.same, np.array(scores, np.float64)
         )
 
 
@@ -101,26 +117,54 @@ class Outcome:
         }
 
 
-def outcome(scored: Scored, threshold: float | None, guarded: bool) -> Outcome:
+def _values(scored: Scored, strategy: str) -> npt.NDArray[Any]:
+    if strategy != "scorer":
+        return scored.similarity
+    if scored.score is None:
+        raise ValueError("these pairs were not scored by a scorer")
+    return scored.score
+
+
+def outcome(
+    scored: Scored, threshold: float | None, guarded: bool, *, strategy: str = "cosine"
+) -> Outcome:
+    """``strategy`` "scorer" thresholds the scorer's probability, else the cosine."""
     duplicates = int(scored.same.sum())
     if threshold is None:
         return Outcome(None, 0, 0, duplicates)
-    hit = scored.similarity >= threshold
+    hit = _values(scored, strategy) >= threshold
     if guarded:
         hit &= scored.passes
     return Outcome(threshold, int(hit.sum()), int((hit & ~scored.same).sum()), duplicates)
 
 
-def curve(scored: Scored, guarded: bool) -> list[Outcome]:
+def curve(scored: Scored, guarded: bool, *, strategy: str = "cosine") -> list[Outcome]:
     import numpy as np
 
-    return [outcome(scored, float(t), guarded) for t in np.linspace(0.5, 1.0, CURVE_STEPS)]
+    low = 0.0 if strategy == "scorer" else 0.5
+    return [
+        outcome(scored, float(t), guarded, strategy=strategy)
+        for t in np.linspace(low, 1.0, CURVE_STEPS)
+    ]
 
 
-def baseline_precision_at(scored: Scored, recall: float) -> float | None:
-    """The plain cosine threshold's best precision among thresholds reaching ``recall``."""
-    reached = [o.precision for o in curve(scored, False) if o.recall >= recall and o.precision]
-    return max(reached) if reached else None
+def precision_at_recall(scored: Scored, strategy: str, recall: float) -> float | None:
+    """The best precision among all thresholds of ``strategy`` that reach ``recall`` (every
+    distinct value is a threshold; the guards apply unless ``strategy`` is "cosine")."""
+    import numpy as np
+
+    keep = scored.passes if strategy != "cosine" else np.ones(len(scored.pairs), bool)
+    values, same = _values(scored, strategy)[keep], scored.same[keep]
+    duplicates = int(scored.same.sum())
+    if not duplicates:
+        return None
+    order = np.argsort(-values, kind="stable")
+    ranked, labels = values[order], same[order]
+    last_of_tie = np.r_[ranked[1:] != ranked[:-1], True]  # a threshold cannot split ties
+    right = np.cumsum(labels)[last_of_tie]
+    hits = np.arange(1, len(labels) + 1)[last_of_tie]
+    reached = right / duplicates >= recall
+    return float((right[reached] / hits[reached]).max()) if reached.any() else None
 
 
 @dataclass(slots=True)
@@ -128,66 +172,101 @@ class Report:
     pairs: int
     calibration_pairs: int
     held_out_pairs: int
+    fit_pairs: int = 0
+    strategy: str = "cosine"  # what `thresholds` apply to: "scorer" or "cosine"
+    scorer: PairScorer | None = None
     targets: list[dict[str, Any]] = field(default_factory=list)
-    curve_guarded: list[Outcome] = field(default_factory=list)
-    curve_cosine: list[Outcome] = field(default_factory=list)
+    curves: dict[str, list[Outcome]] = field(default_factory=dict)
+    precision_at_recall: list[dict[str, Any]] = field(default_factory=list)
     swap: dict[str, Any] = field(default_factory=dict)
     whole_cache: dict[str, Any] = field(default_factory=dict)
     speed: dict[str, Any] = field(default_factory=dict)
     label_noise: dict[str, Any] = field(default_factory=dict)
     thresholds: dict[float, float | None] = field(default_factory=dict)
+    guarded_thresholds: dict[float, float | None] = field(default_factory=dict)
+
+
+def _calibrated(
+    pool: Scored, targets: Sequence[float], strategy: str, min_hits: int
+) -> dict[float, float | None]:
+    values = _values(pool, strategy)
+    return calibrate(values.tolist(), pool.same.tolist(), targets, min_hits=min_hits)
 
 
 def measure(scored: Scored, targets: Sequence[float], *, min_hits: int = 30) -> Report:
-    """Calibrate on one half, report on the other (pair protocol and swap set)."""
+    """Fit, calibrate on one half, report on the other (pair protocol)."""
     import numpy as np
 
     halves = np.array([split_of(p.id) == "calibration" for p in scored.pairs])
     calibration, held_out = scored.subset(halves), scored.subset(~halves)
-    guarded_pool = calibration.subset(calibration.passes)
-    guarded = calibrate(
-        guarded_pool.similarity.tolist(), guarded_pool.same.tolist(), targets, min_hits=min_hits
-    )
-    cosine = calibrate(
-        calibration.similarity.tolist(), calibration.same.tolist(), targets, min_hits=min_hits
-    )
+    fitting = np.array([is_fit_pair(p.id) for p in calibration.pairs], dtype=bool)
+    fit_pool = calibration.subset(fitting & calibration.passes)
+    scorer = fit_scorer(fit_pool.pairs, fit_pool.similarity.tolist())
+    guarded = _calibrated(calibration.subset(calibration.passes), targets, "cosine", min_hits)
+    cosine = _calibrated(calibration, targets, "cosine", min_hits)
     report = Report(len(scored.pairs), len(calibration.pairs), len(held_out.pairs))
-    report.thresholds = guarded
+    report.guarded_thresholds = guarded
+    strategies = ["cosine", "guarded"]
+    if scorer is not None:
+        report.strategy, report.scorer, report.fit_pairs = "scorer", scorer, len(fit_pool.pairs)
+        threshold_pool = calibration.subset(~fitting & calibration.passes).scored_by(scorer)
+        report.thresholds = _calibrated(threshold_pool, targets, "scorer", min_hits)
+        held_out = held_out.scored_by(scorer)
+        strategies.append("scorer")
+    else:
+        report.thresholds = guarded
     for target in targets:
-        ours = outcome(held_out, guarded[target], guarded=True)
+        ours = outcome(held_out, report.thresholds[target], True, strategy=report.strategy)
         plain = outcome(held_out, cosine[target], guarded=False)
         report.targets.append(
             {
                 "target_false_hit_rate": target,
-                "threshold": guarded[target],
+                "strategy": report.strategy,
+                "threshold": report.thresholds[target],
                 "realised_false_hit_rate": ours.false_hit_rate,
                 "recall": ours.recall,
                 "precision": ours.precision,
                 "hits": ours.hits,
+                "guarded_cosine": outcome(held_out, guarded[target], guarded=True).as_json(),
                 "cosine_baseline": plain.as_json(),
-                "cosine_precision_at_equal_recall": baseline_precision_at(held_out, ours.recall),
+                "cosine_precision_at_equal_recall": precision_at_recall(
+                    held_out, "cosine", ours.recall
+                ),
             }
         )
     report.label_noise = label_noise(calibration, held_out, guarded, min_hits=min_hits)
-    report.curve_guarded = curve(held_out, True)
-    report.curve_cosine = curve(held_out, False)
+    for name in strategies:
+        report.curves[name] = curve(held_out, name != "cosine", strategy=name)
+    report.precision_at_recall = [
+        {"recall": level, **{n: precision_at_recall(held_out, n, level) for n in strategies}}
+        for level in RECALL_LEVELS
+    ]
     return report
 
 
 def swap_figures(
-    held_out: Sequence[Pair], vectors: dict[str, Vectors], thresholds: dict[float, float | None]
+    held_out: Sequence[Pair],
+    vectors: dict[str, Vectors],
+    thresholds: dict[float, float | None],
+    scorer: PairScorer | None = None,
 ) -> dict[str, Any]:
-    """Precision on the held-out duplicates mixed with their trap twins, per target."""
+    """Precision on the held-out duplicates mixed with their trap twins, per target
+    (``thresholds`` apply to ``scorer``'s probability, or to the cosine without one)."""
     mixed = swap_set(held_out)
     pairs = [pair for pair, _ in mixed]
-    scored = score_pairs(pairs, vectors)
+    scored = score_pairs(pairs, vectors) if pairs else None
+    strategy = "cosine"
+    if scored is not None and scorer is not None:
+        scored, strategy = scored.scored_by(scorer), "scorer"
     kinds: dict[str, int] = {}
     for _, kind in mixed:
         kinds[kind] = kinds.get(kind, 0) + 1
     figures: dict[str, Any] = {"pairs": len(pairs), "kinds": kinds, "targets": []}
+    if scored is None:
+        return figures
     for target, threshold in thresholds.items():
-        ours = outcome(scored, threshold, guarded=True)
-        plain = outcome(scored, threshold, guarded=False)
+        ours = outcome(scored, threshold, True, strategy=strategy)
+        plain = outcome(scored, threshold, False, strategy=strategy)
         figures["targets"].append(
             {
                 "target_false_hit_rate": target,
@@ -199,84 +278,3 @@ def swap_figures(
             }
         )
     return figures
-
-
-def whole_cache(
-    held_out: Sequence[Pair],
-    vectors: dict[str, Vectors],
-    thresholds: dict[float, float | None],
-    *,
-    candidates: int = 4,
-) -> dict[str, Any]:
-    """The whole-cache protocol on the held-out pairs (see the module docstring)."""
-    import numpy as np
-
-    Index = usearch_index()
-
-    cached = list(dict.fromkeys(p.text_a for p in held_out))
-    index = Index(ndim=len(next(iter(vectors.values()))), metric="cos", dtype="f32")
-    index.add(np.arange(len(cached), dtype=np.uint64), np.stack([vectors[t] for t in cached]))
-    right = {(p.text_b, p.text_a) for p in held_out if p.same}
-    queries = list(dict.fromkeys(p.text_b for p in held_out))
-    answerable = {text_b for text_b, _ in right}
-    started = time.perf_counter()
-    found = index.search(np.stack([vectors[q] for q in queries]), candidates)
-    search_s = time.perf_counter() - started
-    figures: dict[str, Any] = {
-        "cached": len(cached),
-        "queries": len(queries),
-        "answerable_queries": len(answerable),
-        "search_ms_per_query": 1000 * search_s / max(1, len(queries)),
-        "targets": [],
-    }
-    for target, threshold in thresholds.items():
-        hits = wrong = 0
-        for row, query in enumerate(queries):
-            query_vector = vectors[query]
-            for key in found.keys[row][:candidates]:
-                text = cached[int(key)]
-                if threshold is None or float(vectors[text] @ query_vector) < threshold:
-                    break
-                if veto(text, query) is None:
-                    hits += 1
-                    wrong += (query, text) not in right
-                    break
-        figures["targets"].append(
-            {
-                "target_false_hit_rate": target,
-                "hits": hits,
-                "realised_false_hit_rate": wrong / hits if hits else None,
-                "recall": (hits - wrong) / len(answerable) if answerable else 0.0,
-            }
-        )
-    return figures
-
-
-def lookup_speed(
-    embedder: Embedder, queries: Sequence[str], index_size: int, *, sample: int = 200
-) -> dict[str, Any]:
-    """Single-query latency of embedding + nearest search in an index of ``index_size``
-    random unit vectors (p50 and p95, milliseconds), and lookups per second."""
-    import numpy as np
-
-    Index = usearch_index()
-
-    rng = np.random.default_rng(0)
-    filler = rng.standard_normal((index_size, embedder.dimensions)).astype(np.float32)
-    filler /= np.linalg.norm(filler, axis=1, keepdims=True)
-    index = Index(ndim=embedder.dimensions, metric="cos", dtype="f32")
-    index.add(np.arange(index_size, dtype=np.uint64), filler)
-    timings = []
-    for query in list(queries)[:sample]:
-        started = time.perf_counter()
-        vector = embedder.embed([query])[0]
-        index.search(vector, 4)
-        timings.append(time.perf_counter() - started)
-    ordered = sorted(timings)
-    return {
-        "index_entries": index_size,
-        "lookups": len(ordered),
-        "p50_ms": 1000 * ordered[len(ordered) // 2],
-        "p95_ms": 1000 * ordered[int(len(ordered) * 0.95)],
-        "lookups_per_s": len(ordered) / sum(ordered),
-    }

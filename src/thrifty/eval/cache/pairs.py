@@ -1,22 +1,17 @@
 """Labelled query pairs (``{"id", "text_a", "text_b", "label"}`` JSON Lines), their split
-into a calibration half and a held-out half, and their embeddings (cached on disk)."""
+into a calibration half and a held-out half."""
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import orjson
 
 from thrifty.errors import ConfigError
 
-if TYPE_CHECKING:
-    from thrifty.levers.fewer_calls.semantic.embedder import Embedder, Vectors
-
-__all__ = ["Pair", "embed_texts", "load_pairs", "split_of"]
+__all__ = ["Pair", "load_pairs", "split_of"]
 
 MAX_TEXT_CHARS = 4000
 
@@ -69,40 +64,3 @@ def split_of(pair_id: str) -> str:
     """``"calibration"`` or ``"held_out"``: the parity of the first byte of the SHA-256 of
     the pair's id (stable whatever the file's order or length)."""
     return "calibration" if hashlib.sha256(pair_id.encode()).digest()[0] % 2 == 0 else "held_out"
-
-
-def embed_texts(
-    embedder: Embedder,
-    texts: Sequence[str],
-    cache_dir: Path | None,
-    *,
-    batch: int = 64,
-    progress: Callable[[int, int], None] | None = None,
-) -> Vectors:
-    """The vectors of ``texts`` in order, read from ``cache_dir`` when this very list was
-    embedded before by the same model (keyed by a hash of both), else computed and saved."""
-    import numpy as np
-
-    digest = hashlib.sha256(embedder.model_id.encode())
-    for text in texts:
-        digest.update(text.encode("utf-8", "surrogatepass") + b"\0")
-    cached = cache_dir / f"vectors-{digest.hexdigest()[:24]}.npy" if cache_dir else None
-    if cached is not None and cached.exists():
-        try:
-            loaded: Vectors = np.load(cached)
-            if loaded.shape == (len(texts), embedder.dimensions):
-                return loaded
-        except (OSError, ValueError):
-            pass  # recomputed below
-    # Batches of similar lengths: padding to the longest of a batch is wasted work.
-    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-    vectors: Vectors = np.zeros((len(texts), embedder.dimensions), np.float32)
-    for start in range(0, len(texts), batch):
-        chosen = order[start : start + batch]
-        vectors[chosen] = embedder.embed([texts[i] for i in chosen])
-        if progress is not None:
-            progress(min(start + batch, len(texts)), len(texts))
-    if cached is not None:
-        cached.parent.mkdir(parents=True, exist_ok=True)
-        np.save(cached, vectors)
-    return vectors

@@ -25,7 +25,8 @@ def render_table(summary: dict[str, Any]) -> str:
         f"calibrated on {summary['calibration_pairs']}, measured on "
         f"{summary['held_out_pairs']} held-out pairs",
         "",
-        "pair protocol (held-out)",
+        f"pair protocol (held-out), strategy {summary['strategy']}"
+        f" (scorer fitted on {summary['fit_pairs']} calibration pairs)",
         f"{'target':>7} {'threshold':>9} {'false hits':>10} {'recall':>7} {'hits':>6}"
         f"   {'cosine thr':>10} {'false hits':>10} {'recall':>7}   {'cosine prec @ recall':>20}",
     ]
@@ -37,7 +38,18 @@ def render_table(summary: dict[str, Any]) -> str:
             f"{_pct(row['realised_false_hit_rate']):>10} {_pct(row['recall']):>7} "
             f"{row['hits']:>6}   {_num(base['threshold']):>10} "
             f"{_pct(base['realised_false_hit_rate']):>10} {_pct(base['recall']):>7}   "
-            f"{_pct(at_recall):>20}  (guarded precision {_pct(row['precision'])})"
+            f"{_pct(at_recall):>20}  (precision {_pct(row['precision'])})"
+        )
+        guarded = row["guarded_cosine"]
+        lines.append(
+            f"{'':>7} guards + cosine: threshold {_num(guarded['threshold'])}, false hits "
+            f"{_pct(guarded['realised_false_hit_rate'])}, recall {_pct(guarded['recall'])}"
+        )
+    lines += ["", "precision at equal recall (held-out; best threshold reaching the recall)"]
+    for row in summary["precision_at_recall"]:
+        lines.append(
+            f"  recall {_pct(row['recall']):>6}: "
+            + ", ".join(f"{k} {_pct(v)}" for k, v in row.items() if k != "recall")
         )
     swap = summary["swap_set"]
     kinds = ", ".join(f"{k} {n}" for k, n in sorted(swap["kinds"].items()))
@@ -100,10 +112,13 @@ def write_plot(report: Report, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     figure, axes = plt.subplots(figsize=(7, 5))
-    for label, points, style in (
-        ("guards + threshold", report.curve_guarded, "-"),
-        ("cosine threshold", report.curve_cosine, "--"),
-    ):
+    labels = {
+        "scorer": ("guards + pair scorer", "-"),
+        "guarded": ("guards + cosine threshold", "-."),
+        "cosine": ("cosine threshold", "--"),
+    }
+    for name, points in report.curves.items():
+        label, style = labels[name]
         kept = [(o.recall, o.precision) for o in points if o.precision is not None]
         axes.plot([r for r, _ in kept], [p for _, p in kept], style, label=label)
     for order, row in enumerate(report.targets):

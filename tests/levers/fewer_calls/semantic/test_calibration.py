@@ -9,14 +9,19 @@ import pytest
 
 from thrifty.errors import ConfigError
 from thrifty.levers.fewer_calls.semantic.calibration import (
-    DEFAULT_THRESHOLDS,
     Z_95,
     Tally,
     calibrate,
     threshold_for,
     wilson_bounds,
 )
-from thrifty.levers.fewer_calls.semantic.table import dump_table, load_table
+from thrifty.levers.fewer_calls.semantic.embedder import MiniLMEmbedder
+from thrifty.levers.fewer_calls.semantic.table import (
+    SHIPPED_TABLE,
+    dump_table,
+    load_calibration,
+    load_table,
+)
 
 
 def test_wilson_bounds_by_hand() -> None:
@@ -72,11 +77,12 @@ def test_threshold_for_takes_the_strictest_calibrated_target_within_budget() -> 
     assert threshold_for(0.05, table) == 0.9
     assert threshold_for(0.03, table) == 0.97
     assert threshold_for(0.005, table) is None
-    # The shipped table: every calibrated target, the default budget among them, and
-    # thresholds that tighten as the budget does.
-    assert set(DEFAULT_THRESHOLDS) >= {0.02, 0.05}
-    assert threshold_for(0.02) == DEFAULT_THRESHOLDS[0.02]
-    served = [t for _, t in sorted(DEFAULT_THRESHOLDS.items()) if t is not None]
+
+
+def test_the_shipped_table_reads_back_and_tightens_with_the_budget() -> None:
+    shipped = load_calibration(SHIPPED_TABLE, MiniLMEmbedder.model_id)
+    assert set(shipped.thresholds) >= {0.02, 0.05}
+    served = [t for _, t in sorted(shipped.thresholds.items()) if t is not None]
     assert served and all(0 < t <= 1 for t in served)
     assert served == sorted(served, reverse=True)
 

@@ -8,8 +8,8 @@ false-hit rate among the pairs at or above it is within the target, and stops at
 that is not (fixed-sequence testing, as in "Learn then Test", Angelopoulos et al. 2021):
 the bound, not the observed rate, so a threshold chosen on few pairs is not optimistic,
 and no threshold below a failing one, so trying many thresholds does not pick a lucky one.
-:data:`DEFAULT_THRESHOLDS` is that table computed on Quora Question Pairs with the shipped
-embedder (``thrifty eval cache`` reproduces it).
+The thresholds the cache ships with were computed so on Quora Question Pairs
+(``thrifty eval cache`` reproduces them; :mod:`.table`).
 
 Online, :class:`Tally` counts exploration outcomes (a would-be hit sent upstream anyway
 and the answers compared); its Wilson interval is the reported estimate of the error rate.
@@ -22,7 +22,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 __all__ = [
-    "DEFAULT_THRESHOLDS",
     "Z_CALIBRATION",
     "Tally",
     "calibrate",
@@ -30,19 +29,6 @@ __all__ = [
     "wilson_bounds",
 ]
 
-# target false-hit rate -> cosine threshold (all-MiniLM-L6-v2 int8, guards on), derived by
-# `thrifty eval cache --limit 8000 --targets 0.02,0.05,0.1,0.15,0.2 --save FILE` on Quora
-# Question Pairs and rounded up (docs/semantic-cache.md).  None: those labels certify no
-# threshold at that budget (about one in ten of their most similar pairs, mostly the same
-# question reworded, is labelled "not the same"), so the cache serves only entries
-# exploration has vouched for.
-DEFAULT_THRESHOLDS: Mapping[float, float | None] = {
-    0.02: None,
-    0.05: None,
-    0.10: None,
-    0.15: 0.992,
-    0.20: 0.992,
-}
 Z_95 = 1.959964  # two-sided 95%: each bound is exceeded 2.5% of the time
 # Calibration's bound: two-sided 99%, each upper bound exceeded 0.5% of the time.  At 95%
 # the 10% budget was missed on held-out Quora pairs (13% realised on the first 8,000).
@@ -120,9 +106,7 @@ def _pairs_needed(target: float, z: float) -> int:
     return pairs
 
 
-def threshold_for(
-    target: float, table: Mapping[float, float | None] = DEFAULT_THRESHOLDS
-) -> float | None:
+def threshold_for(target: float, table: Mapping[float, float | None]) -> float | None:
     """The threshold for ``target`` from a calibration table: the entry of the largest
     calibrated target not above it (a stricter budget's threshold is safe for a looser
     one).  ``None`` when the target is below every calibrated one."""

@@ -1,8 +1,10 @@
 """The decision for one lookup: serve a hit, explore it, or call upstream.
 
 For each candidate (most similar first, down to ``min_similarity``): the guards may veto it;
-otherwise its threshold is the calibrated one for the task's error budget, moved by what
-exploration learnt about that entry (vCache's per-entry thresholds, simplified):
+otherwise it passes when its score reaches the calibrated threshold for the task's error
+budget: the pair scorer's probability when the calibration table has a scorer
+(:mod:`.scorer`), else the cosine similarity.  What exploration learnt about that entry
+moves this, in similarity (vCache's per-entry thresholds, simplified):
 
 * an entry once found wrong at similarity ``s`` is never served again at or below ``s``;
 * an entry found right at least :data:`MIN_AGREEMENTS` times, and never wrong, is served
@@ -22,6 +24,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from thrifty.levers.fewer_calls.semantic.guards import veto
+from thrifty.levers.fewer_calls.semantic.scorer import PairScorer
 from thrifty.levers.fewer_calls.semantic.store import Entry
 
 __all__ = ["Decision", "Policy", "decide", "entry_threshold"]
@@ -34,11 +37,13 @@ Kind = Literal["hit", "explore", "near", "veto", "miss"]
 
 @dataclass(frozen=True, slots=True)
 class Policy:
-    """One task's settings, resolved (``threshold`` None: never serve a hit)."""
+    """One task's settings, resolved (``threshold`` None: never serve a hit; it applies to
+    ``scorer``'s probability, or to the cosine similarity when there is no scorer)."""
 
     threshold: float | None
     min_similarity: float
     explore_rate: float
+    scorer: PairScorer | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +55,7 @@ class Decision:
 
 
 def entry_threshold(entry: Entry, policy: Policy) -> float | None:
+    """The similarity from which ``entry`` is served, for a policy without a scorer."""
     base = policy.threshold
     if entry.highest_wrong is not None:
         raised = entry.highest_wrong + WRONG_MARGIN
@@ -74,10 +80,27 @@ def decide(
         if reason is not None:
             vetoed = vetoed or Decision("veto", entry, similarity, reason)
             continue
-        threshold = entry_threshold(entry, policy)
-        if threshold is not None and similarity >= threshold:
+        if _serves(entry, query, similarity, policy):
             if policy.explore_rate > 0 and random() < policy.explore_rate:
                 return Decision("explore", entry, similarity)
             return Decision("hit", entry, similarity)
         return Decision("near", entry, similarity)
     return vetoed or Decision("miss")
+
+
+def _serves(entry: Entry, query: str, similarity: float, policy: Policy) -> bool:
+    if policy.scorer is None:
+        threshold = entry_threshold(entry, policy)
+        return threshold is not None and similarity >= threshold
+    if entry.highest_wrong is not None:
+        if similarity < entry.highest_wrong + WRONG_MARGIN:
+            return False
+    elif (
+        entry.agreed >= MIN_AGREEMENTS
+        and entry.lowest_agreed is not None
+        and similarity >= max(policy.min_similarity, entry.lowest_agreed)
+    ):
+        return True
+    if policy.threshold is None:
+        return False
+    return policy.scorer.score(entry.query, query, similarity) >= policy.threshold

@@ -54,8 +54,8 @@ from thrifty.levers.fewer_calls.semantic.calibration import Tally, threshold_for
 from thrifty.levers.fewer_calls.semantic.embedder import Embedder, MiniLMEmbedder, RecentVectors
 from thrifty.levers.fewer_calls.semantic.partition import Lookup, lookup_of
 from thrifty.levers.fewer_calls.semantic.policy import Decision, Policy, decide
-from thrifty.levers.fewer_calls.semantic.store import Entry, SemanticStore
 from thrifty.levers.fewer_calls.semantic.scorer import PairScorer
+from thrifty.levers.fewer_calls.semantic.store import Entry, SemanticStore
 from thrifty.levers.fewer_calls.semantic.table import SHIPPED_TABLE, load_calibration
 from thrifty.levers.judge import Judge
 from thrifty.streams import observed, replay
