@@ -64,7 +64,8 @@ async def test_compose_puts_the_first_stage_outermost() -> None:
 
 
 async def test_disabled_levers_add_no_stage(tmp_path: Path) -> None:
-    """With every lever off, only the ledger wraps the provider registry."""
+    """With every lever off, only the ledger and the kept-conversation check (an
+    ``x-thrifty-conversation`` id is never dropped silently) wrap the provider registry."""
     settings = Settings(
         levers={name: {"enabled": False} for name in LeversSettings.model_fields},
         ledger={"path": tmp_path / "l.db"},
@@ -78,7 +79,13 @@ async def test_disabled_levers_add_no_stage(tmp_path: Path) -> None:
             parts = Parts(settings, PriceBook(), ledger, registry, resources)
             handler = await build_pipeline(parts)
             assert handler.__qualname__ == "ledger_stage.<locals>.wrap.<locals>.handle"
-            inner = handler.__closure__  # the ledger's inner handler is the registry itself
+            assert handler.__closure__ is not None
+            (kept,) = [
+                cell.cell_contents
+                for cell in handler.__closure__
+                if getattr(cell.cell_contents, "__qualname__", "").startswith("Conversation")
+            ]
+            inner = kept.__closure__  # the conversation check's inner is the registry itself
             assert inner is not None
             assert any(cell.cell_contents is registry for cell in inner)
     finally:
