@@ -4,6 +4,7 @@ merges vectors; the library still gets a parsed body."""
 
 from __future__ import annotations
 
+import asyncio
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -169,3 +170,24 @@ def test_skim_reads_the_ends_or_declines() -> None:
     ]
     for raw in declined:
         assert skim(raw) is None, raw[-60:]
+
+
+async def test_coalesced_and_idempotent_requests_get_the_same_answer(tmp_path: Path) -> None:
+    body = {"model": MODEL, "input": texts("shared")}
+    settings = make_settings(
+        tmp_path, levers={"cache": {"enabled": False}}, simulator={"port": 0, "latency_ms": 200}
+    )
+    async with running_gateway(settings) as gw:
+        upstream = orjson.loads(await direct(gw, body))
+        async with httpx.AsyncClient(base_url=gw.url) as http:
+            # Two identical requests in flight share one upstream call.
+            pair = await asyncio.gather(*(http.post("/v1/embeddings", json=body) for _ in range(2)))
+            assert [orjson.loads(r.content) for r in pair] == [upstream, upstream]
+            followers = [r.headers.get("x-thrifty-coalesce") for r in pair]
+            assert sorted(map(str, followers)) == ["None", "follower"]
+            # An idempotency key replays the kept answer (parsed to be kept).
+            key = {"idempotency-key": "embed-once-1"}
+            first = await http.post("/v1/embeddings", json=body, headers=key)
+            again = await http.post("/v1/embeddings", json=body, headers=key)
+        assert again.headers["x-thrifty-idempotency"] == "replay"
+        assert orjson.loads(first.content) == orjson.loads(again.content) == upstream
