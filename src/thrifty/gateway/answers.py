@@ -24,6 +24,47 @@ from thrifty.streams import observed
 from thrifty.types import ChatRequest, ChatResponse, Dialect, StreamEvent
 
 
+class ClientWatch:
+    """Watches ``receive()`` for the client hanging up, for the whole of one answer: while
+    :attr:`armed`, a disconnect cancels the task that made the watch (the answer's own
+    task; it then books a 499).  One watch serves both the call (until the pipeline
+    returns) and the stream that follows, so a streamed answer waits on one ``receive()``,
+    not two.  A disconnect that arrives while disarmed acts when the watch is armed again."""
+
+    __slots__ = ("_task", "_waiter", "armed", "gone")
+
+    def __init__(self, receive: Receive) -> None:
+        self._task = asyncio.current_task()
+        self.armed = True
+        self.gone = False
+        self._waiter: asyncio.Future[Message] = asyncio.ensure_future(receive())
+        self._waiter.add_done_callback(self._on_message)
+
+    def _on_message(self, waiter: asyncio.Future[Message]) -> None:
+        if (
+            self.armed
+            and not self.gone
+            and self._task is not None
+            and not waiter.cancelled()
+            and waiter.exception() is None
+            and waiter.result()["type"] == "http.disconnect"
+        ):
+            self.gone = True
+            self._task.cancel()
+
+    def arm(self) -> None:
+        self.armed = True
+        if self.gone and self._task is not None:
+            # It left as the call finished; that cancellation was absorbed there.
+            self._task.cancel()
+        elif self._waiter.done():
+            self._on_message(self._waiter)
+
+    def close(self) -> None:
+        self.armed = False
+        self._waiter.cancel()
+
+
 async def send_error(
     send: Send, dialect: Dialect, exc: ThriftyError, request_id: str | None = None
 ) -> None:
@@ -40,8 +81,10 @@ async def send_error(
 
 
 async def stream_response(
-    request: ChatRequest, response: ChatResponse, receive: Receive, send: Send
+    request: ChatRequest, response: ChatResponse, watch: ClientWatch, send: Send
 ) -> None:
+    """Stream ``response`` to the client; ``watch`` (armed here, closed at the end) cancels
+    this task if the client hangs up."""
     assert response.stream is not None
     final = False
 
@@ -56,17 +99,7 @@ async def stream_response(
     # upstream is closed whatever happens (an error, a client that left).
     events = observed(response, response.stream, on_complete=on_complete, on_abort=on_abort)
     this_task = asyncio.current_task()
-    finished = client_gone = False
-
-    def on_disconnect(waiter: asyncio.Future[Message]) -> None:
-        # uvicorn answers receive() with http.disconnect when the client goes away.
-        nonlocal client_gone
-        if not finished and not waiter.cancelled() and this_task is not None:
-            client_gone = True
-            this_task.cancel()
-
-    disconnect: asyncio.Future[Message] = asyncio.ensure_future(receive())
-    disconnect.add_done_callback(on_disconnect)
+    finished = False
     started = False
 
     async def start() -> None:
@@ -78,6 +111,7 @@ async def stream_response(
         await send({"type": "http.response.start", "status": 200, "headers": headers})
 
     try:
+        watch.arm()  # uvicorn answers receive() with http.disconnect when the client goes
         try:
             async for batch in events:
                 body = _join(batch)
@@ -87,6 +121,7 @@ async def stream_response(
                     # The final event is here and booked: finish the response in one write
                     # and read the upstream's end of body after the app has its answer.
                     finished = True
+                    watch.armed = False
                     body += _cost_comment(response)
                     await send({"type": "http.response.body", "body": body})
                     async for _ in events:
@@ -98,6 +133,7 @@ async def stream_response(
                 return  # the answer is complete; the upstream failed only at its EOF
             if not started:
                 finished = True
+                watch.armed = False
                 await send_error(send, request.dialect, exc, request.request_id)
                 return
             event = error_event(request.dialect, exc, request.api)
@@ -105,16 +141,16 @@ async def stream_response(
         finally:
             await events.aclose()
         finished = True
+        watch.armed = False
         if not started:
             await start()
         await send({"type": "http.response.body", "body": _cost_comment(response)})
     except asyncio.CancelledError:
-        if not client_gone or this_task is None:
+        if not watch.gone or this_task is None:
             raise
         this_task.uncancel()  # our own cancellation: the ledger has booked the 499
     finally:
-        finished = True
-        disconnect.cancel()
+        watch.close()
 
 
 def _join(batch: Sequence[StreamEvent]) -> bytes:

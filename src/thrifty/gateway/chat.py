@@ -18,12 +18,12 @@ import logging
 import time
 
 import orjson
-from starlette.types import Message, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
 from thrifty.api_requests import api_request
 from thrifty.config import GatewaySettings
 from thrifty.errors import BadRequest, PayloadTooLarge, ThriftyError
-from thrifty.gateway.answers import send_error, stream_response
+from thrifty.gateway.answers import ClientWatch, send_error, stream_response
 from thrifty.gateway.headers import (
     JSON_HEADERS,
     encode_headers,
@@ -162,45 +162,33 @@ class ChatEndpoint:
     async def _answer(self, request: ChatRequest, receive: Receive, send: Send) -> None:
         """Run the call and answer.  Until the pipeline returns (a whole answer, or a
         stream's response headers), ``receive()`` is watched: a client that leaves cancels
-        the call (the upstream request is closed) and the ledger stage books it as 499.  A
-        stream then watches the client itself (:func:`stream_response`)."""
+        the call (the upstream request is closed) and the ledger stage books it as 499.  The
+        same watch then follows a stream (:func:`stream_response`)."""
         this_task = asyncio.current_task()
-        running = True
-        client_gone = False
-
-        def on_disconnect(waiter: asyncio.Future[Message]) -> None:
-            nonlocal client_gone
-            if (
-                running
-                and this_task is not None
-                and not waiter.cancelled()
-                and waiter.exception() is None
-                and waiter.result()["type"] == "http.disconnect"
-            ):
-                client_gone = True
-                this_task.cancel()
-
-        watch: asyncio.Future[Message] = asyncio.ensure_future(receive())
-        watch.add_done_callback(on_disconnect)
+        watch = ClientWatch(receive)
         try:
             try:
                 response = await self._thrifty.handle(request, pass_raw=True)
             finally:
-                running = False
-                watch.cancel()
+                watch.armed = False  # a stream arms it again; anything else closes it
         except ThriftyError as exc:  # already booked by the ledger stage
+            watch.close()
             await send_error(send, request.dialect, exc, request.request_id)
             return
         except asyncio.CancelledError:
-            if not client_gone or this_task is None:
+            watch.close()
+            if not watch.gone or this_task is None:
                 raise
             this_task.uncancel()  # our own cancellation: the ledger stage booked the 499
             log.info("request %s: the client left before the answer", request.request_id)
             return
         except Exception:  # a bug: booked by the ledger stage; answer in the app's dialect
+            watch.close()
             await _send_internal_error(send, request)
             return
-        if client_gone:  # it left just as the answer arrived: the cancel is still pending
+        if response.stream is None:
+            watch.close()
+        if watch.gone:  # it left just as the answer arrived: the cancel is still pending
             try:
                 await asyncio.sleep(0)
             except asyncio.CancelledError:
@@ -216,7 +204,7 @@ class ChatEndpoint:
             await send({"type": "http.response.start", "status": 200, "headers": headers})
             await send({"type": "http.response.body", "body": payload})
             return
-        await stream_response(request, response, receive, send)
+        await stream_response(request, response, watch, send)
 
 
 async def _send_internal_error(send: Send, request: ChatRequest) -> None:
