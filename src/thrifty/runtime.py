@@ -15,6 +15,7 @@ same way; ``call(api, body)`` runs any of them.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import logging
 import os
@@ -49,7 +50,12 @@ def tenant_of(tenant: str | None, api_key: str | bytes | None) -> str | None:
     fingerprint of the key it sent (never the key itself), else ``None``."""
     if tenant is not None or not api_key:
         return tenant
-    key = api_key.encode() if isinstance(api_key, str) else api_key
+    return _key_fingerprint(api_key.encode() if isinstance(api_key, str) else api_key)
+
+
+@functools.lru_cache(maxsize=1024)
+def _key_fingerprint(key: bytes) -> str:
+    # Cached: an app sends the same key on every request (a sha256 costs a few µs).
     return "key:" + hashlib.sha256(key).hexdigest()[:12]
 
 
