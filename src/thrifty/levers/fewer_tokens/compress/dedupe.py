@@ -12,17 +12,23 @@ follows it, and the provider's prompt cache keeps working); later ones are remov
 
 Paragraphs holding a fenced code block are never removed (nor are lines of code), and a
 text is never emptied: if everything in it repeats, it is kept whole.
+
+Most texts repeat nothing, so each is first checked coarsely, at C speed (``_Keys.of``):
+every line and every blank-line-separated chunk, compared with each other and with those of
+the texts before.  A text with no repeated key can lose nothing; it is only remembered,
+and learnt (paragraph by paragraph, line by line) if a later text needs the full pass.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 
 from thrifty.levers.fewer_tokens.compress.report import Removal
 from thrifty.levers.fewer_tokens.compress.spans import fences
 
-Seen = tuple[dict[str, str], dict[str, str]]  # paragraphs and lines: where first seen
 MIN_PARAGRAPH = 40
 MIN_WORDS = 5
 _LABEL = re.compile(
@@ -32,6 +38,8 @@ _LABEL = re.compile(
 _SENTENCE_END = re.compile(r"[.!?][\"')\]]*$")
 _ENDINGS = frozenset(".!?\"')]")
 _ENDS = tuple(_ENDINGS)
+_CHUNK_BREAK = re.compile(r"\n\s*\n")
+MIN_INSTRUCTION = 2 * MIN_WORDS - 1  # characters: five one-letter words and four blanks
 
 
 def _key(text: str) -> str:
@@ -51,29 +59,123 @@ def _is_instruction(line: str) -> bool:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class _Keys:
+    """A coarse view of texts: every chunk between blank lines long enough to be a
+    paragraph, and every line that could be an instruction, as deduplication keys.  A
+    paragraph or instruction that repeats has its key among them twice."""
+
+    paragraphs: frozenset[str]
+    lines: frozenset[str]
+
+    @staticmethod
+    def of(text: str) -> tuple[_Keys, bool]:
+        """``text``'s keys, and whether any of them occurs in it twice."""
+        # Case folding keeps blanks blank and never makes one, so folding the whole text
+        # first gives the keys folding each piece would (tests/levers/fewer_tokens checks
+        # it on every character).
+        folded = text.casefold()
+        chunks = Counter(map(str.strip, _CHUNK_BREAK.split(folded)))
+        lines = Counter(map(str.strip, folded.split("\n")))
+        repeats = _any_paragraph(k for k, n in chunks.items() if n > 1) or _any_instruction(
+            k for k, n in lines.items() if n > 1
+        )
+        return _Keys(frozenset(chunks), frozenset(lines)), repeats
+
+    def meets(self, other: _Keys) -> bool:
+        """Whether a paragraph or an instruction could be in both."""
+        return _any_paragraph(self.paragraphs & other.paragraphs) or _any_instruction(
+            self.lines & other.lines
+        )
+
+    def __or__(self, other: _Keys) -> _Keys:
+        return _Keys(self.paragraphs | other.paragraphs, self.lines | other.lines)
+
+
+def _any_paragraph(keys: Iterable[str]) -> bool:
+    return any(len(key) >= MIN_PARAGRAPH for key in keys)
+
+
+def _any_instruction(keys: Iterable[str]) -> bool:
+    """Whether a line key could be an instruction's (labels are not told apart: case
+    folding may change what the label expression matches)."""
+    return any(
+        len(key) >= MIN_INSTRUCTION
+        and key[-1] in _ENDINGS
+        and key[0] != "|"
+        and _SENTENCE_END.search(key) is not None
+        and len(key.split()) >= MIN_WORDS
+        for key in keys
+    )
+
+
+_NO_KEYS = _Keys(frozenset(), frozenset())
+
+
+@dataclass(frozen=True, slots=True)
+class Seen:
+    """What deduplication knows after some texts: the paragraphs and instruction lines it
+    learnt (key -> where first seen), the texts it has not learnt yet (``(text, where)``,
+    in order: they repeated nothing), and the coarse keys of all of them."""
+
+    paragraphs: Mapping[str, str]
+    lines: Mapping[str, str]
+    unlearnt: tuple[tuple[str, str], ...]
+    keys: _Keys
+
+    @property
+    def chars(self) -> int:
+        """Characters it holds besides the texts themselves (for a memo's bound)."""
+        held = self.keys.paragraphs, self.keys.lines, self.paragraphs, self.lines
+        return sum(sum(map(len, keys)) for keys in held)
+
+
+NOTHING_SEEN = Seen({}, {}, (), _NO_KEYS)
+
+
 class Deduper:
     """Remembers what the prompt said so far; :meth:`text` returns a text without what
     repeats it, and notes each removal."""
 
-    def __init__(self, seen: Seen | None = None) -> None:
+    def __init__(self, seen: Seen = NOTHING_SEEN) -> None:
         self._given = seen
-        paragraphs, lines = seen if seen is not None else ({}, {})
-        self._paragraphs: dict[str, str] = dict(paragraphs)  # key -> where first seen
-        self._lines: dict[str, str] = dict(lines)
+        self._paragraphs: dict[str, str] | None = None  # copied from ``seen`` when learning
+        self._lines: dict[str, str] = {}
+        self._unlearnt = seen.unlearnt
+        self._keys = seen.keys
         self.removals: list[Removal] = []
 
     def seen(self) -> Seen:
         """What it remembers (for ``Deduper(seen)`` to go on from): the very ``seen`` it
-        was given if it learnt nothing since, else a copy."""
-        given = self._given
-        if given is not None and (len(given[0]), len(given[1])) == (
-            len(self._paragraphs),
-            len(self._lines),
-        ):
-            return given
-        return dict(self._paragraphs), dict(self._lines)
+        was given if it saw nothing since."""
+        if self._paragraphs is None:
+            if self._keys is self._given.keys and self._unlearnt is self._given.unlearnt:
+                return self._given
+            return Seen(self._given.paragraphs, self._given.lines, self._unlearnt, self._keys)
+        return Seen(self._paragraphs, self._lines, self._unlearnt, self._keys)
 
     def text(self, text: str, where: str) -> str:
+        keys, repeats = _Keys.of(text)
+        if not repeats and not keys.meets(self._keys):  # nothing in it can repeat
+            self._keys |= keys
+            self._unlearnt += ((text, where),)
+            return text
+        self._keys |= keys
+        self._learn()
+        return self._full(text, where)
+
+    def _learn(self) -> None:
+        """Learn the texts not learnt yet (they remove nothing: each repeated nothing)."""
+        if self._paragraphs is None:
+            self._paragraphs = dict(self._given.paragraphs)
+            self._lines = dict(self._given.lines)
+        unlearnt, self._unlearnt = self._unlearnt, ()
+        for text, where in unlearnt:
+            self._full(text, where)
+
+    def _full(self, text: str, where: str) -> str:
+        paragraphs = self._paragraphs
+        assert paragraphs is not None  # learnt first
         lines = text.split("\n")
         code = _code_lines(text, fences(text))
         # Lines that could be instructions (a sentence's end, five words): a cheap first cut.
@@ -91,13 +193,13 @@ class Deduper:
                 joined = "\n".join(lines[first : last + 1])
                 key = _key(joined)
                 if len(key) >= MIN_PARAGRAPH:
-                    seen = self._paragraphs.get(key)
+                    seen = paragraphs.get(key)
                     if seen is not None:
                         found.append(_removal("duplicate_paragraph", joined, where, seen))
                         removed.update(block)
                         _drop_separator(lines, removed, first, last)
                         continue
-                    self._paragraphs[key] = where
+                    paragraphs[key] = where
             cut = 0
             for index in block:
                 if index not in candidates or index in code:

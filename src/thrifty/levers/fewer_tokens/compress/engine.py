@@ -15,7 +15,7 @@ from collections.abc import Hashable
 from dataclasses import replace
 
 from thrifty.config import CompressSettings
-from thrifty.levers.fewer_tokens.compress.dedupe import Deduper
+from thrifty.levers.fewer_tokens.compress.dedupe import NOTHING_SEEN, Deduper, Seen
 from thrifty.levers.fewer_tokens.compress.examples import trim_examples
 from thrifty.levers.fewer_tokens.compress.memo import CompressionMemo, SlotResult
 from thrifty.levers.fewer_tokens.compress.report import Explanation, Removal
@@ -69,7 +69,7 @@ def _transform(
         texts, trimmed = trim_examples(texts, wheres, query, settings.max_examples)
         removals += trimmed
         memo = None  # the examples kept depend on the question: nothing to reuse
-    seen: tuple[dict[str, str], dict[str, str]] = ({}, {})
+    seen = NOTHING_SEEN
     key: Hashable = (settings.minify_json, settings.dedupe)
     for index, slot in enumerate(found):
         key = (key, slot.kind, slot.where, texts[index])
@@ -79,7 +79,7 @@ def _transform(
             if memo is not None:
                 size = len(texts[index]) + len(done.text)
                 if done.seen is not seen:  # a new snapshot of what deduplication knows
-                    size += sum(map(len, done.seen[0])) + sum(map(len, done.seen[1]))
+                    size += done.seen.chars
                 memo.put(key, done, size)
         texts[index], seen = done.text, done.seen
         removals += done.removals
@@ -90,9 +90,7 @@ def _transform(
     return texts, removals
 
 
-def _slot(
-    text: str, slot: Slot, settings: CompressSettings, seen: tuple[dict[str, str], dict[str, str]]
-) -> SlotResult:
+def _slot(text: str, slot: Slot, settings: CompressSettings, seen: Seen) -> SlotResult:
     """One text through the transforms, after the texts before it."""
     removals: list[Removal] = []
     if settings.minify_json:

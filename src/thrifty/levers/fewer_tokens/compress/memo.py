@@ -16,6 +16,7 @@ from collections import OrderedDict
 from collections.abc import Hashable
 from dataclasses import dataclass
 
+from thrifty.levers.fewer_tokens.compress.dedupe import Seen
 from thrifty.levers.fewer_tokens.compress.report import Removal
 
 DEFAULT_MAX_CHARS = 16_000_000
@@ -25,7 +26,7 @@ DEFAULT_MAX_CHARS = 16_000_000
 class SlotResult:
     text: str
     removals: tuple[Removal, ...]
-    seen: tuple[dict[str, str], dict[str, str]]  # the deduplication's memory after it
+    seen: Seen  # what deduplication knows after it
 
 
 class CompressionMemo:

@@ -43,7 +43,24 @@ TOKENS = re.compile(
     )
 )
 
+# Runs of non-blank characters holding something every alternative of TOKENS needs (a
+# digit, "_", "@", ":", "www.", a lower-case letter before a capital), one after another.
+# No token holds a blank, so TOKENS finds in such a run, scanned alone, exactly what it
+# finds there in the whole text; a run without any of these holds no token.
+_TOKEN_RUNS = re.compile(
+    r"(?<!\S)\S*?(?:\d|[_@:]|[a-z][A-Z]|(?i:www\.))\S*"
+    r"(?:\s+\S*?(?:\d|[_@:]|[a-z][A-Z]|(?i:www\.))\S*)*"
+)
+
 Span = tuple[int, int]
+
+
+def token_spans(text: str) -> list[Span]:
+    """Where :data:`TOKENS` matches in ``text``: the spans ``TOKENS.finditer(text)`` gives,
+    found faster by scanning only the runs of :data:`_TOKEN_RUNS` (most of a prose text
+    holds no token, and the alternation is slow to try at every character)."""
+    find = TOKENS.finditer
+    return [m.span() for run in _TOKEN_RUNS.finditer(text) for m in find(text, *run.span())]
 
 
 def fences(text: str) -> list[Span]:
@@ -121,4 +138,4 @@ def merged(spans: list[Span]) -> list[Span]:
 
 def protected_spans(text: str) -> list[Span]:
     """Every protected span of ``text`` (code, quotes and tokens), sorted and merged."""
-    return merged(code_and_quotes(text) + [m.span() for m in TOKENS.finditer(text)])
+    return merged(code_and_quotes(text) + token_spans(text))

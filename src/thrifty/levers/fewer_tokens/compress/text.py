@@ -12,11 +12,11 @@ import re
 import orjson
 
 from thrifty.levers.fewer_tokens.compress.spans import (
-    TOKENS,
     Span,
     code_and_quotes,
     fences,
     merged,
+    token_spans,
 )
 
 _ODD = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00a0\u2000-\u200a\u202f\u205f\u3000]")
@@ -47,10 +47,9 @@ def normalise(text: str) -> str:
         return text  # the common case for a prompt seen before: nothing to do
     if not text.strip() or _OPEN in text or _CLOSE in text:
         return text
-    if deleting:  # these clean-ups delete characters: mask URLs, numbers and IDs too
-        spans = merged(code_and_quotes(text) + [m.span() for m in TOKENS.finditer(text)])
-    else:  # code blocks; the rest of a line's code and quotes are found line by line
-        spans = fences(text)
+    # Deleting clean-ups mask URLs, numbers and IDs too; otherwise code blocks only (the
+    # rest of a line's code and quotes are found line by line).
+    spans = merged(code_and_quotes(text) + token_spans(text)) if deleting else fences(text)
     masked, kept = _masked(text, spans)
     out = _cleaned(masked, deleting)
     if kept:
@@ -134,6 +133,8 @@ def _cleaned(text: str, deleting: bool) -> str:
 def minify_json(text: str) -> str:
     """``text`` with each paragraph that is a whole JSON object or array written without
     whitespace between tokens; anything else unchanged."""
+    if "{" not in text and "[" not in text:  # no JSON here
+        return text
     stripped = text.strip()
     if _is_json(stripped):
         return _minified(stripped)
