@@ -15,7 +15,11 @@ and ``before``'s (1e-3 is the tolerance for calling a variant "the same model").
 * ``no spinning``, ``no arena``, ``denormals as zero``: session options;
 * with the ``onnx`` package installed (not a dependency), also ``int8 dynamic`` and
   ``int8 per channel``: the graph with its weights folded to float and every MatMul
-  quantised dynamically (onnxruntime.quantization), in a temporary folder.
+  quantised dynamically (onnxruntime.quantization), in a temporary folder; and the
+  rewrites of ``semantic_graphs.py``, which keep the model's own int8 weights exactly:
+  ``float weights offline`` (the int8 weights dequantised once, offline, run as float
+  MatMul), ``int8 products, same weights`` (activations quantised per tensor at run time)
+  and ``int8 blockwise, same weights`` (MatMulNBits, activations quantised per block of 32).
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
 from semantic_cache import queries
+from semantic_graphs import blockwise_int8, dynamic_int8, float_weights
 
 from thrifty.levers.fewer_calls.semantic.embedder import MiniLMEmbedder
 
@@ -93,6 +98,9 @@ def quantised(model: str, folder: Path) -> dict[str, str]:
         out = folder / f"{name.replace(' ', '-')}.onnx"
         quantize_dynamic(folded, out, weight_type=QuantType.QInt8, per_channel=per_channel)
         made[name] = str(out)
+    made["float weights offline"] = float_weights(model, folder / "float.onnx")
+    made["int8 products, same weights"] = dynamic_int8(model, folder / "dynamic.onnx")
+    made["int8 blockwise, same weights"] = blockwise_int8(model, folder / "blockwise.onnx")
     return made
 
 
@@ -166,7 +174,7 @@ def main() -> None:
     for name, row in figures["variants"].items():
         cosine = row["lowest_cosine_to_before"]
         shown = "" if cosine is None else f"   lowest cosine to before {cosine:.5f}"
-        print(f"  {name:<18} {row['cpu_p50_ms']:6.2f} ms  x{row['vs_before']:.3f}{shown}")
+        print(f"  {name:<30} {row['cpu_p50_ms']:6.2f} ms  x{row['vs_before']:.3f}{shown}")
     if args.out:
         args.out.write_text(json.dumps(figures, indent=2))
 
