@@ -24,6 +24,7 @@ import orjson
 
 from thrifty.tokens.encodings import EncodingName, load_encoding
 from thrifty.tokens.models import TokenizerChoice, tokenizer_for
+from thrifty.tokens.pieces import pieces
 
 if TYPE_CHECKING:
     import tiktoken
@@ -40,6 +41,7 @@ _ENUM_INIT = -3
 _ENUM_ITEM = 3
 _FUNC_END = 12
 MEMO_MIN_CHARS = 256  # shorter texts are encoded every time (cheaper than remembering)
+PIECE_MEMO_MIN_CHARS = 64  # a long text's shorter paragraphs too
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +60,8 @@ class TokenCount:
 class TokenCounter:
     """Counts tokens offline.  Each encoding is loaded on first use and kept by this
     object (a few seconds and ~100 MB the first time); long texts' counts are remembered
-    in a bounded memo (``memo_chars`` characters of text at most), since prompts repeat.
+    paragraph by paragraph in a bounded memo (``memo_chars`` characters of text at most),
+    since prompts repeat, whole or in part.
 
     Create one and keep it: the runtime's levers each hold theirs.  ``loader`` builds an
     encoding by name (tests inject a failing or fake one)."""
@@ -84,18 +87,27 @@ class TokenCounter:
         return found
 
     def encoded_length(self, name: EncodingName, text: str) -> int:
-        """Tokens of ``text`` in encoding ``name``, special-token text counted as text."""
+        """Tokens of ``text`` in encoding ``name``, special-token text counted as text.
+
+        A long text is counted paragraph by paragraph (:func:`~thrifty.tokens.pieces.
+        pieces`: the sum is exact), each remembered, so that a text made partly of
+        paragraphs counted before costs only its new ones."""
         if len(text) < MEMO_MIN_CHARS:
             return len(self.encoding(name).encode_ordinary(text)) if text else 0
-        key = (name, text)
+        return sum(self._piece_length(name, piece) for piece in pieces(text))
+
+    def _piece_length(self, name: EncodingName, piece: str) -> int:
+        if len(piece) < PIECE_MEMO_MIN_CHARS:
+            return len(self.encoding(name).encode_ordinary(piece))
+        key = (name, piece)
         memo = self._memo
         found = memo.get(key)
         if found is not None:
             memo.move_to_end(key)
             return found
-        found = len(self.encoding(name).encode_ordinary(text))
+        found = len(self.encoding(name).encode_ordinary(piece))
         memo[key] = found
-        self._memo_held += len(text)
+        self._memo_held += len(piece)
         while self._memo_held > self._memo_limit and memo:
             (_, old), _ = memo.popitem(last=False)
             self._memo_held -= len(old)
