@@ -16,13 +16,14 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from thrifty.config import Settings
 from thrifty.dispatch import ProviderRegistry
 from thrifty.ledger import LedgerStore
 from thrifty.ledger.accounting import Accountant
 from thrifty.pricing import PriceBook
+from thrifty.tokens import TokenCounter
 from thrifty.types import Handler, Stage
 
 
@@ -32,7 +33,8 @@ class Parts:
 
     ``resources`` is the runtime's exit stack: a lever that opens a store, an index or an
     embedder enters it there (``await parts.resources.enter_async_context(store)``) and
-    the runtime closes it, in reverse order, when it shuts down.
+    the runtime closes it, in reverse order, when it shuts down.  ``counter`` is the
+    token counter the stages share (its memo is bounded).
     """
 
     settings: Settings
@@ -40,6 +42,9 @@ class Parts:
     ledger: LedgerStore
     providers: ProviderRegistry
     resources: AsyncExitStack
+    # One token counter for the stages that count (context, history, prompt-cache
+    # planning): a text one stage counted is remembered for the next.
+    counter: TokenCounter = field(default_factory=TokenCounter)
 
 
 Builder = Callable[[Parts], Awaitable[Stage | None]]

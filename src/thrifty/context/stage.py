@@ -199,4 +199,4 @@ async def build(parts: Parts) -> Stage | None:
         from thrifty.levers.fewer_calls.semantic.embedder import MiniLMEmbedder
 
         embedder = MiniLMEmbedder()
-    return ContextStage(chosen, embedder=embedder)
+    return ContextStage(chosen, counter=parts.counter, embedder=embedder)

@@ -232,4 +232,4 @@ async def build(parts: Parts) -> Stage | None:
         chosen[task] = lever if lever.enabled else None
     if all(value is None for value in chosen.values()):
         return None
-    return history_stage(chosen, parts.providers)
+    return history_stage(chosen, parts.providers, parts.counter)

@@ -188,7 +188,7 @@ async def build(parts: Parts) -> Stage | None:
     per_task = {task: settings.levers_for(task).prompt_cache for task in [None, *settings.tasks]}
     if not any(lever.enabled for lever in per_task.values()):
         return None
-    counter = TokenCounter()
+    counter = parts.counter
     for name in ENCODINGS:  # a missing install fails at start, not on a request
         bundled_file(name)
     # Load the encodings now, off the event loop: seconds, once, rather than a stalled
