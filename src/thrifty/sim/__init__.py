@@ -6,6 +6,9 @@ Routes: ``POST /v1/chat/completions``, ``/v1/responses``, ``/v1/embeddings`` and
 ``/v1/completions`` (OpenAI; legacy completions default to ``max_tokens`` 16, as OpenAI's do),
 ``POST /v1/messages`` and ``/v1/messages/count_tokens`` (Anthropic), ``GET /v1/models``
 (Anthropic list shape when an ``anthropic-version`` header is sent), ``GET /health``; the
+Responses API's stored responses, ``GET|DELETE /v1/responses/{id}``, ``.../cancel``,
+``.../input_items`` and ``POST /v1/responses/input_tokens``
+(:mod:`thrifty.sim.stored_responses`); the
 Batch APIs, OpenAI ``/v1/files`` + ``/v1/batches`` and Anthropic ``/v1/messages/batches``
 (:mod:`thrifty.sim.batch_jobs`, docs/batch.md); admin:
 ``GET|POST|DELETE /_sim/faults``, ``GET|DELETE /_sim/stats``, ``DELETE /_sim/cache``.
