@@ -24,7 +24,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from thrifty.levers.fewer_tokens.compress.report import Removal
 from thrifty.levers.fewer_tokens.compress.spans import fences
@@ -122,12 +122,31 @@ class Seen:
     lines: Mapping[str, str]
     unlearnt: tuple[tuple[str, str], ...]
     keys: _Keys
+    # What learning the unlearnt texts gives, once asked for (a memo hands the same
+    # ``Seen`` to many requests: they learn a system prompt once between them).
+    _learnt: list[tuple[Mapping[str, str], Mapping[str, str]]] = field(
+        default_factory=list, compare=False, repr=False
+    )
 
     @property
     def chars(self) -> int:
-        """Characters it holds besides the texts themselves (for a memo's bound)."""
-        held = self.keys.paragraphs, self.keys.lines, self.paragraphs, self.lines
-        return sum(sum(map(len, keys)) for keys in held)
+        """Characters it holds besides the texts themselves (for a memo's bound; the keys
+        twice, for what learning may add: its keys are among them)."""
+        keys = 2 * sum(sum(map(len, k)) for k in (self.keys.paragraphs, self.keys.lines))
+        return keys + sum(sum(map(len, k)) for k in (self.paragraphs, self.lines))
+
+    def learnt(self) -> tuple[Mapping[str, str], Mapping[str, str]]:
+        """The paragraphs and instruction lines known once every text is learnt (computed
+        on the first call, kept; never to be modified)."""
+        if not self.unlearnt:
+            return self.paragraphs, self.lines
+        if not self._learnt:
+            deduper = Deduper()
+            deduper._paragraphs, deduper._lines = dict(self.paragraphs), dict(self.lines)
+            for text, where in self.unlearnt:
+                deduper._full(text, where)
+            self._learnt.append((deduper._paragraphs, deduper._lines))
+        return self._learnt[0]
 
 
 NOTHING_SEEN = Seen({}, {}, (), _NO_KEYS)
@@ -165,11 +184,13 @@ class Deduper:
         return self._full(text, where)
 
     def _learn(self) -> None:
-        """Learn the texts not learnt yet (they remove nothing: each repeated nothing)."""
-        if self._paragraphs is None:
-            self._paragraphs = dict(self._given.paragraphs)
-            self._lines = dict(self._given.lines)
+        """Learn the texts not learnt yet (they remove nothing: each repeated nothing);
+        those ``seen`` held are learnt by it, once for every request that shares it."""
         unlearnt, self._unlearnt = self._unlearnt, ()
+        if self._paragraphs is None:
+            paragraphs, lines = self._given.learnt()
+            self._paragraphs, self._lines = dict(paragraphs), dict(lines)
+            unlearnt = unlearnt[len(self._given.unlearnt) :]
         for text, where in unlearnt:
             self._full(text, where)
 
