@@ -2,14 +2,16 @@
 
 * ``routerbench_subset/<task>_{train,test}.csv`` (RouterBench as split by RouterDC): 11 models,
   a correctness column, ``|model_response`` and ``|total_cost`` (USD) per model.  Rows where
-  any model's correctness is empty are dropped (their number is reported).
+  any model's correctness is empty are dropped (their number is reported).  The task is the
+  row's ``eval_name`` (one per file).
 * ``routellm_evals/{gsm8k,mmlu}`` (RouteLLM): GPT-4 vs Mixtral correctness booleans, response
   text for GSM8K only, no costs.  Contaminated prompts (``eval_prompt`` of
   ``contaminated_prompts.jsonl``) are dropped.  Costs are priced with the
   :class:`~thrifty.pricing.PriceBook` from estimated token counts: ``ceil(chars / 4)`` for the
   prompt and the response (no local tokenizer exists for Mixtral); MMLU has no response text,
   so its answer counts :data:`MMLU_ANSWER_TOKENS` tokens.  These records have no split: the
-  evaluator draws random halves.
+  evaluator draws random halves.  The task is the MMLU subject (from the file name:
+  ``mmlu_anatomy.csv`` is ``anatomy``), or ``gsm8k``.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ ROUTELLM_WEAK = "mistralai/Mixtral-8x7B-Instruct-v0.1"
 PRICE_NAMES = {ROUTELLM_WEAK: "mixtral-8x7b-instruct"}
 CHARS_PER_TOKEN = 4
 MMLU_ANSWER_TOKENS = 1
+TASK_KEY = "\x00task"  # the loader's own key in a row (no CSV header holds a NUL)
 _NOT_MODELS = frozenset({"", "sample_id", "prompt", "eval_name", "oracle_model_to_route_to"})
 
 
@@ -96,7 +99,9 @@ def routerbench_records(path: Path, split: str) -> tuple[list[RouteRecord], int]
         except ValueError as error:
             raise RecordError(f"{path}: row {number}: {error}") from None
         record_id = row.get("sample_id") or f"{path.stem}.{number}"
-        records.append(RouteRecord(record_id, _unwrap_list(row["prompt"]), outcomes, split))
+        task = row.get("eval_name") or None
+        prompt = _unwrap_list(row["prompt"])
+        records.append(RouteRecord(record_id, prompt, outcomes, split, task))
     return records, dropped
 
 
@@ -121,6 +126,11 @@ def load_routerbench(root: Path, task: str) -> LoadedSet:
     )
 
 
+def mmlu_subject(path: Path) -> str:
+    """The MMLU subject of a response file: ``mmlu_anatomy.csv`` -> ``anatomy``."""
+    return path.stem.removeprefix("mmlu_")
+
+
 def _contaminated(path: Path) -> set[str]:
     if not path.exists():
         return set()
@@ -138,6 +148,8 @@ def _bool(text: str) -> float:
 def routellm_records(
     rows: list[dict[str, str]], name: str, book: PriceBook, with_text: bool
 ) -> list[RouteRecord]:
+    """Records of RouteLLM rows; a row's task is its ``task`` entry (added by the loader),
+    else ``name``."""
     records = []
     for number, row in enumerate(rows, start=1):
         prompt = row["prompt"]
@@ -147,7 +159,8 @@ def routellm_records(
             output = estimate_tokens(text) if with_text else MMLU_ANSWER_TOKENS
             cost = token_cost(book, model, estimate_tokens(prompt), output, PRICE_NAMES.get(model))
             outcomes[model] = ModelOutcome(_bool(row[model]), cost, text or None)
-        records.append(RouteRecord(f"{name}.{number}", prompt, outcomes, None))
+        task = row.get(TASK_KEY) or name
+        records.append(RouteRecord(f"{name}.{number}", prompt, outcomes, None, task))
     return records
 
 
@@ -157,7 +170,11 @@ def load_routellm(root: Path, task: str, book: PriceBook | None = None) -> Loade
     if task == "gsm8k":
         rows = _csv_rows(folder / "gsm8k_responses.csv")
     elif task == "mmlu":
-        rows = [row for f in sorted((folder / "responses").glob("*.csv")) for row in _csv_rows(f)]
+        rows = [
+            {**row, TASK_KEY: mmlu_subject(f)}
+            for f in sorted((folder / "responses").glob("*.csv"))
+            for row in _csv_rows(f)
+        ]
     else:
         raise RecordError(f"unknown RouteLLM task {task!r}")
     if not rows:

@@ -55,6 +55,7 @@ def default_strategies(table: OutcomeTable) -> list[Strategy]:
         PromptRouter("logreg"),
         PromptRouter("knn"),
         PromptRouter("gain"),
+        PromptRouter("value"),
     ]
     cheap = cascade_pool(table)
     if len(cheap) >= 2:

@@ -5,6 +5,7 @@ One JSON object per line (JSONL)::
     {"id": "q1",                      # optional, any string (default: the line number)
      "prompt": "What is 2+2?",        # required, the text a router may read
      "split": "train",                # optional: "train" or "test" (else a random half)
+     "task": "arithmetic",            # optional: the task the app names (x-thrifty-task)
      "outcomes": {                    # required, at least two models
        "small-model": {"score": 0,          # required, correctness or quality in [0, 1]
                        "response": "5",     # optional, the answer text (cascades read it)
@@ -14,8 +15,10 @@ One JSON object per line (JSONL)::
 
 A cost is either ``cost_usd`` (a string or number) or token counts priced with thrifty's
 :class:`~thrifty.pricing.PriceBook` (a model it cannot price is an error naming the model).
-Every record must have the same set of models.  Labels (``score``) are what the evaluator
-scores strategies with; strategies never see them at decision time (see ``table.py``).
+Every record must have the same set of models.  ``task`` is what a thrifty app sends as
+``x-thrifty-task``: seen at run time, so a strategy may read it (it is not a label).  Labels
+(``score``) are what the evaluator scores strategies with; strategies never see them at
+decision time (see ``table.py``).
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ MAX_PROMPT_CHARS = 1_000_000
 MAX_RESPONSE_CHARS = 1_000_000
 MAX_MODELS = 64
 MAX_COST_USD = Decimal(1000)
+MAX_TASK_CHARS = 256
 
 
 class RecordError(ValueError):
@@ -59,6 +63,7 @@ class RouteRecord:
     prompt: str
     outcomes: Mapping[str, ModelOutcome]
     split: str | None = None
+    task: str | None = None  # the app's task name: seen at run time, not a label
 
 
 def token_cost(
@@ -123,6 +128,9 @@ def parse_record(obj: object, default_id: str, book: PriceBook) -> RouteRecord:
     split = obj.get("split")
     if split is not None and split not in SPLITS:
         raise RecordError(f"split must be one of {SPLITS}, got {split!r}")
+    task = obj.get("task")
+    if task is not None and (not isinstance(task, str) or not 0 < len(task) <= MAX_TASK_CHARS):
+        raise RecordError(f"task must be a non-empty string of at most {MAX_TASK_CHARS} chars")
     outcomes = obj.get("outcomes")
     if not isinstance(outcomes, dict) or not 2 <= len(outcomes) <= MAX_MODELS:
         raise RecordError(f"outcomes must map 2 to {MAX_MODELS} model names to outcomes")
@@ -130,7 +138,7 @@ def parse_record(obj: object, default_id: str, book: PriceBook) -> RouteRecord:
     if not isinstance(record_id, str | int) or isinstance(record_id, bool):
         raise RecordError("id must be a string")
     parsed = {str(model): _outcome(str(model), f, book) for model, f in outcomes.items()}
-    return RouteRecord(str(record_id), prompt, parsed, split)
+    return RouteRecord(str(record_id), prompt, parsed, split, task)
 
 
 def read_records(path: Path, book: PriceBook | None = None) -> list[RouteRecord]:
@@ -165,6 +173,8 @@ def record_to_json(record: RouteRecord) -> dict[str, object]:
     obj: dict[str, object] = {"id": record.id, "prompt": record.prompt, "outcomes": outcomes}
     if record.split is not None:
         obj["split"] = record.split
+    if record.task is not None:
+        obj["task"] = record.task
     return obj
 
 

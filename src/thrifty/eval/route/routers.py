@@ -12,6 +12,16 @@ and worse than another on train is never a candidate), ordered by train cost.
   signal per candidate is P(candidate right) - P(strongest right), what the candidate gives up
   on this prompt.  A prompt that both models get wrong (or both right) costs nothing to send
   cheap; the logreg router, reading only P(candidate right), would pay for the strongest there.
+* ``prompt-router-value``: the gain router's signal per dollar saved: a prompt's predicted
+  loss is divided by what sending it cheap saves, relative to a typical prompt
+  (:mod:`~thrifty.eval.route.costs`: each model's cost predicted from the prompt's length,
+  fitted on train), so a long prompt, dear on the strongest model, goes cheap at a larger
+  predicted loss than a short one: the most quality per dollar.
+
+When the records name tasks (``task``: the app's ``x-thrifty-task``, seen at run time), every
+router also reads the task: one one-hot column per train task after the TF-IDF terms
+(:mod:`~thrifty.eval.route.tasks`), a per-task prior for the logistic routers, and for kNN a
+bonus of 1 to the similarity of a neighbour of the same task.
 """
 
 from __future__ import annotations
@@ -23,8 +33,10 @@ import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
+from thrifty.eval.route.costs import SavingScale
 from thrifty.eval.route.strategies import ThresholdStrategy, one_hot
 from thrifty.eval.route.table import BoolArray, FloatArray, IntArray, OutcomeTable, QueryView
+from thrifty.eval.route.tasks import TaskColumns, with_tasks
 from thrifty.eval.route.terms import SingleText
 
 NEIGHBOURS = 25
@@ -66,11 +78,18 @@ def sigmoid(z: FloatArray) -> FloatArray:
     return np.asarray(1.0 / (1.0 + np.exp(-np.clip(z, -40, 40))), dtype=float)
 
 
+def task_column(single: SingleText, tasks: TaskColumns | None, task: str | None) -> int | None:
+    """The feature column of ``task`` (after the TF-IDF terms), if it has one."""
+    column = None if tasks is None else tasks.column(task)
+    return None if column is None else len(single.idf) + column
+
+
 @dataclass
 class LinearRouterState:
     vectorizer: TfidfVectorizer
-    weights: FloatArray  # [features, candidates]
+    weights: FloatArray  # [features (TF-IDF terms, then tasks), candidates]
     intercepts: FloatArray  # [candidates]
+    tasks: TaskColumns | None = None
 
     def __post_init__(self) -> None:
         self.single = SingleText(self.vectorizer)
@@ -78,23 +97,30 @@ class LinearRouterState:
     def predict(self, features: object) -> FloatArray:
         return sigmoid(np.asarray(features @ self.weights) + self.intercepts)  # type: ignore[operator]
 
-    def predict_one(self, prompt: str) -> FloatArray:
+    def predict_one(self, prompt: str, task: str | None = None) -> FloatArray:
         columns, values = self.single.vector(prompt)
-        return sigmoid(values @ self.weights[columns] + self.intercepts)
+        z = values @ self.weights[columns] + self.intercepts
+        if (column := task_column(self.single, self.tasks, task)) is not None:
+            z = z + self.weights[column]
+        return sigmoid(z)
 
 
 @dataclass
 class NeighbourRouterState:
     vectorizer: TfidfVectorizer
-    train_features: object  # sparse [train, features], rows L2-normalised
+    train_features: object  # sparse [train, features], TF-IDF rows L2-normalised
     train_scores: FloatArray  # [train, candidates]
+    tasks: TaskColumns | None = None
 
     def __post_init__(self) -> None:
         self.single = SingleText(self.vectorizer)
         self.by_column = self.train_features.tocsc()  # type: ignore[attr-defined]
 
-    def predict_one(self, prompt: str) -> FloatArray:
+    def predict_one(self, prompt: str, task: str | None = None) -> FloatArray:
         columns, values = self.single.vector(prompt)
+        if (column := task_column(self.single, self.tasks, task)) is not None:
+            columns = np.append(columns, column)
+            values = np.append(values, 1.0)
         similarity = np.asarray(self.by_column[:, columns] @ values, dtype=float).ravel()
         k = min(NEIGHBOURS, len(similarity))
         nearest = np.argpartition(-similarity, k - 1)[:k]
@@ -122,12 +148,27 @@ class GainRouterState(LinearRouterState):
         p = super().predict(features)
         return np.asarray(np.round(p[:, :-1] - p[:, -1:], DIGITS), dtype=float)
 
-    def predict_one(self, prompt: str) -> FloatArray:
-        p = super().predict_one(prompt)
+    def predict_one(self, prompt: str, task: str | None = None) -> FloatArray:
+        p = super().predict_one(prompt, task)
         return np.asarray(np.round(p[:-1] - p[-1], DIGITS), dtype=float)
 
 
-METHODS = ("logreg", "knn", "gain")
+@dataclass
+class ValueRouterState(GainRouterState):
+    """:class:`GainRouterState` whose gain is then weighed per dollar saved
+    (:meth:`SavingScale.per_dollar`, the saving predicted from the prompt's length)."""
+
+    saving: SavingScale | None = None
+
+
+def per_dollar(state: object, signals: FloatArray, prompts: Sequence[str]) -> FloatArray:
+    """The value router's signals per dollar saved; any other router's unchanged."""
+    if isinstance(state, ValueRouterState) and state.saving is not None:
+        return state.saving.per_dollar(signals, prompts)
+    return signals
+
+
+METHODS = ("logreg", "knn", "gain", "value")
 
 
 class PromptRouter(ThresholdStrategy):
@@ -144,6 +185,7 @@ class PromptRouter(ThresholdStrategy):
         # The vectorizer reads no label: it is fitted once on every train prompt, and the
         # folds (which fit only the predictors on part of the rows) share its features.
         self.vectorizer = text_vectorizer()
+        self.task_columns = TaskColumns.fit(train.task_list())
         self._train_features: object = self.vectorizer.fit_transform(train.prompts)
         self._row_of = {prompt: i for i, prompt in enumerate(train.prompts)}
         try:
@@ -151,27 +193,39 @@ class PromptRouter(ThresholdStrategy):
         finally:
             self._train_features, self._row_of = None, {}
 
-    def _features(self, prompts: Sequence[str]) -> object:
+    def _features(self, prompts: Sequence[str], tasks: Sequence[str | None]) -> object:
         rows = [self._row_of.get(prompt, -1) for prompt in prompts]
         if self._train_features is not None and min(rows, default=0) >= 0:
-            return self._train_features[rows]  # type: ignore[index]
-        return self.vectorizer.transform(prompts)
+            terms = self._train_features[rows]  # type: ignore[index]
+        else:
+            terms = self.vectorizer.transform(prompts)
+        return with_tasks(terms, tasks, self.task_columns)
 
     def _train(self, train: OutcomeTable) -> object:
-        vectorizer, features = self.vectorizer, self._features(train.prompts)
+        vectorizer, tasks = self.vectorizer, self.task_columns
+        features = self._features(train.prompts, train.task_list())
         if self.method == "knn":
-            return NeighbourRouterState(vectorizer, features, train.scores[:, self.candidates])
-        columns = [*self.candidates, self.strongest] if self.method == "gain" else self.candidates
+            scores = train.scores[:, self.candidates]
+            return NeighbourRouterState(vectorizer, features, scores, tasks)
+        gain = self.method in ("gain", "value")
+        columns = [*self.candidates, self.strongest] if gain else self.candidates
         fitted = [
             fit_logistic(features, (train.scores[:, j] >= CORRECT).astype(float)) for j in columns
         ]
-        weights = np.stack([w for w, _ in fitted], axis=1)
-        state = GainRouterState if self.method == "gain" else LinearRouterState
-        return state(vectorizer, weights, np.array([b for _, b in fitted]))
+        weights, intercepts = (
+            np.stack([w for w, _ in fitted], axis=1),
+            np.array([b for _, b in fitted]),
+        )
+        if self.method == "value":
+            saving = SavingScale.fit(train.prompts, train.costs, self.candidates, self.strongest)
+            return ValueRouterState(vectorizer, weights, intercepts, tasks, saving)
+        state = GainRouterState if gain else LinearRouterState
+        return state(vectorizer, weights, intercepts, tasks)
 
     def _signals(self, state: object, views: Sequence[QueryView]) -> FloatArray:
         assert isinstance(state, LinearRouterState | NeighbourRouterState)
-        return state.predict(self._features([view.prompt for view in views]))
+        prompts, tasks = [view.prompt for view in views], [view.task for view in views]
+        return per_dollar(state, state.predict(self._features(prompts, tasks)), prompts)
 
     def _decide(self, signals: FloatArray, threshold: float) -> tuple[IntArray, BoolArray]:
         adequate = signals >= threshold
@@ -181,8 +235,8 @@ class PromptRouter(ThresholdStrategy):
         chosen = chosen.astype(np.int64)
         return chosen, one_hot(chosen, len(self.models))
 
-    def decide_one(self, prompt: str, threshold: float) -> int:
+    def decide_one(self, prompt: str, threshold: float, task: str | None = None) -> int:
         """One live decision (the model index) without scikit-learn's per-call overhead."""
         assert isinstance(self.state, LinearRouterState | NeighbourRouterState)
-        signals = self.state.predict_one(prompt)[None, :]
+        signals = per_dollar(self.state, self.state.predict_one(prompt, task)[None, :], [prompt])
         return int(self._decide(signals, threshold)[0][0])

@@ -31,11 +31,13 @@ class UnpaidReadError(RuntimeError):
 
 @dataclass(slots=True)
 class QueryView:
-    """What a strategy may see of one query when deciding: the prompt, and the response of
-    a model it calls (each read is recorded).  It holds no score."""
+    """What a strategy may see of one query when deciding: the prompt, the app's task name
+    (``x-thrifty-task``; ``None`` when the records have none), and the response of a model it
+    calls (each read is recorded).  It holds no score."""
 
     prompt: str
     _responses: tuple[tuple[str, str], ...]
+    task: str | None = None
     _read: set[str] = field(default_factory=set)
 
     def response(self, model: str) -> str:
@@ -54,7 +56,8 @@ class QueryView:
 
 @dataclass(frozen=True)
 class OutcomeTable:
-    """``n`` queries by ``m`` models: prompts, response texts, scores and costs."""
+    """``n`` queries by ``m`` models: prompts, task names, response texts, scores and
+    costs."""
 
     models: tuple[str, ...]
     ids: tuple[str, ...]
@@ -62,6 +65,7 @@ class OutcomeTable:
     responses: tuple[tuple[str, ...], ...]  # [query][model]
     scores: FloatArray  # [n, m] in [0, 1]
     costs: FloatArray  # [n, m] US dollars
+    tasks: tuple[str | None, ...] = ()  # [query]; empty: no task on any query
 
     @classmethod
     def from_records(
@@ -78,6 +82,7 @@ class OutcomeTable:
             responses,
             scores.reshape(len(records), len(names)),
             costs.reshape(len(records), len(names)),
+            tuple(r.task for r in records),
         )
 
     def __len__(self) -> int:
@@ -95,13 +100,23 @@ class OutcomeTable:
             tuple(self.responses[i] for i in picked),
             self.scores[picked],
             self.costs[picked],
+            tuple(self.task_of(i) for i in picked),
         )
+
+    def task_of(self, row: int) -> str | None:
+        return self.tasks[row] if self.tasks else None
+
+    def task_list(self) -> list[str | None]:
+        """Every query's task (``None`` where it has none)."""
+        return [self.task_of(i) for i in range(len(self))]
 
     def views(self) -> list[QueryView]:
         """Fresh label-free views, one per query."""
         return [
-            QueryView(prompt, tuple(zip(self.models, texts, strict=True)))
-            for prompt, texts in zip(self.prompts, self.responses, strict=True)
+            QueryView(prompt, tuple(zip(self.models, texts, strict=True)), task)
+            for prompt, texts, task in zip(
+                self.prompts, self.responses, self.task_list(), strict=True
+            )
         ]
 
     def has_responses(self, model: int) -> bool:

@@ -102,7 +102,8 @@ class EmbeddingRouter(PromptRouter):
         signals = self.state.predict(np.asarray(vector, dtype=float)[None, :])
         return int(self._decide(signals, threshold)[0][0])
 
-    def decide_one(self, prompt: str, threshold: float) -> int:
+    def decide_one(self, prompt: str, threshold: float, task: str | None = None) -> int:
+        """One decision from the prompt's embedding (an embedding router reads no task)."""
         return self.decide_vector(self.embedder.embed([prompt])[0], threshold)
 
 
