@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from thrifty.tokens import ENCODINGS, TokenCounter
-from thrifty.tokens.counter import PIECE_MEMO_MIN_CHARS
+from thrifty.tokens.counter import PIECE_MIN_CHARS
 from thrifty.tokens.pieces import pieces
 
 RELAXED = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow], max_examples=400)
@@ -55,8 +55,9 @@ BITS = st.sampled_from(
 @RELAXED
 @given(st.lists(BITS, max_size=40).map("".join))
 def test_pieces_count_exactly_what_the_whole_counts(counter: TokenCounter, text: str) -> None:
-    parts = pieces(text)
+    parts = pieces(text, min_chars=1)  # every exact cut
     assert "".join(parts) == text
+    assert "".join(pieces(text)) == text
     for name in ENCODINGS:
         encoding = counter.encoding(name)
         whole = len(encoding.encode_ordinary(text))
@@ -65,8 +66,22 @@ def test_pieces_count_exactly_what_the_whole_counts(counter: TokenCounter, text:
 
 def test_a_text_is_cut_after_blank_lines_only_where_exact() -> None:
     text = "First.\n\nSecond.\n\n/path follows\n\n  indented\n\nLast."
-    assert pieces(text) == ["First.\n\n", "Second.\n\n/path follows\n\n  indented\n\n", "Last."]
+    assert pieces(text, min_chars=1) == [
+        "First.\n\n",
+        "Second.\n\n/path follows\n\n  indented\n\n",
+        "Last.",
+    ]
     assert pieces("one paragraph") == ["one paragraph"]
+
+
+def test_short_paragraphs_join_the_next_piece() -> None:
+    long = "A paragraph long enough to end a piece on its own, surely it is. "
+    text = f"Title\n\n{long}\n\nShort.\n\nAlso short.\n\n{long}\n\nEnd."
+    assert pieces(text, min_chars=len(long)) == [
+        f"Title\n\n{long}\n\n",
+        f"Short.\n\nAlso short.\n\n{long}\n\n",
+        "End.",
+    ]
 
 
 def test_a_paragraph_counted_once_is_not_encoded_again() -> None:
@@ -82,7 +97,7 @@ def test_a_paragraph_counted_once_is_not_encoded_again() -> None:
     known = "A paragraph of the system prompt, long enough to be remembered. " * 2
     first = known + "\n\n" + "Question one?"
     second = known + "\n\n" + "A different question, asked later?"
-    assert len(known) >= PIECE_MEMO_MIN_CHARS
+    assert len(known) >= PIECE_MIN_CHARS
     one = counter.count_text("gpt-4o", first * 3).tokens
     assert one == real.count_text("gpt-4o", first * 3).tokens
     encoded.clear()

@@ -41,7 +41,7 @@ _ENUM_INIT = -3
 _ENUM_ITEM = 3
 _FUNC_END = 12
 MEMO_MIN_CHARS = 256  # shorter texts are encoded every time (cheaper than remembering)
-PIECE_MEMO_MIN_CHARS = 64  # a long text's shorter paragraphs too
+PIECE_MIN_CHARS = 64  # a long text's pieces end after paragraphs this long at least
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,29 +89,43 @@ class TokenCounter:
     def encoded_length(self, name: EncodingName, text: str) -> int:
         """Tokens of ``text`` in encoding ``name``, special-token text counted as text.
 
-        A long text is counted paragraph by paragraph (:func:`~thrifty.tokens.pieces.
-        pieces`: the sum is exact), each remembered, so that a text made partly of
-        paragraphs counted before costs only its new ones."""
+        A long text's count is remembered; a long text not seen before is counted piece by
+        piece (:func:`~thrifty.tokens.pieces.pieces`: the sum is exact), each piece
+        remembered too, so that a text made partly of paragraphs counted before costs
+        only its new ones."""
         if len(text) < MEMO_MIN_CHARS:
             return len(self.encoding(name).encode_ordinary(text)) if text else 0
-        return sum(self._piece_length(name, piece) for piece in pieces(text))
+        found = self._remembered(name, text)
+        if found is None:
+            parts = pieces(text, PIECE_MIN_CHARS)
+            if len(parts) == 1:
+                found = len(self.encoding(name).encode_ordinary(text))
+            else:
+                found = sum(self._piece_length(name, part) for part in parts)
+            self._remember(name, text, found)
+        return found
 
     def _piece_length(self, name: EncodingName, piece: str) -> int:
-        if len(piece) < PIECE_MEMO_MIN_CHARS:
-            return len(self.encoding(name).encode_ordinary(piece))
-        key = (name, piece)
-        memo = self._memo
-        found = memo.get(key)
+        found = self._remembered(name, piece)
+        if found is None:
+            found = len(self.encoding(name).encode_ordinary(piece))
+            self._remember(name, piece, found)
+        return found
+
+    def _remembered(self, name: EncodingName, text: str) -> int | None:
+        key = (name, text)
+        found = self._memo.get(key)
         if found is not None:
-            memo.move_to_end(key)
-            return found
-        found = len(self.encoding(name).encode_ordinary(piece))
-        memo[key] = found
-        self._memo_held += len(piece)
+            self._memo.move_to_end(key)
+        return found
+
+    def _remember(self, name: EncodingName, text: str, tokens: int) -> None:
+        memo = self._memo
+        memo[(name, text)] = tokens
+        self._memo_held += len(text)
         while self._memo_held > self._memo_limit and memo:
             (_, old), _ = memo.popitem(last=False)
             self._memo_held -= len(old)
-        return found
 
     # -- public counts ------------------------------------------------------------------
 

@@ -14,11 +14,13 @@ neither blank nor ``/`` is such a place, in ``o200k_base`` and ``cl100k_base`` a
   same tokens;
 * no expression looks behind, so the part after the cut is cut as it was in the whole.
 
-:func:`pieces` cuts only after blank lines (paragraphs), so that a paragraph keeps its
-count when the text around it changes: :class:`~thrifty.tokens.TokenCounter` remembers
-counts piece by piece, and a prompt that is new but made of known paragraphs (a system
-prompt compressed in one place, documents counted on their own before) costs only what
-changed.  ``tests/tokens/test_pieces.py`` checks the sum against whole counts.
+:func:`pieces` cuts only after blank lines, and only after a paragraph of at least
+``min_chars`` characters (short ones join the next: encoding many tiny pieces costs more
+than it saves), so that a paragraph keeps its piece, and its count, when the text around
+it changes: :class:`~thrifty.tokens.TokenCounter` remembers counts piece by piece, and a
+prompt that is new but made of known paragraphs (a system prompt compressed in one place,
+documents counted on their own before) costs only what changed.
+``tests/tokens/test_pieces.py`` checks the sum against whole counts.
 """
 
 from __future__ import annotations
@@ -26,19 +28,21 @@ from __future__ import annotations
 _BREAK = "\n\n"
 
 
-def pieces(text: str) -> list[str]:
-    """``text`` cut after blank lines where the cut is exact (see the module docs): the
-    pieces join back to ``text``."""
+def pieces(text: str, min_chars: int = 64) -> list[str]:
+    """``text`` cut after blank lines where the cut is exact (see the module docs) and the
+    paragraph before it has ``min_chars`` characters or more: the pieces join back to
+    ``text``."""
     parts = text.split(_BREAK)
     if len(parts) == 1:
         return parts
     out: list[str] = []
-    current = parts[0]
+    current = previous = parts[0]
     for part in parts[1:]:
-        if part and not part[0].isspace() and part[0] != "/":
+        if len(previous) >= min_chars and part and not part[0].isspace() and part[0] != "/":
             out.append(current + _BREAK)
             current = part
         else:
             current = current + _BREAK + part
+        previous = part
     out.append(current)
     return out
