@@ -30,7 +30,9 @@ no fewer-tokens stage in the pipeline), ``off`` (the same builders with every st
 configured off for the request's task but on for another task, so each is in the pipeline
 and passes the request through), and ``on`` for each workload.  ``without`` and ``off`` get
 the cold request with its documents already in the last message (what the app sends
-without thrifty).  p50, p95 and the minimum per handler; the ratio of p50s to ``without``;
+without thrifty).  Each stage alone on the cold requests too (``context alone`` gets the
+``thrifty_context`` field, the others the documents in the message), to show where the
+time goes.  p50, p95 and the minimum per handler; the ratio of p50s to ``without``;
 and the p50 of the thread's CPU time per request (what the stages cost, less what waiting
 for a core on a shared machine adds).
 """
@@ -194,6 +196,11 @@ async def run(
             "on, cold": (on, "cold"),
             "on, mix": (on_mix, "mix"),
         }
+        for lever in ON:  # each stage alone, cold
+            alone = {name: ON[name] if name == lever else OFF[name] for name in ON}
+            folder_of = folder / f"{dialect}-{lever}"
+            handler = await stages(settings_of(folder_of, alone, {}), upstream, resources)
+            handlers[f"{lever} alone"] = (handler, "cold" if lever == "context" else "plain")
         times: dict[str, list[float]] = {name: [] for name in handlers}
         cpu_times: dict[str, list[float]] = {name: [] for name in handlers}
         sizes: list[int] = []
@@ -248,7 +255,7 @@ def main() -> None:
             rows += asyncio.run(run(dialect, args.requests, text, Path(folder), counter))
     for row in rows:
         print(
-            f"{row['dialect']:9} {row['handler']:9} ~{row['prompt_tokens_p50']:,.0f} tokens: "
+            f"{row['dialect']:9} {row['handler']:20} ~{row['prompt_tokens_p50']:,.0f} tokens: "
             f"p50 {row['p50_ms']:.3f} ms (+{row['over_without_p50_ms']:.3f}, "
             f"x{row['ratio_p50']}), p95 {row['p95_ms']:.3f} ms, min {row['min_ms']:.3f} ms, "
             f"CPU p50 {row['cpu_p50_ms']:.3f} ms"

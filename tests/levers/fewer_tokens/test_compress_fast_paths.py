@@ -184,10 +184,10 @@ def test_the_memo_counts_what_deduplication_remembers() -> None:
 
 
 @RELAXED
-@given(st.text(alphabet='ab {}[]":,\n 1', max_size=60))
+@given(st.text(alphabet='ab {}[]":,\n 1\t', max_size=60))
 def test_the_json_pre_check_changes_nothing(text: str) -> None:
-    if "{" not in text and "[" not in text:
-        assert minify_json(text) == text
+    if not any(line.strip()[:1] in ("{", "[") and line.strip() for line in text.split("\n")):
+        assert minify_json(text) == text  # no line opens like JSON: nothing to minify
     assert minify_json(minify_json(text)) == minify_json(text)
 
 

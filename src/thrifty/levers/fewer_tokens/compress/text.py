@@ -119,9 +119,7 @@ def _cleaned(text: str, deleting: bool) -> str:
             body = line.lstrip(" \t")
             if not body:
                 lines[index] = ""
-            elif _is_code_line(line):
-                continue
-            elif "  " in body or "\t" in body or body[-1] in " \t":
+            elif ("  " in body or "\t" in body or body[-1] in " \t") and not _is_code_line(line):
                 lines[index] = line[: len(line) - len(body)] + _tidy_line(body)
         text = "\n".join(lines)
     text = _BLANK_LINES.sub("\n\n", text)
@@ -133,7 +131,7 @@ def _cleaned(text: str, deleting: bool) -> str:
 def minify_json(text: str) -> str:
     """``text`` with each paragraph that is a whole JSON object or array written without
     whitespace between tokens; anything else unchanged."""
-    if "{" not in text and "[" not in text:  # no JSON here
+    if not _opens_a_line(text, "{") and not _opens_a_line(text, "["):  # no JSON here
         return text
     stripped = text.strip()
     if _is_json(stripped):
@@ -155,6 +153,17 @@ def minify_json(text: str) -> str:
             out.append(separators[index])
     joined = "".join(out)
     return joined if changed else text
+
+
+def _opens_a_line(text: str, opener: str) -> bool:
+    """Whether ``opener`` is the first character of a line but blanks (as a JSON
+    paragraph's first character is)."""
+    at = text.find(opener)
+    while at >= 0:
+        if not text[text.rfind("\n", 0, at) + 1 : at].strip():
+            return True
+        at = text.find(opener, at + 1)
+    return False
 
 
 def _is_json(text: str) -> bool:
