@@ -103,7 +103,9 @@ class PartitionIndex:
         """Up to ``count`` entry ids, nearest first."""
         if len(self._index) == 0:
             return []
-        found = self._index.search(vector, min(count, len(self._index)))
+        # threads=1: usearch's default (0, every core) hands one query to a thread pool,
+        # which costs more than the search of a small partition (0.2 ms of 0.5 at 2,000).
+        found = self._index.search(vector, min(count, len(self._index)), threads=1)
         return [int(k) for k in found.keys]
 
     def save(self, path: Path) -> None:
