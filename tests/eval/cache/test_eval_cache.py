@@ -12,7 +12,7 @@ from thrifty.cli import main
 from thrifty.errors import ConfigError
 from thrifty.eval.cache.pairs import load_pairs, split_of
 from thrifty.eval.cache.swaps import swap_set, swaps_of
-from thrifty.levers.fewer_calls.semantic.table import load_table
+from thrifty.levers.fewer_calls.semantic.table import load_calibration
 
 DUPLICATES = [
     ("How do I learn Python?", "What is the best way to learn Python?"),
@@ -31,13 +31,16 @@ DIFFERENT = [
     ("Why is the sky blue?", "Why is the ocean salty?"),
     ("How do I make pancakes?", "How do I make a website?"),
     ("Is coffee bad for you?", "Is 5 hours of sleep enough?"),
+    ("How do I make pancakes?", "How do I make bread?"),
+    ("Why is the sky blue?", "Why is grass green?"),
+    ("How do I reset my password?", "How do I change my username?"),
 ]
 
 
 @pytest.fixture
 def pairs_file(tmp_path: Path) -> Path:
     rows = []
-    for copy in range(4):  # enough pairs in each half
+    for copy in range(12):  # enough pairs in each half and in the fit quarter
         for index, (a, b) in enumerate(DUPLICATES):
             rows.append({"id": f"d{copy}-{index}", "text_a": a, "text_b": b, "label": 1})
         for index, (a, b) in enumerate(DIFFERENT):
@@ -75,20 +78,46 @@ def test_json_report_has_each_target_and_both_protocols(
         assert {"target_false_hit_rate", "realised_false_hit_rate", "recall"} <= set(row)
         if row["realised_false_hit_rate"] is not None:
             assert row["realised_false_hit_rate"] <= 1 and 0 <= row["recall"] <= 1
-    assert report["calibration_pairs"] + report["held_out_pairs"] == report["pairs"] == 56
+    assert report["calibration_pairs"] + report["held_out_pairs"] == report["pairs"] == 204
     assert report["swap_set"]["kinds"]["duplicate"] > 0
     assert report["whole_cache"]["cached"] > 0
     assert report["lookup_speed"]["index_entries"] == 500
     assert report["lookup_speed"]["p50_ms"] > 0
+    assert report["strategy"] == "scorer" and report["fit_pairs"] > 0
+    assert set(report["curve"]) == {"guarded", "cosine", "scorer"}
     assert len(report["curve"]["guarded"]) == len(report["curve"]["cosine"]) == 101
+    assert [r["recall"] for r in report["precision_at_recall"]][:2] == [0.02, 0.05]
+    for level in report["precision_at_recall"]:
+        for name in ("cosine", "guarded", "scorer"):
+            assert level[name] is None or 0 <= level[name] <= 1
+    for row in report["targets"]:
+        assert row["strategy"] == "scorer"
+        assert {"threshold", "realised_false_hit_rate"} <= set(row["guarded_cosine"])
+    floor = report["label_noise"]["near_identical"]["noise_floor"]
+    assert floor["labelled_different"] <= floor["pairs"]
+    assert 0 <= floor["interval_99"][0] <= floor["interval_99"][1] <= 1
     assert set(report["label_noise"]) == {"same_words", "near_identical"}
     assert report["label_noise"]["same_words"]["flagged_held_out"] == 0  # none in this file
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    saved = load_table(table, report["model_id"])
-    assert set(saved) == {0.02, 0.05}
+    saved = load_calibration(table, report["model_id"])
+    assert set(saved.thresholds) == {0.02, 0.05} and saved.scorer is not None
     # The guards veto every trap of this file: no wrong hit on the held-out half.
     for row in report["targets"]:
         assert row["realised_false_hit_rate"] in (None, 0.0)
+
+
+def test_the_guarded_cosine_strategy_saves_a_cosine_table(
+    pairs_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    table = tmp_path / "table.json"
+    args = ("--json", "--strategy", "guarded", "--save", str(table), "--targets", "0.2")
+    assert run_eval(pairs_file, tmp_path, *args) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["strategy"] == "cosine"
+    (row,) = report["targets"]
+    assert row["threshold"] == row["guarded_cosine"]["threshold"]
+    saved = load_calibration(table, report["model_id"])
+    assert saved.scorer is None and saved.thresholds == {0.2: row["threshold"]}
 
 
 def test_text_report(pairs_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -116,6 +145,14 @@ def test_bad_arguments_are_clear_errors(
 ) -> None:
     assert run_eval(pairs_file, tmp_path, *args) == 2
     assert message in capsys.readouterr().err
+
+
+def test_an_unknown_strategy_is_refused(
+    pairs_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        run_eval(pairs_file, tmp_path, "--strategy", "magic")
+    assert exited.value.code == 2 and "--strategy" in capsys.readouterr().err
 
 
 def test_bad_pairs_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -46,6 +46,13 @@ def register(subcommands: argparse._SubParsersAction) -> None:  # type: ignore[t
         default=",".join(str(t) for t in DEFAULT_TARGETS),
         help="target false-hit rates, comma separated (default 0.02,0.05)",
     )
+    parser.add_argument(
+        "--strategy",
+        choices=("scorer", "guarded"),
+        default="scorer",
+        help="what the targets' rows and --save hold: the guards and a pair scorer fitted on "
+        "the calibration pairs (default), or the guards and a cosine threshold",
+    )
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     parser.add_argument("--plot", type=Path, help="write the precision/recall curves (PNG)")
     parser.add_argument(
@@ -110,7 +117,9 @@ def run(args: argparse.Namespace) -> int:
     vectors = embed_texts(embedder, texts, args.cache_dir, progress=progress)
     by_text = dict(zip(texts, vectors, strict=True))
     scored = evaluate.score_pairs(pairs, by_text)
-    report = evaluate.measure(scored, targets, min_hits=min(30, max(1, len(pairs) // 20)))
+    report = evaluate.measure(
+        scored, targets, min_hits=min(30, max(1, len(pairs) // 20)), strategy=args.strategy
+    )
     held_out = [p for p in pairs if split_of(p.id) == "held_out"]
     swapped = list(dict.fromkeys(pair.text_b for pair, _ in swap_set(held_out)))
     swapped = [text for text in swapped if text not in by_text]

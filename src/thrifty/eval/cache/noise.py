@@ -23,7 +23,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from thrifty.eval.cache.pairs import Pair
-from thrifty.levers.fewer_calls.semantic.calibration import calibrate
+from thrifty.levers.fewer_calls.semantic.calibration import Z_CALIBRATION, calibrate, wilson_bounds
 
 if TYPE_CHECKING:
     import numpy as np
@@ -67,6 +67,25 @@ NOISE_RULES: dict[str, Callable[[str, str], bool]] = {
     "same_words": same_words,
     "near_identical": near_identical,
 }
+
+
+def noise_floor(scored: Scored, rule: Callable[[str, str], bool]) -> dict[str, Any]:
+    """Among the pairs ``rule`` calls one question asked twice (whatever their label) that
+    the guards pass, the share labelled "not the same", with its Wilson 99% interval: a
+    floor under the labelled false-hit rate of any cache that serves such pairs, since
+    they are the ones a cache serves first."""
+    import numpy as np
+
+    alike = np.array([rule(p.text_a, p.text_b) for p in scored.pairs], dtype=bool)
+    alike &= scored.passes
+    pairs, different = int(alike.sum()), int((alike & ~scored.same).sum())
+    low, high = wilson_bounds(different, pairs, Z_CALIBRATION)
+    return {
+        "pairs": pairs,
+        "labelled_different": different,
+        "rate": different / pairs if pairs else None,
+        "interval_99": [low, high],
+    }
 
 
 def _flagged(pairs: Sequence[Pair], rule: Callable[[str, str], bool]) -> npt.NDArray[np.bool_]:
@@ -117,6 +136,7 @@ def label_noise(
                 }
             )
         figures[name] = {
+            "noise_floor": noise_floor(held_out, rule),
             "flagged_calibration": int(cal_flag.sum()),
             "flagged_held_out": int(held_flag.sum()),
             "held_out_top_bands": bands,

@@ -83,6 +83,11 @@ def render_table(summary: dict[str, Any]) -> str:
                 f"{b['flagged']} flagged"
                 for low, b in noise["held_out_top_bands"].items()
             ),
+            f"  noise floor: of the {noise['noise_floor']['pairs']} held-out pairs the rule"
+            f" calls one question (guards passed), {noise['noise_floor']['labelled_different']}"
+            f" are labelled different: {_pct(noise['noise_floor']['rate'])} (99% interval "
+            + " to ".join(_pct(v) for v in noise["noise_floor"]["interval_99"])
+            + ")",
         ]
         for row in noise["targets"]:
             kept = row["excluding_noise_at_labelled_threshold"]

@@ -57,6 +57,7 @@ def calibrate(
     *,
     z: float = Z_CALIBRATION,
     min_hits: int = 30,
+    start_share: float = 0.0,
 ) -> dict[float, float | None]:
     """For each target false-hit rate, the lowest threshold ``t`` such that, among the
     pairs with similarity >= ``t``, the Wilson upper bound (``z``: 99% two-sided by
@@ -65,6 +66,12 @@ def calibrate(
     ``min_hits`` and as many as the target needs to be met at all, are tested in order from
     the strictest; the first whose bound exceeds the target ends the search).  ``None``: no
     threshold meets the target (the cache must not serve hits).
+
+    ``start_share``: the first threshold tested is the one with as many pairs above it as
+    the bound needs to fit the target when ``start_share`` of them are wrong (0: when none
+    is; 0.5: when half the target's rate is).  A start fixed by counts alone, before any
+    label is read, keeps the search valid; a later start lets a few wrongly labelled pairs
+    at the very top (Quora holds some) not end the search at once.
 
     Pairs the guards vetoed must be left out by the caller: they never become hits."""
     if len(similarities) != len(same):
@@ -77,7 +84,9 @@ def calibrate(
     open_targets = set(targets)  # those whose search has not failed yet
     # A target's tests start where its bound can fit at all (no wrong pair among n: n >=
     # about z^2 / target, 189 pairs at 2%), and never below min_hits.
-    first = {t: max(min_hits, _pairs_needed(t, z)) for t in targets}
+    if not 0 <= start_share < 1:
+        raise ValueError(f"start_share is within [0, 1), got {start_share}")
+    first = {t: max(min_hits, _pairs_needed(t, z, start_share)) for t in targets}
     wrong = 0
     for index, (similarity, is_same) in enumerate(ranked):
         wrong += not is_same
@@ -98,10 +107,16 @@ def calibrate(
     return chosen
 
 
-def _pairs_needed(target: float, z: float) -> int:
-    """The fewest pairs whose Wilson upper bound, with none wrong, is within ``target``."""
+def _pairs_needed(target: float, z: float, share: float = 0.0) -> int:
+    """The fewest pairs whose Wilson upper bound, with ``share`` of the target's rate of
+    them wrong (rounded down), is within ``target``."""
     pairs = max(1, math.floor(z * z * (1 - target) / target))
-    while wilson_bounds(0, pairs, z)[1] > target:
+    if share == 0:
+        while wilson_bounds(0, pairs, z)[1] > target:
+            pairs += 1
+        return pairs
+    pairs = 1
+    while wilson_bounds(math.floor(pairs * target * share), pairs, z)[1] > target:
         pairs += 1
     return pairs
 
