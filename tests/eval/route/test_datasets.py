@@ -56,6 +56,7 @@ def test_routerbench_rows_drop_missing_correctness_and_unwrap_lists(tmp_path: Pa
     assert loaded.name == "routerbench/arc_challenge" and loaded.dropped == 1
     train, test = loaded.records
     assert (train.split, test.split) == ("train", "test")
+    assert (train.task, test.task) == ("arc-challenge", "arc-challenge")  # its eval_name
     assert train.prompt == "Q1\nA) x\nAnswer:" and train.id == "arc-challenge.0"
     cheap = train.outcomes[RB_MODELS[0]]
     assert cheap.response == "A\n" and cheap.score == 1.0 and cheap.cost_usd == Decimal("0.0001036")
@@ -105,7 +106,7 @@ def test_routellm_gsm8k_drops_contaminated_and_prices_tokens(tmp_path: Path) -> 
     [record] = loaded.records
     weak, strong = record.outcomes[ROUTELLM_WEAK], record.outcomes[ROUTELLM_STRONG]
     assert (weak.score, strong.score) == (0.0, 1.0)
-    assert weak.response == "y" * 8 and record.split is None
+    assert weak.response == "y" * 8 and record.split is None and record.task == "gsm8k"
     # 40 chars = 10 tokens in; 8 chars = 2 out, 9 chars = 3 out (ceil of chars / 4)
     assert weak.cost_usd == Decimal("0.7") * (10 + 2) / 1_000_000  # Mixtral $0.7/M both ways
     assert strong.cost_usd == (Decimal(10) * 10 + Decimal(30) * 3) / 1_000_000  # $10/M, $30/M
@@ -125,6 +126,7 @@ def test_routellm_mmlu_reads_every_subject_without_text(tmp_path: Path) -> None:
     contaminated(tmp_path / "mmlu" / "contaminated_prompts.jsonl", ["p3"])
     loaded = load_routellm(tmp_path, "mmlu")
     assert [r.prompt for r in loaded.records] == ["p1", "p2"] and loaded.dropped == 1
+    assert [r.task for r in loaded.records] == ["anatomy", "virology"]  # from the file names
     strong = loaded.records[0].outcomes[ROUTELLM_STRONG]
     assert strong.response is None
     assert strong.cost_usd == (Decimal(10) * 1 + Decimal(30) * 1) / 1_000_000  # 1 token each

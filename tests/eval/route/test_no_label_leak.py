@@ -35,10 +35,14 @@ class Tripwire(np.ndarray):  # type: ignore[type-arg]
         return getattr(args[0], args[1])(*inputs, **kwargs)
 
 
-def tables() -> tuple[OutcomeTable, OutcomeTable]:
-    train = OutcomeTable.from_records(synthetic_records(90))
-    test = OutcomeTable.from_records(synthetic_records(45, offset=1000))
-    return train, test
+def tables(tasks: bool = False) -> tuple[OutcomeTable, OutcomeTable]:
+    """With ``tasks``, every record names one of two tasks (seen at run time: not a label)."""
+    train_records = synthetic_records(90)
+    test_records = synthetic_records(45, offset=1000)
+    if tasks:
+        train_records = [replace(r, task=f"task{k % 2}") for k, r in enumerate(train_records)]
+        test_records = [replace(r, task=f"task{k % 2}") for k, r in enumerate(test_records)]
+    return OutcomeTable.from_records(train_records), OutcomeTable.from_records(test_records)
 
 
 def test_the_tripwire_notices_a_read() -> None:
@@ -50,12 +54,16 @@ def test_the_tripwire_notices_a_read() -> None:
     assert Tripwire.reads >= 2
 
 
-def test_no_strategy_reads_test_labels_while_planning() -> None:
-    train, test = tables()
+@pytest.mark.parametrize("tasks", [False, True])
+def test_no_strategy_reads_test_labels_while_planning(tasks: bool) -> None:
+    train, test = tables(tasks)
     level = float(train.scores[:, train.strongest()].mean())
-    wired = replace(test, scores=test.scores.view(Tripwire))
+    # the scores and the recorded costs of the test rows: a strategy reads neither
+    wired = replace(test, scores=test.scores.view(Tripwire), costs=test.costs.view(Tripwire))
+    assert all(view.task is not None for view in wired.views()) == tasks
     strategies = default_strategies(train)
     assert {s.kind for s in strategies} == {"baseline", "router", "cascade"}
+    assert "prompt-router-value" in {s.name for s in strategies}
     for strategy in strategies:
         strategy.fit(train, {t: share * level for t, share in TARGETS.items()})
         Tripwire.reads = 0

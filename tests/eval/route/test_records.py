@@ -11,6 +11,7 @@ from tests.eval.route.conftest import jsonl, synthetic_records
 from thrifty.config import PriceOverride
 from thrifty.eval.route.records import (
     MAX_MODELS,
+    MAX_TASK_CHARS,
     RecordError,
     read_records,
     write_records,
@@ -50,6 +51,14 @@ def test_round_trip(tmp_path: Path) -> None:
     assert read_records(tmp_path / "out.jsonl") == records
 
 
+def test_the_task_is_optional_and_round_trips(tmp_path: Path) -> None:
+    path = jsonl(tmp_path / "r.jsonl", [good(task="t" * MAX_TASK_CHARS), good(id="q2")])
+    named, unnamed = read_records(path, BOOK)
+    assert named.task == "t" * MAX_TASK_CHARS and unnamed.task is None
+    write_records(tmp_path / "out.jsonl", [named, unnamed])
+    assert read_records(tmp_path / "out.jsonl", BOOK) == [named, unnamed]
+
+
 def outcome(**fields: object) -> dict[str, object]:
     return {"small": fields, "tiny": {"score": 1, "cost_usd": 0}}
 
@@ -61,6 +70,9 @@ def outcome(**fields: object) -> dict[str, object]:
         (good(prompt=""), "prompt"),
         (good(prompt=7), "prompt"),
         (good(split="validation"), "split"),
+        (good(task=""), "task"),
+        (good(task=3), "task"),
+        (good(task="t" * (MAX_TASK_CHARS + 1)), "task"),
         (good(id=True), "id"),
         (good(outcomes={"only": {"score": 1, "cost_usd": 1}}), "outcomes"),
         (

@@ -9,7 +9,7 @@ from tests.eval.route.conftest import synthetic_records
 from thrifty.eval.route.cascades import Cascade
 from thrifty.eval.route.evaluate import TARGETS, evaluate_split, headline
 from thrifty.eval.route.routers import PromptRouter, frontier_models
-from thrifty.eval.route.strategies import AlwaysModel, BestStatic, RandomRouter
+from thrifty.eval.route.strategies import AlwaysModel, BestStatic, RandomRouter, threshold_label
 from thrifty.eval.route.table import OutcomeTable
 
 # per query: small $0.001, medium $0.003, large $0.010; a third of the prompts are hard
@@ -100,7 +100,7 @@ def test_single_decisions_agree_with_the_batch_path() -> None:
         router.fit(train, targets)
         threshold = router.thresholds["95%"]
         [batch] = [
-            s for s in router.plan(test.views()).settings if s.label == f"t={threshold:.10g}"
+            s for s in router.plan(test.views()).settings if s.label == threshold_label(threshold)
         ]
         assert [router.decide_one(p, threshold) for p in test.prompts] == batch.chosen.tolist()
     cascade = Cascade("98%", learned=True, tier=["small"])
@@ -208,3 +208,10 @@ def test_the_gain_router_sends_cheap_what_the_strongest_gets_wrong_too() -> None
 def test_an_unknown_router_method_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown router method 'svm'"):
         PromptRouter("svm")
+
+
+def test_saturated_thresholds_keep_distinct_labels() -> None:
+    # two thresholds 1e-12 apart (saturated predictions) once printed alike to 10 digits
+    low, high = 1 - 2e-12, 1 - 1e-12
+    assert threshold_label(low) != threshold_label(high)
+    assert float(threshold_label(low).removeprefix("t=")) == low  # exact: the label is the value

@@ -182,7 +182,13 @@ class ThresholdStrategy(Strategy):
         settings, picked = [], {}
         for t in threshold_grid(self._grid_values(signals), tuple(self.thresholds.values())):
             chosen, called = self._decide(signals, t)
-            settings.append(Setting(f"t={t:.10g}", chosen, called))
+            settings.append(Setting(threshold_label(t), chosen, called))
         for target, t in self.thresholds.items():
-            picked[target] = f"t={t:.10g}"
+            picked[target] = threshold_label(t)
         return Plan(settings, picked)
+
+
+def threshold_label(threshold: float) -> str:
+    """A setting's label: the threshold's shortest exact form, so two distinct thresholds
+    (saturated predictions differ in the 12th digit) never share a label."""
+    return f"t={threshold!r}"
