@@ -282,10 +282,17 @@ async def test_the_unversioned_path_is_served_too(gateway: Gateway) -> None:
     assert row.endpoint == "/responses"
 
 
-async def test_the_stateful_side_routes_are_not_served(gateway: Gateway) -> None:
+async def test_the_side_routes_forward_an_unknown_id_as_the_upstreams_404(
+    gateway: Gateway,
+) -> None:
+    """The side routes are forwarded (tests/gateway/test_response_side_routes.py); an id the
+    provider does not know is its own 404, and nothing is booked."""
     async with httpx.AsyncClient(base_url=gateway.url) as http:
         fetched = await http.get("/v1/responses/resp_123")
         items = await http.get("/v1/responses/resp_123/input_items")
+        listing = await http.get("/v1/responses")  # there is no list of responses
     assert fetched.status_code == items.status_code == 404
-    assert fetched.json()["error"]["code"] == "not_found"
+    assert "resp_123" in fetched.json()["error"]["message"]
+    assert fetched.headers["x-thrifty-provider"] == "openai"
+    assert listing.status_code == 405
     assert gateway.rows() == []  # nothing asked of a model: not booked
