@@ -71,7 +71,8 @@ def test_json_report_has_each_target_and_both_protocols(
 ) -> None:
     table = tmp_path / "table.json"
     plot = tmp_path / "curve.png"
-    assert run_eval(pairs_file, tmp_path, "--json", "--save", str(table), "--plot", str(plot)) == 0
+    args = ("--json", "--strategy", "scorer", "--save", str(table), "--plot", str(plot))
+    assert run_eval(pairs_file, tmp_path, *args) == 0
     report = json.loads(capsys.readouterr().out)
     assert [t["target_false_hit_rate"] for t in report["targets"]] == [0.02, 0.05]
     for row in report["targets"]:
@@ -106,11 +107,11 @@ def test_json_report_has_each_target_and_both_protocols(
         assert row["realised_false_hit_rate"] in (None, 0.0)
 
 
-def test_the_guarded_cosine_strategy_saves_a_cosine_table(
+def test_the_default_guarded_cosine_strategy_saves_a_cosine_table(
     pairs_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     table = tmp_path / "table.json"
-    args = ("--json", "--strategy", "guarded", "--save", str(table), "--targets", "0.2")
+    args = ("--json", "--save", str(table), "--targets", "0.2")  # guarded is the default
     assert run_eval(pairs_file, tmp_path, *args) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["strategy"] == "cosine"

@@ -49,9 +49,9 @@ def register(subcommands: argparse._SubParsersAction) -> None:  # type: ignore[t
     parser.add_argument(
         "--strategy",
         choices=("scorer", "guarded"),
-        default="scorer",
-        help="what the targets' rows and --save hold: the guards and a pair scorer fitted on "
-        "the calibration pairs (default), or the guards and a cosine threshold",
+        default="guarded",
+        help="what the targets' rows and --save hold: the guards and a cosine threshold "
+        "(default), or the guards and a pair scorer fitted on the calibration pairs",
     )
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     parser.add_argument("--plot", type=Path, help="write the precision/recall curves (PNG)")

@@ -199,7 +199,7 @@ def _calibrated(
 
 
 def measure(
-    scored: Scored, targets: Sequence[float], *, min_hits: int = 30, strategy: str = "scorer"
+    scored: Scored, targets: Sequence[float], *, min_hits: int = 30, strategy: str = "guarded"
 ) -> Report:
     """Fit, calibrate on one half, report on the other (pair protocol).  ``strategy``:
     whose thresholds the report's rows (and a saved table) hold, "scorer" (when one could
