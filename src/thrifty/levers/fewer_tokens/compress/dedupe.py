@@ -69,18 +69,25 @@ class _Keys:
     lines: frozenset[str]
 
     @staticmethod
-    def of(text: str) -> tuple[_Keys, bool]:
-        """``text``'s keys, and whether any of them occurs in it twice."""
+    def of(text: str) -> _Keys | None:
+        """``text``'s keys, or ``None`` if one of them occurs in it twice."""
         # Case folding keeps blanks blank and never makes one, so folding the whole text
         # first gives the keys folding each piece would (tests/levers/fewer_tokens checks
         # it on every character).
         folded = text.casefold()
         chunks = Counter(map(str.strip, _CHUNK_BREAK.split(folded)))
+        if _any_paragraph(k for k, n in chunks.items() if n > 1):
+            return None
         lines = Counter(map(str.strip, folded.split("\n")))
-        repeats = _any_paragraph(k for k, n in chunks.items() if n > 1) or _any_instruction(
-            k for k, n in lines.items() if n > 1
+        if _any_instruction(k for k, n in lines.items() if n > 1):
+            return None
+        return _Keys(frozenset(chunks), frozenset(lines))
+
+    def meets_learnt(self, paragraphs: Mapping[str, str], lines: Mapping[str, str]) -> bool:
+        """Whether a paragraph or an instruction could be one of those learnt."""
+        return _any_paragraph(self.paragraphs & paragraphs.keys()) or _any_instruction(
+            self.lines & lines.keys()
         )
-        return _Keys(frozenset(chunks), frozenset(lines)), repeats
 
     def meets(self, other: _Keys) -> bool:
         """Whether a paragraph or an instruction could be in both."""
@@ -116,7 +123,7 @@ _NO_KEYS = _Keys(frozenset(), frozenset())
 class Seen:
     """What deduplication knows after some texts: the paragraphs and instruction lines it
     learnt (key -> where first seen), the texts it has not learnt yet (``(text, where)``,
-    in order: they repeated nothing), and the coarse keys of all of them."""
+    in order: they repeated nothing), and the coarse keys of those."""
 
     paragraphs: Mapping[str, str]
     lines: Mapping[str, str]
@@ -174,19 +181,32 @@ class Deduper:
         return Seen(self._paragraphs, self._lines, self._unlearnt, self._keys)
 
     def text(self, text: str, where: str) -> str:
-        keys, repeats = _Keys.of(text)
-        if not repeats and not keys.meets(self._keys):  # nothing in it can repeat
+        keys = _Keys.of(text)
+        if (
+            keys is not None
+            and not keys.meets(self._keys)
+            and not keys.meets_learnt(self.paragraphs, self.lines)
+        ):  # nothing in it can repeat: remembered, not learnt
             self._keys |= keys
             self._unlearnt += ((text, where),)
             return text
-        self._keys |= keys
         self._learn()
         return self._full(text, where)
+
+    @property
+    def paragraphs(self) -> Mapping[str, str]:
+        """The paragraphs learnt so far (key -> where first seen)."""
+        return self._paragraphs if self._paragraphs is not None else self._given.paragraphs
+
+    @property
+    def lines(self) -> Mapping[str, str]:
+        """The instruction lines learnt so far (key -> where first seen)."""
+        return self._lines if self._paragraphs is not None else self._given.lines
 
     def _learn(self) -> None:
         """Learn the texts not learnt yet (they remove nothing: each repeated nothing);
         those ``seen`` held are learnt by it, once for every request that shares it."""
-        unlearnt, self._unlearnt = self._unlearnt, ()
+        unlearnt, self._unlearnt, self._keys = self._unlearnt, (), _NO_KEYS
         if self._paragraphs is None:
             paragraphs, lines = self._given.learnt()
             self._paragraphs, self._lines = dict(paragraphs), dict(lines)
