@@ -10,6 +10,7 @@ import numpy as np
 import orjson
 import pytest
 
+from thrifty.config import SemanticCacheSettings
 from thrifty.errors import ConfigError
 from thrifty.levers.fewer_calls.semantic.calibration import Z_95, calibrate, wilson_bounds
 from thrifty.levers.fewer_calls.semantic.features import (
@@ -20,6 +21,7 @@ from thrifty.levers.fewer_calls.semantic.features import (
 )
 from thrifty.levers.fewer_calls.semantic.policy import Policy, decide
 from thrifty.levers.fewer_calls.semantic.scorer import PairScorer, ScorerFormatError
+from thrifty.levers.fewer_calls.semantic.stage import rules_for
 from thrifty.levers.fewer_calls.semantic.store import Entry
 from thrifty.levers.fewer_calls.semantic.table import dump_table, load_calibration
 from thrifty.types import Usage
@@ -188,3 +190,13 @@ def test_a_later_start_lets_a_wrong_pair_at_the_top_through() -> None:
     assert wilson_bounds(1, 401, Z_95)[1] <= 0.05
     with pytest.raises(ValueError):
         calibrate(sims, same, [0.05], start_share=1.0)
+
+
+def test_task_rules_use_the_tables_scorer_unless_a_cosine_threshold_is_set() -> None:
+    stored = cosine_only(10, -9)
+    lever = SemanticCacheSettings(enabled=True, target_false_hit_rate=0.1)
+    rules = rules_for(lever, {0.1: 0.7}, stored)
+    assert rules is not None and rules.policy.scorer == stored and rules.policy.threshold == 0.7
+    pinned = rules_for(SemanticCacheSettings(enabled=True, threshold=0.93), {0.1: 0.7}, stored)
+    assert pinned is not None and pinned.policy.scorer is None
+    assert pinned.policy.threshold == 0.93
