@@ -27,7 +27,8 @@ class CountingEmbedder:
         self.embedded += texts
         rows = [[len(t), ord(t[0]) if t else 0, 1.0, 0.0] for t in texts]
         out = np.array(rows, dtype=np.float32).reshape(len(texts), 4)
-        return out / np.linalg.norm(out, axis=1, keepdims=True)
+        unit: np.ndarray = out / np.linalg.norm(out, axis=1, keepdims=True)
+        return unit
 
 
 def test_vectors_are_kept_in_chunks_and_only_missing_texts_are_embedded(
@@ -85,7 +86,7 @@ def test_the_fitted_scorer_ranks_by_cosine_and_by_what_differs() -> None:
         cosines.append(0.85 + 0.01 * (index % 5))
     scorer = fit_scorer(pairs, cosines)
     assert scorer is not None
-    same = scorer.score("how do i learn chess", "how can i learn chess", 0.9)
-    other = scorer.score("how do i learn chess", "how do i learn tax", 0.9)
-    assert same > other  # at equal cosine, a different topic word lowers the score
+    reworded = scorer.score("how do i learn chess", "how can i learn chess", 0.9)
+    new_topic = scorer.score("how do i learn chess", "how do i learn tax", 0.9)
+    assert reworded > new_topic  # at equal cosine, a different topic word lowers the score
     assert fit_scorer(pairs[::2], cosines[::2]) is None  # one label only: nothing to fit
