@@ -6,10 +6,10 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-import numpy as np
 import orjson
 import pytest
 
+from tests.levers.fewer_calls.semantic.test_policy_and_answers import entry
 from thrifty.config import SemanticCacheSettings
 from thrifty.errors import ConfigError
 from thrifty.levers.fewer_calls.semantic.calibration import Z_95, calibrate, wilson_bounds
@@ -22,9 +22,7 @@ from thrifty.levers.fewer_calls.semantic.features import (
 from thrifty.levers.fewer_calls.semantic.policy import Policy, decide
 from thrifty.levers.fewer_calls.semantic.scorer import PairScorer, ScorerFormatError
 from thrifty.levers.fewer_calls.semantic.stage import rules_for
-from thrifty.levers.fewer_calls.semantic.store import Entry
 from thrifty.levers.fewer_calls.semantic.table import dump_table, load_calibration
-from thrifty.types import Usage
 
 VOCABULARY = Vocabulary({"how": 1.0, "do": 1.0, "i": 1.0, "learn": 2.0, "python": 5.0}, 8.0)
 COUNT = len(FEATURE_NAMES)
@@ -139,21 +137,6 @@ def test_table_with_a_scorer_round_trips_and_is_checked(tmp_path: Path) -> None:
         path.write_bytes(orjson.dumps(bad))
         with pytest.raises(ConfigError, match=message):
             load_calibration(path, "m")
-
-
-def entry(query: str, **learnt: object) -> Entry:
-    return Entry(
-        id=1,
-        partition="p",
-        query=query,
-        vector=np.zeros(2, np.float32),
-        dialect="openai",
-        model="gpt-4o",
-        body={},
-        usage=Usage(),
-        created_at=0.0,
-        **learnt,  # type: ignore[arg-type]
-    )
 
 
 def test_the_policy_thresholds_the_scorer_not_the_cosine() -> None:
