@@ -30,6 +30,7 @@ from thrifty.eval.route.routers import (
 )
 from thrifty.eval.route.strategies import ThresholdStrategy
 from thrifty.eval.route.table import FloatArray, OutcomeTable, QueryView
+from thrifty.eval.route.tasks import TaskColumns
 from thrifty.levers.cheaper.learned.router_file import RouterFile, RouterFileError
 
 if TYPE_CHECKING:
@@ -136,6 +137,7 @@ def file_from_router(
     low, high = vectorizer.ngram_range
     return RouterFile(
         "tfidf",
+        tasks=dict(state.tasks.index) if state.tasks is not None else {},
         weights=state.weights.tolist(),
         intercepts=tuple(float(b) for b in state.intercepts),
         vocabulary={str(t): int(c) for t, c in vectorizer.vocabulary_.items()},
@@ -179,8 +181,10 @@ class LiveRouter:
     def embeds(self) -> bool:
         return isinstance(self.strategy, EmbeddingRouter)
 
-    def decide(self, prompt: str, threshold: float) -> str:
-        return self.models[self.strategy.decide_one(prompt, threshold)]
+    def decide(self, prompt: str, threshold: float, task: str | None = None) -> str:
+        """The model for ``prompt``; a router trained with tasks also reads the request's
+        task (one it was not trained on: the prompt alone decides)."""
+        return self.models[self.strategy.decide_one(prompt, threshold, task)]
 
     def decide_vector(self, vector: FloatArray, threshold: float) -> str:
         assert isinstance(self.strategy, EmbeddingRouter)
@@ -209,7 +213,8 @@ def live_router(router: RouterFile, embedder: Embedder | None = None) -> LiveRou
         vectorizer.vocabulary_ = dict(router.vocabulary)
         vectorizer.idf_ = np.asarray(router.idf, dtype=float)
         strategy = PromptRouter("logreg")
-        strategy.state = LinearRouterState(vectorizer, weights, intercepts)
+        tasks = TaskColumns(dict(router.tasks)) if router.tasks else None
+        strategy.state = LinearRouterState(vectorizer, weights, intercepts, tasks)
     strategy.models = router.models
     strategy.candidates = list(router.candidates)
     strategy.strongest = router.strongest

@@ -11,6 +11,8 @@
      "weights": [[...], ...],              # [features][candidates] logistic weights
      "intercepts": [...],                  # [candidates]
      "tfidf": {"vocabulary": {"term": 0, ...}, "idf": [...], "ngram_range": [1, 2]},
+     "tasks": {"summarise": 0, ...},       # optional, tfidf only: x-thrifty-task -> column;
+                                           # its weights rows follow the vocabulary's
      "embedder": "all-MiniLM-L6-v2-onnx-int8",   # minilm only
      "trained_on": {"rows": 1019, "source": "...", ...}}   # for people; not read
 
@@ -39,6 +41,7 @@ MAX_MODELS = 64
 MAX_NAME = 256
 MAX_FEATURES = 500_000
 MAX_NGRAM = 3
+MAX_TASKS = 10_000
 Features = Literal["tfidf", "minilm"]
 
 
@@ -58,6 +61,7 @@ class RouterFile:
     vocabulary: Mapping[str, int] = field(default_factory=dict)  # tfidf only
     idf: tuple[float, ...] = ()  # tfidf only
     ngram_range: tuple[int, int] = (1, 2)  # tfidf only
+    tasks: Mapping[str, int] = field(default_factory=dict)  # tfidf only: task -> column
     embedder: str | None = None  # minilm only: the model id the weights were fitted on
     trained_on: Mapping[str, Any] = field(default_factory=dict)
 
@@ -87,6 +91,8 @@ class RouterFile:
                 "idf": list(self.idf),
                 "ngram_range": list(self.ngram_range),
             }
+            if self.tasks:
+                document["tasks"] = dict(self.tasks)
         else:
             document["embedder"] = self.embedder
         return document
@@ -166,6 +172,22 @@ def _thresholds(raw: object, source: str) -> dict[float, float]:
     return thresholds
 
 
+def _tasks(raw: object, source: str) -> dict[str, int]:
+    """The optional task columns: distinct names of at most MAX_NAME chars, columns 0..k-1."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict) or not 0 < len(raw) <= MAX_TASKS:
+        raise _fail(source, f"tasks must map 1 to {MAX_TASKS} task names to columns")
+    for name, column in raw.items():
+        if not isinstance(name, str) or not 0 < len(name) <= MAX_NAME:
+            raise _fail(source, f"a task name must be 1 to {MAX_NAME} characters")
+        if isinstance(column, bool) or not isinstance(column, int):
+            raise _fail(source, "tasks must map task names to column numbers")
+    if set(raw.values()) != set(range(len(raw))):
+        raise _fail(source, "tasks must use each column once")
+    return dict(raw)
+
+
 def _tfidf(raw: object, rows: int, source: str) -> tuple[dict[str, int], tuple[float, ...], Any]:
     if not isinstance(raw, dict):
         raise _fail(source, "a tfidf router needs its tfidf table")
@@ -227,9 +249,17 @@ def parse_router(document: object, source: str) -> RouterFile:
         "intercepts": intercepts,
         "trained_on": trained_on,
     }
+    tasks = _tasks(document.get("tasks"), source)
     if features == "tfidf":
-        vocabulary, idf, ngram = _tfidf(document.get("tfidf"), len(rows), source)
-        return RouterFile("tfidf", vocabulary=vocabulary, idf=idf, ngram_range=ngram, **common)
+        if len(tasks) >= len(rows):
+            raise _fail(source, "weights must have a row per term and then per task")
+        table = document.get("tfidf")
+        vocabulary, idf, ngram = _tfidf(table, len(rows) - len(tasks), source)
+        return RouterFile(
+            "tfidf", vocabulary=vocabulary, idf=idf, ngram_range=ngram, tasks=tasks, **common
+        )
+    if tasks:
+        raise _fail(source, "only a tfidf router reads tasks")
     embedder = document.get("embedder")
     if not isinstance(embedder, str) or not 0 < len(embedder) <= MAX_NAME:
         raise _fail(source, "a minilm router names its embedder")

@@ -68,10 +68,10 @@ class LearnedRouting:
         self._routers = dict(routers)
         self._dialect_of = dict(dialect_of or {})
 
-    async def pick(self, rules: TaskRouter, prompt: str) -> str:
+    async def pick(self, rules: TaskRouter, prompt: str, task: str | None) -> str:
         if rules.router.embeds:
             return await asyncio.to_thread(rules.router.decide, prompt, rules.threshold)
-        return rules.router.decide(prompt, rules.threshold)
+        return rules.router.decide(prompt, rules.threshold, task)
 
     def __call__(self, inner: Handler) -> Handler:
         async def handle(request: ChatRequest) -> ChatResponse:
@@ -81,7 +81,7 @@ class LearnedRouting:
                 return await inner(request)
             started = time.perf_counter()
             try:
-                picked = await self.pick(rules, prompt)
+                picked = await self.pick(rules, prompt, request.task)
             except Exception as exc:  # a failing router leaves the request as it was
                 log.warning("learned router failed (%s): request left unchanged", exc)
                 return await inner(request)
