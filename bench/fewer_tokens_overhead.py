@@ -30,7 +30,9 @@ no fewer-tokens stage in the pipeline), ``off`` (the same builders with every st
 configured off for the request's task but on for another task, so each is in the pipeline
 and passes the request through), and ``on`` for each workload.  ``without`` and ``off`` get
 the cold request with its documents already in the last message (what the app sends
-without thrifty).  Each stage alone on the cold requests too (``context alone`` gets the
+without thrifty).  With every stage off for every task, no stage is built and the pipeline
+is the upstream itself (checked: the run stops otherwise), so ``without`` is also that
+case.  Each stage alone on the cold requests too (``context alone`` gets the
 ``thrifty_context`` field, the others the documents in the message), to show where the
 time goes.  p50, p95 and the minimum per handler; the ratio of p50s to ``without``;
 and the p50 of the thread's CPU time per request (what the stages cost, less what waiting
@@ -185,6 +187,11 @@ async def run(
         off = await stages(
             settings_of(folder / f"{dialect}-off", OFF, {OTHER_TASK: ON}), upstream, resources
         )
+        nothing = await stages(
+            settings_of(folder / f"{dialect}-none", OFF, {}), upstream, resources
+        )
+        if nothing is not upstream:  # off everywhere: no stage is built at all
+            raise SystemExit("a fewer-tokens stage was built with every lever off")
         cold, mix = cold_requests(text, dialect), mix_requests(text, dialect)
         for _ in range(3):  # first calls: imports, encodings loaded
             await on(next(cold))
