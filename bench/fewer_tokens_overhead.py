@@ -30,13 +30,13 @@ no fewer-tokens stage in the pipeline), ``off`` (the same builders with every st
 configured off for the request's task but on for another task, so each is in the pipeline
 and passes the request through), and ``on`` for each workload.  ``without`` and ``off`` get
 the cold request with its documents already in the last message (what the app sends
-without thrifty).  With every stage off for every task, no stage is built and the pipeline
-is the upstream itself (checked: the run stops otherwise), so ``without`` is also that
-case.  Each stage alone on the cold requests too (``context alone`` gets the
-``thrifty_context`` field, the others the documents in the message), to show where the
-time goes.  p50, p95 and the minimum per handler; the ratio of p50s to ``without``;
-and the p50 of the thread's CPU time per request (what the stages cost, less what waiting
-for a core on a shared machine adds).
+without thrifty).  With every lever off for every task, no fewer-tokens stage is built but
+the conversation stage (always in the pipeline: it acts only on requests that carry
+``x-thrifty-conversation``), checked: the run stops otherwise.  Each stage alone on the
+cold requests too (``context alone`` gets the ``thrifty_context`` field, the others the
+documents in the message), to show where the time goes.  p50, p95 and the minimum per
+handler; the ratio of p50s to ``without``; and the p50 of the thread's CPU time per
+request (what the stages cost, less what waiting for a core on a shared machine adds).
 """
 
 from __future__ import annotations
@@ -164,11 +164,25 @@ async def stages(settings: Settings, upstream: Handler, resources: AsyncExitStac
     parts = Parts(settings, PriceBook(), None, upstream, resources)  # type: ignore[arg-type]
     built = []
     for builder in _pipeline():
-        if "fewer_tokens" in builder.__module__ or builder.__module__.startswith("thrifty.context"):
+        if _fewer_tokens(builder.__module__):
             stage = await builder(parts)
             if stage is not None:
                 built.append(stage)
     return compose(built, upstream)
+
+
+async def built_stages(settings: Settings, resources: AsyncExitStack) -> list[str]:
+    """The modules whose fewer-tokens builder builds a stage for ``settings``."""
+    parts = Parts(settings, PriceBook(), None, FakeUpstream(), resources)  # type: ignore[arg-type]
+    return [
+        builder.__module__
+        for builder in _pipeline()
+        if _fewer_tokens(builder.__module__) and await builder(parts) is not None
+    ]
+
+
+def _fewer_tokens(module: str) -> bool:
+    return "fewer_tokens" in module or module.startswith("thrifty.context")
 
 
 def settings_of(folder: Path, levers: dict[str, Any], tasks: dict[str, Any]) -> Settings:
@@ -187,11 +201,9 @@ async def run(
         off = await stages(
             settings_of(folder / f"{dialect}-off", OFF, {OTHER_TASK: ON}), upstream, resources
         )
-        nothing = await stages(
-            settings_of(folder / f"{dialect}-none", OFF, {}), upstream, resources
-        )
-        if nothing is not upstream:  # off everywhere: no stage is built at all
-            raise SystemExit("a fewer-tokens stage was built with every lever off")
+        built = await built_stages(settings_of(folder / f"{dialect}-none", OFF, {}), resources)
+        if built != ["thrifty.levers.fewer_tokens.history.conversation"]:
+            raise SystemExit(f"with every lever off, stages were built: {built}")
         cold, mix = cold_requests(text, dialect), mix_requests(text, dialect)
         for _ in range(3):  # first calls: imports, encodings loaded
             await on(next(cold))
