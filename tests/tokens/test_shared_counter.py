@@ -16,6 +16,9 @@ from thrifty.types import Stage, Usage
 
 PARAGRAPH = "Answer questions about the product catalogue, citing the item each time. "
 REAL = TokenCounter()
+HISTORY = "thrifty.levers.fewer_tokens.history.stage"
+PLANNER = "thrifty.levers.fewer_tokens.prompt_cache.stage"
+CONTEXT = "thrifty.context.stage"
 
 
 class Spy:
@@ -39,12 +42,13 @@ async def _long_pieces_encoded(folder: Path, stage_modules: tuple[str, ...]) -> 
         },
         ledger={"path": folder / "ledger.db"},
     )
+    documents = [f"Document {i}: {PARAGRAPH * 4}" for i in range(3)]
     upstream = FakeUpstream(lambda req: reply(req, "ok", Usage(input_tokens=9, output_tokens=1)))
     async with AsyncExitStack() as resources:
         parts = Parts(settings, PriceBook(), None, upstream, resources, counter)  # type: ignore[arg-type]
         stages: list[Stage] = []
         for builder in _pipeline():
-            if builder.__module__.endswith(stage_modules):
+            if builder.__module__ in stage_modules:
                 stage = await builder(parts)
                 assert stage is not None
                 stages.append(stage)
@@ -55,14 +59,22 @@ async def _long_pieces_encoded(folder: Path, stage_modules: tuple[str, ...]) -> 
             {"role": "assistant", "content": "Items 1 and 2."},
             {"role": "user", "content": "And item 3?"},
         ]
+        if "thrifty.context.stage" in stage_modules:
+            request.body["thrifty_context"] = {"documents": documents, "budget_tokens": 60}
         await compose(stages, upstream)(request)
     return Counter({text: n for text, n in spy.encoded.items() if len(text) >= 64})
 
 
 async def test_a_paragraph_is_encoded_once_across_the_stages(tmp_path: Path) -> None:
-    history = await _long_pieces_encoded(tmp_path / "h", ("history.stage",))
-    planner = await _long_pieces_encoded(tmp_path / "p", ("prompt_cache.stage",))
+    history = await _long_pieces_encoded(tmp_path / "h", (HISTORY,))
+    planner = await _long_pieces_encoded(tmp_path / "p", (PLANNER,))
     assert set(history) & set(planner)  # both count the same paragraphs, with parts.counter
-    both = await _long_pieces_encoded(tmp_path / "b", ("history.stage", "prompt_cache.stage"))
+    both = await _long_pieces_encoded(tmp_path / "b", (HISTORY, PLANNER))
     assert set(both) == set(history) | set(planner)
     assert all(n == 1 for n in both.values()), both
+
+
+async def test_the_context_stage_counts_with_the_shared_counter(tmp_path: Path) -> None:
+    context = await _long_pieces_encoded(tmp_path / "c", (CONTEXT,))
+    assert any(text.startswith("Document") for text in context)  # its documents, counted
+    assert all(n == 1 for n in context.values()), context
