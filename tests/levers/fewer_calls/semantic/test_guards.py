@@ -58,3 +58,15 @@ def test_paraphrases_pass(cached: str, query: str) -> None:
 def test_a_name_at_the_start_of_a_sentence_is_not_a_name() -> None:
     assert veto("Where is it? Paris is far.", "where is it? paris is far") is None
     assert veto("What does it mean?", "what does it mean?") is None
+
+
+@pytest.mark.parametrize(
+    ("cached", "query"),
+    [
+        ("How do I lose weight without exercise?", "How can't I lose weight without exercise?"),
+        ("Why does English not have genders?", "Why doesn't English not have genders?"),
+    ],
+)
+def test_one_more_negation_is_vetoed(cached: str, query: str) -> None:
+    assert veto(cached, query) == "negation"
+    assert veto("Why is Spain not in the EU?", "Why isn't Spain in the EU?") is None

@@ -7,7 +7,9 @@ new query and the cached one are compared on the details that change an answer:
 * numbers (digits, and number words up to twenty plus the round ones), years included,
   in the order they come;
 * dates: month and weekday names, today / tomorrow / yesterday;
-* negation: one query negates (not, no, never, n't, without...) and the other does not;
+* negation: the two queries hold a different number of negations (not, no, never, n't,
+  without...): "how do I lose weight without exercise" is not "how can't I lose weight
+  without exercise";
 * polarity: the two take opposite sides of an axis (on/off, enable/disable, start/stop,
   increase/decrease, before/after, buy/sell, ...), or one has a marked word the other
   lacks ("off", "disable", "worst", "disadvantages", "sell"...);
@@ -155,7 +157,7 @@ class Features:
     words: frozenset[str]
     numbers: tuple[str, ...]  # in order: "T3 L1" is not "T1 L3"
     dates: frozenset[str]
-    negated: bool
+    negations: int  # how many words negate: "can't ... without" is 2
     polarity: tuple[int, ...]  # per axis: +1, -1, 0 (neither) or 2 (both)
     marked: frozenset[str]  # words that turn a request around on their own ("off", "worst")
     names: tuple[str, ...]  # in order: "India attack Pakistan" is not "Pakistan attack India"
@@ -180,8 +182,7 @@ def features(text: str) -> Features:
     for index, word in enumerate(lowered[:-1]):
         if word in ("turn", "switch", "power") and lowered[index + 1] in ("on", "off"):
             words.add(f"turn_{lowered[index + 1]}")
-    bare = {w.replace("'", "") for w in words}
-    negated = bool(bare & _NEGATIONS) or any(w.endswith("n't") for w in words)
+    negations = sum(w.replace("'", "") in _NEGATIONS or w.endswith("n't") for w in lowered)
     numbers = tuple(
         token.replace(",", "") if token[0].isdigit() else _NUMBER_WORDS[word]
         for token, word in zip(tokens, lowered, strict=True)
@@ -198,7 +199,7 @@ def features(text: str) -> Features:
         words=frozen,
         numbers=numbers,
         dates=frozenset(words & _DATE_WORDS),
-        negated=negated,
+        negations=negations,
         polarity=_polarity(frozen),
         marked=frozen & _MARKED,
         names=names,
@@ -214,7 +215,7 @@ def veto(cached: str, query: str) -> str | None:
         return "numbers"
     if a.dates != b.dates:
         return "dates"
-    if a.negated != b.negated:
+    if a.negations != b.negations:
         return "negation"
     for one, other in zip(a.polarity, b.polarity, strict=True):
         if one != other and one != 0 and other != 0:
