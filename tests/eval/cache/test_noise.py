@@ -48,7 +48,7 @@ def test_flagged_pairs_are_counted_and_left_out_of_the_rates() -> None:
     reworded = ("Why are cats cute?", "Why cats are cute?", False, 0.995)
     other = ("Why are cats cute?", "Why are dogs loud?", False, 0.96)
     right = ("How do I cook rice?", "How should I cook rice?", True, 0.97)
-    calibration = scored([right] * 400)
+    calibration = scored([right] * 500)  # a 5% search starts at 434 pairs
     held_out = scored([reworded] * 3 + [other] + [right] * 16)
     figures = label_noise(calibration, held_out, {0.05: 0.95}, min_hits=30)
     rule = figures["same_words"]
@@ -59,6 +59,6 @@ def test_flagged_pairs_are_counted_and_left_out_of_the_rates() -> None:
     kept = row["excluding_noise_at_labelled_threshold"]
     assert (kept["hits"], kept["wrong_hits"]) == (17, 1)  # "other" is still a false hit
     again = row["excluding_noise_calibrated_without_it"]
-    assert again["threshold"] == pytest.approx(0.97)  # 400 clean calibration pairs at 0.97
+    assert again["threshold"] == pytest.approx(0.97)  # 500 clean calibration pairs at 0.97
     assert (again["hits"], again["wrong_hits"]) == (16, 0)
     assert figures["near_identical"]["flagged_held_out"] == 3  # "dogs loud" is two words off

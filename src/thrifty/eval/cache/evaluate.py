@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from thrifty.eval.cache.fit import fit_scorer, is_fit_pair
-from thrifty.eval.cache.noise import label_noise
+from thrifty.eval.cache.noise import START_SHARE, label_noise
 from thrifty.eval.cache.pairs import Pair, split_of
 from thrifty.eval.cache.swaps import swap_set
 from thrifty.levers.fewer_calls.semantic.calibration import calibrate
@@ -37,9 +37,6 @@ if TYPE_CHECKING:
 __all__ = ["Outcome", "Report", "Scored", "curve", "measure", "outcome", "score_pairs"]
 
 CURVE_STEPS = 101  # thresholds 0.50, 0.505, ..., 1.00 (cosine); 0 to 1 (scorer)
-# Where each target's search starts: at as many pairs as its bound needs to fit with half
-# the target's rate wrong (1,098 pairs at 2%, 434 at 5%: calibration.calibrate).
-START_SHARE = 0.5
 RECALL_LEVELS = (0.02, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 
 
