@@ -39,6 +39,7 @@ from thrifty.gateway.batch_routes import DeferredRequests, deferred
 from thrifty.gateway.chat import ChatEndpoint, rejected_request, send_error
 from thrifty.gateway.keys import ActiveKeys, keys_path
 from thrifty.gateway.models import ModelCatalog
+from thrifty.gateway.response_owners import ResponseOwners, owners_path
 from thrifty.gateway.response_routes import ResponseSideRoutes
 from thrifty.gateway.wire_errors import error_body, error_headers
 from thrifty.runtime import Thrifty
@@ -87,18 +88,21 @@ class Gateway:
 
     def __init__(self, thrifty: Thrifty) -> None:
         self.thrifty = thrifty
-        self._chat = ChatEndpoint(thrifty)
         self.refusals = Refusals()
         settings = thrifty.settings.gateway
         self.keys = ActiveKeys(keys_path(thrifty.settings))
         self.guard = Guard(self.keys, require_auth=settings.require_auth)
+        # Stored Responses answers' tenants: other tenants' ids are unknown ids to them.
+        self.response_owners = ResponseOwners(owners_path(thrifty.settings))
+        self._chat = ChatEndpoint(thrifty, self.response_owners, self._keys_on)
         self._tenant_header = settings.tenant_header.lower().encode("latin-1")
         self._deferred = DeferredRequests(thrifty)  # X-Thrifty-Defer: 202 + result URL
         # While serving, deferred requests' provider jobs are followed in the background.
-        self._other = _other_routes(thrifty, self.refusals, background=(self._deferred.follow,))
+        background = (self._deferred.follow, self._close_owners_at_shutdown)
+        self._other = _other_routes(thrifty, self.refusals, background=background)
         self._other.router.routes.extend(self._deferred.routes())
         # GET/DELETE /v1/responses/{id}, .../cancel, .../input_items, input_tokens: free.
-        self.response_side_routes = ResponseSideRoutes(thrifty)
+        self.response_side_routes = ResponseSideRoutes(thrifty, self.response_owners, self._keys_on)
         self._other.router.routes.extend(self.response_side_routes.routes())
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -147,6 +151,15 @@ class Gateway:
                 await self._chat(scope, receive, send, dialect, api)
                 return
         await self._other(scope, receive, send)
+
+    def _keys_on(self) -> bool:
+        return self.guard.auth_required
+
+    async def _close_owners_at_shutdown(self) -> None:
+        try:
+            await asyncio.Event().wait()
+        finally:
+            self.response_owners.close()
 
     def _as_tenant(self, scope: Scope, tenant: str) -> Scope:
         """The request as the key's tenant: the key names the tenant (a tenant header the

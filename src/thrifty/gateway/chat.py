@@ -16,6 +16,7 @@ import asyncio
 import dataclasses
 import logging
 import time
+from collections.abc import Callable
 
 import orjson
 from starlette.types import Receive, Scope, Send
@@ -30,6 +31,7 @@ from thrifty.gateway.headers import (
     header_value,
     thrifty_headers,
 )
+from thrifty.gateway.response_owners import ResponseOwners, check_continuation, note_owner
 from thrifty.requests import (
     CONTROL_HEADERS,
     MAX_MODEL_CHARS,
@@ -64,8 +66,16 @@ class ChatEndpoint:
     ``/v1/embeddings``, ``/v1/completions``: ``api``; parsed by
     :mod:`thrifty.api_requests`)."""
 
-    def __init__(self, thrifty: Thrifty) -> None:
+    def __init__(
+        self,
+        thrifty: Thrifty,
+        owners: ResponseOwners | None = None,
+        keys_on: Callable[[], bool] = lambda: False,
+    ) -> None:
         self._thrifty = thrifty
+        # Who owns each stored Responses answer (see thrifty.gateway.response_owners).
+        self._owners = owners
+        self._keys_on = keys_on
         settings: GatewaySettings = thrifty.settings.gateway
         self._limit = settings.max_body_bytes
         self._task_header = settings.task_header.lower().encode("latin-1")
@@ -148,6 +158,8 @@ class ChatEndpoint:
             request = api_request(
                 api, body, dialect=dialect, task=task, tenant=tenant, endpoint=scope["path"]
             )
+            if api == "responses" and self._owners is not None:
+                check_continuation(self._owners, request.body, tenant, keys_on=self._keys_on())
             if forwarded or controls:
                 request = dataclasses.replace(
                     request, upstream_headers=forwarded, metadata=controls
@@ -188,6 +200,8 @@ class ChatEndpoint:
             return
         if response.stream is None:
             watch.close()
+        if self._owners is not None:
+            note_owner(self._owners, request, response)
         if watch.gone:  # it left just as the answer arrived: the cancel is still pending
             try:
                 await asyncio.sleep(0)

@@ -18,13 +18,15 @@ the provider that serves the body's ``model``, as ``POST /v1/responses`` would.
 
 Guards as on the other routes: the gateway key (checked before routing), a bounded body,
 ids and query values checked locally, OpenAI error bodies, and the provider's key never
-shown (the provider scrubs its key from an upstream error body).
+shown (the provider scrubs its key from an upstream error body).  A response id the tenant
+may not use (another tenant's; any unrecorded id when the gateway has keys) is answered as
+the provider answers an unknown id, without calling it; when the owner records cannot be
+read, a 503 (see :mod:`thrifty.gateway.response_owners`).
 """
 
 from __future__ import annotations
 
 import logging
-import re
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from urllib.parse import urlencode
@@ -43,17 +45,16 @@ from thrifty.errors import (
     UpstreamAuthError,
 )
 from thrifty.gateway.auth import UnsupportedMediaType, json_content_type
+from thrifty.gateway.response_owners import RESPONSE_ID, ResponseOwners, unknown_response_body
 from thrifty.gateway.wire_errors import error_body, error_headers
-from thrifty.runtime import Thrifty
+from thrifty.requests import check_label
+from thrifty.runtime import Thrifty, tenant_of
 
 log = logging.getLogger("thrifty.gateway")
 
 JSON_TYPE = "application/json"
 PROVIDER_HEADER = "x-thrifty-provider"
 DEFAULT_PROVIDER = "openai"
-# OpenAI's ids are "resp_" and 50 hex digits; other servers' may differ, but never carry
-# a path separator, a query or more than this many characters.
-_RESPONSE_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
 MAX_QUERY_VALUE = 128
 MAX_QUERY_ITEMS = 32
 # The query parameters each route takes (OpenAI's API reference); others are a 400.
@@ -96,9 +97,17 @@ def _query(request: Request, allowed: frozenset[str]) -> str:
 class ResponseSideRoutes:
     """The five routes, with and without the ``/v1`` prefix."""
 
-    def __init__(self, thrifty: Thrifty) -> None:
+    def __init__(
+        self,
+        thrifty: Thrifty,
+        owners: ResponseOwners | None = None,
+        keys_on: Callable[[], bool] = lambda: False,
+    ) -> None:
         self._thrifty = thrifty
         self._max_body = thrifty.settings.gateway.max_body_bytes
+        self._tenant_header = thrifty.settings.gateway.tenant_header.lower()
+        self._owners = owners  # None: no tenant checks (a single-tenant front-end)
+        self._keys_on = keys_on
         self.counts: Counter[str] = Counter()
 
     def routes(self) -> list[Route]:
@@ -145,14 +154,39 @@ class ResponseSideRoutes:
         route = f"{method} /v1/responses/{{id}}{suffix}"
         try:
             response_id = request.path_params["response_id"]
-            if not _RESPONSE_ID.match(response_id):
+            if not RESPONSE_ID.match(response_id):
                 raise BadRequest("the path does not hold a valid response id")
             sent = f"/responses/{response_id}{suffix}" + _query(request, query)
             await self._thrifty.start()
             upstream = self._named_or_default(request)
-            return await self._forward(route, upstream, method, sent, None)
+            owners = self._owners
+            if owners is not None and not owners.may_use(
+                response_id, self._tenant(request), keys_on=self._keys_on()
+            ):
+                self._count(route + " (refused: not this tenant's)", upstream.name, 404)
+                return Response(
+                    orjson.dumps(unknown_response_body(response_id)),
+                    status_code=404,
+                    media_type=JSON_TYPE,
+                    headers={PROVIDER_HEADER: upstream.name},
+                )
+            answer = await self._forward(route, upstream, method, sent, None)
+            if owners is not None and method == "DELETE" and answer.status_code == 200:
+                owners.forget(response_id)
+            return answer
         except ThriftyError as exc:
             return _error(exc)
+
+    def _tenant(self, request: Request) -> str | None:
+        """The caller's tenant, as the pipeline routes would book it (the key's tenant
+        replaces the tenant header when the gateway has keys)."""
+        headers = request.headers
+        auth = headers.get("authorization", "")
+        key = auth[7:].strip() if auth[:7].lower() == "bearer " else headers.get("x-api-key")
+        named = headers.get(self._tenant_header)
+        if named is not None:
+            check_label(f"the {self._tenant_header} header", named)
+        return tenant_of(named, key or None)
 
     async def input_tokens(self, request: Request) -> Response:
         try:
