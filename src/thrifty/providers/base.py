@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import base64
 import time
-from collections.abc import AsyncGenerator, Mapping
+from collections.abc import Mapping
 from typing import ClassVar
 from urllib.parse import unquote, urlsplit, urlunsplit
 
@@ -21,7 +21,6 @@ from thrifty.config import ProviderSettings
 from thrifty.errors import (
     BadRequest,
     ConfigError,
-    StreamInterrupted,
     ThriftyError,
     UpstreamTimeout,
     UpstreamUnavailable,
@@ -35,15 +34,17 @@ from thrifty.providers._http import (
 )
 from thrifty.providers.http1 import Http1Error, Response, ServerDisconnected
 from thrifty.providers.skim import skim
-from thrifty.providers.sse import SSEParser
-from thrifty.providers.streaming import StreamHandler, UpstreamStream
+from thrifty.providers.streaming import (
+    StreamDeadlines,
+    StreamHandler,
+    UpstreamStream,
+    upstream_events,
+)
 from thrifty.types import (
     JSON,
     ChatRequest,
     ChatResponse,
     Dialect,
-    MalformedEvent,
-    StreamEvent,
     Usage,
 )
 
@@ -199,9 +200,11 @@ class BaseProvider:
                 upstream_latency_s=time.perf_counter() - started,
             )
             handler = self._stream_handler(request, response, translate)
-            response.stream = UpstreamStream(
-                resp, self._events(resp, response, handler, started), handler.settle
+            deadlines = StreamDeadlines(
+                idle_s=self._stream_idle_timeout_s, total_s=self.settings.stream_timeout_s
             )
+            events = upstream_events(self.name, resp, response, handler, started, deadlines)
+            response.stream = UpstreamStream(resp, events, handler.settle)
             return response
         try:
             raw = await resp.read()
@@ -274,73 +277,6 @@ class BaseProvider:
             # again); other answers are few kilobytes, and levers may rewrite them.
             raw_body=raw if request.api == "embeddings" and not translate else None,
         )
-
-    async def _events(
-        self,
-        resp: Response,
-        response: ChatResponse,
-        handler: StreamHandler,
-        started: float,
-    ) -> AsyncGenerator[list[StreamEvent], None]:
-        parser = SSEParser(strip=handler.strip_fragment)
-        chunks = resp.iter_chunks(self._stream_idle_timeout_s).__aiter__()
-        eof = False
-        failure: ThriftyError | None = None
-        try:
-            while not eof:
-                try:
-                    chunk = await chunks.__anext__()
-                except StopAsyncIteration:
-                    eof = True
-                    events = parser.flush()
-                except TimeoutError:
-                    if time.perf_counter() - started >= self.settings.stream_timeout_s:
-                        text = f"did not finish its stream within {self.settings.stream_timeout_s}s"
-                    else:
-                        text = f"went silent mid-stream for {self._stream_idle_timeout_s}s"
-                    raise UpstreamTimeout(f"{self.name} {text}", provider=self.name) from None
-                except Http1Error as exc:
-                    raise StreamInterrupted(
-                        f"{self.name} cut the stream: {type(exc).__name__}", provider=self.name
-                    ) from None
-                else:
-                    events = parser.feed(chunk)
-                batch: list[StreamEvent] = []
-                try:
-                    for event in events:
-                        if handler.complete:
-                            break  # nothing after the terminal event reaches the app
-                        batch.extend(handler.on_event(event))
-                except MalformedEvent as exc:
-                    if batch:
-                        yield batch
-                    raise UpstreamUnavailable(f"{self.name}: {exc}", provider=self.name) from None
-                except Exception:
-                    if batch:
-                        yield batch  # what arrived before the error still reaches the app
-                    raise
-                if batch:
-                    yield batch
-            if not handler.complete:
-                raise StreamInterrupted(
-                    f"{self.name} ended the stream before its final event", provider=self.name
-                )
-        except ThriftyError as exc:
-            exc.reached_upstream = True  # the stream had started: the call was processed
-            failure = exc
-            raise
-        finally:
-            # Before the exception (or aclose) reaches the consumer, so whoever books the
-            # call sees its usage settled: exact, or estimated from what was seen.
-            handler.settle()
-            if failure is not None:
-                failure.model = response.model
-                failure.usage_estimate = response.usage if response.usage_reported else None
-            response.upstream_latency_s = time.perf_counter() - started
-            if eof:
-                resp.release()
-            else:
-                resp.close()
 
     async def _post(
         self, url: str, payload: bytes, headers: dict[str, str], stream: bool

@@ -1,16 +1,20 @@
 """What a provider hands out for a streamed answer: the :class:`StreamHandler` a dialect
 supplies to follow its upstream's events, and :class:`UpstreamStream`, the iterator set as
-``ChatResponse.stream``."""
+``ChatResponse.stream``, reading the upstream's body (:func:`upstream_events`)."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from dataclasses import dataclass
 from typing import Protocol
 
-from thrifty.providers.http1 import Response
-from thrifty.types import StreamEvent
+from thrifty.errors import StreamInterrupted, ThriftyError, UpstreamTimeout, UpstreamUnavailable
+from thrifty.providers.http1 import Http1Error, Response
+from thrifty.providers.sse import SSEParser
+from thrifty.types import ChatResponse, MalformedEvent, StreamEvent
 
-__all__ = ["StreamHandler", "UpstreamStream"]
+__all__ = ["StreamDeadlines", "StreamHandler", "UpstreamStream", "upstream_events"]
 
 
 class StreamHandler(Protocol):
@@ -67,3 +71,84 @@ class UpstreamStream:
             self._settle()  # a generator closed before its first step never ran its finally
             if not self._resp.closed:
                 self._resp.close()
+
+
+@dataclass(frozen=True, slots=True)
+class StreamDeadlines:
+    """How long a stream may stay silent between two reads, and last in all (seconds)."""
+
+    idle_s: float
+    total_s: float
+
+
+async def upstream_events(
+    name: str,
+    resp: Response,
+    response: ChatResponse,
+    handler: StreamHandler,
+    started: float,
+    deadlines: StreamDeadlines,
+) -> AsyncGenerator[list[StreamEvent], None]:
+    """The batches of events of upstream ``name``'s streamed answer ``resp``, one batch per
+    read, as ``handler`` turns them into the app's events; ends with the terminal event
+    (a stream cut before it is :class:`StreamInterrupted`), with the response's usage
+    settled before any exception reaches the consumer."""
+    parser = SSEParser(strip=handler.strip_fragment)
+    chunks = resp.iter_chunks(deadlines.idle_s).__aiter__()
+    eof = False
+    failure: ThriftyError | None = None
+    try:
+        while not eof:
+            try:
+                chunk = await chunks.__anext__()
+            except StopAsyncIteration:
+                eof = True
+                events = parser.flush()
+            except TimeoutError:
+                if time.perf_counter() - started >= deadlines.total_s:
+                    text = f"did not finish its stream within {deadlines.total_s}s"
+                else:
+                    text = f"went silent mid-stream for {deadlines.idle_s}s"
+                raise UpstreamTimeout(f"{name} {text}", provider=name) from None
+            except Http1Error as exc:
+                raise StreamInterrupted(
+                    f"{name} cut the stream: {type(exc).__name__}", provider=name
+                ) from None
+            else:
+                events = parser.feed(chunk)
+            batch: list[StreamEvent] = []
+            try:
+                for event in events:
+                    if handler.complete:
+                        break  # nothing after the terminal event reaches the app
+                    batch.extend(handler.on_event(event))
+            except MalformedEvent as exc:
+                if batch:
+                    yield batch
+                raise UpstreamUnavailable(f"{name}: {exc}", provider=name) from None
+            except Exception:
+                if batch:
+                    yield batch  # what arrived before the error still reaches the app
+                raise
+            if batch:
+                yield batch
+        if not handler.complete:
+            raise StreamInterrupted(
+                f"{name} ended the stream before its final event", provider=name
+            )
+    except ThriftyError as exc:
+        exc.reached_upstream = True  # the stream had started: the call was processed
+        failure = exc
+        raise
+    finally:
+        # Before the exception (or aclose) reaches the consumer, so whoever books the
+        # call sees its usage settled: exact, or estimated from what was seen.
+        handler.settle()
+        if failure is not None:
+            failure.model = response.model
+            failure.usage_estimate = response.usage if response.usage_reported else None
+        response.upstream_latency_s = time.perf_counter() - started
+        if eof:
+            resp.release()
+        else:
+            resp.close()
