@@ -29,7 +29,7 @@ train/test files) and routellm/{gsm8k,mmlu} (random train/test halves, --splits 
 
 Your own records (--records FILE.jsonl), one JSON object per line:
 
-  {"id": "q1", "prompt": "...", "split": "train",
+  {"id": "q1", "prompt": "...", "split": "train", "task": "qa",
    "outcomes": {"small": {"score": 0, "response": "...", "cost_usd": "0.0001"},
                 "large": {"score": 1, "response": "...",
                           "input_tokens": 12, "output_tokens": 3}}}
@@ -37,6 +37,7 @@ Your own records (--records FILE.jsonl), one JSON object per line:
 score: correctness or quality in [0, 1] (required).  Cost: cost_usd, or input_tokens and
 output_tokens priced from thrifty's price table.  response: optional answer text (cascades
 read it).  split: optional "train"/"test"; without it, --splits random halves are used.
+task: optional, the task name the app sends as x-thrifty-task (routers may read it).
 Every record names the same models (at least two).  See docs/eval-route.md.
 """
 
