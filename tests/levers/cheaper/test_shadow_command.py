@@ -70,6 +70,7 @@ def test_exported_samples_train_a_router(
     )
     exported = read_records(records)
     assert len(exported) == 60  # the unjudged sample is left out
+    assert {record.task for record in exported} == {"qa"}  # a router trained on them reads it
     first = exported[0].outcomes
     assert first["gpt-4o-mini"].score == 0 and first["gpt-4o"].score == 1
     assert str(first["gpt-4o"].cost_usd) == "0.0045"

@@ -101,24 +101,22 @@ def export_records(samples: Sequence[ShadowSample], served_model: str) -> list[d
             or sample.shadow_cost_pusd is None
         ):
             continue
-        records.append(
-            {
-                "id": sample.request_id,
-                "prompt": sample.prompt,
-                "outcomes": {
-                    sample.served_model: {
-                        "score": 1 if sample.agreed else 0,
-                        "response": sample.served_answer or "",
-                        "cost_usd": usd_text(_usd(sample.served_cost_pusd)),
-                    },
-                    sample.shadow_model: {
-                        "score": 1,
-                        "response": sample.shadow_answer or "",
-                        "cost_usd": usd_text(_usd(sample.shadow_cost_pusd)),
-                    },
-                },
-            }
-        )
+        record: dict[str, Any] = {"id": sample.request_id, "prompt": sample.prompt}
+        if sample.task:
+            record["task"] = sample.task  # what a router trained with tasks reads
+        record["outcomes"] = {
+            sample.served_model: {
+                "score": 1 if sample.agreed else 0,
+                "response": sample.served_answer or "",
+                "cost_usd": usd_text(_usd(sample.served_cost_pusd)),
+            },
+            sample.shadow_model: {
+                "score": 1,
+                "response": sample.shadow_answer or "",
+                "cost_usd": usd_text(_usd(sample.shadow_cost_pusd)),
+            },
+        }
+        records.append(record)
     return records
 
 
