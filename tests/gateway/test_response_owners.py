@@ -246,7 +246,9 @@ def break_store(gw: Running) -> None:
     path.mkdir()
 
 
-async def test_an_owner_store_outage_fails_closed(tmp_path: Path) -> None:
+async def test_an_owner_store_outage_fails_closed(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     async with running(make_settings(tmp_path)) as gw, gw.client() as app:
         made = await app.responses.create(model=MODEL, input="Say hello")
         break_store(gw)
@@ -269,8 +271,10 @@ async def test_an_owner_store_outage_fails_closed(tmp_path: Path) -> None:
         assert gw.thrifty.ledger.rows()[-1].status == 503
         # A request that continues nothing does not need the store: it is served (its
         # own record is lost, and logged).
+        caplog.clear()
         assert (await app.responses.create(model=MODEL, input="Hi")).output_text
         assert await gw.upstream_calls() == before + 1
+        assert any("response owner not recorded" in r.getMessage() for r in caplog.records)
 
 
 async def test_a_store_that_cannot_be_opened_fails_closed(tmp_path: Path) -> None:
