@@ -161,6 +161,12 @@ async def run_load(
         opened = time.monotonic() + stagger
         deadline = opened + seconds
 
-    offsets = [stagger * index / concurrency for index in range(concurrency)]
+    offsets = first_request_offsets(concurrency, stagger)
     await asyncio.gather(clock(), *(worker(offset) for offset in offsets))
     return ok / seconds, errors
+
+
+def first_request_offsets(concurrency: int, stagger: float) -> list[float]:
+    """When each worker sends its first request, in seconds after all are warm: evenly
+    over ``stagger`` (all at 0 with no stagger)."""
+    return [stagger * index / concurrency for index in range(concurrency)]
