@@ -42,10 +42,11 @@ from thrifty.batch.passthrough import book_results, rewrite_results_url
 from thrifty.batch.queue import ItemRow
 from thrifty.batch.service import api_for, queue_path, runtime_parts
 from thrifty.errors import BadRequest, NotFound, PayloadTooLarge, ThriftyError
+from thrifty.gateway.headers import tenant_from_headers
 from thrifty.gateway.wire_errors import error_body, error_headers
 from thrifty.pipeline import accountant_for
 from thrifty.requests import check_label
-from thrifty.runtime import Thrifty, tenant_of
+from thrifty.runtime import Thrifty
 from thrifty.types import Dialect
 
 log = logging.getLogger(__name__)
@@ -112,13 +113,7 @@ class DeferredRequests:
         return [Route(RESULT_PATH, self.result, methods=["GET"]), *passing.routes()]
 
     def _tenant(self, request: Request) -> str | None:
-        headers = request.headers
-        auth = headers.get("authorization", "")
-        key = auth[7:].strip() if auth[:7].lower() == "bearer " else headers.get("x-api-key")
-        named = headers.get(self._tenant_header)
-        if named is not None:
-            check_label(f"the {self._tenant_header} header", named)
-        return tenant_of(named, key or None)
+        return tenant_from_headers(request.headers, self._tenant_header)
 
     async def submit(self, scope: Scope, receive: Receive, send: Send, dialect: Dialect) -> None:
         request = Request(scope, receive)

@@ -4,10 +4,13 @@ request id where each SDK looks for it, and header values any client can read.""
 from __future__ import annotations
 
 import string
+from collections.abc import Mapping
 from decimal import Decimal
 from urllib.parse import quote
 
 from thrifty.ledger.money import usd_text
+from thrifty.requests import check_label
+from thrifty.runtime import tenant_of
 from thrifty.types import ChatRequest, ChatResponse, Dialect
 
 Headers = list[tuple[bytes, bytes]]
@@ -74,3 +77,16 @@ def header_value(value: str) -> bytes:
 
 def encode_headers(headers: dict[str, str]) -> Headers:
     return [(k.encode("ascii"), header_value(v)) for k, v in headers.items()]
+
+
+def tenant_from_headers(headers: Mapping[str, str], tenant_header: str) -> str | None:
+    """The tenant a request on a non-chat route is booked and checked under, as the chat
+    routes derive it: the ``tenant_header`` (validated), else a fingerprint of the app's
+    key (``Authorization: Bearer`` or ``x-api-key``).  With gateway keys on, the key's
+    tenant replaced the header before the request got here."""
+    auth = headers.get("authorization", "")
+    key = auth[7:].strip() if auth[:7].lower() == "bearer " else headers.get("x-api-key")
+    named = headers.get(tenant_header)
+    if named is not None:
+        check_label(f"the {tenant_header} header", named)
+    return tenant_of(named, key or None)

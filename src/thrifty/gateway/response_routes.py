@@ -45,10 +45,10 @@ from thrifty.errors import (
     UpstreamAuthError,
 )
 from thrifty.gateway.auth import UnsupportedMediaType, json_content_type
+from thrifty.gateway.headers import tenant_from_headers
 from thrifty.gateway.response_owners import RESPONSE_ID, ResponseOwners, unknown_response_body
 from thrifty.gateway.wire_errors import error_body, error_headers
-from thrifty.requests import check_label
-from thrifty.runtime import Thrifty, tenant_of
+from thrifty.runtime import Thrifty
 
 log = logging.getLogger("thrifty.gateway")
 
@@ -178,15 +178,7 @@ class ResponseSideRoutes:
             return _error(exc)
 
     def _tenant(self, request: Request) -> str | None:
-        """The caller's tenant, as the pipeline routes would book it (the key's tenant
-        replaces the tenant header when the gateway has keys)."""
-        headers = request.headers
-        auth = headers.get("authorization", "")
-        key = auth[7:].strip() if auth[:7].lower() == "bearer " else headers.get("x-api-key")
-        named = headers.get(self._tenant_header)
-        if named is not None:
-            check_label(f"the {self._tenant_header} header", named)
-        return tenant_of(named, key or None)
+        return tenant_from_headers(request.headers, self._tenant_header)
 
     async def input_tokens(self, request: Request) -> Response:
         try:
