@@ -239,6 +239,11 @@ class GatewaySettings(_Strict):
 class LedgerSettings(_Strict):
     path: Path = Path("thrifty.db")
 
+    def beside(self, name: str) -> Path:
+        """A store's file next to the ledger: ``thrifty.db`` -> ``thrifty-NAME.db``."""
+        ledger = Path(self.path)
+        return ledger.with_name(f"{ledger.stem}-{name}.db")
+
 
 class BatchSettings(_Strict):
     """Provider Batch APIs (docs/batch.md): the durable queue of deferred requests and the

@@ -52,8 +52,7 @@ def queue_path(settings: Settings) -> Path:
     """``[batch] path``, else next to the ledger (``thrifty.db`` -> ``thrifty-batch.db``)."""
     if settings.batch.path is not None:
         return Path(settings.batch.path)
-    ledger = Path(settings.ledger.path)
-    return ledger.with_name(f"{ledger.stem}-batch.db")
+    return settings.ledger.beside("batch")
 
 
 @dataclass(frozen=True, slots=True)

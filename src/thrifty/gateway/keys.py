@@ -48,8 +48,7 @@ def keys_path(settings: Settings) -> Path:
     """Where the key store lives: ``gateway.keys_path``, else next to the ledger."""
     if settings.gateway.keys_path is not None:
         return Path(settings.gateway.keys_path)
-    ledger = Path(settings.ledger.path)
-    return ledger.with_name(f"{ledger.stem}-keys.db")
+    return settings.ledger.beside("keys")
 
 
 def hash_key(key: str | bytes) -> str:

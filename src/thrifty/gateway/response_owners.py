@@ -65,8 +65,7 @@ class OwnerStoreUnavailable(ThriftyError):
 
 def owners_path(settings: Settings) -> Path:
     """Next to the ledger: ``thrifty.db`` -> ``thrifty-response-owners.db``."""
-    ledger = Path(settings.ledger.path)
-    return ledger.with_name(f"{ledger.stem}-response-owners.db")
+    return settings.ledger.beside("response-owners")
 
 
 class ResponseOwners:

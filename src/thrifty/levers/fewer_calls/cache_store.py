@@ -52,8 +52,7 @@ def cache_path(settings: Settings) -> Path:
     configured = settings.levers.cache.path
     if configured is not None:
         return Path(configured)
-    ledger = Path(settings.ledger.path)
-    return ledger.with_name(f"{ledger.stem}-cache.db")
+    return settings.ledger.beside("cache")
 
 
 def sqlite_store(settings: Settings) -> tuple[SqliteCache, SqliteCounters]:

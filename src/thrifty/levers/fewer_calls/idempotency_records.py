@@ -169,8 +169,7 @@ def store_path(settings: Settings) -> Path:
     configured = settings.levers.idempotency.path
     if configured is not None:
         return Path(configured)
-    ledger = Path(settings.ledger.path)
-    return ledger.with_name(f"{ledger.stem}-idempotency.db")
+    return settings.ledger.beside("idempotency")
 
 
 def new_store(settings: Settings) -> Cache:

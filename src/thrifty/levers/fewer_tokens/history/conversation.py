@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from thrifty.config import HistorySettings
@@ -194,8 +193,7 @@ def conversations_path(parts: Parts) -> str:
     configured = parts.settings.levers.history.conversations_path
     if configured is not None:
         return configured
-    ledger = Path(parts.settings.ledger.path)
-    return str(ledger.with_name(f"{ledger.stem}-conversations.db"))
+    return str(parts.settings.ledger.beside("conversations"))
 
 
 async def build(parts: Parts) -> Stage | None:
