@@ -40,7 +40,7 @@ from thrifty.requests import (
     valid_model_name,
 )
 from thrifty.runtime import Thrifty, tenant_of
-from thrifty.types import Api, ChatRequest, Dialect
+from thrifty.types import Api, ChatRequest, ChatResponse, Dialect
 
 # Importable from here as before (tests, other front-ends).
 __all__ = [
@@ -178,28 +178,27 @@ class ChatEndpoint:
         same watch then follows a stream (:func:`stream_response`)."""
         this_task = asyncio.current_task()
         watch = ClientWatch(receive)
+        response: ChatResponse | None = None
         try:
             try:
                 response = await self._thrifty.handle(request, pass_raw=True)
             finally:
-                watch.armed = False  # a stream arms it again; anything else closes it
+                if response is not None and response.stream is not None:
+                    watch.armed = False  # the stream arms it again
+                else:
+                    watch.close()
         except ThriftyError as exc:  # already booked by the ledger stage
-            watch.close()
             await send_error(send, request.dialect, exc, request.request_id)
             return
         except asyncio.CancelledError:
-            watch.close()
             if not watch.gone or this_task is None:
                 raise
             this_task.uncancel()  # our own cancellation: the ledger stage booked the 499
             log.info("request %s: the client left before the answer", request.request_id)
             return
         except Exception:  # a bug: booked by the ledger stage; answer in the app's dialect
-            watch.close()
             await _send_internal_error(send, request)
             return
-        if response.stream is None:
-            watch.close()
         if self._owners is not None:
             note_owner(self._owners, request, response)
         if watch.gone:  # it left just as the answer arrived: the cancel is still pending
