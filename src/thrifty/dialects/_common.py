@@ -19,6 +19,15 @@ def is_output_tool(name: Any) -> bool:
     return isinstance(name, str) and name.endswith(OUTPUT_TOOL_MARK)
 
 
+def part_text(part: JSON, key: str) -> str:
+    """A text field of a content part: a string (anything else, nested however deep, is the
+    app's mistake: a 400, never a RecursionError from formatting it)."""
+    value = part.get(key, "")
+    if not isinstance(value, str):
+        raise BadRequest(f"a content part's {key!r} must be a string")
+    return value
+
+
 # Anthropic stop_reason -> OpenAI finish_reason.
 STOP_TO_FINISH: dict[str, str] = {
     "end_turn": "stop",

@@ -35,8 +35,8 @@ def _msg_id(openai_id: Any) -> str:
 
 def anthropic_to_openai_response(body: JSON, usage: Usage, *, model: str | None = None) -> JSON:
     """An Anthropic ``message`` as an OpenAI ``chat.completion``.  The structured-output
-    stand-in tool's call (see :mod:`thrifty.dialects.requests`) becomes the message text:
-    the JSON answer, as OpenAI sends it for ``response_format``."""
+    stand-in tool's call (see :mod:`thrifty.dialects.request_to_anthropic`) becomes the
+    message text: the JSON answer, as OpenAI sends it for ``response_format``."""
     texts: list[str] = []
     calls: list[JSON] = []
     structured: str | None = None

@@ -32,7 +32,7 @@ class AnthropicToOpenAIStream:
     """Anthropic upstream events -> OpenAI chunks.  ``include_usage`` is whether the app
     asked for the usage-only final chunk (``stream_options.include_usage``).  The
     structured-output stand-in tool's input streams as message text (see
-    :mod:`thrifty.dialects.requests`)."""
+    :mod:`thrifty.dialects.request_to_anthropic`)."""
 
     __slots__ = ("_created", "_id", "_include_usage", "_model", "_output", "_tools")
 

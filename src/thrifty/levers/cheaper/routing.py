@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from thrifty.config import RoutingSettings, Settings
-from thrifty.dialects.requests import anthropic_to_openai_request, openai_to_anthropic_request
+from thrifty.dialects import anthropic_to_openai_request, openai_to_anthropic_request
 from thrifty.errors import BadRequest
 from thrifty.types import ChatRequest, ChatResponse, Dialect, Handler, Stage, Step
 

@@ -1,17 +1,16 @@
-"""Request bodies: OpenAI chat completions <-> Anthropic messages.
+"""Request bodies: OpenAI chat completions -> Anthropic messages.
 
 Text, system prompts, sampling parameters, stop sequences, tools, tool choice, tool calls and
 tool results translate.  Anything that cannot be carried over faithfully (images, audio,
-files, several choices, server-side tools) is refused with
-:class:`~thrifty.errors.BadRequest` naming the feature, rather than silently dropped.
-Parameters with no counterpart that only tune sampling (penalties, seed, logit bias, top_k)
-are dropped.
+files, several choices) is refused with :class:`~thrifty.errors.BadRequest` naming the
+feature, rather than silently dropped.  Parameters with no counterpart that only tune
+sampling (penalties, seed, logit bias) are dropped.
 
-Structured output crosses too.  OpenAI ``response_format`` (json_object / json_schema) for
-an Anthropic model becomes a forced tool whose input schema is the requested schema (its
-name ends with :data:`~thrifty.dialects._common.OUTPUT_TOOL_MARK`, so the answer's
-translation can unwrap its input back into the message text); Anthropic ``output_format``
-/ ``output_config.format`` becomes OpenAI's native ``response_format`` json_schema.
+OpenAI ``response_format`` (json_object / json_schema) becomes a forced tool whose input
+schema is the requested schema (its name ends with
+:data:`~thrifty.dialects._common.OUTPUT_TOOL_MARK`, so the answer's translation can unwrap
+its input back into the message text).  The other direction is
+:mod:`thrifty.dialects.request_to_openai`.
 """
 
 from __future__ import annotations
@@ -20,28 +19,15 @@ from typing import Any
 
 import orjson
 
-from thrifty.dialects._common import OUTPUT_TOOL_MARK, unsupported
+from thrifty.dialects._common import OUTPUT_TOOL_MARK, part_text, unsupported
 from thrifty.errors import BadRequest
 from thrifty.types import JSON
 
-__all__ = ["DEFAULT_MAX_TOKENS", "anthropic_to_openai_request", "openai_to_anthropic_request"]
+__all__ = ["DEFAULT_MAX_TOKENS", "openai_to_anthropic_request"]
 
 DEFAULT_MAX_TOKENS = 4096
 _TO_A = "an OpenAI request for an Anthropic model"
-_TO_O = "an Anthropic request for an OpenAI-compatible model"
 _OPENAI_REFUSED = ("n", "audio", "modalities", "logprobs", "top_logprobs")
-
-
-# -- OpenAI -> Anthropic -----------------------------------------------------------------
-
-
-def _text(part: JSON, key: str) -> str:
-    """A text field of a content part: a string (anything else, nested however deep, is the
-    app's mistake: a 400, never a RecursionError from formatting it)."""
-    value = part.get(key, "")
-    if not isinstance(value, str):
-        raise BadRequest(f"a content part's {key!r} must be a string")
-    return value
 
 
 def _a_blocks(content: Any, role: str) -> list[JSON]:
@@ -55,9 +41,9 @@ def _a_blocks(content: Any, role: str) -> list[JSON]:
     for part in content:
         kind = part.get("type") if isinstance(part, dict) else None
         if kind == "text":
-            blocks.append({"type": "text", "text": _text(part, "text")})
+            blocks.append({"type": "text", "text": part_text(part, "text")})
         elif kind == "refusal" and role == "assistant":
-            blocks.append({"type": "text", "text": _text(part, "refusal")})
+            blocks.append({"type": "text", "text": part_text(part, "refusal")})
         elif kind == "image_url":
             raise unsupported("image content (image_url)", _TO_A)
         elif kind == "input_audio":
@@ -260,188 +246,4 @@ def openai_to_anthropic_request(body: JSON) -> JSON:
     output_tool = _a_output_tool(body.get("response_format"))
     if output_tool is not None:
         _a_structured(out, output_tool)
-    return out
-
-
-# -- Anthropic -> OpenAI -----------------------------------------------------------------
-
-
-def _o_text_parts(content: Any, where: str) -> list[JSON]:
-    if content is None:
-        return []
-    if isinstance(content, str):
-        return [{"type": "text", "text": content}]
-    parts: list[JSON] = []
-    for block in content:
-        kind = block.get("type") if isinstance(block, dict) else None
-        if kind == "text":
-            parts.append({"type": "text", "text": _text(block, "text")})
-        elif kind == "image":
-            raise unsupported(f"image content in {where}", _TO_O)
-        elif kind == "document":
-            raise unsupported(f"document content in {where}", _TO_O)
-        else:
-            raise unsupported(f"{kind!r} content blocks in {where}", _TO_O)
-    return parts
-
-
-def _o_collapse(parts: list[JSON]) -> Any:
-    """A single text part as a plain string (what most OpenAI-compatible servers expect)."""
-    if len(parts) == 1:
-        return parts[0]["text"]
-    return parts
-
-
-def _o_user(content: Any) -> list[JSON]:
-    if isinstance(content, str):
-        return [{"role": "user", "content": content}]
-    tool_msgs: list[JSON] = []
-    blocks: list[JSON] = []
-    for block in content or ():
-        if isinstance(block, dict) and block.get("type") == "tool_result":
-            result = block.get("content")
-            text = _o_collapse(_o_text_parts(result, "tool results")) if result else ""
-            if block.get("is_error") and isinstance(text, str):
-                text = f"[tool error] {text}"
-            tool_msgs.append(
-                {"role": "tool", "tool_call_id": block.get("tool_use_id"), "content": text}
-            )
-        else:
-            blocks.append(block)
-    out = tool_msgs  # tool answers must directly follow the assistant's tool calls
-    if blocks:
-        out.append({"role": "user", "content": _o_collapse(_o_text_parts(blocks, "user turns"))})
-    return out
-
-
-def _o_assistant(content: Any) -> JSON:
-    if isinstance(content, str):
-        return {"role": "assistant", "content": content}
-    texts: list[str] = []
-    calls: list[JSON] = []
-    for block in content or ():
-        kind = block.get("type") if isinstance(block, dict) else None
-        if kind == "text":
-            texts.append(_text(block, "text"))
-        elif kind == "tool_use":
-            arguments = orjson.dumps(block.get("input") or {}).decode()
-            calls.append(
-                {
-                    "id": block.get("id"),
-                    "type": "function",
-                    "function": {"name": block.get("name"), "arguments": arguments},
-                }
-            )
-        elif kind in ("thinking", "redacted_thinking"):
-            continue  # signed reasoning only Anthropic can read back
-        else:
-            raise unsupported(f"{kind!r} content blocks in assistant turns", _TO_O)
-    msg: JSON = {"role": "assistant", "content": "".join(texts) if texts else None}
-    if calls:
-        msg["tool_calls"] = calls
-    return msg
-
-
-def _o_tools(tools: Any) -> list[JSON]:
-    out: list[JSON] = []
-    for tool in tools or ():
-        kind = tool.get("type")
-        if kind not in (None, "custom") or "input_schema" not in tool:
-            raise unsupported(f"server tools ({kind or tool.get('name')!r})", _TO_O)
-        fn: JSON = {"name": tool.get("name"), "parameters": tool["input_schema"]}
-        if tool.get("description"):
-            fn["description"] = tool["description"]
-        out.append({"type": "function", "function": fn})
-    return out
-
-
-def _o_tool_choice(choice: Any) -> tuple[Any, bool | None]:
-    if not isinstance(choice, dict):
-        return None, None
-    kind = choice.get("type")
-    parallel = False if choice.get("disable_parallel_tool_use") else None
-    if kind == "auto":
-        return "auto", parallel
-    if kind == "any":
-        return "required", parallel
-    if kind == "none":
-        return "none", None
-    if kind == "tool":
-        return {"type": "function", "function": {"name": choice.get("name")}}, parallel
-    raise unsupported(f"tool_choice {choice!r}", _TO_O)
-
-
-def _o_response_format(body: JSON) -> JSON | None:
-    """Anthropic ``output_format`` (beta) or ``output_config.format`` as OpenAI
-    ``response_format``; other ``output_config`` settings have no counterpart: a 400."""
-    fmt = body.get("output_format")
-    config = body.get("output_config")
-    if config is not None:
-        if not isinstance(config, dict):
-            raise BadRequest("output_config must be an object")
-        for key, value in config.items():
-            if key != "format" and value is not None:
-                raise unsupported(f"output_config.{key}", _TO_O)
-        if config.get("format") is not None:
-            if fmt is not None and fmt != config["format"]:
-                raise BadRequest("output_format and output_config.format disagree; send one")
-            fmt = config["format"]
-    if fmt is None:
-        return None
-    if not isinstance(fmt, dict) or fmt.get("type") != "json_schema":
-        kind = fmt.get("type") if isinstance(fmt, dict) else fmt
-        raise unsupported(f"output format {kind!r}", _TO_O)
-    schema = fmt.get("schema")
-    if not isinstance(schema, dict):
-        raise BadRequest("a json_schema output format needs an object 'schema'")
-    return {
-        "type": "json_schema",
-        "json_schema": {"name": "output", "schema": schema, "strict": True},
-    }
-
-
-def anthropic_to_openai_request(
-    body: JSON, *, max_tokens_field: str = "max_completion_tokens"
-) -> JSON:
-    """An Anthropic messages body as an OpenAI chat-completions body.  Local
-    OpenAI-compatible servers often only know ``max_tokens``: pass that as
-    ``max_tokens_field`` for them."""
-    messages: list[JSON] = []
-    system = body.get("system")
-    if system:
-        messages.append({"role": "system", "content": _o_collapse(_o_text_parts(system, "system"))})
-    raw_messages = body.get("messages")
-    if not isinstance(raw_messages, list) or not raw_messages:
-        raise BadRequest("messages must be a non-empty array")
-    for m in raw_messages:
-        role = m.get("role") if isinstance(m, dict) else None
-        if role == "user":
-            messages.extend(_o_user(m.get("content")))
-        elif role == "assistant":
-            messages.append(_o_assistant(m.get("content")))
-        else:
-            raise BadRequest(f"unknown message role {role!r}")
-    out: JSON = {"model": body.get("model"), "messages": messages}
-    if body.get("max_tokens") is not None:
-        out[max_tokens_field] = body["max_tokens"]
-    for key in ("temperature", "top_p"):
-        if body.get(key) is not None:
-            out[key] = body[key]
-    if body.get("stop_sequences"):
-        out["stop"] = list(body["stop_sequences"])
-    if body.get("stream"):
-        out["stream"] = True
-    if body.get("tools"):
-        out["tools"] = _o_tools(body["tools"])
-        choice, parallel = _o_tool_choice(body.get("tool_choice"))
-        if choice is not None:
-            out["tool_choice"] = choice
-        if parallel is not None:
-            out["parallel_tool_calls"] = parallel
-    metadata = body.get("metadata")
-    if isinstance(metadata, dict) and isinstance(metadata.get("user_id"), str):
-        out["user"] = metadata["user_id"]
-    response_format = _o_response_format(body)
-    if response_format is not None:
-        out["response_format"] = response_format
     return out
