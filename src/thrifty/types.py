@@ -402,6 +402,11 @@ class ChatResponse:
     failure: str | None = None
     # The upstream's own request id (``x-request-id`` / ``request-id``), forwarded to the app.
     upstream_request_id: str | None = None
+    # The answer was cut by its length limit, as the upstream said (OpenAI
+    # ``finish_reason: "length"`` on any choice, Anthropic ``stop_reason: "max_tokens"``,
+    # Responses ``incomplete`` for ``max_output_tokens``), set by the provider from the
+    # body or, for a stream, from its final events; replays keep it.
+    truncated: bool = False
     # What levers report to the app, sent by the gateway as ``x-thrifty-NAME: value``
     # (for example ``{"cache": "hit"}``).  Names are lower-case ASCII; values are short.
     headers: dict[str, str] = field(default_factory=dict)
