@@ -52,6 +52,7 @@ class _Facts:
     batch: bool
     server_tools: tuple[tuple[str, int], ...]
     upstream_latency_s: float | None
+    truncated: bool
 
     @classmethod
     def of(cls, r: ChatResponse) -> _Facts:
@@ -65,6 +66,7 @@ class _Facts:
             r.batch,
             tuple(r.server_tools.items()),
             r.upstream_latency_s,
+            r.truncated,
         )
 
     def same_as(self, r: ChatResponse) -> bool:
@@ -77,6 +79,7 @@ class _Facts:
             and r.usage_estimated is self.usage_estimated
             and r.service_tier is self.service_tier
             and r.batch is self.batch
+            and r.truncated is self.truncated
             and len(r.server_tools) == len(self.server_tools)
             and (not self.server_tools or tuple(r.server_tools.items()) == self.server_tools)
         )
@@ -91,6 +94,7 @@ class _Facts:
         r.batch = self.batch
         r.server_tools = dict(self.server_tools)
         r.upstream_latency_s = self.upstream_latency_s
+        r.truncated = self.truncated
 
 
 def _copy_body(body: JSON) -> JSON:
