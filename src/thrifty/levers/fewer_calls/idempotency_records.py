@@ -71,6 +71,7 @@ class Record:
     body: JSON | None = None
     events: tuple[tuple[str | None, bytes], ...] = ()  # (event name, raw SSE bytes)
     upstream_request_id: str | None = None
+    truncated: bool = False  # the answer was cut by its length limit
 
     @classmethod
     def of(cls, fp: str, response: ChatResponse, events: Sequence[StreamEvent] = ()) -> Record:
@@ -84,6 +85,7 @@ class Record:
             body=response.parsed_body(),
             events=tuple((e.event, e.raw) for e in events),
             upstream_request_id=response.upstream_request_id,
+            truncated=response.truncated,
         )
 
     def encode(self) -> bytes:
@@ -99,6 +101,7 @@ class Record:
                 "body": self.body,
                 "events": [[name, raw.decode("utf-8")] for name, raw in self.events],
                 "request_id": self.upstream_request_id,
+                "truncated": self.truncated,
             }
         )
 
@@ -125,6 +128,7 @@ class Record:
                 body=body,
                 events=events,
                 upstream_request_id=data["request_id"],
+                truncated=data.get("truncated") is True,  # absent from older records
             )
         except CorruptRecord:
             raise
@@ -149,6 +153,7 @@ def replayed(record: Record) -> ChatResponse:
         usage=record.usage,
         usage_reported=record.usage_reported,
         upstream_request_id=record.upstream_request_id,
+        truncated=record.truncated,
     )
     if record.body is not None:
         copied = orjson.loads(orjson.dumps(record.body))
