@@ -76,7 +76,10 @@ def _provider_of(model: str) -> str:
     return "anthropic" if model.startswith("claude") else "openai"
 
 
-def _body(request: ChatRequest, text: str, usage: Usage, model: str) -> JSON:
+def _body(
+    request: ChatRequest, text: str, usage: Usage, model: str, *, cut: bool = False
+) -> JSON:
+    """The answer's body; ``cut``: it ends by its length limit."""
     if request.dialect == "anthropic":
         return {
             "id": "msg_test",
@@ -84,7 +87,7 @@ def _body(request: ChatRequest, text: str, usage: Usage, model: str) -> JSON:
             "role": "assistant",
             "model": model,
             "content": [{"type": "text", "text": text}],
-            "stop_reason": "end_turn",
+            "stop_reason": "max_tokens" if cut else "end_turn",
             "stop_sequence": None,
             "usage": anthropic_usage(usage),
         }
@@ -97,7 +100,7 @@ def _body(request: ChatRequest, text: str, usage: Usage, model: str) -> JSON:
             {
                 "index": 0,
                 "message": {"role": "assistant", "content": text},
-                "finish_reason": "stop",
+                "finish_reason": "length" if cut else "stop",
                 "logprobs": None,
             }
         ],
@@ -115,15 +118,17 @@ def reply(
     **facts: Any,
 ) -> ChatResponse:
     """A complete answer to ``request`` from a provider.  ``facts`` set billing fields of
-    the response (``service_tier="priority"``, ``batch=True``, ``server_tools={...}``)."""
+    the response (``service_tier="priority"``, ``batch=True``, ``server_tools={...}``);
+    ``truncated=True`` makes an answer cut by its length limit (the body says so too)."""
     model = model or request.model
     usage = usage if usage is not None else Usage(input_tokens=10, output_tokens=2)
+    cut = bool(facts.get("truncated"))
     response = ChatResponse(
         dialect=request.dialect,
         model=model,
         provider=provider or _provider_of(model),
         usage=usage,
-        body=_body(request, text, usage, model),
+        body=_body(request, text, usage, model, cut=cut),
         served=request,
     )
     return dataclasses.replace(response, **facts) if facts else response
@@ -141,8 +146,10 @@ def stream_reply(
 ) -> ChatResponse:
     """A streamed answer to ``request``, the text of ``pieces`` as the events the
     provider would send (built by :mod:`thrifty.streams.replay`), one batch per event; the
-    final batch sets the usage and ``stream_complete`` as a provider does.  ``fail_after=n``
-    raises :class:`~thrifty.errors.StreamInterrupted` after ``n`` batches instead."""
+    final batch sets the usage and ``stream_complete`` as a provider does (and
+    ``truncated``, when ``truncated=True`` made its last events say it was cut by its
+    length limit).  ``fail_after=n`` raises :class:`~thrifty.errors.StreamInterrupted`
+    after ``n`` batches instead."""
     from thrifty.errors import StreamInterrupted
     from thrifty.streams import anthropic_events, openai_events
 
@@ -155,9 +162,10 @@ def stream_reply(
         usage_reported=False,
         served=request,
     )
+    cut = bool(facts.pop("truncated", False))
     if facts:
         response = dataclasses.replace(response, **facts)
-    body = _body(request, "".join(pieces), usage, model)
+    body = _body(request, "".join(pieces), usage, model, cut=cut)
     if request.dialect == "anthropic":
         wire = anthropic_events(body, usage)
     else:
@@ -170,6 +178,7 @@ def stream_reply(
                 raise StreamInterrupted("the test upstream cut the stream", provider="fake")
             if index == len(batches) - 1:
                 response.usage, response.usage_reported = usage, True
+                response.truncated = cut
                 response.stream_complete = True
             yield batch
 

@@ -48,7 +48,10 @@ def thrifty_headers(request: ChatRequest, response: ChatResponse) -> dict[str, s
 
 
 def money_headers(response: ChatResponse) -> list[tuple[str, str]]:
-    """(name, text) for cost, baseline and saved, as far as they are known yet."""
+    """(name, text) of what is known only once the answer is: cost, baseline and saved (as
+    far as they are known yet), and ``truncated`` when the upstream said the answer was cut
+    by its length limit (whatever levers are on).  A stream's head leaves before its end:
+    these go in its final SSE comment too."""
     money: list[tuple[str, str]] = []
     if response.cost is not None:
         money.append(("cost-usd", _usd(response.cost.usd)))
@@ -58,6 +61,8 @@ def money_headers(response: ChatResponse) -> list[tuple[str, str]]:
         money.append(("saved-usd", _usd(response.saved)))
     if response.cost is not None and response.cost.estimated:
         money.append(("cost-estimated", "true"))  # from token counts thrifty estimated
+    if response.truncated:
+        money.append(("truncated", "true"))
     return money
 
 

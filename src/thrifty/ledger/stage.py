@@ -86,7 +86,7 @@ def _row(
         cost_estimated=settled.estimated,
         price_source=settled.cost.source,
         detail="; ".join(s.detail for s in response.steps) or None,
-        truncated=figures.truncated,
+        truncated=response.truncated,  # the upstream's word, whatever levers are on
         history_saved_tokens=figures.history_saved_tokens,
         history_cache_reads_lost=figures.history_cache_reads_lost,
     )
