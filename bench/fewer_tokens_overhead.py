@@ -89,13 +89,17 @@ class Text:
     def __init__(self, prompts: list[tuple[str, str]]) -> None:
         self._all = "\n\n".join(text for _, text in prompts)
         self._at = 0
+        self._start = -1
 
     def take(self, chars: int) -> str:
+        """The next ``chars`` characters, from the start of a line when the last window
+        holds a line break (a window never starts where the last one did: no text twice)."""
         if self._at + chars > len(self._all):
             raise SystemExit("the corpus is used up: ask for fewer requests")
-        start = self._all.rfind("\n", 0, self._at + 1) + 1 if self._at else 0
+        newline = self._all.rfind("\n", self._start + 1, self._at + 1)
+        start = newline + 1 if newline >= 0 else self._at
         piece = self._all[start : start + chars].strip()
-        self._at = start + chars
+        self._start, self._at = start, start + chars
         return piece
 
 
