@@ -1,6 +1,7 @@
 """The row columns ``truncated``, ``history_saved_tokens`` and ``history_cache_reads_lost``
-(migration 3): read from the levers' steps at booking time, bounded when stored, backfilled
-from the detail text of older rows, and what ``thrifty report`` counts (not the text)."""
+(migration 3): the first from the answer's own ``truncated`` fact, the others from the
+levers' steps at booking time; bounded when stored, backfilled from the detail text of
+older rows, and what ``thrifty report`` counts (not the text)."""
 
 from __future__ import annotations
 
@@ -44,25 +45,24 @@ def summary_call() -> Call:
 
 
 def test_figures_come_from_the_steps() -> None:
-    assert StepFigures.of([]) == StepFigures(False, None, None)
-    truncated = Step("output", f"{TRUNCATED_MARK} at 100 tokens")
+    assert StepFigures.of([]) == StepFigures(None, None)
     cut = Step("history", "budget: dropped 6 of 11 turns", tokens=CUT)
-    assert StepFigures.of([truncated, cut]) == StepFigures(True, 600, 300)
+    assert StepFigures.of([cut]) == StepFigures(600, 300)
     plain = Step("history", "x", tokens=TokenChange(input_tokens=-50))
-    assert StepFigures.of([plain]) == StepFigures(False, 50, 0)
+    assert StepFigures.of([plain]) == StepFigures(50, 0)
 
 
 def test_only_the_levers_own_steps_count() -> None:
-    other = Step("compress", f"{TRUNCATED_MARK} (quoted by another lever)")
+    other = Step("compress", "history-saved-tokens=5 (quoted by another lever)")
     capped = Step("output", "max output tokens unset -> 100")
     no_tokens = Step("history", "summary failed")
-    assert StepFigures.of([other, capped, no_tokens]) == StepFigures(False, None, None)
+    assert StepFigures.of([other, capped, no_tokens]) == StepFigures(None, None)
 
 
 def test_a_history_call_without_a_cut_counts_zero_not_unknown() -> None:
-    assert StepFigures.of([], [summary_call()]) == StepFigures(False, 0, 0)
+    assert StepFigures.of([], [summary_call()]) == StepFigures(0, 0)
     routing = Call(model="m", provider="p", usage=Usage(1, 1), lever="cascade")
-    assert StepFigures.of([], [routing]) == StepFigures(False, None, None)
+    assert StepFigures.of([], [routing]) == StepFigures(None, None)
 
 
 # -- stored, bounded --------------------------------------------------------------------
@@ -109,14 +109,19 @@ def test_a_spooled_row_of_the_older_width_gets_the_new_columns_defaults() -> Non
 # -- booked by the ledger stage ---------------------------------------------------------
 
 
-async def test_the_ledger_stage_writes_the_figures(store: LedgerStore) -> None:
+@pytest.mark.parametrize("truncated", [True, False])
+async def test_the_ledger_stage_writes_the_figures(store: LedgerStore, truncated: bool) -> None:
     def answer(request: ChatRequest) -> ChatResponse:
         response = ChatResponse(
-            dialect="openai", model="gpt-4o", provider="openai", usage=Usage(1000, 10)
+            dialect="openai",
+            model="gpt-4o",
+            provider="openai",
+            usage=Usage(1000, 10),
+            truncated=truncated,
         )
         response.served = request
-        response.body = {"choices": [{"finish_reason": "length", "message": {"content": ""}}]}
         response.steps = [
+            # The text of a step is not the fact: only ``response.truncated`` is.
             Step("output", f"{TRUNCATED_MARK} at 10 tokens"),
             Step("history", "budget: dropped 6 of 11 turns", tokens=TokenChange(input_tokens=-80)),
         ]
@@ -126,7 +131,7 @@ async def test_the_ledger_stage_writes_the_figures(store: LedgerStore) -> None:
     await handler(request_for("gpt-4o", "q"))
     (row,) = store.rows()
     assert (row.truncated, row.history_saved_tokens, row.history_cache_reads_lost) == (
-        True,
+        truncated,
         80,
         0,
     )

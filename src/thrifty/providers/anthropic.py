@@ -13,6 +13,7 @@ from thrifty.dialects import (
 )
 from thrifty.providers.base import BaseProvider, StreamHandler
 from thrifty.providers.estimate import estimate_output_tokens, estimate_prompt_tokens
+from thrifty.providers.finish import anthropic_delta_cut
 from thrifty.providers.openai_compat import wants_usage_chunk
 from thrifty.providers.usage import (
     AnthropicStreamUsage,
@@ -112,6 +113,8 @@ class _AnthropicStream:
                 response.service_tier = usage.service_tier
                 if usage.final:
                     response.server_tools = usage.server_tools
+            if kind == "message_delta" and anthropic_delta_cut(data):
+                response.truncated = True
             if kind == "message_start":
                 message = data.get("message")
                 model = message.get("model") if isinstance(message, Mapping) else None

@@ -32,6 +32,7 @@ from thrifty.providers._http import (
     error_from_exception,
     error_from_status,
 )
+from thrifty.providers.finish import truncated_answer
 from thrifty.providers.http1 import Http1Error, Response, ServerDisconnected
 from thrifty.providers.skim import skim
 from thrifty.providers.streaming import (
@@ -260,6 +261,7 @@ class BaseProvider:
         model = body.get("model")
         model = model if isinstance(model, str) and model else request.model
         tier, tools = self._billing(body, request, model)
+        truncated = truncated_answer(self.dialect, request.api, body)  # before translation
         if translate:
             body = self._translate_response(body, usage, request)
         return ChatResponse(
@@ -273,6 +275,7 @@ class BaseProvider:
             service_tier=tier,
             server_tools=tools,
             upstream_request_id=request_id,
+            truncated=truncated,
             # Embeddings are passed on as they came (megabytes of floats are not written
             # again); other answers are few kilobytes, and levers may rewrite them.
             raw_body=raw if request.api == "embeddings" and not translate else None,

@@ -18,6 +18,7 @@ from thrifty.dialects import (
 from thrifty.dialects._common import openai_sse
 from thrifty.providers.base import BaseProvider, StreamHandler
 from thrifty.providers.estimate import DeltaTally, estimate_prompt_tokens
+from thrifty.providers.finish import openai_chunk_cut
 from thrifty.providers.responses_stream import ResponsesStream
 from thrifty.providers.usage import (
     OpenAIStreamUsage,
@@ -119,6 +120,8 @@ class _OpenAIStream:
         self._settled = False
 
     def on_event(self, event: StreamEvent) -> list[StreamEvent] | tuple[StreamEvent, ...]:
+        if openai_chunk_cut(event):  # a byte search; only a chunk that may say so is parsed
+            self._response.truncated = True
         if self._model_seen and self._translator is None and _plain_delta(event.raw):
             self._deltas.add(event)
             return (event,)  # a plain delta: passed through without parsing it

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from thrifty.errors import ThriftyError
 from thrifty.providers.estimate import DeltaTally
+from thrifty.providers.finish import responses_cut
 from thrifty.providers.usage import responses_server_tools, service_tier, usage_from_responses
 from thrifty.types import JSON, ChatResponse, StreamEvent
 
@@ -78,6 +79,7 @@ class ResponsesStream:
                 error = error if isinstance(error, Mapping) else {}
                 raise self._error(error.get("code"), error.get("message"))
             if kind in TERMINAL_EVENTS:
+                self._response.truncated = responses_cut(data.get("response"))
                 self.complete = True
                 self._response.stream_complete = True
         return (event,)

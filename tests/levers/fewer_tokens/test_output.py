@@ -3,7 +3,6 @@ cut by their length limit flagged (header, step) in both dialects, streamed or n
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -11,7 +10,7 @@ import pytest
 from thrifty.config import Settings
 from thrifty.levers.fewer_tokens.output import OutputRule, build, output_stage, rules_of
 from thrifty.testing import FakeUpstream, collect, reply, request_for, stream_reply
-from thrifty.types import ChatRequest, ChatResponse, StreamEvent
+from thrifty.types import ChatRequest, ChatResponse
 
 SETTINGS = Settings(
     levers={"output": {"enabled": True, "max_output_tokens": 500}},
@@ -76,22 +75,16 @@ async def test_reasoning_models_that_refuse_stop_get_none() -> None:
 
 
 def cut(request: ChatRequest) -> ChatResponse:
-    response = reply(request, "the answer was cut")
-    assert response.body is not None
-    if request.dialect == "anthropic":
-        response.body["stop_reason"] = "max_tokens"
-    else:
-        response.body["choices"][0]["finish_reason"] = "length"
-    return response
+    return reply(request, "the answer was cut", truncated=True)
 
 
 @pytest.mark.parametrize(
     ("model", "dialect"), [("gpt-4o", "openai"), ("claude-haiku-4-5", "anthropic")]
 )
-async def test_a_truncated_answer_gets_a_header_and_a_step(model: str, dialect: Any) -> None:
+async def test_a_truncated_answer_gets_a_step_naming_the_limit(model: str, dialect: Any) -> None:
     handler = output_stage({None: OutputRule(max_output_tokens=50)})(FakeUpstream(cut))
     response = await handler(request_for(model, dialect=dialect))
-    assert response.headers == {"truncated": "true"}
+    assert response.truncated and response.headers == {}  # the gateway's header: the fact
     assert response.steps[-1].detail == "output: truncated at 50 tokens"
 
     whole = await output_stage({None: OutputRule()})(FakeUpstream())(
@@ -100,41 +93,33 @@ async def test_a_truncated_answer_gets_a_header_and_a_step(model: str, dialect: 
     assert whole.headers == {} and whole.steps == []
 
 
-def swapped(event: StreamEvent, old: bytes, new: bytes) -> StreamEvent:
-    if old not in event.raw:
-        return event
-    raw = event.raw.replace(old, new)
-    return StreamEvent.from_wire(event.event, raw.split(b"data: ", 1)[1].strip(), raw)
+async def test_the_body_text_alone_is_not_the_fact() -> None:
+    """The provider reads the upstream's answer; a body that says "length" on a response
+    the provider did not mark (a lever's own rewrite) gets no step."""
 
+    def says_length(request: ChatRequest) -> ChatResponse:
+        response = reply(request)
+        assert response.body is not None
+        response.body["choices"][0]["finish_reason"] = "length"
+        return response
 
-def streamed_cut(request: ChatRequest) -> ChatResponse:
-    """A streamed answer whose end says it was cut by its length limit."""
-    response = stream_reply(request, ("a", "b"))
-    upstream = response.stream
-    assert upstream is not None
-    anthropic = request.dialect == "anthropic"
-    old = b'"end_turn"' if anthropic else b'"stop"'
-    new = b'"max_tokens"' if anthropic else b'"length"'
-
-    async def events() -> AsyncIterator[list[StreamEvent]]:
-        async for batch in upstream:
-            yield [swapped(e, old, new) for e in batch]
-
-    response.stream = events()
-    return response
+    handler = output_stage({None: OutputRule()})(FakeUpstream(says_length))
+    assert (await handler(request_for("gpt-4o"))).steps == []
 
 
 @pytest.mark.parametrize(
     ("model", "dialect"), [("gpt-4o", "openai"), ("claude-haiku-4-5", "anthropic")]
 )
 async def test_a_truncated_stream_gets_a_step_before_it_completes(model: str, dialect: Any) -> None:
-    handler = output_stage({None: OutputRule()})(FakeUpstream(streamed_cut))
+    handler = output_stage({None: OutputRule()})(
+        FakeUpstream(lambda r: stream_reply(r, ("a", "b"), truncated=True))
+    )
     response = await handler(request_for(model, dialect=dialect, stream=True))
     events = await collect(response)
-    assert events and response.stream_complete
+    assert events and response.stream_complete and response.truncated
     limit = "1024 tokens" if dialect == "anthropic" else "the model's own limit"
     assert response.steps[-1].detail == f"output: truncated at {limit}"
-    assert response.headers == {}  # its headers were sent with the first event
+    assert response.headers == {}
 
     plain = await output_stage({None: OutputRule()})(FakeUpstream(lambda r: stream_reply(r)))(
         request_for(model, dialect=dialect, stream=True)

@@ -8,39 +8,31 @@
 * ``stop_sequences = [...]`` are added to the app's own (OpenAI takes four at most: the
   app's come first).  Reasoning models that refuse ``stop`` (OpenAI o1/o3/o4, gpt-5) get
   none added.
-* An answer cut by its length limit (OpenAI ``finish_reason: "length"``, Anthropic
-  ``stop_reason: "max_tokens"``) gets an ``x-thrifty-truncated: true`` header (a streamed
-  one cannot: its headers left before its end) and a step that the ledger keeps, so
-  ``thrifty report`` counts truncated answers per task and a cap that is too tight shows.
+* An answer cut by its length limit gets a step that says at which limit
+  (``output: truncated at 50 tokens``), so a cap that is too tight shows in the row's
+  detail.  Whether it was cut is not this lever's finding: the provider reads it from the
+  upstream's answer (``ChatResponse.truncated``, see :mod:`thrifty.providers.finish`), and
+  the ledger's ``truncated`` column, ``thrifty report``'s count per task and the gateway's
+  ``x-thrifty-truncated`` header come from that fact whether this lever is on or not.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from thrifty.config import Settings
 from thrifty.dialects.view import RequestView
 from thrifty.ledger.figures import TRUNCATED_MARK
 from thrifty.streams import observe
-from thrifty.types import ChatRequest, ChatResponse, Handler, Stage, Step, StreamEvent
+from thrifty.types import ChatRequest, ChatResponse, Handler, Stage, Step
 
 if TYPE_CHECKING:
     from thrifty.pipeline import Parts
 
 OPENAI_MAX_STOPS = 4
 NO_STOP_MODELS = ("o1", "o3", "o4", "gpt-5")  # OpenAI models that reject `stop`
-TRUNCATED_HEADER = "truncated"
-_CUT: dict[str, frozenset[str]] = {
-    "openai": frozenset({"length"}),
-    "anthropic": frozenset({"max_tokens", "model_context_window_exceeded"}),
-}
-# What a streamed event that ends an answer by its limit holds, before it is parsed.
-_CUT_BYTES: dict[str, tuple[bytes, ...]] = {
-    "openai": (b'"length"',),
-    "anthropic": (b'"max_tokens"', b'"model_context_window_exceeded"'),
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,19 +84,6 @@ def _apply(rule: OutputRule, request: ChatRequest) -> tuple[ChatRequest, list[st
     return request, did
 
 
-def cut_short(dialect: str, body: Any) -> bool:
-    """Whether a complete answer ``body`` was cut by its length limit."""
-    if not isinstance(body, dict):
-        return False
-    reasons = _CUT[dialect]
-    if dialect == "anthropic":
-        return body.get("stop_reason") in reasons
-    choices = body.get("choices")
-    if not isinstance(choices, list):
-        return False
-    return any(isinstance(c, dict) and c.get("finish_reason") in reasons for c in choices)
-
-
 def _truncated_step(request: ChatRequest) -> Step:
     limit = RequestView.of(request).max_output_tokens
     at = f"{limit} tokens" if limit else "the model's own limit"
@@ -112,64 +91,21 @@ def _truncated_step(request: ChatRequest) -> Step:
 
 
 def _watch(response: ChatResponse, sent: ChatRequest) -> None:
+    """Say at which limit the answer was cut, once the provider knows it was (a stream's
+    final events say so: the step is added when it completes)."""
     if response.stream is None:
-        if cut_short(response.dialect, response.body):
-            response.headers[TRUNCATED_HEADER] = "true"
+        if response.truncated:
             response.steps.append(_truncated_step(sent))
         return
-    watch = _CutWatch(response.stream, response.dialect)
-    response.stream = watch
 
     async def on_complete() -> None:
-        if watch.cut:
+        if response.truncated:
             response.steps.append(_truncated_step(sent))
 
     async def on_abort(exc: BaseException | None, handed_on: bool) -> None:
         return None
 
     observe(response, on_complete=on_complete, on_abort=on_abort)
-
-
-class _CutWatch:
-    """A stream passed through batch by batch, noting an event that ends the answer by its
-    limit (a byte search first; only a matching event is parsed)."""
-
-    __slots__ = ("_it", "_markers", "_upstream", "cut", "dialect")
-
-    def __init__(self, upstream: AsyncIterator[Sequence[StreamEvent]], dialect: str) -> None:
-        self._upstream = upstream
-        self._it = upstream.__aiter__()
-        self._markers = _CUT_BYTES[dialect]
-        self.dialect = dialect
-        self.cut = False
-
-    def __aiter__(self) -> _CutWatch:
-        return self
-
-    async def __anext__(self) -> Sequence[StreamEvent]:
-        batch = await self._it.__anext__()
-        if not self.cut:
-            for event in batch:
-                if any(m in event.raw for m in self._markers) and self._ends_cut(event):
-                    self.cut = True
-        return batch
-
-    def _ends_cut(self, event: StreamEvent) -> bool:
-        try:
-            data = event.data
-        except ValueError:
-            return False
-        if data is None:
-            return False
-        if self.dialect == "anthropic":
-            delta = data.get("delta")
-            return isinstance(delta, dict) and delta.get("stop_reason") in _CUT["anthropic"]
-        return cut_short("openai", data)
-
-    async def aclose(self) -> None:
-        close = getattr(self._upstream, "aclose", None)
-        if close is not None:
-            await close()
 
 
 def rules_of(settings: Settings) -> dict[str | None, OutputRule | None]:
