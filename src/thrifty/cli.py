@@ -162,63 +162,15 @@ def _check_exposure(settings: Settings) -> None:
         )
 
 
-def _key_store(args: argparse.Namespace) -> Any:
-    from thrifty.gateway.keys import KeyStore, keys_path
+def cmd_keys(args: argparse.Namespace) -> int:
+    from thrifty.commands import keys
 
     overrides: dict[str, Any] = {}
     if args.ledger:
         overrides["ledger"] = {"path": args.ledger}
     if args.keys_file:
         overrides["gateway"] = {"keys_path": args.keys_file}
-    return KeyStore(keys_path(_settings(args, **overrides)))
-
-
-def _when(epoch: float | None) -> str:
-    if epoch is None:
-        return "-"
-    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M:%SZ")
-
-
-def cmd_keys(args: argparse.Namespace) -> int:
-    store = _key_store(args)
-    if args.keys_command == "create":
-        info, key = store.create(args.tenant)
-        if args.json:
-            print(json.dumps({"id": info.id, "tenant": info.tenant, "key": key}))
-        else:
-            print(key)
-            print(
-                f"key {info.id} for tenant {info.tenant!r} (store {store.path}); it is shown "
-                "only now: apps send it as their API key",
-                file=sys.stderr,
-            )
-        return 0
-    if args.keys_command == "revoke":
-        info = store.revoke(args.id)
-        print(f"revoked key {info.id} (tenant {info.tenant!r})", file=sys.stderr)
-        return 0
-    keys = store.list()
-    if args.json:
-        data = [
-            {
-                "id": k.id,
-                "tenant": k.tenant,
-                "hint": k.hint,
-                "created_at": k.created_at,
-                "revoked_at": k.revoked_at,
-            }
-            for k in keys
-        ]
-        print(json.dumps(data, indent=2))
-        return 0
-    if not keys:
-        print(f"no gateway keys (store {store.path})", file=sys.stderr)
-        return 0
-    print(f"{'ID':<10}{'TENANT':<24}{'KEY':<12}{'CREATED':<22}REVOKED")
-    for k in keys:
-        hint = k.hint + "..."
-        print(f"{k.id:<10}{k.tenant:<24}{hint:<12}{_when(k.created_at):<22}{_when(k.revoked_at)}")
-    return 0
+    return keys.run(args, _settings(args, **overrides))
 
 
 def cmd_sim(args: argparse.Namespace) -> int:
@@ -347,28 +299,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.set_defaults(func=cmd_serve)
 
-    keys = sub.add_parser(
-        "keys", help="gateway keys: the API keys apps send to thrifty", parents=[config_after]
-    )
-    keys.add_argument("--ledger", help="ledger path; the key store lives next to it")
-    keys.add_argument("--keys-file", help="key store path (default: next to the ledger)")
-    keys_sub = keys.add_subparsers(dest="keys_command", required=True)
-    create = keys_sub.add_parser(
-        "create", help="create a key for a tenant (shown once, parents=[config_after])"
-    )
-    create.add_argument("--tenant", required=True, help="the tenant its requests are booked as")
-    create.add_argument("--json", action="store_true")
-    listing = keys_sub.add_parser(
-        "list", help="list keys (never the keys themselves, parents=[config_after])"
-    )
-    listing.add_argument("--json", action="store_true")
-    revoke = keys_sub.add_parser("revoke", help="revoke a key by id", parents=[config_after])
-    revoke.add_argument("id")
-    keys.set_defaults(func=cmd_keys)
+    from thrifty.commands.keys import add_parser as add_keys_parser
+
+    add_keys_parser(sub, [config_after]).set_defaults(func=cmd_keys)
 
     sim = sub.add_parser(
         "sim",
-        help="run the upstream simulator (OpenAI + Anthropic wire formats, parents=[config_after])",
+        help="run the upstream simulator (OpenAI + Anthropic wire formats)",
+        parents=[config_after],
     )
     sim.add_argument("--host", default="127.0.0.1")
     sim.add_argument("--port", type=int, default=8788)

@@ -70,3 +70,18 @@ def test_list_without_a_store(tmp_path: Path) -> None:
     assert listed.returncode == 0
     assert "no gateway keys" in listed.stderr
     assert not (tmp_path / "t-keys.db").exists()
+
+
+def test_config_after_the_subcommand_is_read(tmp_path: Path) -> None:
+    """`--config` is accepted after `keys create` / `keys list` too (their help once showed
+    the words "parents=[config_after]" instead of taking the option)."""
+    config = tmp_path / "cfg.toml"
+    config.write_text(f'[gateway]\nkeys_path = "{tmp_path / "custom-keys.db"}"\n')
+    created = keys(tmp_path, "create", "--config", str(config), "--tenant", "acme")
+    assert created.returncode == 0, created.stderr
+    assert (tmp_path / "custom-keys.db").exists()
+    assert not (tmp_path / "t-keys.db").exists()
+    listed = keys(tmp_path, "list", "--config", str(config), "--json")
+    assert [e["tenant"] for e in json.loads(listed.stdout)] == ["acme"]
+    helped = keys(tmp_path, "create", "--help")
+    assert "parents=" not in helped.stdout and "--config" in helped.stdout
