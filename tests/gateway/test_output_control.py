@@ -1,5 +1,6 @@
 """Output control and compression through the gateway, with the official SDKs: a cap that
-is too tight shows in the x-thrifty-truncated header and in `thrifty report`, stop
+is too tight shows in the x-thrifty-truncated header (the final SSE comment of a stream),
+in the step that names the limit and in `thrifty report`, stop
 sequences reach the simulator, and a long prompt is compressed, booked and explained in a
 header (a malformed one passes through with a warning)."""
 
@@ -63,9 +64,9 @@ async def test_a_tight_cap_is_flagged_in_a_header_and_counted_in_the_report(
         stream=True,
         **task("tight"),  # type: ignore[arg-type]
     ) as streamed:
-        assert "x-thrifty-truncated" not in streamed.headers  # sent before the end was known
-        async for _ in streamed.iter_lines():
-            pass
+        # The head left with the first batch; the end says it in the final SSE comment.
+        lines = [line async for line in streamed.iter_lines()]
+        assert "truncated=true" in [line for line in lines if line.startswith(":")][-1]
     whole = await oai.chat.completions.with_raw_response.create(
         model="gpt-4o-mini",
         messages=ask,
