@@ -23,6 +23,7 @@ from thrifty.errors import UpstreamError
 from thrifty.ledger.accounting import Accountant
 from thrifty.ledger.stage import ledger_stage
 from thrifty.ledger.store import LedgerWriteError
+from thrifty.providers.finish import truncated_answer
 from thrifty.providers.usage import service_tier, usage_from_anthropic, usage_from_openai
 from thrifty.store.protocols import LedgerWriter
 from thrifty.types import ChatRequest, ChatResponse, Dialect, Handler, Lever, Step, Usage
@@ -75,6 +76,7 @@ def response_of(item: ItemRow, request: ChatRequest) -> ChatResponse:
         usage=usage or Usage(),
         usage_reported=usage is not None,
         body=body,
+        truncated=truncated_answer(request.dialect, "chat", body),
     )
     if item.source == "batch":
         response.served = request

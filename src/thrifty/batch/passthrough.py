@@ -23,6 +23,7 @@ from collections.abc import Iterable
 import orjson
 
 from thrifty.batch.booking import Booker, tier_of, usage_of
+from thrifty.providers.finish import truncated_answer
 from thrifty.types import JSON, ChatRequest, ChatResponse, Dialect, Step
 
 ENDPOINT = "batch-passthrough"
@@ -87,6 +88,7 @@ async def book_results(
             batch=True,
             usage_reported=usage is not None,
             service_tier=tier_of(dialect, body),
+            truncated=truncated_answer(dialect, "chat", body),
         )
         if usage is not None:
             response.usage = usage
