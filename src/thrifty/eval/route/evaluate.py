@@ -17,6 +17,7 @@ from thrifty.eval.route.metrics import Point, apgr, cost_pct_at, cpt, frontier, 
 from thrifty.eval.route.routers import PromptRouter
 from thrifty.eval.route.strategies import AlwaysModel, BestStatic, Plan, RandomRouter, Strategy
 from thrifty.eval.route.table import BoolArray, OutcomeTable, QueryView, UnpaidReadError
+from thrifty.eval.route.vote_chain import VoteChain, answer_options, chain_pool
 
 TARGETS = {"100%": 1.0, "98%": 0.98, "95%": 0.95}
 ORACLE = "perfect-router"
@@ -61,6 +62,8 @@ def default_strategies(table: OutcomeTable) -> list[Strategy]:
     if len(cheap) >= 2:
         strategies += [Cascade(t, learned=False) for t in ("98%", "100%")]
         strategies += [Cascade(t, learned=True) for t in ("98%", "100%")]
+        if answer_options(table, chain_pool(table)) is not None:  # multiple choice
+            strategies += [VoteChain(t) for t in ("98%", "100%")]
     elif cheap:  # one cheap model with answer text: a single possible tier
         strategies.append(Cascade("98%", learned=True))
     return strategies
@@ -74,10 +77,30 @@ def read_mask(views: Sequence[QueryView], models: Sequence[str]) -> BoolArray:
     return mask
 
 
+def forked_masks(
+    views: Sequence[QueryView], models: Sequence[str], name: str, labels: set[str]
+) -> dict[str, BoolArray]:
+    """Per setting label, the responses read through views forked for that setting."""
+    masks: dict[str, BoolArray] = {}
+    for i, view in enumerate(views):
+        for label, child in view.forks:
+            if label not in labels:
+                raise UnpaidReadError(f"{name} read responses for {label!r}, not a setting")
+            mask = masks.setdefault(label, np.zeros((len(views), len(models)), dtype=bool))
+            for model in child.read_models:
+                mask[i, models.index(model)] = True
+    return masks
+
+
 def check_paid(plan: Plan, views: Sequence[QueryView], models: Sequence[str], name: str) -> None:
+    """Refuse a plan with a setting that read a response it did not pay for: the reads of
+    the views themselves count for every setting, those of a forked view for its own."""
     read = read_mask(views, models)
+    forked = forked_masks(views, models, name, {s.label for s in plan.settings})
     for setting in plan.settings:
-        if bool((read & ~setting.called).any()):
+        own = forked.get(setting.label)
+        seen = read if own is None else read | own
+        if bool((seen & ~setting.called).any()):
             raise UnpaidReadError(
                 f"{name} ({setting.label}) read a response of a model it did not call"
             )

@@ -39,6 +39,7 @@ class QueryView:
     _responses: tuple[tuple[str, str], ...]
     task: str | None = None
     _read: set[str] = field(default_factory=set)
+    _forks: list[tuple[str, QueryView]] = field(default_factory=list)
 
     def response(self, model: str) -> str:
         """The answer ``model`` gave (``""`` if the records have no text): reading it means
@@ -52,6 +53,19 @@ class QueryView:
     @property
     def read_models(self) -> frozenset[str]:
         return frozenset(self._read)
+
+    def fork(self, setting: str) -> QueryView:
+        """A view of the same query whose reads count for one setting of a plan only (a
+        strategy that calls models one at a time, where each setting stops at a different
+        model); the evaluator checks a setting's reads against that setting's calls."""
+        child = QueryView(self.prompt, self._responses, self.task)
+        self._forks.append((setting, child))
+        return child
+
+    @property
+    def forks(self) -> tuple[tuple[str, QueryView], ...]:
+        """Every ``(setting label, view)`` handed out by :meth:`fork`."""
+        return tuple(self._forks)
 
 
 @dataclass(frozen=True)
