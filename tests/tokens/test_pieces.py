@@ -64,7 +64,7 @@ def test_pieces_count_exactly_what_the_whole_counts(counter: TokenCounter, text:
         assert sum(len(encoding.encode_ordinary(p)) for p in parts) == whole, (name, parts)
 
 
-def test_a_text_is_cut_after_blank_lines_only_where_exact() -> None:
+def test_a_text_is_cut_after_line_breaks_only_where_exact() -> None:
     text = "First.\n\nSecond.\n\n/path follows\n\n  indented\n\nLast."
     assert pieces(text, min_chars=1) == [
         "First.\n\n",
@@ -74,12 +74,14 @@ def test_a_text_is_cut_after_blank_lines_only_where_exact() -> None:
     assert pieces("one paragraph") == ["one paragraph"]
 
 
-def test_short_paragraphs_join_the_next_piece() -> None:
+def test_short_lines_join_a_neighbour() -> None:
     long = "A paragraph long enough to end a piece on its own, surely it is. "
     text = f"Title\n\n{long}\n\nShort.\n\nAlso short.\n\n{long}\n\nEnd."
     assert pieces(text, min_chars=len(long)) == [
-        f"Title\n\n{long}\n\n",
-        f"Short.\n\nAlso short.\n\n{long}\n\n",
+        "Title\n\n",
+        f"{long}\n\n",
+        "Short.\n\nAlso short.\n\n",
+        f"{long}\n\n",
         "End.",
     ]
 
@@ -105,3 +107,36 @@ def test_a_paragraph_counted_once_is_not_encoded_again() -> None:
     assert two == real.count_text("gpt-4o", second * 3).tokens
     assert known + "\n\n" not in encoded  # remembered: only the new paragraphs encoded
     assert encoded and all("different question" in text for text in encoded)
+
+
+LINES = st.lists(
+    st.sampled_from(
+        [
+            "A line of prose that is long enough to stand as a piece of its own here.",
+            "Short.",
+            "- a list item",
+            "",
+            "  indented code",
+            "/path/to/file",
+            "```",
+            "Another sentence, of middling length, ends.",
+        ]
+    ),
+    min_size=1,
+    max_size=20,
+).map("\n".join)
+
+
+@RELAXED
+@given(LINES, LINES)
+def test_a_text_between_tags_keeps_its_inner_pieces(before: str, text: str) -> None:
+    """Context selection counts a document alone; the history stage and the planner then
+    count it inside the last message, between tags: only its first and last pieces may be
+    new there."""
+    text = "Doc: " + text  # starts at an exact place, as a stripped document does
+    alone = pieces(text)
+    wrapped = f"{before}\n<document>\n{text}\n</document>\n</documents>\n\nQuestion?"
+    assert "".join(pieces(wrapped)) == wrapped
+    inner = alone[1:-1]
+    within = pieces(wrapped)
+    assert all(piece in within for piece in inner), (alone, within)

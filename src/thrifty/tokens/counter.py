@@ -22,7 +22,13 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from thrifty.tokens.encodings import EncodingName, load_encoding
+from thrifty.tokens.encodings import (
+    CountTokens,
+    EncodingName,
+    load_count,
+    load_encoding,
+    tiktoken_count,
+)
 from thrifty.tokens.models import TokenizerChoice, tokenizer_for
 from thrifty.tokens.pieces import pieces
 
@@ -41,7 +47,7 @@ _ENUM_INIT = -3
 _ENUM_ITEM = 3
 _FUNC_END = 12
 MEMO_MIN_CHARS = 256  # shorter texts are encoded every time (cheaper than remembering)
-PIECE_MIN_CHARS = 64  # a long text's pieces end after paragraphs this long at least
+PIECE_MIN_CHARS = 64  # a long text's pieces end after lines this long at least
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,21 +65,27 @@ class TokenCount:
 
 class TokenCounter:
     """Counts tokens offline.  Each encoding is loaded on first use and kept by this
-    object (a few seconds and ~100 MB the first time); long texts' counts are remembered
-    paragraph by paragraph in a bounded memo (``memo_chars`` characters of text at most),
+    object (a few seconds and ~100-150 MB the first time); long texts' counts are
+    remembered line by line in a bounded memo (``memo_chars`` characters of text at most),
     since prompts repeat, whole or in part.
 
-    Create one and keep it: the runtime's levers each hold theirs.  ``loader`` builds an
-    encoding by name (tests inject a failing or fake one)."""
+    Create one and keep it: the runtime's levers each hold theirs.  Counts come from
+    :func:`~thrifty.tokens.encodings.load_count` (bpe-openai's tokenizer, tiktoken's
+    counts); ``loader`` builds a tiktoken encoding by name, for :meth:`encoding`, and when
+    given, counts come from it too (tests inject a failing or fake one)."""
 
     def __init__(
         self,
         *,
-        loader: Callable[[EncodingName], tiktoken.Encoding] = load_encoding,
+        loader: Callable[[EncodingName], tiktoken.Encoding] | None = None,
         memo_chars: int = 16_000_000,
     ) -> None:
-        self._loader = loader
+        self._loader = loader if loader is not None else load_encoding
+        self._count_loader: Callable[[EncodingName], CountTokens] = (
+            load_count if loader is None else self._loaded_count
+        )
         self._encodings: dict[EncodingName, tiktoken.Encoding] = {}
+        self._counts: dict[EncodingName, CountTokens] = {}
         self._memo: OrderedDict[tuple[EncodingName, str], int] = OrderedDict()
         self._memo_limit = memo_chars
         self._memo_held = 0
@@ -81,25 +93,38 @@ class TokenCounter:
     # -- raw counts ---------------------------------------------------------------------
 
     def encoding(self, name: EncodingName) -> tiktoken.Encoding:
+        """The tiktoken encoding ``name`` (token ids; counting does not need it)."""
         found = self._encodings.get(name)
         if found is None:
             found = self._encodings[name] = self._loader(name)
         return found
+
+    def counting(self, name: EncodingName) -> CountTokens:
+        """The exact count of a text in encoding ``name``, loaded on first use (call it at
+        start-up, off the event loop, to load it before the first request)."""
+        found = self._counts.get(name)
+        if found is None:
+            found = self._counts[name] = self._count_loader(name)
+        return found
+
+    def _loaded_count(self, name: EncodingName) -> CountTokens:
+        return tiktoken_count(self.encoding(name))
 
     def encoded_length(self, name: EncodingName, text: str) -> int:
         """Tokens of ``text`` in encoding ``name``, special-token text counted as text.
 
         A long text's count is remembered; a long text not seen before is counted piece by
         piece (:func:`~thrifty.tokens.pieces.pieces`: the sum is exact), each piece
-        remembered too, so that a text made partly of paragraphs counted before costs
-        only its new ones."""
+        remembered too, so that a text made partly of lines counted before (a document now
+        inside a prompt, a system prompt compressed in one place) costs only its new
+        ones."""
         if len(text) < MEMO_MIN_CHARS:
-            return len(self.encoding(name).encode_ordinary(text)) if text else 0
+            return self.counting(name)(text) if text else 0
         found = self._remembered(name, text)
         if found is None:
             parts = pieces(text, PIECE_MIN_CHARS)
             if len(parts) == 1:
-                found = len(self.encoding(name).encode_ordinary(text))
+                found = self.counting(name)(text)
             else:
                 found = sum(self._piece_length(name, part) for part in parts)
             self._remember(name, text, found)
@@ -108,7 +133,7 @@ class TokenCounter:
     def _piece_length(self, name: EncodingName, piece: str) -> int:
         found = self._remembered(name, piece)
         if found is None:
-            found = len(self.encoding(name).encode_ordinary(piece))
+            found = self.counting(name)(piece)
             self._remember(name, piece, found)
         return found
 

@@ -1,4 +1,4 @@
-"""A long text cut where its token count splits exactly: after a blank line.
+"""A long text cut where its token count splits exactly: after a line break.
 
 Both encodings first cut a text into pre-tokens with a regular expression (tiktoken's
 ``pat_str``, :mod:`thrifty.tokens.encodings`), and byte-pair merges never cross a
@@ -14,35 +14,52 @@ neither blank nor ``/`` is such a place, in ``o200k_base`` and ``cl100k_base`` a
   same tokens;
 * no expression looks behind, so the part after the cut is cut as it was in the whole.
 
-:func:`pieces` cuts only after blank lines, and only after a paragraph of at least
-``min_chars`` characters (short ones join the next: encoding many tiny pieces costs more
-than it saves), so that a paragraph keeps its piece, and its count, when the text around
-it changes: :class:`~thrifty.tokens.TokenCounter` remembers counts piece by piece, and a
-prompt that is new but made of known paragraphs (a system prompt compressed in one place,
-documents counted on their own before) costs only what changed.
+:func:`pieces` cuts at such places only, and only next to a stretch (the text between
+two such places) of ``min_chars`` characters or more: short lines join a neighbour, since
+counting many tiny pieces costs more than it saves.  Whether a cut is made depends on the
+two stretches beside it alone, so a line keeps its piece, and its count, when the text
+around it changes (a document put between tags keeps its pieces but the first and last):
+:class:`~thrifty.tokens.TokenCounter` remembers counts piece by piece, and a prompt that
+is new but made of known lines (a system prompt compressed in one place, the documents
+context selection counted, now inside the last message) costs only what changed.
 ``tests/tokens/test_pieces.py`` checks the sum against whole counts.
 """
 
 from __future__ import annotations
 
-_BREAK = "\n\n"
+_BREAK = "\n"
 
 
 def pieces(text: str, min_chars: int = 64) -> list[str]:
-    """``text`` cut after blank lines where the cut is exact (see the module docs) and the
-    paragraph before it has ``min_chars`` characters or more: the pieces join back to
-    ``text``."""
-    parts = text.split(_BREAK)
-    if len(parts) == 1:
-        return parts
+    """``text`` cut at the exact places of the module docs where the stretch before the
+    place (back to the previous one) or after it (on to the next one, or the end) has
+    ``min_chars`` characters or more: the pieces join back to ``text``."""
+    places = _exact_places(text)
+    if not places:
+        return [text]
     out: list[str] = []
-    current = previous = parts[0]
-    for part in parts[1:]:
-        if len(previous) >= min_chars and part and not part[0].isspace() and part[0] != "/":
-            out.append(current + _BREAK)
-            current = part
-        else:
-            current = current + _BREAK + part
-        previous = part
-    out.append(current)
+    start = 0
+    bounds = [0, *places, len(text)]
+    for index in range(1, len(bounds) - 1):
+        place = bounds[index]
+        if place - bounds[index - 1] >= min_chars or bounds[index + 1] - place >= min_chars:
+            out.append(text[start:place])
+            start = place
+    out.append(text[start:])
     return out
+
+
+def _exact_places(text: str) -> list[int]:
+    """Where ``text`` may be cut exactly: after a line break followed by a character that
+    is neither blank nor ``/``."""
+    places: list[int] = []
+    end = len(text)
+    at = 0
+    while (newline := text.find(_BREAK, at)) >= 0:
+        at = newline + 1
+        if at >= end:
+            break
+        following = text[at]
+        if not following.isspace() and following != "/":
+            places.append(at)
+    return places
