@@ -180,3 +180,29 @@ def test_a_callable_filter() -> None:
         "a", docs, budget_tokens=10, where=lambda m: m["n"] > 2, counter=COUNTER
     )
     assert picked.texts == ["b"]
+
+
+def test_left_out_tokens_are_the_dropped_documents_exact_counts() -> None:
+    docs = [
+        {"text": filler("refund", 300), "metadata": {"lang": "en"}},
+        {"text": filler("refund", 300), "metadata": {"lang": "en"}},  # a duplicate
+        {"text": filler("shipping", 400), "metadata": {"lang": "en"}},
+        {"text": filler("returns", 900), "metadata": {"lang": "en"}},  # over the budget left
+        {"text": filler("refund", 500), "metadata": {"lang": "fr"}},  # filtered
+    ]
+    picked = select_context(
+        "refund shipping",
+        docs,
+        budget_tokens=1500,
+        min_tokens=0,
+        where={"lang": "en"},
+        counter=COUNTER,
+    )
+    reasons = [why for _, why in picked.dropped]
+    assert sorted(reasons) == ["duplicate", "filtered", "over budget"]
+    expected = sum(
+        COUNTER.count_text("gpt-4o", doc.text).tokens
+        for doc, why in picked.dropped
+        if why != "filtered"
+    )
+    assert picked.left_out_tokens == expected > 0

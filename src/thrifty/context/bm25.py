@@ -26,12 +26,19 @@ def words(text: str) -> list[str]:
 def bm25_scores(query: str, texts: Sequence[str], k1: float = K1, b: float = B) -> list[float]:
     """Each text's BM25 score for ``query`` (0 for a text sharing no word with it).  IDF is
     the non-negative form, ``ln(1 + (N - n + 0.5) / (n + 0.5))``."""
-    docs = [Counter(words(t)) for t in texts]
+    return bm25_of_words(words(query), [words(t) for t in texts], k1, b)
+
+
+def bm25_of_words(
+    query: Sequence[str], texts: Sequence[Sequence[str]], k1: float = K1, b: float = B
+) -> list[float]:
+    """:func:`bm25_scores` of texts already cut into :func:`words`."""
+    docs = [Counter(t) for t in texts]
     if not docs:
         return []
-    lengths = [sum(d.values()) for d in docs]
+    lengths = [len(t) for t in texts]
     average = sum(lengths) / len(docs) or 1.0
-    terms = set(words(query))
+    terms = set(query)
     idf: dict[str, float] = {}
     for term in terms:
         holding = sum(1 for d in docs if term in d)

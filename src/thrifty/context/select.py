@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from thrifty.context.bm25 import bm25_scores, jaccard, words
+from thrifty.context.bm25 import bm25_of_words, jaccard, words
 from thrifty.context.documents import Document, Where, as_document, matches
 from thrifty.tokens import TokenCounter
 
@@ -33,13 +33,16 @@ class Scored:
 class Selection:
     """What ``select_context`` kept (best first, or in the given order with
     ``keep_order``) and what it dropped, with why.  ``untouched``: the documents were under
-    ``min_tokens`` and were kept as given (after the metadata filter)."""
+    ``min_tokens`` and were kept as given (after the metadata filter).  ``left_out_tokens``:
+    the tokens of the documents dropped as duplicates or over the budget (those the
+    metadata filter dropped are not counted)."""
 
     kept: tuple[Scored, ...]
     dropped: tuple[tuple[Document, Reason], ...]
     tokens: int
     budget_tokens: int
     untouched: bool
+    left_out_tokens: int = 0
 
     @property
     def documents(self) -> list[Document]:
@@ -100,7 +103,8 @@ def select_context(
     if sum(tokens) <= min_tokens:
         kept = tuple(Scored(d, n, 1.0, 1.0, None) for d, n in zip(candidates, tokens, strict=True))
         return Selection(kept, tuple(dropped), sum(tokens), budget_tokens, untouched=True)
-    lexical = bm25_scores(query, [d.text for d in candidates])
+    cut = [words(d.text) for d in candidates]
+    lexical = bm25_of_words(words(query), cut)
     best = max(lexical, default=0.0) or 1.0
     lexical = [s / best for s in lexical]
     vectors = _embedded(embedder, query, candidates)
@@ -114,14 +118,17 @@ def select_context(
     ]
     order = sorted(range(len(candidates)), key=lambda i: (-scores[i], i))
     chosen: list[int] = []
-    word_sets = [set(words(d.text)) for d in candidates]
+    word_sets = [set(w) for w in cut]
     left = budget_tokens
+    left_out = 0
     for i in order:
         doc = candidates[i]
         if any(_alike(i, j, word_sets, vectors, duplicate_threshold) for j in chosen):
             dropped.append((doc, "duplicate"))
+            left_out += tokens[i]
         elif tokens[i] > left:
             dropped.append((doc, "over budget"))
+            left_out += tokens[i]
         else:
             chosen.append(i)
             left -= tokens[i]
@@ -137,7 +144,9 @@ def select_context(
         )
         for i in chosen
     )
-    return Selection(kept, tuple(dropped), budget_tokens - left, budget_tokens, untouched=False)
+    return Selection(
+        kept, tuple(dropped), budget_tokens - left, budget_tokens, False, left_out_tokens=left_out
+    )
 
 
 def _alike(i: int, j: int, word_sets: Sequence[set[str]], vectors: Any, threshold: float) -> bool:

@@ -165,18 +165,11 @@ class ContextStage:
         block = render(selection.documents) if selection.kept else None
         response = await inner(with_documents(request, block))
         response.headers[HEADER] = summary(selection, len(ask.documents))
-        left_out = self._left_out_tokens(request.model, selection)
+        left_out = selection.left_out_tokens
         if response.served is not None and left_out:
             change = TokenChange(input_tokens=-left_out)
             response.steps.append(Step("context", response.headers[HEADER], tokens=change))
         return response
-
-    def _left_out_tokens(self, model: str, selection: Selection) -> int:
-        return sum(
-            self._counter.count_text(model, doc.text).tokens
-            for doc, why in selection.dropped
-            if why != "filtered"
-        )
 
 
 def summary(selection: Selection, given: int) -> str:

@@ -191,7 +191,7 @@ async def build(parts: Parts) -> Stage | None:
     counter = parts.counter
     for name in ENCODINGS:  # a missing install fails at start, not on a request
         bundled_file(name)
-    # Load the encodings now, off the event loop: seconds, once, rather than a stalled
-    # request later.
-    await asyncio.gather(*(asyncio.to_thread(counter.encoding, n) for n in ENCODINGS))
+    # Load the encodings now, off the event loop: a fraction of a second, once, rather
+    # than a stalled request later.
+    await asyncio.to_thread(lambda: [counter.counting(n) for n in ENCODINGS])
     return prompt_cache_stage(PromptCachePlanner(per_task, counter))

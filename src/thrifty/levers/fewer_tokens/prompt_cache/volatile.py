@@ -35,13 +35,19 @@ class VolatileSplit:
     first_line: int  # index of the first volatile line in the original prompt
 
 
+def _may_hold_a_date(text: str) -> bool:
+    """False when ``text`` holds no ISO date: every one has a dash before its month's 0
+    or 1."""
+    return "-0" in text or "-1" in text
+
+
 def _is_volatile(line: str) -> bool:
-    return len(line) <= MAX_LINE_CHARS and _ISO.search(line) is not None
+    return len(line) <= MAX_LINE_CHARS and _may_hold_a_date(line) and _ISO.search(line) is not None
 
 
 def split_volatile(text: str) -> VolatileSplit | None:
     """The prompt's stable and volatile parts, or ``None`` (nothing to move safely)."""
-    if "-" not in text:  # every ISO date has dashes: the common case costs one scan
+    if not _may_hold_a_date(text):  # the common case: two substring scans, in C
         return None
     lines = text.split("\n")
     volatile: list[int] = []
