@@ -32,6 +32,7 @@ from pathlib import Path
 
 from thrifty.config import Settings
 from thrifty.errors import ThriftyError
+from thrifty.gateway.response_bookings import BackgroundBookings, pending_of
 from thrifty.types import JSON, ChatRequest, ChatResponse, MalformedEvent, StreamEvent
 
 log = logging.getLogger("thrifty.gateway")
@@ -88,6 +89,8 @@ class ResponseOwners:
         self._clock = clock
         self._conn: sqlite3.Connection | None = None
         self._rows = 0
+        # Background responses waiting to be booked (thrifty.gateway.response_bookings).
+        self.bookings = BackgroundBookings(path, ttl_s=ttl_s, clock=clock)
 
     def _db(self) -> sqlite3.Connection:
         if self._conn is not None:
@@ -192,6 +195,7 @@ class ResponseOwners:
         return owner == (tenant or "")
 
     def close(self) -> None:
+        self.bookings.close()
         if self._conn is not None:
             self._conn.close()
             self._conn = None
@@ -316,3 +320,24 @@ def note_owner(owners: ResponseOwners, request: ChatRequest, response: ChatRespo
     found = body.get("id") if body is not None else None
     if isinstance(found, str):
         note(found)
+        note_background(owners, found, request, response)
+
+
+def note_background(
+    owners: ResponseOwners, response_id: str, request: ChatRequest, response: ChatResponse
+) -> None:
+    """Keep what booking a background response will need once it is retrieved finished
+    (a streamed one is booked by its own stream's row).  A failed write is logged: that
+    response will not be booked."""
+    pending = pending_of(response_id, request, response)
+    if pending is None or not RESPONSE_ID.match(response_id):
+        return
+    try:
+        owners.bookings.note(pending)
+    except (OSError, sqlite3.Error) as exc:
+        log.warning(
+            "request %s: background response not noted for booking (%s): its cost will not "
+            "be booked",
+            request.request_id,
+            exc,
+        )

@@ -6,9 +6,12 @@
 * ``GET /v1/responses/{id}/input_items``,
 * ``POST /v1/responses/input_tokens`` (counts a request's input tokens).
 
-None of them generates tokens, so none is booked in the ledger; each is counted in
-:attr:`ResponseSideRoutes.counts` and logged (the first call of each route, then at 10,
-100, ...; every call at debug level).
+None of them generates tokens, so none is booked in the ledger as a call of its own; each
+is counted in :attr:`ResponseSideRoutes.counts` and logged (the first call of each route,
+then at 10, 100, ...; every call at debug level).  One exception: the first retrieve (or
+cancel) that returns a *background* response finished, with its usage, books that
+response's work, once (:mod:`thrifty.gateway.response_bookings`); the answer then carries
+that row's ``x-thrifty-request-id`` and ``x-thrifty-cost-usd``.
 
 Which provider: a response id does not say who made it.  The call goes to the provider the
 app names in ``x-thrifty-provider`` (the header the gateway puts on every answer, so an app
@@ -27,6 +30,7 @@ read, a 503 (see :mod:`thrifty.gateway.response_owners`).
 from __future__ import annotations
 
 import logging
+import sqlite3
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from urllib.parse import urlencode
@@ -45,10 +49,12 @@ from thrifty.errors import (
     UpstreamAuthError,
 )
 from thrifty.gateway.auth import UnsupportedMediaType, json_content_type
-from thrifty.gateway.headers import tenant_from_headers
+from thrifty.gateway.headers import money_headers, tenant_from_headers
+from thrifty.gateway.response_bookings import already_booked, book, finished_usage
 from thrifty.gateway.response_owners import RESPONSE_ID, ResponseOwners, unknown_response_body
 from thrifty.gateway.wire_errors import error_body, error_headers
 from thrifty.runtime import Thrifty
+from thrifty.types import Stage
 
 log = logging.getLogger("thrifty.gateway")
 
@@ -109,6 +115,8 @@ class ResponseSideRoutes:
         self._owners = owners  # None: no tenant checks (a single-tenant front-end)
         self._keys_on = keys_on
         self.counts: Counter[str] = Counter()
+        self.background_booked = 0  # background responses this process booked
+        self._ledger: Stage | None = None
 
     def routes(self) -> list[Route]:
         one = "/responses/{response_id}"
@@ -171,11 +179,60 @@ class ResponseSideRoutes:
                     headers={PROVIDER_HEADER: upstream.name},
                 )
             answer = await self._forward(route, upstream, method, sent, None)
-            if owners is not None and method == "DELETE" and answer.status_code == 200:
-                owners.forget(response_id)
+            if owners is not None and answer.status_code == 200:
+                if method == "DELETE":
+                    owners.forget(response_id)
+                elif suffix in ("", "/cancel"):
+                    await self._book_if_finished(owners, response_id, answer)
             return answer
         except ThriftyError as exc:
             return _error(exc)
+
+    async def _book_if_finished(
+        self, owners: ResponseOwners, response_id: str, answer: Response
+    ) -> None:
+        """Book a background response the first time it comes back finished with usage.
+        Whatever fails here is logged: the app still gets the provider's answer."""
+        try:
+            body = orjson.loads(answer.body)
+        except orjson.JSONDecodeError:
+            return
+        if not isinstance(body, dict) or not finished_usage(body):
+            return
+        bookings = owners.bookings
+        try:
+            pending = bookings.claim(response_id)
+        except (OSError, sqlite3.Error) as exc:
+            log.warning("background response %s: booking record unreadable (%s)", response_id, exc)
+            return
+        if pending is None:
+            return  # not a background response of ours, or booked already
+        try:
+            booked = await book(self._ledger_stage(), pending, body)
+        except ThriftyError as exc:
+            if already_booked(exc):
+                return
+            log.error("background response %s: could not be booked (%s)", response_id, exc)
+            try:
+                bookings.release(response_id)  # the next retrieve tries again
+            except (OSError, sqlite3.Error):
+                log.error("background response %s: will not be booked", response_id)
+            return
+        self.background_booked += 1
+        log.info("booked background response %s as %s", response_id, booked.served_id)
+        answer.headers["x-thrifty-request-id"] = booked.served_id
+        for name, value in money_headers(booked.response):
+            answer.headers[f"x-thrifty-{name}"] = value
+
+    def _ledger_stage(self) -> Stage:
+        if self._ledger is None:
+            from thrifty.batch.service import runtime_parts
+            from thrifty.ledger.stage import ledger_stage
+            from thrifty.pipeline import accountant_for
+
+            thrifty = self._thrifty
+            self._ledger = ledger_stage(thrifty.ledger, accountant_for(runtime_parts(thrifty)))
+        return self._ledger
 
     def _tenant(self, request: Request) -> str | None:
         return tenant_from_headers(request.headers, self._tenant_header)

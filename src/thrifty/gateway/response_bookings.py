@@ -1,0 +1,331 @@
+"""Booking a background Responses API call once its work is done.
+
+``POST /v1/responses`` with ``"background": true`` comes back ``queued``, without usage:
+its own ledger row is unpriced (``price_source = 'no_usage'``), because nothing is known
+yet.  The usage appears in the finished response, which the app fetches later
+(``GET /v1/responses/{id}``, or ``POST /v1/responses/{id}/cancel`` of one that had
+finished).  So the gateway keeps, for every background response it created, what the
+booking will need (:class:`Pending`: the create's request id, tenant, task, models,
+provider), and the first retrieve or cancel that returns it finished with usage books it:
+
+* one ledger row per response, id ``<create's request id>.background``, endpoint
+  ``background``, the tenant and task of the create, priced like any Responses call
+  (cached input, reasoning, web searches, the service tier reported, its truncation);
+* never twice: the record goes from ``pending`` to ``booked`` in one SQLite ``UPDATE ...
+  WHERE state = 'pending'`` before the row is written, so of two concurrent retrieves
+  (or two gateway processes sharing the file) exactly one books; and the ledger refuses a
+  second row with the same id anyway.  A row that cannot be written puts the record back
+  to ``pending`` (the next retrieve tries again).
+
+What is not booked: a background response that is never retrieved once finished (its cost
+stays unknown, as the create's unpriced row says), one that ended without usage (a
+cancelled response with ``usage: null``), and one whose record was evicted (older than
+30 days, or beyond :data:`MAX_ROWS`).  :meth:`BackgroundBookings.pending` counts what
+waits; the gateway logs it at shutdown.  The records share the owner store's file
+(``thrifty-response-owners.db``), in a table of their own.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import orjson
+
+from thrifty.errors import ThriftyError
+from thrifty.ledger.accounting import MODEL_LEVERS
+from thrifty.providers.finish import responses_cut
+from thrifty.providers.usage import responses_server_tools, service_tier, usage_from_responses
+from thrifty.types import ChatRequest, ChatResponse, Handler, Lever, Stage, Step
+
+log = logging.getLogger("thrifty.gateway")
+
+MAX_ROWS = 200_000
+TTL_S = 30 * 24 * 3600.0
+LOW_WATER = 0.9
+ENDPOINT = "background"
+SUFFIX = ".background"
+# The statuses a background response ends in; usage comes with the first three (and
+# with a cancelled one when the provider reports what it had done).
+FINAL = frozenset({"completed", "incomplete", "failed", "cancelled"})
+MAX_FIELD = 256
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS background_booking (
+    response_id TEXT PRIMARY KEY,
+    state TEXT NOT NULL CHECK (state IN ('pending', 'booked')),
+    facts BLOB NOT NULL,
+    created_at REAL NOT NULL,
+    booked_at REAL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS background_booking_age ON background_booking (created_at);
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Pending:
+    """What the booking of one background response needs from the call that created it."""
+
+    response_id: str
+    request_id: str
+    tenant: str | None
+    task: str | None
+    requested_model: str
+    requested_alias: str | None
+    model: str  # the model the create was sent to (after routing)
+    provider: str
+    created_at: float
+    model_lever: Lever | None = None  # the lever that changed the model, if one did
+
+    def encode(self) -> bytes:
+        fields = {
+            "request_id": self.request_id,
+            "tenant": self.tenant,
+            "task": self.task,
+            "requested_model": self.requested_model,
+            "requested_alias": self.requested_alias,
+            "model": self.model,
+            "provider": self.provider,
+            "model_lever": self.model_lever,
+        }
+        return orjson.dumps(fields)
+
+    @classmethod
+    def decode(cls, response_id: str, raw: bytes, created_at: float) -> Pending:
+        fields = orjson.loads(raw)
+        lever = fields.get("model_lever")
+        return cls(
+            response_id=response_id,
+            request_id=str(fields["request_id"]),
+            tenant=fields.get("tenant"),
+            task=fields.get("task"),
+            requested_model=str(fields["requested_model"]),
+            requested_alias=fields.get("requested_alias"),
+            model=str(fields["model"]),
+            provider=str(fields["provider"]),
+            created_at=created_at,
+            model_lever=lever if lever in MODEL_LEVERS else None,
+        )
+
+
+def pending_of(response_id: str, request: ChatRequest, response: ChatResponse) -> Pending | None:
+    """The booking record of a background create (``request``) answered ``response``, or
+    None when it is not a background response still to finish (or a field is too long to
+    keep)."""
+    if request.body.get("background") is not True or response.usage_reported:
+        return None  # foreground, or already finished and booked with its create
+    body = response.parsed_body()
+    if body is not None and body.get("status") in FINAL:
+        return None
+    served = response.served or request
+    lever = next((s.lever for s in response.steps if s.lever in MODEL_LEVERS), None)
+    names = (request.tenant, request.task, request.requested_model, served.model)
+    if any(len(name or "") > MAX_FIELD for name in names):
+        return None
+    return Pending(
+        response_id=response_id,
+        request_id=request.request_id,
+        tenant=request.tenant,
+        task=request.task,
+        requested_model=request.requested_model,
+        requested_alias=request.requested_alias,
+        model=served.model,
+        provider=response.provider,
+        created_at=request.received_at,
+        model_lever=lever,
+    )
+
+
+class BackgroundBookings:
+    """The records, in ``path`` (the owner store's file), opened on first use.  SQLite
+    failures raise ``sqlite3.Error``/``OSError`` to the caller, who logs them."""
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        max_rows: int = MAX_ROWS,
+        ttl_s: float = TTL_S,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if max_rows < 1 or ttl_s <= 0:
+            raise ValueError("max_rows and ttl_s must be positive")
+        self.path = path
+        self.max_rows = max_rows
+        self.ttl_s = ttl_s
+        self._clock = clock
+        self._conn: sqlite3.Connection | None = None
+        self.evicted_pending = 0  # records dropped before their response was booked
+
+    def _db(self) -> sqlite3.Connection:
+        if self._conn is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            try:
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA busy_timeout=2000")
+                conn.executescript(_SCHEMA)
+            except sqlite3.Error:
+                conn.close()
+                raise
+            self._conn = conn
+        return self._conn
+
+    def note(self, pending: Pending) -> bool:
+        """Keep ``pending`` until its response is booked; True when it was added (a
+        response id already noted keeps its first record)."""
+        db = self._db()
+        added = db.execute(
+            "INSERT OR IGNORE INTO background_booking VALUES (?, 'pending', ?, ?, NULL)",
+            (pending.response_id, pending.encode(), pending.created_at),
+        ).rowcount
+        if added:
+            self._evict(db)
+        return added > 0
+
+    def _evict(self, db: sqlite3.Connection) -> None:
+        """Past ``max_rows``: expired records, then the oldest down to 90% of it."""
+        (rows,) = db.execute("SELECT count(*) FROM background_booking").fetchone()
+        if rows <= self.max_rows:
+            return
+        waiting = self.pending()
+        db.execute(
+            "DELETE FROM background_booking WHERE created_at < ?", (self._clock() - self.ttl_s,)
+        )
+        (rows,) = db.execute("SELECT count(*) FROM background_booking").fetchone()
+        keep = int(self.max_rows * LOW_WATER)
+        if rows > keep:
+            db.execute(
+                "DELETE FROM background_booking WHERE response_id IN (SELECT response_id FROM "
+                "background_booking ORDER BY created_at, response_id LIMIT ?)",
+                (rows - keep,),
+            )
+        lost = waiting - self.pending()
+        if lost:
+            self.evicted_pending += lost
+            log.warning("%d background response record(s) evicted before being booked", lost)
+
+    def claim(self, response_id: str) -> Pending | None:
+        """Take the right to book ``response_id``: its record if this caller moved it from
+        ``pending`` to ``booked``, None if there is no such record or another did."""
+        db = self._db()
+        now = self._clock()
+        moved = db.execute(
+            "UPDATE background_booking SET state = 'booked', booked_at = ? "
+            "WHERE response_id = ? AND state = 'pending' AND created_at >= ?",
+            (now, response_id, now - self.ttl_s),
+        ).rowcount
+        if not moved:
+            return None
+        facts, created_at = db.execute(
+            "SELECT facts, created_at FROM background_booking WHERE response_id = ?",
+            (response_id,),
+        ).fetchone()
+        return Pending.decode(response_id, facts, created_at)
+
+    def release(self, response_id: str) -> None:
+        """Put a claimed record back to ``pending`` (its row could not be written)."""
+        self._db().execute(
+            "UPDATE background_booking SET state = 'pending', booked_at = NULL "
+            "WHERE response_id = ?",
+            (response_id,),
+        )
+
+    def pending(self) -> int:
+        """Background responses created through the gateway and not booked yet."""
+        (count,) = (
+            self._db()
+            .execute("SELECT count(*) FROM background_booking WHERE state = 'pending'")
+            .fetchone()
+        )
+        return int(count)
+
+    def close(self) -> None:
+        """Close the file, saying how many background responses wait to be booked."""
+        if self._conn is None:
+            return
+        try:
+            waiting = self.pending()
+        except sqlite3.Error:
+            waiting = 0
+        if waiting:
+            log.info(
+                "%d background response(s) created through the gateway are not booked yet "
+                "(not retrieved since they finished)",
+                waiting,
+            )
+        self._conn.close()
+        self._conn = None
+
+
+def finished_usage(body: Mapping[str, object]) -> bool:
+    """Whether a retrieved response is over and carries its usage: what can be booked."""
+    return body.get("status") in FINAL and isinstance(body.get("usage"), Mapping)
+
+
+def booking_of(pending: Pending, body: Mapping[str, object]) -> tuple[ChatRequest, ChatResponse]:
+    """The ledger's view of a finished background response: the create's request and an
+    answer with the usage (and billing facts) the finished response reports."""
+    request = ChatRequest(
+        dialect="openai",
+        body={"model": pending.requested_model, "background": True},
+        model=pending.model,
+        requested_model=pending.requested_model,
+        api="responses",
+        task=pending.task,
+        tenant=pending.tenant,
+        endpoint=ENDPOINT,
+        request_id=pending.request_id + SUFFIX,
+        received_at=pending.created_at,
+        requested_alias=pending.requested_alias,
+    )
+    usage = body.get("usage")
+    assert isinstance(usage, Mapping)
+    named = body.get("model")
+    response = ChatResponse(
+        dialect="openai",
+        model=named if isinstance(named, str) and named else pending.model,
+        provider=pending.provider,
+        usage=usage_from_responses(usage),
+        served=request,
+        service_tier=service_tier(body.get("service_tier")),
+        server_tools=responses_server_tools(body.get("output")),
+        truncated=responses_cut(body),
+    )
+    if pending.model_lever is not None:
+        detail = f"{pending.model_lever}: {pending.requested_model} -> {pending.model}"
+        response.steps.append(Step(pending.model_lever, detail))
+    return request, response
+
+
+@dataclass(frozen=True, slots=True)
+class Booked:
+    """A booked background response: its row's request id and the priced answer."""
+
+    served_id: str
+    response: ChatResponse
+
+
+async def book(ledger: Stage, pending: Pending, body: Mapping[str, object]) -> Booked:
+    """Write the row of ``pending``'s finished response through the ``ledger`` stage."""
+    request, response = booking_of(pending, body)
+
+    async def answered(_: ChatRequest) -> ChatResponse:
+        return response
+
+    handler: Handler = ledger(answered)
+    await handler(request)
+    return Booked(request.request_id, response)
+
+
+def already_booked(exc: BaseException) -> bool:
+    """Whether a ledger write failed because the row exists (booked by another process)."""
+    cause = exc.__cause__
+    return (
+        isinstance(exc, ThriftyError)
+        and isinstance(cause, sqlite3.IntegrityError)
+        and "request_id" in str(cause)
+    )
