@@ -158,6 +158,7 @@ class BackgroundBookings:
         self.ttl_s = ttl_s
         self._clock = clock
         self._conn: sqlite3.Connection | None = None
+        self.noted = 0  # background responses this process noted for booking
         self.evicted_pending = 0  # records dropped before their response was booked
 
     def _db(self) -> sqlite3.Connection:
@@ -184,6 +185,12 @@ class BackgroundBookings:
         ).rowcount
         if added:
             self._evict(db)
+            self.noted += 1
+            if str(self.noted).strip("0") == "1":  # the 1st, 10th, 100th...
+                log.info(
+                    "noted %d background response(s) so far, booked when retrieved finished",
+                    self.noted,
+                )
         return added > 0
 
     def _evict(self, db: sqlite3.Connection) -> None:
