@@ -63,7 +63,7 @@ def test_no_strategy_reads_test_labels_while_planning(tasks: bool) -> None:
     assert all(view.task is not None for view in wired.views()) == tasks
     strategies = default_strategies(train)
     assert {s.kind for s in strategies} == {"baseline", "router", "cascade"}
-    assert "prompt-router-value" in {s.name for s in strategies}
+    assert {"prompt-router-value", "vote-chain@98%"} <= {s.name for s in strategies}
     for strategy in strategies:
         strategy.fit(train, {t: share * level for t, share in TARGETS.items()})
         Tripwire.reads = 0
@@ -105,3 +105,35 @@ def test_reading_an_unpaid_response_is_refused() -> None:
     train, test = tables()
     with pytest.raises(UnpaidReadError, match="peeker"):
         evaluate_split(train, test, [Peeker()])
+
+
+class ForkPeeker(Strategy):
+    """Two settings, each reading through its own fork: ``small-only`` calls small alone,
+    ``both`` calls small and large; it reads large under ``read_as`` on the first query."""
+
+    name = "fork-peeker"
+
+    def __init__(self, read_as: str) -> None:
+        self.read_as = read_as
+
+    def plan(self, views: list[QueryView]) -> Plan:  # type: ignore[override]
+        small, large = self.models.index("small"), self.models.index("large")
+        cheap = constant(small, len(views), 3, "small-only")
+        both = constant(large, len(views), 3, "both")
+        both.called[:, small] = True
+        for i, view in enumerate(views):
+            view.fork("small-only").response("small")
+            view.fork("both").response("small")
+            view.fork("both").response("large")
+            if i == 0:
+                view.fork(self.read_as).response("large")
+        return Plan([cheap, both])
+
+
+def test_forked_reads_count_for_their_own_setting_only() -> None:
+    train, test = tables()
+    evaluate_split(train, test, [ForkPeeker("both")])  # large read only where it is paid
+    with pytest.raises(UnpaidReadError, match=r"fork-peeker \(small-only\)"):
+        evaluate_split(train, test, [ForkPeeker("small-only")])
+    with pytest.raises(UnpaidReadError, match="'elsewhere', not a setting"):
+        evaluate_split(train, test, [ForkPeeker("elsewhere")])
