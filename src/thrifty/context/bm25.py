@@ -57,5 +57,6 @@ def bm25_of_words(
 
 def jaccard(a: set[str], b: set[str]) -> float:
     """Overlap of two word sets (1: the same words; 0: none shared, or both empty)."""
-    union = len(a | b)
-    return len(a & b) / union if union else 0.0
+    shared = len(a & b)
+    union = len(a) + len(b) - shared
+    return shared / union if union else 0.0

@@ -27,7 +27,9 @@ context selection counted, now inside the last message) costs only what changed.
 
 from __future__ import annotations
 
-_BREAK = "\n"
+import re
+
+_PLACE = re.compile(r"\n(?=[^\s/])")
 
 
 def pieces(text: str, min_chars: int = 64) -> list[str]:
@@ -51,15 +53,6 @@ def pieces(text: str, min_chars: int = 64) -> list[str]:
 
 def _exact_places(text: str) -> list[int]:
     """Where ``text`` may be cut exactly: after a line break followed by a character that
-    is neither blank nor ``/``."""
-    places: list[int] = []
-    end = len(text)
-    at = 0
-    while (newline := text.find(_BREAK, at)) >= 0:
-        at = newline + 1
-        if at >= end:
-            break
-        following = text[at]
-        if not following.isspace() and following != "/":
-            places.append(at)
-    return places
+    is neither blank (``str.isspace``, which ``\\s`` matches in a ``str`` pattern) nor
+    ``/``."""
+    return [match.end() for match in _PLACE.finditer(text)]

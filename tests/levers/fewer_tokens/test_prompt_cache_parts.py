@@ -146,3 +146,16 @@ def test_churn_window_and_bound() -> None:
 def test_chain_is_order_sensitive() -> None:
     assert chain(chain("s", "a"), "b") != chain(chain("s", "b"), "a")
     assert chain("s", {"k": 1}) == chain("s", {"k": 1})
+
+
+def test_volatile_splits_are_remembered_within_their_bound() -> None:
+    from thrifty.levers.fewer_tokens.prompt_cache.volatile import VolatileSplits, split_volatile
+
+    prompts = [f"You help with orders.\nToday is 2026-11-{day:02d}.\nBe brief." for day in (1, 2)]
+    splits = VolatileSplits(max_chars=len(prompts[0]) + 10)
+    for prompt in [*prompts, *prompts, "No date here."]:
+        assert splits(prompt) == split_volatile(prompt)
+    assert splits._held <= len(prompts[0]) + 10
+    assert list(splits._done) == ["No date here."]  # the least recent ones went first
+    assert splits("x" * 100) is None  # longer than the bound: not kept
+    assert "x" * 100 not in splits._done

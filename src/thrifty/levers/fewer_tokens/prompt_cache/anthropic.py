@@ -39,7 +39,7 @@ from thrifty.levers.fewer_tokens.prompt_cache.reuse import (
     TtlPolicy,
     choose_ttl,
 )
-from thrifty.levers.fewer_tokens.prompt_cache.volatile import split_volatile
+from thrifty.levers.fewer_tokens.prompt_cache.volatile import VolatileSplits
 from thrifty.tokens import TokenCounter
 from thrifty.types import JSON
 
@@ -131,10 +131,17 @@ class _Candidate:
 
 
 class AnthropicPlanner:
-    def __init__(self, tracker: ReuseTracker, tools: ToolForms, counter: TokenCounter) -> None:
+    def __init__(
+        self,
+        tracker: ReuseTracker,
+        tools: ToolForms,
+        counter: TokenCounter,
+        splits: VolatileSplits | None = None,
+    ) -> None:
         self._tracker = tracker
         self._tools = tools
         self._counter = counter
+        self._split = splits if splits is not None else VolatileSplits()
 
     def plan(
         self,
@@ -243,7 +250,7 @@ class AnthropicPlanner:
         else:
             blocks = list(system)
         if move_volatile and len(blocks) == 1 and isinstance(blocks[0].get("text"), str):
-            split = split_volatile(blocks[0]["text"])
+            split = self._split(blocks[0]["text"])
             if split is not None:
                 plan.moved_volatile = True
                 first = {**blocks[0], "text": split.stable}

@@ -28,7 +28,7 @@ from thrifty.levers.fewer_tokens.prompt_cache.prefix import (
     json_bytes,
     stable_digest,
 )
-from thrifty.levers.fewer_tokens.prompt_cache.volatile import split_volatile
+from thrifty.levers.fewer_tokens.prompt_cache.volatile import VolatileSplits
 from thrifty.tokens import TokenCounter, tokenizer_for
 from thrifty.types import JSON
 
@@ -64,9 +64,12 @@ def _system_text(message: Mapping[str, Any]) -> str | None:
 
 
 class OpenAIPlanner:
-    def __init__(self, tools: ToolForms, counter: TokenCounter) -> None:
+    def __init__(
+        self, tools: ToolForms, counter: TokenCounter, splits: VolatileSplits | None = None
+    ) -> None:
         self._tools = tools
         self._counter = counter
+        self._split = splits if splits is not None else VolatileSplits()
         self._keys: OrderedDict[PrefixKey, str] = OrderedDict()
 
     def plan(self, body: JSON, model: str, *, move_volatile: bool, set_key: bool) -> OpenAIPlan:
@@ -89,7 +92,7 @@ class OpenAIPlanner:
         system_text = _system_text(messages[system_at]) if system_at is not None else None
         stable_system = system_text
         if move_volatile and system_at is not None and system_text is not None:
-            split = split_volatile(system_text)
+            split = self._split(system_text)
             if split is not None:
                 plan.moved_volatile = True
                 stable_system = split.stable

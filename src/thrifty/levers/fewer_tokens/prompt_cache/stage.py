@@ -37,6 +37,7 @@ from thrifty.levers.fewer_tokens.prompt_cache.anthropic import (
 from thrifty.levers.fewer_tokens.prompt_cache.openai import OpenAIPlanner
 from thrifty.levers.fewer_tokens.prompt_cache.prefix import PrefixChurn, ToolForms
 from thrifty.levers.fewer_tokens.prompt_cache.reuse import ReuseTracker, TtlPolicy
+from thrifty.levers.fewer_tokens.prompt_cache.volatile import VolatileSplits
 from thrifty.streams import observe
 from thrifty.tokens import ENCODINGS, TokenCounter
 from thrifty.tokens.encodings import bundled_file
@@ -104,8 +105,11 @@ class PromptCachePlanner:
         self._default = self._settings[None]
         defaults = self._default
         tools = ToolForms(MAX_TOOL_SETS)
-        self._anthropic = AnthropicPlanner(ReuseTracker(defaults.max_prefixes), tools, counter)
-        self._openai = OpenAIPlanner(tools, counter)
+        splits = VolatileSplits()
+        self._anthropic = AnthropicPlanner(
+            ReuseTracker(defaults.max_prefixes), tools, counter, splits
+        )
+        self._openai = OpenAIPlanner(tools, counter, splits)
         self._churn = {
             s.unstable_window: PrefixChurn(s.unstable_window, MAX_CHURN_GROUPS)
             for s in self._settings.values()

@@ -17,6 +17,7 @@ they already end the prompt, or the prompt would be nothing but volatile lines).
 from __future__ import annotations
 
 import re
+from collections import OrderedDict
 from dataclasses import dataclass
 
 MAX_LINE_CHARS = 120
@@ -74,3 +75,26 @@ def split_volatile(text: str) -> VolatileSplit | None:
         volatile="\n".join(lines[i] for i in volatile),
         first_line=volatile[0],
     )
+
+
+class VolatileSplits:
+    """:func:`split_volatile`, remembered for recent prompts (a system prompt repeats on
+    every request), ``max_chars`` characters of prompt text at most."""
+
+    def __init__(self, max_chars: int = 4_000_000) -> None:
+        self._max = max_chars
+        self._held = 0
+        self._done: OrderedDict[str, VolatileSplit | None] = OrderedDict()
+
+    def __call__(self, text: str) -> VolatileSplit | None:
+        if text in self._done:
+            self._done.move_to_end(text)
+            return self._done[text]
+        found = split_volatile(text)
+        if len(text) <= self._max:
+            self._done[text] = found
+            self._held += len(text)
+            while self._held > self._max:
+                old, _ = self._done.popitem(last=False)
+                self._held -= len(old)
+        return found
