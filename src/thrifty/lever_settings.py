@@ -185,7 +185,7 @@ class CacheSettings(LeverSettings):
 
 class SemanticCacheSettings(LeverSettings):
     """The semantic cache lever (opt-in per task; docs/levers/fewer-calls.md).  ``path``,
-    ``calibration_path``, ``max_entries`` and ``threads`` are read from
+    ``calibration_path``, ``max_entries``, ``threads`` and ``model`` are read from
     ``[levers.semantic_cache]`` only (one store and one model serve every task)."""
 
     target_false_hit_rate: float = Field(default=0.02, gt=0, lt=1)
@@ -200,6 +200,7 @@ class SemanticCacheSettings(LeverSettings):
     path: Path | None = None  # default: next to the ledger (thrifty.db -> thrifty-semantic.db)
     calibration_path: Path | None = None  # a table written by `thrifty eval cache --save`
     threads: int = Field(default=1, ge=1, le=64)  # the embedding model's CPU threads
+    model: Literal["minilm-l6", "minilm-l3"] = "minilm-l6"  # docs/semantic-cache-speed.md
 
 
 class LearnedRoutingSettings(LeverSettings):
