@@ -4,6 +4,7 @@ failure, bounded, expiring, and made only for background creates still running."
 
 from __future__ import annotations
 
+import stat
 from dataclasses import replace
 from pathlib import Path
 
@@ -57,6 +58,7 @@ def test_a_record_is_claimed_once_across_connections(tmp_path: Path) -> None:
     one, two = BackgroundBookings(path, clock=clock), BackgroundBookings(path, clock=clock)
     assert one.note(record()) and not two.note(record())  # the first record is kept
     assert one.pending() == two.pending() == 1
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600  # private, like the owner records
     claimed = two.claim("resp_1")
     assert claimed == record()  # every fact round-trips
     assert one.claim("resp_1") is None and two.claim("resp_1") is None

@@ -17,8 +17,8 @@ from .fake_upstream import FakeUpstream
 async def upstream() -> AsyncIterator[FakeUpstream]:
     fake = FakeUpstream()
     app = web.Application()
-    app.router.add_post("/v1/chat/completions", fake.handle)
-    app.router.add_post("/v1/messages", fake.handle)
+    for path in ("/v1/chat/completions", "/v1/messages", "/v1/responses", "/v1/completions"):
+        app.router.add_post(path, fake.handle)
     server = TestServer(app, host="127.0.0.1", port=0)
     await server.start_server()
     fake.url = str(server.make_url("")).rstrip("/")

@@ -11,8 +11,6 @@ from typing import Any
 
 import orjson
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestServer
 
 from thrifty.config import ProviderSettings
 from thrifty.providers import HttpPool, build_provider
@@ -38,23 +36,6 @@ from .wire_payloads import (
     openai_chunk,
     openai_sse,
 )
-
-PATHS = ("/v1/chat/completions", "/v1/messages", "/v1/responses", "/v1/completions")
-
-
-@pytest.fixture
-async def upstream() -> AsyncIterator[FakeUpstream]:
-    fake = FakeUpstream()
-    app = web.Application()
-    for path in PATHS:
-        app.router.add_post(path, fake.handle)
-    server = TestServer(app, host="127.0.0.1", port=0)
-    await server.start_server()
-    fake.url = str(server.make_url("")).rstrip("/")
-    try:
-        yield fake
-    finally:
-        await server.close()
 
 
 async def call(
@@ -138,18 +119,17 @@ async def test_an_openai_answer_translated_for_an_anthropic_app_keeps_the_fact(
     assert response.body is not None and response.body["stop_reason"] == "max_tokens"
 
 
-def completions_request(stream: bool = False) -> ChatRequest:
-    body: dict[str, Any] = {"model": "m", "prompt": "Once"}
+def api_request(api: Api, model: str, stream: bool = False, **body: Any) -> ChatRequest:
+    """A Responses or legacy completions request (``body`` as the app wrote it)."""
     if stream:
         body["stream"] = True
     return ChatRequest(
-        dialect="openai",
-        body=body,
-        model="gpt-3.5-turbo-instruct",
-        requested_model="m",
-        stream=stream,
-        api="completions",
+        dialect="openai", body=body, model=model, requested_model=model, stream=stream, api=api
     )
+
+
+def completions_request(stream: bool = False) -> ChatRequest:
+    return api_request("completions", "gpt-3.5-turbo-instruct", stream, prompt="Once")
 
 
 async def test_a_legacy_completion_is_cut_like_a_chat_answer(
@@ -221,17 +201,7 @@ async def test_an_anthropic_stream_is_cut_when_its_message_delta_says_so(
 
 
 def responses_request(stream: bool = False) -> ChatRequest:
-    body: dict[str, Any] = {"model": "m", "input": "hi", "max_output_tokens": 16}
-    if stream:
-        body["stream"] = True
-    return ChatRequest(
-        dialect="openai",
-        body=body,
-        model="gpt-4o-mini",
-        requested_model="m",
-        stream=stream,
-        api="responses",
-    )
+    return api_request("responses", "gpt-4o-mini", stream, input="hi", max_output_tokens=16)
 
 
 def response_object(status: str, reason: str | None) -> dict[str, Any]:
@@ -329,14 +299,8 @@ async def test_a_capped_responses_call_at_the_simulator_is_truncated(
     provider = build_provider("sim", settings, pool, api_key=KEY)
     ask = "Tell me about the weather in Paris in spring, at length, with many details."
     for limit, cut in ((16, True), (2000, False)):
-        body: dict[str, Any] = {"input": ask, "max_output_tokens": limit}
-        request = ChatRequest(
-            dialect="openai",
-            body=body,
-            model="gpt-4o-mini",
-            requested_model="gpt-4o-mini",
-            stream=stream,
-            api="responses",
+        request = api_request(
+            "responses", "gpt-4o-mini", stream, input=ask, max_output_tokens=limit
         )
         response = await provider(request)
         if stream:

@@ -37,6 +37,7 @@ from pathlib import Path
 import orjson
 
 from thrifty.errors import ThriftyError
+from thrifty.gateway.record_file import RecordFile
 from thrifty.ledger.accounting import MODEL_LEVERS
 from thrifty.providers.finish import responses_cut
 from thrifty.providers.usage import responses_server_tools, service_tier, usage_from_responses
@@ -46,7 +47,6 @@ log = logging.getLogger("thrifty.gateway")
 
 MAX_ROWS = 200_000
 TTL_S = 30 * 24 * 3600.0
-LOW_WATER = 0.9
 ENDPOINT = "background"
 SUFFIX = ".background"
 # The statuses a background response ends in; usage comes with the first three (and
@@ -139,9 +139,11 @@ def pending_of(response_id: str, request: ChatRequest, response: ChatResponse) -
     )
 
 
-class BackgroundBookings:
+class BackgroundBookings(RecordFile):
     """The records, in ``path`` (the owner store's file), opened on first use.  SQLite
     failures raise ``sqlite3.Error``/``OSError`` to the caller, who logs them."""
+
+    table = "background_booking"
 
     def __init__(
         self,
@@ -151,27 +153,15 @@ class BackgroundBookings:
         ttl_s: float = TTL_S,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        if max_rows < 1 or ttl_s <= 0:
-            raise ValueError("max_rows and ttl_s must be positive")
-        self.path = path
-        self.max_rows = max_rows
-        self.ttl_s = ttl_s
-        self._clock = clock
-        self._conn: sqlite3.Connection | None = None
+        super().__init__(path, max_rows=max_rows, ttl_s=ttl_s, clock=clock)
+        self._rows = 0
         self.noted = 0  # background responses this process noted for booking
         self.evicted_pending = 0  # records dropped before their response was booked
 
     def _db(self) -> sqlite3.Connection:
         if self._conn is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-            try:
-                conn.execute("PRAGMA journal_mode=WAL")
-                conn.execute("PRAGMA busy_timeout=2000")
-                conn.executescript(_SCHEMA)
-            except sqlite3.Error:
-                conn.close()
-                raise
+            conn = self._open(_SCHEMA)
+            self._rows = self._count(conn)
             self._conn = conn
         return self._conn
 
@@ -183,37 +173,23 @@ class BackgroundBookings:
             "INSERT OR IGNORE INTO background_booking VALUES (?, 'pending', ?, ?, NULL)",
             (pending.response_id, pending.encode(), pending.created_at),
         ).rowcount
-        if added:
-            self._evict(db)
-            self.noted += 1
-            if str(self.noted).strip("0") == "1":  # the 1st, 10th, 100th...
-                log.info(
-                    "noted %d background response(s) so far, booked when retrieved finished",
-                    self.noted,
-                )
-        return added > 0
-
-    def _evict(self, db: sqlite3.Connection) -> None:
-        """Past ``max_rows``: expired records, then the oldest down to 90% of it."""
-        (rows,) = db.execute("SELECT count(*) FROM background_booking").fetchone()
-        if rows <= self.max_rows:
-            return
-        waiting = self.pending()
-        db.execute(
-            "DELETE FROM background_booking WHERE created_at < ?", (self._clock() - self.ttl_s,)
-        )
-        (rows,) = db.execute("SELECT count(*) FROM background_booking").fetchone()
-        keep = int(self.max_rows * LOW_WATER)
-        if rows > keep:
-            db.execute(
-                "DELETE FROM background_booking WHERE response_id IN (SELECT response_id FROM "
-                "background_booking ORDER BY created_at, response_id LIMIT ?)",
-                (rows - keep,),
+        if not added:
+            return False
+        self._rows += 1
+        if self._rows > self.max_rows:
+            waiting = self.pending()
+            self._rows = self._evict(db)
+            lost = waiting - self.pending()
+            if lost:
+                self.evicted_pending += lost
+                log.warning("%d background response record(s) evicted before being booked", lost)
+        self.noted += 1
+        if str(self.noted).strip("0") == "1":  # the 1st, 10th, 100th...
+            log.info(
+                "noted %d background response(s) so far, booked when retrieved finished",
+                self.noted,
             )
-        lost = waiting - self.pending()
-        if lost:
-            self.evicted_pending += lost
-            log.warning("%d background response record(s) evicted before being booked", lost)
+        return True
 
     def claim(self, response_id: str) -> Pending | None:
         """Take the right to book ``response_id``: its record if this caller moved it from
@@ -264,8 +240,7 @@ class BackgroundBookings:
                 "(not retrieved since they finished)",
                 waiting,
             )
-        self._conn.close()
-        self._conn = None
+        self._close()
 
 
 def finished_usage(body: Mapping[str, object]) -> bool:

@@ -23,7 +23,6 @@ request without ``previous_response_id`` or ``conversation`` never touches the s
 from __future__ import annotations
 
 import logging
-import os
 import re
 import sqlite3
 import time
@@ -32,6 +31,7 @@ from pathlib import Path
 
 from thrifty.config import Settings
 from thrifty.errors import ThriftyError
+from thrifty.gateway.record_file import RecordFile
 from thrifty.gateway.response_bookings import BackgroundBookings, pending_of
 from thrifty.types import JSON, ChatRequest, ChatResponse, MalformedEvent, StreamEvent
 
@@ -39,8 +39,6 @@ log = logging.getLogger("thrifty.gateway")
 
 MAX_ROWS = 200_000
 TTL_S = 30 * 24 * 3600.0
-# Eviction takes the table down to this share of MAX_ROWS, so it runs once per many inserts.
-LOW_WATER = 0.9
 # OpenAI's ids are "resp_" + 50 hex digits; other servers' differ, but never carry a path
 # separator, a query or more than this many characters.
 RESPONSE_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
@@ -69,9 +67,11 @@ def owners_path(settings: Settings) -> Path:
     return settings.ledger.beside("response-owners")
 
 
-class ResponseOwners:
+class ResponseOwners(RecordFile):
     """The records, in one SQLite file opened on first use (a failed open is retried on
     the next call).  Every failure of SQLite is an :class:`OwnerStoreUnavailable`."""
+
+    table = "response_owner"
 
     def __init__(
         self,
@@ -81,13 +81,7 @@ class ResponseOwners:
         ttl_s: float = TTL_S,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        if max_rows < 1 or ttl_s <= 0:
-            raise ValueError("max_rows and ttl_s must be positive")
-        self.path = path
-        self.max_rows = max_rows
-        self.ttl_s = ttl_s
-        self._clock = clock
-        self._conn: sqlite3.Connection | None = None
+        super().__init__(path, max_rows=max_rows, ttl_s=ttl_s, clock=clock)
         self._rows = 0
         # Background responses waiting to be booked (thrifty.gateway.response_bookings).
         self.bookings = BackgroundBookings(path, ttl_s=ttl_s, clock=clock)
@@ -96,21 +90,8 @@ class ResponseOwners:
         if self._conn is not None:
             return self._conn
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            if os.name == "posix" and not self.path.exists():
-                os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
-            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-            try:
-                conn.execute("PRAGMA journal_mode=WAL")
-                conn.execute("PRAGMA synchronous=NORMAL")
-                conn.execute("PRAGMA busy_timeout=2000")
-                conn.executescript(_SCHEMA)
-                self._rows = conn.execute("SELECT count(*) FROM response_owner").fetchone()[0]
-            except sqlite3.Error:
-                conn.close()
-                raise
-            if os.name == "posix":
-                os.chmod(self.path, 0o600)
+            conn = self._open(_SCHEMA)
+            self._rows = self._count(conn)
         except (OSError, sqlite3.Error) as exc:
             raise self._unavailable(exc) from None
         self._conn = conn
@@ -140,24 +121,11 @@ class ResponseOwners:
             ).rowcount
             self._rows += added
             if self._rows > self.max_rows:
-                self._evict(db)
+                self._rows = self._evict(db)
+                log.info("response owner store: evicted down to %d records", self._rows)
         except sqlite3.Error as exc:
             raise self._unavailable(exc) from None
         return added > 0
-
-    def _evict(self, db: sqlite3.Connection) -> None:
-        """Expired records, then the oldest down to the low-water mark."""
-        db.execute("DELETE FROM response_owner WHERE created_at < ?", (self._clock() - self.ttl_s,))
-        rows: int = db.execute("SELECT count(*) FROM response_owner").fetchone()[0]
-        keep = int(self.max_rows * LOW_WATER)
-        if rows > keep:
-            db.execute(
-                "DELETE FROM response_owner WHERE response_id IN (SELECT response_id FROM "
-                "response_owner ORDER BY created_at, response_id LIMIT ?)",
-                (rows - keep,),
-            )
-        self._rows = min(rows, keep)
-        log.info("response owner store: evicted down to %d records", self._rows)
 
     def owner_of(self, response_id: str) -> str | None:
         """The owner's tenant ("" for requests booked under no tenant), or None when the
@@ -196,9 +164,7 @@ class ResponseOwners:
 
     def close(self) -> None:
         self.bookings.close()
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+        self._close()
 
 
 def _shown(response_id: str) -> str:

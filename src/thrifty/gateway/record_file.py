@@ -1,0 +1,81 @@
+"""What the gateway's small record stores share (response owners, background bookings): a
+private SQLite file (mode 0600, WAL) opened on first use, with records bounded in number
+(the oldest go first) and in age."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+__all__ = ["LOW_WATER", "RecordFile"]
+
+# Eviction takes a table down to this share of its bound, so it runs once per many inserts.
+LOW_WATER = 0.9
+
+
+class RecordFile:
+    """One table of records (``table``, with a ``created_at`` column and a primary key
+    ``response_id``) in ``path``, at most ``max_rows`` of them, each kept ``ttl_s``."""
+
+    table: str = ""
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        max_rows: int,
+        ttl_s: float,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if max_rows < 1 or ttl_s <= 0:
+            raise ValueError("max_rows and ttl_s must be positive")
+        self.path = path
+        self.max_rows = max_rows
+        self.ttl_s = ttl_s
+        self._clock = clock
+        self._conn: sqlite3.Connection | None = None
+
+    def _open(self, schema: str) -> sqlite3.Connection:
+        """The file, created private if new, with ``schema`` applied; raises ``OSError``
+        or ``sqlite3.Error``."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if os.name == "posix" and not self.path.exists():
+            os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA busy_timeout=2000")
+            conn.executescript(schema)
+        except sqlite3.Error:
+            conn.close()
+            raise
+        if os.name == "posix":
+            os.chmod(self.path, 0o600)
+        return conn
+
+    def _count(self, db: sqlite3.Connection) -> int:
+        (rows,) = db.execute(f"SELECT count(*) FROM {self.table}").fetchone()
+        return int(rows)
+
+    def _evict(self, db: sqlite3.Connection) -> int:
+        """Expired records, then the oldest down to the low-water mark; the rows left."""
+        table = self.table
+        db.execute(f"DELETE FROM {table} WHERE created_at < ?", (self._clock() - self.ttl_s,))
+        rows = self._count(db)
+        keep = int(self.max_rows * LOW_WATER)
+        if rows > keep:
+            db.execute(
+                f"DELETE FROM {table} WHERE response_id IN (SELECT response_id FROM {table} "
+                "ORDER BY created_at, response_id LIMIT ?)",
+                (rows - keep,),
+            )
+        return min(rows, keep)
+
+    def _close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
