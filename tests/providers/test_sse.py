@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from thrifty.providers.sse import SSEParser
-from thrifty.types import MalformedEvent
+from thrifty.providers.sse import SSEParser, marked_events
+from thrifty.types import MalformedEvent, StreamEvent
 
 
 def feed_all(parser: SSEParser, pieces: list[bytes]) -> list[tuple[str | None, object]]:
@@ -107,3 +107,72 @@ def test_strip_applies_to_a_last_event_without_its_blank_line() -> None:
 def test_without_strip_the_bytes_are_untouched() -> None:
     events = SSEParser().feed(STRIPPED)
     assert b"".join(event.raw for event in events) == STRIPPED
+
+
+def raws_of(parser: SSEParser, pieces: list[bytes]) -> list[bytes]:
+    raws = [event.raw for piece in pieces for event in parser.feed(piece)]
+    return raws + [event.raw for event in parser.flush()]
+
+
+BLANK_LINES = (
+    b'data: {"n":1}\n\n\n'  # a blank line after an event: no event of its own
+    b'data: {"n":2}\n\n\n\n'
+    b'event: ping\ndata: {"n":3}\n\n'
+    b"data: [DONE]\n\n"
+)
+
+
+@pytest.mark.parametrize("size", range(1, 12))
+def test_reads_that_end_on_blank_lines_give_what_one_read_gives(size: int) -> None:
+    """A read that ends where an event ends takes a shorter path than one that ends inside
+    an event or between blank lines: the events are the same whatever the split."""
+    whole = raws_of(SSEParser(), [BLANK_LINES])
+    assert whole == [
+        b'data: {"n":1}\n\n',
+        b'data: {"n":2}\n\n',
+        b'event: ping\ndata: {"n":3}\n\n',
+        b"data: [DONE]\n\n",
+    ]
+    pieces = [BLANK_LINES[i : i + size] for i in range(0, len(BLANK_LINES), size)]
+    assert raws_of(SSEParser(), pieces) == whole
+
+
+@pytest.mark.parametrize("size", [1, 3, 7, 40])
+def test_strip_on_reads_that_end_on_an_event_or_inside_one(size: int) -> None:
+    body = STRIPPED.replace(b"\n\n", b"\n\n\n", 1)
+    parser = SSEParser(strip=b',"usage":null')
+    pieces = [body[i : i + size] for i in range(0, len(body), size)]
+    assert raws_of(parser, pieces) == raws_of(SSEParser(strip=b',"usage":null'), [body])
+    assert b"".join(raws_of(SSEParser(strip=b',"usage":null'), [body])) == STRIPPED.replace(
+        b',"usage":null', b""
+    )
+
+
+def events_of(*raws: bytes) -> list[StreamEvent]:
+    return [StreamEvent.from_wire(None, raw, raw) for raw in raws]
+
+
+def test_marked_events_are_those_holding_a_mark() -> None:
+    events = events_of(
+        b'data: {"a":"x"}\n\n',
+        b'data: {"usage":1}\n\n',
+        b'data: {"b":"y"}\n\n',
+        b'data: {"usage":2,"error":3}\n\n',
+        b"data: [DONE]\n\n",
+    )
+    assert marked_events(events, (b'"usage"', b'"error"', b"[DONE]")) == {1, 3, 4}
+    assert marked_events(events, (b'"nowhere"',)) == set()
+    assert marked_events(events, ()) == set()
+
+
+def test_a_mark_in_every_event_marks_every_event() -> None:
+    events = events_of(*[b'data: {"usage":null}\n\n'] * 50)
+    assert marked_events(events, (b'"usage"',)) == set(range(50))
+
+
+def test_a_mark_across_two_events_marks_both() -> None:
+    """Events read off the wire end with a blank line, so no mark spans two; made by hand
+    they can, and then both are looked at (never neither)."""
+    events = events_of(b'data: {"a":"us', b'age"}', b'data: {"b":2}\n\n')
+    assert marked_events(events, (b"usage",)) == {0, 1}
+    assert marked_events(events, (b'"b"',)) == {2}

@@ -18,8 +18,10 @@ from thrifty.dialects import (
 from thrifty.dialects._common import openai_sse
 from thrifty.providers.base import BaseProvider, StreamHandler
 from thrifty.providers.estimate import DeltaTally, estimate_prompt_tokens
-from thrifty.providers.finish import openai_chunk_cut
+from thrifty.providers.finish import OPENAI_CUT_MARK, openai_chunk_cut
 from thrifty.providers.responses_stream import ResponsesStream
+from thrifty.providers.sse import marked_events
+from thrifty.providers.streaming import each_event
 from thrifty.providers.usage import (
     OpenAIStreamUsage,
     openai_server_tools,
@@ -72,6 +74,11 @@ def _plain_delta(raw: bytes) -> bool:
     if b"[DONE]" in raw or b'"error"' in raw:
         return False
     return b'"usage"' not in raw or b'"usage":null' in raw or b'"usage": null' in raw
+
+
+# What a chunk holds when it is more than a plain delta (:func:`_plain_delta`, and a
+# choice cut by its length): searched in all the events of a read at once.
+_FACT_MARKS = (b"[DONE]", b'"error"', b'"usage"', OPENAI_CUT_MARK)
 
 
 class _OpenAIStream:
@@ -161,6 +168,25 @@ class _OpenAIStream:
             if "usage" in data and data["usage"] is None:
                 return (_without_null_usage(event),)
         return (event,)
+
+    def on_events(self, events: list[StreamEvent], out: list[StreamEvent]) -> None:
+        """:meth:`on_event` for each of one read's events, but those that hold none of
+        ``_FACT_MARKS`` (plain deltas, once the model is known) are found with a few
+        searches over the read and pass without a look of their own.  Only when the
+        parser strips ``"usage":null``: otherwise every chunk holds ``"usage"``."""
+        if self.strip_fragment is None:
+            each_event(self, events, out)
+            return
+        marked = marked_events(events, _FACT_MARKS)
+        tally, append = self._deltas.add, out.append
+        for index, event in enumerate(events):
+            if self.complete:
+                return  # nothing after the terminal event reaches the app
+            if index in marked or not self._model_seen:
+                out.extend(self.on_event(event))
+            else:
+                tally(event)
+                append(event)
 
     def settle(self) -> None:
         """Without the usage chunk (and before ``[DONE]``), book an estimate: the prompt

@@ -9,9 +9,13 @@ pass-through never re-serialises it.
 
 from __future__ import annotations
 
+from bisect import bisect_right
+from collections.abc import Sequence
+from itertools import accumulate
+
 from thrifty.types import MalformedEvent, StreamEvent
 
-__all__ = ["SSEParser"]
+__all__ = ["SSEParser", "marked_events"]
 
 
 class SSEParser:
@@ -26,8 +30,11 @@ class SSEParser:
         self._strip = strip
 
     def feed(self, chunk: bytes) -> list[StreamEvent]:
+        # ``bytes.find`` rather than ``in`` throughout: ``x in some_bytes`` first tries ``x``
+        # as an integer and clears the TypeError, about 0.5 µs a test on CPython 3.11,
+        # more than the search itself in an event of a few hundred bytes.
         buf = self._buf + chunk if self._buf else chunk
-        if b"\r" in buf:
+        if buf.find(b"\r") >= 0:
             # A trailing \r may be the first half of \r\n: keep it for the next chunk.
             hold = buf.endswith(b"\r")
             if hold:
@@ -35,16 +42,25 @@ class SSEParser:
             buf = buf.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
             if hold:
                 buf += b"\r"
-        blocks = buf.split(b"\n\n")
-        tail = self._buf = blocks.pop()  # an event still arriving (or b"")
         strip = self._strip
-        if strip is not None and strip in buf:
-            blocks = buf[: len(buf) - len(tail)].replace(strip, b"").split(b"\n\n")
-            blocks.pop()  # the empty string after the last complete event
+        if buf.endswith(b"\n\n"):
+            # The usual read: it ends where an event ends (or on a blank line, which adds
+            # nothing), so every event in it is whole: one split, no tail to keep.
+            self._buf = b""
+            if strip is not None:
+                buf = buf.replace(strip, b"")
+            blocks = buf.split(b"\n\n")
+            blocks.pop()  # the empty string after the last event
+        else:
+            blocks = buf.split(b"\n\n")
+            tail = self._buf = blocks.pop()  # an event still arriving (or b"")
+            if strip is not None and buf.find(strip) >= 0:
+                blocks = buf[: len(buf) - len(tail)].replace(strip, b"").split(b"\n\n")
+                blocks.pop()  # the empty string after the last complete event
         events: list[StreamEvent] = []
         append, from_wire = events.append, StreamEvent.from_wire
         for block in blocks:
-            if block.startswith(b"data: ") and b"\n" not in block:  # OpenAI's usual shape
+            if block.startswith(b"data: ") and block.find(b"\n") < 0:  # OpenAI's usual shape
                 append(from_wire(None, block[6:], block + b"\n\n"))
                 continue
             if block.startswith(b"\n"):  # extra blank lines between events are allowed
@@ -75,7 +91,7 @@ class SSEParser:
 
 
 def _parse_block(block: bytes) -> StreamEvent | None:
-    if block.startswith(b"data: ") and b"\n" not in block:  # OpenAI's usual shape
+    if block.startswith(b"data: ") and block.find(b"\n") < 0:  # OpenAI's usual shape
         return StreamEvent.from_wire(None, block[6:], block + b"\n\n")
     if block.startswith(b"event: "):  # Anthropic's usual shape: one event line, one data line
         newline = block.find(b"\n")
@@ -96,3 +112,24 @@ def _parse_block(block: bytes) -> StreamEvent | None:
     if data is None:
         return None
     return StreamEvent.from_wire(name, data, block + b"\n\n")
+
+
+def marked_events(events: Sequence[StreamEvent], marks: Sequence[bytes]) -> set[int]:
+    """The indexes of the ``events`` whose raw bytes hold any of ``marks``.
+
+    One search per mark over the events' bytes joined (and one more per event that holds
+    it), instead of every mark searched in every event: a stream handler passes the
+    unmarked events on untouched and looks only at the marked ones, so a read of many
+    plain text deltas costs a few searches, not a few per event."""
+    region = b"".join([event.raw for event in events])
+    ends = list(accumulate([len(event.raw) for event in events]))
+    found: set[int] = set()
+    for mark in marks:
+        at = region.find(mark)
+        while at >= 0:
+            index = bisect_right(ends, at)  # the event holding the mark's first byte
+            found.add(index)
+            if ends[index] - at < len(mark):  # a mark across two events (a raw event ends
+                found.add(index + 1)  # with a blank line, so none does): both looked at
+            at = region.find(mark, ends[index])
+    return found

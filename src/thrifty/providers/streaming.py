@@ -14,7 +14,14 @@ from thrifty.providers.http1 import Http1Error, Response
 from thrifty.providers.sse import SSEParser
 from thrifty.types import ChatResponse, MalformedEvent, StreamEvent
 
-__all__ = ["StreamDeadlines", "StreamHandler", "UpstreamStream", "upstream_events"]
+__all__ = [
+    "BatchStreamHandler",
+    "StreamDeadlines",
+    "StreamHandler",
+    "UpstreamStream",
+    "each_event",
+    "upstream_events",
+]
 
 
 class StreamHandler(Protocol):
@@ -35,6 +42,27 @@ class StreamHandler(Protocol):
     def on_event(self, event: StreamEvent) -> list[StreamEvent] | tuple[StreamEvent, ...]: ...
 
     def settle(self) -> None: ...
+
+
+class BatchStreamHandler(StreamHandler, Protocol):
+    """A handler that also takes all the events of one read in one call
+    (:meth:`on_events`), so that it can pass plain events on without a look at each (see
+    :func:`thrifty.providers.sse.marked_events`).  Optional: a handler without it gets
+    :meth:`StreamHandler.on_event` for each event."""
+
+    def on_events(self, events: list[StreamEvent], out: list[StreamEvent]) -> None:
+        """Append to ``out`` what the app receives for ``events``, in order, stopping at
+        the terminal event (as ``on_event`` for each would).  On an error, ``out`` holds
+        what the events before it produced: that still reaches the app."""
+        ...
+
+
+def each_event(handler: StreamHandler, events: list[StreamEvent], out: list[StreamEvent]) -> None:
+    """:meth:`BatchStreamHandler.on_events` done with ``handler.on_event``, one at a time."""
+    for event in events:
+        if handler.complete:
+            return  # nothing after the terminal event reaches the app
+        out.extend(handler.on_event(event))
 
 
 class UpstreamStream:
@@ -94,6 +122,8 @@ async def upstream_events(
     (a stream cut before it is :class:`StreamInterrupted`), with the response's usage
     settled before any exception reaches the consumer."""
     parser = SSEParser(strip=handler.strip_fragment)
+    on_events: Callable[[list[StreamEvent], list[StreamEvent]], None] | None
+    on_events = getattr(handler, "on_events", None)
     chunks = resp.iter_chunks(deadlines.idle_s).__aiter__()
     eof = False
     failure: ThriftyError | None = None
@@ -118,10 +148,10 @@ async def upstream_events(
                 events = parser.feed(chunk)
             batch: list[StreamEvent] = []
             try:
-                for event in events:
-                    if handler.complete:
-                        break  # nothing after the terminal event reaches the app
-                    batch.extend(handler.on_event(event))
+                if on_events is not None and len(events) > 1:
+                    on_events(events, batch)
+                else:
+                    each_event(handler, events, batch)
             except MalformedEvent as exc:
                 if batch:
                     yield batch
