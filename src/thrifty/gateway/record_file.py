@@ -10,8 +10,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-__all__ = ["LOW_WATER", "RecordFile"]
+__all__ = ["LOW_WATER", "MAX_ROWS", "TTL_S", "RecordFile"]
 
+MAX_ROWS = 200_000
+TTL_S = 30 * 24 * 3600.0  # OpenAI keeps a stored response 30 days
 # Eviction takes a table down to this share of its bound, so it runs once per many inserts.
 LOW_WATER = 0.9
 
@@ -26,8 +28,8 @@ class RecordFile:
         self,
         path: Path,
         *,
-        max_rows: int,
-        ttl_s: float,
+        max_rows: int = MAX_ROWS,
+        ttl_s: float = TTL_S,
         clock: Callable[[], float] = time.time,
     ) -> None:
         if max_rows < 1 or ttl_s <= 0:
@@ -37,6 +39,7 @@ class RecordFile:
         self.ttl_s = ttl_s
         self._clock = clock
         self._conn: sqlite3.Connection | None = None
+        self._rows = 0  # records in the file, as far as this process knows
 
     def _open(self, schema: str) -> sqlite3.Connection:
         """The file, created private if new, with ``schema`` applied; raises ``OSError``

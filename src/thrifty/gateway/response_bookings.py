@@ -20,7 +20,7 @@ provider), and the first retrieve or cancel that returns it finished with usage 
 What is not booked: a background response that is never retrieved once finished (its cost
 stays unknown, as the create's unpriced row says), one that ended without usage (a
 cancelled response with ``usage: null``), and one whose record was evicted (older than
-30 days, or beyond :data:`MAX_ROWS`).  :meth:`BackgroundBookings.pending` counts what
+30 days, or beyond 200,000 records).  :meth:`BackgroundBookings.pending` counts what
 waits; the gateway logs it at shutdown.  The records share the owner store's file
 (``thrifty-response-owners.db``), in a table of their own.
 """
@@ -29,10 +29,8 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 
 import orjson
 
@@ -45,8 +43,6 @@ from thrifty.types import ChatRequest, ChatResponse, Handler, Lever, Stage, Step
 
 log = logging.getLogger("thrifty.gateway")
 
-MAX_ROWS = 200_000
-TTL_S = 30 * 24 * 3600.0
 ENDPOINT = "background"
 SUFFIX = ".background"
 # The statuses a background response ends in; usage comes with the first three (and
@@ -145,18 +141,8 @@ class BackgroundBookings(RecordFile):
 
     table = "background_booking"
 
-    def __init__(
-        self,
-        path: Path,
-        *,
-        max_rows: int = MAX_ROWS,
-        ttl_s: float = TTL_S,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        super().__init__(path, max_rows=max_rows, ttl_s=ttl_s, clock=clock)
-        self._rows = 0
-        self.noted = 0  # background responses this process noted for booking
-        self.evicted_pending = 0  # records dropped before their response was booked
+    noted = 0  # background responses this process noted for booking
+    evicted_pending = 0  # records dropped before their response was booked
 
     def _db(self) -> sqlite3.Connection:
         if self._conn is None:

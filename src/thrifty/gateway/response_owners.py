@@ -31,14 +31,12 @@ from pathlib import Path
 
 from thrifty.config import Settings
 from thrifty.errors import ThriftyError
-from thrifty.gateway.record_file import RecordFile
+from thrifty.gateway.record_file import MAX_ROWS, TTL_S, RecordFile
 from thrifty.gateway.response_bookings import BackgroundBookings, pending_of
 from thrifty.types import JSON, ChatRequest, ChatResponse, MalformedEvent, StreamEvent
 
 log = logging.getLogger("thrifty.gateway")
 
-MAX_ROWS = 200_000
-TTL_S = 30 * 24 * 3600.0
 # OpenAI's ids are "resp_" + 50 hex digits; other servers' differ, but never carry a path
 # separator, a query or more than this many characters.
 RESPONSE_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
@@ -82,7 +80,6 @@ class ResponseOwners(RecordFile):
         clock: Callable[[], float] = time.time,
     ) -> None:
         super().__init__(path, max_rows=max_rows, ttl_s=ttl_s, clock=clock)
-        self._rows = 0
         # Background responses waiting to be booked (thrifty.gateway.response_bookings).
         self.bookings = BackgroundBookings(path, ttl_s=ttl_s, clock=clock)
 
