@@ -76,9 +76,7 @@ def _provider_of(model: str) -> str:
     return "anthropic" if model.startswith("claude") else "openai"
 
 
-def _body(
-    request: ChatRequest, text: str, usage: Usage, model: str, *, cut: bool = False
-) -> JSON:
+def _body(request: ChatRequest, text: str, usage: Usage, model: str, *, cut: bool = False) -> JSON:
     """The answer's body; ``cut``: it ends by its length limit."""
     if request.dialect == "anthropic":
         return {
