@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from thrifty.tokens.bounds import least_tokens
 from thrifty.tokens.encodings import (
     CountTokens,
     EncodingName,
@@ -158,6 +159,14 @@ class TokenCounter:
         """Tokens of a plain text for ``model`` (no chat framing)."""
         choice = tokenizer_for(model)
         return self._result(choice, self.encoded_length(choice.encoding, text), 0)
+
+    def least_text(self, model: str, text: str) -> int:
+        """A proven lower bound on ``count_text(model, text).tokens``, without counting
+        (:mod:`~thrifty.tokens.bounds`; the count itself when the text is remembered)."""
+        choice = tokenizer_for(model)
+        known = self._memo.get((choice.encoding, text))
+        tokens = known if known is not None else least_tokens(text)
+        return self._result(choice, tokens, 0).tokens
 
     def count_messages(
         self,

@@ -162,12 +162,20 @@ class AnthropicPlanner:
         system = self._system_blocks(body.get("system"), move_volatile, plan)
         messages: list[Any] = list(body["messages"])
         count = self._tokens_of(model)
+        threshold = math.ceil(minimum * MIN_SHARE_OF_MINIMUM)
         stable_system = system[:1] if plan.moved_volatile else system
         at_tools = chain(chain("anthropic", model), tools)
         at_system = chain(at_tools, stable_system)
         plan.stable_key = at_system
-        tools_tokens = self._known(at_tools, lambda: count(tools)) if tools else 0
-        system_tokens = self._known(at_system, lambda: tools_tokens + count(stable_system))
+        segments: dict[PrefixKey, tuple[int, bool]] = {}
+        if tools:
+            segments[at_tools] = self._at_least(at_tools, tools, threshold, model)
+        tools_tokens = segments[at_tools][0] if tools else 0
+        system_tokens = tools_tokens
+        if stable_system:
+            needed = threshold - tools_tokens
+            segments[at_system] = self._at_least(at_system, stable_system, needed, model)
+            system_tokens += segments[at_system][0]
         candidates: list[_Candidate] = []
         if tools and system:
             candidates.append(_Candidate("tools", at_tools, tools_tokens))
@@ -178,14 +186,18 @@ class AnthropicPlanner:
         for message in messages:
             key = chain(key, message)
             keys.append(key)
-        through_last = system_tokens + count(messages)
-        if len(messages) >= 2:
+        if system_tokens >= threshold:
+            # Every prefix below holds tools and system: long enough, no need to count.
+            through_last = earlier = system_tokens
+        else:
+            through_last = system_tokens + count(messages)
             earlier = through_last - count(messages[-1:])
+        if len(messages) >= 2:
             candidates.append(_Candidate("examples", keys[-2], earlier))
-        threshold = math.ceil(minimum * MIN_SHARE_OF_MINIMUM)
         for candidate in candidates:
             before, after = self._tracker.observe(candidate.key, now)
-            after.tokens = candidate.tokens
+            if candidate.key in segments:
+                after.segment_tokens, after.segment_exact = segments[candidate.key]
             if candidate.tokens >= threshold:
                 candidate.ttl = choose_ttl(before, after, now, policy)
         self._tracker.observe(keys[-1], now)
@@ -220,12 +232,20 @@ class AnthropicPlanner:
         new["messages"] = messages
         return plan
 
-    def _known(self, key: PrefixKey, count: Callable[[], int]) -> int:
-        """A prefix's token count: remembered by the tracker once counted."""
+    def _at_least(self, key: PrefixKey, segment: Any, needed: int, model: str) -> tuple[int, bool]:
+        """(the tokens ``segment``, tools or system blocks, adds to the prefix that ``key``
+        ends, whether that is the count): a proven lower bound when it is ``needed`` or
+        more, since the only question asked is whether the prefix reaches the minimum.
+        Remembered by the tracker."""
         seen = self._tracker.get(key)
-        if seen is not None and seen.tokens is not None:
-            return seen.tokens
-        return count()
+        known = None if seen is None else seen.segment_tokens
+        if seen is not None and known is not None and (seen.segment_exact or known >= needed):
+            return known, seen.segment_exact
+        text = _text_of(segment)
+        tokens = self._counter.least_text(model, text)
+        if tokens >= needed:
+            return tokens, False
+        return self._counter.count_text(model, text).tokens, True
 
     def _tokens_of(self, model: str) -> Callable[[Any], int]:
         counter = self._counter

@@ -46,7 +46,10 @@ class Sighting:
     gap_s: float | None = None  # smoothed interval between sightings
     cached_until: float = 0.0  # expiry of the entry thrifty last wrote or read
     ttl: Ttl | None = None  # the lifetime of that entry
-    tokens: int | None = None  # the prefix's token count, once counted
+    # Tokens the prefix's last segment (tools, system) adds: its count, or a proven lower
+    # bound when that was enough to decide.
+    segment_tokens: int | None = None
+    segment_exact: bool = False
 
 
 class ReuseTracker:
@@ -73,7 +76,13 @@ class ReuseTracker:
             gap = max(0.0, now - before.last_seen)
             smoothed = gap if before.gap_s is None else _smooth(before.gap_s, gap)
             after = Sighting(
-                now, before.uses + 1, smoothed, before.cached_until, before.ttl, before.tokens
+                now,
+                before.uses + 1,
+                smoothed,
+                before.cached_until,
+                before.ttl,
+                before.segment_tokens,
+                before.segment_exact,
             )
         self._seen[key] = after
         self._seen.move_to_end(key)
