@@ -29,7 +29,7 @@ async def gateway(
     tmp_path: Path, minilm: MiniLMEmbedder, monkeypatch: pytest.MonkeyPatch
 ) -> AsyncIterator[Gateway]:
     # One model for the module's gateways (each would load its own).
-    monkeypatch.setattr(stage, "MiniLMEmbedder", lambda threads: minilm)
+    monkeypatch.setattr(stage, "make_embedder", lambda model, threads: minilm)
     settings = make_settings(
         tmp_path,
         levers={"semantic_cache": {"enabled": True, "threshold": 0.85, "explore_rate": 0.0}},

@@ -121,6 +121,23 @@ def test_the_default_guarded_cosine_strategy_saves_a_cosine_table(
     assert saved.scorer is None and saved.thresholds == {0.2: row["threshold"]}
 
 
+def test_the_three_layer_model_makes_its_own_table(
+    pairs_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from thrifty.levers.fewer_calls.semantic.models import MODELS
+
+    table = tmp_path / "table.json"
+    args = ("--json", "--model", "minilm-l3", "--save", str(table), "--targets", "0.2")
+    assert run_eval(pairs_file, tmp_path, *args) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["model_id"] == MODELS["minilm-l3"].model_id
+    assert (tmp_path / "vectors" / "paraphrase-MiniLM-L3-v2-onnx").is_dir()
+    saved = load_calibration(table, MODELS["minilm-l3"].model_id)
+    assert set(saved.thresholds) == {0.2}
+    with pytest.raises(ConfigError, match="was made with"):
+        load_calibration(table, MODELS["minilm-l6"].model_id)
+
+
 def test_text_report(pairs_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert run_eval(pairs_file, tmp_path, "--limit", "30", "--targets", "0.1") == 0
     out = capsys.readouterr().out

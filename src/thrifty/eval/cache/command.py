@@ -69,6 +69,12 @@ def register(subcommands: argparse._SubParsersAction) -> None:  # type: ignore[t
     )
     parser.add_argument("--threads", type=int, default=1, help="embedding threads (default 1)")
     parser.add_argument(
+        "--model",
+        choices=("minilm-l6", "minilm-l3"),
+        default="minilm-l6",
+        help="the embedding model ([levers.semantic_cache] model; default minilm-l6)",
+    )
+    parser.add_argument(
         "--speed-entries",
         type=int,
         default=SPEED_INDEX_ENTRIES,
@@ -103,7 +109,7 @@ def run(args: argparse.Namespace) -> int:
     from thrifty.eval.cache.swaps import swap_set
     from thrifty.eval.cache.vectors import embed_texts
     from thrifty.eval.cache.whole_cache import lookup_speed, whole_cache
-    from thrifty.levers.fewer_calls.semantic.embedder import MiniLMEmbedder
+    from thrifty.levers.fewer_calls.semantic.models import make_embedder
     from thrifty.levers.fewer_calls.semantic.table import dump_table
 
     targets = _targets(args.targets)
@@ -111,7 +117,7 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("--limit must be a positive number of pairs")
     path = args.pairs or default_pairs()
     pairs = load_pairs(path, args.limit)
-    embedder = MiniLMEmbedder(threads=args.threads)
+    embedder = make_embedder(args.model, args.threads)
     texts = list(dict.fromkeys(t for p in pairs for t in (p.text_a, p.text_b)))
     progress = None if args.json else _progress
     vectors = embed_texts(embedder, texts, args.cache_dir, progress=progress)

@@ -13,6 +13,7 @@ import pytest
 
 from thrifty.config import SemanticCacheSettings
 from thrifty.levers.fewer_calls.semantic.embedder import MiniLMEmbedder
+from thrifty.levers.fewer_calls.semantic.l3_embedder import MiniLML3Embedder
 from thrifty.levers.fewer_calls.semantic.stage import SemanticCache, rules_for
 from thrifty.levers.fewer_calls.semantic.store import SemanticStore
 
@@ -44,6 +45,13 @@ class WordsEmbedder:
 @pytest.fixture(scope="session")
 def minilm() -> MiniLMEmbedder:
     embedder = MiniLMEmbedder(threads=1)
+    embedder.embed(["load the model once"])
+    return embedder
+
+
+@pytest.fixture(scope="session")
+def l3() -> MiniLML3Embedder:
+    embedder = MiniLML3Embedder(threads=1)
     embedder.embed(["load the model once"])
     return embedder
 

@@ -250,7 +250,7 @@ async def test_build_checks_that_a_provider_serves_the_judge(
     from thrifty.dispatch import ProviderRegistry, Upstream
     from thrifty.levers.fewer_calls.semantic import stage
 
-    monkeypatch.setattr(stage, "MiniLMEmbedder", lambda threads: minilm)
+    monkeypatch.setattr(stage, "make_embedder", lambda model, threads: minilm)
 
     def parts(judge_model: str) -> Any:
         settings = Settings(

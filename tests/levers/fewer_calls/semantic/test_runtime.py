@@ -25,7 +25,7 @@ AGAIN = "[[sim:echo]] Paris: is the capital of France?"
 
 @pytest.fixture(autouse=True)
 def one_model(minilm: MiniLMEmbedder, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(stage, "MiniLMEmbedder", lambda threads: minilm)
+    monkeypatch.setattr(stage, "make_embedder", lambda model, threads: minilm)
 
 
 def settings(tmp_path: Path) -> Settings:

