@@ -5,7 +5,9 @@
 Fits each strategy on the first half of the RouteLLM GSM8K records (prompts and Mixtral's
 answers), then times single decisions (one query at a time, as live traffic arrives) on the
 other half: the prompt router (TF-IDF + logistic regression, and kNN) from the prompt, and
-the learned cascade scorer from the prompt and the cheap answer.  The baseline, timed in the
+the learned cascade scorer from the prompt and the cheap answer.  The vote chain is fitted on
+RouterBench ARC's train split and decides ARC test queries (every cheap answer it reads
+parsed and weighed; no memo of earlier queries).  The baseline, timed in the
 same run, is what static routing does per request: one dict lookup of the task's model.
 Prints p50 / p99 in milliseconds and each p50 as a multiple of the baseline's.
 """
@@ -19,10 +21,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 from thrifty.eval.route.cascades import Cascade
-from thrifty.eval.route.datasets import ROUTELLM_WEAK, load_routellm
+from thrifty.eval.route.datasets import ROUTELLM_WEAK, load_routellm, load_routerbench
 from thrifty.eval.route.evaluate import TARGETS, random_halves
 from thrifty.eval.route.routers import PromptRouter
 from thrifty.eval.route.table import OutcomeTable, QueryView
+from thrifty.eval.route.vote_chain import VoteChain
 
 
 def timed(decide: Callable[[int], object], decisions: int, rows: int) -> list[float]:
@@ -39,6 +42,18 @@ def timed(decide: Callable[[int], object], decisions: int, rows: int) -> list[fl
 def quantile_ms(seconds: list[float], q: float) -> float:
     ordered = sorted(seconds)
     return 1000 * ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def time_vote_chain(data: Path, decisions: int) -> list[float]:
+    records = load_routerbench(data / "routerbench_subset", "arc_challenge").records
+    train = OutcomeTable.from_records([r for r in records if r.split == "train"])
+    test = OutcomeTable.from_records([r for r in records if r.split == "test"], train.models)
+    level = float(train.scores[:, train.strongest()].mean())
+    chain = VoteChain("98%")
+    chain.fit(train, {name: share * level for name, share in TARGETS.items()})
+    accept, give_up = chain.picks["98%"]
+    views = test.views()
+    return timed(lambda i: chain.decide(views[i], accept, give_up), decisions, len(test))
 
 
 def main() -> None:
@@ -76,6 +91,7 @@ def main() -> None:
         return cascade.decide_one(view, cascade.thresholds["95%"])
 
     rows["scorer-cascade (prompt + cheap answer)"] = timed(scorer, args.decisions, len(test))
+    rows["vote-chain (ARC, 1-3 cheap answers)"] = time_vote_chain(args.data, args.decisions)
 
     baseline = statistics.median(rows["static route (dict lookup, baseline)"])
     print(f"{args.decisions} single decisions each, GSM8K, fitted on {len(train)} queries")
