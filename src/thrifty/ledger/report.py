@@ -63,7 +63,7 @@ class ReportLine:
 
 @dataclass(frozen=True, slots=True)
 class Truncations:
-    """A task's answers cut by their length limit (the output lever flags them), of all
+    """A task's answers cut by their length limit (as the upstream said, levers or not), of all
     its requests: a cap that is too tight shows here."""
 
     task: str
