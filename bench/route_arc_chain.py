@@ -12,7 +12,12 @@ Prints, as Markdown:
 3. the same strategy on 10 random halves of train and test pooled (seeds 0-9, as
    ``thrifty eval route`` draws them): where the train-chosen setting lands when train and
    test come from one distribution;
-4. for GPT-4's full accuracy: queries binned by how many of the six cheap models of the pool
+4. bounds for the vote chain's family: every chain of 1-4 of the pool's cheap models at
+   every ``(t, u)`` of the grid, confusions fitted on all of train; the cheapest reaching
+   98% of GPT-4's accuracy on train scored on train itself (in-sample: no fitted choice can
+   do better on train), and on test with hindsight (chain and thresholds picked reading the
+   test labels);
+5. for GPT-4's full accuracy: queries binned by how many of the six cheap models of the pool
    agree, counting where the plurality answer is right and GPT-4 wrong (a gain from
    accepting it) and the reverse (a loss), on train and on test (reads labels: analysis).
 """
@@ -20,6 +25,7 @@ Prints, as Markdown:
 from __future__ import annotations
 
 import argparse
+import itertools
 import time
 from collections import Counter
 from pathlib import Path
@@ -31,7 +37,15 @@ from thrifty.eval.route.datasets import load_routerbench
 from thrifty.eval.route.evaluate import TARGETS, evaluate_split, headline, random_halves
 from thrifty.eval.route.records import RouteRecord
 from thrifty.eval.route.table import OutcomeTable
-from thrifty.eval.route.vote_chain import VoteChain, chain_pool
+from thrifty.eval.route.vote_chain import (
+    GRID,
+    MAX_CHAIN,
+    Confusions,
+    VoteChain,
+    answer_options,
+    chain_pool,
+    grid_outcomes,
+)
 
 HALVES = 10
 
@@ -91,6 +105,51 @@ def halves(records: list[RouteRecord]) -> None:
         print(f"| mean | {mean[0]:.1f}% | {mean[1]:.1f}% / {mean[2]:.1f}% |")
 
 
+def cheapest_at(
+    table: OutcomeTable,
+    confusions: Confusions,
+    codes: np.ndarray,
+    pool: list[int],
+    strongest: int,
+    share: float,
+) -> tuple[float | None, tuple[int, ...]]:
+    """The cheapest chain and (t, u) of the grid whose quality on ``table`` reaches ``share``
+    of the strongest model's (cost as % of always-strongest)."""
+    rows = np.arange(len(table))
+    level = share * float(table.scores[:, strongest].mean())
+    baseline = float(table.costs[:, strongest].sum())
+    best: tuple[float | None, tuple[int, ...]] = (None, ())
+    for size in range(1, MAX_CHAIN + 1):
+        for chain in itertools.permutations(pool, size):
+            confidence, served = confusions.stages(codes, chain)
+            served_score = table.scores[rows, np.asarray(chain)[served]]
+            quality, cost = grid_outcomes(confidence, served_score, chain, table, strongest)
+            met = cost[quality >= level - 1e-12]
+            if met.size and (best[0] is None or 100 * met.min() / baseline < best[0]):
+                best = (100 * float(met.min()) / baseline, chain)
+    return best
+
+
+def bounds(train: OutcomeTable, test: OutcomeTable) -> None:
+    pool = chain_pool(train)
+    options = answer_options(train, pool)
+    assert options is not None
+    chain = VoteChain("98%")
+    chain.options, chain._parsed = options, {}
+    codes = {name: chain._codes(t) for name, t in (("train", train), ("test", test))}
+    confusions = Confusions.fit(codes["train"], train.scores, len(options))
+    print(f"\n| bound ({len(GRID)} settings per chain) | 98% of GPT-4 | 100% of GPT-4 |")
+    print("|---|---|---|")
+    for name, table in (("train, in-sample", train), ("test, hindsight", test)):
+        cells = []
+        for share in (0.98, 1.0):
+            rows = codes[name.split(",")[0]]
+            cost, best = cheapest_at(table, confusions, rows, pool, train.strongest(), share)
+            models = " > ".join(table.models[j].split("/")[-1] for j in best)
+            cells.append(f"{shown(cost)} ({models})" if cost is not None else "never")
+        print(f"| {name} | {cells[0]} | {cells[1]} |")
+
+
 def agreement_bins(train: OutcomeTable, test: OutcomeTable) -> None:
     pool, strongest = chain_pool(train), train.strongest()
     print("\n| cheap models agreeing (of 6) | split | queries | cheap right, GPT-4 wrong |", end="")
@@ -123,6 +182,7 @@ def main() -> None:
     official(train, test)
     relative_accuracy(train, test)
     halves(records)
+    bounds(train, test)
     agreement_bins(train, test)
     print(f"\nprocess CPU: {time.process_time() - started:.0f} s")
 

@@ -110,7 +110,7 @@ def test_live_decisions_agree_with_the_train_search() -> None:
     confidence, served = chain.confusions.stages(codes, chain.chain)
     rows = np.arange(len(test))
     served_score = test.scores[rows, np.asarray(chain.chain)[served]]
-    quality, cost = grid_outcomes(confidence, served_score, chain.chain, test)
+    quality, cost = grid_outcomes(confidence, served_score, chain.chain, test, chain.strongest)
     baseline = float(test.costs[:, test.index("big")].sum())
     for k, (accept, give_up) in enumerate(GRID):
         found = points[setting_label(accept, give_up)]

@@ -112,25 +112,28 @@ GRID = np.array(list(itertools.product(ACCEPT, GIVE_UP)))  # [settings, (t, u)]
 
 
 def grid_outcomes(
-    confidence: FloatArray, served_score: FloatArray, chain: Sequence[int], train: OutcomeTable
+    confidence: FloatArray,
+    served_score: FloatArray,
+    chain: Sequence[int],
+    table: OutcomeTable,
+    strongest: int,
 ) -> tuple[FloatArray, FloatArray]:
-    """Train quality and cost of ``chain`` at every ``(t, u)`` of :data:`GRID` at once;
-    ``served_score[stage, i]``: the score of the answer accepted at that stage."""
+    """Quality and cost of ``chain`` on ``table``'s rows at every ``(t, u)`` of :data:`GRID`
+    at once; ``served_score[stage, i]``: the score of the answer accepted at that stage."""
     accept, give_up = GRID[:, :1], GRID[:, 1:]
-    strongest = train.strongest()
     active = np.ones((len(GRID), confidence.shape[1]), dtype=bool)
     escalated = np.ones_like(active)
     right, cost = np.zeros(len(GRID)), np.zeros(len(GRID))
     for stage, model in enumerate(chain):
-        cost += active @ train.costs[:, model]
+        cost += active @ table.costs[:, model]
         taken = active & (confidence[stage] >= accept)
         right += taken @ served_score[stage]
         escalated &= ~taken
         active &= ~taken
         if stage < len(chain) - 1:
             active &= ~(confidence[stage] < give_up)
-    cost += escalated @ train.costs[:, strongest]
-    right += escalated @ train.scores[:, strongest]
+    cost += escalated @ table.costs[:, strongest]
+    right += escalated @ table.scores[:, strongest]
     return right / confidence.shape[1], cost
 
 
@@ -169,7 +172,9 @@ class VoteChain(Strategy):
                 for part, confusions in fitted:
                     confidence[:, part], served[:, part] = confusions.stages(codes[part], chain)
                 served_score = train.scores[rows, np.asarray(chain)[served]]
-                quality, cost = grid_outcomes(confidence, served_score, chain, train)
+                quality, cost = grid_outcomes(
+                    confidence, served_score, chain, train, self.strongest
+                )
                 for k, (accept, give_up) in enumerate(GRID):
                     results[chain, float(accept), float(give_up)] = (quality[k], cost[k])
         self.chain = pick(results, targets[self.target])[0]
