@@ -12,7 +12,10 @@ GSM8K answers; Quora questions) and this repository's own docs and source:
   ``thrifty.tokens.ANTHROPIC_SCALE``, is the overall ratio rounded to 2 decimals);
 * the error of ``ceil(o200k x scale)`` against the legacy count, per text: median and
   95th-percentile absolute relative error, and the spread of the per-corpus ratio (what
-  the scale cannot follow).
+  the scale cannot follow);
+* how tight the proven lower bound of ``thrifty.tokens.bounds`` is: the bound as a share of
+  the exact o200k count per text (5th percentile and median; a bound above the count
+  would be a bug, and is counted).
 
 Run: ``.venv/bin/python bench/token_estimate.py [--limit N]`` (needs ``anthropic-tokenizer``,
 a measuring tool only: ``pip install anthropic-tokenizer``).
@@ -32,6 +35,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from thrifty.tokens import ANTHROPIC_SCALE, TokenCounter
+from thrifty.tokens.bounds import least_tokens
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
@@ -105,34 +109,47 @@ def main() -> None:
     print(f"scale in use: {ANTHROPIC_SCALE}\n")
     print(
         f"{'corpus':32} {'texts':>5} {'legacy':>9} {'o200k':>9} {'ratio':>6} "
-        f"{'err p50':>8} {'err p95':>8}"
+        f"{'err p50':>8} {'err p95':>8} {'bound p5':>8} {'bound p50':>9}"
     )
+    all_shares: list[float] = []
+    over = 0
     for name, texts in corpora(args.limit).items():
         legacy_sum = o200k_sum = 0
         errors: list[float] = []
+        shares: list[float] = []
         for text in texts:
             if len(text) < MIN_CHARS:
                 continue
             legacy = anthropic_tokenizer.count_tokens(text)
             o200k = counter.encoded_length("o200k_base", text)
+            bound = least_tokens(text)
+            over += bound > o200k
             legacy_sum += legacy
             o200k_sum += o200k
+            if o200k:
+                shares.append(bound / o200k)
             if legacy:
                 errors.append(abs(math.ceil(o200k * scale) - legacy) / legacy)
         all_errors += errors
+        all_shares += shares
         total_legacy += legacy_sum
         total_o200k += o200k_sum
         q = statistics.quantiles(errors, n=20)
+        b = statistics.quantiles(shares, n=20)
         print(
             f"{name:32} {len(errors):5} {legacy_sum:9} {o200k_sum:9} "
-            f"{legacy_sum / o200k_sum:6.3f} {statistics.median(errors):8.1%} {q[18]:8.1%}"
+            f"{legacy_sum / o200k_sum:6.3f} {statistics.median(errors):8.1%} {q[18]:8.1%} "
+            f"{b[0]:8.1%} {statistics.median(shares):9.1%}"
         )
     q = statistics.quantiles(all_errors, n=20)
+    b = statistics.quantiles(all_shares, n=20)
     ratio = Decimal(total_legacy) / Decimal(total_o200k)
     print(
         f"{'all':32} {len(all_errors):5} {total_legacy:9} {total_o200k:9} {ratio:6.3f} "
-        f"{statistics.median(all_errors):8.1%} {q[18]:8.1%}"
+        f"{statistics.median(all_errors):8.1%} {q[18]:8.1%} "
+        f"{b[0]:8.1%} {statistics.median(all_shares):9.1%}"
     )
+    print(f"lower bound above the o200k count: {over} texts (must be 0)")
     print(f"\nlegacy/o200k over everything: {ratio:.4f} (rounded: {ratio:.2f})")
 
 
