@@ -17,7 +17,7 @@ at most two chunks, so::
 
     tokens >= chunks - (places where two chunks may share a pre-token)
 
-On prose the bound is about two thirds of the count (bench/token_estimate.py).
+On prose the bound is about 70% of the count, on code about half (bench/token_estimate.py).
 """
 
 from __future__ import annotations
