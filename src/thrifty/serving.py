@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,6 +53,38 @@ _431 = _refusal("431 Request Header Fields Too Large", "the request headers are 
 
 class _HeadersTooLarge(Exception):
     pass
+
+
+DISCONNECT_HOOK = "thrifty.disconnect"
+"""The ASGI extension, in a request's ``scope["extensions"]``, that holds its
+:class:`DisconnectHook` (as ``{"hook": ...}``: an extension's value is a dict)."""
+
+
+class DisconnectHook:
+    """Put in every request's ``scope["extensions"]`` by the gateway's server protocol:
+    ``callback`` is called, once, when the client's connection is lost (or refused) before
+    the response is complete: what ``receive()`` would then answer with
+    ``http.disconnect``, without a task kept waiting on ``receive()`` for each request."""
+
+    __slots__ = ("callback", "fired")
+
+    def __init__(self) -> None:
+        self.callback: Callable[[], None] | None = None
+        self.fired = False  # a callback set after the client left is the caller's to run
+
+    def fire(self) -> None:
+        self.fired = True
+        callback, self.callback = self.callback, None
+        if callback is not None:
+            callback()
+
+
+def disconnect_hook(scope: Mapping[str, Any]) -> DisconnectHook | None:
+    """The request's :class:`DisconnectHook`, if its server put one in its scope."""
+    extensions = scope.get("extensions")
+    extension = extensions.get(DISCONNECT_HOOK) if isinstance(extensions, dict) else None
+    hook = extension.get("hook") if isinstance(extension, dict) else None
+    return hook if isinstance(hook, DisconnectHook) else None
 
 
 class HeldWrites:
@@ -131,7 +164,10 @@ def timed_http_protocol(
 
         def connection_lost(self, exc: Exception | None) -> None:
             self._disarm()
+            cycle = self.cycle
             super().connection_lost(exc)
+            if cycle is not None and cycle.disconnected:  # lost before the response's end
+                _fire_hook(cycle.scope)
 
         def data_received(self, data: bytes) -> None:
             super().data_received(data)
@@ -149,6 +185,7 @@ def timed_http_protocol(
         def on_message_begin(self) -> None:
             super().on_message_begin()
             self._reading_headers, self._header_bytes = True, 0
+            self.scope["extensions"] = {DISCONNECT_HOOK: {"hook": DisconnectHook()}}
 
         def on_headers_complete(self) -> None:
             self._reading_headers, self._header_bytes = False, 0
@@ -201,9 +238,16 @@ def timed_http_protocol(
             if cycle is not None and not cycle.response_complete:
                 cycle.disconnected = True  # the app's sends are dropped from here on
                 cycle.message_event.set()
+                _fire_hook(cycle.scope)
             self.transport.close()
 
     return TimedHttpToolsProtocol
+
+
+def _fire_hook(scope: Mapping[str, Any]) -> None:
+    hook = disconnect_hook(scope)
+    if hook is not None:
+        hook.fire()
 
 
 def request_limits(

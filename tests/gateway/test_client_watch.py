@@ -1,13 +1,15 @@
-"""ClientWatch: one receive() watched across the call and the stream that follows."""
+"""ClientWatch: one watch across the call and the stream that follows: one receive()
+awaited under any ASGI server, the request's DisconnectHook under the gateway's own."""
 
 from __future__ import annotations
 
 import asyncio
 
 import pytest
-from starlette.types import Message, Receive
+from starlette.types import Message, Receive, Scope
 
 from thrifty.gateway.answers import ClientWatch
+from thrifty.serving import DISCONNECT_HOOK, DisconnectHook, disconnect_hook
 
 
 def hang_up_when(signal: asyncio.Event) -> Receive:
@@ -78,3 +80,65 @@ async def test_a_message_other_than_disconnect_is_not_a_hang_up() -> None:
     await asyncio.sleep(0.01)
     assert not watch.gone
     watch.close()
+
+
+# Under the gateway's own server: the request's DisconnectHook, no receive() task.
+
+
+def hooked_scope() -> tuple[Scope, DisconnectHook]:
+    hook = DisconnectHook()
+    return {"type": "http", "extensions": {DISCONNECT_HOOK: {"hook": hook}}}, hook
+
+
+async def never_called() -> Message:
+    raise AssertionError("receive() is not awaited when the server gives a hook")
+
+
+async def test_with_a_hook_a_hang_up_while_armed_cancels_the_task() -> None:
+    scope, hook = hooked_scope()
+    watch = ClientWatch(never_called, scope)
+    asyncio.get_running_loop().call_soon(hook.fire)
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.sleep(1)
+    assert watch.gone
+    watch.close()
+
+
+async def test_with_a_hook_a_hang_up_while_disarmed_acts_when_armed_again() -> None:
+    scope, hook = hooked_scope()
+    watch = ClientWatch(never_called, scope)
+    watch.armed = False
+    hook.fire()
+    await asyncio.sleep(0.01)
+    assert not watch.gone
+    watch.arm()
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.sleep(1)
+    assert watch.gone
+    watch.close()
+
+
+async def test_with_a_hook_a_client_gone_before_the_watch_began_is_seen() -> None:
+    scope, hook = hooked_scope()
+    hook.fire()
+    watch = ClientWatch(never_called, scope)
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.sleep(1)
+    assert watch.gone
+    watch.close()
+
+
+async def test_with_a_hook_a_closed_watch_never_cancels() -> None:
+    scope, hook = hooked_scope()
+    watch = ClientWatch(never_called, scope)
+    watch.close()
+    assert hook.callback is None
+    hook.fire()
+    await asyncio.sleep(0.01)
+    assert not watch.gone
+
+
+def test_a_scope_without_the_extension_has_no_hook() -> None:
+    assert disconnect_hook({"type": "http"}) is None
+    assert disconnect_hook({"type": "http", "extensions": {DISCONNECT_HOOK: {}}}) is None
+    assert disconnect_hook({"type": "http", "extensions": {DISCONNECT_HOOK: {"hook": 1}}}) is None

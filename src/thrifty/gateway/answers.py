@@ -7,7 +7,7 @@ import asyncio
 from collections.abc import Sequence
 
 import orjson
-from starlette.types import Message, Receive, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from thrifty.errors import ThriftyError
 from thrifty.gateway.headers import (
@@ -20,35 +20,50 @@ from thrifty.gateway.headers import (
     thrifty_headers,
 )
 from thrifty.gateway.wire_errors import error_body, error_event, error_headers
+from thrifty.serving import disconnect_hook
 from thrifty.streams import observed
 from thrifty.types import ChatRequest, ChatResponse, Dialect, StreamEvent
 
 
 class ClientWatch:
-    """Watches ``receive()`` for the client hanging up, for the whole of one answer: while
+    """Watches for the client hanging up, for the whole of one answer: while
     :attr:`armed`, a disconnect cancels the task that made the watch (the answer's own
     task; it then books a 499).  One watch serves both the call (until the pipeline
-    returns) and the stream that follows, so a streamed answer waits on one ``receive()``,
-    not two.  A disconnect that arrives while disarmed acts when the watch is armed again."""
+    returns) and the stream that follows.  A disconnect that arrives while disarmed acts
+    when the watch is armed again.
 
-    __slots__ = ("_task", "_waiter", "armed", "gone")
+    Under the gateway's own server the request's :class:`~thrifty.serving.DisconnectHook`
+    says when the connection is lost (no task at all); under any other ASGI server one
+    ``receive()`` is awaited in a task of its own for an ``http.disconnect``."""
 
-    def __init__(self, receive: Receive) -> None:
+    __slots__ = ("_hook", "_left", "_task", "_waiter", "armed", "gone")
+
+    def __init__(self, receive: Receive, scope: Scope | None = None) -> None:
         self._task = asyncio.current_task()
         self.armed = True
         self.gone = False
-        self._waiter: asyncio.Future[Message] = asyncio.ensure_future(receive())
-        self._waiter.add_done_callback(self._on_message)
+        self._left = False
+        self._waiter: asyncio.Future[Message] | None = None
+        self._hook = None if scope is None else disconnect_hook(scope)
+        if self._hook is not None:
+            self._hook.callback = self._client_left
+            if self._hook.fired:  # it left before the watch began
+                self._client_left()
+        else:
+            self._waiter = asyncio.ensure_future(receive())
+            self._waiter.add_done_callback(self._on_message)
 
     def _on_message(self, waiter: asyncio.Future[Message]) -> None:
         if (
-            self.armed
-            and not self.gone
-            and self._task is not None
-            and not waiter.cancelled()
+            not waiter.cancelled()
             and waiter.exception() is None
             and waiter.result()["type"] == "http.disconnect"
         ):
+            self._client_left()
+
+    def _client_left(self) -> None:
+        self._left = True
+        if self.armed and not self.gone and self._task is not None:
             self.gone = True
             self._task.cancel()
 
@@ -57,12 +72,15 @@ class ClientWatch:
         if self.gone and self._task is not None:
             # It left as the call finished; that cancellation was absorbed there.
             self._task.cancel()
-        elif self._waiter.done():
-            self._on_message(self._waiter)
+        elif self._left:
+            self._client_left()
 
     def close(self) -> None:
         self.armed = False
-        self._waiter.cancel()
+        if self._waiter is not None:
+            self._waiter.cancel()
+        if self._hook is not None:
+            self._hook.callback = None
 
 
 async def send_error(

@@ -169,15 +169,17 @@ class ChatEndpoint:
             await self._thrifty.reject(stub, exc, started)
             await send_error(send, dialect, exc, stub.request_id)
             return
-        await self._answer(request, receive, send)
+        await self._answer(request, scope, receive, send)
 
-    async def _answer(self, request: ChatRequest, receive: Receive, send: Send) -> None:
+    async def _answer(
+        self, request: ChatRequest, scope: Scope, receive: Receive, send: Send
+    ) -> None:
         """Run the call and answer.  Until the pipeline returns (a whole answer, or a
         stream's response headers), ``receive()`` is watched: a client that leaves cancels
         the call (the upstream request is closed) and the ledger stage books it as 499.  The
         same watch then follows a stream (:func:`stream_response`)."""
         this_task = asyncio.current_task()
-        watch = ClientWatch(receive)
+        watch = ClientWatch(receive, scope)
         response: ChatResponse | None = None
         try:
             try:
