@@ -138,6 +138,19 @@ def test_the_three_layer_model_makes_its_own_table(
         load_calibration(table, MODELS["minilm-l6"].model_id)
 
 
+def test_a_model_that_cannot_load_is_a_clear_error(
+    pairs_file: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from thrifty.levers.fewer_calls.semantic import l3_embedder
+
+    monkeypatch.setattr(l3_embedder, "packaged_model", lambda: tmp_path / "gone.onnx")
+    assert run_eval(pairs_file, tmp_path, "--model", "minilm-l3", "--json") == 2
+    assert "--model minilm-l3: cannot read the embedding model" in capsys.readouterr().err
+
+
 def test_text_report(pairs_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert run_eval(pairs_file, tmp_path, "--limit", "30", "--targets", "0.1") == 0
     out = capsys.readouterr().out

@@ -109,6 +109,7 @@ def run(args: argparse.Namespace) -> int:
     from thrifty.eval.cache.swaps import swap_set
     from thrifty.eval.cache.vectors import embed_texts
     from thrifty.eval.cache.whole_cache import lookup_speed, whole_cache
+    from thrifty.levers.fewer_calls.semantic.embedder import EmbedderUnavailable
     from thrifty.levers.fewer_calls.semantic.models import make_embedder
     from thrifty.levers.fewer_calls.semantic.table import dump_table
 
@@ -120,7 +121,10 @@ def run(args: argparse.Namespace) -> int:
     embedder = make_embedder(args.model, args.threads)
     texts = list(dict.fromkeys(t for p in pairs for t in (p.text_a, p.text_b)))
     progress = None if args.json else _progress
-    vectors = embed_texts(embedder, texts, args.cache_dir, progress=progress)
+    try:
+        vectors = embed_texts(embedder, texts, args.cache_dir, progress=progress)
+    except EmbedderUnavailable as exc:
+        raise ConfigError(f"--model {args.model}: {exc}") from exc
     by_text = dict(zip(texts, vectors, strict=True))
     scored = evaluate.score_pairs(pairs, by_text)
     report = evaluate.measure(
