@@ -217,3 +217,22 @@ async def test_a_row_already_in_the_ledger_is_not_booked_again(
         assert "x-thrifty-cost-usd" not in again.headers
         assert pending(gateway) == 0  # the ledger's refusal settles it: not retried
     assert sum(r.endpoint == "background" for r in gateway.rows()) == 1
+
+
+async def test_an_unreadable_record_store_costs_the_booking_not_the_answer(
+    gateway: Gateway, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="thrifty.gateway")
+
+    def broken(self: BackgroundBookings, response_id: str) -> bool:
+        raise sqlite3.OperationalError("disk I/O error")
+
+    async with app(gateway) as client:
+        job = await client.responses.create(model="gpt-4o-mini", input="Quick", background=True)
+        monkeypatch.setattr(BackgroundBookings, "waiting", broken)
+        answer = await client.responses.with_raw_response.retrieve(job.id)
+        assert answer.parse().status == "completed" and "x-thrifty-cost-usd" not in answer.headers
+        monkeypatch.undo()  # readable again: the next retrieve books it
+        again = await client.responses.with_raw_response.retrieve(job.id)
+        assert "x-thrifty-cost-usd" in again.headers
+    assert any("booking record unreadable" in r.getMessage() for r in caplog.records)

@@ -177,6 +177,19 @@ class BackgroundBookings(RecordFile):
             )
         return True
 
+    def waiting(self, response_id: str) -> bool:
+        """Whether ``response_id`` is a background response still to be booked (one
+        primary-key read: most retrieves need nothing more)."""
+        found = (
+            self._db()
+            .execute(
+                "SELECT 1 FROM background_booking WHERE response_id = ? AND state = 'pending'",
+                (response_id,),
+            )
+            .fetchone()
+        )
+        return found is not None
+
     def claim(self, response_id: str) -> Pending | None:
         """Take the right to book ``response_id``: its record if this caller moved it from
         ``pending`` to ``booked``, None if there is no such record or another did."""

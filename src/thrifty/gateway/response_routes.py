@@ -191,17 +191,19 @@ class ResponseSideRoutes:
     async def _book_if_finished(
         self, owners: ResponseOwners, response_id: str, answer: Response
     ) -> None:
-        """Book a background response the first time it comes back finished with usage.
-        Whatever fails here is logged: the app still gets the provider's answer."""
-        try:
-            body = orjson.loads(answer.body)
-        except orjson.JSONDecodeError:
-            return
-        if not isinstance(body, dict) or not finished_usage(body):
-            return
+        """Book a background response the first time it comes back finished with usage
+        (its body is parsed only when the id waits to be booked).  Whatever fails here is
+        logged: the app still gets the provider's answer."""
         bookings = owners.bookings
         try:
+            if not bookings.waiting(response_id):
+                return
+            body = orjson.loads(answer.body)
+            if not isinstance(body, dict) or not finished_usage(body):
+                return
             pending = bookings.claim(response_id)
+        except orjson.JSONDecodeError:
+            return
         except (OSError, sqlite3.Error) as exc:
             log.warning("background response %s: booking record unreadable (%s)", response_id, exc)
             return
