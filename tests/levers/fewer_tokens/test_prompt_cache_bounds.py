@@ -8,6 +8,8 @@ from collections import Counter
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tests.levers.fewer_tokens.prompt_cache_kit import anthropic_request, breakpoints, long_text
 from thrifty.config import PromptCacheSettings
@@ -81,3 +83,17 @@ async def test_the_same_breakpoints_as_counting_everything(words: int, numbers: 
     system = long_text(words) if not numbers else " ".join(f"{n:06d}." for n in range(words))
     found = await _breakpoints(TokenCounter(), system, turns=4)
     assert found == await _breakpoints(CountsEverything(), system, turns=4)
+
+
+PIECES = st.sampled_from(
+    ["word", "Words", "12345678", "x.", "--", "日本語", "/path", "\n", "\n/", "  ", "\x1c"]
+)
+
+
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow], max_examples=40)
+@given(st.lists(PIECES, min_size=200, max_size=1_600).map(" ".join))
+async def test_any_system_prompt_gets_the_breakpoints_of_counting_everything(
+    system: str,
+) -> None:
+    found = await _breakpoints(TokenCounter(), system, turns=3)
+    assert found == await _breakpoints(CountsEverything(), system, turns=3)
