@@ -236,3 +236,41 @@ async def test_an_unreadable_record_store_costs_the_booking_not_the_answer(
         again = await client.responses.with_raw_response.retrieve(job.id)
         assert "x-thrifty-cost-usd" in again.headers
     assert any("booking record unreadable" in r.getMessage() for r in caplog.records)
+
+
+async def test_a_record_that_cannot_be_kept_is_logged(
+    gateway: Gateway, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="thrifty.gateway")
+
+    def full(self: BackgroundBookings, pending: object) -> bool:
+        raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr(BackgroundBookings, "note", full)
+    async with app(gateway) as client:
+        job = await client.responses.create(model="gpt-4o-mini", input="Quick", background=True)
+        assert job.status == "queued"  # the app gets its answer
+        done = await client.responses.with_raw_response.retrieve(job.id)
+        assert "x-thrifty-cost-usd" not in done.headers  # nothing to book it from
+    assert pending(gateway) == 0
+    assert any("its cost will not be booked" in r.getMessage() for r in caplog.records)
+
+
+async def test_a_claim_that_cannot_be_released_is_logged(
+    gateway: Gateway, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def no_ledger(*args: Any) -> Any:
+        raise LedgerWriteError("disk full")
+
+    def stuck(self: BackgroundBookings, response_id: str) -> None:
+        raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setattr(response_routes, "book", no_ledger)
+    monkeypatch.setattr(BackgroundBookings, "release", stuck)
+    async with app(gateway) as client:
+        job = await client.responses.create(model="gpt-4o-mini", input="Quick", background=True)
+        answer = await client.responses.with_raw_response.retrieve(job.id)
+        assert answer.parse().status == "completed"
+    logged = [r.getMessage() for r in caplog.records]
+    assert any("could not be booked" in line for line in logged)
+    assert any("will not be booked" in line for line in logged)
