@@ -68,6 +68,7 @@ def test_json_has_stable_keys_per_dataset_and_strategy(
         "prompt-router-knn",
         "agreement-cascade@98%",
         "scorer-cascade@98%",
+        "vote-chain@98%",
         "perfect-router",
     } <= set(strategies)
     for name, figures in strategies.items():
@@ -79,6 +80,8 @@ def test_json_has_stable_keys_per_dataset_and_strategy(
     assert strategies["always-cheapest"]["cost_pct_to_match_strongest"] is None
     assert strategies["prompt-router-logreg"]["cost_pct_to_match_strongest"] == pytest.approx(40)
     assert "train_chosen_98_cost_pct" in strategies["scorer-cascade@98%"]
+    # small on every query, large too on the 10 hard ones: ($0.03 + $0.10) / $0.30
+    assert strategies["vote-chain@98%"]["cost_pct_to_match_strongest"] == pytest.approx(130 / 3)
 
 
 def test_records_without_split_use_random_halves(
