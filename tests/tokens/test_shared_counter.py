@@ -7,6 +7,7 @@ from collections import Counter
 from contextlib import AsyncExitStack
 from pathlib import Path
 
+from tests.tokens.spy import Spy
 from thrifty.config import Settings
 from thrifty.pipeline import Parts, _pipeline, compose
 from thrifty.pricing import PriceBook
@@ -15,21 +16,9 @@ from thrifty.tokens import TokenCounter
 from thrifty.types import Stage, Usage
 
 PARAGRAPH = "Answer questions about the product catalogue, citing the item each time. "
-REAL = TokenCounter()
 HISTORY = "thrifty.levers.fewer_tokens.history.stage"
 PLANNER = "thrifty.levers.fewer_tokens.prompt_cache.stage"
 CONTEXT = "thrifty.context.stage"
-
-
-class Spy:
-    """An encoding that notes every text it encodes."""
-
-    def __init__(self) -> None:
-        self.encoded: Counter[str] = Counter()
-
-    def encode_ordinary(self, text: str) -> list[int]:
-        self.encoded[text] += 1
-        return REAL.encoding("o200k_base").encode_ordinary(text)
 
 
 async def _long_pieces_encoded(folder: Path, stage_modules: tuple[str, ...]) -> Counter[str]:

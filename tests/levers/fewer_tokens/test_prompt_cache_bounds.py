@@ -4,7 +4,6 @@ every prefix counted."""
 
 from __future__ import annotations
 
-from collections import Counter
 from typing import Any
 
 import pytest
@@ -12,23 +11,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.levers.fewer_tokens.prompt_cache_kit import anthropic_request, breakpoints, long_text
+from tests.tokens.spy import Spy
 from thrifty.config import PromptCacheSettings
 from thrifty.levers.fewer_tokens.prompt_cache import PromptCachePlanner, prompt_cache_stage
 from thrifty.testing import FakeUpstream
 from thrifty.tokens import TokenCounter
-
-REAL = TokenCounter()
-
-
-class Spy:
-    """An encoding that notes every text it encodes."""
-
-    def __init__(self) -> None:
-        self.encoded: Counter[str] = Counter()
-
-    def encode_ordinary(self, text: str) -> list[int]:
-        self.encoded[text] += 1
-        return REAL.encoding("o200k_base").encode_ordinary(text)
 
 
 class CountsEverything(TokenCounter):
