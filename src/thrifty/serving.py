@@ -306,6 +306,28 @@ def raise_open_file_limit(needed: int) -> int:
     return soft
 
 
+GC_YOUNG_THRESHOLD = 10_000
+"""Container allocations between two young-generation collections once serving (the
+interpreter's default is 700)."""
+
+
+def freeze_startup_heap() -> None:
+    """Once the gateway has started, before it serves: move every object alive now
+    (modules, settings, price tables: tens of thousands) out of the cyclic garbage
+    collector's reach (``gc.freeze``), and collect the young generation less often.
+
+    A request allocates many container objects; the collector runs every few hundred of
+    them, and each full collection walked the whole startup heap: at a thousand streams
+    in flight that was about a tenth of the gateway's CPU.  Memory is still freed by
+    reference counting as before; only cycles wait a little longer."""
+    import gc
+
+    gc.collect()
+    gc.freeze()
+    _, middle, old = gc.get_threshold()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, middle, old)
+
+
 def free_port(host: str) -> int:
     """A port nothing listens on right now (another process may take it before you do)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
