@@ -75,7 +75,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     _check_exposure(settings)
     thrifty = Thrifty(settings)
     gw = settings.gateway
-    from thrifty.serving import capacity, raise_open_file_limit, request_limits
+    from thrifty.serving import (
+        capacity,
+        freeze_startup_heap,
+        raise_open_file_limit,
+        request_limits,
+    )
 
     # Two descriptors per call in flight (the app's and the upstream's), plus the ledger's.
     raise_open_file_limit(gw.max_connections + gw.max_upstream_connections + 256)
@@ -108,6 +113,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
                 await thrifty.start()
             except OSError as exc:
                 raise ConfigError(f"the gateway could not start: {exc}") from exc
+            freeze_startup_heap()  # the collector no longer walks what start-up made
             await server.serve()
         finally:
             await thrifty.aclose()
