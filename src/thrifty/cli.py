@@ -354,6 +354,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_shadow_parser(sub, [config_after]).set_defaults(func=cmd_shadow)
     __import__("thrifty.lint.command", fromlist=["add_parser"]).add_parser(sub, [config_after])
     __import__("thrifty.tokens.command", fromlist=["register"]).register(sub, [config_after])
+    __import__("thrifty.commands.responses", fromlist=["register"]).register(sub, [config_after])
     return parser
 
 
