@@ -208,6 +208,19 @@ class BackgroundBookings(RecordFile):
         ).fetchone()
         return Pending.decode(response_id, facts, created_at)
 
+    def waiting_list(self, limit: int) -> list[Pending]:
+        """The oldest ``limit`` background responses still to be booked."""
+        rows = (
+            self._db()
+            .execute(
+                "SELECT response_id, facts, created_at FROM background_booking "
+                "WHERE state = 'pending' ORDER BY created_at, response_id LIMIT ?",
+                (limit,),
+            )
+            .fetchall()
+        )
+        return [Pending.decode(response_id, facts, at) for response_id, facts, at in rows]
+
     def release(self, response_id: str) -> None:
         """Put a claimed record back to ``pending`` (its row could not be written)."""
         self._db().execute(
