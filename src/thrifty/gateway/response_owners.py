@@ -22,16 +22,16 @@ request without ``previous_response_id`` or ``conversation`` never touches the s
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import sqlite3
-import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from pathlib import Path
 
 from thrifty.config import Settings
 from thrifty.errors import ThriftyError
-from thrifty.gateway.record_file import MAX_ROWS, TTL_S, RecordFile
+from thrifty.gateway.record_file import RecordFile
 from thrifty.gateway.response_bookings import BackgroundBookings, pending_of
 from thrifty.types import JSON, ChatRequest, ChatResponse, MalformedEvent, StreamEvent
 
@@ -71,17 +71,11 @@ class ResponseOwners(RecordFile):
 
     table = "response_owner"
 
-    def __init__(
-        self,
-        path: Path,
-        *,
-        max_rows: int = MAX_ROWS,
-        ttl_s: float = TTL_S,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        super().__init__(path, max_rows=max_rows, ttl_s=ttl_s, clock=clock)
-        # Background responses waiting to be booked (thrifty.gateway.response_bookings).
-        self.bookings = BackgroundBookings(path, ttl_s=ttl_s, clock=clock)
+    @functools.cached_property
+    def bookings(self) -> BackgroundBookings:
+        """Background responses waiting to be booked, in the same file
+        (:mod:`thrifty.gateway.response_bookings`)."""
+        return BackgroundBookings(self.path, ttl_s=self.ttl_s, clock=self._clock)
 
     def _db(self) -> sqlite3.Connection:
         if self._conn is not None:
