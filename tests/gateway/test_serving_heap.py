@@ -6,7 +6,7 @@ from __future__ import annotations
 import gc
 import weakref
 
-from thrifty.serving import GC_YOUNG_THRESHOLD, freeze_startup_heap
+from thrifty.serving import GC_THRESHOLDS, freeze_startup_heap
 
 
 class Node:
@@ -20,7 +20,7 @@ def test_the_startup_heap_is_frozen_and_young_collections_are_rarer() -> None:
     try:
         freeze_startup_heap()
         assert gc.get_freeze_count() > before + 1000  # this test run's modules, at least
-        assert gc.get_threshold() == (GC_YOUNG_THRESHOLD, thresholds[1], thresholds[2])
+        assert gc.get_threshold() == (*GC_THRESHOLDS, thresholds[2])
         cycle = Node()
         gone = weakref.ref(cycle)
         del cycle
