@@ -137,7 +137,8 @@ async def main_async(args: argparse.Namespace) -> None:
         )
         print("|---|---|---|---|---|---|---|---|---|")
         arrivals = ["lockstep", "spread"] if args.arrivals == "both" else [args.arrivals]
-        for stream, arrival in ((s, a) for s in (False, True) for a in arrivals):
+        modes = {"both": (False, True), "stream": (True,), "plain": (False,)}[args.mode]
+        for stream, arrival in ((s, a) for s in modes for a in arrivals):
             body = STREAM_BODY if stream else BODY
             stagger = args.upstream_ms / 1000 if arrival == "spread" else 0.0
             n, seconds = args.concurrency, args.seconds
@@ -160,6 +161,12 @@ def main() -> None:
     parser.add_argument("--upstream-ms", type=float, default=1000.0)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--arrivals", choices=["lockstep", "spread", "both"], default="both")
+    parser.add_argument(
+        "--mode",
+        choices=["plain", "stream", "both"],
+        default="both",
+        help="non-streamed calls, streamed calls, or both (the default)",
+    )
     parser.add_argument(
         "--pin", action="store_true", help="the gateway on CPU 1 alone, the rig on CPU 0"
     )
