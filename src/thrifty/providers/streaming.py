@@ -65,6 +65,12 @@ def each_event(handler: StreamHandler, events: list[StreamEvent], out: list[Stre
         out.extend(handler.on_event(event))
 
 
+def _settled() -> None:
+    """What is left to settle once a stream is closed: nothing.  (The handler's
+    ``settle`` is dropped then: it holds the response that holds this stream, a reference
+    cycle only the cyclic collector would free.)"""
+
+
 class UpstreamStream:
     """The async iterator handed out as ``ChatResponse.stream``.
 
@@ -96,7 +102,8 @@ class UpstreamStream:
         try:
             await self._gen.aclose()
         finally:
-            self._settle()  # a generator closed before its first step never ran its finally
+            settle, self._settle = self._settle, _settled
+            settle()  # a generator closed before its first step never ran its finally
             if not self._resp.closed:
                 self._resp.close()
 

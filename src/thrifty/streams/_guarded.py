@@ -16,6 +16,10 @@ from thrifty.types import StreamEvent
 Batches = AsyncGenerator[Sequence[StreamEvent], None]
 
 
+async def _nothing() -> None:
+    return None
+
+
 class Started:
     """Set by a wrapper's generator on its first step (shared with its GuardedStream)."""
 
@@ -39,6 +43,8 @@ class GuardedStream:
     ) -> None:
         self._gen = gen
         self._flag = flag
+        # Dropped once closed: it holds the wrapper's callbacks, which hold the response
+        # that holds this stream, a reference cycle only the cyclic collector would free.
         self._if_unstarted = if_unstarted
 
     def __aiter__(self) -> Batches:
@@ -49,9 +55,10 @@ class GuardedStream:
 
     async def aclose(self) -> None:
         flag = self._flag
+        if_unstarted, self._if_unstarted = self._if_unstarted, _nothing
         if flag.started:
             await self._gen.aclose()
             return
         flag.started = True
         await self._gen.aclose()  # never ran: now it never will (iteration ends at once)
-        await self._if_unstarted()
+        await if_unstarted()
