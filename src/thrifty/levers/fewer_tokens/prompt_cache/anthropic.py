@@ -168,9 +168,10 @@ class AnthropicPlanner:
         at_system = chain(at_tools, stable_system)
         plan.stable_key = at_system
         segments: dict[PrefixKey, tuple[int, bool]] = {}
+        tools_tokens = 0
         if tools:
             segments[at_tools] = self._at_least(at_tools, tools, threshold, model)
-        tools_tokens = segments[at_tools][0] if tools else 0
+            tools_tokens = segments[at_tools][0]
         system_tokens = tools_tokens
         if stable_system:
             needed = threshold - tools_tokens
