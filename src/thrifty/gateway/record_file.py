@@ -19,10 +19,12 @@ LOW_WATER = 0.9
 
 
 class RecordFile:
-    """One table of records (``table``, with a ``created_at`` column and a primary key
-    ``response_id``) in ``path``, at most ``max_rows`` of them, each kept ``ttl_s``."""
+    """One table of records (``table``, made by ``schema``, with a ``created_at`` column
+    and a primary key ``response_id``) in ``path``, at most ``max_rows`` of them, each kept
+    ``ttl_s``."""
 
     table: str = ""
+    schema: str = ""
 
     def __init__(
         self,
@@ -40,6 +42,15 @@ class RecordFile:
         self._clock = clock
         self._conn: sqlite3.Connection | None = None
         self._rows = 0  # records in the file, as far as this process knows
+
+    def _db(self) -> sqlite3.Connection:
+        """The file, opened and its records counted on first use; raises ``OSError`` or
+        ``sqlite3.Error`` (a failed open is retried on the next call)."""
+        if self._conn is None:
+            conn = self._open(self.schema)
+            self._rows = self._count(conn)
+            self._conn = conn
+        return self._conn
 
     def _open(self, schema: str) -> sqlite3.Connection:
         """The file, created private if new, with ``schema`` applied; raises ``OSError``

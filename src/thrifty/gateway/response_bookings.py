@@ -140,16 +140,10 @@ class BackgroundBookings(RecordFile):
     failures raise ``sqlite3.Error``/``OSError`` to the caller, who logs them."""
 
     table = "background_booking"
+    schema = _SCHEMA
 
     noted = 0  # background responses this process noted for booking
     evicted_pending = 0  # records dropped before their response was booked
-
-    def _db(self) -> sqlite3.Connection:
-        if self._conn is None:
-            conn = self._open(_SCHEMA)
-            self._rows = self._count(conn)
-            self._conn = conn
-        return self._conn
 
     def note(self, pending: Pending) -> bool:
         """Keep ``pending`` until its response is booked; True when it was added (a

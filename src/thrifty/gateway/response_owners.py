@@ -70,6 +70,7 @@ class ResponseOwners(RecordFile):
     the next call).  Every failure of SQLite is an :class:`OwnerStoreUnavailable`."""
 
     table = "response_owner"
+    schema = _SCHEMA
 
     @functools.cached_property
     def bookings(self) -> BackgroundBookings:
@@ -78,15 +79,10 @@ class ResponseOwners(RecordFile):
         return BackgroundBookings(self.path, ttl_s=self.ttl_s, clock=self._clock)
 
     def _db(self) -> sqlite3.Connection:
-        if self._conn is not None:
-            return self._conn
         try:
-            conn = self._open(_SCHEMA)
-            self._rows = self._count(conn)
+            return super()._db()
         except (OSError, sqlite3.Error) as exc:
             raise self._unavailable(exc) from None
-        self._conn = conn
-        return conn
 
     def _unavailable(self, exc: Exception) -> OwnerStoreUnavailable:
         log.error("the response owner store %s is unavailable: %s", self.path, exc)
