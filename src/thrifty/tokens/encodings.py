@@ -93,16 +93,21 @@ SPECS: dict[EncodingName, EncodingSpec] = {
 def bundled_file(name: EncodingName) -> Path:
     """The gzipped ranks file ``bpe-openai`` ships for ``name`` (found without importing the
     package).  :class:`~thrifty.errors.ConfigError` when it is not installed."""
-    spec = importlib.util.find_spec("bpe_openai")
-    locations = list(spec.submodule_search_locations or ()) if spec is not None else []
-    for location in locations:
-        path = Path(location) / "data" / f"{name}.tiktoken.gz"
+    for folder in _package_folders():
+        path = folder / "data" / f"{name}.tiktoken.gz"
         if path.is_file():
             return path
     raise ConfigError(
         f"the {name} encoding file is not installed (it comes with the bpe-openai "
         f"package): {INSTALL_HINT}"
     )
+
+
+def _package_folders() -> list[Path]:
+    """Where the ``bpe_openai`` package's files are, found without importing it (none
+    when it is not installed)."""
+    spec = importlib.util.find_spec("bpe_openai")
+    return [Path(p) for p in spec.submodule_search_locations or ()] if spec is not None else []
 
 
 def parse_ranks(raw: bytes, expected_sha256: str) -> dict[bytes, int]:
@@ -169,10 +174,9 @@ def _rust_bindings() -> Any | None:
         loaded = sys.modules.get(_BINDINGS)
         if loaded is not None:
             return loaded
-        spec = importlib.util.find_spec("bpe_openai")
-        for location in list(spec.submodule_search_locations or ()) if spec else []:
+        for folder in _package_folders():
             for suffix in importlib.machinery.EXTENSION_SUFFIXES:
-                path = Path(location) / f"_bindings{suffix}"
+                path = folder / f"_bindings{suffix}"
                 found = importlib.util.spec_from_file_location(_BINDINGS, path)
                 if not path.is_file() or found is None or found.loader is None:
                     continue
