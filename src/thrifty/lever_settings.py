@@ -11,6 +11,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from thrifty.levers.fewer_calls.semantic.models import DEFAULT_MODEL, ModelName
+
 TierTimeout = Annotated[float, Field(gt=0, le=3600)]  # seconds
 
 __all__ = [
@@ -200,7 +202,7 @@ class SemanticCacheSettings(LeverSettings):
     path: Path | None = None  # default: next to the ledger (thrifty.db -> thrifty-semantic.db)
     calibration_path: Path | None = None  # a table written by `thrifty eval cache --save`
     threads: int = Field(default=1, ge=1, le=64)  # the embedding model's CPU threads
-    model: Literal["minilm-l6", "minilm-l3"] = "minilm-l6"  # docs/semantic-cache-speed.md
+    model: ModelName = DEFAULT_MODEL  # docs/semantic-cache-speed.md
 
 
 class LearnedRoutingSettings(LeverSettings):

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from thrifty.errors import ConfigError
+from thrifty.levers.fewer_calls.semantic.models import DEFAULT_MODEL, MODELS
 
 __all__ = ["register", "run"]
 
@@ -70,9 +71,9 @@ def register(subcommands: argparse._SubParsersAction) -> None:  # type: ignore[t
     parser.add_argument("--threads", type=int, default=1, help="embedding threads (default 1)")
     parser.add_argument(
         "--model",
-        choices=("minilm-l6", "minilm-l3"),
-        default="minilm-l6",
-        help="the embedding model ([levers.semantic_cache] model; default minilm-l6)",
+        choices=tuple(MODELS),
+        default=DEFAULT_MODEL,
+        help=f"the embedding model ([levers.semantic_cache] model; default {DEFAULT_MODEL})",
     )
     parser.add_argument(
         "--speed-entries",
