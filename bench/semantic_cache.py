@@ -174,15 +174,7 @@ def run(entries: int, count: int, threads: int, keep: Path | None = None) -> dic
         opened_s, _ = timed(lambda: store.nearest(PARTITION, stored[0]))  # loads or builds
         if inserts_per_s is not None:
             build_s = opened_s
-        series: dict[str, list[tuple[float, float]]] = {
-            "embed": [],
-            "embed, six layers (before)": [],
-            "search": [],
-            "search, a read per row": [],
-            "lookup": [],
-            "lookup, six layers (before)": [],
-            "brute force": [],
-        }
+        series: dict[str, list[tuple[float, float]]] = {name: [] for name in SERIES}
         for text in texts:
             vector = embedder.embed([text])[0]
             series["embed"].append(timed(lambda t=text: embedder.embed([t])))
