@@ -48,8 +48,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.limit < 1:
         raise ConfigError("--limit must be at least 1")
-    overrides = {"ledger": {"path": args.ledger}} if args.ledger else {}
-    path = owners_path(load_settings(args.config, **overrides))
+    path = owners_path(load_settings(args.config, ledger={"path": args.ledger}))
     listed: list[dict[str, Any]] = []
     total = 0
     if path.exists():
