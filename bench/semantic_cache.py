@@ -6,10 +6,11 @@
 
 What is timed, each query in turn, in this one process (no gateway, no network):
 
-* ``embed``: the query through the cache's model (paraphrase-MiniLM-L3-v2, onnxruntime,
-  ``--threads`` threads), the part of a lookup no index choice changes;
-* ``embed, six layers (before)``: the same query through the model the cache used before
-  (all-MiniLM-L6-v2 int8, the same threads): the same-run baseline of the model change;
+* ``embed``: the query through the opt-in three-layer model (``model = "minilm-l3"``:
+  paraphrase-MiniLM-L3-v2, onnxruntime, ``--threads`` threads), the part of a lookup no
+  index choice changes;
+* ``embed, six layers (before)``: the same query through the default model
+  (all-MiniLM-L6-v2 int8, the same threads): the same-run baseline of the model choice;
 * ``search``: ``SemanticStore.nearest`` with the query's vector: the usearch HNSW search of
   the partition plus reading the candidates' rows from SQLite and checking them;
 * ``search, a read per row``: the same with the candidates' rows read one statement each,

