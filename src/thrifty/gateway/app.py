@@ -17,7 +17,7 @@ import logging
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from typing import Any
 
 import orjson
@@ -98,8 +98,12 @@ class Gateway:
         self._tenant_header = settings.tenant_header.lower().encode("latin-1")
         self._deferred = DeferredRequests(thrifty)  # X-Thrifty-Defer: 202 + result URL
         # While serving, deferred requests' provider jobs are followed in the background.
-        background = (self._deferred.follow, self._close_owners_at_shutdown)
-        self._other = _other_routes(thrifty, self.refusals, background=background)
+        self._other = _other_routes(
+            thrifty,
+            self.refusals,
+            background=(self._deferred.follow,),
+            closing=(self.response_owners.close,),
+        )
         self._other.router.routes.extend(self._deferred.routes())
         # GET/DELETE /v1/responses/{id}, .../cancel, .../input_items, input_tokens: free.
         self.response_side_routes = ResponseSideRoutes(thrifty, self.response_owners, self._keys_on)
@@ -155,12 +159,6 @@ class Gateway:
     def _keys_on(self) -> bool:
         return self.guard.auth_required
 
-    async def _close_owners_at_shutdown(self) -> None:
-        try:
-            await asyncio.Event().wait()
-        finally:
-            self.response_owners.close()
-
     def _as_tenant(self, scope: Scope, tenant: str) -> Scope:
         """The request as the key's tenant: the key names the tenant (a tenant header the
         app sent is replaced), and the key itself goes no further."""
@@ -182,7 +180,11 @@ def _other_routes(
     thrifty: Thrifty,
     refusals: Refusals,
     background: Sequence[Callable[[], Coroutine[Any, Any, None]]] = (),
+    closing: Sequence[Callable[[], None]] = (),
 ) -> Starlette:
+    """The routes besides the pipeline's, and the lifespan: ``background`` tasks run
+    while serving; at shutdown they are cancelled, then each of ``closing`` is called
+    (a failure of one does not stop the shutdown)."""
     catalog = ModelCatalog(thrifty)
 
     async def models(request: Request) -> Response:
@@ -269,6 +271,9 @@ def _other_routes(
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            for close in closing:
+                with suppress(Exception):
+                    close()
             await thrifty.aclose()
 
     routes = [
