@@ -113,7 +113,7 @@ class DeferredRequests:
         return [Route(RESULT_PATH, self.result, methods=["GET"]), *passing.routes()]
 
     def _tenant(self, request: Request) -> str | None:
-        return tenant_from_headers(request.headers, self._tenant_header)
+        return tenant_from_headers(request.headers.raw, self._tenant_header)
 
     async def submit(self, scope: Scope, receive: Receive, send: Send, dialect: Dialect) -> None:
         request = Request(scope, receive)

@@ -27,6 +27,7 @@ from thrifty.errors import BadRequest, PayloadTooLarge, ThriftyError
 from thrifty.gateway.answers import ClientWatch, send_error, stream_response
 from thrifty.gateway.headers import (
     JSON_HEADERS,
+    app_key,
     encode_headers,
     header_value,
     thrifty_headers,
@@ -118,8 +119,7 @@ class ChatEndpoint:
             elif name == b"content-length" and value.isdigit():
                 length = int(value)
             elif name in (b"x-api-key", b"authorization"):
-                scheme, _, token = value.partition(b" ")
-                key = token.strip() if scheme.lower() == b"bearer" else value.strip()
+                key = app_key(value)
         return task, tenant_of(tenant, key), length, forwarded, controls, error
 
     async def _read_body(self, receive: Receive, declared: int | None) -> bytes:

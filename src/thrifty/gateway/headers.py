@@ -4,7 +4,7 @@ request id where each SDK looks for it, and header values any client can read.""
 from __future__ import annotations
 
 import string
-from collections.abc import Mapping
+from collections.abc import Iterable
 from decimal import Decimal
 from urllib.parse import quote
 
@@ -84,14 +84,26 @@ def encode_headers(headers: dict[str, str]) -> Headers:
     return [(k.encode("ascii"), header_value(v)) for k, v in headers.items()]
 
 
-def tenant_from_headers(headers: Mapping[str, str], tenant_header: str) -> str | None:
-    """The tenant a request on a non-chat route is booked and checked under, as the chat
-    routes derive it: the ``tenant_header`` (validated), else a fingerprint of the app's
-    key (``Authorization: Bearer`` or ``x-api-key``).  With gateway keys on, the key's
-    tenant replaced the header before the request got here."""
-    auth = headers.get("authorization", "")
-    key = auth[7:].strip() if auth[:7].lower() == "bearer " else headers.get("x-api-key")
-    named = headers.get(tenant_header)
-    if named is not None:
-        check_label(f"the {tenant_header} header", named)
-    return tenant_of(named, key or None)
+def app_key(value: bytes) -> bytes:
+    """The app's key in an ``Authorization`` or ``x-api-key`` header value: the token of a
+    ``Bearer`` value, else the whole value."""
+    scheme, _, token = value.partition(b" ")
+    return token.strip() if scheme.lower() == b"bearer" else value.strip()
+
+
+def tenant_from_headers(raw: Iterable[tuple[bytes, bytes]], tenant_header: str) -> str | None:
+    """The tenant a request on a non-chat route is booked and checked under, derived as the
+    chat routes derive it (the same rules, in header order, the last one read winning):
+    the ``tenant_header`` (validated), else a fingerprint of the app's key
+    (:func:`app_key` of ``Authorization`` or ``x-api-key``).  With gateway keys on, the
+    key's tenant replaced the header before the request got here."""
+    wanted = tenant_header.lower().encode("latin-1")
+    tenant: str | None = None
+    key: bytes | None = None
+    for name, value in raw:
+        if name == wanted:
+            tenant = value.decode("latin-1")
+            check_label(f"the {tenant_header} header", tenant)
+        elif name in (b"x-api-key", b"authorization"):
+            key = app_key(value)
+    return tenant_of(tenant, key)

@@ -237,7 +237,7 @@ class ResponseSideRoutes:
         return self._ledger
 
     def _tenant(self, request: Request) -> str | None:
-        return tenant_from_headers(request.headers, self._tenant_header)
+        return tenant_from_headers(request.headers.raw, self._tenant_header)
 
     async def input_tokens(self, request: Request) -> Response:
         try:
