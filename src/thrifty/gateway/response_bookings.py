@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import orjson
@@ -317,3 +317,40 @@ def already_booked(exc: BaseException) -> bool:
         and isinstance(cause, sqlite3.IntegrityError)
         and "request_id" in str(cause)
     )
+
+
+async def book_if_finished(
+    bookings: BackgroundBookings, ledger: Callable[[], Stage], response_id: str, answer: bytes
+) -> Booked | None:
+    """Book the background response ``response_id`` if ``answer`` (the provider's body of
+    a retrieve or cancel, HTTP 200) returns it finished with usage and it still waits to be
+    booked: the row written through ``ledger()``, or None.  The body is parsed only when the
+    id waits.  Whatever fails here is logged, never raised: the caller still gets the
+    provider's answer; a row that could not be written leaves the record pending."""
+    try:
+        if not bookings.waiting(response_id):
+            return None
+        body = orjson.loads(answer)
+        if not isinstance(body, dict) or not finished_usage(body):
+            return None
+        pending = bookings.claim(response_id)
+    except orjson.JSONDecodeError:
+        return None
+    except (OSError, sqlite3.Error) as exc:
+        log.warning("background response %s: booking record unreadable (%s)", response_id, exc)
+        return None
+    if pending is None:
+        return None  # not a background response noted here, or booked already
+    try:
+        booked = await book(ledger(), pending, body)
+    except ThriftyError as exc:
+        if already_booked(exc):
+            return None
+        log.error("background response %s: could not be booked (%s)", response_id, exc)
+        try:
+            bookings.release(response_id)  # the next retrieve tries again
+        except (OSError, sqlite3.Error):
+            log.error("background response %s: will not be booked", response_id)
+        return None
+    log.info("booked background response %s as %s", response_id, booked.served_id)
+    return booked

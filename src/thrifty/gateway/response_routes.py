@@ -30,7 +30,6 @@ read, a 503 (see :mod:`thrifty.gateway.response_owners`).
 from __future__ import annotations
 
 import logging
-import sqlite3
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from urllib.parse import urlencode
@@ -46,11 +45,11 @@ from thrifty.errors import (
     NotFound,
     PayloadTooLarge,
     ThriftyError,
-    UpstreamAuthError,
 )
 from thrifty.gateway.auth import UnsupportedMediaType, json_content_type
 from thrifty.gateway.headers import money_headers, tenant_from_headers
-from thrifty.gateway.response_bookings import already_booked, book, finished_usage
+from thrifty.gateway.response_bookings import book_if_finished
+from thrifty.gateway.response_calls import booking_ledger, forward_side, side_upstream
 from thrifty.gateway.response_owners import RESPONSE_ID, ResponseOwners, unknown_response_body
 from thrifty.gateway.wire_errors import error_body, error_headers
 from thrifty.runtime import Thrifty
@@ -60,7 +59,6 @@ log = logging.getLogger("thrifty.gateway")
 
 JSON_TYPE = "application/json"
 PROVIDER_HEADER = "x-thrifty-provider"
-DEFAULT_PROVIDER = "openai"
 MAX_QUERY_VALUE = 128
 MAX_QUERY_ITEMS = 32
 # The query parameters each route takes (OpenAI's API reference); others are a 400.
@@ -191,49 +189,21 @@ class ResponseSideRoutes:
     async def _book_if_finished(
         self, owners: ResponseOwners, response_id: str, answer: Response
     ) -> None:
-        """Book a background response the first time it comes back finished with usage
-        (its body is parsed only when the id waits to be booked).  Whatever fails here is
-        logged: the app still gets the provider's answer."""
-        bookings = owners.bookings
-        try:
-            if not bookings.waiting(response_id):
-                return
-            body = orjson.loads(answer.body)
-            if not isinstance(body, dict) or not finished_usage(body):
-                return
-            pending = bookings.claim(response_id)
-        except orjson.JSONDecodeError:
-            return
-        except (OSError, sqlite3.Error) as exc:
-            log.warning("background response %s: booking record unreadable (%s)", response_id, exc)
-            return
-        if pending is None:
-            return  # not a background response of ours, or booked already
-        try:
-            booked = await book(self._ledger_stage(), pending, body)
-        except ThriftyError as exc:
-            if already_booked(exc):
-                return
-            log.error("background response %s: could not be booked (%s)", response_id, exc)
-            try:
-                bookings.release(response_id)  # the next retrieve tries again
-            except (OSError, sqlite3.Error):
-                log.error("background response %s: will not be booked", response_id)
+        """Book a background response the first time it comes back finished with usage;
+        the answer then carries the row's request id and cost."""
+        booked = await book_if_finished(
+            owners.bookings, self._ledger_stage, response_id, bytes(answer.body)
+        )
+        if booked is None:
             return
         self.background_booked += 1
-        log.info("booked background response %s as %s", response_id, booked.served_id)
         answer.headers["x-thrifty-request-id"] = booked.served_id
         for name, value in money_headers(booked.response):
             answer.headers[f"x-thrifty-{name}"] = value
 
     def _ledger_stage(self) -> Stage:
         if self._ledger is None:
-            from thrifty.batch.service import runtime_parts
-            from thrifty.ledger.stage import ledger_stage
-            from thrifty.pipeline import accountant_for
-
-            thrifty = self._thrifty
-            self._ledger = ledger_stage(thrifty.ledger, accountant_for(runtime_parts(thrifty)))
+            self._ledger = booking_ledger(self._thrifty)
         return self._ledger
 
     def _tenant(self, request: Request) -> str | None:
@@ -279,35 +249,12 @@ class ResponseSideRoutes:
         return raw
 
     def _named_or_default(self, request: Request) -> Upstream:
-        providers = self._thrifty.providers
-        named = request.headers.get(PROVIDER_HEADER)
-        if named:
-            found = providers.named(named)
-            shown = named[:64]
-            if found is None:
-                raise NotFound(f"no provider named {shown!r} is configured")
-            if found.settings.dialect != "openai":
-                raise BadRequest(f"provider {shown!r} does not speak the OpenAI API")
-            return found
-        default = providers.named(DEFAULT_PROVIDER)
-        if default is not None and default.settings.dialect == "openai":
-            return default
-        first = next((u for u in providers.upstreams if u.settings.dialect == "openai"), None)
-        if first is None:
-            raise NotFound("no OpenAI-API provider is configured to serve the Responses API")
-        return first
+        return side_upstream(self._thrifty.providers, request.headers.get(PROVIDER_HEADER))
 
     async def _forward(
         self, route: str, upstream: Upstream, method: str, path: str, body: bytes | None
     ) -> Response:
-        provider = upstream.provider
-        if provider is None:
-            env = upstream.settings.api_key_env
-            raise UpstreamAuthError(
-                f"provider {upstream.name!r} has no API key: set the environment variable {env}",
-                provider=upstream.name,
-            )
-        status, answer = await provider.forward(path, body, method)
+        status, answer = await forward_side(upstream, method, path, body)
         self._count(route, upstream.name, status)
         headers = {PROVIDER_HEADER: upstream.name}
         return Response(answer, status_code=status, media_type=JSON_TYPE, headers=headers)
