@@ -23,13 +23,8 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from thrifty.tokens.bounds import least_tokens
-from thrifty.tokens.encodings import (
-    CountTokens,
-    EncodingName,
-    load_count,
-    load_encoding,
-    tiktoken_count,
-)
+from thrifty.tokens.counting import load_count, tiktoken_count
+from thrifty.tokens.encodings import CountTokens, EncodingName, load_encoding
 from thrifty.tokens.models import TokenizerChoice, tokenizer_for
 from thrifty.tokens.pieces import pieces
 
@@ -71,9 +66,9 @@ class TokenCounter:
     since prompts repeat, whole or in part.
 
     Create one and keep it: the runtime's levers each hold theirs.  Counts come from
-    :func:`~thrifty.tokens.encodings.load_count` (bpe-openai's tokenizer, tiktoken's
-    counts); ``loader`` builds a tiktoken encoding by name, for :meth:`encoding`, and when
-    given, counts come from it too (tests inject a failing or fake one)."""
+    :func:`~thrifty.tokens.counting.load_count` (fastokens; tiktoken's counts);
+    ``loader`` builds a tiktoken encoding by name, for :meth:`encoding`, and when given,
+    counts come from it too (tests inject a failing or fake one)."""
 
     def __init__(
         self,

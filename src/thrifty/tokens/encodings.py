@@ -11,11 +11,8 @@ The counts are therefore tiktoken's, exactly.
 Loading an encoding takes one to three seconds and about 100 MB; callers keep the result
 (:class:`thrifty.tokens.TokenCounter` loads each encoding once, on first use).
 
-**Counting** (:func:`load_count`) uses ``bpe-openai``'s own Rust tokenizer when its
-extension imports: it gives the same counts as tiktoken (``tests/tokens/test_fast_count.py``
-checks random texts built around every pre-tokenizer rule, and the corpus of
-docs/levers/fewer-tokens.md, to the token) in about half the time, since it never builds a
-list of token ids.  Without the extension, counting falls back to tiktoken.
+Counting does not need token ids: :mod:`thrifty.tokens.counting` has the faster
+counters, built from the same checked files.
 """
 
 from __future__ import annotations
@@ -23,14 +20,11 @@ from __future__ import annotations
 import base64
 import gzip
 import hashlib
-import importlib.machinery
 import importlib.util
-import sys
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 from thrifty.errors import ConfigError
 
@@ -93,7 +87,7 @@ SPECS: dict[EncodingName, EncodingSpec] = {
 def bundled_file(name: EncodingName) -> Path:
     """The gzipped ranks file ``bpe-openai`` ships for ``name`` (found without importing the
     package).  :class:`~thrifty.errors.ConfigError` when it is not installed."""
-    for folder in _package_folders():
+    for folder in package_folders():
         path = folder / "data" / f"{name}.tiktoken.gz"
         if path.is_file():
             return path
@@ -103,7 +97,7 @@ def bundled_file(name: EncodingName) -> Path:
     )
 
 
-def _package_folders() -> list[Path]:
+def package_folders() -> list[Path]:
     """Where the ``bpe_openai`` package's files are, found without importing it (none
     when it is not installed)."""
     spec = importlib.util.find_spec("bpe_openai")
@@ -113,12 +107,7 @@ def _package_folders() -> list[Path]:
 def parse_ranks(raw: bytes, expected_sha256: str) -> dict[bytes, int]:
     """A ``.tiktoken`` file (``base64-token rank`` per line) as tiktoken's mergeable ranks;
     :class:`~thrifty.errors.ConfigError` when its SHA-256 is not the pinned one."""
-    digest = hashlib.sha256(raw).hexdigest()
-    if digest != expected_sha256:
-        raise ConfigError(
-            f"encoding file has SHA-256 {digest}, expected {expected_sha256}: "
-            "the installed bpe-openai data is not the encoding tiktoken pins"
-        )
+    _check_sha256(raw, expected_sha256)
     ranks: dict[bytes, int] = {}
     for line in raw.splitlines():
         if line:
@@ -134,68 +123,32 @@ def load_encoding(name: EncodingName) -> tiktoken.Encoding:
     except ImportError:  # pragma: no cover - depends on the environment
         raise ConfigError(f"exact token counts need tiktoken: {INSTALL_HINT}") from None
     spec = SPECS[name]
-    with gzip.open(bundled_file(name), "rb") as handle:
-        raw = handle.read()
     return tiktoken.Encoding(
         name,
         pat_str=spec.pat_str,
-        mergeable_ranks=parse_ranks(raw, spec.sha256),
+        mergeable_ranks=parse_ranks(_bundled_bytes(name), spec.sha256),
         special_tokens=dict(spec.special_tokens),
     )
 
 
-def load_count(name: EncodingName) -> CountTokens:
-    """Exact token counts in encoding ``name`` (special-token text counted as text, as
-    ``encode_ordinary`` does): ``bpe-openai``'s Rust tokenizer, or tiktoken's encoder when
-    that extension does not load."""
-    bindings = _rust_bindings()
-    if bindings is None:  # pragma: no cover - depends on the environment
-        return tiktoken_count(load_encoding(name))
-    count = bindings.tokenizer_for_encoding(name).count
-
-    def counted(text: str) -> int:
-        try:
-            return int(count(text))
-        except UnicodeEncodeError:  # lone surrogates: replaced, as tiktoken does
-            return int(count(text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")))
-
-    return counted
+def checked_ranks_file(name: EncodingName) -> bytes:
+    """The uncompressed ``.tiktoken`` file of ``name`` that ``bpe-openai`` bundles, its
+    SHA-256 checked against the one tiktoken pins (:class:`~thrifty.errors.ConfigError`
+    when it differs or the file is not installed)."""
+    raw = _bundled_bytes(name)
+    _check_sha256(raw, SPECS[name].sha256)
+    return raw
 
 
-_BINDINGS = "bpe_openai._bindings"
-_BINDINGS_LOCK = threading.Lock()  # an extension module may be initialised only once
+def _bundled_bytes(name: EncodingName) -> bytes:
+    with gzip.open(bundled_file(name), "rb") as handle:
+        return handle.read()
 
 
-def _rust_bindings() -> Any | None:
-    """``bpe-openai``'s extension module, loaded from its file: importing the package
-    itself would first read every encoding it knows into Python dictionaries (seconds,
-    ~150 MB, and a deprecation warning), none of which counting needs."""
-    with _BINDINGS_LOCK:
-        loaded = sys.modules.get(_BINDINGS)
-        if loaded is not None:
-            return loaded
-        for folder in _package_folders():
-            for suffix in importlib.machinery.EXTENSION_SUFFIXES:
-                path = folder / f"_bindings{suffix}"
-                found = importlib.util.spec_from_file_location(_BINDINGS, path)
-                if not path.is_file() or found is None or found.loader is None:
-                    continue
-                module = importlib.util.module_from_spec(found)
-                sys.modules[_BINDINGS] = module
-                try:
-                    found.loader.exec_module(module)
-                except ImportError:  # pragma: no cover - a broken install
-                    del sys.modules[_BINDINGS]
-                    return None
-                return module
-        return None
-
-
-def tiktoken_count(encoding: tiktoken.Encoding) -> CountTokens:
-    """``encoding``'s count of a text (its ``encode_ordinary``)."""
-    encode = encoding.encode_ordinary
-
-    def counted(text: str) -> int:
-        return len(encode(text))
-
-    return counted
+def _check_sha256(raw: bytes, expected: str) -> None:
+    digest = hashlib.sha256(raw).hexdigest()
+    if digest != expected:
+        raise ConfigError(
+            f"encoding file has SHA-256 {digest}, expected {expected}: "
+            "the installed bpe-openai data is not the encoding tiktoken pins"
+        )
