@@ -18,7 +18,8 @@ from typing import Any
 import orjson
 
 from thrifty.sim.dialect import BadRequest, Caches, JSONObj, Prepared, PromptUsage, StreamParts
-from thrifty.sim.openai_wire import OpenAIDialect, model_and_required
+from thrifty.sim.openai_request import model_and_required
+from thrifty.sim.openai_wire import OpenAIDialect
 from thrifty.sim.output import Output, plan_outputs
 from thrifty.sim.tokens import Answer, make_answer
 

@@ -1,22 +1,31 @@
-"""OpenAI chat completions wire format: request checks, responses, SSE chunks, errors."""
+"""OpenAI chat completions wire format: the dialect, its answers, SSE chunks and errors (the
+request checks and the parts the other OpenAI operations share: :mod:`.openai_request`)."""
 
 from __future__ import annotations
 
 import hashlib
 import time
 import uuid
-from typing import Any
 
 import orjson
 
 from thrifty.sim.dialect import BadRequest, Caches, JSONObj, Prepared, PromptUsage, StreamParts
 from thrifty.sim.logprobs import logprobs_content, wants_logprobs
-from thrifty.sim.output import Output, ToolCall, ToolSpec, choose_tool, plan_outputs
+from thrifty.sim.openai_request import (
+    BAD_JSON,
+    PRIMING_TOKENS,
+    check_chat_body,
+    content_text,
+    is_search_model,
+    json_setup,
+    prompt_pieces,
+    response_tier,
+    tool_setup,
+)
+from thrifty.sim.output import Output, ToolCall, choose_tool, plan_outputs
 from thrifty.sim.tokens import Answer, TokenMemo
 
 _FINGERPRINT = "fp_sim0000001"
-_PRIMING_TOKENS = 3  # "<|start|>assistant<|message|>" after the last message
-
 _ERROR_TYPES = {400: "invalid_request_error", 401: "invalid_request_error", 429: "requests"}
 _FAULT_MESSAGES = {
     429: "Rate limit reached for requests (simulated). Please try again in 1s.",
@@ -25,33 +34,7 @@ _FAULT_MESSAGES = {
     529: "The server is overloaded (simulated 529).",
 }
 _FAULT_CODES = {429: "rate_limit_exceeded"}
-# Request ``service_tier`` values OpenAI accepts, and the tier a response then reports
-# ("auto" runs on the project's default tier).
-_SERVICE_TIERS = {
-    "auto": "default",
-    "default": "default",
-    "flex": "flex",
-    "scale": "scale",
-    "priority": "priority",
-}
-# The chat-completions search models search the web before every answer.
-_SEARCH_MARKERS = ("-search-preview", "-search-api")
 _SIM_CITATION = {"url": "https://example.com/thrifty-sim", "title": "Simulated search result"}
-_BAD_JSON = (
-    "We could not parse the JSON body of your request. (HINT: This likely means you aren't "
-    "using your HTTP library correctly. The OpenAI API expects a JSON payload, but what was "
-    "sent was not valid JSON.)"
-)
-
-
-def is_search_model(model: str) -> bool:
-    """``gpt-4o-search-preview``, ``gpt-4o-mini-search-preview``, ``gpt-5-search-api``..."""
-    return any(marker in model for marker in _SEARCH_MARKERS)
-
-
-def response_tier(body: JSONObj) -> str:
-    """The ``service_tier`` a response reports for a (validated) request body."""
-    return _SERVICE_TIERS[str(body.get("service_tier") or "auto")]
 
 
 def _citations(text: str) -> list[JSONObj]:
@@ -64,22 +47,6 @@ def _citations(text: str) -> list[JSONObj]:
     ]
 
 
-def content_text(content: Any) -> str:
-    """The text of a message ``content`` (a string or a list of parts)."""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        texts: list[str] = []
-        for part in content:
-            if isinstance(part, dict):
-                if isinstance(part.get("text"), str):
-                    texts.append(part["text"])
-                else:
-                    texts.append(f"[{part.get('type', 'part')}]")
-        return "\n".join(texts)
-    return ""
-
-
 class OpenAIDialect:
     name = "openai"
 
@@ -88,75 +55,9 @@ class OpenAIDialect:
 
     def prepare(self, body: object) -> Prepared:
         if not isinstance(body, dict):
-            raise BadRequest(_BAD_JSON)
-        model = body.get("model")
-        if not model or not isinstance(model, str):
-            raise BadRequest("you must provide a model parameter")
-        messages = body.get("messages")
-        if messages is None:
-            raise BadRequest(
-                "Missing required parameter: 'messages'.",
-                param="messages",
-                code="missing_required_parameter",
-            )
-        if not isinstance(messages, list) or not all(isinstance(m, dict) for m in messages):
-            raise BadRequest(
-                "Invalid type for 'messages': expected an array of objects.",
-                param="messages",
-                code="invalid_type",
-            )
-        if not messages:
-            raise BadRequest(
-                "Invalid 'messages': empty array. Expected an array with minimum length 1, "
-                "but got an empty array instead.",
-                param="messages",
-                code="empty_array",
-            )
-        cap = body.get("max_completion_tokens", body.get("max_tokens"))
-        if cap is not None and (not isinstance(cap, int) or isinstance(cap, bool) or cap < 1):
-            raise BadRequest(
-                f"Invalid 'max_tokens': integer below minimum value. Expected a value >= 1, "
-                f"but got {cap!r} instead.",
-                param="max_tokens",
-                code="integer_below_min_value",
-            )
-        tier = body.get("service_tier")
-        if tier is not None and tier not in _SERVICE_TIERS:
-            raise BadRequest(
-                f"Invalid value: {tier!r}. Supported values are: "
-                + ", ".join(repr(t) for t in _SERVICE_TIERS)
-                + ".",
-                param="service_tier",
-                code="invalid_value",
-            )
-        if body.get("web_search_options") is not None and not is_search_model(model):
-            raise BadRequest(
-                "web_search_options is only supported by the search models "
-                "(gpt-4o-search-preview, gpt-4o-mini-search-preview, gpt-5-search-api).",
-                param="web_search_options",
-                code="unsupported_parameter",
-            )
-        n = body.get("n", 1)
-        if n is not None and (not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= 128):
-            raise BadRequest(
-                f"Invalid 'n': expected an integer between 1 and 128, but got {n!r} instead.",
-                param="n",
-                code="invalid_value",
-            )
-        tools, mode, forced = tool_setup(body)
-        if mode == "tool" and all(t.name != forced for t in tools):
-            raise BadRequest(
-                f"Invalid value for 'tool_choice': tool {forced!r} is not in 'tools'.",
-                param="tool_choice",
-                code="invalid_value",
-            )
-        if mode == "any" and not tools:
-            raise BadRequest(
-                "Invalid value for 'tool_choice': 'tool_choice' is only allowed when 'tools' "
-                "are specified.",
-                param="tool_choice",
-                code="invalid_value",
-            )
+            raise BadRequest(BAD_JSON)
+        checked = check_chat_body(body)
+        model, messages = checked.model, checked.messages
         options = body.get("stream_options")
         include_usage = isinstance(options, dict) and options.get("include_usage") is True
         last_user = ""
@@ -169,7 +70,7 @@ class OpenAIDialect:
             model=model,
             stream=body.get("stream") is True,
             include_usage=include_usage,
-            max_tokens=cap,
+            max_tokens=checked.max_tokens,
             last_user_text=last_user,
             seed=seed,
             body=body,
@@ -179,7 +80,7 @@ class OpenAIDialect:
     def prompt_usage(self, prep: Prepared, caches: Caches) -> PromptUsage:
         pieces: list[str] = prep.prompt
         cached = caches.openai.lookup_and_store(prep.model, pieces)
-        return PromptUsage(total=len(pieces) + _PRIMING_TOKENS, cache_read=cached)
+        return PromptUsage(total=len(pieces) + PRIMING_TOKENS, cache_read=cached)
 
     def outputs(self, prep: Prepared, answer: Answer) -> list[Output]:
         """Every choice's output (text, JSON text or a tool call)."""
@@ -311,39 +212,6 @@ class OpenAIDialect:
         return (b"x-request-id", b"req_" + uuid.uuid4().hex.encode())
 
 
-def model_and_required(body: JSONObj, field: str) -> tuple[str, Any]:
-    """A body's ``model`` and the value of its required ``field``, with the 400s OpenAI
-    answers when either is missing."""
-    model = body.get("model")
-    if not model or not isinstance(model, str):
-        raise BadRequest("you must provide a model parameter")
-    if field not in body:
-        raise BadRequest(
-            f"Missing required parameter: '{field}'.",
-            param=field,
-            code="missing_required_parameter",
-        )
-    return model, body[field]
-
-
-def prompt_pieces(body: JSONObj, memo: TokenMemo) -> list[str]:
-    """Token pieces of the prompt in the order the model reads it: tools, then messages
-    (each framed by start/role/end tokens)."""
-    pieces: list[str] = []
-    tools = body.get("tools")
-    if tools:
-        pieces.extend(memo.pieces(orjson.dumps(tools).decode()))
-    for message in body["messages"]:
-        pieces.append("<|start|>")
-        pieces.append(str(message.get("role", "user")))
-        pieces.extend(memo.pieces(content_text(message.get("content"))))
-        tool_calls = message.get("tool_calls")
-        if tool_calls:
-            pieces.extend(memo.pieces(orjson.dumps(tool_calls).decode()))
-        pieces.append("<|end|>")
-    return pieces
-
-
 def _completion_id() -> str:
     return "chatcmpl-" + uuid.uuid4().hex
 
@@ -360,40 +228,6 @@ def _tool_call_json(call: ToolCall) -> JSONObj:
         "type": "function",
         "function": {"name": call.name, "arguments": call.arguments},
     }
-
-
-def tool_setup(body: JSONObj) -> tuple[list[ToolSpec], str, str | None]:
-    """Function tools (chat completions or Responses shape) and the tool-choice mode."""
-    tools: list[ToolSpec] = []
-    for tool in body.get("tools") or ():
-        if not isinstance(tool, dict) or tool.get("type") != "function":
-            continue
-        fn: JSONObj = tool["function"] if isinstance(tool.get("function"), dict) else tool
-        name = fn.get("name")
-        if isinstance(name, str) and name:
-            params = fn.get("parameters")
-            tools.append(ToolSpec(name, params if isinstance(params, dict) else {}))
-    choice = body.get("tool_choice")
-    if isinstance(choice, dict):
-        fn = choice["function"] if isinstance(choice.get("function"), dict) else choice
-        name = fn.get("name")
-        if choice.get("type") == "function" and isinstance(name, str):
-            return tools, "tool", name
-        return tools, "auto", None
-    return tools, {"required": "any", "none": "none"}.get(str(choice), "auto"), None
-
-
-def json_setup(fmt: object) -> tuple[bool, JSONObj | None]:
-    """``response_format`` (or the Responses API's ``text.format``): JSON mode and schema."""
-    if not isinstance(fmt, dict):
-        return False, None
-    if fmt.get("type") == "json_object":
-        return True, None
-    if fmt.get("type") == "json_schema":
-        inner: JSONObj = fmt["json_schema"] if isinstance(fmt.get("json_schema"), dict) else fmt
-        schema = inner.get("schema")
-        return True, schema if isinstance(schema, dict) else {}
-    return False, None
 
 
 def _usage(outs: list[Output], usage: PromptUsage) -> JSONObj:

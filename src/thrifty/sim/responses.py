@@ -22,15 +22,16 @@ from typing import Any
 import orjson
 
 from thrifty.sim.dialect import BadRequest, JSONObj, Prepared, PromptUsage, StreamParts
-from thrifty.sim.openai_wire import (
-    _PRIMING_TOKENS,
-    _SERVICE_TIERS,
-    OpenAIDialect,
+from thrifty.sim.openai_request import (
+    PRIMING_TOKENS,
+    SERVICE_TIERS,
     content_text,
     json_setup,
+    output_cap,
     response_tier,
     tool_setup,
 )
+from thrifty.sim.openai_wire import OpenAIDialect
 from thrifty.sim.output import Output, choose_tool, plan_outputs
 from thrifty.sim.stored_responses import NotStored, ResponseStore
 from thrifty.sim.tokens import Answer, TokenMemo
@@ -71,7 +72,7 @@ class ResponsesDialect(OpenAIDialect):
         """The input tokens ``body`` would be billed for (``/v1/responses/input_tokens``)."""
         prep = self.prepare(body)
         pieces: list[str] = prep.prompt
-        return len(pieces) + _PRIMING_TOKENS
+        return len(pieces) + PRIMING_TOKENS
 
     def _earlier(self, body: JSONObj) -> list[JSONObj]:
         """The stored conversation ``previous_response_id`` continues (none without it)."""
@@ -123,18 +124,9 @@ class ResponsesDialect(OpenAIDialect):
                 code="missing_required_parameter",
             )
         items = _items(body["input"])
-        cap = body.get("max_output_tokens")
-        if cap is not None and (
-            not isinstance(cap, int) or isinstance(cap, bool) or cap < _MIN_OUTPUT_TOKENS
-        ):
-            raise BadRequest(
-                f"Invalid 'max_output_tokens': integer below minimum value. Expected a value "
-                f">= {_MIN_OUTPUT_TOKENS}, but got {cap!r} instead.",
-                param="max_output_tokens",
-                code="integer_below_min_value",
-            )
+        cap = output_cap(body.get("max_output_tokens"), "max_output_tokens", _MIN_OUTPUT_TOKENS)
         tier = body.get("service_tier")
-        if tier is not None and tier not in _SERVICE_TIERS:
+        if tier is not None and tier not in SERVICE_TIERS:
             raise BadRequest(
                 f"Invalid value: {tier!r}.", param="service_tier", code="invalid_value"
             )
