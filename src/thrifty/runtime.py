@@ -36,6 +36,7 @@ from thrifty.pipeline import Parts, build_pipeline
 from thrifty.pricing import PriceBook
 from thrifty.providers import HttpPool
 from thrifty.requests import chat_request
+from thrifty.stored_responses import StoredResponse, StoredResponses
 from thrifty.types import Api, ChatRequest, ChatResponse, Dialect, Handler
 
 if TYPE_CHECKING:
@@ -95,6 +96,8 @@ class Thrifty:
         self.simulator_url: str | None = None
         self._start_lock = asyncio.Lock()
         self._resources: AsyncExitStack | None = None
+        # Background Responses calls, booked when retrieved finished (stored_responses).
+        self.stored_responses = StoredResponses(self)
 
     async def start(self) -> None:
         """Start the simulator (if used), the HTTP pool and the ledger.  If any part fails,
@@ -204,14 +207,39 @@ class Thrifty:
         """Run one call of an OpenAI API operation (``"chat"``, ``"responses"``,
         ``"embeddings"``, ``"completions"``; ``body`` as the app would send it) through the
         pipeline.  The answer is ``response.body`` (or ``response.stream``) in that API's
-        own wire shape."""
-        return await self.handle(api_request(api, dict(body), task=task, tenant=tenant))
+        own wire shape.  A background Responses call is noted, to be booked when
+        :meth:`retrieve_response` returns it finished."""
+        request = api_request(api, dict(body), task=task, tenant=tenant)
+        response = await self.handle(request)
+        if api == "responses":
+            self.stored_responses.note(request, response)
+        return response
 
     async def responses(
         self, body: Mapping[str, Any], *, task: str | None = None, tenant: str | None = None
     ) -> ChatResponse:
         """``POST /v1/responses`` (the OpenAI Responses API) through the pipeline."""
         return await self.call("responses", body, task=task, tenant=tenant)
+
+    async def retrieve_response(
+        self, response_id: str, *, provider: str | None = None
+    ) -> StoredResponse:
+        """``GET /v1/responses/{id}`` at the provider; the first call that returns a
+        background response finished with usage books its work (see
+        :mod:`thrifty.stored_responses`)."""
+        return await self.stored_responses.retrieve(response_id, provider=provider)
+
+    async def cancel_response(
+        self, response_id: str, *, provider: str | None = None
+    ) -> StoredResponse:
+        """``POST /v1/responses/{id}/cancel``; books the response if it had finished."""
+        return await self.stored_responses.cancel(response_id, provider=provider)
+
+    async def delete_response(
+        self, response_id: str, *, provider: str | None = None
+    ) -> StoredResponse:
+        """``DELETE /v1/responses/{id}``."""
+        return await self.stored_responses.delete(response_id, provider=provider)
 
     async def embeddings(
         self, body: Mapping[str, Any], *, task: str | None = None, tenant: str | None = None
@@ -244,6 +272,7 @@ class Thrifty:
             log.exception("could not book a rejected request in the ledger")
 
     async def aclose(self) -> None:
+        self.stored_responses.close()
         if self._resources is not None:
             resources, self._resources = self._resources, None
             await resources.aclose()  # what the levers opened, newest first
@@ -311,6 +340,14 @@ class SyncThrifty:
         if body.get("stream"):
             raise ValueError("SyncThrifty does not stream; use Thrifty (async) for streams")
         return self._run(self._async.call(api, body, task=task, tenant=tenant))
+
+    def retrieve_response(self, response_id: str, *, provider: str | None = None) -> StoredResponse:
+        """:meth:`Thrifty.retrieve_response`, blocking."""
+        return self._run(self._async.retrieve_response(response_id, provider=provider))
+
+    def cancel_response(self, response_id: str, *, provider: str | None = None) -> StoredResponse:
+        """:meth:`Thrifty.cancel_response`, blocking."""
+        return self._run(self._async.cancel_response(response_id, provider=provider))
 
     def close(self) -> None:
         if self._loop.is_closed():

@@ -113,6 +113,8 @@ def pending_of(response_id: str, request: ChatRequest, response: ChatResponse) -
     keep)."""
     if request.body.get("background") is not True or response.usage_reported:
         return None  # foreground, or already finished and booked with its create
+    if response.stream is not None:
+        return None  # a background stream: its own stream's row books it
     body = response.parsed_body()
     if body is not None and body.get("status") in FINAL:
         return None

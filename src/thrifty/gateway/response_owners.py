@@ -273,11 +273,11 @@ def note_owner(owners: ResponseOwners, request: ChatRequest, response: ChatRespo
     found = body.get("id") if body is not None else None
     if isinstance(found, str):
         note(found)
-        note_background(owners, found, request, response)
+        note_background(owners.bookings, found, request, response)
 
 
 def note_background(
-    owners: ResponseOwners, response_id: str, request: ChatRequest, response: ChatResponse
+    bookings: BackgroundBookings, response_id: str, request: ChatRequest, response: ChatResponse
 ) -> None:
     """Keep what booking a background response will need once it is retrieved finished
     (a streamed one is booked by its own stream's row).  A failed write is logged: that
@@ -286,7 +286,7 @@ def note_background(
     if pending is None or not RESPONSE_ID.match(response_id):
         return
     try:
-        owners.bookings.note(pending)
+        bookings.note(pending)
     except (OSError, sqlite3.Error) as exc:
         log.warning(
             "request %s: background response not noted for booking (%s): its cost will not "
