@@ -128,7 +128,7 @@ async def _read(path: Path, args: argparse.Namespace) -> tuple[list[PairSummary]
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    from thrifty.levers.cheaper.shadow.stage import samples_path
+    from thrifty.levers.cheaper.shadow.rules import samples_path
 
     path = samples_path(settings, settings.levers.shadow)
     if not path.exists():

@@ -10,10 +10,11 @@ the ledger as its own row (:mod:`.booking`).  The app's answer never waits for a
 
 Bounds: ``max_usd_per_day`` per task and UTC day (a shared counter reserves the estimated
 cost, the strong model's price of the served call's tokens, before the call and settles the
-actual after it, so processes sharing the file share the budget); ``max_in_flight`` shadow
-calls at once (a sample beyond is skipped); a strong model with no known price is never
-shadowed (its budget cannot be kept).  At shutdown, running shadow calls get a few seconds
-to finish; the rest are cancelled and booked with an unknown cost.
+actual after it, so processes sharing the file share the budget: :mod:`.budget`);
+``max_in_flight`` shadow calls at once (a sample beyond is skipped); a strong model with no
+known price is never shadowed (its budget cannot be kept).  At shutdown, running shadow
+calls get a few seconds to finish; the rest are cancelled and booked with an unknown cost.
+The settings of each task are resolved by :mod:`.rules`.
 """
 
 from __future__ import annotations
@@ -21,39 +22,29 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import hashlib
 import logging
 import random
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from decimal import Decimal
-from pathlib import Path
 from typing import TYPE_CHECKING
 
-from thrifty.config import Settings, ShadowSettings
-from thrifty.errors import ConfigError
 from thrifty.ledger.accounting import Accountant
 from thrifty.ledger.money import optional_usd_to_pico
 from thrifty.levers.cheaper.learned.prompt import prompt_of
 from thrifty.levers.cheaper.shadow.booking import Outcome, shadow_row
-from thrifty.levers.cheaper.shadow.compare import Compare, LlmJudge, TextComparator
+from thrifty.levers.cheaper.shadow.budget import ShadowBudget, budget_key
+from thrifty.levers.cheaper.shadow.rules import (
+    TaskShadow,
+    check_store_wide,
+    samples_path,
+    task_rules,
+)
 from thrifty.levers.cheaper.shadow.samples import ShadowSample, ShadowSamples, SqliteShadowSamples
 from thrifty.levers.fewer_calls.semantic.answers import answer_text
-from thrifty.levers.judge import MAX_VERDICT_TOKENS
 from thrifty.streams import observed
 from thrifty.streams.record import Recorder, body_of
-from thrifty.types import (
-    JSON,
-    Call,
-    ChatRequest,
-    ChatResponse,
-    Handler,
-    Stage,
-    Usage,
-    new_request_id,
-)
+from thrifty.types import JSON, ChatRequest, ChatResponse, Handler, Stage, new_request_id
 
 if TYPE_CHECKING:
     from thrifty.pipeline import Parts
@@ -62,32 +53,8 @@ if TYPE_CHECKING:
 __all__ = ["Shadow", "TaskShadow", "build", "samples_path"]
 
 log = logging.getLogger("thrifty.shadow")
-DAY_S = 86_400.0
 MAX_BODY_BYTES = 1_000_000  # a longer streamed answer is not shadowed
 DRAIN_S = 5.0  # how long shutdown waits for running shadow calls
-JUDGE_PROMPT_TOKENS = 300  # the judge prompt's own tokens, for the budget estimate
-JUDGE_ANSWER_TOKENS = MAX_VERDICT_TOKENS
-STORE_WIDE = frozenset({"path", "max_in_flight"})
-
-
-@dataclass(frozen=True)
-class TaskShadow:
-    """One task's shadow settings, resolved."""
-
-    model: str  # the strong model
-    sample_rate: float
-    budget_pusd: int  # per UTC day
-    compare: Compare
-    comparator: str  # its name, kept with each sample
-    judge_model: str | None = None
-
-
-def _budget_key(task: str | None, now: float) -> str:
-    day = datetime.fromtimestamp(now, UTC).strftime("%Y-%m-%d")
-    name = task or ""
-    if len(name) > 64:  # a task name comes from a header: bounded before it is a key
-        name = hashlib.sha256(name.encode("utf-8")).hexdigest()
-    return f"shadow:{day}:{name}"
 
 
 class Shadow:
@@ -111,10 +78,9 @@ class Shadow:
         self._rules = dict(rules)
         self._call = call
         self._samples = samples
-        self._budget = budget
+        self._budget = ShadowBudget(budget, accountant, provider_of)
         self._ledger = ledger
         self._accountant = accountant
-        self._provider_of = provider_of
         self._max_in_flight = max_in_flight
         self._random = random
         self._clock = clock
@@ -180,33 +146,6 @@ class Shadow:
 
     # -- the background work ----------------------------------------------------------
 
-    def _estimate(self, rules: TaskShadow, usage: Usage) -> int | None:
-        """The strong model's price of the served call's tokens (and the judge's), pusd."""
-        plain = Usage(input_tokens=usage.input_tokens, output_tokens=usage.output_tokens)
-        asks = [(rules.model, plain)]
-        if rules.judge_model is not None:
-            judged = Usage(
-                input_tokens=usage.input_tokens + 2 * usage.output_tokens + JUDGE_PROMPT_TOKENS,
-                output_tokens=JUDGE_ANSWER_TOKENS,
-            )
-            asks.append((rules.judge_model, judged))
-        total = Decimal(0)
-        for model, tokens in asks:
-            provider = self._provider_of(model) or ""
-            cost = self._accountant.price_call(Call(model=model, provider=provider, usage=tokens))
-            if cost.usd is None:
-                return None
-            total += cost.usd
-        return optional_usd_to_pico(total)
-
-    async def _reserve(self, key: str, rules: TaskShadow, estimate: int) -> bool:
-        spent = await self._budget.incr(key, estimate, window_s=2 * DAY_S)
-        if spent <= rules.budget_pusd:
-            return True
-        await self._budget.incr(key, -estimate, window_s=2 * DAY_S)
-        log.info("shadow: the day's budget is spent; sample skipped")
-        return False
-
     async def _shadow(
         self,
         request: ChatRequest,
@@ -215,12 +154,12 @@ class Shadow:
         prompt: str,
         served_text: str,
     ) -> None:
-        estimate = self._estimate(rules, response.usage)
+        estimate = self._budget.estimate(rules, response.usage)
         if estimate is None:
             log.warning("shadow: no price known for %s; not shadowed", rules.model)
             return
-        key = _budget_key(request.task, self._clock())
-        if not await self._reserve(key, rules, estimate):
+        key = budget_key(request.task, self._clock())
+        if not await self._budget.reserve(key, rules, estimate):
             return
         assert response.served is not None
         shadow = dataclasses.replace(
@@ -277,20 +216,16 @@ class Shadow:
             prompt=job.prompt,
             served_answer=job.served_text,
             shadow_answer=outcome.strong_text,
-            served_cost_pusd=self._call_cost(served),
-            shadow_cost_pusd=self._call_cost(outcome.strong_call),
+            served_cost_pusd=self._budget.call_cost(served),
+            shadow_cost_pusd=self._budget.call_cost(outcome.strong_call),
             error=outcome.error,
-            judge_cost_pusd=self._call_cost(outcome.judge_call),
+            judge_cost_pusd=self._budget.call_cost(outcome.judge_call),
         )
         try:
-            if actual is not None and actual != job.estimate:
-                await self._budget.incr(job.key, actual - job.estimate, window_s=2 * DAY_S)
+            await self._budget.settle(job.key, job.estimate, actual)
             await self._samples.add(sample)
         except Exception:
             log.exception("shadow: could not keep the sample")
-
-    def _call_cost(self, call: Call | None) -> int | None:
-        return None if call is None else optional_usd_to_pico(self._accountant.price_call(call).usd)
 
     # -- lifetime ---------------------------------------------------------------------
 
@@ -329,39 +264,6 @@ class Job:
     started: float = dataclasses.field(default_factory=time.perf_counter)
 
 
-def samples_path(settings: Settings, lever: ShadowSettings) -> Path:
-    """``lever.path``, or beside the ledger: ``thrifty.db`` -> ``thrifty-shadow.db``."""
-    if lever.path is not None:
-        return lever.path
-    ledger = settings.ledger.path
-    return ledger.with_name(f"{ledger.stem}-shadow{ledger.suffix or '.db'}")
-
-
-def _task_rules(task: str | None, lever: ShadowSettings, parts: Parts) -> TaskShadow:
-    where = "[levers.shadow]" if task is None else f"[tasks.{task}.shadow]"
-    if lever.model is None:
-        raise ConfigError(f"{where}: model (the strong model to compare with) is required")
-    if lever.comparator == "judge" and lever.judge_model is None:
-        raise ConfigError(f"{where}: the judge comparator needs judge_model")
-    for model in (lever.model, lever.judge_model if lever.comparator == "judge" else None):
-        if model is not None and parts.providers.find(model) is None:
-            raise ConfigError(f"{where}: no provider serves {model!r}")
-    compare: Compare
-    if lever.comparator == "judge":
-        assert lever.judge_model is not None
-        compare = LlmJudge(lever.judge_model, parts.providers)
-    else:
-        compare = TextComparator(lever.comparator, lever.json_fields)
-    return TaskShadow(
-        model=lever.model,
-        sample_rate=lever.sample_rate,
-        budget_pusd=optional_usd_to_pico(lever.max_usd_per_day) or 0,
-        compare=compare,
-        comparator=lever.comparator,
-        judge_model=lever.judge_model if lever.comparator == "judge" else None,
-    )
-
-
 async def build(parts: Parts) -> Stage | None:
     from thrifty.pipeline import accountant_for
     from thrifty.store.sqlite import SqliteCounters
@@ -370,15 +272,9 @@ async def build(parts: Parts) -> Stage | None:
     levers = {task: settings.levers_for(task).shadow for task in [None, *settings.tasks]}
     if not any(lever.enabled for lever in levers.values()):
         return None
-    for task, entry in settings.tasks.items():
-        shared = STORE_WIDE & set(entry.overrides().get("shadow", {}))
-        if shared:
-            raise ConfigError(
-                f"[tasks.{task}.shadow]: {', '.join(sorted(shared))} can only be set in "
-                "[levers.shadow] (one store and one limit serve every task)"
-            )
+    check_store_wide(settings)
     rules = {
-        task: _task_rules(task, lever, parts) if lever.enabled else None
+        task: task_rules(task, lever, parts) if lever.enabled else None
         for task, lever in levers.items()
     }
     path = samples_path(settings, settings.levers.shadow)
