@@ -100,8 +100,8 @@ class StoredResponses:
 
         if not isinstance(response_id, str) or not RESPONSE_ID.match(response_id):
             raise BadRequest(
-                "a response id is 1-128 characters of A-Z a-z 0-9 _ . : - "
-                f"(got {str(response_id)[:40]!r})"
+                "a response id is 1-128 characters of A-Z a-z 0-9 _ . : -, the first a "
+                f"letter or digit (got {str(response_id)[:40]!r})"
             )
         await self._thrifty.start()
         upstream = side_upstream(self._thrifty.providers, named)

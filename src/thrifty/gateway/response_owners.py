@@ -38,8 +38,9 @@ from thrifty.types import JSON, ChatRequest, ChatResponse, MalformedEvent, Strea
 log = logging.getLogger("thrifty.gateway")
 
 # OpenAI's ids are "resp_" + 50 hex digits; other servers' differ, but never carry a path
-# separator, a query or more than this many characters.
-RESPONSE_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
+# separator, a query or more than this many characters, and start with a letter or digit
+# (so "." and "..", which an HTTP client resolves as path segments, are never ids).
+RESPONSE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
 MAX_TENANT_CHARS = 64
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS response_owner (
