@@ -11,6 +11,8 @@ import hashlib
 import re
 from dataclasses import dataclass
 
+from thrifty.bounded_memo import BoundedMemo
+
 TOKEN_RE = re.compile(r"\w{1,4}|[^\w\s]")
 _MARKER_RE = re.compile(r"\[\[sim:[^\]]*\]\]")
 _WORD_CHUNK_RE = re.compile(r"\s*\S+")
@@ -53,14 +55,13 @@ def truncate_tokens(text: str, limit: int) -> str:
 
 class TokenMemo:
     """Remembers the token pieces of long texts (prompts repeat a lot: shared system prompts,
-    growing chats, benchmark replays), bounded by the number of pieces held."""
+    growing chats, benchmark replays), ``max_chars`` characters of text at most, the least
+    recently used out first."""
 
     MIN_CHARS = 200
 
-    def __init__(self, max_pieces: int = 500_000) -> None:
-        self._max = max_pieces
-        self._held = 0
-        self._memo: dict[str, list[str]] = {}
+    def __init__(self, max_chars: int = 2_000_000) -> None:
+        self._memo: BoundedMemo[list[str]] = BoundedMemo(max_chars)
 
     def pieces(self, text: str) -> list[str]:
         """Token pieces of ``text``; do not mutate the returned list."""
@@ -69,11 +70,7 @@ class TokenMemo:
         found = self._memo.get(text)
         if found is None:
             found = TOKEN_RE.findall(text)
-            self._held += len(found)
-            self._memo[text] = found
-            while self._held > self._max and self._memo:
-                oldest = next(iter(self._memo))
-                self._held -= len(self._memo.pop(oldest))
+            self._memo.put(text, found)
         return found
 
     def count(self, text: str) -> int:
