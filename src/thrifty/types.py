@@ -64,7 +64,7 @@ class Usage:
             self.cache_write_1h_tokens,
             self.reasoning_tokens,
         )
-        if any(n < 0 for n in counts):
+        if min(counts) < 0:  # (not any() over a generator: a Usage is made per call)
             raise ValueError(f"token counts must be >= 0: {self!r}")
         if self.cache_read_tokens + self.cache_write_tokens > self.input_tokens:
             raise ValueError(f"cache tokens exceed input tokens: {self!r}")
