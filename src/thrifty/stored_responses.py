@@ -93,9 +93,9 @@ class StoredResponses:
     async def _call(
         self, method: str, response_id: str, suffix: str, named: str | None, *, book: bool
     ) -> StoredResponse:
+        from thrifty.gateway.record_file import RESPONSE_ID
         from thrifty.gateway.response_bookings import book_if_finished
         from thrifty.gateway.response_calls import forward_side, side_upstream
-        from thrifty.gateway.response_owners import RESPONSE_ID
         from thrifty.providers._http import error_from_status
 
         if not isinstance(response_id, str) or not RESPONSE_ID.match(response_id):

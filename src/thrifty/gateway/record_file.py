@@ -5,12 +5,18 @@ private SQLite file (mode 0600, WAL) opened on first use, with records bounded i
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-__all__ = ["LOW_WATER", "MAX_ROWS", "TTL_S", "RecordFile"]
+__all__ = ["LOW_WATER", "MAX_ROWS", "RESPONSE_ID", "TTL_S", "RecordFile"]
+
+# OpenAI's ids are "resp_" + 50 hex digits; other servers' differ, but never carry a path
+# separator, a query or more than this many characters, and start with a letter or digit
+# (so "." and "..", which an HTTP client resolves as path segments, are never ids).
+RESPONSE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
 
 MAX_ROWS = 200_000
 TTL_S = 30 * 24 * 3600.0  # OpenAI keeps a stored response 30 days

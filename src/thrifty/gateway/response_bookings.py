@@ -31,11 +31,12 @@ import logging
 import sqlite3
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import orjson
 
 from thrifty.errors import ThriftyError
-from thrifty.gateway.record_file import RecordFile
+from thrifty.gateway.record_file import RESPONSE_ID, RecordFile
 from thrifty.ledger.accounting import MODEL_LEVERS
 from thrifty.providers.finish import responses_cut
 from thrifty.providers.usage import responses_server_tools, service_tier, usage_from_responses
@@ -59,6 +60,10 @@ CREATE TABLE IF NOT EXISTS background_booking (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS background_booking_age ON background_booking (created_at);
 """
+
+
+_REQUIRED = ("request_id", "requested_model", "model", "provider")
+_OPTIONAL = ("tenant", "task", "requested_alias")
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,22 +94,54 @@ class Pending:
         }
         return orjson.dumps(fields)
 
+    def in_bounds(self) -> bool:
+        """Whether every field fits what is stored: the id a response id, each name at most
+        :data:`MAX_FIELD` characters."""
+        names = (
+            self.request_id,
+            self.tenant,
+            self.task,
+            self.requested_model,
+            self.requested_alias,
+            self.model,
+            self.provider,
+        )
+        return bool(RESPONSE_ID.match(self.response_id)) and all(
+            len(name or "") <= MAX_FIELD for name in names
+        )
+
     @classmethod
     def decode(cls, response_id: str, raw: bytes, created_at: float) -> Pending:
-        fields = orjson.loads(raw)
+        """The record stored as ``raw``; :class:`UnreadableRecord` when it is not one (a
+        damaged or tampered file)."""
+        try:
+            fields = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            raise UnreadableRecord(response_id) from None
+        if not isinstance(fields, dict):
+            raise UnreadableRecord(response_id)
+        names: dict[str, Any] = {k: fields.get(k) for k in _REQUIRED + _OPTIONAL}
+        if not all(isinstance(names[k], str) and names[k] for k in _REQUIRED) or not all(
+            names[k] is None or isinstance(names[k], str) for k in _OPTIONAL
+        ):
+            raise UnreadableRecord(response_id)
         lever = fields.get("model_lever")
-        return cls(
+        found = cls(
             response_id=response_id,
-            request_id=str(fields["request_id"]),
-            tenant=fields.get("tenant"),
-            task=fields.get("task"),
-            requested_model=str(fields["requested_model"]),
-            requested_alias=fields.get("requested_alias"),
-            model=str(fields["model"]),
-            provider=str(fields["provider"]),
             created_at=created_at,
             model_lever=lever if lever in MODEL_LEVERS else None,
+            **names,
         )
+        if not found.in_bounds():
+            raise UnreadableRecord(response_id)
+        return found
+
+
+class UnreadableRecord(ValueError):
+    """A stored booking record that does not decode: it can never be booked."""
+
+    def __init__(self, response_id: str) -> None:
+        super().__init__(f"background response {response_id[:128]}: unreadable booking record")
 
 
 def pending_of(response_id: str, request: ChatRequest, response: ChatResponse) -> Pending | None:
@@ -120,10 +157,7 @@ def pending_of(response_id: str, request: ChatRequest, response: ChatResponse) -
         return None
     served = response.served or request
     lever = next((s.lever for s in response.steps if s.lever in MODEL_LEVERS), None)
-    names = (request.tenant, request.task, request.requested_model, served.model)
-    if any(len(name or "") > MAX_FIELD for name in names):
-        return None
-    return Pending(
+    found = Pending(
         response_id=response_id,
         request_id=request.request_id,
         tenant=request.tenant,
@@ -135,6 +169,7 @@ def pending_of(response_id: str, request: ChatRequest, response: ChatResponse) -
         created_at=request.received_at,
         model_lever=lever,
     )
+    return found if found.in_bounds() else None
 
 
 class BackgroundBookings(RecordFile):
@@ -149,7 +184,10 @@ class BackgroundBookings(RecordFile):
 
     def note(self, pending: Pending) -> bool:
         """Keep ``pending`` until its response is booked; True when it was added (a
-        response id already noted keeps its first record)."""
+        response id already noted keeps its first record; a record out of bounds is not
+        kept)."""
+        if not pending.in_bounds():
+            return False
         db = self._db()
         added = db.execute(
             "INSERT OR IGNORE INTO background_booking VALUES (?, 'pending', ?, ?, NULL)",
@@ -202,7 +240,11 @@ class BackgroundBookings(RecordFile):
             "SELECT facts, created_at FROM background_booking WHERE response_id = ?",
             (response_id,),
         ).fetchone()
-        return Pending.decode(response_id, facts, created_at)
+        try:
+            return Pending.decode(response_id, facts, created_at)
+        except UnreadableRecord as exc:
+            log.error("%s: it will not be booked", exc)  # settled: claimed, never retried
+            return None
 
     def waiting_list(self, limit: int) -> list[Pending]:
         """The oldest ``limit`` background responses still to be booked."""
@@ -215,7 +257,13 @@ class BackgroundBookings(RecordFile):
             )
             .fetchall()
         )
-        return [Pending.decode(response_id, facts, at) for response_id, facts, at in rows]
+        found: list[Pending] = []
+        for response_id, facts, at in rows:
+            try:
+                found.append(Pending.decode(response_id, facts, at))
+            except UnreadableRecord as exc:
+                log.warning("%s: not listed", exc)
+        return found
 
     def release(self, response_id: str) -> None:
         """Put a claimed record back to ``pending`` (its row could not be written)."""

@@ -24,23 +24,18 @@ from __future__ import annotations
 
 import functools
 import logging
-import re
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from pathlib import Path
 
 from thrifty.config import Settings
 from thrifty.errors import ThriftyError
-from thrifty.gateway.record_file import RecordFile
+from thrifty.gateway.record_file import RESPONSE_ID, RecordFile
 from thrifty.gateway.response_bookings import BackgroundBookings, pending_of
 from thrifty.types import JSON, ChatRequest, ChatResponse, MalformedEvent, StreamEvent
 
 log = logging.getLogger("thrifty.gateway")
 
-# OpenAI's ids are "resp_" + 50 hex digits; other servers' differ, but never carry a path
-# separator, a query or more than this many characters, and start with a letter or digit
-# (so "." and "..", which an HTTP client resolves as path segments, are never ids).
-RESPONSE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
 MAX_TENANT_CHARS = 64
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS response_owner (
