@@ -61,7 +61,7 @@ def test_without_a_record_file_nothing_waits_and_nothing_is_created(
     assert capsys.readouterr().out.startswith("0 background response(s) not booked yet")
     assert list(tmp_path.iterdir()) == []
     assert main(["responses", "--ledger", str(ledger), "pending", "--limit", "0"]) == 2
-    assert "--limit must be at least 1" in capsys.readouterr().err
+    assert "--limit must be 1 to 200000" in capsys.readouterr().err
 
 
 def test_an_unreadable_record_file_is_a_clear_error(

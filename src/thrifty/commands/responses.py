@@ -31,6 +31,9 @@ def register(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
     responses.add_argument("--ledger", help="ledger path; the records live next to it")
     actions = responses.add_subparsers(dest="responses_command", required=True)
     pending = actions.add_parser("pending", help="background responses not booked yet")
+    pending.add_argument(  # also after the action, where users type it
+        "--ledger", default=argparse.SUPPRESS, help="ledger path; the records live next to it"
+    )
     pending.add_argument(
         "--limit", type=int, default=DEFAULT_LIMIT, help="list at most this many (oldest first)"
     )
@@ -43,16 +46,17 @@ def _when(ts: float) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from thrifty.gateway.record_file import MAX_ROWS
     from thrifty.gateway.response_bookings import BackgroundBookings
     from thrifty.gateway.response_owners import owners_path
 
-    if args.limit < 1:
-        raise ConfigError("--limit must be at least 1")
+    if not 1 <= args.limit <= MAX_ROWS:
+        raise ConfigError(f"--limit must be 1 to {MAX_ROWS} (the most records the file holds)")
     path = owners_path(load_settings(args.config, ledger={"path": args.ledger}))
     listed: list[dict[str, Any]] = []
     total = 0
     if path.exists():
-        bookings = BackgroundBookings(path)
+        bookings = BackgroundBookings(path, read_only=True)
         try:
             total = bookings.pending()
             listed = [
@@ -68,7 +72,8 @@ def run(args: argparse.Namespace) -> int:
                 for p in bookings.waiting_list(args.limit)
             ]
         except sqlite3.Error as exc:
-            raise ConfigError(f"cannot read {path}: {exc}") from None
+            if "no such table" not in str(exc):  # else: no background response noted yet
+                raise ConfigError(f"cannot read {path}: {exc}") from None
         finally:
             bookings.close()
     if args.json:
@@ -82,5 +87,6 @@ def run(args: argparse.Namespace) -> int:
             f"task {item['task'] or '-'}  {item['model']}"
         )
     if total > len(listed):
-        print(f"  ... and {total - len(listed)} more (--limit)")
+        why = "--limit" if len(listed) == args.limit else "unreadable records, not listed"
+        print(f"  ... and {total - len(listed)} more ({why})")
     return 0

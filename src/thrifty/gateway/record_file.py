@@ -39,6 +39,7 @@ class RecordFile:
         max_rows: int = MAX_ROWS,
         ttl_s: float = TTL_S,
         clock: Callable[[], float] = time.time,
+        read_only: bool = False,
     ) -> None:
         if max_rows < 1 or ttl_s <= 0:
             raise ValueError("max_rows and ttl_s must be positive")
@@ -46,6 +47,7 @@ class RecordFile:
         self.max_rows = max_rows
         self.ttl_s = ttl_s
         self._clock = clock
+        self.read_only = read_only  # to list what the file holds, never changing it
         self._conn: sqlite3.Connection | None = None
         self._rows = 0  # records in the file, as far as this process knows
 
@@ -60,7 +62,14 @@ class RecordFile:
 
     def _open(self, schema: str) -> sqlite3.Connection:
         """The file, created private if new, with ``schema`` applied; raises ``OSError``
-        or ``sqlite3.Error``."""
+        or ``sqlite3.Error``.  Read-only: the file as it is (it must exist)."""
+        if self.read_only:
+            return sqlite3.connect(
+                self.path.resolve().as_uri() + "?mode=ro",
+                uri=True,
+                isolation_level=None,
+                check_same_thread=False,
+            )
         self.path.parent.mkdir(parents=True, exist_ok=True)
         if os.name == "posix" and not self.path.exists():
             os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))

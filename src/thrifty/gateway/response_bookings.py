@@ -96,7 +96,7 @@ class Pending:
 
     def in_bounds(self) -> bool:
         """Whether every field fits what is stored: the id a response id, each name at most
-        :data:`MAX_FIELD` characters."""
+        :data:`MAX_FIELD` printable characters (a listing never prints a control code)."""
         names = (
             self.request_id,
             self.tenant,
@@ -107,7 +107,7 @@ class Pending:
             self.provider,
         )
         return bool(RESPONSE_ID.match(self.response_id)) and all(
-            len(name or "") <= MAX_FIELD for name in names
+            len(name or "") <= MAX_FIELD and (name or "").isprintable() for name in names
         )
 
     @classmethod
