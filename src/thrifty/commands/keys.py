@@ -37,6 +37,9 @@ def add_parser(sub: Any, parents: list[argparse.ArgumentParser]) -> argparse.Arg
     listing.add_argument("--json", action="store_true")
     revoke = keys_sub.add_parser("revoke", help="revoke a key by id", parents=parents)
     revoke.add_argument("id")
+    for action in (create, listing, revoke):  # also after the action, where users type them
+        action.add_argument("--ledger", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+        action.add_argument("--keys-file", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     return keys
 
 

@@ -129,7 +129,7 @@ class KeyStore:
     def revoke(self, key_id: str) -> KeyInfo:
         """Revoke a key by id; a running gateway refuses it within a second or so."""
         if not os.path.isfile(self.path):
-            raise ConfigError(f"no key {key_id!r}: the key store {self.path} does not exist")
+            raise ConfigError(f"no key {key_id[:40]!r}: the key store {self.path} does not exist")
         with self._connect() as db:
             db.execute(
                 "UPDATE gateway_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
@@ -140,7 +140,7 @@ class KeyStore:
                 (key_id,),
             ).fetchone()
         if row is None:
-            raise ConfigError(f"no key {key_id!r} (see `thrifty keys list`)")
+            raise ConfigError(f"no key {key_id[:40]!r} (see `thrifty keys list`)")
         return KeyInfo(*row)
 
 
