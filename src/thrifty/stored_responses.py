@@ -108,10 +108,10 @@ class StoredResponses:
         status, raw = await forward_side(
             upstream, method, f"/responses/{response_id}{suffix}", None
         )
-        if status != 200:
+        if not 200 <= status < 300:
             raise error_from_status(status, {}, raw, provider=upstream.name, api_key=None)
         try:
-            body = orjson.loads(raw)
+            body = orjson.loads(raw) if raw.strip() else {}  # a 204 has no body
         except orjson.JSONDecodeError:
             body = None
         if not isinstance(body, dict):
@@ -121,7 +121,7 @@ class StoredResponses:
                 provider=upstream.name,
             )
         booked = None
-        if book:
+        if book and status == 200:
             booked = await book_if_finished(self.bookings, self._ledger_stage, response_id, raw)
         if booked is None:
             return StoredResponse(body, upstream.name)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from thrifty.errors import BadRequest, NotFound, UpstreamAuthError
+from thrifty.errors import BadRequest, NotFound, UpstreamAuthError, UpstreamUnavailable
 
 if TYPE_CHECKING:
     from thrifty.dispatch import ProviderRegistry, Upstream
@@ -44,7 +44,8 @@ async def forward_side(
     upstream: Upstream, method: str, path: str, body: bytes | None
 ) -> tuple[int, bytes]:
     """(status, body) of ``method path`` at ``upstream`` (an error body scrubbed of its
-    key); a provider without its key is an :class:`UpstreamAuthError` naming the variable."""
+    key); a provider without its key is an :class:`UpstreamAuthError` naming the variable,
+    and a redirect (never followed, its ``Location`` never passed on) a 502."""
     provider = upstream.provider
     if provider is None:
         env = upstream.settings.api_key_env
@@ -52,7 +53,15 @@ async def forward_side(
             f"provider {upstream.name!r} has no API key: set the environment variable {env}",
             provider=upstream.name,
         )
-    return await provider.forward(path, body, method)
+    status, answer = await provider.forward(path, body, method)
+    if 300 <= status < 400:
+        raise UpstreamUnavailable(
+            f"{upstream.name} answered {method} {path.split('?')[0][:200]} with a redirect "
+            f"(HTTP {status}), which the gateway does not follow",
+            status=502,
+            provider=upstream.name,
+        )
+    return status, answer
 
 
 def booking_ledger(thrifty: Thrifty) -> Stage:
