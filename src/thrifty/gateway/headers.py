@@ -9,7 +9,7 @@ from decimal import Decimal
 from urllib.parse import quote
 
 from thrifty.ledger.money import usd_text
-from thrifty.requests import check_label
+from thrifty.requests import MAX_MODEL_CHARS, check_label
 from thrifty.runtime import tenant_of
 from thrifty.types import ChatRequest, ChatResponse, Dialect
 
@@ -34,7 +34,9 @@ def thrifty_headers(request: ChatRequest, response: ChatResponse) -> dict[str, s
     """What thrifty did, as ``x-thrifty-*`` headers."""
     headers = {
         "x-thrifty-request-id": request.request_id,
-        "x-thrifty-model": response.model,
+        # The model the upstream reported, clipped as the ledger clips it: a server that
+        # names a 200 KB model must not make a header no client can read.
+        "x-thrifty-model": response.model[:MAX_MODEL_CHARS],
         "x-thrifty-provider": response.provider,
         "x-thrifty-levers": ",".join(s.lever for s in response.steps) or "none",
     }
