@@ -35,10 +35,17 @@ the conversation stage (always in the pipeline: it acts only on requests that ca
 ``x-thrifty-conversation``), checked: the run stops otherwise.  Each stage alone on the
 cold requests too (``context alone`` gets the ``thrifty_context`` field, the others the
 documents in the message), to show where the time goes.  p50, p95 and the minimum per
-handler; the ratio of p50s to ``without``; and the p50 of the thread's CPU time per
-request (what the stages cost, less what waiting for a core on a shared machine adds).
-For the two ``on`` handlers, each stage's own CPU time too (its time less that of the
-stages inside it; the clocks add about a microsecond a stage).
+handler; the ratio of p50s to ``without``; and the p50 of the process's CPU time per
+request (what the stages cost, less what waiting for a core on a shared machine adds; the
+process's, not the thread's, since fastokens counts a text of ~64k characters or more on
+worker threads).  For the two ``on`` handlers, each stage's own thread CPU time too (its
+time less that of the stages inside it; the clocks add about a microsecond a stage).
+
+Every pipeline has a token-count memo of its own, as if it ran alone, but they share the
+loaded encodings (:meth:`~thrifty.tokens.TokenCounter.with_own_memo`): a process runs one
+pipeline, with one loaded tokenizer per encoding, and fastokens keeps its fastest cache
+per thread for one tokenizer at a time (eight tokenizers used in turn on one thread would
+measure that cache's clearing, not the stages).
 """
 
 from __future__ import annotations
@@ -203,11 +210,14 @@ async def stages(
     settings: Settings,
     upstream: Handler,
     resources: AsyncExitStack,
+    counter: TokenCounter,
     clock: StageClock | None = None,
 ) -> Handler:
     """The fewer-tokens stages ``settings`` turns on, in the pipeline's order (each timed
-    by ``clock`` if given)."""
-    parts = Parts(settings, PriceBook(), None, upstream, resources)  # type: ignore[arg-type]
+    by ``clock`` if given), counting with ``counter``'s encodings and a memo of their own
+    (as if the pipeline were alone in its process)."""
+    counting = counter.with_own_memo()
+    parts = Parts(settings, PriceBook(), None, upstream, resources, counting)  # type: ignore[arg-type]
     built = []
     for builder in _pipeline():
         if _fewer_tokens(builder.__module__):
@@ -245,13 +255,24 @@ async def run(
     async with AsyncExitStack() as resources:
         clocks = {"on, cold": StageClock(), "on, mix": StageClock()}
         on = await stages(
-            settings_of(folder / f"{dialect}-on", ON, {}), upstream, resources, clocks["on, cold"]
+            settings_of(folder / f"{dialect}-on", ON, {}),
+            upstream,
+            resources,
+            counter,
+            clocks["on, cold"],
         )
         on_mix = await stages(
-            settings_of(folder / f"{dialect}-mix", ON, {}), upstream, resources, clocks["on, mix"]
+            settings_of(folder / f"{dialect}-mix", ON, {}),
+            upstream,
+            resources,
+            counter,
+            clocks["on, mix"],
         )
         off = await stages(
-            settings_of(folder / f"{dialect}-off", OFF, {OTHER_TASK: ON}), upstream, resources
+            settings_of(folder / f"{dialect}-off", OFF, {OTHER_TASK: ON}),
+            upstream,
+            resources,
+            counter,
         )
         built = await built_stages(settings_of(folder / f"{dialect}-none", OFF, {}), resources)
         if built != ["thrifty.levers.fewer_tokens.history.conversation"]:
@@ -272,7 +293,7 @@ async def run(
         for lever in ON:  # each stage alone, cold
             alone = {name: ON[name] if name == lever else OFF[name] for name in ON}
             folder_of = folder / f"{dialect}-{lever}"
-            handler = await stages(settings_of(folder_of, alone, {}), upstream, resources)
+            handler = await stages(settings_of(folder_of, alone, {}), upstream, resources, counter)
             handlers[f"{lever} alone"] = (handler, "cold" if lever == "context" else "plain")
         times: dict[str, list[float]] = {name: [] for name in handlers}
         cpu_times: dict[str, list[float]] = {name: [] for name in handlers}
@@ -286,10 +307,10 @@ async def run(
             rng.shuffle(order)
             for name in order:
                 handler, kind = handlers[name]
-                start, cpu = time.perf_counter(), time.thread_time()
+                start, cpu = time.perf_counter(), time.process_time()
                 await handler(sent[kind])
                 times[name].append((time.perf_counter() - start) * 1000)
-                cpu_times[name].append((time.thread_time() - cpu) * 1000)
+                cpu_times[name].append((time.process_time() - cpu) * 1000)
             upstream.requests.clear()
     base = statistics.median(times["without"])
     return [

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from thrifty.tokens import ENCODINGS, EncodingName, TokenCounter
-from thrifty.tokens.counting import bpe_openai_count, fastokens_count, load_count
+from thrifty.tokens.counting import bpe_openai_count, fastokens_count
 from thrifty.tokens.encodings import CountTokens
 
 RELAXED = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow], max_examples=500)
@@ -218,19 +219,36 @@ def test_loading_leaves_no_ranks_file_behind(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []
 
 
-def test_load_count_is_warm(monkeypatch: pytest.MonkeyPatch) -> None:
-    seen: list[str] = []
+def test_the_fast_counters_come_warm() -> None:
+    """fastokens compiles its pattern on its first count (~0.15 s of CPU): that is paid
+    at load, not by the first request."""
+    for loader in (fastokens_count, bpe_openai_count):
+        count = loader("cl100k_base")
+        assert count is not None
+        start = time.thread_time()
+        count("A first text, with words, 123 numbers and\n lines.")
+        assert time.thread_time() - start < 0.03
 
-    def loader(name: EncodingName) -> CountTokens:
-        def count(text: str) -> int:
-            seen.append(text)
-            return len(text)
 
-        return count
+def test_a_counter_with_its_own_memo_shares_the_loaded_encodings() -> None:
+    loaded: list[EncodingName] = []
 
-    monkeypatch.setattr("thrifty.tokens.counting.fastokens_count", loader)
-    load_count("o200k_base")
-    assert len(seen) == 1 and seen[0]  # counted once at load, a non-empty text
+    class OneTokenACharacter:
+        def encode_ordinary(self, text: str) -> list[str]:
+            return list(text)
+
+    def loader(name: EncodingName) -> OneTokenACharacter:
+        loaded.append(name)
+        return OneTokenACharacter()
+
+    first = TokenCounter(loader=loader, memo_chars=10_000)  # type: ignore[arg-type]
+    text = "x" * 300
+    assert first.encoded_length("o200k_base", text) == 300
+    second = first.with_own_memo()
+    assert second.least_text("gpt-4o", text) < 300  # not remembered: its memo is its own
+    assert second.encoded_length("o200k_base", text) == 300
+    assert first.with_own_memo().encoded_length("cl100k_base", text) == 300
+    assert loaded == ["o200k_base", "cl100k_base"]  # each loaded once, for all of them
 
 
 def _run(code: str, env_tmp: str | None = None) -> str:

@@ -45,17 +45,17 @@ _WARM_UP = "Hello, World's 12345 文字 --> x/y\n\n  \t ok?!\r\n"
 
 def load_count(name: EncodingName) -> CountTokens:
     """The fastest exact counter for encoding ``name`` that loads here: fastokens, else
-    bpe-openai's tokenizer, else tiktoken (the order of the module docs), warmed."""
+    bpe-openai's tokenizer, else tiktoken (the order of the module docs)."""
     for loader in (fastokens_count, bpe_openai_count):
         count = loader(name)
         if count is not None:
-            count(_WARM_UP)
             return count
     return tiktoken_count(load_encoding(name))  # pragma: no cover - depends on the install
 
 
 def fastokens_count(name: EncodingName) -> CountTokens | None:
-    """``fastokens``'s count in encoding ``name``, or ``None`` when it is not installed.
+    """``fastokens``'s count in encoding ``name``, warmed, or ``None`` when it is not
+    installed.
 
     Its constructor reads a ranks file by path: the checked bytes are written to a private
     temporary file (mode 0600, its own directory), removed once loaded."""
@@ -71,17 +71,17 @@ def fastokens_count(name: EncodingName) -> CountTokens | None:
         tokenizer = Tokenizer.from_tiktoken(
             path, pattern=SPECS[name].pat_str, special_tokens={}, encoding=name
         )
-    return _surrogate_safe(lambda text: len(tokenizer.encode_ordinary(text)))
+    return _warmed(_surrogate_safe(lambda text: len(tokenizer.encode_ordinary(text))))
 
 
 def bpe_openai_count(name: EncodingName) -> CountTokens | None:
-    """``bpe-openai``'s count in encoding ``name`` (it never builds the ids), or ``None``
-    when its extension does not load."""
+    """``bpe-openai``'s count in encoding ``name`` (it never builds the ids), warmed, or
+    ``None`` when its extension does not load."""
     bindings = _rust_bindings()
     if bindings is None:  # pragma: no cover - depends on the environment
         return None
     count = bindings.tokenizer_for_encoding(name).count
-    return _surrogate_safe(lambda text: int(count(text)))
+    return _warmed(_surrogate_safe(lambda text: int(count(text))))
 
 
 def tiktoken_count(encoding: tiktoken.Encoding) -> CountTokens:
@@ -92,6 +92,12 @@ def tiktoken_count(encoding: tiktoken.Encoding) -> CountTokens:
         return len(encode(text))
 
     return counted
+
+
+def _warmed(count: CountTokens) -> CountTokens:
+    """``count`` after one call: fastokens compiles its pattern on the first (~0.15 s)."""
+    count(_WARM_UP)
+    return count
 
 
 def _surrogate_safe(count: CountTokens) -> CountTokens:
