@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from thrifty.providers.sse import SSEParser, marked_events
+from thrifty.providers.sse import SSEParser, read_marks
 from thrifty.types import MalformedEvent, StreamEvent
 
 
@@ -160,19 +160,27 @@ def test_marked_events_are_those_holding_a_mark() -> None:
         b'data: {"usage":2,"error":3}\n\n',
         b"data: [DONE]\n\n",
     )
-    assert marked_events(events, (b'"usage"', b'"error"', b"[DONE]")) == {1, 3, 4}
-    assert marked_events(events, (b'"nowhere"',)) == set()
-    assert marked_events(events, ()) == set()
+    assert read_marks(events, (b'"usage"', b'"error"', b"[DONE]")).marked == [1, 3, 4]
+    assert read_marks(events, (b'"nowhere"',)).marked == []
+    assert read_marks(events, ()).marked == []
 
 
 def test_a_mark_in_every_event_marks_every_event() -> None:
     events = events_of(*[b'data: {"usage":null}\n\n'] * 50)
-    assert marked_events(events, (b'"usage"',)) == set(range(50))
+    assert read_marks(events, (b'"usage"',)).marked == list(range(50))
 
 
 def test_a_mark_across_two_events_marks_both() -> None:
     """Events read off the wire end with a blank line, so no mark spans two; made by hand
     they can, and then both are looked at (never neither)."""
     events = events_of(b'data: {"a":"us', b'age"}', b'data: {"b":2}\n\n')
-    assert marked_events(events, (b"usage",)) == {0, 1}
-    assert marked_events(events, (b'"b"',)) == {2}
+    assert read_marks(events, (b"usage",)).marked == [0, 1]
+    assert read_marks(events, (b'"b"',)).marked == [2]
+
+
+def test_raw_bytes_sums_any_run_of_a_reads_events() -> None:
+    raws = [b"data: 1\n\n", b"data: 22\n\n", b"data: 333\n\n", b"data: [DONE]\n\n"]
+    marks = read_marks(events_of(*raws), ())
+    for start in range(len(raws) + 1):
+        for stop in range(start, len(raws) + 1):
+            assert marks.raw_bytes(start, stop) == sum(len(raw) for raw in raws[start:stop])

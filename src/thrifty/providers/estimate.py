@@ -29,7 +29,7 @@ Output (:func:`estimate_output_tokens`)
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -246,6 +246,14 @@ class DeltaTally:
         self.raw_bytes += len(event.raw)
         self.previous = self.last
         self.last = event
+
+    def add_run(self, events: Sequence[StreamEvent], raw_bytes: int) -> None:
+        """:meth:`add` for each of ``events`` (not empty), whose raw bytes the caller
+        already counted (``raw_bytes``): a read's plain deltas, in one call."""
+        self.count += len(events)
+        self.raw_bytes += raw_bytes
+        self.previous = events[-2] if len(events) > 1 else self.last
+        self.last = events[-1]
 
     def output_tokens(self) -> int:
         """The estimated output tokens of the deltas seen so far."""

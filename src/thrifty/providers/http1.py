@@ -322,11 +322,11 @@ class Http1Pool:
         ``TimeoutError`` past ``head_timeout_s``, or ``total_timeout_s``, the bound of the
         whole exchange, body included)."""
         origin, prefix = self._target(url)
-        head = [method.encode("ascii"), prefix]
+        lines = [method.encode("ascii"), prefix]
         for name, value in headers.items():
-            head.append(f"{name}: {value}\r\n".encode("latin-1"))
-        head.append(b"Content-Length: %d\r\n\r\n" % len(body))
-        raw = b"".join(head) + body
+            lines.append(f"{name}: {value}\r\n".encode("latin-1"))
+        lines.append(b"Content-Length: %d\r\n\r\n" % len(body))
+        raw = b"".join(lines) + body
         loop = asyncio.get_running_loop()
         now = loop.time()
         deadline = None if total_timeout_s is None else now + total_timeout_s
@@ -335,16 +335,26 @@ class Http1Pool:
             head_by = (
                 now + head_timeout_s if deadline is None else min(deadline, now + head_timeout_s)
             )
-        async with asyncio.timeout_at(head_by):
-            connection = await self._connection(origin, connect_timeout_s)
-            try:
-                await connection.send(raw)
-            except BaseException:
-                connection.close()
-                raise
+        connection = self._kept_alive(origin)
+        if connection is None:  # a new connection (or a wait for a free slot), within head_by
+            async with asyncio.timeout_at(head_by):
+                connection = await self._new_connection(origin, connect_timeout_s)
+        # The answer's head awaited with one timer handle, not an ``asyncio.timeout``
+        # context (several times the cost, on every call).
+        head = connection.send(raw)
+        timer = None if head_by is None else loop.call_at(head_by, _expire, head)
+        try:
+            await head
+        except BaseException:
+            connection.close()
+            raise
+        finally:
+            if timer is not None:
+                timer.cancel()
         return Response(connection, self, deadline)
 
-    async def _connection(self, origin: Origin, connect_timeout_s: float | None) -> _Connection:
+    def _kept_alive(self, origin: Origin) -> _Connection | None:
+        """An idle pooled connection to ``origin`` still fit to use, if there is one."""
         idle = self._idle.get(origin)
         now = time.monotonic()
         while idle:
@@ -359,6 +369,9 @@ class Http1Pool:
                 connection.close()
                 continue
             return connection
+        return None
+
+    async def _new_connection(self, origin: Origin, connect_timeout_s: float | None) -> _Connection:
         await self._slots.acquire()
         try:
             connection = await self._connect(origin, connect_timeout_s)

@@ -20,7 +20,7 @@ from thrifty.providers.base import BaseProvider, StreamHandler
 from thrifty.providers.estimate import DeltaTally, estimate_prompt_tokens
 from thrifty.providers.finish import OPENAI_CUT_MARK, openai_chunk_cut
 from thrifty.providers.responses_stream import ResponsesStream
-from thrifty.providers.sse import marked_events
+from thrifty.providers.sse import read_marks
 from thrifty.providers.streaming import each_event
 from thrifty.providers.usage import (
     OpenAIStreamUsage,
@@ -71,9 +71,14 @@ def _without_null_usage(event: StreamEvent) -> StreamEvent:
 def _plain_delta(raw: bytes) -> bool:
     """True when a chunk can carry no usage (``"usage": null`` is common), no error and is
     not ``[DONE]``: such a chunk is forwarded without being parsed."""
-    if b"[DONE]" in raw or b'"error"' in raw:
+    # ``bytes.find``, not ``in``: see :class:`thrifty.providers.sse.SSEParser`.
+    if raw.find(b"[DONE]") >= 0 or raw.find(b'"error"') >= 0:
         return False
-    return b'"usage"' not in raw or b'"usage":null' in raw or b'"usage": null' in raw
+    return (
+        raw.find(b'"usage"') < 0
+        or raw.find(b'"usage":null') >= 0
+        or raw.find(b'"usage": null') >= 0
+    )
 
 
 # What a chunk holds when it is more than a plain delta (:func:`_plain_delta`, and a
@@ -172,21 +177,35 @@ class _OpenAIStream:
     def on_events(self, events: list[StreamEvent], out: list[StreamEvent]) -> None:
         """:meth:`on_event` for each of one read's events, but those that hold none of
         ``_FACT_MARKS`` (plain deltas, once the model is known) are found with a few
-        searches over the read and pass without a look of their own.  Only when the
-        parser strips ``"usage":null``: otherwise every chunk holds ``"usage"``."""
+        searches over the read and pass, a run at a time, without a look of their own.
+        Only when the parser strips ``"usage":null``: otherwise every chunk holds
+        ``"usage"``."""
         if self.strip_fragment is None:
             each_event(self, events, out)
             return
-        marked = marked_events(events, _FACT_MARKS)
-        tally, append = self._deltas.add, out.append
-        for index, event in enumerate(events):
+        if self.complete:
+            return  # nothing after the terminal event reaches the app
+        marks = read_marks(events, _FACT_MARKS)
+        looked_at = marks.marked
+        if not self._model_seen and (not looked_at or looked_at[0] != 0):
+            looked_at.insert(0, 0)  # the first chunk names the model
+        start, stop = 0, len(events)
+        for index in looked_at:
+            if index >= stop:
+                break
+            if index > start:
+                self._pass_plain(events[start:index], marks.raw_bytes(start, index), out)
+            out.extend(self.on_event(events[index]))
             if self.complete:
                 return  # nothing after the terminal event reaches the app
-            if index in marked or not self._model_seen:
-                out.extend(self.on_event(event))
-            else:
-                tally(event)
-                append(event)
+            start = index + 1
+        if start < stop:
+            self._pass_plain(events[start:], marks.raw_bytes(start, stop), out)
+
+    def _pass_plain(self, run: list[StreamEvent], raw_bytes: int, out: list[StreamEvent]) -> None:
+        """A run of plain deltas: tallied for an estimate, and on to the app as they are."""
+        self._deltas.add_run(run, raw_bytes)
+        out.extend(run)
 
     def settle(self) -> None:
         """Without the usage chunk (and before ``[DONE]``), book an estimate: the prompt

@@ -15,7 +15,7 @@ from itertools import accumulate
 
 from thrifty.types import MalformedEvent, StreamEvent
 
-__all__ = ["SSEParser", "marked_events"]
+__all__ = ["ReadMarks", "SSEParser", "read_marks"]
 
 
 class SSEParser:
@@ -114,7 +114,23 @@ def _parse_block(block: bytes) -> StreamEvent | None:
     return StreamEvent.from_wire(name, data, block + b"\n\n")
 
 
-def marked_events(events: Sequence[StreamEvent], marks: Sequence[bytes]) -> set[int]:
+class ReadMarks:
+    """Which of one read's events hold a mark (:attr:`marked`, indexes ascending), and
+    the sizes of its events' raw bytes, summed over any run of them (:meth:`raw_bytes`)."""
+
+    __slots__ = ("_ends", "marked")
+
+    def __init__(self, marked: list[int], ends: list[int]) -> None:
+        self.marked = marked
+        self._ends = ends  # the running total of the events' raw sizes
+
+    def raw_bytes(self, start: int, stop: int) -> int:
+        """The raw bytes of events ``start`` to ``stop - 1`` together."""
+        before = self._ends[start - 1] if start else 0
+        return self._ends[stop - 1] - before if stop > start else 0
+
+
+def read_marks(events: Sequence[StreamEvent], marks: Sequence[bytes]) -> ReadMarks:
     """The indexes of the ``events`` whose raw bytes hold any of ``marks``.
 
     One search per mark over the events' bytes joined (and one more per event that holds
@@ -132,4 +148,4 @@ def marked_events(events: Sequence[StreamEvent], marks: Sequence[bytes]) -> set[
             if ends[index] - at < len(mark):  # a mark across two events (a raw event ends
                 found.add(index + 1)  # with a blank line, so none does): both looked at
             at = region.find(mark, ends[index])
-    return found
+    return ReadMarks(sorted(found), ends)
