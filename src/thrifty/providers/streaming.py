@@ -47,7 +47,7 @@ class StreamHandler(Protocol):
 class BatchStreamHandler(StreamHandler, Protocol):
     """A handler that also takes all the events of one read in one call
     (:meth:`on_events`), so that it can pass plain events on without a look at each (see
-    :func:`thrifty.providers.sse.marked_events`).  Optional: a handler without it gets
+    :func:`thrifty.providers.sse.read_marks`).  Optional: a handler without it gets
     :meth:`StreamHandler.on_event` for each event."""
 
     def on_events(self, events: list[StreamEvent], out: list[StreamEvent]) -> None:
