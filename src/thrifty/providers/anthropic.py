@@ -15,6 +15,7 @@ from thrifty.providers.base import BaseProvider, StreamHandler
 from thrifty.providers.estimate import estimate_output_tokens, estimate_prompt_tokens
 from thrifty.providers.finish import anthropic_delta_cut
 from thrifty.providers.openai_compat import wants_usage_chunk
+from thrifty.providers.streaming import each_event
 from thrifty.providers.usage import (
     AnthropicStreamUsage,
     server_tools_from_anthropic,
@@ -86,7 +87,7 @@ class _AnthropicStream:
             if self._translator is None:
                 return (event,)  # text deltas: no need to parse them
         elif name == "content_block_start":
-            if b'"server_tool_use"' in event.raw:
+            if event.raw.find(b'"server_tool_use"') >= 0:  # (not ``in``: see sse.SSEParser)
                 self._server_tool_started(event)
             if self._translator is None:
                 return (event,)
@@ -125,6 +126,29 @@ class _AnthropicStream:
         if self._translator is not None:
             return self._translator.feed(data, response.usage)
         return (event,)
+
+    def on_events(self, events: list[StreamEvent], out: list[StreamEvent]) -> None:
+        """:meth:`on_event` for each of one read's events, in one call: the text deltas,
+        block ends and pings of a stream passed on as it came go straight to ``out``
+        (the deltas tallied for an estimate), the others through :meth:`on_event`.  A
+        translated stream has every event through :meth:`on_event`."""
+        if self._translator is not None:
+            each_event(self, events, out)
+            return
+        append = out.append
+        for event in events:
+            if self.complete:
+                return  # nothing after the terminal event reaches the app
+            name = event.event
+            if name == "content_block_delta":
+                self._deltas += 1
+                self._delta_bytes += len(event.raw)
+                self._last_delta = event
+                append(event)
+            elif name in _PASS_THROUGH:
+                append(event)
+            else:
+                out.extend(self.on_event(event))
 
     def _stop(self) -> None:
         self.complete = True
