@@ -38,14 +38,15 @@ import orjson
 from thrifty.errors import ThriftyError
 from thrifty.gateway.record_file import RESPONSE_ID, RecordFile
 from thrifty.ledger.accounting import MODEL_LEVERS
+from thrifty.ledger.row import BACKGROUND_ENDPOINT, BACKGROUND_SUFFIX
 from thrifty.providers.finish import responses_cut
 from thrifty.providers.usage import responses_server_tools, service_tier, usage_from_responses
 from thrifty.types import ChatRequest, ChatResponse, Handler, Lever, Stage, Step
 
 log = logging.getLogger("thrifty.gateway")
 
-ENDPOINT = "background"
-SUFFIX = ".background"
+ENDPOINT = BACKGROUND_ENDPOINT
+SUFFIX = BACKGROUND_SUFFIX
 # The statuses a background response ends in; usage comes with the first three (and
 # with a cancelled one when the provider reports what it had done).
 FINAL = frozenset({"completed", "incomplete", "failed", "cancelled"})

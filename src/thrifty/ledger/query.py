@@ -20,7 +20,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from thrifty.ledger.row import LedgerRow
+from thrifty.ledger.row import BACKGROUND_ENDPOINT, BACKGROUND_SUFFIX, LedgerRow
 from thrifty.ledger.schema import connect, time_range
 from thrifty.store.protocols import GroupTotals, check_group_by
 
@@ -52,20 +52,29 @@ _DIMENSIONS = {
 _DAY = _DIMENSIONS["day"]
 
 
+# A background create and the row that books its work are one request: the booking is not
+# a request nor a call of its own, and the create's unknown cost is settled by it.
+_BOOKING = f"(r.endpoint = '{BACKGROUND_ENDPOINT}')"
+_UNSETTLED = (
+    "NOT EXISTS (SELECT 1 FROM requests b "
+    f"WHERE b.request_id = r.request_id || '{BACKGROUND_SUFFIX}')"
+)
+
+
 def _measures(saved: str) -> tuple[str, ...]:
     """Per-row expressions, in GroupTotals' field order; each is summed (NULLs skipped)."""
     known = f"(r.cost_pusd IS NOT NULL AND r.baseline_pusd IS NOT NULL AND {saved} IS NOT NULL)"
     return (
-        "1",
+        f"(NOT {_BOOKING})",
         "(r.status >= 400 OR r.error IS NOT NULL)",
-        "r.calls",
+        f"CASE WHEN {_BOOKING} THEN 0 ELSE r.calls END",
         "r.cost_pusd",
-        "(r.cost_pusd IS NULL)",
+        f"(r.cost_pusd IS NULL AND {_UNSETTLED})",
         "(r.cost_estimated != 0 AND r.cost_pusd IS NOT NULL)",
         "r.baseline_pusd",
-        "(r.baseline_pusd IS NULL)",
+        f"(r.baseline_pusd IS NULL AND {_UNSETTLED})",
         saved,
-        f"({saved} IS NULL)",
+        f"({saved} IS NULL AND {_UNSETTLED})",
         known,
         f"CASE WHEN {known} THEN r.cost_pusd ELSE 0 END",
         f"CASE WHEN {known} THEN r.baseline_pusd ELSE 0 END",
