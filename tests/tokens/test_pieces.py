@@ -1,4 +1,4 @@
-"""Counting a long text paragraph by paragraph gives its exact count, and a paragraph
+"""Counting a long text in parts cut at exact places gives its exact count; a long text
 counted once is not encoded again."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from thrifty.tokens import ENCODINGS, TokenCounter
-from thrifty.tokens.counter import PIECE_MIN_CHARS
-from thrifty.tokens.pieces import pieces
+from thrifty.tokens.counter import CHUNK_MAX_CHARS, MEMO_MIN_CHARS
+from thrifty.tokens.pieces import _PLACE, chunks
 
 RELAXED = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow], max_examples=400)
 
@@ -53,11 +53,16 @@ BITS = st.sampled_from(
 
 
 @RELAXED
-@given(st.lists(BITS, max_size=40).map("".join))
-def test_pieces_count_exactly_what_the_whole_counts(counter: TokenCounter, text: str) -> None:
-    parts = pieces(text, min_chars=1)  # every exact cut
+@given(st.lists(BITS, max_size=40).map("".join), st.integers(min_value=1, max_value=40))
+def test_chunks_count_exactly_what_the_whole_counts(
+    counter: TokenCounter, text: str, max_chars: int
+) -> None:
+    parts = chunks(text, max_chars)
     assert "".join(parts) == text
-    assert "".join(pieces(text)) == text
+    assert all(parts) or parts == [""]
+    for part in parts:  # longer only where no exact place came in time
+        places = [m.end() for m in _PLACE.finditer(part)]
+        assert len(part) <= max_chars or not [p for p in places if p <= max_chars], parts
     for name in ENCODINGS:
         encoding = counter.encoding(name)
         whole = len(encoding.encode_ordinary(text))
@@ -66,77 +71,60 @@ def test_pieces_count_exactly_what_the_whole_counts(counter: TokenCounter, text:
 
 def test_a_text_is_cut_after_line_breaks_only_where_exact() -> None:
     text = "First.\n\nSecond.\n\n/path follows\n\n  indented\n\nLast."
-    assert pieces(text, min_chars=1) == [
+    assert chunks(text, 8) == [
         "First.\n\n",
         "Second.\n\n/path follows\n\n  indented\n\n",
         "Last.",
     ]
-    assert pieces("one paragraph") == ["one paragraph"]
+    assert chunks("one paragraph", 4) == ["one paragraph"]
+    assert chunks("", 4) == [""]
 
 
-def test_short_lines_join_a_neighbour() -> None:
-    long = "A paragraph long enough to end a piece on its own, surely it is. "
-    text = f"Title\n\n{long}\n\nShort.\n\nAlso short.\n\n{long}\n\nEnd."
-    assert pieces(text, min_chars=len(long)) == [
-        "Title\n\n",
-        f"{long}\n\n",
-        "Short.\n\nAlso short.\n\n",
-        f"{long}\n\n",
-        "End.",
-    ]
+def test_cuts_come_as_late_as_they_can() -> None:
+    assert chunks("aa\nbb\ncc\ndd", 6) == ["aa\nbb\n", "cc\ndd"]
 
 
-def test_a_paragraph_counted_once_is_not_encoded_again() -> None:
-    real = TokenCounter()
-    encoded: list[str] = []
+class Spy:
+    def __init__(self, real: TokenCounter) -> None:
+        self.real = real
+        self.encoded: list[str] = []
 
-    class Spy:
-        def encode_ordinary(self, text: str) -> list[int]:
-            encoded.append(text)
-            return real.encoding("o200k_base").encode_ordinary(text)
-
-    counter = TokenCounter(loader=lambda name: Spy())  # type: ignore[arg-type,return-value]
-    known = "A paragraph of the system prompt, long enough to be remembered. " * 2
-    first = known + "\n\n" + "Question one?"
-    second = known + "\n\n" + "A different question, asked later?"
-    assert len(known) >= PIECE_MIN_CHARS
-    one = counter.count_text("gpt-4o", first * 3).tokens
-    assert one == real.count_text("gpt-4o", first * 3).tokens
-    encoded.clear()
-    two = counter.count_text("gpt-4o", second * 3).tokens
-    assert two == real.count_text("gpt-4o", second * 3).tokens
-    assert known + "\n\n" not in encoded  # remembered: only the new paragraphs encoded
-    assert encoded and all("different question" in text for text in encoded)
+    def encode_ordinary(self, text: str) -> list[int]:
+        self.encoded.append(text)
+        return self.real.encoding("o200k_base").encode_ordinary(text)
 
 
-LINES = st.lists(
-    st.sampled_from(
-        [
-            "A line of prose that is long enough to stand as a piece of its own here.",
-            "Short.",
-            "- a list item",
-            "",
-            "  indented code",
-            "/path/to/file",
-            "```",
-            "Another sentence, of middling length, ends.",
-        ]
-    ),
-    min_size=1,
-    max_size=20,
-).map("\n".join)
+def test_a_long_text_counted_once_is_not_encoded_again(counter: TokenCounter) -> None:
+    spy = Spy(counter)
+    counting = TokenCounter(loader=lambda name: spy)  # type: ignore[arg-type,return-value]
+    text = "A paragraph of the system prompt, long enough to be remembered. " * 5
+    assert len(text) >= MEMO_MIN_CHARS
+    expected = counter.count_text("gpt-4o", text).tokens
+    assert counting.count_text("gpt-4o", text).tokens == expected
+    assert counting.count_text("gpt-4o", text).tokens == expected
+    assert spy.encoded == [text]  # whole, once
+    short = "Short."
+    counting.count_text("gpt-4o", short)
+    counting.count_text("gpt-4o", short)
+    assert spy.encoded.count(short) == 2  # short texts are not remembered
 
 
-@RELAXED
-@given(LINES, LINES)
-def test_a_text_between_tags_keeps_its_inner_pieces(before: str, text: str) -> None:
-    """Context selection counts a document alone; the history stage and the planner then
-    count it inside the last message, between tags: only its first and last pieces may be
-    new there."""
-    text = "Doc: " + text  # starts at an exact place, as a stripped document does
-    alone = pieces(text)
-    wrapped = f"{before}\n<document>\n{text}\n</document>\n</documents>\n\nQuestion?"
-    assert "".join(pieces(wrapped)) == wrapped
-    inner = alone[1:-1]
-    within = pieces(wrapped)
-    assert all(piece in within for piece in inner), (alone, within)
+def test_a_very_long_text_is_counted_in_parts_exactly(counter: TokenCounter) -> None:
+    spy = Spy(counter)
+    counting = TokenCounter(loader=lambda name: spy)  # type: ignore[arg-type,return-value]
+    line = "Line of a long log, with 42 numbers and words — and punctuation!\n"
+    text = line * (3 * CHUNK_MAX_CHARS // len(line))
+    tokens = counting.count_text("gpt-4o", text).tokens
+    assert tokens == len(counter.encoding("o200k_base").encode_ordinary(text))
+    assert len(spy.encoded) >= 3
+    assert all(len(part) <= CHUNK_MAX_CHARS for part in spy.encoded)
+    assert "".join(spy.encoded) == text
+
+
+def test_a_long_line_without_an_exact_place_is_counted_whole(counter: TokenCounter) -> None:
+    spy = Spy(counter)
+    counting = TokenCounter(loader=lambda name: spy)  # type: ignore[arg-type,return-value]
+    text = "word " * CHUNK_MAX_CHARS
+    tokens = counting.count_text("gpt-4o", text).tokens
+    assert tokens == len(counter.encoding("o200k_base").encode_ordinary(text))
+    assert spy.encoded == [text]

@@ -26,7 +26,7 @@ from thrifty.tokens.bounds import least_tokens
 from thrifty.tokens.counting import load_count, tiktoken_count
 from thrifty.tokens.encodings import CountTokens, EncodingName, load_encoding
 from thrifty.tokens.models import TokenizerChoice, tokenizer_for
-from thrifty.tokens.pieces import pieces
+from thrifty.tokens.pieces import chunks
 
 if TYPE_CHECKING:
     import tiktoken
@@ -43,7 +43,7 @@ _ENUM_INIT = -3
 _ENUM_ITEM = 3
 _FUNC_END = 12
 MEMO_MIN_CHARS = 256  # shorter texts are encoded every time (cheaper than remembering)
-PIECE_MIN_CHARS = 64  # a long text's pieces end after lines this long at least
+CHUNK_MAX_CHARS = 16_000  # < 64 KiB of UTF-8: fastokens counts longer inputs on threads
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,9 +61,9 @@ class TokenCount:
 
 class TokenCounter:
     """Counts tokens offline.  Each encoding is loaded on first use and kept by this
-    object (a few seconds and ~100-150 MB the first time); long texts' counts are
-    remembered line by line in a bounded memo (``memo_chars`` characters of text at most),
-    since prompts repeat, whole or in part.
+    object (a few seconds and ~150 MB the first time); long texts' counts are
+    remembered in a bounded memo (``memo_chars`` characters of text at most, least
+    recently used first out), since prompts repeat.
 
     Create one and keep it: the runtime's levers each hold theirs.  Counts come from
     :func:`~thrifty.tokens.counting.load_count` (fastokens; tiktoken's counts);
@@ -121,35 +121,26 @@ class TokenCounter:
     def encoded_length(self, name: EncodingName, text: str) -> int:
         """Tokens of ``text`` in encoding ``name``, special-token text counted as text.
 
-        A long text's count is remembered; a long text not seen before is counted piece by
-        piece (:func:`~thrifty.tokens.pieces.pieces`: the sum is exact), each piece
-        remembered too, so that a text made partly of lines counted before (a document now
-        inside a prompt, a system prompt compressed in one place) costs only its new
-        ones."""
+        A long text's count is remembered (the same system prompt, the earlier turns of a
+        conversation, a document counted by one stage then another).  A text not seen
+        before is counted whole: counting is so cheap (fastokens, ~0.1 us a token) that
+        remembering it line by line, to count a new text made of known lines, cost more
+        than it saved (docs/benchmarks.md, "Fewer-tokens overhead"); one of 16,000
+        characters or more is counted in parts (:func:`~thrifty.tokens.pieces.chunks`:
+        the sum is exact), which keeps the work on the calling thread."""
         if len(text) < MEMO_MIN_CHARS:
             return self.counting(name)(text) if text else 0
-        found = self._remembered(name, text)
-        if found is None:
-            parts = pieces(text, PIECE_MIN_CHARS)
-            if len(parts) == 1:
-                found = self.counting(name)(text)
-            else:
-                found = sum(self._piece_length(name, part) for part in parts)
-            self._remember(name, text, found)
-        return found
-
-    def _piece_length(self, name: EncodingName, piece: str) -> int:
-        found = self._remembered(name, piece)
-        if found is None:
-            found = self.counting(name)(piece)
-            self._remember(name, piece, found)
-        return found
-
-    def _remembered(self, name: EncodingName, text: str) -> int | None:
         key = (name, text)
         found = self._memo.get(key)
         if found is not None:
             self._memo.move_to_end(key)
+            return found
+        count = self.counting(name)
+        if len(text) < CHUNK_MAX_CHARS:
+            found = count(text)
+        else:
+            found = sum(count(part) for part in chunks(text, CHUNK_MAX_CHARS))
+        self._remember(name, text, found)
         return found
 
     def _remember(self, name: EncodingName, text: str, tokens: int) -> None:

@@ -14,15 +14,11 @@ neither blank nor ``/`` is such a place, in ``o200k_base`` and ``cl100k_base`` a
   same tokens;
 * no expression looks behind, so the part after the cut is cut as it was in the whole.
 
-:func:`pieces` cuts at such places only, and only next to a stretch (the text between
-two such places) of ``min_chars`` characters or more: short lines join a neighbour, since
-counting many tiny pieces costs more than it saves.  Whether a cut is made depends on the
-two stretches beside it alone, so a line keeps its piece, and its count, when the text
-around it changes (a document put between tags keeps its pieces but the first and last):
-:class:`~thrifty.tokens.TokenCounter` remembers counts piece by piece, and a prompt that
-is new but made of known lines (a system prompt compressed in one place, the documents
-context selection counted, now inside the last message) costs only what changed.
-``tests/tokens/test_pieces.py`` checks the sum against whole counts.
+:func:`chunks` cuts a long text at such places into parts of at most ``max_chars``
+characters where it can: :class:`~thrifty.tokens.TokenCounter` counts a text of 16,000
+characters or more part by part, since fastokens counts an input of 64 KiB or more on
+worker threads (several times the CPU time in all on a busy machine, and not the calling
+thread's).  ``tests/tokens/test_pieces.py`` checks the sum against whole counts.
 """
 
 from __future__ import annotations
@@ -32,27 +28,34 @@ import re
 _PLACE = re.compile(r"\n(?=[^\s/])")
 
 
-def pieces(text: str, min_chars: int = 64) -> list[str]:
-    """``text`` cut at the exact places of the module docs where the stretch before the
-    place (back to the previous one) or after it (on to the next one, or the end) has
-    ``min_chars`` characters or more: the pieces join back to ``text``."""
-    places = _exact_places(text)
-    if not places:
-        return [text]
+def chunks(text: str, max_chars: int) -> list[str]:
+    """``text`` cut at the exact places of the module docs into parts of at most
+    ``max_chars`` characters, each cut as late as it can be; a stretch with no exact place
+    in ``max_chars`` characters runs on to the next one.  The parts join back to
+    ``text``."""
     out: list[str] = []
     start = 0
-    bounds = [0, *places, len(text)]
-    for index in range(1, len(bounds) - 1):
-        place = bounds[index]
-        if place - bounds[index - 1] >= min_chars or bounds[index + 1] - place >= min_chars:
-            out.append(text[start:place])
-            start = place
+    while len(text) - start > max_chars:
+        cut = _last_place(text, start, start + max_chars)
+        if cut is None:
+            found = _PLACE.search(text, start + max_chars)
+            if found is None:
+                break
+            cut = found.end()
+        out.append(text[start:cut])
+        start = cut
     out.append(text[start:])
     return out
 
 
-def _exact_places(text: str) -> list[int]:
-    """Where ``text`` may be cut exactly: after a line break followed by a character that
-    is neither blank (``str.isspace``, which ``\\s`` matches in a ``str`` pattern) nor
-    ``/``."""
-    return [match.end() for match in _PLACE.finditer(text)]
+def _last_place(text: str, start: int, end: int) -> int | None:
+    """The last exact place in ``text`` after ``start`` and at or before ``end``: after a
+    line break followed by a character that is neither blank (``str.isspace``, which
+    ``\\s`` matches in a ``str`` pattern) nor ``/``."""
+    newline = text.rfind("\n", start, end)
+    while newline >= start:
+        after = text[newline + 1 : newline + 2]
+        if after and not after.isspace() and after != "/":
+            return newline + 1
+        newline = text.rfind("\n", start, newline)
+    return None
