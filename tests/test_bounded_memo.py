@@ -33,6 +33,7 @@ def test_a_key_read_again_is_recent_and_outlives_an_older_one() -> None:
     assert memo.get("aaa") == 1  # now the most recent: "bbb" is the oldest
     memo.put("dd", 4)  # 11 > 9: "bbb" leaves, 8 held
     assert "bbb" not in memo
+    assert list(memo) == ["ccc", "aaa", "dd"]  # least recent first
     assert [memo.get(k) for k in ("aaa", "ccc", "dd")] == [1, 3, 4]
     assert memo.held_chars == 8
 

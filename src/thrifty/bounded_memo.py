@@ -10,6 +10,7 @@ one event loop.
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Iterator
 from typing import Generic, TypeVar
 
 __all__ = ["BoundedMemo"]
@@ -32,6 +33,10 @@ class BoundedMemo(Generic[V]):
 
     def __len__(self) -> int:
         return len(self._entries)
+
+    def __iter__(self) -> Iterator[str]:
+        """The keys kept, least recent first."""
+        return iter(self._entries)
 
     def __contains__(self, key: str) -> bool:
         """Whether ``key`` is kept (without making it recent)."""

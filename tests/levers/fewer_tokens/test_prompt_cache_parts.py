@@ -155,7 +155,7 @@ def test_volatile_splits_are_remembered_within_their_bound() -> None:
     splits = VolatileSplits(max_chars=len(prompts[0]) + 10)
     for prompt in [*prompts, *prompts, "No date here."]:
         assert splits(prompt) == split_volatile(prompt)
-    assert splits._held <= len(prompts[0]) + 10
+    assert splits._done.held_chars <= len(prompts[0]) + 10
     assert list(splits._done) == ["No date here."]  # the least recent ones went first
     assert splits("x" * 100) is None  # longer than the bound: not kept
     assert "x" * 100 not in splits._done

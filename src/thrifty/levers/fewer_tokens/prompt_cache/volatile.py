@@ -17,8 +17,9 @@ they already end the prompt, or the prompt would be nothing but volatile lines).
 from __future__ import annotations
 
 import re
-from collections import OrderedDict
 from dataclasses import dataclass
+
+from thrifty.bounded_memo import BoundedMemo
 
 MAX_LINE_CHARS = 120
 MAX_VOLATILE_LINES = 3
@@ -82,19 +83,11 @@ class VolatileSplits:
     every request), ``max_chars`` characters of prompt text at most."""
 
     def __init__(self, max_chars: int = 4_000_000) -> None:
-        self._max = max_chars
-        self._held = 0
-        self._done: OrderedDict[str, VolatileSplit | None] = OrderedDict()
+        self._done: BoundedMemo[VolatileSplit | None] = BoundedMemo(max_chars)
 
     def __call__(self, text: str) -> VolatileSplit | None:
         if text in self._done:
-            self._done.move_to_end(text)
-            return self._done[text]
+            return self._done.get(text)
         found = split_volatile(text)
-        if len(text) <= self._max:
-            self._done[text] = found
-            self._held += len(text)
-            while self._held > self._max:
-                old, _ = self._done.popitem(last=False)
-                self._held -= len(old)
+        self._done.put(text, found)
         return found
