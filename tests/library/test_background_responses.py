@@ -170,6 +170,19 @@ async def test_an_unwritable_record_costs_the_booking_not_the_answer(
         assert [r.endpoint for r in thrifty.ledger.rows()] == ["library"]
 
 
+async def test_a_tenant_that_cannot_be_kept_is_logged_not_silent(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with Thrifty(settings(tmp_path), environ={}) as thrifty:
+        body = {"model": "gpt-4o-mini", "input": "Quick", "background": True}
+        for tenant in ("t" * 257, "team\x1b[2J"):
+            job = await thrifty.responses(body, tenant=tenant)
+            assert job.body is not None and job.body["status"] == "queued"
+        assert thrifty.stored_responses.bookings.pending() == 0
+    refused = [r for r in caplog.records if "not noted for booking" in r.getMessage()]
+    assert len(refused) == 2 and "its cost will not be booked" in refused[0].getMessage()
+
+
 async def test_a_row_already_in_the_ledger_is_not_booked_again(tmp_path: Path) -> None:
     """Another process sharing the ledger booked it first (its record file did not know):
     the ledger refuses the second row, nothing is raised and the record is settled."""

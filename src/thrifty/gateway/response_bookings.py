@@ -147,8 +147,8 @@ class UnreadableRecord(ValueError):
 
 def pending_of(response_id: str, request: ChatRequest, response: ChatResponse) -> Pending | None:
     """The booking record of a background create (``request``) answered ``response``, or
-    None when it is not a background response still to finish (or a field is too long to
-    keep)."""
+    None when it is not a background response still to finish.  Whether it can be kept
+    (:meth:`Pending.in_bounds`) is :meth:`BackgroundBookings.note`'s to say."""
     if request.body.get("background") is not True or response.usage_reported:
         return None  # foreground, or already finished and booked with its create
     if response.stream is not None:
@@ -170,7 +170,7 @@ def pending_of(response_id: str, request: ChatRequest, response: ChatResponse) -
         created_at=request.received_at,
         model_lever=lever,
     )
-    return found if found.in_bounds() else None
+    return found
 
 
 class BackgroundBookings(RecordFile):
@@ -188,6 +188,12 @@ class BackgroundBookings(RecordFile):
         response id already noted keeps its first record; a record out of bounds is not
         kept)."""
         if not pending.in_bounds():
+            log.warning(
+                "request %s: background response not noted for booking (a name is over %d "
+                "characters or not printable): its cost will not be booked",
+                pending.request_id[:64],
+                MAX_FIELD,
+            )
             return False
         db = self._db()
         added = db.execute(
