@@ -35,7 +35,7 @@ from thrifty.ledger.stage import record_rejection
 from thrifty.pipeline import Parts, build_pipeline
 from thrifty.pricing import PriceBook
 from thrifty.providers import HttpPool
-from thrifty.requests import chat_request
+from thrifty.requests import chat_request, check_label
 from thrifty.stored_responses import StoredResponse, StoredResponses
 from thrifty.types import Api, ChatRequest, ChatResponse, Dialect, Handler
 
@@ -58,6 +58,16 @@ def tenant_of(tenant: str | None, api_key: str | bytes | None) -> str | None:
 def _key_fingerprint(key: bytes) -> str:
     # Cached: an app sends the same key on every request (a sha256 costs a few µs).
     return "key:" + hashlib.sha256(key).hexdigest()[:12]
+
+
+def check_labels(task: str | None, tenant: str | None) -> None:
+    """The gateway's rule for task and tenant names (1-64 characters of ``A-Z a-z 0-9 . _
+    : -``): a ``BadRequest`` before any call, so a name the ledger, the report and the
+    background records keep is never cut or full of control codes."""
+    if task is not None:
+        check_label("task", task)
+    if tenant is not None:
+        check_label("tenant", tenant)
 
 
 def check_routes(settings: Settings, registry: ProviderRegistry) -> None:
@@ -194,6 +204,7 @@ class Thrifty:
         tenant: str | None = None,
     ) -> ChatResponse:
         """Run one chat call (``body`` in the given wire dialect) through the pipeline."""
+        check_labels(task, tenant)
         return await self.handle(chat_request(dialect, dict(body), task=task, tenant=tenant))
 
     async def call(
@@ -209,6 +220,7 @@ class Thrifty:
         pipeline.  The answer is ``response.body`` (or ``response.stream``) in that API's
         own wire shape.  A background Responses call is noted, to be booked when
         :meth:`retrieve_response` returns it finished."""
+        check_labels(task, tenant)
         request = api_request(api, dict(body), task=task, tenant=tenant)
         response = await self.handle(request)
         if api == "responses":

@@ -11,12 +11,14 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from contextlib import closing
+from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from thrifty.api_requests import api_request
 from thrifty.config import Settings
 from thrifty.errors import BadRequest, UpstreamBadRequest
 from thrifty.gateway import response_bookings
@@ -170,17 +172,28 @@ async def test_an_unwritable_record_costs_the_booking_not_the_answer(
         assert [r.endpoint for r in thrifty.ledger.rows()] == ["library"]
 
 
-async def test_a_tenant_that_cannot_be_kept_is_logged_not_silent(
+async def test_a_name_that_cannot_be_kept_is_refused_or_logged(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
+    """The library takes the gateway's task and tenant names only (a tenant of 300
+    characters, or with a control code, was booked as is and never noted for booking);
+    what still cannot be kept (a model name over 256 characters) is logged, not silent."""
     async with Thrifty(settings(tmp_path), environ={}) as thrifty:
         body = {"model": "gpt-4o-mini", "input": "Quick", "background": True}
-        for tenant in ("t" * 257, "team\x1b[2J"):
-            job = await thrifty.responses(body, tenant=tenant)
-            assert job.body is not None and job.body["status"] == "queued"
+        for tenant in ("t" * 65, "team\x1b[2J", "", "a b"):
+            with pytest.raises(BadRequest, match="tenant must be 1 to 64"):
+                await thrifty.responses(body, tenant=tenant)
+        with pytest.raises(BadRequest, match="task must be 1 to 64"):
+            await thrifty.call("responses", body, task="t" * 65)
+        with pytest.raises(BadRequest, match="task must be 1 to 64"):
+            await thrifty.chat({"model": "gpt-4o-mini", "messages": []}, task="\n")
+        assert thrifty.ledger.rows() == []  # refused before any call
+        request = api_request("responses", body, tenant="ok")
+        queued = await thrifty.handle(request)
+        thrifty.stored_responses.note(replace(request, requested_model="m" * 257), queued)
         assert thrifty.stored_responses.bookings.pending() == 0
     refused = [r for r in caplog.records if "not noted for booking" in r.getMessage()]
-    assert len(refused) == 2 and "its cost will not be booked" in refused[0].getMessage()
+    assert len(refused) == 1 and "its cost will not be booked" in refused[0].getMessage()
 
 
 async def test_a_row_already_in_the_ledger_is_not_booked_again(tmp_path: Path) -> None:
