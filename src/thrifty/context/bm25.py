@@ -11,7 +11,8 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from collections.abc import Set as AbstractSet
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 K1 = 1.5
@@ -33,30 +34,43 @@ def bm25_of_words(
     query: Sequence[str], texts: Sequence[Sequence[str]], k1: float = K1, b: float = B
 ) -> list[float]:
     """:func:`bm25_scores` of texts already cut into :func:`words`."""
-    docs = [Counter(t) for t in texts]
-    if not docs:
+    return bm25_of_bags(query, [Counter(t) for t in texts], [len(t) for t in texts], k1, b)
+
+
+def bm25_of_bags(
+    query: Sequence[str],
+    bags: Sequence[Mapping[str, int]],
+    lengths: Sequence[int],
+    k1: float = K1,
+    b: float = B,
+) -> list[float]:
+    """:func:`bm25_scores` of texts given as word counts (a ``Counter`` of their
+    :func:`words`) and lengths in words: only the words a text shares with the query are
+    visited."""
+    if not bags:
         return []
-    lengths = [len(t) for t in texts]
-    average = sum(lengths) / len(docs) or 1.0
+    average = sum(lengths) / len(bags) or 1.0
     terms = set(query)
-    idf: dict[str, float] = {}
-    for term in terms:
-        holding = sum(1 for d in docs if term in d)
-        idf[term] = math.log(1 + (len(docs) - holding + 0.5) / (holding + 0.5))
+    holding: Counter[str] = Counter()
+    shared = [[term for term in terms if term in bag] for bag in bags]  # in one order
+    for found in shared:
+        holding.update(found)
+    total = len(bags)
+    idf = {t: math.log(1 + (total - n + 0.5) / (n + 0.5)) for t, n in holding.items()}
     scores = []
-    for doc, length in zip(docs, lengths, strict=True):
+    for bag, found, length in zip(bags, shared, lengths, strict=True):
         norm = k1 * (1 - b + b * length / average)
         score = 0.0
-        for term in terms:
-            freq = doc.get(term, 0)
-            if freq:
-                score += idf[term] * freq * (k1 + 1) / (freq + norm)
+        for term in found:
+            freq = bag[term]
+            score += idf[term] * freq * (k1 + 1) / (freq + norm)
         scores.append(score)
     return scores
 
 
-def jaccard(a: set[str], b: set[str]) -> float:
-    """Overlap of two word sets (1: the same words; 0: none shared, or both empty)."""
+def jaccard(a: AbstractSet[str], b: AbstractSet[str]) -> float:
+    """Overlap of two word sets, or of the keys of two word counts (1: the same words; 0:
+    none shared, or both empty)."""
     shared = len(a & b)
     union = len(a) + len(b) - shared
     return shared / union if union else 0.0

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from thrifty.context.bm25 import bm25_of_words, jaccard, words
+from thrifty.context.bm25 import bm25_of_bags, jaccard, words
 from thrifty.context.documents import Document, Where, as_document, matches
 from thrifty.tokens import TokenCounter
 
@@ -104,7 +106,8 @@ def select_context(
         kept = tuple(Scored(d, n, 1.0, 1.0, None) for d, n in zip(candidates, tokens, strict=True))
         return Selection(kept, tuple(dropped), sum(tokens), budget_tokens, untouched=True)
     cut = [words(d.text) for d in candidates]
-    lexical = bm25_of_words(words(query), cut)
+    bags = [Counter(w) for w in cut]
+    lexical = bm25_of_bags(words(query), bags, [len(w) for w in cut])
     best = max(lexical, default=0.0) or 1.0
     lexical = [s / best for s in lexical]
     vectors = _embedded(embedder, query, candidates)
@@ -118,7 +121,7 @@ def select_context(
     ]
     order = sorted(range(len(candidates)), key=lambda i: (-scores[i], i))
     chosen: list[int] = []
-    word_sets = [set(w) for w in cut]
+    word_sets = [bag.keys() for bag in bags]
     left = budget_tokens
     left_out = 0
     for i in order:
@@ -149,7 +152,9 @@ def select_context(
     )
 
 
-def _alike(i: int, j: int, word_sets: Sequence[set[str]], vectors: Any, threshold: float) -> bool:
+def _alike(
+    i: int, j: int, word_sets: Sequence[AbstractSet[str]], vectors: Any, threshold: float
+) -> bool:
     if jaccard(word_sets[i], word_sets[j]) >= threshold:
         return True
     return vectors is not None and float(vectors[i] @ vectors[j]) >= threshold
