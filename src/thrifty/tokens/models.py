@@ -70,13 +70,19 @@ class TokenizerChoice:
         return f"{self.encoding} (estimate: unknown model)"
 
 
+_CLAUDE = TokenizerChoice("anthropic", "o200k_base", ANTHROPIC_SCALE, exact=False)
+_O200K = TokenizerChoice("openai", "o200k_base", Decimal(1), exact=True)
+_CL100K = TokenizerChoice("openai", "cl100k_base", Decimal(1), exact=True)
+_OTHER = TokenizerChoice("other", "o200k_base", Decimal(1), exact=False)
+
+
 def tokenizer_for(model: str) -> TokenizerChoice:
     """The tokenizer that counts ``model``'s tokens (see the module docs)."""
     name = model.rsplit("/", 1)[-1].lower()
     if name.startswith("claude"):
-        return TokenizerChoice("anthropic", "o200k_base", ANTHROPIC_SCALE, exact=False)
+        return _CLAUDE
     if name.startswith(_O200K_PREFIXES):
-        return TokenizerChoice("openai", "o200k_base", Decimal(1), exact=True)
+        return _O200K
     if name.startswith(_CL100K_PREFIXES):
-        return TokenizerChoice("openai", "cl100k_base", Decimal(1), exact=True)
-    return TokenizerChoice("other", "o200k_base", Decimal(1), exact=False)
+        return _CL100K
+    return _OTHER
