@@ -41,11 +41,8 @@ process's, not the thread's, since fastokens counts a text of ~64k characters or
 worker threads).  For the two ``on`` handlers, each stage's own thread CPU time too (its
 time less that of the stages inside it; the clocks add about a microsecond a stage).
 
-Every pipeline has a token-count memo of its own, as if it ran alone, but they share the
-loaded encodings (:meth:`~thrifty.tokens.TokenCounter.with_own_memo`): a process runs one
-pipeline, with one loaded tokenizer per encoding, and fastokens keeps its fastest cache
-per thread for one tokenizer at a time (eight tokenizers used in turn on one thread would
-measure that cache's clearing, not the stages).
+Every pipeline has its own token counter and memo, as if it ran alone; the loaded
+tokenizers are the process's (:func:`thrifty.tokens.counting.load_count`).
 """
 
 from __future__ import annotations
@@ -210,14 +207,11 @@ async def stages(
     settings: Settings,
     upstream: Handler,
     resources: AsyncExitStack,
-    counter: TokenCounter,
     clock: StageClock | None = None,
 ) -> Handler:
     """The fewer-tokens stages ``settings`` turns on, in the pipeline's order (each timed
-    by ``clock`` if given), counting with ``counter``'s encodings and a memo of their own
-    (as if the pipeline were alone in its process)."""
-    counting = counter.with_own_memo()
-    parts = Parts(settings, PriceBook(), None, upstream, resources, counting)  # type: ignore[arg-type]
+    by ``clock`` if given)."""
+    parts = Parts(settings, PriceBook(), None, upstream, resources)  # type: ignore[arg-type]
     built = []
     for builder in _pipeline():
         if _fewer_tokens(builder.__module__):
@@ -258,21 +252,18 @@ async def run(
             settings_of(folder / f"{dialect}-on", ON, {}),
             upstream,
             resources,
-            counter,
             clocks["on, cold"],
         )
         on_mix = await stages(
             settings_of(folder / f"{dialect}-mix", ON, {}),
             upstream,
             resources,
-            counter,
             clocks["on, mix"],
         )
         off = await stages(
             settings_of(folder / f"{dialect}-off", OFF, {OTHER_TASK: ON}),
             upstream,
             resources,
-            counter,
         )
         built = await built_stages(settings_of(folder / f"{dialect}-none", OFF, {}), resources)
         if built != ["thrifty.levers.fewer_tokens.history.conversation"]:
@@ -293,7 +284,7 @@ async def run(
         for lever in ON:  # each stage alone, cold
             alone = {name: ON[name] if name == lever else OFF[name] for name in ON}
             folder_of = folder / f"{dialect}-{lever}"
-            handler = await stages(settings_of(folder_of, alone, {}), upstream, resources, counter)
+            handler = await stages(settings_of(folder_of, alone, {}), upstream, resources)
             handlers[f"{lever} alone"] = (handler, "cold" if lever == "context" else "plain")
         times: dict[str, list[float]] = {name: [] for name in handlers}
         cpu_times: dict[str, list[float]] = {name: [] for name in handlers}

@@ -86,18 +86,6 @@ class TokenCounter:
         self._memo_limit = memo_chars
         self._memo_held = 0
 
-    def with_own_memo(self) -> TokenCounter:
-        """A counter that shares this one's encodings (loaded once, for both) but remembers
-        counts on its own, from empty: several pipelines in one process, each with the
-        memo it would have alone (a loaded encoding is ~150 MB, and fastokens keeps its
-        fastest cache per thread for one tokenizer at a time)."""
-        other = TokenCounter(memo_chars=self._memo_limit)
-        other._loader = self._loader
-        other._count_loader = self._count_loader
-        other._encodings = self._encodings
-        other._counts = self._counts
-        return other
-
     # -- raw counts ---------------------------------------------------------------------
 
     def encoding(self, name: EncodingName) -> tiktoken.Encoding:

@@ -18,6 +18,7 @@ replaced first, as tiktoken replaces them.
 
 from __future__ import annotations
 
+import functools
 import importlib.machinery
 import importlib.util
 import os
@@ -43,9 +44,15 @@ if TYPE_CHECKING:
 _WARM_UP = "Hello, World's 12345 文字 --> x/y\n\n  \t ok?!\r\n"
 
 
+@functools.cache
 def load_count(name: EncodingName) -> CountTokens:
     """The fastest exact counter for encoding ``name`` that loads here: fastokens, else
-    bpe-openai's tokenizer, else tiktoken (the order of the module docs)."""
+    bpe-openai's tokenizer, else tiktoken (the order of the module docs).
+
+    Loaded once per process, on purpose (the one cache of this package): a fastokens
+    tokenizer takes ~2.5 s and ~150 MB to load, and fastokens keeps its fastest cache
+    per thread for one tokenizer at a time, so two tokenizers of one encoding used in
+    turn would each find it cleared.  What is cached holds no request data."""
     for loader in (fastokens_count, bpe_openai_count):
         count = loader(name)
         if count is not None:
