@@ -119,13 +119,16 @@ async def stream_response(
     this_task = asyncio.current_task()
     finished = False
     started = False
+    money: list[tuple[str, str]] | None = None  # the final figures, once the ledger has them
 
     async def start() -> None:
         # Sent with the first batch, not before: one write fewer, the model the upstream
         # reported is known, and an error before the first event keeps its HTTP status.
-        nonlocal started
+        nonlocal started, money
         started = True
-        headers = SSE_HEADERS + encode_headers(thrifty_headers(request, response))
+        if final:  # the stream came in one read: its figures serve the closing comment too
+            money = money_headers(response)
+        headers = SSE_HEADERS + encode_headers(thrifty_headers(request, response, money))
         await send({"type": "http.response.start", "status": 200, "headers": headers})
 
     try:
@@ -140,7 +143,7 @@ async def stream_response(
                     # and read the upstream's end of body after the app has its answer.
                     finished = True
                     watch.armed = False
-                    body += _cost_comment(response)
+                    body += _cost_comment(money_headers(response) if money is None else money)
                     await send({"type": "http.response.body", "body": body})
                     async for _ in events:
                         pass
@@ -162,7 +165,7 @@ async def stream_response(
         watch.armed = False
         if not started:
             await start()
-        await send({"type": "http.response.body", "body": _cost_comment(response)})
+        await send({"type": "http.response.body", "body": _cost_comment(money_headers(response))})
     except asyncio.CancelledError:
         if not watch.gone or this_task is None:
             raise
@@ -172,10 +175,11 @@ async def stream_response(
 
 
 def _join(batch: Sequence[StreamEvent]) -> bytes:
-    return batch[0].raw if len(batch) == 1 else b"".join(event.raw for event in batch)
+    return batch[0].raw if len(batch) == 1 else b"".join([event.raw for event in batch])
 
 
-def _cost_comment(response: ChatResponse) -> bytes:
-    """An SSE comment with the final cost (clients ignore comments)."""
-    summary = " ".join(f"{name}={value}" for name, value in money_headers(response))
+def _cost_comment(money: list[tuple[str, str]]) -> bytes:
+    """An SSE comment with the final cost, from :func:`money_headers` (clients ignore
+    comments)."""
+    summary = " ".join(f"{name}={value}" for name, value in money)
     return f": thrifty {summary}\n\n".encode() if summary else b""

@@ -30,8 +30,11 @@ def _usd(value: Decimal | None) -> str:
 REQUEST_ID_HEADER: dict[Dialect, str] = {"openai": "x-request-id", "anthropic": "request-id"}
 
 
-def thrifty_headers(request: ChatRequest, response: ChatResponse) -> dict[str, str]:
-    """What thrifty did, as ``x-thrifty-*`` headers."""
+def thrifty_headers(
+    request: ChatRequest, response: ChatResponse, money: list[tuple[str, str]] | None = None
+) -> dict[str, str]:
+    """What thrifty did, as ``x-thrifty-*`` headers (``money``: :func:`money_headers` of
+    ``response``, if the caller has them already)."""
     headers = {
         "x-thrifty-request-id": request.request_id,
         # The model the upstream reported, clipped as the ledger clips it: a server that
@@ -40,7 +43,7 @@ def thrifty_headers(request: ChatRequest, response: ChatResponse) -> dict[str, s
         "x-thrifty-provider": response.provider,
         "x-thrifty-levers": ",".join(s.lever for s in response.steps) or "none",
     }
-    for name, value in money_headers(response):
+    for name, value in money_headers(response) if money is None else money:
         headers[f"x-thrifty-{name}"] = value
     for name, value in response.headers.items():
         headers[f"x-thrifty-{name}"] = value
