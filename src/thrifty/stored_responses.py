@@ -6,7 +6,7 @@ without usage: its row is unpriced.  The library keeps what the booking needs in
 record file as the gateway (``thrifty-response-owners.db``, next to the ledger), and the
 first :meth:`StoredResponses.retrieve` (or :meth:`~StoredResponses.cancel`) that returns the
 response finished with usage books it once: one row ``<create's request id>.background``,
-``endpoint = 'background'`` (:func:`thrifty.gateway.response_bookings.book_if_finished`,
+``endpoint = 'background'`` (:func:`thrifty.gateway.response_booking_rows.book_if_finished`,
 the gateway's own code).  Since the file is shared, a response created by the library and
 retrieved through a gateway on the same ledger (or the reverse) is booked once too.
 
@@ -94,7 +94,7 @@ class StoredResponses:
         self, method: str, response_id: str, suffix: str, named: str | None, *, book: bool
     ) -> StoredResponse:
         from thrifty.gateway.record_file import RESPONSE_ID
-        from thrifty.gateway.response_bookings import book_if_finished
+        from thrifty.gateway.response_booking_rows import book_if_finished
         from thrifty.gateway.response_calls import forward_side, side_upstream
         from thrifty.providers._http import error_from_status
 

@@ -21,7 +21,7 @@ import openai
 import pytest
 
 from tests.gateway.conftest import Gateway, make_settings, running_gateway
-from thrifty.gateway import response_bookings
+from thrifty.gateway import response_booking_rows
 from thrifty.gateway.response_bookings import BackgroundBookings
 from thrifty.gateway.response_owners import owners_path
 from thrifty.ledger import LedgerRow
@@ -182,7 +182,7 @@ async def test_what_is_not_booked_is_counted(
 async def test_a_failed_ledger_write_leaves_it_for_the_next_retrieve(
     gateway: Gateway, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real = response_bookings.book
+    real = response_booking_rows.book
     failures = [LedgerWriteError("disk full")]
 
     async def flaky(*args: Any) -> Any:
@@ -190,7 +190,7 @@ async def test_a_failed_ledger_write_leaves_it_for_the_next_retrieve(
             raise failures.pop()
         return await real(*args)
 
-    monkeypatch.setattr(response_bookings, "book", flaky)
+    monkeypatch.setattr(response_booking_rows, "book", flaky)
     async with app(gateway) as client:
         job = await client.responses.create(model="gpt-4o-mini", input="Quick", background=True)
         first = await client.responses.with_raw_response.retrieve(job.id)
@@ -265,7 +265,7 @@ async def test_a_claim_that_cannot_be_released_is_logged(
     def stuck(self: BackgroundBookings, response_id: str) -> None:
         raise sqlite3.OperationalError("disk I/O error")
 
-    monkeypatch.setattr(response_bookings, "book", no_ledger)
+    monkeypatch.setattr(response_booking_rows, "book", no_ledger)
     monkeypatch.setattr(BackgroundBookings, "release", stuck)
     async with app(gateway) as client:
         job = await client.responses.create(model="gpt-4o-mini", input="Quick", background=True)

@@ -10,13 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from thrifty.gateway.response_bookings import (
-    BackgroundBookings,
-    Pending,
-    booking_of,
-    finished_usage,
-    pending_of,
-)
+from thrifty.gateway.response_booking_rows import booking_of, finished_usage
+from thrifty.gateway.response_bookings import BackgroundBookings, Pending, pending_of
 from thrifty.testing import reply
 from thrifty.types import ChatRequest, Step, Usage
 

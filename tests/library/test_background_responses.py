@@ -21,7 +21,7 @@ import pytest
 from thrifty.api_requests import api_request
 from thrifty.config import Settings
 from thrifty.errors import BadRequest, UpstreamBadRequest
-from thrifty.gateway import response_bookings
+from thrifty.gateway import response_booking_rows
 from thrifty.gateway.response_bookings import BackgroundBookings
 from thrifty.gateway.response_owners import owners_path
 from thrifty.ledger.store import LedgerWriteError
@@ -139,7 +139,7 @@ async def test_what_is_not_background_is_not_noted(tmp_path: Path) -> None:
 async def test_a_failed_ledger_write_leaves_it_for_the_next_retrieve(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real = response_bookings.book
+    real = response_booking_rows.book
     failures = [LedgerWriteError("disk full")]
 
     async def flaky(*args: Any) -> Any:
@@ -147,7 +147,7 @@ async def test_a_failed_ledger_write_leaves_it_for_the_next_retrieve(
             raise failures.pop()
         return await real(*args)
 
-    monkeypatch.setattr(response_bookings, "book", flaky)
+    monkeypatch.setattr(response_booking_rows, "book", flaky)
     async with Thrifty(settings(tmp_path), environ={}) as thrifty:
         job_id = await background(thrifty)
         first = await thrifty.retrieve_response(job_id)

@@ -1,7 +1,7 @@
 """What the gateway's Responses side routes (:mod:`thrifty.gateway.response_routes`) and the
 library's (:mod:`thrifty.stored_responses`) share: which provider a response id goes to,
 the forwarded call itself, and the ledger stage a finished background response is booked
-through (:func:`thrifty.gateway.response_bookings.book_if_finished`).
+through (:func:`thrifty.gateway.response_booking_rows.book_if_finished`).
 """
 
 from __future__ import annotations

@@ -49,7 +49,7 @@ from thrifty.errors import (
 from thrifty.gateway.auth import UnsupportedMediaType, json_content_type
 from thrifty.gateway.headers import money_headers, tenant_from_headers
 from thrifty.gateway.record_file import RESPONSE_ID
-from thrifty.gateway.response_bookings import book_if_finished
+from thrifty.gateway.response_booking_rows import book_if_finished
 from thrifty.gateway.response_calls import booking_ledger, forward_side, side_upstream
 from thrifty.gateway.response_owners import ResponseOwners, unknown_response_body
 from thrifty.gateway.wire_errors import error_body, error_headers
