@@ -55,12 +55,14 @@ _TOKEN_RUNS = re.compile(
 Span = tuple[int, int]
 
 
-def token_spans(text: str) -> list[Span]:
-    """Where :data:`TOKENS` matches in ``text``: the spans ``TOKENS.finditer(text)`` gives,
+def token_spans(text: str, start: int = 0, end: int | None = None) -> list[Span]:
+    """Where :data:`TOKENS` matches in ``text`` (between ``start`` and ``end``, which must
+    be at blanks or the text's ends): the spans ``TOKENS.finditer(text)`` gives there,
     found faster by scanning only the runs of :data:`_TOKEN_RUNS` (most of a prose text
     holds no token, and the alternation is slow to try at every character)."""
     find = TOKENS.finditer
-    return [m.span() for run in _TOKEN_RUNS.finditer(text) for m in find(text, *run.span())]
+    runs = _TOKEN_RUNS.finditer(text, start, len(text) if end is None else end)
+    return [m.span() for run in runs for m in find(text, *run.span())]
 
 
 def fences(text: str) -> list[Span]:

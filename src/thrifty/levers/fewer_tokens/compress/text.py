@@ -23,6 +23,8 @@ _ODD = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00a0\u2000-\u200a\u202f\u205
 _INVISIBLE = re.compile("[\u200b\u200c\u200d\u2060\ufeff]")
 _ODD_SPACES = re.compile("[\u00a0\u2000-\u200a\u202f\u205f\u3000]")
 _HTML_COMMENT = re.compile("<!--[^\ue000]*?-->")  # not one holding a protected span
+_ANY_HTML_COMMENT = re.compile("<!--.*?-->", re.S)
+_NON_BLANKS = re.compile(r"\S+")
 _SEPARATOR = re.compile(r"\n {0,3}([-=*_])\1{3,}[ \t]*(?=\n|\Z)")
 _SEPARATOR_HINTS = ("----", "====", "****", "____")
 _BLANKS = re.compile(r"[ \t]{2,}")
@@ -47,14 +49,34 @@ def normalise(text: str) -> str:
         return text  # the common case for a prompt seen before: nothing to do
     if not text.strip() or _OPEN in text or _CLOSE in text:
         return text
-    # Deleting clean-ups mask URLs, numbers and IDs too; otherwise code blocks only (the
-    # rest of a line's code and quotes are found line by line).
-    spans = merged(code_and_quotes(text) + token_spans(text)) if deleting else fences(text)
+    # Deleting clean-ups mask the URLs, numbers and IDs they could touch too; otherwise
+    # code blocks only (the rest of a line's code and quotes are found line by line).
+    spans = merged(code_and_quotes(text) + _deletable_tokens(text)) if deleting else fences(text)
     masked, kept = _masked(text, spans)
     out = _cleaned(masked, deleting)
     if kept:
         out = _PLACEHOLDER.sub(lambda m: kept[int(m.group(1))], out)
     return out if out.strip() else text
+
+
+def _deletable_tokens(text: str) -> list[Span]:
+    """The token spans (:func:`~.spans.token_spans`) a deleting clean-up could touch: those
+    in a run of non-blank characters that holds an invisible character, and those in the
+    runs an HTML comment covers (a comment holding one is kept).  The odd spaces are
+    blanks, never inside a token; a token holds no blank, so the tokens found in such
+    runs, scanned alone, are the ones the whole text's scan finds there."""
+    regions = [_runs_around(text, *m.span()) for m in _INVISIBLE.finditer(text)]
+    if "<!--" in text:
+        regions += [_runs_around(text, *m.span()) for m in _ANY_HTML_COMMENT.finditer(text)]
+    return [span for start, end in merged(regions) for span in token_spans(text, start, end)]
+
+
+def _runs_around(text: str, start: int, end: int) -> Span:
+    """``start``-``end`` widened to the blanks (or the text's ends) around it."""
+    while start > 0 and not text[start - 1].isspace():
+        start -= 1
+    run = _NON_BLANKS.match(text, end)
+    return start, run.end() if run is not None else end
 
 
 def _untidy(text: str) -> bool:
