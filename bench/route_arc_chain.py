@@ -25,7 +25,6 @@ Prints, as Markdown:
 from __future__ import annotations
 
 import argparse
-import itertools
 import time
 from collections import Counter
 from pathlib import Path
@@ -39,12 +38,12 @@ from thrifty.eval.route.records import RouteRecord
 from thrifty.eval.route.table import OutcomeTable
 from thrifty.eval.route.vote_chain import (
     GRID,
-    MAX_CHAIN,
     Confusions,
+    OptionCodes,
     VoteChain,
     answer_options,
+    chain_outcomes,
     chain_pool,
-    grid_outcomes,
 )
 
 HALVES = 10
@@ -115,18 +114,13 @@ def cheapest_at(
 ) -> tuple[float | None, tuple[int, ...]]:
     """The cheapest chain and (t, u) of the grid whose quality on ``table`` reaches ``share``
     of the strongest model's (cost as % of always-strongest)."""
-    rows = np.arange(len(table))
     level = share * float(table.scores[:, strongest].mean())
     baseline = float(table.costs[:, strongest].sum())
+    outcomes = chain_outcomes(table, pool, strongest, lambda chain: confusions.stages(codes, chain))
     best: tuple[float | None, tuple[int, ...]] = (None, ())
-    for size in range(1, MAX_CHAIN + 1):
-        for chain in itertools.permutations(pool, size):
-            confidence, served = confusions.stages(codes, chain)
-            served_score = table.scores[rows, np.asarray(chain)[served]]
-            quality, cost = grid_outcomes(confidence, served_score, chain, table, strongest)
-            met = cost[quality >= level - 1e-12]
-            if met.size and (best[0] is None or 100 * met.min() / baseline < best[0]):
-                best = (100 * float(met.min()) / baseline, chain)
+    for (chain, _, _), (quality, cost) in outcomes.items():
+        if quality >= level - 1e-12 and (best[0] is None or 100 * cost / baseline < best[0]):
+            best = (100 * float(cost) / baseline, chain)
     return best
 
 
@@ -134,9 +128,8 @@ def bounds(train: OutcomeTable, test: OutcomeTable) -> None:
     pool = chain_pool(train)
     options = answer_options(train, pool)
     assert options is not None
-    chain = VoteChain("98%")
-    chain.options, chain._parsed = options, {}
-    codes = {name: chain._codes(t) for name, t in (("train", train), ("test", test))}
+    coder = OptionCodes(options)
+    codes = {name: coder.of_table(t) for name, t in (("train", train), ("test", test))}
     confusions = Confusions.fit(codes["train"], train.scores, len(options))
     print(f"\n| bound ({len(GRID)} settings per chain) | 98% of GPT-4 | 100% of GPT-4 |")
     print("|---|---|---|")

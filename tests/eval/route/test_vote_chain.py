@@ -106,7 +106,7 @@ def test_live_decisions_agree_with_the_train_search() -> None:
     split = evaluate_split(train, test, [chain])
     points = {p.label: p for p in split.results[0].points}
     assert len(points) == len(GRID)
-    codes = chain._codes(test)
+    codes = chain.coder.of_table(test)
     confidence, served = chain.confusions.stages(codes, chain.chain)
     rows = np.arange(len(test))
     served_score = test.scores[rows, np.asarray(chain.chain)[served]]

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import itertools
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -58,6 +58,27 @@ def answer_options(train: OutcomeTable, models: Sequence[int]) -> tuple[str, ...
     common = [a for a, k in said.most_common(MAX_OPTIONS) if k >= OPTION_SHARE * total]
     covered = sum(said[a] for a in common)
     return tuple(common) if len(common) >= 2 and covered >= COVERAGE * total else None
+
+
+class OptionCodes:
+    """Answers as option numbers: an option's index, or ``len(options)`` for another
+    answer (each text parsed once)."""
+
+    def __init__(self, options: Sequence[str]) -> None:
+        self.options = tuple(options)
+        self._parsed: dict[str, int] = {}
+
+    def code(self, text: str) -> int:
+        if (code := self._parsed.get(text)) is None:
+            answer = final_answer(text)
+            code = self.options.index(answer) if answer in self.options else len(self.options)
+            self._parsed[text] = code
+        return code
+
+    def of_table(self, table: OutcomeTable) -> IntArray:
+        """Every model's answer on every row of ``table`` (a strategy reads train rows
+        only: test rows are read through views, one paid call at a time)."""
+        return np.array([[self.code(t) for t in texts] for texts in table.responses])
 
 
 @dataclass(frozen=True)
@@ -140,6 +161,27 @@ def grid_outcomes(
 Key = tuple[tuple[int, ...], float, float]  # chain, t, u
 
 
+def chain_outcomes(
+    table: OutcomeTable,
+    pool: Sequence[int],
+    strongest: int,
+    stages: Callable[[tuple[int, ...]], tuple[FloatArray, IntArray]],
+) -> dict[Key, tuple[float, float]]:
+    """Quality and cost on ``table`` of every chain of 1 to :data:`MAX_CHAIN` of ``pool``'s
+    models at every ``(t, u)`` of :data:`GRID`, shortest chains first; ``stages(chain)``:
+    its confidence and served stage per row (:meth:`Confusions.stages`)."""
+    rows = np.arange(len(table))
+    results: dict[Key, tuple[float, float]] = {}
+    for size in range(1, MAX_CHAIN + 1):
+        for chain in itertools.permutations(pool, size):
+            confidence, served = stages(chain)
+            served_score = table.scores[rows, np.asarray(chain)[served]]
+            quality, cost = grid_outcomes(confidence, served_score, chain, table, strongest)
+            for k, (accept, give_up) in enumerate(GRID):
+                results[chain, float(accept), float(give_up)] = (quality[k], cost[k])
+    return results
+
+
 class VoteChain(Strategy):
     kind = "cascade"
 
@@ -153,8 +195,8 @@ class VoteChain(Strategy):
         if found is None:
             raise ValueError(f"{self.name}: the cheap answers are not one of a few options")
         self.options = found
-        self._parsed: dict[str, int] = {}
-        codes = self._codes(train)
+        self.coder = OptionCodes(found)
+        codes = self.coder.of_table(train)
         folds = np.random.default_rng(1).permutation(len(train)) % FOLDS
         fitted = [
             (
@@ -163,36 +205,19 @@ class VoteChain(Strategy):
             )
             for fold in range(FOLDS)
         ]
-        rows = np.arange(len(train))
-        results: dict[Key, tuple[float, float]] = {}
-        for size in range(1, MAX_CHAIN + 1):
-            for chain in itertools.permutations(pool, size):
-                confidence = np.zeros((size, len(train)))
-                served = np.zeros((size, len(train)), dtype=np.int64)
-                for part, confusions in fitted:
-                    confidence[:, part], served[:, part] = confusions.stages(codes[part], chain)
-                served_score = train.scores[rows, np.asarray(chain)[served]]
-                quality, cost = grid_outcomes(
-                    confidence, served_score, chain, train, self.strongest
-                )
-                for k, (accept, give_up) in enumerate(GRID):
-                    results[chain, float(accept), float(give_up)] = (quality[k], cost[k])
+
+        def out_of_fold(chain: tuple[int, ...]) -> tuple[FloatArray, IntArray]:
+            confidence = np.zeros((len(chain), len(train)))
+            served = np.zeros((len(chain), len(train)), dtype=np.int64)
+            for part, confusions in fitted:
+                confidence[:, part], served[:, part] = confusions.stages(codes[part], chain)
+            return confidence, served
+
+        results = chain_outcomes(train, pool, self.strongest, out_of_fold)
         self.chain = pick(results, targets[self.target])[0]
         own = {key: o for key, o in results.items() if key[0] == self.chain}
         self.picks = {target: pick(own, level)[1:] for target, level in targets.items()}
         self.confusions = Confusions.fit(codes, train.scores, len(found))
-
-    def _code(self, text: str) -> int:
-        if (code := self._parsed.get(text)) is None:
-            answer = final_answer(text)
-            code = self.options.index(answer) if answer in self.options else len(self.options)
-            self._parsed[text] = code
-        return code
-
-    def _codes(self, table: OutcomeTable) -> IntArray:
-        """Every model's answer on every row as an option number (train rows only: the
-        test rows are read through views, one paid call at a time)."""
-        return np.array([[self._code(t) for t in texts] for texts in table.responses])
 
     def plan(self, views: Sequence[QueryView]) -> Plan:
         settings = []
@@ -220,7 +245,7 @@ class VoteChain(Strategy):
         memo = {} if memo is None else memo
         said: list[int] = []
         for model in self.chain:
-            said.append(self._code(view.response(self.models[model])))
+            said.append(self.coder.code(view.response(self.models[model])))
             key = tuple(said)
             if (found := memo.get(key)) is None:
                 codes = np.full((1, len(self.models)), len(self.options), dtype=np.int64)
