@@ -30,8 +30,9 @@ from typing import Any
 import numpy as np
 
 from thrifty.levers.fewer_calls.semantic.index import EXPANSION_ADD, usearch_index
+from thrifty.levers.fewer_calls.semantic.models import MINILM_L6_ID
 
-EVAL_CACHE = Path.home() / ".cache" / "thrifty-eval" / "all-MiniLM-L6-v2-onnx-int8"
+EVAL_CACHE = Path.home() / ".cache" / "thrifty-eval" / MINILM_L6_ID
 DIMENSIONS = 384
 
 Array = np.ndarray[Any, Any]

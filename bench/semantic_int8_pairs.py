@@ -30,7 +30,7 @@ from thrifty.levers.fewer_calls.semantic import models
 
 
 class IntegerProductsEmbedder:
-    model_id = "all-MiniLM-L6-v2-onnx-int8-products"
+    model_id = f"{models.MINILM_L6_ID}-products"
     dimensions = 384
 
     def __init__(self, threads: int) -> None:

@@ -18,6 +18,7 @@ from thrifty.eval.route.table import OutcomeTable
 from thrifty.levers.cheaper.learned.command import TARGET_SHARES, fit_router, target_names
 from thrifty.levers.cheaper.learned.predictors import EmbeddingRouter, file_from_router, live_router
 from thrifty.levers.cheaper.learned.router_file import load_router
+from thrifty.levers.fewer_calls.semantic.models import MINILM_L6_ID
 
 
 def write_records(path: Path, n: int = 60, split: bool = True) -> Path:
@@ -125,7 +126,7 @@ def test_a_router_on_the_real_minilm_embeddings_routes() -> None:
     router = EmbeddingRouter(embedder)
     fit_router(train, router)
     saved = file_from_router(router, target_names(), {})
-    assert saved.embedder == "all-MiniLM-L6-v2-onnx-int8"
+    assert saved.embedder == MINILM_L6_ID
     assert len(saved.weights) == 384
     live = live_router(saved, embedder)
     threshold = saved.threshold_for(1.0)

