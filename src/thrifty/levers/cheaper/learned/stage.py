@@ -32,6 +32,7 @@ from thrifty.errors import ConfigError
 from thrifty.levers.cheaper.learned.prompt import prompt_of
 from thrifty.levers.cheaper.learned.router_file import RouterFile, RouterFileError, load_router
 from thrifty.levers.cheaper.routing import StaticRouter, translatable
+from thrifty.levers.lever_wide import refuse_task_overrides
 from thrifty.types import ChatRequest, ChatResponse, Dialect, Handler, Stage, Step
 
 if TYPE_CHECKING:
@@ -145,13 +146,7 @@ async def build(parts: Parts) -> Stage | None:
     enabled = {task: lever for task, lever in levers.items() if lever.enabled}
     if not enabled:
         return None
-    for task, entry in settings.tasks.items():
-        shared = STORE_WIDE & set(entry.overrides().get("learned_routing", {}))
-        if shared:
-            raise ConfigError(
-                f"[tasks.{task}.learned_routing]: {', '.join(sorted(shared))} can only be set "
-                "in [levers.learned_routing]"
-            )
+    refuse_task_overrides(settings, "learned_routing", STORE_WIDE)
     files: dict[Path, RouterFile] = {}
     for where, lever in enabled.items():
         if lever.model_file is None:

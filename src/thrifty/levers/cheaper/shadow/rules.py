@@ -39,17 +39,6 @@ def samples_path(settings: Settings, lever: ShadowSettings) -> Path:
     return ledger.with_name(f"{ledger.stem}-shadow{ledger.suffix or '.db'}")
 
 
-def check_store_wide(settings: Settings) -> None:
-    """A task may not set what one store and one limit serve for every task."""
-    for task, entry in settings.tasks.items():
-        shared = STORE_WIDE & set(entry.overrides().get("shadow", {}))
-        if shared:
-            raise ConfigError(
-                f"[tasks.{task}.shadow]: {', '.join(sorted(shared))} can only be set in "
-                "[levers.shadow] (one store and one limit serve every task)"
-            )
-
-
 def task_rules(task: str | None, lever: ShadowSettings, parts: Parts) -> TaskShadow:
     """``task``'s settings (``None``: ``[levers.shadow]``), checked against the providers."""
     where = "[levers.shadow]" if task is None else f"[tasks.{task}.shadow]"

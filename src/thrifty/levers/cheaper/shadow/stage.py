@@ -35,13 +35,14 @@ from thrifty.levers.cheaper.learned.prompt import prompt_of
 from thrifty.levers.cheaper.shadow.booking import Outcome, shadow_row
 from thrifty.levers.cheaper.shadow.budget import ShadowBudget, budget_key
 from thrifty.levers.cheaper.shadow.rules import (
+    STORE_WIDE,
     TaskShadow,
-    check_store_wide,
     samples_path,
     task_rules,
 )
 from thrifty.levers.cheaper.shadow.samples import ShadowSample, ShadowSamples, SqliteShadowSamples
 from thrifty.levers.fewer_calls.semantic.answers import answer_text
+from thrifty.levers.lever_wide import refuse_task_overrides
 from thrifty.streams import observed
 from thrifty.streams.record import Recorder, body_of
 from thrifty.types import JSON, ChatRequest, ChatResponse, Handler, Stage, new_request_id
@@ -272,7 +273,9 @@ async def build(parts: Parts) -> Stage | None:
     levers = {task: settings.levers_for(task).shadow for task in [None, *settings.tasks]}
     if not any(lever.enabled for lever in levers.values()):
         return None
-    check_store_wide(settings)
+    refuse_task_overrides(
+        settings, "shadow", STORE_WIDE, "one store and one limit serve every task"
+    )
     rules = {
         task: task_rules(task, lever, parts) if lever.enabled else None
         for task, lever in levers.items()

@@ -59,6 +59,7 @@ from thrifty.levers.fewer_calls.semantic.scorer import PairScorer
 from thrifty.levers.fewer_calls.semantic.store import Entry, SemanticStore
 from thrifty.levers.fewer_calls.semantic.table import load_calibration
 from thrifty.levers.judge import Judge
+from thrifty.levers.lever_wide import refuse_task_overrides
 from thrifty.streams import observed, replay
 from thrifty.streams.record import Recorder, body_of
 from thrifty.types import JSON, ChatRequest, ChatResponse, Handler, Stage, Step
@@ -336,13 +337,9 @@ async def build(parts: Parts) -> Stage | None:
     levers = {task: settings.levers_for(task).semantic_cache for task in [None, *settings.tasks]}
     if not any(lever.enabled for lever in levers.values()):
         return None
-    for task, entry in settings.tasks.items():
-        shared = STORE_WIDE & set(entry.overrides().get("semantic_cache", {}))
-        if shared:
-            raise ConfigError(
-                f"[tasks.{task}.semantic_cache]: {', '.join(sorted(shared))} can only be set in "
-                "[levers.semantic_cache] (one store and one model serve every task)"
-            )
+    refuse_task_overrides(
+        settings, "semantic_cache", STORE_WIDE, "one store and one model serve every task"
+    )
     chosen = MODELS[defaults.model]
     missing = [name for name in chosen.needs if importlib.util.find_spec(name) is None]
     if missing:
