@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -62,3 +64,19 @@ def test_missing_file_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFix
     code, _, err = run(capsys, str(tmp_path / "absent.txt"), "--model", "gpt-4o")
     assert code == 2
     assert "cannot read" in err
+
+
+def test_the_command_counts_with_the_quickest_counter_to_load(tmp_path: Path) -> None:
+    """One count, then exit: bpe-openai's tokenizer (0.25 s to load), not fastokens
+    (seconds)."""
+    path = tmp_path / "prompt.txt"
+    path.write_text("hello world")
+    code = (
+        "import sys; from thrifty.cli import main; "
+        f"code = main(['tokens', {str(path)!r}, '--model', 'gpt-4o']); "
+        "assert code == 0; assert 'fastokens' not in sys.modules, 'fastokens loaded'; "
+        "assert 'bpe_openai._bindings' in sys.modules"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "2 tokens (text, o200k_base, exact)"

@@ -50,10 +50,11 @@ def _parsed(text: str) -> Any:
 
 def run(args: argparse.Namespace) -> int:
     from thrifty.tokens import TokenCounter
+    from thrifty.tokens.counting import quick_load_count
 
     text = _read(args.file)
     parsed = _parsed(text)
-    counter = TokenCounter()
+    counter = TokenCounter(count_loader=quick_load_count)  # one count: the quickest load
     if isinstance(parsed, dict) and isinstance(parsed.get("messages"), list):
         kind = "request"
         tools = parsed.get("tools")

@@ -68,17 +68,24 @@ class TokenCounter:
     Create one and keep it: the runtime's levers each hold theirs.  Counts come from
     :func:`~thrifty.tokens.counting.load_count` (fastokens; tiktoken's counts);
     ``loader`` builds a tiktoken encoding by name, for :meth:`encoding`, and when given,
-    counts come from it too (tests inject a failing or fake one)."""
+    counts come from it too (tests inject a failing or fake one); ``count_loader``, when
+    given, makes the counts (:func:`~thrifty.tokens.counting.quick_load_count` for a
+    process that counts once and exits)."""
 
     def __init__(
         self,
         *,
         loader: Callable[[EncodingName], tiktoken.Encoding] | None = None,
+        count_loader: Callable[[EncodingName], CountTokens] | None = None,
         memo_chars: int = 16_000_000,
     ) -> None:
         self._loader = loader if loader is not None else load_encoding
         self._count_loader: Callable[[EncodingName], CountTokens] = (
-            load_count if loader is None else self._loaded_count
+            count_loader
+            if count_loader is not None
+            else load_count
+            if loader is None
+            else self._loaded_count
         )
         self._encodings: dict[EncodingName, tiktoken.Encoding] = {}
         self._counts: dict[EncodingName, CountTokens] = {}

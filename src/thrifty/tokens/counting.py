@@ -60,6 +60,14 @@ def load_count(name: EncodingName) -> CountTokens:
     return tiktoken_count(load_encoding(name))  # pragma: no cover - depends on the install
 
 
+def quick_load_count(name: EncodingName) -> CountTokens:
+    """An exact counter for encoding ``name`` that loads in a fraction of a second
+    (bpe-openai's tokenizer, else tiktoken), for a process that counts a few texts and
+    exits (``thrifty tokens``): fastokens' load would cost more than it saves there."""
+    count = bpe_openai_count(name)
+    return count if count is not None else tiktoken_count(load_encoding(name))
+
+
 def fastokens_count(name: EncodingName) -> CountTokens | None:
     """``fastokens``'s count in encoding ``name``, warmed, or ``None`` when it is not
     installed.
