@@ -11,7 +11,7 @@ import orjson
 from thrifty.sim.anthropic_blocks import prompt_blocks, text_of
 from thrifty.sim.cache import Block
 from thrifty.sim.dialect import BadRequest, Caches, JSONObj, Prepared, PromptUsage, StreamParts
-from thrifty.sim.output import Output, ToolSpec, choose_tool, plan_outputs
+from thrifty.sim.output import Output, ToolSpec, request_outputs
 from thrifty.sim.tokens import Answer, TokenMemo, strip_markers
 
 _PRIMING_TOKENS = 3
@@ -117,16 +117,12 @@ def _after_tool_result(messages: list[JSONObj]) -> bool:
 
 def outputs(prep: Prepared, answer: Answer) -> Output:
     """The answer: text, JSON text (structured output) or one tool call."""
-    tools, mode, forced = tool_setup(prep.body)
-    after = _after_tool_result(prep.body["messages"])
-    tool = choose_tool(tools, mode, forced, prep.last_user_text, after)
     schema = output_schema(prep.body)
-    return plan_outputs(
-        seed=prep.seed,
-        answer=answer,
-        last_user_text=prep.last_user_text,
-        max_tokens=prep.max_tokens,
-        tool=tool,
+    return request_outputs(
+        prep,
+        answer,
+        tool_setup(prep.body),
+        after_tool_result=_after_tool_result(prep.body["messages"]),
         json_mode=schema is not None,
         schema=schema,
     )[0]

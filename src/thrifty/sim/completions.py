@@ -19,7 +19,7 @@ import orjson
 
 from thrifty.sim.dialect import BadRequest, Caches, JSONObj, Prepared, PromptUsage, StreamParts
 from thrifty.sim.openai_request import model_and_required
-from thrifty.sim.openai_wire import OpenAIDialect
+from thrifty.sim.openai_wire import OpenAIDialect, sse_data, stream_end
 from thrifty.sim.output import Output, plan_outputs
 from thrifty.sim.tokens import Answer, make_answer
 
@@ -162,17 +162,19 @@ class CompletionsDialect(OpenAIDialect):
 
         def chunk(index: int, text: str, finish: str | None = None) -> bytes:
             choice = {"text": text, "index": index, "logprobs": None, "finish_reason": finish}
-            return b"data: " + orjson.dumps({**base, "choices": [choice]}) + b"\n\n"
+            return sse_data({**base, "choices": [choice]})
 
         deltas: list[bytes] = []
         tail: list[bytes] = []
         for index, out in enumerate(outs):
             deltas.extend(chunk(index, text) for text in out.chunks() if text)
             tail.append(chunk(index, "", _finish(out)))
-        if prep.include_usage:
-            final = {**base, "choices": [], "usage": self._usage(outs, usage)}
-            tail.append(b"data: " + orjson.dumps(final) + b"\n\n")
-        tail.append(b"data: [DONE]\n\n")
+        final = (
+            {**base, "choices": [], "usage": self._usage(outs, usage)}
+            if prep.include_usage
+            else None
+        )
+        tail.extend(stream_end(final))
         return StreamParts(head=[], deltas=deltas, tail=tail)
 
 

@@ -22,7 +22,7 @@ from thrifty.sim.openai_request import (
     response_tier,
     tool_setup,
 )
-from thrifty.sim.output import Output, ToolCall, choose_tool, plan_outputs
+from thrifty.sim.output import Output, ToolCall, request_outputs
 from thrifty.sim.tokens import Answer, TokenMemo
 
 _FINGERPRINT = "fp_sim0000001"
@@ -35,6 +35,17 @@ _FAULT_MESSAGES = {
 }
 _FAULT_CODES = {429: "rate_limit_exceeded"}
 _SIM_CITATION = {"url": "https://example.com/thrifty-sim", "title": "Simulated search result"}
+
+
+def sse_data(payload: JSONObj) -> bytes:
+    """One server-sent event carrying ``payload`` as JSON."""
+    return b"data: " + orjson.dumps(payload) + b"\n\n"
+
+
+def stream_end(usage_chunk: JSONObj | None) -> list[bytes]:
+    """An OpenAI stream's closing events: the usage chunk, when the request asked for it
+    (``stream_options.include_usage``), then ``[DONE]``."""
+    return [*([] if usage_chunk is None else [sse_data(usage_chunk)]), b"data: [DONE]\n\n"]
 
 
 def _citations(text: str) -> list[JSONObj]:
@@ -85,17 +96,12 @@ class OpenAIDialect:
     def outputs(self, prep: Prepared, answer: Answer) -> list[Output]:
         """Every choice's output (text, JSON text or a tool call)."""
         body = prep.body
-        tools, mode, forced = tool_setup(body)
-        messages = body["messages"]
-        after_result = messages[-1].get("role") == "tool"
-        tool = choose_tool(tools, mode, forced, prep.last_user_text, after_result)
         json_mode, schema = json_setup(body.get("response_format"))
-        return plan_outputs(
-            seed=prep.seed,
-            answer=answer,
-            last_user_text=prep.last_user_text,
-            max_tokens=prep.max_tokens,
-            tool=tool,
+        return request_outputs(
+            prep,
+            answer,
+            tool_setup(body),
+            after_tool_result=body["messages"][-1].get("role") == "tool",
             json_mode=json_mode,
             schema=schema,
             n=int(body.get("n") or 1),
@@ -152,7 +158,7 @@ class OpenAIDialect:
 
         def chunk(index: int, delta: JSONObj, finish: str | None = None) -> bytes:
             choice = {"index": index, "delta": delta, "logprobs": None, "finish_reason": finish}
-            return b"data: " + orjson.dumps({**base, "choices": [choice]}) + b"\n\n"
+            return sse_data({**base, "choices": [choice]})
 
         head: list[bytes] = []
         deltas: list[bytes] = []
@@ -180,10 +186,9 @@ class OpenAIDialect:
                     if piece
                 )
             tail.append(chunk(i, {}, _finish(out)))
-        if prep.include_usage:
-            final = {**base, "usage": _usage(outs, usage)}
-            tail.append(b"data: " + orjson.dumps(final) + b"\n\n")
-        tail.append(b"data: [DONE]\n\n")
+        tail.extend(
+            stream_end({**base, "usage": _usage(outs, usage)} if prep.include_usage else None)
+        )
         return StreamParts(head=head, deltas=deltas, tail=tail)
 
     def error(

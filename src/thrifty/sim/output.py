@@ -16,11 +16,14 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from thrifty.sim.tokens import Answer, count_tokens, make_answer, truncate_tokens
+
+if TYPE_CHECKING:
+    from thrifty.sim.dialect import Prepared
 
 JSONObj = dict[str, Any]
 
@@ -264,3 +267,28 @@ def plan_outputs(
         ans = choice_answer(seed, i, answer, last_user_text, max_tokens)
         outs.append(json_output(ans, schema, max_tokens) if json_mode else text_output(ans))
     return outs
+
+
+def request_outputs(
+    prep: Prepared,
+    answer: Answer,
+    tools: tuple[list[ToolSpec], str, str | None],
+    *,
+    after_tool_result: bool,
+    json_mode: bool,
+    schema: JSONObj | None,
+    n: int = 1,
+) -> list[Output]:
+    """The outputs of a prepared request: a call of the tool its ``tools`` setup (the tools,
+    the tool-choice mode, the forced tool) picks, else text or JSON text."""
+    listed, mode, forced = tools
+    return plan_outputs(
+        seed=prep.seed,
+        answer=answer,
+        last_user_text=prep.last_user_text,
+        max_tokens=prep.max_tokens,
+        tool=choose_tool(listed, mode, forced, prep.last_user_text, after_tool_result),
+        json_mode=json_mode,
+        schema=schema,
+        n=n,
+    )

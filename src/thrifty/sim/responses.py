@@ -32,7 +32,7 @@ from thrifty.sim.openai_request import (
     tool_setup,
 )
 from thrifty.sim.openai_wire import OpenAIDialect
-from thrifty.sim.output import Output, choose_tool, plan_outputs
+from thrifty.sim.output import Output, request_outputs
 from thrifty.sim.stored_responses import NotStored, ResponseStore
 from thrifty.sim.tokens import Answer, TokenMemo
 
@@ -166,17 +166,13 @@ class ResponsesDialect(OpenAIDialect):
         )
 
     def _output(self, prep: Prepared, answer: Answer) -> Output:
-        tools, mode, forced = tool_setup(prep.body)
-        after = prep.body["input"][-1].get("type") == "function_call_output"
-        tool = choose_tool(tools, mode, forced, prep.last_user_text, after)
         text = prep.body.get("text")
         json_mode, schema = json_setup(text.get("format") if isinstance(text, dict) else None)
-        return plan_outputs(
-            seed=prep.seed,
-            answer=answer,
-            last_user_text=prep.last_user_text,
-            max_tokens=prep.max_tokens,
-            tool=tool,
+        return request_outputs(
+            prep,
+            answer,
+            tool_setup(prep.body),
+            after_tool_result=prep.body["input"][-1].get("type") == "function_call_output",
             json_mode=json_mode,
             schema=schema,
         )[0]
