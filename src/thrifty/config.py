@@ -12,7 +12,6 @@ import logging
 import os
 import tomllib
 from collections.abc import Mapping
-from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
@@ -21,7 +20,6 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
-    field_validator,
     model_validator,
 )
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
@@ -75,110 +73,16 @@ from thrifty.lever_settings import (
 from thrifty.lever_settings import (
     ShadowSettings as ShadowSettings,
 )
+from thrifty.lever_settings import StrictSettings
+from thrifty.upstream_settings import PriceOverride as PriceOverride
+from thrifty.upstream_settings import ProviderSettings as ProviderSettings
+from thrifty.upstream_settings import default_providers as default_providers
 
 DEFAULT_CONFIG_FILE = "thrifty.toml"
 log = logging.getLogger("thrifty")
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class ProviderSettings(_Strict):
-    """One upstream.  ``models`` are glob patterns (``fnmatch``) of the model names it serves;
-    the first provider (in file order) whose pattern matches wins."""
-
-    dialect: Literal["openai", "anthropic"]
-    base_url: str
-    api_key_env: str | None = None
-    models: tuple[str, ...] = ("*",)
-    local: bool = False  # a local server: calls are booked at $0 by this explicit choice
-    price_provider: str | None = None  # genai-prices provider id used to price its models
-    # Timeouts (docs/configuration.md).  A hung upstream is caught by the short ones
-    # (connect, first byte of a stream, silence mid-stream); the long ones only cap work a
-    # slow reasoning model may legitimately do, since cutting a call does not stop its bill.
-    timeout_s: float = Field(default=600.0, gt=0)  # a whole non-streamed answer; caps all waits
-    connect_timeout_s: float = Field(default=5.0, gt=0)  # TCP + TLS to a new connection
-    first_byte_timeout_s: float = Field(default=60.0, gt=0)  # a stream's response headers
-    stream_idle_timeout_s: float = Field(default=300.0, gt=0)  # silence between stream reads
-    stream_timeout_s: float = Field(default=3600.0, gt=0)  # a whole stream
-
-    @field_validator("base_url")
-    @classmethod
-    def _strip_slash(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
-            raise ValueError(f"base_url must start with http:// or https://, got {value!r}")
-        return value.rstrip("/")
-
-
-def default_providers() -> dict[str, ProviderSettings]:
-    return {
-        "openai": ProviderSettings(
-            dialect="openai",
-            base_url="https://api.openai.com/v1",
-            api_key_env="OPENAI_API_KEY",
-            models=("gpt-*", "o1*", "o3*", "o4*", "chatgpt-*", "text-*", "ft:*"),
-            price_provider="openai",
-        ),
-        "anthropic": ProviderSettings(
-            dialect="anthropic",
-            base_url="https://api.anthropic.com",
-            api_key_env="ANTHROPIC_API_KEY",
-            models=("claude-*",),
-            price_provider="anthropic",
-        ),
-    }
-
-
-class PriceOverride(_Strict):
-    """User rates in US dollars per million tokens.  Cache rates default to the input rate
-    when omitted; ``batch_discount`` is the fraction off every rate for Batch API calls.
-
-    ``tiers`` are long-context tiers, in ascending ``above_input_tokens`` order: once a
-    call's input tokens exceed a tier's threshold, the whole call is billed at that tier's
-    rates (the "cliff" Anthropic and Google bill with).  A tier's omitted cache rates are
-    the base cache rates scaled like its input rate (a tier at 2x input has 2x cache rates).
-
-    ``web_search_per_1k`` / ``file_search_per_1k`` are server-side tool fees in US dollars
-    per 1,000 uses.  Rates are rounded to 6 decimals (see docs/pricing.md)."""
-
-    class Tier(_Strict):
-        """Rates that apply to a whole call above ``above_input_tokens`` input tokens."""
-
-        above_input_tokens: int = Field(ge=0)
-        input: Decimal = Field(ge=0)
-        output: Decimal = Field(ge=0)
-        cache_read: Decimal | None = Field(default=None, ge=0)
-        cache_write_5m: Decimal | None = Field(default=None, ge=0)
-        cache_write_1h: Decimal | None = Field(default=None, ge=0)
-
-    input: Decimal = Field(ge=0)
-    output: Decimal = Field(ge=0)
-    cache_read: Decimal | None = Field(default=None, ge=0)
-    cache_write_5m: Decimal | None = Field(default=None, ge=0)
-    cache_write_1h: Decimal | None = Field(default=None, ge=0)
-    batch_discount: Decimal = Field(default=Decimal("0.5"), ge=0, le=1)
-    tiers: tuple[Tier, ...] = ()
-    web_search_per_1k: Decimal | None = Field(default=None, ge=0)
-    file_search_per_1k: Decimal | None = Field(default=None, ge=0)
-
-    @field_validator("tiers")
-    @classmethod
-    def _ascending_tiers(
-        cls, tiers: tuple[PriceOverride.Tier, ...]
-    ) -> tuple[PriceOverride.Tier, ...]:
-        previous: int | None = None
-        for tier in tiers:
-            if previous is not None and tier.above_input_tokens <= previous:
-                raise ValueError(
-                    "tiers must be in strictly ascending order of above_input_tokens, got "
-                    f"{tier.above_input_tokens} after {previous}"
-                )
-            previous = tier.above_input_tokens
-        return tiers
-
-
-class RoutingSettings(_Strict):
+class RoutingSettings(StrictSettings):
     """Static routing: ``tasks`` maps a task name to a model or alias; ``aliases`` maps a
     name to a real model.  Requests without a mapped task keep the model they asked for."""
 
@@ -216,7 +120,7 @@ class TaskSettings(BaseModel):
         return {k: dict(v) for k, v in (self.model_extra or {}).items()}
 
 
-class GatewaySettings(_Strict):
+class GatewaySettings(StrictSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8787, ge=0, le=65535)
     max_body_bytes: int = Field(default=8 * 1024 * 1024, gt=0)
@@ -236,7 +140,7 @@ class GatewaySettings(_Strict):
     max_connections: int = Field(default=10_000, gt=1)
 
 
-class LedgerSettings(_Strict):
+class LedgerSettings(StrictSettings):
     path: Path = Path("thrifty.db")
 
     def beside(self, name: str) -> Path:
@@ -245,7 +149,7 @@ class LedgerSettings(_Strict):
         return ledger.with_name(f"{ledger.stem}-{name}.db")
 
 
-class BatchSettings(_Strict):
+class BatchSettings(StrictSettings):
     """Provider Batch APIs (docs/batch.md): the durable queue of deferred requests and the
     poller that follows their provider jobs."""
 
@@ -256,7 +160,7 @@ class BatchSettings(_Strict):
     webhook_url: str | None = None  # POSTed a JSON summary when a submission completes
 
 
-class SimulatorSettings(_Strict):
+class SimulatorSettings(StrictSettings):
     """The simulator ``thrifty serve`` starts when no provider key is set.  ``port = 0``
     (the default) picks a free port."""
 

@@ -35,11 +35,13 @@ __all__ = [
 ]
 
 
-class _Strict(BaseModel):
+class StrictSettings(BaseModel):
+    """A settings table: unknown keys are refused, and it is frozen once read."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class LeverSettings(_Strict):
+class LeverSettings(StrictSettings):
     """What every lever's settings share: a lever does nothing unless enabled."""
 
     enabled: bool = False
@@ -287,7 +289,7 @@ class PromptCacheSettings(LeverSettings):
     max_prefixes: int = Field(default=10_000, ge=1, le=10_000_000)
 
 
-class LeversSettings(_Strict):
+class LeversSettings(StrictSettings):
     """``[levers.NAME]``: each lever's defaults.  ``[tasks.TASK.NAME]`` overrides them
     for one task (only the keys given).  One field per lever."""
 
