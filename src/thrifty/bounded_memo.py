@@ -50,10 +50,11 @@ class BoundedMemo(Generic[V]):
     def get(self, key: str) -> V | None:
         """The value kept for ``key`` (now the most recent), or ``None``."""
         entries = self._entries
-        found = entries.get(key)
-        if found is not None or key in entries:
-            entries.move_to_end(key)
-        return found
+        try:
+            entries.move_to_end(key)  # a hit costs two lookups in C
+        except KeyError:
+            return None
+        return entries[key]
 
     def put(self, key: str, value: V) -> None:
         """Keep ``value`` for ``key`` as the most recent entry, then drop the least
