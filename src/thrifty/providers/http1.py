@@ -82,7 +82,11 @@ class _Connection(asyncio.Protocol):
         self.origin = origin
         self._on_lost = on_lost
         self.transport: asyncio.Transport | None = None
-        self.parser = httptools.HttpResponseParser(self)
+        # The parser calls back into this connection, which holds it: dropped once the
+        # connection is lost, so that a closed connection is freed by reference counting
+        # (not left in a cycle for the collector: one a call whose client left).
+        self.parser: httptools.HttpResponseParser | None = httptools.HttpResponseParser(self)
+        self.status = 0  # the status of the answer being read, once its head arrived
         self.closed = False
         self.idle_since = 0.0
         self._loop = asyncio.get_running_loop()
@@ -105,14 +109,18 @@ class _Connection(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self.got_bytes = True
+        parser = self.parser
+        if parser is None:  # lost: nothing more is read
+            return
         try:
-            self.parser.feed_data(data)
+            parser.feed_data(data)
         except httptools.HttpParserError as exc:
             self._fail(ResponseCut(f"malformed HTTP answer: {exc}"))
             self.close()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
+        self.parser = None
         self._on_lost(self)
         if self.complete:
             return
@@ -140,7 +148,10 @@ class _Connection(asyncio.Protocol):
         self.headers.add(name.decode("latin-1"), value.decode("latin-1"))
 
     def on_headers_complete(self) -> None:
-        self.keep_alive = self.parser.should_keep_alive()  # known here, not at the end
+        parser = self.parser
+        assert parser is not None  # (a parser callback: the parser is there)
+        self.status = parser.get_status_code()
+        self.keep_alive = parser.should_keep_alive()  # known here, not at the end
         if self._head is not None and not self._head.done():
             self._head.set_result(None)
 
@@ -173,6 +184,7 @@ class _Connection(asyncio.Protocol):
         """Write ``request``; the future resolves when the answer's head has arrived."""
         assert self.transport is not None
         self.parser = httptools.HttpResponseParser(self)
+        self.status = 0
         self.headers = CIMultiDict()
         self.chunks.clear()
         self._buffered = 0
@@ -230,7 +242,7 @@ class Response:
         self._connection = connection
         self._pool = pool
         self._deadline = deadline
-        self.status: int = connection.parser.get_status_code()
+        self.status: int = connection.status
         self.headers: Mapping[str, str] = connection.headers
         self.closed = False
 

@@ -116,4 +116,9 @@ async def _observe(
             await _close(upstream)
         finally:
             if not completed:
-                await on_abort(failure, handed_on)
+                try:
+                    await on_abort(failure, handed_on)
+                finally:
+                    # The exception's traceback holds this frame, which holds it: a
+                    # reference cycle, left for the cyclic collector unless dropped here.
+                    failure = None
