@@ -241,3 +241,16 @@ def test_the_blocking_facade_books_too(tmp_path: Path) -> None:
                 break
             found = thrifty.retrieve_response(job.body["id"])
         assert found.booking is not None and found.booking.cost is not None
+
+
+async def test_a_damaged_record_file_costs_the_booking_not_the_answers(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with Thrifty(settings(tmp_path), environ={}) as thrifty:
+        owners_path(thrifty.settings).write_bytes(b"not a database" * 100)
+        job_id = await background(thrifty)  # noted nowhere: logged
+        done = await thrifty.retrieve_response(job_id)
+        assert done.body["status"] == "completed" and done.booking is None
+        assert [r.endpoint for r in thrifty.ledger.rows()] == ["library"]
+    logged = [r.getMessage() for r in caplog.records]
+    assert any("its cost will not be booked" in line for line in logged)
