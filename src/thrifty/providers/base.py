@@ -9,6 +9,7 @@ from the provider's, the subclass translates at this boundary, so the returned
 from __future__ import annotations
 
 import base64
+import logging
 import time
 from collections.abc import Mapping
 from typing import ClassVar
@@ -52,10 +53,15 @@ from thrifty.types import (
 __all__ = ["BaseProvider", "StreamHandler", "UpstreamStream"]  # the last two from .streaming
 
 # The beta-feature header each API reads; an app's header is sent to its own API only.
+log = logging.getLogger("thrifty.providers")
+
 _BETA_HEADER: dict[Dialect, str] = {"anthropic": "anthropic-beta", "openai": "openai-beta"}
 
 
 MAX_REQUEST_ID = 128
+# The largest answer `forward` passes on: a stored response or its input items may hold
+# images (base64) up to the API's 50 MB request limit; more is refused, never buffered.
+MAX_FORWARDED_BYTES = 64 * 1024 * 1024
 _MAX_UNSENT_ATTEMPTS = 4  # after a burst, several pooled connections may be stale at once
 
 
@@ -344,7 +350,8 @@ class BaseProvider:
         and return (status, body): for free auxiliary endpoints such as Anthropic's
         ``count_tokens`` or the Responses API's retrieve/delete/cancel.  An error body is
         scrubbed of this provider's key (and anything shaped like a key).  Connection
-        failures raise typed errors as chat calls do."""
+        failures raise typed errors as chat calls do; an answer over
+        :data:`MAX_FORWARDED_BYTES` is a 502 naming the provider (logged), never buffered."""
         url = self._base_url + path
         try:
             async with self._pool.session().request(
@@ -355,17 +362,40 @@ class BaseProvider:
                 timeout=self._timeout,
                 allow_redirects=False,
             ) as resp:
-                answer = await resp.read()
+                answer = await _read_capped(resp, MAX_FORWARDED_BYTES)
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise error_from_exception(
                 exc, provider=self.name, api_key=self._api_key, url=url
             ) from None
+        if answer is None:
+            text = (
+                f"{self.name} answered {method} {path.split('?')[0][:200]} with more than "
+                f"{MAX_FORWARDED_BYTES // (1024 * 1024)} MiB; the gateway does not pass on an "
+                "answer that large (it was dropped unread)"
+            )
+            log.warning("%s", text)
+            raise UpstreamUnavailable(text, provider=self.name)
         if resp.status >= 400:
             answer = redact(answer.decode("utf-8", "replace"), self._api_key).encode()
         return resp.status, answer
 
     def stream_error(self, payload: JSON) -> ThriftyError:
         return error_from_event(payload, provider=self.name, api_key=self._api_key)
+
+
+async def _read_capped(resp: aiohttp.ClientResponse, limit: int) -> bytes | None:
+    """The answer's body, or ``None`` as soon as it is known to exceed ``limit`` bytes
+    (by its ``Content-Length``, or while reading): never more than ``limit`` is held."""
+    if resp.content_length is not None and resp.content_length > limit:
+        return None
+    parts: list[bytes] = []
+    size = 0
+    async for chunk in resp.content.iter_chunked(1024 * 1024):
+        size += len(chunk)
+        if size > limit:
+            return None
+        parts.append(chunk)
+    return b"".join(parts)
 
 
 def _reached(error: ThriftyError, model: str) -> ThriftyError:
