@@ -19,6 +19,7 @@ import os
 import re
 import secrets
 import sqlite3
+import stat
 import time
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
@@ -49,6 +50,33 @@ def keys_path(settings: Settings) -> Path:
     if settings.gateway.keys_path is not None:
         return Path(settings.gateway.keys_path)
     return settings.ledger.beside("keys")
+
+
+def store_exists(path: Path) -> bool:
+    """Whether the key store file exists; a path that exists but cannot be the store (a
+    directory, something unreadable) is a :class:`ConfigError` naming it, never "no keys":
+    reading it as empty would quietly turn a keyed gateway into a loopback-only one."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return False
+    except OSError as exc:
+        raise ConfigError(
+            f"the key store {path} could not be read ({exc.strerror}): fix its permissions, "
+            "or point gateway.keys_path (--keys-file) at the store"
+        ) from None
+    if not stat.S_ISREG(mode):
+        kind = "a directory" if stat.S_ISDIR(mode) else "not a regular file"
+        raise ConfigError(
+            f"the key store {path} is {kind}: point gateway.keys_path (--keys-file) at the "
+            "store's file (for example thrifty-keys.db in that directory), or move it away"
+        )
+    if not os.access(path, os.R_OK):
+        raise ConfigError(
+            f"the key store {path} is not readable by this user: fix its permissions (the "
+            "gateway and `thrifty keys` need to read it)"
+        )
+    return True
 
 
 def hash_key(key: str | bytes) -> str:
@@ -117,7 +145,7 @@ class KeyStore:
         return info, key
 
     def list(self) -> list[KeyInfo]:
-        if not os.path.isfile(self.path):
+        if not store_exists(self.path):
             return []
         with self._connect() as db:
             rows = db.execute(
@@ -128,7 +156,7 @@ class KeyStore:
 
     def revoke(self, key_id: str) -> KeyInfo:
         """Revoke a key by id; a running gateway refuses it within a second or so."""
-        if not os.path.isfile(self.path):
+        if not store_exists(self.path):
             raise ConfigError(f"no key {key_id[:40]!r}: the key store {self.path} does not exist")
         with self._connect() as db:
             db.execute(
@@ -146,13 +174,14 @@ class KeyStore:
 
 def read_keys(path: Path) -> tuple[dict[str, str], int]:
     """(sha256 hex -> tenant for every key not revoked, how many keys the store holds,
-    revoked ones included); empty when there is no store."""
-    if not os.path.isfile(path):
+    revoked ones included); empty when there is no store.  A path that cannot be the store
+    (a directory, an unreadable or damaged file) is a :class:`ConfigError`."""
+    if not store_exists(path):
         return {}, 0
     try:
         with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5.0)) as db:
             rows = db.execute("SELECT key_sha256, tenant, revoked_at FROM gateway_keys").fetchall()
-    except sqlite3.OperationalError as exc:
+    except sqlite3.Error as exc:
         if "no such table" in str(exc):
             return {}, 0
         raise ConfigError(f"the key store {path} could not be read: {exc}") from exc
