@@ -67,8 +67,15 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             )
         return 0
     if args.keys_command == "revoke":
-        info = store.revoke(args.id)
-        print(f"revoked key {info.id} (tenant {info.tenant!r})", file=sys.stderr)
+        info, revoked_now = store.revoke(args.id)
+        if revoked_now:
+            print(f"revoked key {info.id} (tenant {info.tenant!r})", file=sys.stderr)
+        else:  # the state asked for holds: success, as for a second `rm -f`
+            print(
+                f"key {info.id} (tenant {info.tenant!r}) was already revoked, at "
+                f"{_when(info.revoked_at)}; nothing changed",
+                file=sys.stderr,
+            )
         return 0
     keys = store.list()
     if args.json:

@@ -154,22 +154,24 @@ class KeyStore:
             ).fetchall()
         return [KeyInfo(*row) for row in rows]
 
-    def revoke(self, key_id: str) -> KeyInfo:
-        """Revoke a key by id; a running gateway refuses it within a second or so."""
+    def revoke(self, key_id: str) -> tuple[KeyInfo, bool]:
+        """Revoke a key by id (a running gateway refuses it within a second or so): its
+        record, and whether this call revoked it (``False``: it was revoked already, and
+        its ``revoked_at`` is the first revocation's)."""
         if not store_exists(self.path):
             raise ConfigError(f"no key {key_id[:40]!r}: the key store {self.path} does not exist")
         with self._connect() as db:
-            db.execute(
+            changed = db.execute(
                 "UPDATE gateway_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
                 (time.time(), key_id),
-            )
+            ).rowcount
             row = db.execute(
                 "SELECT id, tenant, hint, created_at, revoked_at FROM gateway_keys WHERE id = ?",
                 (key_id,),
             ).fetchone()
         if row is None:
             raise ConfigError(f"no key {key_id[:40]!r} (see `thrifty keys list`)")
-        return KeyInfo(*row)
+        return KeyInfo(*row), changed == 1
 
 
 def read_keys(path: Path) -> tuple[dict[str, str], int]:
