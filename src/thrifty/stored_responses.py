@@ -87,7 +87,8 @@ class StoredResponses:
         return await self._call("POST", response_id, "/cancel", provider, book=True)
 
     async def delete(self, response_id: str, *, provider: str | None = None) -> StoredResponse:
-        """``DELETE /responses/{id}``."""
+        """``DELETE /responses/{id}``; a background response not booked yet never will be
+        (its record is dropped, logged)."""
         return await self._call("DELETE", response_id, "", provider, book=False)
 
     async def _call(
@@ -120,6 +121,10 @@ class StoredResponses:
                 "that is not a JSON object",
                 provider=upstream.name,
             )
+        if method == "DELETE" and status == 200:
+            from thrifty.gateway.response_bookings import drop_deleted
+
+            drop_deleted(self.bookings, response_id)
         booked = None
         if book and status == 200:
             booked = await book_if_finished(self.bookings, self._ledger_stage, response_id, raw)

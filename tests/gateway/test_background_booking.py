@@ -174,7 +174,8 @@ async def test_what_is_not_booked_is_counted(
     logged = [r.getMessage() for r in caplog.records]
     assert "noted 1 background response(s) so far, booked when retrieved finished" in logged
     assert any(
-        "2 background response(s) created through the gateway are not booked yet" in line
+        "2 background response(s) created through thrifty (gateway or library) are not booked yet"
+        in line
         for line in logged
     )
 

@@ -19,8 +19,9 @@ provider), and the first retrieve or cancel that returns it finished with usage 
 
 What is not booked: a background response that is never retrieved once finished (its cost
 stays unknown, as the create's unpriced row says), one that ended without usage (a
-cancelled response with ``usage: null``), and one whose record was evicted (older than
-30 days, or beyond 200,000 records).  :meth:`BackgroundBookings.pending` counts what
+cancelled response with ``usage: null``), one deleted before it was booked (its record is
+dropped on the delete, logged: :func:`drop_deleted`), and one whose record was evicted
+(older than 30 days, or beyond 200,000 records).  :meth:`BackgroundBookings.pending` counts what
 waits; the gateway logs it at shutdown.  The records share the owner store's file
 (``thrifty-response-owners.db``), in a table of their own.  Writing the row is
 :mod:`thrifty.gateway.response_booking_rows`'s.
@@ -276,8 +277,31 @@ class BackgroundBookings(RecordFile):
             (response_id,),
         )
 
+    def drop(self, response_id: str) -> bool:
+        """Settle the record of ``response_id``, deleted at the provider: a response still
+        pending is never booked (nothing can retrieve it finished any more), so its record
+        is removed, and logged with the reason.  True when a pending record was dropped."""
+        dropped = (
+            self._db()
+            .execute(
+                "DELETE FROM background_booking WHERE response_id = ? AND state = 'pending'",
+                (response_id,),
+            )
+            .rowcount
+        )
+        if not dropped:
+            return False
+        self._rows -= dropped
+        log.info(
+            "background response %s deleted before it was booked: its cost will not be "
+            "booked (its create's ledger row stays unpriced)",
+            response_id[:128],
+        )
+        return True
+
     def pending(self) -> int:
-        """Background responses created through the gateway and not booked yet."""
+        """Background responses created through thrifty (its gateway or its library) and
+        not booked yet."""
         (count,) = (
             self._db()
             .execute("SELECT count(*) FROM background_booking WHERE state = 'pending'")
@@ -295,8 +319,23 @@ class BackgroundBookings(RecordFile):
             waiting = 0
         if waiting:
             log.info(
-                "%d background response(s) created through the gateway are not booked yet "
-                "(not retrieved since they finished)",
+                "%d background response(s) created through thrifty (gateway or library) are "
+                "not booked yet (not retrieved since they finished)",
                 waiting,
             )
         self._close()
+
+
+def drop_deleted(bookings: BackgroundBookings, response_id: str) -> None:
+    """After the provider deleted ``response_id``: settle its record if it was pending
+    (:meth:`BackgroundBookings.drop`).  A record file that cannot be written is logged;
+    the delete itself has happened and its answer stands."""
+    try:
+        bookings.drop(response_id)
+    except (sqlite3.Error, OSError) as exc:
+        log.error(
+            "background response %s was deleted, but its booking record could not be "
+            "settled (%s): `thrifty responses pending` may still list it",
+            response_id[:128],
+            exc,
+        )

@@ -50,6 +50,7 @@ from thrifty.gateway.auth import UnsupportedMediaType, json_content_type
 from thrifty.gateway.headers import money_headers, tenant_from_headers
 from thrifty.gateway.record_file import RESPONSE_ID
 from thrifty.gateway.response_booking_rows import book_if_finished
+from thrifty.gateway.response_bookings import drop_deleted
 from thrifty.gateway.response_calls import booking_ledger, forward_side, side_upstream
 from thrifty.gateway.response_owners import ResponseOwners, unknown_response_body
 from thrifty.gateway.wire_errors import error_body, error_headers
@@ -181,6 +182,7 @@ class ResponseSideRoutes:
             if owners is not None and answer.status_code == 200:
                 if method == "DELETE":
                     owners.forget(response_id)
+                    drop_deleted(owners.bookings, response_id)
                 elif suffix in ("", "/cancel"):
                     await self._book_if_finished(owners, response_id, answer)
             return answer
