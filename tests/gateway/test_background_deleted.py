@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sqlite3
 from pathlib import Path
 
 import openai
@@ -16,6 +17,7 @@ from tests.gateway.conftest import make_settings, running_gateway
 from thrifty.cli import main
 from thrifty.config import Settings
 from thrifty.errors import UpstreamBadRequest
+from thrifty.gateway.response_bookings import BackgroundBookings
 from thrifty.runtime import Thrifty
 
 LONG = "[[sim:latency=600000]] Long job"
@@ -82,3 +84,22 @@ async def test_the_library_settles_a_deleted_pending_response(
         "1 background response(s) created through thrifty (gateway or library)" in line
         for line in logged
     )
+
+
+async def test_a_record_file_that_fails_costs_the_settling_not_the_delete(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="thrifty")
+
+    def broken(self: BackgroundBookings, response_id: str) -> bool:
+        raise sqlite3.OperationalError("disk I/O error")
+
+    settings = Settings(ledger={"path": str(tmp_path / "l.db")}, simulator={"port": 0})
+    async with Thrifty(settings, environ={}) as thrifty:
+        job = await thrifty.responses({"model": "gpt-4o-mini", "input": LONG, "background": True})
+        assert job.body is not None
+        monkeypatch.setattr(BackgroundBookings, "drop", broken)
+        deleted = await thrifty.delete_response(job.body["id"])
+        assert deleted.body.get("deleted") is True
+    logged = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+    assert any("could not be settled (disk I/O error)" in line for line in logged), logged
