@@ -26,7 +26,8 @@ def settings(tmp_path: Path, **semantic: Any) -> Settings:
         simulator={"port": 0},  # type: ignore[arg-type]
         simulate=True,
         levers={"semantic_cache": semantic},  # type: ignore[arg-type]
-        tasks={"faq": {"semantic_cache": {"enabled": True, "threshold": 0.9}}},
+        # explore_rate 0: a would-be hit is otherwise checked upstream at random (5%)
+        tasks={"faq": {"semantic_cache": {"enabled": True, "threshold": 0.9, "explore_rate": 0.0}}},
     )
 
 
