@@ -194,7 +194,6 @@ class VoteChain(Strategy):
         found = answer_options(train, pool)
         if found is None:
             raise ValueError(f"{self.name}: the cheap answers are not one of a few options")
-        self.options = found
         self.coder = OptionCodes(found)
         codes = self.coder.of_table(train)
         folds = np.random.default_rng(1).permutation(len(train)) % FOLDS
@@ -248,7 +247,7 @@ class VoteChain(Strategy):
             said.append(self.coder.code(view.response(self.models[model])))
             key = tuple(said)
             if (found := memo.get(key)) is None:
-                codes = np.full((1, len(self.models)), len(self.options), dtype=np.int64)
+                codes = np.full((1, len(self.models)), len(self.coder.options), dtype=np.int64)
                 codes[0, list(self.chain[: len(said)])] = said
                 confidence, served = self.confusions.stages(codes, self.chain[: len(said)])
                 found = memo[key] = (float(confidence[-1, 0]), int(served[-1, 0]))
