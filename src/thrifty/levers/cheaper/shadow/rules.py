@@ -44,22 +44,22 @@ def task_rules(task: str | None, lever: ShadowSettings, parts: Parts) -> TaskSha
     where = "[levers.shadow]" if task is None else f"[tasks.{task}.shadow]"
     if lever.model is None:
         raise ConfigError(f"{where}: model (the strong model to compare with) is required")
-    if lever.comparator == "judge" and lever.judge_model is None:
+    judge = lever.judge_model if lever.comparator == "judge" else None
+    if lever.comparator == "judge" and judge is None:
         raise ConfigError(f"{where}: the judge comparator needs judge_model")
-    for model in (lever.model, lever.judge_model if lever.comparator == "judge" else None):
+    for model in (lever.model, judge):
         if model is not None and parts.providers.find(model) is None:
             raise ConfigError(f"{where}: no provider serves {model!r}")
-    compare: Compare
-    if lever.comparator == "judge":
-        assert lever.judge_model is not None
-        compare = LlmJudge(lever.judge_model, parts.providers)
-    else:
-        compare = TextComparator(lever.comparator, lever.json_fields)
+    compare: Compare = (
+        TextComparator(lever.comparator, lever.json_fields)
+        if judge is None
+        else LlmJudge(judge, parts.providers)
+    )
     return TaskShadow(
         model=lever.model,
         sample_rate=lever.sample_rate,
         budget_pusd=optional_usd_to_pico(lever.max_usd_per_day) or 0,
         compare=compare,
         comparator=lever.comparator,
-        judge_model=lever.judge_model if lever.comparator == "judge" else None,
+        judge_model=judge,
     )
