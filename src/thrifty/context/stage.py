@@ -26,7 +26,7 @@ from thrifty.config import ContextSettings
 from thrifty.context.documents import Document, as_document
 from thrifty.context.select import Selection, select_context
 from thrifty.errors import BadRequest
-from thrifty.tokens import TokenCounter
+from thrifty.tokens import EAGER_ENCODING, TokenCounter
 from thrifty.types import ChatRequest, ChatResponse, Handler, Stage, Step, TokenChange
 
 if TYPE_CHECKING:
@@ -149,6 +149,7 @@ class ContextStage:
         self, request: ChatRequest, chosen: ContextSettings, inner: Handler
     ) -> ChatResponse:
         ask = parse_field(request.body[FIELD], chosen.max_documents)
+        await self._counter.load_for(request.model)
         last = _last_user(request.body.get("messages"))
         selection = select_context(
             ask.query if ask.query is not None else _query_of(last),
@@ -192,4 +193,5 @@ async def build(parts: Parts) -> Stage | None:
         from thrifty.levers.fewer_calls.semantic.embedder import MiniLMEmbedder
 
         embedder = MiniLMEmbedder()
+    await parts.counter.load(EAGER_ENCODING)  # at start, off the event loop
     return ContextStage(chosen, counter=parts.counter, embedder=embedder)

@@ -16,10 +16,11 @@ from typing import Any
 
 from thrifty.tokens.counter import TokenCount, TokenCounter
 from thrifty.tokens.encodings import ENCODINGS, EncodingName, load_encoding
-from thrifty.tokens.models import ANTHROPIC_SCALE, TokenizerChoice, tokenizer_for
+from thrifty.tokens.models import ANTHROPIC_SCALE, EAGER_ENCODING, TokenizerChoice, tokenizer_for
 
 __all__ = [
     "ANTHROPIC_SCALE",
+    "EAGER_ENCODING",
     "ENCODINGS",
     "EncodingName",
     "TokenCount",

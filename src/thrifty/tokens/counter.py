@@ -14,7 +14,9 @@ and documents count 0 (they are billed by size, not by text): a count with them 
 
 from __future__ import annotations
 
+import asyncio
 import math
+import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -89,6 +91,7 @@ class TokenCounter:
         )
         self._encodings: dict[EncodingName, tiktoken.Encoding] = {}
         self._counts: dict[EncodingName, CountTokens] = {}
+        self._loading = threading.Lock()  # one load per encoding, whichever thread asks
         self._memo: OrderedDict[tuple[EncodingName, str], int] = OrderedDict()
         self._memo_limit = memo_chars
         self._memo_held = 0
@@ -107,8 +110,30 @@ class TokenCounter:
         start-up, off the event loop, to load it before the first request)."""
         found = self._counts.get(name)
         if found is None:
-            found = self._counts[name] = self._count_loader(name)
+            with self._loading:
+                found = self._counts.get(name)
+                if found is None:
+                    found = self._counts[name] = self._count_loader(name)
         return found
+
+    def loaded(self, name: EncodingName) -> bool:
+        """Whether encoding ``name``'s count is loaded (counting with it costs no load)."""
+        return name in self._counts
+
+    async def load(self, name: EncodingName) -> None:
+        """Loads encoding ``name``'s count on a worker thread, unless it is loaded: a
+        fastokens encoding takes seconds and ~150 MB, which must not stall the event loop."""
+        if name not in self._counts:
+            await asyncio.to_thread(self.counting, name)
+
+    async def load_for(self, model: str) -> None:
+        """Loads the encoding that counts ``model``'s tokens (:meth:`load`): a stage that
+        counts awaits it before counting, so the first request for a model of an encoding
+        not loaded at start (``cl100k_base``: gpt-4, gpt-3.5) waits for the load on a
+        thread instead of stalling every request in flight."""
+        name = tokenizer_for(model).encoding
+        if name not in self._counts:
+            await self.load(name)
 
     def _loaded_count(self, name: EncodingName) -> CountTokens:
         return tiktoken_count(self.encoding(name))

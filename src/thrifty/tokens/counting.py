@@ -44,7 +44,9 @@ if TYPE_CHECKING:
 _WARM_UP = "Hello, World's 12345 文字 --> x/y\n\n  \t ok?!\r\n"
 
 
-@functools.cache
+_LOAD_LOCK = threading.Lock()  # two threads asking at once load an encoding once
+
+
 def load_count(name: EncodingName) -> CountTokens:
     """The fastest exact counter for encoding ``name`` that loads here: fastokens, else
     bpe-openai's tokenizer, else tiktoken (the order of the module docs).
@@ -53,6 +55,12 @@ def load_count(name: EncodingName) -> CountTokens:
     tokenizer takes ~2.5 s and ~150 MB to load, and fastokens keeps its fastest cache
     per thread for one tokenizer at a time, so two tokenizers of one encoding used in
     turn would each find it cleared.  What is cached holds no request data."""
+    with _LOAD_LOCK:
+        return _load_count(name)
+
+
+@functools.cache
+def _load_count(name: EncodingName) -> CountTokens:
     for loader in (fastokens_count, bpe_openai_count):
         count = loader(name)
         if count is not None:

@@ -26,6 +26,10 @@ from thrifty.tokens.encodings import EncodingName
 # on the corpus described in docs/levers/fewer-tokens.md.
 ANTHROPIC_SCALE = Decimal("1.07")
 
+# The encoding that counts Claude, current OpenAI and unknown models: the one a gateway
+# loads at start (cl100k_base, for gpt-4 and gpt-3.5 only, is loaded on first use).
+EAGER_ENCODING: EncodingName = "o200k_base"
+
 Family = Literal["openai", "anthropic", "other"]
 
 _O200K_PREFIXES = (

@@ -33,7 +33,7 @@ from thrifty.levers.fewer_tokens.history.summary import (
     prefix_digests,
     summarise,
 )
-from thrifty.tokens import TokenCounter
+from thrifty.tokens import EAGER_ENCODING, TokenCounter
 from thrifty.types import (
     Call,
     ChatRequest,
@@ -125,6 +125,7 @@ class HistoryStage:
         if inside:
             return self._warned(await inner(request), ["a system message inside the conversation"])
         conversation = messages[head:]
+        await self._counter.load_for(request.model)
         read = self._reader.read(request, conversation)
         if read is None:
             return self._warned(await inner(request), ["a message is not JSON"])
@@ -232,4 +233,5 @@ async def build(parts: Parts) -> Stage | None:
         chosen[task] = lever if lever.enabled else None
     if all(value is None for value in chosen.values()):
         return None
+    await parts.counter.load(EAGER_ENCODING)  # at start, off the event loop
     return history_stage(chosen, parts.providers, parts.counter)

@@ -22,7 +22,6 @@ caches are per model, and it must see the prompt as it will be sent.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
@@ -39,7 +38,7 @@ from thrifty.levers.fewer_tokens.prompt_cache.prefix import PrefixChurn, ToolFor
 from thrifty.levers.fewer_tokens.prompt_cache.reuse import ReuseTracker, TtlPolicy
 from thrifty.levers.fewer_tokens.prompt_cache.volatile import VolatileSplits
 from thrifty.streams import observe
-from thrifty.tokens import ENCODINGS, TokenCounter
+from thrifty.tokens import EAGER_ENCODING, ENCODINGS, TokenCounter
 from thrifty.tokens.encodings import bundled_file
 from thrifty.types import ChatRequest, ChatResponse, Handler, Stage, Step, TokenChange, Usage
 
@@ -103,6 +102,7 @@ class PromptCachePlanner:
     ) -> None:
         self._settings = dict(settings)
         self._default = self._settings[None]
+        self._counter = counter
         defaults = self._default
         tools = ToolForms(MAX_TOOL_SETS)
         splits = VolatileSplits()
@@ -122,6 +122,7 @@ class PromptCachePlanner:
         lever = self.settings_for(request.task)
         if not lever.enabled or request.api != "chat":
             return await inner(request)
+        await self._counter.load_for(request.model)
         body = request.body
         notes: list[str] = []
         booking: Booking | None = None
@@ -195,7 +196,8 @@ async def build(parts: Parts) -> Stage | None:
     counter = parts.counter
     for name in ENCODINGS:  # a missing install fails at start, not on a request
         bundled_file(name)
-    # Load the encodings now, off the event loop: a fraction of a second, once, rather
-    # than a stalled request later.
-    await asyncio.to_thread(lambda: [counter.counting(n) for n in ENCODINGS])
+    # o200k_base counts every model but gpt-4 and gpt-3.5 (Claude and unknown models
+    # included): loaded now, off the event loop (seconds and ~150 MB, once per process);
+    # cl100k_base only if a request needs it (PromptCachePlanner.handle).
+    await counter.load(EAGER_ENCODING)
     return prompt_cache_stage(PromptCachePlanner(per_task, counter))
