@@ -32,6 +32,7 @@ __all__ = [
     "PromptCacheSettings",
     "SemanticCacheSettings",
     "ShadowSettings",
+    "StrictSettings",
 ]
 
 
