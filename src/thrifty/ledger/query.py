@@ -55,12 +55,18 @@ _DAY = _DIMENSIONS["day"]
 # A background create and the row that books its work are one request: the booking is not
 # a request nor a call of its own, and the create's unknown cost is settled by it.
 _BOOKING = f"(r.endpoint = '{BACKGROUND_ENDPOINT}')"
-# The creates that have a booking row, read once per query (SQLite keeps the list as a
-# temporary index), so each row of unknown cost costs one lookup in it.
-_UNSETTLED = (
-    "r.request_id NOT IN (SELECT substr(b.request_id, 1, length(b.request_id) - "
-    f"{len(BACKGROUND_SUFFIX)}) FROM requests b WHERE b.endpoint = '{BACKGROUND_ENDPOINT}')"
+# A figure unknown on a row counts as unknown unless the row is a create with a booking
+# row: one lookup by request id (its unique index), made only for a row whose figure is
+# NULL (CASE stops there; an AND would look up every row), never a scan of the ledger.
+_SETTLED_BY = (
+    f"EXISTS (SELECT 1 FROM requests b WHERE b.request_id = r.request_id || '{BACKGROUND_SUFFIX}'"
+    f" AND b.endpoint = '{BACKGROUND_ENDPOINT}')"
 )
+
+
+def _unknown(figure: str) -> str:
+    """1 when ``figure`` is NULL on a row no booking row settles, else 0."""
+    return f"CASE WHEN {figure} IS NULL THEN NOT {_SETTLED_BY} ELSE 0 END"
 
 
 def _measures(saved: str) -> tuple[str, ...]:
@@ -71,12 +77,12 @@ def _measures(saved: str) -> tuple[str, ...]:
         "(r.status >= 400 OR r.error IS NOT NULL)",
         f"CASE WHEN {_BOOKING} THEN 0 ELSE r.calls END",
         "r.cost_pusd",
-        f"(r.cost_pusd IS NULL AND {_UNSETTLED})",
+        _unknown("r.cost_pusd"),
         "(r.cost_estimated != 0 AND r.cost_pusd IS NOT NULL)",
         "r.baseline_pusd",
-        f"(r.baseline_pusd IS NULL AND {_UNSETTLED})",
+        _unknown("r.baseline_pusd"),
         saved,
-        f"({saved} IS NULL AND {_UNSETTLED})",
+        _unknown(saved),
         known,
         f"CASE WHEN {known} THEN r.cost_pusd ELSE 0 END",
         f"CASE WHEN {known} THEN r.baseline_pusd ELSE 0 END",
