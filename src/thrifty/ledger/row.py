@@ -15,13 +15,14 @@ from thrifty.types import Call, Cost, Usage
 
 # Bounds on stored text: a row's size must not depend on what a client sends.
 MAX_NAME = 256  # model, provider, task, tenant, alias, tier
+MAX_TEXT = 2000  # error, detail
+MAX_TOKEN_FIGURE = 10**12  # a lever's token figure is stored within 0..this
+
 # A background Responses call's work is booked after its create, in a row of its own:
 # request id "<create's request id>.background", this endpoint.  The create and its booking
 # are one request to a report (thrifty.ledger.query).
 BACKGROUND_ENDPOINT = "background"
 BACKGROUND_SUFFIX = ".background"
-MAX_TEXT = 2000  # error, detail
-MAX_TOKEN_FIGURE = 10**12  # a lever's token figure is stored within 0..this
 
 
 @dataclass(slots=True)
