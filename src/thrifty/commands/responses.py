@@ -1,8 +1,8 @@
-"""``thrifty responses pending``: the background Responses API calls made through the
-gateway whose work is not booked yet (docs/openai-apis.md, "Background responses are
-booked when retrieved").
+"""``thrifty responses pending``: the background Responses API calls made through thrifty
+(its gateway or its library) whose work is not booked yet (docs/openai-apis.md,
+"Background responses are booked when retrieved").
 
-Such a response is booked the first time the gateway sees it finished (a retrieve or a
+Such a response is booked the first time thrifty sees it finished (a retrieve or a
 cancel); until then its cost is unknown.  This lists them, oldest first, from the record
 file next to the ledger (``thrifty-response-owners.db``), without creating it.
 """
