@@ -8,7 +8,7 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from thrifty.context.bm25 import bm25_of_bags, jaccard, words
+from thrifty.context.bm25 import bm25_of_bags, jaccard, jaccard_at_most, words
 from thrifty.context.documents import Document, Where, as_document, matches
 from thrifty.tokens import TokenCounter
 
@@ -155,6 +155,7 @@ def select_context(
 def _alike(
     i: int, j: int, word_sets: Sequence[AbstractSet[str]], vectors: Any, threshold: float
 ) -> bool:
-    if jaccard(word_sets[i], word_sets[j]) >= threshold:
+    a, b = word_sets[i], word_sets[j]
+    if jaccard_at_most(len(a), len(b)) >= threshold and jaccard(a, b) >= threshold:
         return True
     return vectors is not None and float(vectors[i] @ vectors[j]) >= threshold

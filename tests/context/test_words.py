@@ -1,0 +1,29 @@
+"""The word cutting and the duplicate check's shortcut are exact: ``words`` gives what
+``\\w+`` finds in the lower-cased text, on any text (ASCII text takes a faster path), and
+the Jaccard bound from the sizes is never below the overlap itself."""
+
+from __future__ import annotations
+
+import re
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from thrifty.context.bm25 import jaccard, jaccard_at_most, words
+
+ASCII = st.text(alphabet=st.characters(max_codepoint=127))
+# Characters whose lower case is ASCII (the Kelvin sign's is "k"), and others around.
+MIXED = st.text(alphabet=st.sampled_from(["K", "İ", "é", "_", "-", "a", "Z", "9", " ", "\x1c"]))
+
+
+@given(st.one_of(ASCII, MIXED, st.text()))
+def test_words_are_the_regex_words_of_the_lower_cased_text(text: str) -> None:
+    assert words(text) == re.findall(r"\w+", text.lower())
+
+
+@given(st.sets(st.integers(0, 30)), st.sets(st.integers(0, 30)))
+def test_the_size_bound_is_at_least_the_overlap(a: set[int], b: set[int]) -> None:
+    as_words, bs_words = {str(i) for i in a}, {str(i) for i in b}
+    assert jaccard(as_words, bs_words) <= jaccard_at_most(len(a), len(b))
+    if as_words <= bs_words or bs_words <= as_words:  # one holds the other: reached
+        assert jaccard(as_words, bs_words) == jaccard_at_most(len(a), len(b))
