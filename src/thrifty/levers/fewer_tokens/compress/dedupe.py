@@ -134,6 +134,11 @@ class Seen:
     _learnt: list[tuple[Mapping[str, str], Mapping[str, str]]] = field(
         default_factory=list, compare=False, repr=False
     )
+    # A ``Seen`` this one extends (the same learnt texts, its unlearnt texts first) that was
+    # learnt when this one was made, or that extends none: learning starts from what it
+    # learnt, so a conversation's new turns are learnt, not all its turns again.  One
+    # level only (never a chain), so a ``Seen`` keeps at most one other alive.
+    _base: tuple[Seen, ...] = field(default=(), compare=False, repr=False)
 
     @property
     def chars(self) -> int:
@@ -148,9 +153,13 @@ class Seen:
         if not self.unlearnt:
             return self.paragraphs, self.lines
         if not self._learnt:
+            paragraphs, lines, done = self.paragraphs, self.lines, 0
+            for base in self._base:
+                paragraphs, lines = base.learnt()
+                done = len(base.unlearnt)
             deduper = Deduper()
-            deduper._paragraphs, deduper._lines = dict(self.paragraphs), dict(self.lines)
-            for text, where in self.unlearnt:
+            deduper._paragraphs, deduper._lines = dict(paragraphs), dict(lines)
+            for text, where in self.unlearnt[done:]:
                 deduper._full(text, where)
             self._learnt.append((deduper._paragraphs, deduper._lines))
         return self._learnt[0]
@@ -175,9 +184,11 @@ class Deduper:
         """What it remembers (for ``Deduper(seen)`` to go on from): the very ``seen`` it
         was given if it saw nothing since."""
         if self._paragraphs is None:
-            if self._keys is self._given.keys and self._unlearnt is self._given.unlearnt:
-                return self._given
-            return Seen(self._given.paragraphs, self._given.lines, self._unlearnt, self._keys)
+            given = self._given
+            if self._keys is given.keys and self._unlearnt is given.unlearnt:
+                return given
+            base = given if given._learnt or not given._base else given._base[0]
+            return Seen(given.paragraphs, given.lines, self._unlearnt, self._keys, _base=(base,))
         return Seen(self._paragraphs, self._lines, self._unlearnt, self._keys)
 
     def text(self, text: str, where: str) -> str:
