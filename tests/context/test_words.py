@@ -13,10 +13,32 @@ from thrifty.context.bm25 import jaccard, jaccard_at_most, words
 
 ASCII = st.text(alphabet=st.characters(max_codepoint=127))
 # Characters whose lower case is ASCII (the Kelvin sign's is "k"), and others around.
-MIXED = st.text(alphabet=st.sampled_from(["K", "İ", "é", "_", "-", "a", "Z", "9", " ", "\x1c"]))
+MIXED = st.text(
+    alphabet=st.sampled_from(
+        [
+            "K",
+            "İ",
+            "é",
+            "_",
+            "-",
+            "a",
+            "Z",
+            "9",
+            " ",
+            "\x1c",
+            "’",
+            "—",
+            "\u00a0",
+            "🙂",
+            "\ud800",
+            "文",
+        ]
+    )
+)
+MANY_OTHERS = st.text(alphabet=st.characters(min_codepoint=0x2010, max_codepoint=0x2060))
 
 
-@given(st.one_of(ASCII, MIXED, st.text()))
+@given(st.one_of(ASCII, MIXED, MANY_OTHERS, st.text()))
 def test_words_are_the_regex_words_of_the_lower_cased_text(text: str) -> None:
     assert words(text) == re.findall(r"\w+", text.lower())
 
