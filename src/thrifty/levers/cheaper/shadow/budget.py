@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 __all__ = ["ShadowBudget", "budget_key"]
 
 log = logging.getLogger("thrifty.shadow")
-DAY_S = 86_400.0
+WINDOW_S = 2 * 86_400.0  # a day's counter outlives its UTC day
 JUDGE_PROMPT_TOKENS = 300  # the judge prompt's own tokens, for the budget estimate
 JUDGE_ANSWER_TOKENS = MAX_VERDICT_TOKENS
 
@@ -74,17 +74,17 @@ class ShadowBudget:
     async def reserve(self, key: str, rules: TaskShadow, estimate: int) -> bool:
         """Reserve ``estimate`` on ``key``; ``False`` (nothing reserved) when the day's
         budget would be exceeded."""
-        spent = await self._counters.incr(key, estimate, window_s=2 * DAY_S)
+        spent = await self._counters.incr(key, estimate, window_s=WINDOW_S)
         if spent <= rules.budget_pusd:
             return True
-        await self._counters.incr(key, -estimate, window_s=2 * DAY_S)
+        await self._counters.incr(key, -estimate, window_s=WINDOW_S)
         log.info("shadow: the day's budget is spent; sample skipped")
         return False
 
     async def settle(self, key: str, estimate: int, actual: int | None) -> None:
         """Replace the reserved ``estimate`` with the ``actual`` cost, when known."""
         if actual is not None and actual != estimate:
-            await self._counters.incr(key, actual - estimate, window_s=2 * DAY_S)
+            await self._counters.incr(key, actual - estimate, window_s=WINDOW_S)
 
     def call_cost(self, call: Call | None) -> int | None:
         """A call's cost in pusd (``None``: no call, or no known price)."""
