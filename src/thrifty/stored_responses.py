@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from thrifty.errors import BadRequest, UpstreamUnavailable
+from thrifty.errors import UpstreamUnavailable
 
 if TYPE_CHECKING:
     from thrifty.gateway.response_bookings import BackgroundBookings
@@ -53,7 +53,6 @@ class StoredResponses:
         self._thrifty = thrifty
         self._bookings: BackgroundBookings | None = None
         self._ledger: Stage | None = None
-        self.booked = 0  # background responses booked through this runtime
 
     @property
     def bookings(self) -> BackgroundBookings:
@@ -94,16 +93,12 @@ class StoredResponses:
     async def _call(
         self, method: str, response_id: str, suffix: str, named: str | None, *, book: bool
     ) -> StoredResponse:
-        from thrifty.gateway.record_file import RESPONSE_ID
+        from thrifty.gateway.record_file import check_response_id
         from thrifty.gateway.response_booking_rows import book_if_finished
         from thrifty.gateway.response_calls import forward_side, side_upstream
         from thrifty.providers._http import error_from_status
 
-        if not isinstance(response_id, str) or not RESPONSE_ID.match(response_id):
-            raise BadRequest(
-                "a response id is 1-128 characters of A-Z a-z 0-9 _ . : -, the first a "
-                f"letter or digit (got {str(response_id)[:40]!r})"
-            )
+        check_response_id(response_id)
         await self._thrifty.start()
         upstream = side_upstream(self._thrifty.providers, named)
         status, raw = await forward_side(
@@ -130,7 +125,6 @@ class StoredResponses:
             booked = await book_if_finished(self.bookings, self._ledger_stage, response_id, raw)
         if booked is None:
             return StoredResponse(body, upstream.name)
-        self.booked += 1
         return StoredResponse(body, upstream.name, booked.served_id, booked.response)
 
     def _ledger_stage(self) -> Stage:

@@ -11,12 +11,26 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-__all__ = ["LOW_WATER", "MAX_ROWS", "RESPONSE_ID", "TTL_S", "RecordFile"]
+__all__ = ["LOW_WATER", "MAX_ROWS", "RESPONSE_ID", "TTL_S", "RecordFile", "check_response_id"]
 
 # OpenAI's ids are "resp_" + 50 hex digits; other servers' differ, but never carry a path
 # separator, a query or more than this many characters, and start with a letter or digit
 # (so "." and "..", which an HTTP client resolves as path segments, are never ids).
+from thrifty.errors import BadRequest
+
 RESPONSE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
+
+
+def check_response_id(response_id: object) -> str:
+    """``response_id`` when it is a valid response id (what the gateway's side routes and
+    the library forward); :class:`~thrifty.errors.BadRequest` naming the rule otherwise."""
+    if isinstance(response_id, str) and RESPONSE_ID.match(response_id):
+        return response_id
+    raise BadRequest(
+        "a response id is 1-128 characters of A-Z a-z 0-9 _ . : -, the first a "
+        f"letter or digit (got {str(response_id)[:40]!r})"
+    )
+
 
 MAX_ROWS = 200_000
 TTL_S = 30 * 24 * 3600.0  # OpenAI keeps a stored response 30 days

@@ -19,13 +19,8 @@ from dataclasses import dataclass
 import orjson
 
 from thrifty.errors import ThriftyError
-from thrifty.gateway.response_bookings import (
-    ENDPOINT,
-    FINAL,
-    SUFFIX,
-    BackgroundBookings,
-    Pending,
-)
+from thrifty.gateway.response_bookings import FINAL, BackgroundBookings, Pending
+from thrifty.ledger.row import BACKGROUND_ENDPOINT, BACKGROUND_SUFFIX
 from thrifty.providers.finish import responses_cut
 from thrifty.providers.usage import responses_server_tools, service_tier, usage_from_responses
 from thrifty.types import ChatRequest, ChatResponse, Handler, Stage, Step
@@ -49,8 +44,8 @@ def booking_of(pending: Pending, body: Mapping[str, object]) -> tuple[ChatReques
         api="responses",
         task=pending.task,
         tenant=pending.tenant,
-        endpoint=ENDPOINT,
-        request_id=pending.request_id + SUFFIX,
+        endpoint=BACKGROUND_ENDPOINT,
+        request_id=pending.request_id + BACKGROUND_SUFFIX,
         received_at=pending.created_at,
         requested_alias=pending.requested_alias,
     )

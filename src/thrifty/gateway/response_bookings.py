@@ -38,13 +38,10 @@ import orjson
 
 from thrifty.gateway.record_file import RESPONSE_ID, RecordFile
 from thrifty.ledger.accounting import MODEL_LEVERS
-from thrifty.ledger.row import BACKGROUND_ENDPOINT, BACKGROUND_SUFFIX
 from thrifty.types import ChatRequest, ChatResponse, Lever
 
 log = logging.getLogger("thrifty.gateway")
 
-ENDPOINT = BACKGROUND_ENDPOINT
-SUFFIX = BACKGROUND_SUFFIX
 # The statuses a background response ends in; usage comes with the first three (and
 # with a cancelled one when the provider reports what it had done).
 FINAL = frozenset({"completed", "incomplete", "failed", "cancelled"})

@@ -48,7 +48,7 @@ from thrifty.errors import (
 )
 from thrifty.gateway.auth import UnsupportedMediaType, json_content_type
 from thrifty.gateway.headers import money_headers, tenant_from_headers
-from thrifty.gateway.record_file import RESPONSE_ID
+from thrifty.gateway.record_file import check_response_id
 from thrifty.gateway.response_booking_rows import book_if_finished
 from thrifty.gateway.response_bookings import drop_deleted
 from thrifty.gateway.response_calls import booking_ledger, forward_side, side_upstream
@@ -115,7 +115,6 @@ class ResponseSideRoutes:
         self._owners = owners  # None: no tenant checks (a single-tenant front-end)
         self._keys_on = keys_on
         self.counts: Counter[str] = Counter()
-        self.background_booked = 0  # background responses this process booked
         self._ledger: Stage | None = None
 
     def routes(self) -> list[Route]:
@@ -161,9 +160,7 @@ class ResponseSideRoutes:
     ) -> Response:
         route = f"{method} /v1/responses/{{id}}{suffix}"
         try:
-            response_id = request.path_params["response_id"]
-            if not RESPONSE_ID.match(response_id):
-                raise BadRequest("the path does not hold a valid response id")
+            response_id = check_response_id(request.path_params["response_id"])
             sent = f"/responses/{response_id}{suffix}" + _query(request, query)
             await self._thrifty.start()
             upstream = self._named_or_default(request)
@@ -199,7 +196,6 @@ class ResponseSideRoutes:
         )
         if booked is None:
             return
-        self.background_booked += 1
         answer.headers["x-thrifty-request-id"] = booked.served_id
         for name, value in money_headers(booked.response):
             answer.headers[f"x-thrifty-{name}"] = value
