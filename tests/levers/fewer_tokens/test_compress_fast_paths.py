@@ -238,6 +238,12 @@ def test_a_growing_conversation_learns_each_turn_once(monkeypatch: pytest.Monkey
         assert passes == [*expected, f"turn {turn}", "question"]
         outs, _, _ = _full_pass([*texts, question])
         assert outs[-1] == "Which one?"
+    # Another conversation after the same system prompt (or this one, its earlier turns
+    # cut): the system prompt is not learnt again.
+    passes.clear()
+    other = _seen_after(after[0], "Another chat starts here, with its own words.", "turn 1")
+    assert Deduper(other).text(question, "question") == "Which one?"
+    assert passes == ["turn 1", "question"]
 
 
 def _seen_after(seen: Seen, text: str, where: str) -> Seen:

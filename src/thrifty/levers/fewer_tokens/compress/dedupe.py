@@ -187,8 +187,14 @@ class Deduper:
             given = self._given
             if self._keys is given.keys and self._unlearnt is given.unlearnt:
                 return given
-            base = given if given._learnt or not given._base else given._base[0]
-            return Seen(given.paragraphs, given.lines, self._unlearnt, self._keys, _base=(base,))
+            base: tuple[Seen, ...]
+            if not given.unlearnt:  # learning starts from its paragraphs and lines
+                base = ()
+            elif given._learnt or not given._base:  # from what ``given`` learns
+                base = (given,)
+            else:  # from what the one ``given`` extends learns
+                base = given._base
+            return Seen(given.paragraphs, given.lines, self._unlearnt, self._keys, _base=base)
         return Seen(self._paragraphs, self._lines, self._unlearnt, self._keys)
 
     def text(self, text: str, where: str) -> str:
