@@ -8,6 +8,7 @@ re-serialises it, so ``1.0`` stays ``1.0``).
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 
 import orjson
 
@@ -22,8 +23,6 @@ from thrifty.levers.fewer_tokens.compress.spans import (
 _ODD = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00a0\u2000-\u200a\u202f\u205f\u3000]")
 _INVISIBLE = re.compile("[\u200b\u200c\u200d\u2060\ufeff]")
 _ODD_SPACES = re.compile("[\u00a0\u2000-\u200a\u202f\u205f\u3000]")
-_HTML_COMMENT = re.compile("<!--[^\ue000]*?-->")  # not one holding a protected span
-_ANY_HTML_COMMENT = re.compile("<!--.*?-->", re.S)
 _NON_BLANKS = re.compile(r"\S+")
 _SEPARATOR = re.compile(r"\n {0,3}([-=*_])\1{3,}[ \t]*(?=\n|\Z)")
 _SEPARATOR_HINTS = ("----", "====", "****", "____")
@@ -65,18 +64,70 @@ def _deletable_tokens(text: str) -> list[Span]:
     runs an HTML comment covers (a comment holding one is kept).  The odd spaces are
     blanks, never inside a token; a token holds no blank, so the tokens found in such
     runs, scanned alone, are the ones the whole text's scan finds there."""
-    regions = [_runs_around(text, *m.span()) for m in _INVISIBLE.finditer(text)]
+    found = [m.span() for m in _INVISIBLE.finditer(text)]
     if "<!--" in text:
-        regions += [_runs_around(text, *m.span()) for m in _ANY_HTML_COMMENT.finditer(text)]
+        found += html_comments(text)
+    regions = _runs_around(text, found)
     return [span for start, end in merged(regions) for span in token_spans(text, start, end)]
 
 
-def _runs_around(text: str, start: int, end: int) -> Span:
-    """``start``-``end`` widened to the blanks (or the text's ends) around it."""
-    while start > 0 and not text[start - 1].isspace():
-        start -= 1
-    run = _NON_BLANKS.match(text, end)
-    return start, run.end() if run is not None else end
+def _runs_around(text: str, spans: list[Span]) -> list[Span]:
+    """Each span (starting and ending on a non-blank character) widened to the blanks, or
+    the text's ends, around it: from the start of the run of non-blank characters holding
+    its first character to the end of the run holding its last.  The runs are found once
+    and looked up by bisection, so a text of many spans and few blanks costs no more than
+    one pass."""
+    if not spans:
+        return []
+    runs = [m.span() for m in _NON_BLANKS.finditer(text)]
+    starts = [start for start, _ in runs]
+    widened: list[Span] = []
+    for start, end in spans:
+        first = runs[bisect_right(starts, start) - 1]
+        last = runs[bisect_right(starts, end - 1) - 1]
+        widened.append((first[0], max(end, last[1])))
+    return widened
+
+
+def html_comments(text: str, unless: str | None = None) -> list[Span]:
+    """The HTML comments of ``text`` as ``re.finditer("<!--.*?-->", text, re.S)`` finds
+    them (each from an opening to the first ``-->`` after it), in one pass: the next
+    closing and the next ``unless`` character are remembered, not searched for again from
+    every opening (the lazy pattern costs time in the square of the text's length on
+    many openings without a closing).  With ``unless``, a comment holding that character
+    is not one, as ``<!--[^X]*?-->`` finds them: its opening is passed over."""
+    found: list[Span] = []
+    at = text.find("<!--")
+    close = barrier = -1
+    while at >= 0:
+        if close < at + 4:
+            close = text.find("-->", at + 4)
+            if close < 0:
+                break
+        if unless is not None:
+            if barrier < at + 4:
+                barrier = text.find(unless, at + 4)
+                if barrier < 0:
+                    unless = None  # none left: no comment from here on holds one
+            if unless is not None and barrier < close:
+                at = text.find("<!--", at + 1)
+                continue
+        found.append((at, close + 3))
+        at = text.find("<!--", close + 3)
+    return found
+
+
+def _without(text: str, spans: list[Span]) -> str:
+    """``text`` with ``spans`` (in order, not overlapping) removed."""
+    if not spans:
+        return text
+    pieces: list[str] = []
+    at = 0
+    for start, end in spans:
+        pieces.append(text[at:start])
+        at = end
+    pieces.append(text[at:])
+    return "".join(pieces)
 
 
 def _untidy(text: str) -> bool:
@@ -132,7 +183,7 @@ def _cleaned(text: str, deleting: bool) -> str:
     if deleting:
         text = _INVISIBLE.sub("", text)
         text = _ODD_SPACES.sub(" ", text)
-        text = _HTML_COMMENT.sub("", text)
+        text = _without(text, html_comments(text, unless=_OPEN))  # not one holding a span
     if any(hint in text for hint in _SEPARATOR_HINTS):
         text = _SEPARATOR.sub(lambda m: "\n" + m.group(1) * 3, "\n" + text)[1:]
     if "  " in text or "\t" in text or " \n" in text or text[-1:] in (" ", "\t"):
