@@ -29,7 +29,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from thrifty.errors import ConfigError, IdempotencyKeyReused
+from thrifty.errors import IdempotencyKeyReused
 from thrifty.levers.fewer_calls.idempotency_records import (
     CorruptRecord,
     Record,
@@ -38,6 +38,7 @@ from thrifty.levers.fewer_calls.idempotency_records import (
     replayed,
     slot_of,
 )
+from thrifty.levers.lever_wide import refuse_task_overrides
 from thrifty.store import Cache, SqliteCache
 from thrifty.streams import observed
 from thrifty.streams.record import Recorder
@@ -220,13 +221,7 @@ STORE_KEYS = frozenset({"backend", "path", "max_entries", "max_bytes", "max_entr
 def ttls_of(settings: Settings) -> dict[str | None, float | None]:
     """task -> how long its answers are kept (``None``: off).  The store settings are
     shared by every task: naming one in ``[tasks.T.idempotency]`` is a start-up error."""
-    for name, entry in settings.tasks.items():
-        shared = sorted(STORE_KEYS & set(entry.overrides().get("idempotency", {})))
-        if shared:
-            raise ConfigError(
-                f"[tasks.{name}.idempotency]: {', '.join(shared)} can only be set in "
-                "[levers.idempotency] (one store serves every task)"
-            )
+    refuse_task_overrides(settings, "idempotency", STORE_KEYS, "one store serves every task")
     ttls: dict[str | None, float | None] = {}
     for task in [None, *settings.tasks]:
         lever = settings.levers_for(task).idempotency
