@@ -35,8 +35,10 @@ def _words(text: str) -> list[str]:
 
 
 _WORD = re.compile(r"[A-Za-z][A-Za-z'’]*|\d+(?:[.,]\d+)*|[$€£¥%]")
-# Only spaces, quotes or brackets since the text's start or a sentence's end.
-_SENTENCE_START = re.compile(r"(?:^|[.?!:;\n])[\s\"'(\[*-]*$")
+# A word starts a sentence when only blanks, quotes or brackets (``_LEAD``) stand between it
+# and the text's start or a sentence's end (``_ENDS``; a newline is both).
+_LEAD = "\"'([*-"
+_ENDS = ".?!:;\n"
 _NUMBER_WORDS = {
     "zero": "0",
     "one": "1",
@@ -172,6 +174,23 @@ def _polarity(words: frozenset[str]) -> tuple[int, ...]:
     return tuple(signs)
 
 
+def _sentence_starts(text: str, found: list[re.Match[str]]) -> set[int]:
+    """The indexes of the words in ``found`` that start a sentence, found by walking back
+    from each over the blanks, quotes and brackets before it (never past the last letter
+    or digit of the word before: one pass over the text in all, where searching the text
+    up to each word for a sentence's end cost time in the square of its length)."""
+    starts: set[int] = set()
+    for index, match in enumerate(found):
+        at = match.start()
+        while at > 0 and (text[at - 1].isspace() or text[at - 1] in _LEAD):
+            if text[at - 1] == "\n":
+                break
+            at -= 1
+        if at == 0 or text[at - 1] in _ENDS:
+            starts.add(index)
+    return starts
+
+
 @lru_cache(maxsize=4096)
 def features(text: str) -> Features:
     found = list(_WORD.finditer(text))
@@ -188,7 +207,7 @@ def features(text: str) -> Features:
         for token, word in zip(tokens, lowered, strict=True)
         if token[0].isdigit() or word in _NUMBER_WORDS
     )
-    starts = {i for i, m in enumerate(found) if _SENTENCE_START.search(text, 0, m.start())}
+    starts = _sentence_starts(text, found)
     names = tuple(
         lowered[i]
         for i, token in enumerate(tokens)
