@@ -240,12 +240,16 @@ class ResponseSideRoutes:
             return _error(exc)
 
     async def _body(self, request: Request) -> bytes:
-        raw = b""
+        """The body, joined once at its end (adding each piece to the bytes so far copies
+        them again: time in the square of the number of pieces)."""
+        pieces: list[bytes] = []
+        size = 0
         async for chunk in request.stream():
-            raw += chunk
-            if len(raw) > self._max_body:
+            pieces.append(chunk)
+            size += len(chunk)
+            if size > self._max_body:
                 raise PayloadTooLarge(f"the body is over {self._max_body} bytes")
-        return raw
+        return b"".join(pieces)
 
     def _named_or_default(self, request: Request) -> Upstream:
         return side_upstream(self._thrifty.providers, request.headers.get(PROVIDER_HEADER))
