@@ -16,7 +16,7 @@ import time
 
 import uvloop
 
-from thrifty.providers.http1 import Http1Pool
+from thrifty.providers.http1_pool import Http1Pool
 
 ANSWER = (
     b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"

@@ -10,12 +10,8 @@ from contextlib import asynccontextmanager
 
 import pytest
 
-from thrifty.providers.http1 import (
-    ConnectFailed,
-    Http1Pool,
-    ResponseCut,
-    ServerDisconnected,
-)
+from thrifty.providers.http1 import ConnectFailed, ResponseCut, ServerDisconnected
+from thrifty.providers.http1_pool import Http1Pool
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from thrifty.providers.http1 import Http1Pool
+from thrifty.providers.http1_pool import Http1Pool
 
 from .test_http1 import pool, read_request, serving
 

@@ -23,7 +23,8 @@ from thrifty.errors import (
     UpstreamUnavailable,
     redact,
 )
-from thrifty.providers.http1 import ConnectFailed, Http1Pool
+from thrifty.providers.http1 import ConnectFailed
+from thrifty.providers.http1_pool import Http1Pool
 
 __all__ = [
     "HttpPool",
@@ -334,3 +335,18 @@ def never_written(exc: BaseException) -> bool:
     return isinstance(exc, aiohttp.ClientOSError) and isinstance(
         exc.__cause__, aiohttp.ClientConnectionResetError
     )
+
+
+async def read_capped(resp: aiohttp.ClientResponse, limit: int) -> bytes | None:
+    """The answer's body, or ``None`` as soon as it is known to exceed ``limit`` bytes
+    (by its ``Content-Length``, or while reading): never more than ``limit`` is held."""
+    if resp.content_length is not None and resp.content_length > limit:
+        return None
+    parts: list[bytes] = []
+    size = 0
+    async for chunk in resp.content.iter_chunked(1024 * 1024):
+        size += len(chunk)
+        if size > limit:
+            return None
+        parts.append(chunk)
+    return b"".join(parts)

@@ -32,9 +32,10 @@ from thrifty.providers._http import (
     error_from_event,
     error_from_exception,
     error_from_status,
+    read_capped,
 )
 from thrifty.providers.finish import truncated_answer
-from thrifty.providers.http1 import Http1Error, Response, ServerDisconnected
+from thrifty.providers.http1 import AnswerTooLarge, Http1Error, Response, ServerDisconnected
 from thrifty.providers.skim import skim
 from thrifty.providers.streaming import (
     StreamDeadlines,
@@ -59,9 +60,11 @@ _BETA_HEADER: dict[Dialect, str] = {"anthropic": "anthropic-beta", "openai": "op
 
 
 MAX_REQUEST_ID = 128
-# The largest answer `forward` passes on: a stored response or its input items may hold
-# images (base64) up to the API's 50 MB request limit; more is refused, never buffered.
+# The largest answer read whole (a chat answer, or one `forward` passes on: a stored
+# response or its input items may hold images, base64, up to the API's 50 MB request
+# limit); more is refused, never buffered.  An error answer is read up to MAX_ERROR_BYTES.
 MAX_FORWARDED_BYTES = 64 * 1024 * 1024
+MAX_ERROR_BYTES = 1024 * 1024
 _MAX_UNSENT_ATTEMPTS = 4  # after a burst, several pooled connections may be stale at once
 
 
@@ -186,8 +189,8 @@ class BaseProvider:
         request_id = upstream_request_id(resp.headers)
         if resp.status >= 300:
             try:
-                raw = await resp.read()
-            except (Http1Error, TimeoutError):
+                raw = await resp.read(MAX_ERROR_BYTES)
+            except (Http1Error, TimeoutError):  # an error answer too large: its status alone
                 raw = b""
             finally:
                 resp.release()
@@ -214,7 +217,14 @@ class BaseProvider:
             response.stream = UpstreamStream(resp, events, handler.settle)
             return response
         try:
-            raw = await resp.read()
+            raw = await resp.read(MAX_FORWARDED_BYTES)
+        except AnswerTooLarge:
+            text = (
+                f"{self.name} answered with more than {MAX_FORWARDED_BYTES // (1024 * 1024)} "
+                "MiB; the gateway does not read an answer that large (it was dropped unread)"
+            )
+            log.warning("%s", text)
+            raise _reached(UpstreamUnavailable(text, provider=self.name), request.model) from None
         except TimeoutError:
             raise _reached(
                 UpstreamTimeout(
@@ -362,7 +372,7 @@ class BaseProvider:
                 timeout=self._timeout,
                 allow_redirects=False,
             ) as resp:
-                answer = await _read_capped(resp, MAX_FORWARDED_BYTES)
+                answer = await read_capped(resp, MAX_FORWARDED_BYTES)
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise error_from_exception(
                 exc, provider=self.name, api_key=self._api_key, url=url
@@ -381,21 +391,6 @@ class BaseProvider:
 
     def stream_error(self, payload: JSON) -> ThriftyError:
         return error_from_event(payload, provider=self.name, api_key=self._api_key)
-
-
-async def _read_capped(resp: aiohttp.ClientResponse, limit: int) -> bytes | None:
-    """The answer's body, or ``None`` as soon as it is known to exceed ``limit`` bytes
-    (by its ``Content-Length``, or while reading): never more than ``limit`` is held."""
-    if resp.content_length is not None and resp.content_length > limit:
-        return None
-    parts: list[bytes] = []
-    size = 0
-    async for chunk in resp.content.iter_chunked(1024 * 1024):
-        size += len(chunk)
-        if size > limit:
-            return None
-        parts.append(chunk)
-    return b"".join(parts)
 
 
 def _reached(error: ThriftyError, model: str) -> ThriftyError:
