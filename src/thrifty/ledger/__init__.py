@@ -8,10 +8,11 @@ report itself.
 
 from thrifty.ledger.money import pico_to_usd, usd_to_pico
 from thrifty.ledger.query import SqliteLedgerReader
+from thrifty.ledger.read_rows import read_rows
 from thrifty.ledger.render import render_report
 from thrifty.ledger.report import Report, ReportLine, build_report, report_to_json
 from thrifty.ledger.row import LedgerRow
-from thrifty.ledger.store import LedgerStore, LedgerWriteError, read_rows
+from thrifty.ledger.store import LedgerStore, LedgerWriteError
 
 __all__ = [
     "LedgerRow",

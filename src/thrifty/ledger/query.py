@@ -248,7 +248,7 @@ class SqliteLedgerReader:
     async def rows(
         self, *, since: float | None = None, until: float | None = None
     ) -> list[LedgerRow]:
-        from thrifty.ledger.store import read_rows
+        from thrifty.ledger.read_rows import read_rows
 
         return await asyncio.to_thread(read_rows, self._path, since=since, until=until)
 

@@ -49,27 +49,21 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from decimal import Decimal
 from pathlib import Path
 
 from thrifty.errors import ThriftyError
-from thrifty.ledger.money import optional_pico_to_usd
+from thrifty.ledger.read_rows import read_rows
 from thrifty.ledger.row import (
     INSERT_CALL,
     INSERT_ROW,
     INSERT_SAVING,
-    SELECT_CALLS,
-    SELECT_ROWS,
     CallParams,
-    CallRecord,
     LedgerRow,
     RowParams,
     SavingParams,
-    call_from_db,
-    from_db,
     to_params,
 )
-from thrifty.ledger.schema import connect, time_range
+from thrifty.ledger.schema import connect
 from thrifty.ledger.spool import SPOOL_ERRORS, Spool
 from thrifty.ledger.spool import SPOOL_SUFFIX as SPOOL_SUFFIX
 from thrifty.ledger.spool import is_busy as _is_busy
@@ -398,37 +392,3 @@ class LedgerStore:
                 _deliver([message], [_failure(message, cause)])
             else:
                 _deliver([message], [None])
-
-
-def read_rows(
-    path: str | os.PathLike[str], *, since: float | None = None, until: float | None = None
-) -> list[LedgerRow]:
-    """Rows of the ledger at ``path`` with ``since <= ts < until``, oldest first.
-    A missing file raises :class:`~thrifty.errors.ConfigError`."""
-    conn = connect(path, create=False)
-    try:
-        where, params = time_range(since, until)
-        joined_where, _ = time_range(since, until, column="r.ts")
-        savings: dict[str, dict[str, Decimal | None]] = {}
-        saving_sql = (
-            "SELECT s.request_id, s.lever, s.saved_pusd FROM savings s"
-            f" JOIN requests r ON r.request_id = s.request_id{joined_where}"
-        )
-        for request_id, lever, pico in conn.execute(saving_sql, params):
-            savings.setdefault(request_id, {})[lever] = optional_pico_to_usd(pico)
-        calls: dict[str, list[CallRecord]] = {}
-        call_sql = (
-            SELECT_CALLS.replace("FROM calls", "FROM calls c")
-            .replace("SELECT ", "SELECT c.", 1)
-            .replace(", ", ", c.")
-            + f" JOIN requests r ON r.request_id = c.request_id{joined_where} ORDER BY c.seq"
-        )
-        for record in conn.execute(call_sql, params):
-            calls.setdefault(record[0], []).append(call_from_db(record))
-        records = conn.execute(f"{SELECT_ROWS}{where} ORDER BY ts, id", params).fetchall()
-        return [
-            from_db(record, savings.get(record[0], {}), calls.get(record[0], ()))
-            for record in records
-        ]
-    finally:
-        conn.close()
