@@ -250,3 +250,14 @@ def _seen_after(seen: Seen, text: str, where: str) -> Seen:
     deduper = Deduper(seen)
     assert deduper.text(text, where) == text
     return deduper.seen()
+
+
+def test_a_learnt_snapshot_keeps_none_it_extended_alive() -> None:
+    """Snapshots extended turn after turn, each learnt before the next is made, never
+    chain: a learnt one drops the one it extended, so each holds at most one other."""
+    seen = _seen_after(NOTHING_SEEN, "Be brief and answer in English, always and everywhere.", "s")
+    for turn in range(1, 6):
+        seen = _seen_after(seen, f"Turn {turn} says something new, number {turn} of it.", "t")
+        assert len(seen._base) <= 1 and all(not base._base for base in seen._base)
+        seen.learnt()
+        assert not seen._base

@@ -137,8 +137,9 @@ class Seen:
     # A ``Seen`` this one extends (the same learnt texts, its unlearnt texts first) that was
     # learnt when this one was made, or that extends none: learning starts from what it
     # learnt, so a conversation's new turns are learnt, not all its turns again.  One
-    # level only (never a chain), so a ``Seen`` keeps at most one other alive.
-    _base: tuple[Seen, ...] = field(default=(), compare=False, repr=False)
+    # level only (never a chain): dropped once this one is learnt, so a ``Seen`` keeps at
+    # most one other alive, and a learnt one none.
+    _base: list[Seen] = field(default_factory=list, compare=False, repr=False)
 
     @property
     def chars(self) -> int:
@@ -154,7 +155,7 @@ class Seen:
             return self.paragraphs, self.lines
         if not self._learnt:
             paragraphs, lines, done = self.paragraphs, self.lines, 0
-            for base in self._base:
+            for base in tuple(self._base):
                 paragraphs, lines = base.learnt()
                 done = len(base.unlearnt)
             deduper = Deduper()
@@ -162,6 +163,7 @@ class Seen:
             for text, where in self.unlearnt[done:]:
                 deduper._full(text, where)
             self._learnt.append((deduper._paragraphs, deduper._lines))
+            self._base.clear()  # learnt: what it extends is no longer needed
         return self._learnt[0]
 
 
@@ -187,13 +189,13 @@ class Deduper:
             given = self._given
             if self._keys is given.keys and self._unlearnt is given.unlearnt:
                 return given
-            base: tuple[Seen, ...]
+            base: list[Seen]
             if not given.unlearnt:  # learning starts from its paragraphs and lines
-                base = ()
+                base = []
             elif given._learnt or not given._base:  # from what ``given`` learns
-                base = (given,)
+                base = [given]
             else:  # from what the one ``given`` extends learns
-                base = given._base
+                base = list(given._base)
             return Seen(given.paragraphs, given.lines, self._unlearnt, self._keys, _base=base)
         return Seen(self._paragraphs, self._lines, self._unlearnt, self._keys)
 
