@@ -119,15 +119,12 @@ async def stream_response(
     this_task = asyncio.current_task()
     finished = False
     started = False
-    money: list[tuple[str, str]] | None = None  # the final figures, once the ledger has them
 
-    async def start() -> None:
+    async def start(money: list[tuple[str, str]] | None = None) -> None:
         # Sent with the first batch, not before: one write fewer, the model the upstream
         # reported is known, and an error before the first event keeps its HTTP status.
-        nonlocal started, money
+        nonlocal started
         started = True
-        if final:  # the stream came in one read: its figures serve the closing comment too
-            money = money_headers(response)
         headers = SSE_HEADERS + encode_headers(thrifty_headers(request, response, money))
         await send({"type": "http.response.start", "status": 200, "headers": headers})
 
@@ -136,14 +133,17 @@ async def stream_response(
         try:
             async for batch in events:
                 body = _join(batch)
+                # The final figures, once the ledger has them: for the headers too when the
+                # stream came in one read.
+                money = money_headers(response) if final else None
                 if not started:
-                    await start()
-                if final:
+                    await start(money)
+                if money is not None:
                     # The final event is here and booked: finish the response in one write
                     # and read the upstream's end of body after the app has its answer.
                     finished = True
                     watch.armed = False
-                    body += _cost_comment(money_headers(response) if money is None else money)
+                    body += _cost_comment(money)
                     await send({"type": "http.response.body", "body": body})
                     async for _ in events:
                         pass
