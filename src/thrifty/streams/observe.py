@@ -113,12 +113,13 @@ async def _observe(
         raise
     finally:
         try:
-            await _close(upstream)
-        finally:
-            if not completed:
-                try:
+            try:
+                await _close(upstream)
+            finally:
+                if not completed:
                     await on_abort(failure, handed_on)
-                finally:
-                    # The exception's traceback holds this frame, which holds it: a
-                    # reference cycle, left for the cyclic collector unless dropped here.
-                    failure = None
+        finally:
+            # The exception's traceback holds this frame, which holds it: a reference
+            # cycle, left for the cyclic collector unless dropped here (a completed
+            # stream's failure too: a client gone while its end was read).
+            failure = None
