@@ -131,7 +131,7 @@ class ReadMarks:
 
 
 def read_marks(events: Sequence[StreamEvent], marks: Sequence[bytes]) -> ReadMarks:
-    """The indexes of the ``events`` whose raw bytes hold any of ``marks``.
+    """Which of the ``events`` hold any of ``marks`` in their raw bytes (:class:`ReadMarks`).
 
     One search per mark over the events' bytes joined (and one more per event that holds
     it), instead of every mark searched in every event: a stream handler passes the
