@@ -16,7 +16,10 @@ import time
 
 import uvloop
 
-from thrifty.providers.http1_pool import Http1Pool
+try:
+    from thrifty.providers.http1_pool import Http1Pool
+except ImportError:  # a tree from before the pool had its own module
+    from thrifty.providers.http1 import Http1Pool  # type: ignore[attr-defined,no-redef]
 
 ANSWER = (
     b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
