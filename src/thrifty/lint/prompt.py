@@ -13,6 +13,7 @@ skipped.
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 
 from thrifty.levers.fewer_tokens.compress.dedupe import Deduper
 from thrifty.levers.fewer_tokens.compress.spans import code_and_quotes
@@ -82,16 +83,23 @@ def _repeated(text: str, source: str | None) -> list[Finding]:
     deduper.text(text, "the prompt")
     out: list[Finding] = []
     searched = 0
+    # Line numbers by bisection over the line breaks, and each repeated text's first place
+    # found once: counting the breaks from the start for each repeat cost time in the
+    # square of the prompt's length on a prompt of many repeats.
+    breaks = [i for i, c in enumerate(text) if c == "\n"] if deduper.removals else []
+    firsts: dict[str, int] = {}
     for removal in deduper.removals:
         needle = removal.removed.removesuffix("...")
-        first = text.find(needle)
+        first = firsts.get(needle)
+        if first is None:
+            first = firsts[needle] = text.find(needle)
         again = text.find(needle, max(first + 1, searched))
         searched = again + 1
         out.append(
             Finding(
                 "PRM004",
-                f"line {text.count(chr(10), 0, again) + 1}",
-                f"repeats line {text.count(chr(10), 0, first) + 1}: paid for on every call",
+                f"line {bisect_left(breaks, again) + 1}",
+                f"repeats line {bisect_left(breaks, first) + 1}: paid for on every call",
                 "say it once (the compression lever removes repeats: [levers.compress])",
                 source,
             )
