@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from thrifty.levers.fewer_tokens.compress import text as transforms
+from thrifty.levers.fewer_tokens.compress.spans import merged
 from thrifty.levers.fewer_tokens.compress.text import html_comments, normalise
 
 PIECES = st.lists(
@@ -40,10 +41,10 @@ def walked(text: str, start: int, end: int) -> tuple[int, int]:
 @given(
     st.lists(st.sampled_from(["ab", " ", "\n", "\u200b", "<!-- c -->", "x\u200bx"])).map("".join)
 )
-def test_runs_around_are_the_walks_they_replace(text: str) -> None:
+def test_regions_are_the_merged_walks_they_replace(text: str) -> None:
     spans = [m.span() for m in re.finditer("\u200b", text)]
     spans += [m.span() for m in re.finditer("<!--.*?-->", text, re.S)]
-    assert transforms._runs_around(text, spans) == [walked(text, *span) for span in spans]
+    assert transforms._regions_around(text, spans) == merged([walked(text, *s) for s in spans])
 
 
 @pytest.mark.timeout(30)

@@ -8,7 +8,6 @@ re-serialises it, so ``1.0`` stays ``1.0``).
 from __future__ import annotations
 
 import re
-from bisect import bisect_right
 
 import orjson
 
@@ -67,26 +66,34 @@ def _deletable_tokens(text: str) -> list[Span]:
     found = [m.span() for m in _INVISIBLE.finditer(text)]
     if "<!--" in text:
         found += html_comments(text)
-    regions = _runs_around(text, found)
-    return [span for start, end in merged(regions) for span in token_spans(text, start, end)]
+    regions = _regions_around(text, found)
+    return [span for start, end in regions for span in token_spans(text, start, end)]
 
 
-def _runs_around(text: str, spans: list[Span]) -> list[Span]:
-    """Each span (starting and ending on a non-blank character) widened to the blanks, or
-    the text's ends, around it: from the start of the run of non-blank characters holding
-    its first character to the end of the run holding its last.  The runs are found once
-    and looked up by bisection, so a text of many spans and few blanks costs no more than
-    one pass."""
-    if not spans:
-        return []
-    runs = [m.span() for m in _NON_BLANKS.finditer(text)]
-    starts = [start for start, _ in runs]
-    widened: list[Span] = []
-    for start, end in spans:
-        first = runs[bisect_right(starts, start) - 1]
-        last = runs[bisect_right(starts, end - 1) - 1]
-        widened.append((first[0], max(end, last[1])))
-    return widened
+def _regions_around(text: str, spans: list[Span]) -> list[Span]:
+    """``merged`` of each span (starting and ending on a non-blank character) widened to
+    the blanks, or the text's ends, around it: from the start of the run of non-blank
+    characters holding its first character to the end of the run holding its last.
+
+    One sweep in start order, each character looked at about once: a region ends where a
+    run ends (before a blank, or at the text's end), so a span that starts inside it
+    only extends it forward, and a walk back from a span after it stops at that blank at
+    the latest (a walk back per span cost time in the square of the length on a text of
+    many spans and few blanks)."""
+    regions: list[Span] = []
+    for start, end in sorted(spans):
+        if regions and start <= regions[-1][1]:
+            first, last = regions[-1]
+            if end > last:
+                run = _NON_BLANKS.match(text, end)
+                regions[-1] = (first, run.end() if run is not None else end)
+            continue
+        first = start
+        while first > 0 and not text[first - 1].isspace():
+            first -= 1
+        run = _NON_BLANKS.match(text, end)
+        regions.append((first, run.end() if run is not None else end))
+    return regions
 
 
 def html_comments(text: str, unless: str | None = None) -> list[Span]:
