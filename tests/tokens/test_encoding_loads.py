@@ -1,5 +1,8 @@
-"""Which encodings a gateway loads, and where: o200k_base at start, off the event loop;
-cl100k_base only when a request for a gpt-4 or gpt-3.5 model comes, on a worker thread."""
+"""Which encodings a gateway loads, and where: o200k_base at start, off the event loop, for
+the stages a config turns on (history, the prompt-cache planner); context selection, on by
+default and acting only on requests that carry ``thrifty_context``, loads nothing at start
+and o200k_base on the first such request; cl100k_base only when a request for a gpt-4 or
+gpt-3.5 model comes; every load on a worker thread."""
 
 from __future__ import annotations
 
@@ -52,11 +55,12 @@ async def _built(folder: Path, module: str, loads: Loads) -> Stage:
 
 
 @pytest.mark.parametrize("module", sorted(STAGES))
-async def test_start_loads_o200k_only_and_off_the_loop(tmp_path: Path, module: str) -> None:
+async def test_start_loads_o200k_at_most_and_off_the_loop(tmp_path: Path, module: str) -> None:
     loads = Loads()
     loop_thread = threading.get_ident()
     handler = await _built(tmp_path, module, loads)
-    assert [name for name, _ in loads.loaded] == ["o200k_base"]
+    at_start = [] if module == "thrifty.context.stage" else ["o200k_base"]
+    assert [name for name, _ in loads.loaded] == at_start
     assert all(thread != loop_thread for _, thread in loads.loaded)
     request = request_for("gpt-4o", "hello")
     if module == "thrifty.context.stage":

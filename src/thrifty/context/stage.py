@@ -26,7 +26,7 @@ from thrifty.config import ContextSettings
 from thrifty.context.documents import Document, as_document
 from thrifty.context.select import Selection, select_context
 from thrifty.errors import BadRequest
-from thrifty.tokens import EAGER_ENCODING, TokenCounter
+from thrifty.tokens import TokenCounter
 from thrifty.types import ChatRequest, ChatResponse, Handler, Stage, Step, TokenChange
 
 if TYPE_CHECKING:
@@ -193,5 +193,7 @@ async def build(parts: Parts) -> Stage | None:
         from thrifty.levers.fewer_calls.semantic.embedder import MiniLMEmbedder
 
         embedder = MiniLMEmbedder()
-    await parts.counter.load(EAGER_ENCODING)  # at start, off the event loop
+    # No encoding is loaded at start: the stage is on by default and acts only on requests
+    # that carry the field, so a gateway that never sees one does not pay ~3 s and ~170 MB
+    # for it; the first such request loads its encoding off the event loop (load_for).
     return ContextStage(chosen, counter=parts.counter, embedder=embedder)
