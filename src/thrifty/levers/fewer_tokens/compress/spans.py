@@ -29,19 +29,34 @@ _QUOTES = (
     ("\u2018", re.compile("\u2018[^\u2019\\n]{0,500}\u2019")),
     ("'", re.compile(r"'(?<![\w']')[^'\n]{1,500}'(?![\w'])")),  # not an apostrophe
 )
-TOKENS = re.compile(
-    "|".join(
-        (
-            r"(?i:\b(?:https?|ftp|file|s3|gs|mailto|data):[^\s<>\"'`]+)",  # URLs
-            r"(?i:\bwww\.[^\s<>\"'`]+)",
-            r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+",  # e-mail addresses
-            r"[-+]?\d[\w.,:/%+-]*",  # numbers, dates, versions, amounts
-            r"\b\w*\d\w*(?:[-./:]\w+)*",  # IDs holding a digit: INV-2024-001, user42
-            r"\b[A-Za-z]\w*_\w+",  # snake_case and SCREAMING_CASE names
-            r"\b[a-z]+[A-Z]\w*|\b[A-Z][a-z]+[A-Z]\w*",  # camelCase and CamelCase names
+_EMAIL_CHARS = r"[\w.+-]"
+_EMAIL_REST = r"@[\w-]+(?:\.[\w-]+)+"
+
+
+def _tokens(email: str) -> re.Pattern[str]:
+    return re.compile(
+        "|".join(
+            (
+                r"(?i:\b(?:https?|ftp|file|s3|gs|mailto|data):[^\s<>\"'`]+)",  # URLs
+                r"(?i:\bwww\.[^\s<>\"'`]+)",
+                email,  # e-mail addresses
+                r"[-+]?\d[\w.,:/%+-]*",  # numbers, dates, versions, amounts
+                r"\b\w*\d\w*(?:[-./:]\w+)*",  # IDs holding a digit: INV-2024-001, user42
+                r"\b[A-Za-z]\w*_\w+",  # snake_case and SCREAMING_CASE names
+                r"\b[a-z]+[A-Z]\w*|\b[A-Z][a-z]+[A-Z]\w*",  # camelCase and CamelCase names
+            )
         )
     )
-)
+
+
+TOKENS = _tokens(f"{_EMAIL_CHARS}+{_EMAIL_REST}")
+# The same, but an e-mail address is tried only where a run of the characters that may
+# open one starts.  Tried at every character, the e-mail expression reads to the end of
+# the run each time (time in the square of the run's length on a long run without "@").
+_TOKENS_AT_RUN_STARTS = _tokens(f"(?<!{_EMAIL_CHARS}){_EMAIL_CHARS}+{_EMAIL_REST}")
+_EMAIL_RUN = re.compile(f"{_EMAIL_CHARS}+")
+_EMAIL_CHAR = re.compile(_EMAIL_CHARS)
+_EMAIL_TAIL = re.compile(_EMAIL_REST)
 
 # Runs of non-blank characters holding something every alternative of TOKENS needs (a
 # digit, "_", "@", ":", "www.", a lower-case letter before a capital), one after another.
@@ -60,9 +75,36 @@ def token_spans(text: str, start: int = 0, end: int | None = None) -> list[Span]
     be at blanks or the text's ends): the spans ``TOKENS.finditer(text)`` gives there,
     found faster by scanning only the runs of :data:`_TOKEN_RUNS` (most of a prose text
     holds no token, and the alternation is slow to try at every character)."""
-    find = TOKENS.finditer
     runs = _TOKEN_RUNS.finditer(text, start, len(text) if end is None else end)
-    return [m.span() for run in runs for m in find(text, *run.span())]
+    return [span for run in runs for span in _tokens_in(text, *run.span())]
+
+
+def _tokens_in(text: str, start: int, end: int) -> list[Span]:
+    """``TOKENS.finditer(text, start, end)``'s spans, in one pass.  An e-mail address
+    found from inside a run of the characters that may open one ends where one found from
+    the run's start does (at the ``@`` that ends the run), so
+    :data:`_TOKENS_AT_RUN_STARTS` finds what ``TOKENS`` does, but right after a match that
+    ends inside such a run: ``TOKENS`` tries an address there, and whether the run is
+    followed by one is looked up once for the run."""
+    found: list[Span] = []
+    at = start
+    run_end = -1  # the end of the last run looked up, not followed by an address
+    while at < end:
+        inside = at > 0 and _EMAIL_CHAR.match(text, at - 1) is not None
+        if inside and at >= run_end and (run := _EMAIL_RUN.match(text, at, end)) is not None:
+            close = run.end()
+            address = _EMAIL_TAIL.match(text, close, end) is not None
+            if address and (match := TOKENS.match(text, at, end)) is not None:
+                found.append(match.span())  # the address, or a URL that starts there
+                at = match.end()
+                continue
+            run_end = close
+        match = _TOKENS_AT_RUN_STARTS.search(text, at, end)
+        if match is None:
+            break
+        found.append(match.span())
+        at = match.end()
+    return found
 
 
 def fences(text: str) -> list[Span]:
