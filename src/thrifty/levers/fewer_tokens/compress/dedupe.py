@@ -292,10 +292,13 @@ class Deduper:
 
 
 def _code_lines(text: str, spans: Sequence[tuple[int, int]]) -> set[int]:
-    """The numbers of the lines that code blocks cover."""
+    """The numbers of the lines that code blocks cover (the lines before each block are
+    counted from the block before, not from the text's start again)."""
     covered: set[int] = set()
-    for start, end in spans:
-        first = text.count("\n", 0, start)
+    first = at = 0
+    for start, end in sorted(spans):
+        first += text.count("\n", at, start)
+        at = start
         covered.update(range(first, first + text.count("\n", start, end) + 1))
     return covered
 

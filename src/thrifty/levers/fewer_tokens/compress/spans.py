@@ -123,12 +123,14 @@ def fences(text: str) -> list[Span]:
         mark = min((i for i in next_mark.values() if i >= 0), default=size)
         if mark == size:
             return out
-        line_start = text.rfind("\n", 0, mark) + 1
+        line_start = mark
+        while line_start > 0 and text[line_start - 1] in " \t":
+            line_start -= 1
         char = text[mark]
         run = mark
         while run < size and text[run] == char:
             run += 1
-        if text[line_start:mark].strip(" \t"):  # not at the start of a line
+        if line_start > 0 and text[line_start - 1] != "\n":  # not at the start of a line
             at = run
             continue
         end = _closing(text, run, char, run - mark)
