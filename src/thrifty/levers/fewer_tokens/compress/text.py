@@ -237,10 +237,15 @@ def minify_json(text: str) -> str:
 
 def _opens_a_line(text: str, opener: str) -> bool:
     """Whether ``opener`` is the first character of a line but blanks (as a JSON
-    paragraph's first character is)."""
+    paragraph's first character is).  Only the blanks just before each ``opener`` are
+    looked at (each once), not its line up to it: a long line of many openers would cost
+    time in the square of its length."""
     at = text.find(opener)
     while at >= 0:
-        if not text[text.rfind("\n", 0, at) + 1 : at].strip():
+        start = at
+        while start > 0 and text[start - 1] != "\n" and text[start - 1].isspace():
+            start -= 1
+        if start == 0 or text[start - 1] == "\n":
             return True
         at = text.find(opener, at + 1)
     return False
