@@ -13,13 +13,19 @@ from __future__ import annotations
 
 import math
 import re
+from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from thrifty.levers.fewer_tokens.compress.report import Removal
 from thrifty.levers.fewer_tokens.compress.spans import fences
+from thrifty.levers.fewer_tokens.compress.text import without
 
-_TAGGED = re.compile(r"<example(?:\s[^>]*)?>.*?</example>[ \t]*\n?", re.S | re.I)
+# Tagged examples are found as ``<example(?:\s[^>]*)?>.*?</example>[ \t]*\n?`` (re.S,
+# re.I) finds them, but in one pass (:func:`tagged`).
+_OPENING = re.compile("<example", re.I)
+_CLOSING = re.compile("</example>", re.I)
+_AFTER_CLOSING = re.compile(r"[ \t]*\n?")
 _HEADING = re.compile(r"(?mi)^(#{1,6})[ \t]+example\b[^\n]*$")
 _ANY_HEADING = re.compile(r"(?m)^(#{1,6})[ \t]")
 _WORD = re.compile(r"[a-z0-9]{3,}")
@@ -52,12 +58,47 @@ def find_examples(texts: Sequence[str]) -> list[Example]:
         if "xample" not in text:  # cheap test before the expressions
             continue
         code = fences(text)
-        spans = [m.span() for m in _TAGGED.finditer(text)] + _sections(text)
+        code_starts = [start for start, _ in code]
         reached = 0
-        for start, end in sorted(spans):
-            if start >= reached and not any(s <= start < e for s, e in code):
+        for start, end in sorted(tagged(text) + _sections(text)):
+            block = bisect_right(code_starts, start) - 1  # the last code block before
+            if start >= reached and (block < 0 or start >= code[block][1]):
                 found.append(Example(slot, start, end, text[start:end]))
                 reached = end
+    return found
+
+
+def tagged(text: str) -> list[tuple[int, int]]:
+    r"""The ``<example>`` blocks of ``text``, as ``re.finditer(r"<example(?:\s[^>]*)?>.*?
+    </example>[ \t]*\n?", text, re.S | re.I)`` finds them (its spans), in one pass: the
+    next ``>`` and the next closing tag are remembered, not searched for again from each
+    opening (the pattern costs time in the square of the text's length on many openings
+    without a closing)."""
+    found: list[tuple[int, int]] = []
+    size = len(text)
+    bracket = -1  # the next ">" (size: none)
+    closing: re.Match[str] | None = None
+    opening = _OPENING.search(text)
+    while opening is not None:
+        after = opening.end()
+        tag_end = -1
+        if after < size and text[after] == ">":
+            tag_end = after + 1
+        elif after < size and text[after].isspace():
+            if bracket < after:
+                bracket = text.find(">", after)
+                bracket = size if bracket < 0 else bracket
+            tag_end = bracket + 1 if bracket < size else -1
+        if tag_end >= 0:
+            if closing is None or closing.start() < tag_end:
+                closing = _CLOSING.search(text, tag_end)
+                if closing is None:  # none after this opening, nor after a later one
+                    break
+            end = _AFTER_CLOSING.match(text, closing.end())
+            found.append((opening.start(), end.end() if end is not None else closing.end()))
+            opening = _OPENING.search(text, found[-1][1])
+        else:
+            opening = _OPENING.search(text, opening.start() + 1)
     return found
 
 
@@ -90,12 +131,14 @@ def trim_examples(
     ranked = sorted(range(len(examples)), key=lambda i: (-score(examples[i]), i))
     dropped = sorted(ranked[keep:], key=lambda i: (examples[i].slot, -examples[i].start))
     removals: list[Removal] = []
-    out = list(texts)
-    for index in dropped:  # from the end of each text, so earlier offsets stay right
+    cuts: dict[int, list[tuple[int, int]]] = {}
+    for index in dropped:
         example = examples[index]
-        text = out[example.slot]
-        out[example.slot] = text[: example.start] + text[example.end :]
+        cuts.setdefault(example.slot, []).append((example.start, example.end))
         why = f"few-shot example {index + 1} of {len(examples)}: not among the {keep} closest"
         where = wheres[example.slot]
         removals.append(Removal("example", example.text.strip(), where, why, len(example.text)))
+    out = list(texts)
+    for slot, spans in cuts.items():  # each text rebuilt once, not once per example
+        out[slot] = without(out[slot], sorted(spans))
     return out, removals

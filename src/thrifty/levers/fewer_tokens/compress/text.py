@@ -124,7 +124,7 @@ def html_comments(text: str, unless: str | None = None) -> list[Span]:
     return found
 
 
-def _without(text: str, spans: list[Span]) -> str:
+def without(text: str, spans: list[Span]) -> str:
     """``text`` with ``spans`` (in order, not overlapping) removed."""
     if not spans:
         return text
@@ -190,7 +190,7 @@ def _cleaned(text: str, deleting: bool) -> str:
     if deleting:
         text = _INVISIBLE.sub("", text)
         text = _ODD_SPACES.sub(" ", text)
-        text = _without(text, html_comments(text, unless=_OPEN))  # not one holding a span
+        text = without(text, html_comments(text, unless=_OPEN))  # not one holding a span
     if any(hint in text for hint in _SEPARATOR_HINTS):
         text = _SEPARATOR.sub(lambda m: "\n" + m.group(1) * 3, "\n" + text)[1:]
     if "  " in text or "\t" in text or " \n" in text or text[-1:] in (" ", "\t"):
