@@ -22,6 +22,7 @@ and their results are never split apart.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -118,13 +119,17 @@ def budget_cuts(
         prefix.append(prefix[-1] + count)
     cuts: list[int] = []
     cut = 0
+    first = 0  # points[first] is the first point after the cut
     for index in range(len(tokens)):
         end = prefix[index + 1]
         if end - prefix[cut] <= budget:
             continue
-        candidates = [p for p in points if cut < p <= index]
-        if not candidates:
+        # The points after the cut, up to this turn: found by bisection, and only those up
+        # to the new cut are read (they are never read again), not every point each turn.
+        last = bisect_right(points, index, first)
+        if last == first:
             continue
-        cut = next((p for p in candidates if end - prefix[p] <= low), candidates[-1])
+        chosen = next((i for i in range(first, last) if end - prefix[points[i]] <= low), last - 1)
+        cut, first = points[chosen], chosen + 1
         cuts.append(cut)
     return BudgetCuts(tuple(cuts))
