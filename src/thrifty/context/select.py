@@ -16,6 +16,11 @@ if TYPE_CHECKING:
     from thrifty.levers.fewer_calls.semantic.embedder import Embedder
 
 DEFAULT_MIN_TOKENS = 2000
+# The near-duplicate check compares each document with those kept before it: time in the
+# square of the number of documents, times their words.  It compares at most this many
+# words (set lookups) in one call, a fraction of a second; the documents after that point
+# are kept or left out by score and budget alone (``Selection.unchecked`` counts them).
+MAX_COMPARED_WORDS = 4_000_000
 Reason = Literal["filtered", "duplicate", "over budget"]
 
 
@@ -45,6 +50,7 @@ class Selection:
     budget_tokens: int
     untouched: bool
     left_out_tokens: int = 0
+    unchecked: int = 0  # documents not checked for near-duplicates (MAX_COMPARED_WORDS)
 
     @property
     def documents(self) -> list[Document]:
@@ -124,9 +130,16 @@ def select_context(
     word_sets = [bag.keys() for bag in bags]
     left = budget_tokens
     left_out = 0
+    compared = unchecked = 0
     for i in order:
         doc = candidates[i]
-        if any(_alike(i, j, word_sets, vectors, duplicate_threshold) for j in chosen):
+        duplicate = False
+        if compared < MAX_COMPARED_WORDS:
+            duplicate, cost = _duplicate(i, chosen, word_sets, vectors, duplicate_threshold)
+            compared += cost
+        else:
+            unchecked += 1
+        if duplicate:
             dropped.append((doc, "duplicate"))
             left_out += tokens[i]
         elif tokens[i] > left:
@@ -148,14 +161,35 @@ def select_context(
         for i in chosen
     )
     return Selection(
-        kept, tuple(dropped), budget_tokens - left, budget_tokens, False, left_out_tokens=left_out
+        kept,
+        tuple(dropped),
+        budget_tokens - left,
+        budget_tokens,
+        False,
+        left_out_tokens=left_out,
+        unchecked=unchecked,
     )
 
 
-def _alike(
-    i: int, j: int, word_sets: Sequence[AbstractSet[str]], vectors: Any, threshold: float
-) -> bool:
-    a, b = word_sets[i], word_sets[j]
-    if jaccard_at_most(len(a), len(b)) >= threshold and jaccard(a, b) >= threshold:
-        return True
-    return vectors is not None and float(vectors[i] @ vectors[j]) >= threshold
+def _duplicate(
+    i: int,
+    chosen: Sequence[int],
+    word_sets: Sequence[AbstractSet[str]],
+    vectors: Any,
+    threshold: float,
+) -> tuple[bool, int]:
+    """Whether document ``i`` is too like one of ``chosen`` (word-set Jaccard, or embedding
+    cosine, at or above ``threshold``), and the words compared to find out (a pair counts
+    one at least)."""
+    a = word_sets[i]
+    compared = 0
+    for j in chosen:
+        b = word_sets[j]
+        compared += 1
+        if jaccard_at_most(len(a), len(b)) >= threshold:
+            compared += min(len(a), len(b))
+            if jaccard(a, b) >= threshold:
+                return True, compared
+        if vectors is not None and float(vectors[i] @ vectors[j]) >= threshold:
+            return True, compared
+    return False, compared

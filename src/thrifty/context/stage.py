@@ -177,7 +177,8 @@ def summary(selection: Selection, given: int) -> str:
     kept = len(selection.kept)
     if selection.untouched:
         return f"kept all {kept} of {given} documents (under min_tokens)"
-    return f"kept {kept} of {given} documents, {selection.tokens} tokens"
+    unchecked = f", {selection.unchecked} not checked for duplicates" if selection.unchecked else ""
+    return f"kept {kept} of {given} documents, {selection.tokens} tokens{unchecked}"
 
 
 async def build(parts: Parts) -> Stage | None:
