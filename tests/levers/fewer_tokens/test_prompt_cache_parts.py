@@ -159,3 +159,19 @@ def test_volatile_splits_are_remembered_within_their_bound() -> None:
     assert list(splits._done) == ["No date here."]  # the least recent ones went first
     assert splits("x" * 100) is None  # longer than the bound: not kept
     assert "x" * 100 not in splits._done
+
+
+def test_tool_sets_whose_hashes_collide_keep_their_own_forms(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Every hash the same (the worst collision): each caller still gets its own tools,
+    never the first form of another set (the set was once keyed by a 64-bit hash)."""
+    from thrifty.levers.fewer_tokens.prompt_cache import prefix
+
+    monkeypatch.setattr(prefix, "hash", lambda value: 0, raising=False)
+    forms = ToolForms(4)
+    mine = [{"name": "refund", "parameters": {"type": "object"}}]
+    theirs = [{"name": "delete_account", "parameters": {"type": "object"}}]
+    assert forms.stable(mine) is mine
+    assert forms.stable(theirs) is theirs
+    assert forms.stable(list(reversed(mine))) == mine

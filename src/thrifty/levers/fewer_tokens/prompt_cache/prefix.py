@@ -55,8 +55,10 @@ class ToolForms:
 
     def __init__(self, max_sets: int) -> None:
         self._max = max_sets
-        self._forms: OrderedDict[int, tuple[bytes, list[Any]]] = OrderedDict()
-        self._firsts: dict[int, int] = {}  # hash of a first form's bytes -> its set's key
+        # A set's key is its canonical bytes themselves, not a hash of them: a collision
+        # must never hand one caller another's tools.
+        self._forms: OrderedDict[bytes, tuple[bytes, list[Any]]] = OrderedDict()
+        self._firsts: dict[int, bytes] = {}  # hash of a first form's bytes -> its set's key
 
     def stable(self, tools: list[Any]) -> list[Any]:
         """``tools`` in the form first seen for the same set (``tools`` itself when it is
@@ -68,7 +70,7 @@ class ToolForms:
             self._forms.move_to_end(known)  # the usual case: already the first form
             return tools
         canonical = sorted(json_bytes(tool, sort=True) for tool in tools)
-        key = hash(b"\0".join(canonical))
+        key = b"\0".join(canonical)
         found = self._forms.get(key)
         if found is None:
             self._forms[key] = (exact, tools)
