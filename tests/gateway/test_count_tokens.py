@@ -31,3 +31,20 @@ async def test_count_tokens_for_a_gpt_model_is_a_clear_400(gateway: Gateway) -> 
     error = response.json()["error"]
     assert error["type"] == "invalid_request_error" and "Anthropic-API" in error["message"]
     assert bad.status_code == 400
+
+
+async def test_count_tokens_over_the_body_limit_is_a_413_in_anthropic_form(
+    gateway: Gateway,
+) -> None:
+    """It read any body whole before looking at it; now the gateway's body limit holds."""
+    limit = gateway.thrifty.settings.gateway.max_body_bytes
+    text = "x" * (limit + 1)
+    async with httpx.AsyncClient(base_url=gateway.url) as http:
+        response = await http.post(
+            "/v1/messages/count_tokens",
+            json={"model": "claude-sonnet-4-6", "messages": [{"role": "user", "content": text}]},
+        )
+    assert response.status_code == 413
+    assert response.json()["type"] == "error"
+    assert response.json()["error"]["type"] == "request_too_large"
+    assert gateway.rows() == []

@@ -1,34 +1,36 @@
-"""The side routes read a body of many small pieces in time in proportion to its size, and
-refuse one over ``gateway.max_body_bytes``."""
+"""The routes that read a body whole (side routes, count_tokens, batch submissions and
+uploads: ``read_body``) read one of many small pieces in time in proportion to its size,
+and refuse one over their limit, by its Content-Length or while reading."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from types import SimpleNamespace
 from typing import Any, cast
 
 import pytest
 
 from thrifty.errors import PayloadTooLarge
-from thrifty.gateway.response_routes import ResponseSideRoutes
+from thrifty.gateway.request_body import read_body
 
 
 class PieceByPiece:
     """A request whose body arrives in ``count`` pieces of ``size`` bytes."""
 
-    def __init__(self, count: int, size: int = 1) -> None:
+    def __init__(self, count: int, size: int = 1, declared: str | None = None) -> None:
         self.count, self.size = count, size
+        self.headers = {} if declared is None else {"content-length": declared}
+        self.read = 0
 
     async def stream(self) -> AsyncIterator[bytes]:
         piece = b"x" * self.size
         for _ in range(self.count):
+            self.read += 1
             yield piece
 
 
 def read(count: int, size: int, max_body: int) -> bytes:
-    routes = cast(Any, SimpleNamespace(_max_body=max_body))
-    return asyncio.run(ResponseSideRoutes._body(routes, cast(Any, PieceByPiece(count, size))))
+    return asyncio.run(read_body(cast(Any, PieceByPiece(count, size)), max_body))
 
 
 @pytest.mark.timeout(30)
@@ -41,3 +43,17 @@ def test_a_body_at_the_limit_is_read_and_one_over_it_refused() -> None:
     assert read(10, 100, 1000) == b"x" * 1000
     with pytest.raises(PayloadTooLarge, match="over 999 bytes"):
         read(10, 100, 999)
+
+
+def test_a_declared_length_over_the_limit_is_refused_unread() -> None:
+    request = PieceByPiece(10, 100, declared="1000")
+    with pytest.raises(PayloadTooLarge, match="over 999 bytes"):
+        asyncio.run(read_body(cast(Any, request), 999))
+    assert request.read == 0
+
+
+def test_reading_stops_at_the_first_piece_over_the_limit() -> None:
+    request = PieceByPiece(1000, 100)
+    with pytest.raises(PayloadTooLarge):
+        asyncio.run(read_body(cast(Any, request), 1000))
+    assert request.read == 11

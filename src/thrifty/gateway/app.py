@@ -39,6 +39,7 @@ from thrifty.gateway.batch_routes import DeferredRequests, deferred
 from thrifty.gateway.chat import ChatEndpoint, rejected_request, send_error
 from thrifty.gateway.keys import ActiveKeys, keys_path
 from thrifty.gateway.models import ModelCatalog
+from thrifty.gateway.request_body import read_body
 from thrifty.gateway.response_owners import ResponseOwners, owners_path
 from thrifty.gateway.response_routes import ResponseSideRoutes
 from thrifty.gateway.wire_errors import error_body, error_headers
@@ -194,11 +195,18 @@ def _other_routes(
     async def count_tokens(request: Request) -> Response:
         """Anthropic ``POST /v1/messages/count_tokens``: forwarded to the Anthropic provider
         that serves the model, free and not booked (no tokens are generated)."""
-        raw = await request.body()
         try:
+            raw = await read_body(request, thrifty.settings.gateway.max_body_bytes)
             body = orjson.loads(raw) if raw else None
         except orjson.JSONDecodeError:
             body = None
+        except ThriftyError as exc:  # over the body limit
+            return Response(
+                orjson.dumps(error_body("anthropic", exc)),
+                status_code=exc.status,
+                media_type=JSON_TYPE,
+                headers=error_headers(exc),
+            )
         model = body.get("model") if isinstance(body, dict) else None
         try:
             if not isinstance(model, str) or not model:

@@ -43,6 +43,7 @@ from thrifty.batch.queue import ItemRow
 from thrifty.batch.service import api_for, queue_path, runtime_parts
 from thrifty.errors import BadRequest, NotFound, PayloadTooLarge, ThriftyError
 from thrifty.gateway.headers import tenant_from_headers
+from thrifty.gateway.request_body import read_body
 from thrifty.gateway.wire_errors import error_body, error_headers
 from thrifty.pipeline import accountant_for
 from thrifty.requests import check_label
@@ -127,9 +128,7 @@ class DeferredRequests:
         hours = _DURATION.match(request.headers.get("x-thrifty-defer", ""))
         if hours is None or not 0 < int(hours.group(1)) <= MAX_DEFER_HOURS:
             raise BadRequest(f"X-Thrifty-Defer must be a duration of 1h to {MAX_DEFER_HOURS}h")
-        raw = await request.body()
-        if len(raw) > self._max_body:
-            raise PayloadTooLarge(f"the body is over {self._max_body} bytes")
+        raw = await read_body(request, self._max_body)
         try:
             body = orjson.loads(raw)
         except orjson.JSONDecodeError:
@@ -223,9 +222,10 @@ class BatchPassThrough:
         )
         if upstream is None:
             return _error(dialect, NotFound(f"no {dialect} provider is configured"))
-        raw = await request.body()
-        if len(raw) > MAX_UPLOAD_BYTES:
-            return _error(dialect, PayloadTooLarge(f"the body is over {MAX_UPLOAD_BYTES} bytes"))
+        try:
+            raw = await read_body(request, MAX_UPLOAD_BYTES)
+        except PayloadTooLarge as exc:
+            return _error(dialect, exc)
         api = api_for(
             upstream, thrifty.pool, environ=os.environ, simulator_url=thrifty.simulator_url
         )

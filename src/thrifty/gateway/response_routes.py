@@ -43,12 +43,12 @@ from thrifty.dispatch import Upstream
 from thrifty.errors import (
     BadRequest,
     NotFound,
-    PayloadTooLarge,
     ThriftyError,
 )
 from thrifty.gateway.auth import UnsupportedMediaType, json_content_type
 from thrifty.gateway.headers import money_headers, tenant_from_headers
 from thrifty.gateway.record_file import check_response_id
+from thrifty.gateway.request_body import read_body
 from thrifty.gateway.response_booking_rows import book_if_finished
 from thrifty.gateway.response_bookings import drop_deleted
 from thrifty.gateway.response_calls import booking_ledger, forward_side, side_upstream
@@ -215,7 +215,7 @@ class ResponseSideRoutes:
             if not json_content_type(None if kind is None else kind.encode("latin-1")):
                 raise UnsupportedMediaType("send the body as application/json")
             await self._thrifty.start()
-            raw = await self._body(request)
+            raw = await read_body(request, self._max_body)
             try:
                 body = orjson.loads(raw)
             except orjson.JSONDecodeError:
@@ -238,18 +238,6 @@ class ResponseSideRoutes:
             return await self._forward("POST /v1" + path, upstream, "POST", path, raw)
         except ThriftyError as exc:
             return _error(exc)
-
-    async def _body(self, request: Request) -> bytes:
-        """The body, joined once at its end (adding each piece to the bytes so far copies
-        them again: time in the square of the number of pieces)."""
-        pieces: list[bytes] = []
-        size = 0
-        async for chunk in request.stream():
-            pieces.append(chunk)
-            size += len(chunk)
-            if size > self._max_body:
-                raise PayloadTooLarge(f"the body is over {self._max_body} bytes")
-        return b"".join(pieces)
 
     def _named_or_default(self, request: Request) -> Upstream:
         return side_upstream(self._thrifty.providers, request.headers.get(PROVIDER_HEADER))
