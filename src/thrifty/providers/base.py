@@ -219,12 +219,7 @@ class BaseProvider:
         try:
             raw = await resp.read(MAX_FORWARDED_BYTES)
         except AnswerTooLarge:
-            text = (
-                f"{self.name} answered with more than {MAX_FORWARDED_BYTES // (1024 * 1024)} "
-                "MiB; the gateway does not read an answer that large (it was dropped unread)"
-            )
-            log.warning("%s", text)
-            raise _reached(UpstreamUnavailable(text, provider=self.name), request.model) from None
+            raise _reached(self._too_large(""), request.model) from None
         except TimeoutError:
             raise _reached(
                 UpstreamTimeout(
@@ -378,16 +373,20 @@ class BaseProvider:
                 exc, provider=self.name, api_key=self._api_key, url=url
             ) from None
         if answer is None:
-            text = (
-                f"{self.name} answered {method} {path.split('?')[0][:200]} with more than "
-                f"{MAX_FORWARDED_BYTES // (1024 * 1024)} MiB; the gateway does not pass on an "
-                "answer that large (it was dropped unread)"
-            )
-            log.warning("%s", text)
-            raise UpstreamUnavailable(text, provider=self.name)
+            raise self._too_large(f" {method} {path.split('?')[0][:200]}")
         if resp.status >= 400:
             answer = redact(answer.decode("utf-8", "replace"), self._api_key).encode()
         return resp.status, answer
+
+    def _too_large(self, what: str) -> UpstreamUnavailable:
+        """An answer over :data:`MAX_FORWARDED_BYTES` (to ``what``: a method and path, or
+        nothing for a chat call), logged; it names the provider, never its URL."""
+        text = (
+            f"{self.name} answered{what} with more than {MAX_FORWARDED_BYTES // (1024 * 1024)} "
+            "MiB; the gateway does not pass on an answer that large (it was dropped unread)"
+        )
+        log.warning("%s", text)
+        return UpstreamUnavailable(text, provider=self.name)
 
     def stream_error(self, payload: JSON) -> ThriftyError:
         return error_from_event(payload, provider=self.name, api_key=self._api_key)
