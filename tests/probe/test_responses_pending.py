@@ -13,24 +13,13 @@ from pathlib import Path
 
 import pytest
 
+from tests.cli.test_responses_command import NOW, pending
 from thrifty.cli import main
 from thrifty.gateway.response_bookings import BackgroundBookings, Pending
 
-NOW = 1_790_000_000.0
-
 
 def record(response_id: str, tenant: str = "team-a") -> Pending:
-    return Pending(
-        response_id=response_id,
-        request_id="r-" + response_id,
-        tenant=tenant,
-        task="reports",
-        requested_model="gpt-4o-mini",
-        requested_alias=None,
-        model="gpt-4o-mini",
-        provider="openai",
-        created_at=NOW,
-    )
+    return pending(response_id, NOW, tenant)
 
 
 def records_file(ledger: Path) -> Path:
