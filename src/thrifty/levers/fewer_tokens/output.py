@@ -8,6 +8,9 @@
 * ``stop_sequences = [...]`` are added to the app's own (OpenAI takes four at most: the
   app's come first).  Reasoning models that refuse ``stop`` (OpenAI o1/o3/o4, gpt-5) get
   none added.
+* A request whose own stop field the provider would refuse (not a list of strings) is
+  sent as the app wrote it, neither capped nor given stops: the step and the
+  ``x-thrifty-output-warning`` header say so.
 * An answer cut by its length limit gets a step that says at which limit
   (``output: truncated at 50 tokens``), so a cap that is too tight shows in the row's
   detail.  Whether it was cut is not this lever's finding: the provider reads it from the
@@ -33,6 +36,8 @@ if TYPE_CHECKING:
 
 OPENAI_MAX_STOPS = 4
 NO_STOP_MODELS = ("o1", "o3", "o4", "gpt-5")  # OpenAI models that reject `stop`
+WARNING_HEADER = "output-warning"
+UNREADABLE_STOP = "sent unchanged: the app's stop sequences are not a list of strings"
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +61,8 @@ def output_stage(rules: Mapping[str | None, OutputRule | None]) -> Stage:
             sent, did = _apply(rule, request)
             response = await inner(sent)
             response.steps.extend(Step(lever="output", detail=d) for d in did)
+            if UNREADABLE_STOP in did:
+                response.headers[WARNING_HEADER] = UNREADABLE_STOP
             _watch(response, sent)
             return response
 
@@ -66,6 +73,9 @@ def output_stage(rules: Mapping[str | None, OutputRule | None]) -> Stage:
 
 def _apply(rule: OutputRule, request: ChatRequest) -> tuple[ChatRequest, list[str]]:
     did: list[str] = []
+    own = _own_stops(request)
+    if own is None:  # the provider will refuse it: sent as the app wrote it
+        return request, [UNREADABLE_STOP]
     view = RequestView.of(request)
     cap = rule.max_output_tokens
     asked = view.max_output_tokens
@@ -74,7 +84,6 @@ def _apply(rule: OutputRule, request: ChatRequest) -> tuple[ChatRequest, list[st
         did.append(f"max output tokens {asked or 'unset'} -> {cap}")
         view = RequestView.of(request)
     if rule.stop_sequences and not request.model.startswith(NO_STOP_MODELS):
-        own = list(view.sampling.get("stop") or ())
         added = [s for s in rule.stop_sequences if s not in own]
         if request.dialect == "openai":
             added = added[: max(0, OPENAI_MAX_STOPS - len(own))]
@@ -82,6 +91,22 @@ def _apply(rule: OutputRule, request: ChatRequest) -> tuple[ChatRequest, list[st
             request = view.with_stop([*own, *added])
             did.append(f"stop sequences added: {len(added)}")
     return request, did
+
+
+def _own_stops(request: ChatRequest) -> list[str] | None:
+    """The app's own stop sequences, or ``None`` when they are not what the provider takes
+    (OpenAI ``stop``: a string or a list of strings; Anthropic ``stop_sequences``: a list
+    of strings).  Such a request is not "fixed": no stop is added, so the provider's error
+    reaches the app as it would without thrifty."""
+    field = "stop" if request.dialect == "openai" else "stop_sequences"
+    own = request.body.get(field)
+    if own is None:
+        return []
+    if isinstance(own, str) and request.dialect == "openai":
+        return [own]
+    if isinstance(own, list) and all(isinstance(s, str) for s in own):
+        return list(own)
+    return None
 
 
 def _truncated_step(request: ChatRequest) -> Step:
