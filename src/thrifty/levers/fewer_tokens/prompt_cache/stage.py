@@ -9,7 +9,11 @@ chat requests in either dialect:
 * Both: a (task, model) whose stable prefix (tools + system) differed on each of the last
   ``unstable_window`` requests is flagged: ``x-thrifty-prompt-cache: unstable-prefix`` and
   a step in the ledger's ``detail``.  A body the planner cannot read passes untouched
-  (``x-thrifty-prompt-cache: skipped-unreadable``): nothing is "fixed" silently.
+  (``x-thrifty-prompt-cache: skipped-unreadable``), and so does a malformed conversation,
+  by the rule compression uses (:func:`thrifty.levers.fewer_tokens.compress.wire.problem`:
+  a tool result without its call, an empty user or system message, an oversized message):
+  ``x-thrifty-prompt-cache: skipped-malformed`` and ``x-thrifty-prompt-cache-warning`` say
+  why.  Nothing is "fixed" silently.
 
 What it saved is booked as a token change on the answering call, from the usage the
 provider reported: on Anthropic every cache read and write (the app asked for none), on
@@ -27,6 +31,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
 from thrifty.ledger.query import UNSTABLE_PREFIX_MARK
+from thrifty.levers.fewer_tokens.compress.wire import problem as malformed
 from thrifty.levers.fewer_tokens.prompt_cache.anthropic import (
     AnthropicPlanner,
     app_placed_breakpoints,
@@ -47,6 +52,7 @@ if TYPE_CHECKING:
     from thrifty.pipeline import Parts
 
 HEADER = "prompt-cache"
+WARNING_HEADER = "prompt-cache-warning"
 MAX_TOOL_SETS = 1_000
 MAX_CHURN_GROUPS = 1_000
 
@@ -131,6 +137,8 @@ class PromptCachePlanner:
                 return _with_header(await inner(request), "app")
             if not readable(body):
                 return _with_header(await inner(request), "skipped-unreadable")
+            if (why := malformed(request)) is not None:
+                return _malformed(await inner(request), why)
             policy = TtlPolicy(lever.first_sight, lever.min_uses_for_1h, lever.allow_1h)
             minimum = lever.min_tokens or minimum_cacheable_tokens(request.model)
             plan = self._anthropic.plan(
@@ -145,6 +153,8 @@ class PromptCachePlanner:
             messages = body.get("messages")
             if not isinstance(messages, list) or not all(isinstance(m, dict) for m in messages):
                 return _with_header(await inner(request), "skipped-unreadable")
+            if (why := malformed(request)) is not None:
+                return _malformed(await inner(request), why)
             oplan = self._openai.plan(
                 body,
                 request.model,
@@ -176,6 +186,11 @@ class PromptCachePlanner:
 def _with_header(response: ChatResponse, value: str) -> ChatResponse:
     response.headers[HEADER] = value
     return response
+
+
+def _malformed(response: ChatResponse, why: str) -> ChatResponse:
+    response.headers[WARNING_HEADER] = f"malformed conversation, passed through unchanged: {why}"
+    return _with_header(response, "skipped-malformed")
 
 
 def prompt_cache_stage(planner: PromptCachePlanner) -> Stage:
