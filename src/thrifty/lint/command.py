@@ -57,6 +57,8 @@ def run(args: argparse.Namespace) -> int:
                 document = json.loads(_read(path))
             except json.JSONDecodeError as exc:
                 raise ValueError(f"not JSON ({exc.msg}, line {exc.lineno})") from None
+            except RecursionError:
+                raise ValueError("nested too deeply to read") from None
             findings += lint_schema(document, source=path)
         for path in args.prompt:
             findings += lint_prompt(_read(path), source=path)

@@ -99,29 +99,37 @@ def _escape(name: str) -> str:
     return name.replace("~", "~0").replace("/", "~1")
 
 
-def _nodes(node: Any, path: str, name: str = "") -> Iterator[tuple[str, str, Mapping[str, Any]]]:
+def _nodes(node: Any, path: str) -> Iterator[tuple[str, str, Mapping[str, Any]]]:
     """Every subschema of ``node`` with its JSON pointer and the property name it is the
-    schema of (``""`` for none)."""
-    if not isinstance(node, Mapping):
-        return
-    yield path, name, node
-    properties = node.get("properties")
-    if isinstance(properties, Mapping):
-        for key, child in properties.items():
-            yield from _nodes(child, f"{path}/properties/{_escape(str(key))}", str(key))
-    for key in ("items", "additionalProperties", "not"):
-        if isinstance(node.get(key), Mapping):
-            yield from _nodes(node[key], f"{path}/{key}", name)
-    for key in ("prefixItems", "anyOf", "oneOf", "allOf"):
-        children = node.get(key)
-        if isinstance(children, list):
-            for index, child in enumerate(children):
-                yield from _nodes(child, f"{path}/{key}/{index}", name)
-    for key in ("$defs", "definitions"):
-        defs = node.get(key)
-        if isinstance(defs, Mapping):
-            for def_name, child in defs.items():
-                yield from _nodes(child, f"{path}/{key}/{_escape(str(def_name))}", str(def_name))
+    schema of (``""`` for none), depth first in document order.  Iterative, so a schema
+    nested thousands deep is read like any other; a mapping that contains itself (only a
+    library caller can build one) is read once on each path, not forever."""
+    stack: list[tuple[Any, str, str, tuple[int, ...]]] = [(node, path, "", ())]
+    while stack:
+        current, where, name, above = stack.pop()
+        if not isinstance(current, Mapping) or id(current) in above:
+            continue
+        yield where, name, current
+        trail = (*above, id(current))
+        children: list[tuple[Any, str, str, tuple[int, ...]]] = []
+        properties = current.get("properties")
+        if isinstance(properties, Mapping):
+            for key, child in properties.items():
+                children.append((child, f"{where}/properties/{_escape(str(key))}", str(key), trail))
+        for key in ("items", "additionalProperties", "not"):
+            children.append((current.get(key), f"{where}/{key}", name, trail))
+        for key in ("prefixItems", "anyOf", "oneOf", "allOf"):
+            items = current.get(key)
+            if isinstance(items, list):
+                for index, child in enumerate(items):
+                    children.append((child, f"{where}/{key}/{index}", name, trail))
+        for key in ("$defs", "definitions"):
+            defs = current.get(key)
+            if isinstance(defs, Mapping):
+                for def_name, child in defs.items():
+                    escaped = _escape(str(def_name))
+                    children.append((child, f"{where}/{key}/{escaped}", str(def_name), trail))
+        stack.extend(reversed(children))
 
 
 def _types(node: Mapping[str, Any]) -> set[str]:
