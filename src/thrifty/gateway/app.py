@@ -148,7 +148,7 @@ class Gateway:
                     )
                     stub = rejected_request(dialect, None, None, verdict.tenant, path, api)
                     await self.thrifty.reject(stub, error, time.perf_counter())
-                    await send_error(send, dialect, error)
+                    await send_error(send, dialect, error, stub.request_id)
                     return
                 if api == "chat" and deferred(scope):
                     await self._deferred.submit(scope, receive, send, dialect)

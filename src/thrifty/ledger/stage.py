@@ -19,7 +19,7 @@ import time
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from thrifty.errors import ThriftyError
+from thrifty.errors import ThriftyError, UpstreamError
 from thrifty.ledger.accounting import NO_USAGE, Accountant, Settlement
 from thrifty.ledger.figures import StepFigures
 from thrifty.ledger.row import CallRecord, LedgerRow
@@ -104,11 +104,16 @@ def _failed_row(
     is minus what its calls cost."""
     reached = bool(getattr(exc, "reached_upstream", False))
     left = isinstance(exc, (asyncio.CancelledError, GeneratorExit))
-    failure = failure or _named_failure(exc) or ("client_left" if left else "upstream")
+    paid = lever_calls_of(exc) if accountant is not None else []
+    refused = not paid and _refused_locally(exc)
+    failure = (
+        failure
+        or _named_failure(exc)
+        or ("client_left" if left else "request" if refused else "upstream")
+    )
     fields = _request_fields(
         request, started, status=_failure_status(exc), error=_failure_text(exc), failure=failure
     )
-    paid = lever_calls_of(exc) if accountant is not None else []
     calls = tuple(CallRecord(c, accountant.price_call(c)) for c in paid if accountant)
     # A call that reached the provider may have been billed: unknown, never $0.
     cost: Decimal | None = None if reached or left else Decimal(0)
@@ -154,6 +159,18 @@ def _abort_outcome(exc: BaseException | None, handed_on: bool) -> tuple[int, str
     if handed_on:  # the app got HTTP 200 and an error event
         return 200, named or "mid_stream", _failure_text(exc)
     return _failure_status(exc), named or "upstream", _failure_text(exc)
+
+
+def _refused_locally(exc: BaseException) -> bool:
+    """Whether thrifty itself refused the request before any call (a model no provider
+    serves, a field that cannot be translated for the target's dialect): a client error
+    that is not the provider's answer."""
+    return (
+        isinstance(exc, ThriftyError)
+        and not isinstance(exc, UpstreamError)
+        and not exc.reached_upstream
+        and 400 <= exc.status < 500
+    )
 
 
 def _named_failure(exc: BaseException) -> str | None:
