@@ -50,10 +50,10 @@ def enum_field(document: Mapping[str, Any], name: str, values: Sequence[str]) ->
     ``values``.  An array of strings gets the enum on its items.  The description and
     every other keyword are kept; length bounds that an enum makes moot are dropped.
     ``KeyError`` if there is no such property, ``ValueError`` for an empty or repeated
-    value list."""
+    value list, ``TypeError`` for a document that is not an object."""
     if not values or len(set(values)) != len(values) or not all(isinstance(v, str) for v in values):
         raise ValueError("an enum needs distinct string values")
-    out = copy.deepcopy(dict(document))
+    out = copy.deepcopy(_document(document))
     schema, _ = schema_of(out)
     properties, last = _properties_at(schema, name)
     target = properties[last] if isinstance(properties[last], dict) else {}
@@ -96,17 +96,25 @@ def reference_ids(
     """A copy of ``document`` where every enum value of ``min_length`` characters or more
     becomes a short ID (``R1``, ``R2``...; the same text gets the same ID everywhere), and
     every description of :data:`~thrifty.lint.schema.MIN_REPEATED` characters or more that
-    is repeated becomes ``"See R3."``; and the :class:`Legend` of the IDs."""
-    out = copy.deepcopy(dict(document))
+    is repeated becomes ``"See R3."``; and the :class:`Legend` of the IDs.  An ID is never
+    one of the schema's own enum or const values (``R1`` in the enum already: the first ID
+    is ``R2``), so every enum stays a set of distinct values and decoding is unambiguous."""
+    out = copy.deepcopy(_document(document))
     schema, _ = schema_of(out)
+    nodes = list(_subschemas(schema))
+    taken = {v for node in nodes for v in _values(node)}  # an ID never equals a real value
     ids: dict[str, str] = {}  # meaning -> id
+    number = 0
 
     def id_of(meaning: str) -> str:
+        nonlocal number
         if meaning not in ids:
-            ids[meaning] = f"{prefix}{len(ids) + 1}"
+            number += 1
+            while f"{prefix}{number}" in taken:
+                number += 1
+            ids[meaning] = f"{prefix}{number}"
         return ids[meaning]
 
-    nodes = list(_subschemas(schema))
     seen: dict[str, int] = {}
     for node in nodes:
         text = node.get("description")
@@ -122,6 +130,22 @@ def reference_ids(
         if isinstance(text, str) and seen.get(text, 0) > 1:
             node["description"] = f"See {id_of(text)}."
     return out, Legend({key: meaning for meaning, key in ids.items()})
+
+
+def _document(document: Any) -> dict[str, Any]:
+    if not isinstance(document, Mapping):
+        kind = type(document).__name__
+        raise TypeError(f"expected a schema, a tool or a response_format (an object), not {kind}")
+    return dict(document)
+
+
+def _values(node: Mapping[str, Any]) -> Iterator[str]:
+    """The strings a schema node lets the answer hold verbatim (its enum and const)."""
+    enum = node.get("enum")
+    if isinstance(enum, list):
+        yield from (v for v in enum if isinstance(v, str))
+    if isinstance(node.get("const"), str):
+        yield node["const"]
 
 
 def _subschemas(node: Any) -> Iterator[dict[str, Any]]:
