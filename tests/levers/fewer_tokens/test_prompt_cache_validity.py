@@ -1,9 +1,9 @@
 """No plan turns a valid request into an invalid one, nor changes what it says: random
-conversations (text, images, thinking, tool calls and results, empty text, system as a
-string or blocks, tools), planned, then checked by the simulator's validators of both
-dialects, by the API's rules the simulator does not check (no ``cache_control`` on thinking
-or empty text blocks, a 1h lifetime never after a 5m one), and read back without the
-breakpoints to the same content."""
+conversations (text, images, thinking, tool calls and results after their calls, empty
+text, system as a string or blocks, tools), planned, then checked by the simulator's
+validators of both dialects, by the API's rules the simulator does not check (no
+``cache_control`` on thinking or empty text blocks, a 1h lifetime never after a 5m one),
+and read back without the breakpoints to the same content."""
 
 from __future__ import annotations
 
@@ -50,13 +50,26 @@ assistant_content = st.one_of(
 )
 
 
+def answered(block: dict[str, Any], called: set[str]) -> dict[str, Any]:
+    """``block``, or a text block for a tool result whose call was not made (such a
+    conversation is malformed: the planner passes it unchanged, see
+    test_prompt_cache_malformed.py)."""
+    if block["type"] == "tool_result" and block["tool_use_id"] not in called:
+        return {"type": "text", "text": "done"}
+    return block
+
+
 @st.composite
 def conversations(draw: st.DrawFn) -> dict[str, Any]:
     turns = draw(st.integers(1, 5))
     messages = []
+    called: set[str] = set()
     for i in range(turns):
         role = "user" if i % 2 == 0 else "assistant"
         content = draw(user_content if role == "user" else assistant_content)
+        if isinstance(content, list):  # a result answers a call made before it
+            content = [answered(block, called) for block in content]
+            called |= {b["id"] for b in content if b["type"] == "tool_use"}
         messages.append({"role": role, "content": content})
     body: dict[str, Any] = {"model": "claude-sonnet-4-6", "max_tokens": 32, "messages": messages}
     system = draw(st.sampled_from([None, "Be brief.", BIG, "blocks"]))
