@@ -1,7 +1,7 @@
 """Deep and odd schemas: ``thrifty lint`` says a file nested past what Python's JSON reader
 takes cannot be read (exit 2, no traceback); ``lint_schema`` walks any depth, reads a
 mapping that contains itself once per path, and finds what the recursive walk found, in
-the same order."""
+the same order.  A finding on the whole schema (JSON pointer "") reads "(top level)"."""
 
 from __future__ import annotations
 
@@ -111,3 +111,14 @@ def test_the_walk_is_the_recursive_walk(schema: dict[str, Any]) -> None:
     walked = [(path, name, id(node)) for path, name, node in _nodes(schema, "")]
     expected = [(path, name, id(node)) for path, name, node in recursive_nodes(schema, "")]
     assert walked == expected
+
+
+def test_a_finding_on_the_whole_schema_says_top_level(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "list.json"
+    path.write_text('{"type": "array"}')
+    assert main(["lint", str(path)]) == 1
+    assert capsys.readouterr().out.startswith(f"{path}:(top level): OUT003 ")
+    (finding,) = lint_schema({"type": "array"})
+    assert finding.path == "" and finding.text().startswith("(top level): OUT003 ")

@@ -29,7 +29,8 @@ class Finding:
         }
 
     def text(self) -> str:
-        where = f"{self.source}:{self.path}" if self.source else self.path
+        path = self.path or "(top level)"  # the JSON pointer of the whole schema is ""
+        where = f"{self.source}:{path}" if self.source else path
         return f"{where}: {self.code} {self.why}\n    fix: {self.fix}"
 
 
