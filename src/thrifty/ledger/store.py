@@ -22,7 +22,9 @@ Spool: if another process holds the ledger's write lock for longer than ``lock_w
 (default ``LOCK_WAIT_S``), the writer appends the batch to the spool instead
 (:mod:`thrifty.ledger.spool`), a small SQLite file beside the ledger
 (``<ledger>.spool``, ``synchronous=FULL``: fsync'd before ``record()`` returns), so
-that a paid call never loses its row and its caller is not held up.  The writer moves
+that a paid call never loses its row and its caller is not held up.  While rows wait in
+the spool, later rows join them at once unless the lock has cleared (only the first row
+that meets a lock waits ``lock_wait_s``).  The writer moves
 spooled rows into the ledger as soon as the lock clears (it tries every
 ``CHECKPOINT_EVERY_S``), and ``open()`` applies any spool a previous process left
 behind.  Applying is idempotent on ``request_id``: a row whose ``request_id`` is already
@@ -315,6 +317,13 @@ class LedgerStore:
 
     def _write_batch(self, conn: sqlite3.Connection, items: list[_Item]) -> list[Outcome]:
         """Insert ``items`` in one transaction; on any error, fall back to row by row."""
+        if self._spool.pending:
+            # The ledger was locked a moment ago: apply the spool first if the lock has
+            # cleared (rows stay in order), else spool these too at once rather than make
+            # every caller wait lock_wait_s again for the same lock.
+            self._spool.apply(conn, wait=False)
+            if self._spool.pending:
+                return self._spool_items(items)
         try:
             conn.execute("BEGIN IMMEDIATE")  # waits up to lock_wait_s for another writer
         except sqlite3.Error as exc:
