@@ -94,9 +94,11 @@ async def test_stop_sequences_reach_the_upstream(gateway: Gateway, oai: openai.A
         stop=["###"],
         **task("tight"),  # type: ignore[arg-type]
     )
-    assert response.headers["x-thrifty-levers"].startswith("output")
+    # The cap and the stop sequences are two steps of one lever: the header names it once.
+    assert response.headers["x-thrifty-levers"] == "output"
     (row,) = gateway.rows()
     assert row.detail is not None and "stop sequences added: 1" in row.detail
+    assert "max output tokens unset -> 2" in row.detail
 
 
 def long_prompt() -> list[dict[str, str]]:

@@ -41,7 +41,8 @@ def thrifty_headers(
         # names a 200 KB model must not make a header no client can read.
         "x-thrifty-model": response.model[:MAX_MODEL_CHARS],
         "x-thrifty-provider": response.provider,
-        "x-thrifty-levers": ",".join(s.lever for s in response.steps) or "none",
+        # Each lever once, in the order it first acted (a lever may book several steps).
+        "x-thrifty-levers": ",".join(dict.fromkeys(s.lever for s in response.steps)) or "none",
     }
     for name, value in money_headers(response) if money is None else money:
         headers[f"x-thrifty-{name}"] = value
