@@ -2,9 +2,12 @@
 
 Text, system prompts, sampling parameters, stop sequences, tools, tool choice, tool calls and
 tool results translate.  Anything that cannot be carried over faithfully (images, audio,
-files, several choices) is refused with :class:`~thrifty.errors.BadRequest` naming the
-feature, rather than silently dropped.  Parameters with no counterpart that only tune
-sampling (penalties, seed, logit bias) are dropped.
+files, several choices, web search, the deprecated ``functions``, a reasoning effort) is
+refused with :class:`~thrifty.errors.BadRequest` naming the feature, rather than silently
+dropped.  Parameters with no counterpart that leave the answer as asked are dropped: those
+that only tune sampling (penalties, seed, logit bias) or output length (``verbosity``),
+and OpenAI-side bookkeeping (``store``, ``metadata``, ``prediction``, ``service_tier``,
+``prompt_cache_key``).
 
 OpenAI ``response_format`` (json_object / json_schema) becomes a forced tool whose input
 schema is the requested schema (its name ends with
@@ -28,6 +31,13 @@ __all__ = ["DEFAULT_MAX_TOKENS", "openai_to_anthropic_request"]
 DEFAULT_MAX_TOKENS = 4096
 _TO_A = "an OpenAI request for an Anthropic model"
 _OPENAI_REFUSED = ("n", "audio", "modalities", "logprobs", "top_logprobs")
+# Fields that change what the model does and have no Anthropic counterpart (any value).
+_OPENAI_UNTRANSLATABLE = {
+    "web_search_options": "web search (web_search_options)",
+    "functions": "the deprecated 'functions' field (send 'tools')",
+    "function_call": "the deprecated 'function_call' field (send 'tool_choice')",
+}
+_NO_REASONING = (None, "none", "minimal")
 
 
 def _a_blocks(content: Any, role: str) -> list[JSON]:
@@ -219,6 +229,11 @@ def openai_to_anthropic_request(body: JSON) -> JSON:
         if value is None or value is False or (key == "n" and value == 1):
             continue
         raise unsupported(f"the {key!r} parameter", _TO_A)
+    for key, feature in _OPENAI_UNTRANSLATABLE.items():
+        if body.get(key) is not None:
+            raise unsupported(feature, _TO_A)
+    if body.get("reasoning_effort") not in _NO_REASONING:
+        raise unsupported(f"reasoning_effort {body['reasoning_effort']!r}", _TO_A)
     system, messages = _a_messages(body.get("messages"))
     out: JSON = {"model": body.get("model"), "messages": messages}
     if system:

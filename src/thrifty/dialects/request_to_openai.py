@@ -2,8 +2,9 @@
 
 Text, system prompts, sampling parameters, stop sequences, tools, tool choice, tool calls and
 tool results translate.  Anything that cannot be carried over faithfully (images, documents,
-server-side tools) is refused with :class:`~thrifty.errors.BadRequest` naming the feature,
-rather than silently dropped; ``top_k`` has no counterpart and is dropped.  Anthropic
+server-side tools, extended thinking, MCP servers, a container, context management) is
+refused with :class:`~thrifty.errors.BadRequest` naming the feature, rather than silently
+dropped; ``top_k`` and ``service_tier`` have no counterpart and are dropped.  Anthropic
 ``output_format`` / ``output_config.format`` becomes OpenAI's native ``response_format``
 json_schema.  The other direction is :mod:`thrifty.dialects.request_to_anthropic`.
 """
@@ -21,6 +22,12 @@ from thrifty.types import JSON
 __all__ = ["anthropic_to_openai_request"]
 
 _TO_O = "an Anthropic request for an OpenAI-compatible model"
+# Fields that change what the model does and have no OpenAI counterpart (when not empty).
+_ANTHROPIC_UNTRANSLATABLE = {
+    "mcp_servers": "MCP servers (mcp_servers)",
+    "container": "a code-execution container",
+    "context_management": "context management",
+}
 
 
 def _o_text_parts(content: Any, where: str) -> list[JSON]:
@@ -163,6 +170,14 @@ def anthropic_to_openai_request(
     """An Anthropic messages body as an OpenAI chat-completions body.  Local
     OpenAI-compatible servers often only know ``max_tokens``: pass that as
     ``max_tokens_field`` for them."""
+    for key, feature in _ANTHROPIC_UNTRANSLATABLE.items():
+        if body.get(key):
+            raise unsupported(feature, _TO_O)
+    thinking = body.get("thinking")
+    if thinking is not None and not (
+        isinstance(thinking, dict) and thinking.get("type") == "disabled"
+    ):
+        raise unsupported("extended thinking", _TO_O)
     messages: list[JSON] = []
     system = body.get("system")
     if system:
