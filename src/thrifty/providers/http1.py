@@ -131,7 +131,9 @@ class Connection(asyncio.Protocol):
         if self.complete:
             return
         head = self._head
-        if head is not None and head.done() and not head.exception():
+        # (A head future cancelled with its call, the app's client having left, is done
+        # too: asking it for its exception would raise CancelledError in this callback.)
+        if head is not None and head.done() and not head.cancelled() and not head.exception():
             length = self.headers.get("content-length")
             chunked = "chunked" in self.headers.get("transfer-encoding", "").lower()
             if length is None and not chunked:  # a body delimited by the close: complete
