@@ -8,7 +8,7 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from thrifty.context.bm25 import bm25_of_bags, jaccard, jaccard_at_most, words
+from thrifty.context.bm25 import bm25_of_bags, jaccard_at_most, jaccard_reaches, words
 from thrifty.context.documents import Document, Where, as_document, matches
 from thrifty.tokens import TokenCounter
 
@@ -107,13 +107,17 @@ def select_context(
             candidates.append(doc)
         else:
             dropped.append((doc, "filtered"))
-    tokens = [counter.count_text(model, d.text).tokens for d in candidates]
+    tokens = counter.count_texts(model, [d.text for d in candidates])
     if sum(tokens) <= min_tokens:
         kept = tuple(Scored(d, n, 1.0, 1.0, None) for d, n in zip(candidates, tokens, strict=True))
         return Selection(kept, tuple(dropped), sum(tokens), budget_tokens, untouched=True)
-    cut = [words(d.text) for d in candidates]
-    bags = [Counter(w) for w in cut]
-    lexical = bm25_of_bags(words(query), bags, [len(w) for w in cut])
+    bags: list[Counter[str]] = []
+    lengths: list[int] = []
+    for doc in candidates:  # each word list let go once counted: its memory is reused
+        cut = words(doc.text)
+        bags.append(Counter(cut))
+        lengths.append(len(cut))
+    lexical = bm25_of_bags(words(query), bags, lengths)
     best = max(lexical, default=0.0) or 1.0
     lexical = [s / best for s in lexical]
     vectors = _embedded(embedder, query, candidates)
@@ -188,7 +192,7 @@ def _duplicate(
         compared += 1
         if jaccard_at_most(len(a), len(b)) >= threshold:
             compared += min(len(a), len(b))
-            if jaccard(a, b) >= threshold:
+            if jaccard_reaches(a, b, threshold):
                 return True, compared
         if vectors is not None and float(vectors[i] @ vectors[j]) >= threshold:
             return True, compared

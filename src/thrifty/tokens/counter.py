@@ -178,6 +178,15 @@ class TokenCounter:
         choice = tokenizer_for(model)
         return self._result(choice, self.encoded_length(choice.encoding, text), 0)
 
+    def count_texts(self, model: str, texts: Iterable[str]) -> list[int]:
+        """``count_text(model, text).tokens`` of each text, the model looked up once."""
+        choice = tokenizer_for(model)
+        name = choice.encoding
+        counts = [self.encoded_length(name, text) for text in texts]
+        if choice.scale == 1:
+            return counts
+        return [self._result(choice, n, 0).tokens for n in counts]
+
     def least_text(self, model: str, text: str) -> int:
         """A proven lower bound on ``count_text(model, text).tokens``, without counting
         (:mod:`~thrifty.tokens.bounds`; the count itself when the text is remembered)."""
