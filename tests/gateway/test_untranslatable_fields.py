@@ -6,13 +6,19 @@ rule whose target cannot take it is skipped."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
 import pytest
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from tests.gateway.conftest import Gateway
+from tests.gateway.conftest import Gateway, make_settings, running_gateway
 from tests.gateway.test_auth import upstream_calls
+from thrifty.serving import start_server
+from thrifty.sim import SimConfig
+from thrifty.sim import create_app as create_sim_app
 
 OPENAI = "/v1/chat/completions"
 ANTHROPIC = "/v1/messages"
@@ -101,3 +107,71 @@ async def test_a_routing_rule_whose_target_cannot_take_the_field_is_skipped(
     assert response.status_code == 200, response.text
     [row] = gateway.rows()
     assert (row.task, row.model) == ("impact", search)
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "named"),
+    [
+        # A string read as a list would stop the answer at each of its characters.
+        (ANTHROPIC, {"model": GPT, "max_tokens": 5, "stop_sequences": "abc"}, "stop_sequences"),
+        (OPENAI, {"model": CLAUDE, "stop": {"a": 1}}, "'stop'"),
+        (OPENAI, {"model": CLAUDE, "stop": ["a", 5]}, "'stop'"),
+        # A tool_choice Anthropic would refuse was ignored, and the model chose freely.
+        (
+            ANTHROPIC,
+            {
+                "model": GPT,
+                "max_tokens": 5,
+                "tools": [{"name": "t", "input_schema": {"type": "object"}}],
+                "tool_choice": "any",
+            },
+            "tool_choice",
+        ),
+    ],
+)
+async def test_a_field_of_the_wrong_shape_is_refused_not_taken_apart(
+    gateway: Gateway, path: str, body: dict[str, Any], named: str
+) -> None:
+    before = await upstream_calls(gateway)
+    async with httpx.AsyncClient(base_url=gateway.url) as http:
+        response = await http.post(path, json={**body, "messages": USER})
+    assert response.status_code == 400, response.text
+    assert named in response.json()["error"]["message"]
+    assert await upstream_calls(gateway) == before
+
+
+class BodyRecorder:
+    """ASGI middleware in front of the simulator: the JSON body of each call it received."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.bodies: list[dict[str, Any]] = []
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+
+        async def recording_receive() -> Message:
+            message = await receive()
+            if message["type"] == "http.request":
+                chunks.append(message.get("body", b""))
+                if not message.get("more_body"):
+                    self.bodies.append(orjson.loads(b"".join(chunks)))
+            return message
+
+        await self.app(scope, recording_receive, send)
+
+
+async def test_one_stop_string_is_one_stop_sequence(tmp_path: Path) -> None:
+    recorder = BodyRecorder(create_sim_app(SimConfig()))
+    upstream = await start_server(recorder)
+    settings = make_settings(tmp_path, simulate=False, anthropic_base_url=upstream.url)
+    async with running_gateway(settings) as gateway, httpx.AsyncClient() as http:
+        body = {"model": CLAUDE, "messages": USER, "stop": "reply"}
+        response = await http.post(gateway.url + OPENAI, json=body)
+    await upstream.stop()
+    assert response.status_code == 200, response.text
+    [sent] = recorder.bodies
+    assert sent["stop_sequences"] == ["reply"]

@@ -86,6 +86,18 @@ def anthropic_usage(u: Usage) -> JSON:
     }
 
 
+def stop_list(value: Any, field: str, *, one_string_allowed: bool) -> list[str]:
+    """Stop sequences as a list of strings (OpenAI's ``stop`` may be one string; Anthropic's
+    ``stop_sequences`` is always a list): anything else is a 400, never taken apart (a
+    string read as a list would stop at each of its characters)."""
+    if one_string_allowed and isinstance(value, str):
+        return [value]
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        kind = "a string or an array of strings" if one_string_allowed else "an array of strings"
+        raise BadRequest(f"'{field}' must be {kind}")
+    return list(value)
+
+
 def unsupported(feature: str, direction: str) -> BadRequest:
     return BadRequest(
         f"{feature} is not supported when translating {direction}; send this request to a "

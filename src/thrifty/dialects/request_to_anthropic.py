@@ -22,7 +22,7 @@ from typing import Any
 
 import orjson
 
-from thrifty.dialects._common import OUTPUT_TOOL_MARK, part_text, unsupported
+from thrifty.dialects._common import OUTPUT_TOOL_MARK, part_text, stop_list, unsupported
 from thrifty.errors import BadRequest
 from thrifty.types import JSON
 
@@ -247,7 +247,7 @@ def openai_to_anthropic_request(body: JSON) -> JSON:
         out["top_p"] = body["top_p"]
     stop = body.get("stop")
     if stop:
-        out["stop_sequences"] = [stop] if isinstance(stop, str) else list(stop)
+        out["stop_sequences"] = stop_list(stop, "stop", one_string_allowed=True)
     if body.get("stream"):
         out["stream"] = True
     if body.get("tools"):

@@ -15,7 +15,7 @@ from typing import Any
 
 import orjson
 
-from thrifty.dialects._common import part_text, unsupported
+from thrifty.dialects._common import part_text, stop_list, unsupported
 from thrifty.errors import BadRequest
 from thrifty.types import JSON
 
@@ -120,8 +120,10 @@ def _o_tools(tools: Any) -> list[JSON]:
 
 
 def _o_tool_choice(choice: Any) -> tuple[Any, bool | None]:
-    if not isinstance(choice, dict):
+    if choice is None:
         return None, None
+    if not isinstance(choice, dict):
+        raise BadRequest('\'tool_choice\' must be an object such as {"type": "auto"}')
     kind = choice.get("type")
     parallel = False if choice.get("disable_parallel_tool_use") else None
     if kind == "auto":
@@ -200,7 +202,7 @@ def anthropic_to_openai_request(
         if body.get(key) is not None:
             out[key] = body[key]
     if body.get("stop_sequences"):
-        out["stop"] = list(body["stop_sequences"])
+        out["stop"] = stop_list(body["stop_sequences"], "stop_sequences", one_string_allowed=False)
     if body.get("stream"):
         out["stream"] = True
     if body.get("tools"):
