@@ -181,3 +181,11 @@ async def test_timeout_fault_times_out_client(server: SimServer) -> None:
                 extra_headers={"x-sim-fault": "timeout"},
             )
     # Server shutdown (fixture teardown) must not wait the 60 s out.
+
+
+def test_the_fault_type_names_every_fault_the_simulator_takes() -> None:
+    from typing import get_args
+
+    from thrifty.sim.faults import FAULT_KINDS, FaultKind
+
+    assert set(get_args(FaultKind)) == FAULT_KINDS

@@ -7,7 +7,7 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Literal, cast
 
-FaultKind = Literal["429", "500", "503", "529", "slow", "cut", "timeout"]
+FaultKind = Literal["403", "404", "413", "429", "500", "503", "529", "slow", "cut", "timeout"]
 STATUS_FAULTS: frozenset[str] = frozenset({"403", "404", "413", "429", "500", "503", "529"})
 FAULT_KINDS: frozenset[str] = STATUS_FAULTS | {"slow", "cut", "timeout"}
 SLOW_SECONDS = 2.0
