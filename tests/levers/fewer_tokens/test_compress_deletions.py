@@ -43,7 +43,7 @@ BITS = st.sampled_from(
 )
 
 
-def _every_token(text: str) -> list[tuple[int, int]]:
+def _every_token(text: str, invisible: bool) -> list[tuple[int, int]]:
     return token_spans(text)
 
 

@@ -110,12 +110,12 @@ def _tokens_in(text: str, start: int, end: int) -> list[Span]:
 def fences(text: str) -> list[Span]:
     """Fenced code blocks: from a line opening with three or more backticks or tildes to a
     line of at least as many of the same (or to the end of the text)."""
-    if "```" not in text and "~~~" not in text:
+    next_mark = {"`": text.find("```"), "~": text.find("~~~") if "~" in text else -1}
+    if next_mark["`"] < 0 and next_mark["~"] < 0:
         return []
     out: list[Span] = []
     size = len(text)
     at = 0
-    next_mark = {"`": text.find("```"), "~": text.find("~~~")}
     while True:
         for char, found in next_mark.items():
             if 0 <= found < at:

@@ -19,13 +19,16 @@ from thrifty.levers.fewer_tokens.compress.spans import (
     token_spans,
 )
 
-_ODD = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00a0\u2000-\u200a\u202f\u205f\u3000]")
-_INVISIBLE = re.compile("[\u200b\u200c\u200d\u2060\ufeff]")
-_ODD_SPACES = re.compile("[\u00a0\u2000-\u200a\u202f\u205f\u3000]")
+_INVISIBLES = "\u200b\u200c\u200d\u2060\ufeff"
+_ODD_SPACE_CHARS = "\u00a0\u202f\u205f\u3000" + "".join(map(chr, range(0x2000, 0x200B)))
+_INVISIBLE = re.compile(f"[{_INVISIBLES}]")
+_ODD_SPACES = re.compile(f"[{_ODD_SPACE_CHARS}]")
 _NON_BLANKS = re.compile(r"\S+")
-_SEPARATOR = re.compile(r"\n {0,3}([-=*_])\1{3,}[ \t]*(?=\n|\Z)")
+_SEPARATOR_LINE = re.compile(r" {0,3}([-=*_])\1{3,}[ \t]*(?=\n|\Z)")
 _SEPARATOR_HINTS = ("----", "====", "****", "____")
 _BLANKS = re.compile(r"[ \t]{2,}")
+# Two spaces after a character of a line that is not a blank (in a text without tabs).
+_BODY_BLANKS = re.compile("  (?<=[^ \n]  )")
 _BLANK_LINES = re.compile(r"\n[ \t]*\n(?:[ \t]*\n)+")
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n")
 # A protected span stands in the text being cleaned as OPEN + its number + CLOSE
@@ -42,28 +45,40 @@ def normalise(text: str) -> str:
     shortened to three characters, trailing whitespace removed, runs of spaces inside a
     line made one (indentation is kept), blank lines collapsed to one, and blank lines at
     either end removed.  A text that would be left empty is returned as it was."""
-    deleting = "<!--" in text or (not text.isascii() and _ODD.search(text) is not None)
+    invisible = _holds_any(text, _INVISIBLES)
+    odd = invisible or _holds_any(text, _ODD_SPACE_CHARS)
+    deleting = odd or "<!--" in text
     if not deleting and not _untidy(text):
         return text  # the common case for a prompt seen before: nothing to do
     if not text.strip() or _OPEN in text or _CLOSE in text:
         return text
     # Deleting clean-ups mask the URLs, numbers and IDs they could touch too; otherwise
     # code blocks only (the rest of a line's code and quotes are found line by line).
-    spans = merged(code_and_quotes(text) + _deletable_tokens(text)) if deleting else fences(text)
+    if deleting:
+        spans = merged(code_and_quotes(text) + _deletable_tokens(text, invisible))
+    else:
+        spans = fences(text)
     masked, kept = _masked(text, spans)
-    out = _cleaned(masked, deleting)
+    out = _cleaned(masked, deleting, odd)
     if kept:
         out = _PLACEHOLDER.sub(lambda m: kept[int(m.group(1))], out)
     return out if out.strip() else text
 
 
-def _deletable_tokens(text: str) -> list[Span]:
+def _holds_any(text: str, chars: str) -> bool:
+    """Whether ``text`` holds one of ``chars`` (none of them ASCII): a search for each
+    character, quicker than a character class's on a long text."""
+    return not text.isascii() and any(char in text for char in chars)
+
+
+def _deletable_tokens(text: str, invisible: bool) -> list[Span]:
     """The token spans (:func:`~.spans.token_spans`) a deleting clean-up could touch: those
     in a run of non-blank characters that holds an invisible character, and those in the
     runs an HTML comment covers (a comment holding one is kept).  The odd spaces are
     blanks, never inside a token; a token holds no blank, so the tokens found in such
-    runs, scanned alone, are the ones the whole text's scan finds there."""
-    found = [m.span() for m in _INVISIBLE.finditer(text)]
+    runs, scanned alone, are the ones the whole text's scan finds there.  ``invisible``:
+    whether the text holds an invisible character."""
+    found = [m.span() for m in _INVISIBLE.finditer(text)] if invisible else []
     if "<!--" in text:
         found += html_comments(text)
     regions = _regions_around(text, found)
@@ -186,23 +201,91 @@ def _is_code_line(line: str) -> bool:
     return line.startswith(("    ", "\t")) or line.lstrip(" ").startswith(">")
 
 
-def _cleaned(text: str, deleting: bool) -> str:
+def _shortened_separators(text: str) -> str:
+    """``text`` with each decorative rule (a line of four or more ``-``, ``=``, ``*`` or
+    ``_`` after at most three spaces, blanks after it) shortened to three characters.
+    Only the lines that hold four of them in a row (found with ``str.find``) are tried."""
+    starts: set[int] = set()
+    for hint in _SEPARATOR_HINTS:
+        at = text.find(hint) if hint[0] in text else -1
+        while at >= 0:
+            starts.add(text.rfind("\n", 0, at) + 1)
+            end = text.find("\n", at)
+            at = text.find(hint, end) if end >= 0 else -1
+    pieces: list[str] = []
+    done = 0
+    for start in sorted(starts):
+        rule = _SEPARATOR_LINE.match(text, start)
+        if rule is not None:
+            pieces += (text[done:start], rule.group(1) * 3)
+            done = rule.end()
+    if not pieces:
+        return text
+    pieces.append(text[done:])
+    return "".join(pieces)
+
+
+def _tidied(line: str) -> str:
+    """A line with its runs of blanks made one and its end trimmed (a line of blanks made
+    empty), but for its indentation and its code and quotes (a code line is kept)."""
+    body = line.lstrip(" \t")
+    if not body:
+        return ""
+    if ("  " in body or "\t" in body or body[-1] in " \t") and not _is_code_line(line):
+        return line[: len(line) - len(body)] + _tidy_line(body)
+    return line
+
+
+def _tidied_lines(text: str) -> str:
+    """``text`` with each line :func:`_tidied`, for a text without tabs.  Only the lines
+    that can change are looked at (most lines of a prompt cannot): those with two blanks
+    after a character that is not a blank (past their indentation), found by an expression
+    that starts with the two blanks (the search is quick between them), and those ending
+    with a blank."""
+    size = len(text)
+    spots: list[tuple[int, int]] = []  # (start, end) of each line that may change
+    found = _BODY_BLANKS.search(text)
+    while found is not None:
+        at = found.start()
+        end = text.find("\n", at)
+        end = size if end < 0 else end
+        spots.append((text.rfind("\n", 0, at) + 1, end))
+        found = _BODY_BLANKS.search(text, end)
+    at = text.find(" \n")
+    while at >= 0:
+        spots.append((text.rfind("\n", 0, at) + 1, at + 1))
+        at = text.find(" \n", at + 2)
+    if text[-1:] == " ":
+        spots.append((text.rfind("\n") + 1, size))
+    if not spots:
+        return text
+    pieces: list[str] = []
+    done = 0  # the end of the last line rewritten
+    for start, end in sorted(spots):
+        if start < done:
+            continue  # the same line twice
+        pieces.append(text[done:start])
+        pieces.append(_tidied(text[start:end]))
+        done = end
+    pieces.append(text[done:])
+    return "".join(pieces)
+
+
+def _cleaned(text: str, deleting: bool, odd: bool) -> str:
+    """``text`` (its protected spans masked) cleaned; ``odd``: whether it holds invisible
+    characters or odd spaces."""
     if deleting:
-        text = _INVISIBLE.sub("", text)
-        text = _ODD_SPACES.sub(" ", text)
+        if odd:
+            text = _INVISIBLE.sub("", text)
+            text = _ODD_SPACES.sub(" ", text)
         text = without(text, html_comments(text, unless=_OPEN))  # not one holding a span
-    if any(hint in text for hint in _SEPARATOR_HINTS):
-        text = _SEPARATOR.sub(lambda m: "\n" + m.group(1) * 3, "\n" + text)[1:]
-    if "  " in text or "\t" in text or " \n" in text or text[-1:] in (" ", "\t"):
-        lines = text.split("\n")
-        for index, line in enumerate(lines):
-            body = line.lstrip(" \t")
-            if not body:
-                lines[index] = ""
-            elif ("  " in body or "\t" in body or body[-1] in " \t") and not _is_code_line(line):
-                lines[index] = line[: len(line) - len(body)] + _tidy_line(body)
-        text = "\n".join(lines)
-    text = _BLANK_LINES.sub("\n\n", text)
+    text = _shortened_separators(text)
+    if "\t" in text:
+        text = "\n".join(map(_tidied, text.split("\n")))
+    elif "  " in text or " \n" in text or text[-1:] == " ":
+        text = _tidied_lines(text)
+    if "\n\n\n" in text:  # no line is blanks alone now: a run of blank lines is "\n\n\n..."
+        text = _BLANK_LINES.sub("\n\n", text)
     rest = text.lstrip(" \t\n")
     first_line = text.rfind("\n", 0, len(text) - len(rest)) + 1
     return text[first_line:].rstrip()
@@ -210,45 +293,63 @@ def _cleaned(text: str, deleting: bool) -> str:
 
 def minify_json(text: str) -> str:
     """``text`` with each paragraph that is a whole JSON object or array written without
-    whitespace between tokens; anything else unchanged."""
-    if not _opens_a_line(text, "{") and not _opens_a_line(text, "["):  # no JSON here
+    whitespace between tokens; anything else unchanged.
+
+    Paragraphs are the pieces ``_PARAGRAPH_BREAK.split(text)`` gives, but only those whose
+    first character but blanks is an opener are looked at (found from the openers that
+    start a line: the rest of a prompt is never split, nor its pieces stripped)."""
+    openers = _line_openers(text)
+    if not openers:  # no JSON here
         return text
     stripped = text.strip()
     if _is_json(stripped):
         return _minified(stripped)
-    pieces = _PARAGRAPH_BREAK.split(text)
-    if len(pieces) == 1:
-        return text
-    separators = _PARAGRAPH_BREAK.findall(text)
-    changed = False
-    out: list[str] = []
-    for index, piece in enumerate(pieces):
-        body = piece.strip()
+    pieces: list[str] = []
+    done = 0  # where the text after the last paragraph minified starts
+    for at in openers:
+        if at < done or not _starts_a_paragraph(text, at):
+            continue
+        following = _PARAGRAPH_BREAK.search(text, at)
+        end = len(text) if following is None else following.start()
+        body = text[at:end].rstrip()
         if _is_json(body):
-            lead = piece[: len(piece) - len(piece.lstrip())]
-            piece = lead + _minified(body)
-            changed = True
-        out.append(piece)
-        if index < len(separators):
-            out.append(separators[index])
-    joined = "".join(out)
-    return joined if changed else text
+            pieces += (text[done:at], _minified(body))  # the blanks after the body go too
+            done = end
+    if not pieces:
+        return text
+    pieces.append(text[done:])
+    return "".join(pieces)
 
 
-def _opens_a_line(text: str, opener: str) -> bool:
-    """Whether ``opener`` is the first character of a line but blanks (as a JSON
-    paragraph's first character is).  Only the blanks just before each ``opener`` are
-    looked at (each once), not its line up to it: a long line of many openers would cost
-    time in the square of its length."""
-    at = text.find(opener)
-    while at >= 0:
-        start = at
-        while start > 0 and text[start - 1] != "\n" and text[start - 1].isspace():
-            start -= 1
-        if start == 0 or text[start - 1] == "\n":
-            return True
-        at = text.find(opener, at + 1)
-    return False
+def _line_openers(text: str) -> list[int]:
+    """Where ``{`` and ``[`` are the first character of a line but blanks (as a JSON
+    paragraph's first character is), in order.  Only the blanks just before each opener
+    are looked at (each once), not its line up to it: a long line of many openers would
+    cost time in the square of its length."""
+    found: list[int] = []
+    for opener in "{[":
+        at = text.find(opener)
+        while at >= 0:
+            start = at
+            while start > 0 and text[start - 1] != "\n" and text[start - 1].isspace():
+                start -= 1
+            if start == 0 or text[start - 1] == "\n":
+                found.append(at)
+            at = text.find(opener, at + 1)
+    found.sort()
+    return found
+
+
+def _starts_a_paragraph(text: str, at: int) -> bool:
+    """Whether the character at ``at`` (not a blank) is the first one but blanks of a piece
+    of ``_PARAGRAPH_BREAK.split(text)``: the blanks before it are the text's start, or hold
+    a paragraph break.  A break is made of blanks, so the breaks the split finds among them
+    are the ones a search from their start finds (the last character before them is not
+    a blank: no break found before it reaches into them)."""
+    first = at
+    while first > 0 and text[first - 1].isspace():
+        first -= 1
+    return first == 0 or _PARAGRAPH_BREAK.search(text, first, at) is not None
 
 
 def _is_json(text: str) -> bool:

@@ -1,0 +1,218 @@
+"""The compression's quicker passes give exactly what the passes they replaced gave: those
+are kept here, as they were, and both run on generated prompts.
+
+* the line clean-up looks only at the lines that can change (not at every line);
+* decorative rules are shortened line by line where four of their characters are found
+  (not by an expression tried at every line break);
+* blank lines are collapsed only when the text holds three line breaks in a row;
+* the odd characters are looked for one by one (not with a character class);
+* JSON paragraphs are found from the openers that start a line (the text is not split
+  into paragraphs, nor each one stripped).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from thrifty.levers.fewer_tokens.compress import text as transforms
+from thrifty.levers.fewer_tokens.compress.spans import code_and_quotes, fences, merged
+
+RELAXED = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow], max_examples=600)
+
+# --- the passes replaced, as they were -------------------------------------------------
+
+_ODD = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00a0\u2000-\u200a\u202f\u205f\u3000]")
+_SEPARATOR = re.compile(r"\n {0,3}([-=*_])\1{3,}[ \t]*(?=\n|\Z)")
+_SEPARATOR_HINTS = ("----", "====", "****", "____")
+_PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n")
+
+
+def cleaned_before(text: str, deleting: bool) -> str:
+    if deleting:
+        text = transforms._INVISIBLE.sub("", text)
+        text = transforms._ODD_SPACES.sub(" ", text)
+        text = transforms.without(text, transforms.html_comments(text, unless="\ue000"))
+    if any(hint in text for hint in _SEPARATOR_HINTS):
+        text = _SEPARATOR.sub(lambda m: "\n" + m.group(1) * 3, "\n" + text)[1:]
+    if "  " in text or "\t" in text or " \n" in text or text[-1:] in (" ", "\t"):
+        lines = text.split("\n")
+        for index, line in enumerate(lines):
+            body = line.lstrip(" \t")
+            if not body:
+                lines[index] = ""
+            elif ("  " in body or "\t" in body or body[-1] in " \t") and not (
+                transforms._is_code_line(line)
+            ):
+                lines[index] = line[: len(line) - len(body)] + transforms._tidy_line(body)
+        text = "\n".join(lines)
+    text = transforms._BLANK_LINES.sub("\n\n", text)
+    rest = text.lstrip(" \t\n")
+    first_line = text.rfind("\n", 0, len(text) - len(rest)) + 1
+    return text[first_line:].rstrip()
+
+
+def normalise_before(text: str) -> str:
+    deleting = "<!--" in text or (not text.isascii() and _ODD.search(text) is not None)
+    if not deleting and not transforms._untidy(text):
+        return text
+    if not text.strip() or "\ue000" in text or "\ue001" in text:
+        return text
+    if deleting:
+        every_token = transforms._deletable_tokens(text, invisible=True)
+        spans = merged(code_and_quotes(text) + every_token)
+    else:
+        spans = fences(text)
+    masked, kept = transforms._masked(text, spans)
+    out = cleaned_before(masked, deleting)
+    if kept:
+        out = transforms._PLACEHOLDER.sub(lambda m: kept[int(m.group(1))], out)
+    return out if out.strip() else text
+
+
+def minify_json_before(text: str) -> str:
+    if not any(text[at] == "{" for at in transforms._line_openers(text)) and not any(
+        text[at] == "[" for at in transforms._line_openers(text)
+    ):
+        return text
+    stripped = text.strip()
+    if transforms._is_json(stripped):
+        return transforms._minified(stripped)
+    pieces = _PARAGRAPH_BREAK.split(text)
+    if len(pieces) == 1:
+        return text
+    separators = _PARAGRAPH_BREAK.findall(text)
+    changed = False
+    out: list[str] = []
+    for index, piece in enumerate(pieces):
+        body = piece.strip()
+        if transforms._is_json(body):
+            lead = piece[: len(piece) - len(piece.lstrip())]
+            piece = lead + transforms._minified(body)
+            changed = True
+        out.append(piece)
+        if index < len(separators):
+            out.append(separators[index])
+    joined = "".join(out)
+    return joined if changed else text
+
+
+# --- generated prompts -----------------------------------------------------------------
+
+MARKUP = st.sampled_from(
+    [
+        " ",
+        "  ",
+        "   ",
+        "    ",
+        "\t",
+        "\n",
+        "\n\n",
+        "\n\n\n",
+        "\n \n",
+        "\r",
+        "\x0b",
+        "Word",
+        "rule.",
+        "a",
+        "```",
+        "~~~",
+        "~",
+        "`x  y`",
+        ">",
+        '"q  q"',
+        "'s",
+        "----",
+        "-",
+        "====",
+        "****",
+        "*",
+        "____",
+        "_",
+        "  ---- ",
+        "<!--",
+        "-->",
+        "<b>",
+        "\u00a0",
+        "\u2003",
+        "\u3000",
+        "\u200b",
+        "\u2060",
+        "\ufeff",
+        "\ue000",
+        "\ue001",
+        "1.5",
+        "user42",
+        "https://x.io/a  b",
+        "ß",
+        "\u201cq  q\u201d",
+    ]
+)
+PROSE = st.lists(MARKUP, max_size=60).map("".join)
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(alphabet=' ab"\\\n\t{}[]', max_size=6),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(st.text(alphabet="ab ", max_size=3), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+JSON_TEXT = st.builds(
+    lambda value, indent: json.dumps(value, indent=indent),
+    st.one_of(st.lists(JSON_VALUES, max_size=3), st.dictionaries(st.text(max_size=3), JSON_VALUES)),
+    st.sampled_from([None, 1, 2, "\t"]),
+)
+PARAGRAPH = st.one_of(
+    JSON_TEXT,
+    JSON_TEXT.map(lambda t: "  " + t + " \n"),
+    JSON_TEXT.map(lambda t: t[:-1]),  # broken JSON
+    st.sampled_from(["{", "[", "[ ] task", "{name}", "x {", "\u00a0[1, 2]", "text"]),
+    PROSE,
+)
+BREAK = st.sampled_from(["\n", "\n\n", "\n \n", "\n\t\n\n", "\n\n\n", " \n\n ", "\r\n\r\n"])
+
+
+@st.composite
+def documents(draw: st.DrawFn) -> str:
+    parts = draw(st.lists(st.tuples(PARAGRAPH, BREAK), max_size=6))
+    return draw(st.sampled_from(["", " ", "\n"])) + "".join(p + b for p, b in parts)
+
+
+# --- the same results ------------------------------------------------------------------
+
+
+@RELAXED
+@given(PROSE, st.booleans())
+def test_the_clean_up_is_the_one_it_replaced(text: str, deleting: bool) -> None:
+    odd = transforms._holds_any(text, transforms._INVISIBLES + transforms._ODD_SPACE_CHARS)
+    expected = cleaned_before(text, deleting)
+    assert transforms._cleaned(text, deleting, odd=True) == expected
+    assert transforms._cleaned(text, deleting, odd) == expected
+
+
+@RELAXED
+@given(st.one_of(PROSE, documents()))
+def test_normalisation_is_the_one_it_replaced(text: str) -> None:
+    assert transforms.normalise(text) == normalise_before(text)
+
+
+@RELAXED
+@given(documents())
+def test_minification_is_the_one_it_replaced(text: str) -> None:
+    assert transforms.minify_json(text) == minify_json_before(text)
+
+
+def test_the_generated_prompts_hold_what_the_passes_act_on() -> None:
+    """The strategies reach the cases that matter (else the checks above prove little)."""
+    changed = [
+        "a  b \n\n\n\n  ---- \n\u00a0x\u200by\n<!-- c -->",
+        '{\n  "a": [1, 2]\n}\n\ntext\n\n  [\n 1\n]  \n\n{ broken',
+    ]
+    assert normalise_before(changed[0]) != changed[0]
+    assert transforms.normalise(changed[0]) == normalise_before(changed[0])
+    assert minify_json_before(changed[1]) != changed[1]
+    assert transforms.minify_json(changed[1]) == minify_json_before(changed[1])
