@@ -175,3 +175,34 @@ async def test_one_stop_string_is_one_stop_sequence(tmp_path: Path) -> None:
     assert response.status_code == 200, response.text
     [sent] = recorder.bodies
     assert sent["stop_sequences"] == ["reply"]
+
+
+HUGE = "z" * 1_000_000
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        (OPENAI, {"model": CLAUDE, "response_format": {"type": HUGE}}),
+        (
+            OPENAI,
+            {
+                "model": CLAUDE,
+                "tools": [{"type": "function", "function": {"name": "f", "parameters": {}}}],
+                "tool_choice": {"type": HUGE},
+            },
+        ),
+        (ANTHROPIC, {"model": GPT, "max_tokens": 5, "output_config": {HUGE: 1}}),
+        (ANTHROPIC, {"model": GPT, "max_tokens": 5, "tools": [{"type": HUGE, "name": "x"}]}),
+    ],
+)
+async def test_a_refusal_quotes_at_most_a_bounded_part_of_what_was_sent(
+    gateway: Gateway, path: str, body: dict[str, Any]
+) -> None:
+    async with httpx.AsyncClient(base_url=gateway.url) as http:
+        response = await http.post(path, json={**body, "messages": USER})
+    assert response.status_code == 400
+    assert len(response.content) < 2500
+    assert response.json()["error"]["message"].endswith("…")
+    [row] = gateway.rows()
+    assert row.error is not None and len(row.error) <= 2000

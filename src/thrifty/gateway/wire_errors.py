@@ -22,6 +22,16 @@ ANTHROPIC_TYPE_BY_STATUS = {
 }
 
 
+# thrifty's own messages may quote what the app sent (a field, a type name); the app gets
+# at most this much of one, as the ledger keeps (an 8 MB value is not echoed back).
+MAX_MESSAGE_CHARS = 2000
+
+
+def _message(exc: ThriftyError) -> str:
+    text = exc.message
+    return text if len(text) <= MAX_MESSAGE_CHARS else text[: MAX_MESSAGE_CHARS - 1] + "…"
+
+
 def anthropic_type(exc: ThriftyError) -> str:
     """The Anthropic ``error.type``: the one its status has in Anthropic's API (an upstream
     403 is a ``permission_error`` whatever class carried it), else the error's own."""
@@ -34,10 +44,10 @@ def error_body(dialect: Dialect, exc: ThriftyError) -> JSON:
     if exc.upstream_error is not None and exc.upstream_dialect == dialect:
         return exc.upstream_error  # the provider's own words, keys scrubbed
     if dialect == "anthropic":
-        return {"type": "error", "error": {"type": anthropic_type(exc), "message": exc.message}}
+        return {"type": "error", "error": {"type": anthropic_type(exc), "message": _message(exc)}}
     return {
         "error": {
-            "message": exc.message,
+            "message": _message(exc),
             "type": exc.openai_type,
             "param": None,
             "code": exc.code,
@@ -61,7 +71,7 @@ def error_event(dialect: Dialect, exc: ThriftyError, api: Api = "chat") -> bytes
         event = {
             "type": "error",
             "code": exc.code,
-            "message": exc.message,
+            "message": _message(exc),
             "param": None,
             "sequence_number": 0,
         }
