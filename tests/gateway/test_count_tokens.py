@@ -48,3 +48,21 @@ async def test_count_tokens_over_the_body_limit_is_a_413_in_anthropic_form(
     assert response.json()["type"] == "error"
     assert response.json()["error"]["type"] == "request_too_large"
     assert gateway.rows() == []
+
+
+async def test_count_tokens_takes_json_only_like_the_chat_routes(gateway: Gateway) -> None:
+    body = b'{"model":"claude-sonnet-4-6","messages":[{"role":"user","content":"x"}]}'
+    async with httpx.AsyncClient(base_url=gateway.url) as http:
+        plain = await http.post(
+            "/v1/messages/count_tokens", content=body, headers={"content-type": "text/plain"}
+        )
+        typed = await http.post(
+            "/v1/messages/count_tokens",
+            content=body,
+            headers={"content-type": "application/json; charset=utf-8"},
+        )
+    assert plain.status_code == 415
+    assert plain.json()["type"] == "error"
+    assert plain.json()["error"]["type"] == "invalid_request_error"
+    assert typed.status_code == 200
+    assert gateway.rows() == []

@@ -64,6 +64,7 @@ PIPELINE_ROUTES: dict[str, tuple[Dialect, Api]] = {
     **{path: (dialect, "chat") for path, dialect in CHAT_ROUTES.items()},
     **{path: ("openai", api) for path, api in API_ROUTES.items()},
 }
+COUNT_TOKENS = "/v1/messages/count_tokens"
 OPEN_PATHS = frozenset({"/health"})  # liveness probes need no key
 # GET /v1/models/{id}: the SDKs send an id's "/" (org/name) encoded as %2F.
 MODEL_PREFIXES = (b"/v1/models/", b"/models/")
@@ -142,10 +143,7 @@ class Gateway:
             if route is not None:
                 dialect, api = route
                 if not json_content_type(verdict.content_type):
-                    media = (verdict.content_type or b"").decode("latin-1")[:100]
-                    error = UnsupportedMediaType(
-                        f"Content-Type {media!r} is not supported; send application/json"
-                    )
+                    error = _unsupported_media(verdict.content_type)
                     stub = rejected_request(dialect, None, None, verdict.tenant, path, api)
                     await self.thrifty.reject(stub, error, time.perf_counter())
                     await send_error(send, dialect, error, stub.request_id)
@@ -154,6 +152,10 @@ class Gateway:
                     await self._deferred.submit(scope, receive, send, dialect)
                     return
                 await self._chat(scope, receive, send, dialect, api)
+                return
+            if path == COUNT_TOKENS and not json_content_type(verdict.content_type):
+                # Free and never booked: refused like the chat routes, and counted.
+                await self._refuse(send, "anthropic", _unsupported_media(verdict.content_type))
                 return
         await self._other(scope, receive, send)
 
@@ -171,6 +173,11 @@ class Gateway:
     async def _refuse(self, send: Send, dialect: Dialect, error: ThriftyError) -> None:
         self.refusals.note(error.code, error.message[:200])
         await send_error(send, dialect, error)
+
+
+def _unsupported_media(content_type: bytes | None) -> UnsupportedMediaType:
+    media = (content_type or b"").decode("latin-1")[:100]
+    return UnsupportedMediaType(f"Content-Type {media!r} is not supported; send application/json")
 
 
 def create_app(thrifty: Thrifty) -> Gateway:
@@ -287,7 +294,7 @@ def _other_routes(
     routes = [
         # Listed so that other methods on the chat paths get 405, not 404.
         *(Route(path, served_by_chat_endpoint, methods=["POST"]) for path in PIPELINE_ROUTES),
-        Route("/v1/messages/count_tokens", count_tokens, methods=["POST"]),
+        Route(COUNT_TOKENS, count_tokens, methods=["POST"]),
         Route("/v1/models", models, methods=["GET"]),
         Route("/models", models, methods=["GET"]),
         Route("/v1/models/{model_id:path}", model, methods=["GET"]),
