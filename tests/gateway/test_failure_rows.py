@@ -179,5 +179,6 @@ async def test_each_failure_carries_the_id_of_the_row_that_says_what_happened(
     assert (row.endpoint, row.status, row.failure) == (path, status, failure)
     assert row.cost_usd == cost
     assert row.error is not None and code in row.error
+    assert not error["message"].endswith(": ")  # (an empty exception text is not quoted)
     if failure == "request":  # refused by thrifty: no call was made
         assert row.provider is None and row.calls == () and row.price_source == "none"

@@ -277,7 +277,8 @@ def error_from_exception(
     """
     # The provider's name, never its URL: a base_url may carry credentials
     # (http://user:pass@host), and the message reaches the app and the ledger.
-    detail = _strip_userinfo(redact(f"{type(exc).__name__}: {exc}", api_key, *_userinfo(url)))
+    said = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    detail = _strip_userinfo(redact(said, api_key, *_userinfo(url)))
     error: UpstreamError
     if isinstance(exc, TimeoutError):
         error = UpstreamTimeout(
