@@ -35,6 +35,7 @@ _PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n")
 # (private-use characters: a text that holds them is left as it is).
 _OPEN, _CLOSE = "\ue000", "\ue001"
 _PLACEHOLDER = re.compile("\ue000(\\d+)\ue001")
+_PLACEHOLDER_FORMAT = _OPEN + "{}" + _CLOSE
 # Whitespace between JSON tokens (strings are matched whole, so theirs is kept).
 _JSON_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[ \t\r\n]+|[^" \t\r\n]+', re.S)
 
@@ -50,7 +51,7 @@ def normalise(text: str) -> str:
     deleting = odd or "<!--" in text
     if not deleting and not _untidy(text):
         return text  # the common case for a prompt seen before: nothing to do
-    if not text.strip() or _OPEN in text or _CLOSE in text:
+    if not text.strip() or _holds_any(text, _CLOSE + _OPEN):
         return text
     # Deleting clean-ups mask the URLs, numbers and IDs they could touch too; otherwise
     # code blocks only (the rest of a line's code and quotes are found line by line).
@@ -61,14 +62,14 @@ def normalise(text: str) -> str:
     masked, kept = _masked(text, spans)
     out = _cleaned(masked, deleting, odd)
     if kept:
-        out = _PLACEHOLDER.sub(lambda m: kept[int(m.group(1))], out)
+        out = _unmasked(out, kept)
     return out if out.strip() else text
 
 
 def _holds_any(text: str, chars: str) -> bool:
     """Whether ``text`` holds one of ``chars`` (none of them ASCII): a search for each
     character, quicker than a character class's on a long text."""
-    return not text.isascii() and any(char in text for char in chars)
+    return not text.isascii() and any(map(text.__contains__, chars))
 
 
 def _deletable_tokens(text: str, invisible: bool) -> list[Span]:
@@ -166,18 +167,23 @@ def _untidy(text: str) -> bool:
 
 
 def _masked(text: str, spans: list[Span]) -> tuple[str, list[str]]:
+    """``text`` with each span (in order, not overlapping) replaced by its placeholder,
+    and the spans' texts (built with ``map``: a prompt may hold hundreds of spans)."""
     if not spans:
         return text, []
-    pieces: list[str] = []
-    kept: list[str] = []
-    at = 0
-    for start, end in spans:
-        pieces.append(text[at:start])
-        pieces.append(f"{_OPEN}{len(kept)}{_CLOSE}")
-        kept.append(text[start:end])
-        at = end
-    pieces.append(text[at:])
+    starts, ends = zip(*spans, strict=True)
+    kept = list(map(text.__getitem__, map(slice, starts, ends)))
+    pieces = [""] * (2 * len(spans) + 1)
+    pieces[0::2] = map(text.__getitem__, map(slice, (0, *ends), (*starts, len(text))))
+    pieces[1::2] = map(_PLACEHOLDER_FORMAT.format, range(len(spans)))
     return "".join(pieces), kept
+
+
+def _unmasked(text: str, kept: list[str]) -> str:
+    """``text`` with each placeholder replaced by the span it stands for."""
+    pieces = _PLACEHOLDER.split(text)
+    pieces[1::2] = map(kept.__getitem__, map(int, pieces[1::2]))
+    return "".join(pieces)
 
 
 def _tidy_line(body: str) -> str:
