@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass, field
 
 from thrifty.levers.fewer_tokens.compress.report import Removal
@@ -65,8 +65,8 @@ class _Keys:
     paragraph, and every line that could be an instruction, as deduplication keys.  A
     paragraph or instruction that repeats has its key among them twice."""
 
-    paragraphs: frozenset[str]
-    lines: frozenset[str]
+    paragraphs: Set[str]  # never modified (the keys of a count, or a union)
+    lines: Set[str]
 
     @staticmethod
     def of(text: str) -> _Keys | None:
@@ -81,7 +81,7 @@ class _Keys:
         lines = Counter(map(str.strip, folded.split("\n")))
         if _any_instruction(k for k, n in lines.items() if n > 1):
             return None
-        return _Keys(frozenset(chunks), frozenset(lines))
+        return _Keys(chunks.keys(), lines.keys())  # no copy: sets are made by ``&`` and ``|``
 
     def meets_learnt(self, paragraphs: Mapping[str, str], lines: Mapping[str, str]) -> bool:
         """Whether a paragraph or an instruction could be one of those learnt."""
