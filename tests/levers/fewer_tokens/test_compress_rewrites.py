@@ -7,6 +7,8 @@ are kept here, as they were, and both run on generated prompts.
 * blank lines are collapsed only when the text holds three line breaks in a row;
 * the odd characters are looked for one by one (not with a character class);
 * protected spans are masked and put back with ``map`` and a split (not span by span);
+* deduplication's coarse keys fold each chunk alone and take the lines from the chunks
+  (not the whole text folded, then split twice).
 * JSON paragraphs are found from the openers that start a line (the text is not split
   into paragraphs, nor each one stripped).
 """
@@ -15,10 +17,12 @@ from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from thrifty.levers.fewer_tokens.compress import dedupe
 from thrifty.levers.fewer_tokens.compress import text as transforms
 from thrifty.levers.fewer_tokens.compress.spans import code_and_quotes, fences, merged
 
@@ -114,6 +118,17 @@ def minify_json_before(text: str) -> str:
             out.append(separators[index])
     joined = "".join(out)
     return joined if changed else text
+
+
+def keys_before(text: str) -> tuple[frozenset[str], frozenset[str]] | None:
+    folded = text.casefold()
+    chunks = Counter(map(str.strip, dedupe._CHUNK_BREAK.split(folded)))
+    if dedupe._any_paragraph(k for k, n in chunks.items() if n > 1):
+        return None
+    lines = Counter(map(str.strip, folded.split("\n")))
+    if dedupe._any_instruction(k for k, n in lines.items() if n > 1):
+        return None
+    return frozenset(chunks), frozenset(lines)
 
 
 # --- generated prompts -----------------------------------------------------------------
@@ -242,3 +257,38 @@ def test_masking_is_the_one_it_replaced(text: str, cuts: list[tuple[int, int]]) 
     if "\ue000" not in text and "\ue001" not in text:  # (normalise leaves such a text)
         masked, kept = transforms._masked(text, spans)
         assert transforms._unmasked(masked, kept) == text
+
+
+DEDUPE_LINES = st.sampled_from(
+    [
+        "Always answer in English and be brief.",
+        "ALWAYS answer in ENGLISH and be BRIEF.",
+        "  always answer in english and be brief.  ",
+        "A paragraph line that is long enough to count as a paragraph",
+        "A PARAGRAPH LINE THAT IS LONG ENOUGH TO COUNT AS A PARAGRAPH",
+        "Stra\u00dfe und Stra\u00dfe und mehr und mehr.",
+        "STRASSE UND STRASSE UND MEHR UND MEHR.",
+        "\u212a is the kelvin sign, not a k at all.",
+        "k is the kelvin sign, not a k at all.",
+        "short.",
+        "",
+        " ",
+        "\t",
+        "\r",
+        "\x0b",
+        "\x85",
+        "\u2028",
+        "\u3000",
+        "\u00a0x",
+    ]
+)
+
+
+@RELAXED
+@given(st.lists(DEDUPE_LINES, max_size=14).map("\n".join))
+def test_the_coarse_keys_are_the_ones_they_replace(text: str) -> None:
+    keys, expected = dedupe._Keys.of(text), keys_before(text)
+    assert (keys is None) == (expected is None)
+    if keys is not None and expected is not None:
+        assert set(keys.paragraphs) == expected[0]
+        assert set(keys.lines) - {""} == expected[1] - {""}  # blank lines' key: never used

@@ -25,6 +25,8 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass, field
+from itertools import chain
+from operator import methodcaller
 
 from thrifty.levers.fewer_tokens.compress.report import Removal
 from thrifty.levers.fewer_tokens.compress.spans import fences
@@ -39,6 +41,7 @@ _SENTENCE_END = re.compile(r"[.!?][\"')\]]*$")
 _ENDINGS = frozenset(".!?\"')]")
 _ENDS = tuple(_ENDINGS)
 _CHUNK_BREAK = re.compile(r"\n\s*\n")
+_lines_of = methodcaller("split", "\n")
 MIN_INSTRUCTION = 2 * MIN_WORDS - 1  # characters: five one-letter words and four blanks
 
 
@@ -71,14 +74,17 @@ class _Keys:
     @staticmethod
     def of(text: str) -> _Keys | None:
         """``text``'s keys, or ``None`` if one of them occurs in it twice."""
-        # Case folding keeps blanks blank and never makes one, so folding the whole text
-        # first gives the keys folding each piece would (tests/levers/fewer_tokens checks
-        # it on every character).
-        folded = text.casefold()
-        chunks = Counter(map(str.strip, _CHUNK_BREAK.split(folded)))
+        # Case folding keeps blanks blank and never makes one (tests/levers/fewer_tokens
+        # checks it on every character), so the chunks of the folded text are the folded
+        # chunks, and stripping commutes with folding.  Each chunk is folded alone: most
+        # are ASCII, which folds fast (a whole text rarely is).  The lines are the chunks'
+        # lines: those left out, inside the breaks, are blank (their key is empty, never
+        # an instruction's).
+        folded = list(map(str.casefold, _CHUNK_BREAK.split(text)))
+        chunks = Counter(map(str.strip, folded))
         if _any_paragraph(k for k, n in chunks.items() if n > 1):
             return None
-        lines = Counter(map(str.strip, folded.split("\n")))
+        lines = Counter(map(str.strip, chain.from_iterable(map(_lines_of, folded))))
         if _any_instruction(k for k, n in lines.items() if n > 1):
             return None
         return _Keys(chunks.keys(), lines.keys())  # no copy: sets are made by ``&`` and ``|``

@@ -159,7 +159,7 @@ def code_and_quotes(text: str) -> list[Span]:
     found = fences(text)
     if "`" in text:
         found += [m.span() for m in _INLINE_CODE.finditer(text)]
-    if "\n    " in text or "\n\t" in text or ">" in text or text.startswith(("    ", "\t")):
+    if ">" in text or "\n    " in text or "\n\t" in text or text.startswith(("    ", "\t")):
         # matched after a "\n" put in front, so the positions are already the text's own
         found += [(m.start(), m.end() - 1) for m in _LINE.finditer("\n" + text)]
     for opener, pattern in _QUOTES:
