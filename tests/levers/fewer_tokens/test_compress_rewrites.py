@@ -8,7 +8,8 @@ are kept here, as they were, and both run on generated prompts.
 * the odd characters are looked for one by one (not with a character class);
 * protected spans are masked and put back with ``map`` and a split (not span by span);
 * deduplication's coarse keys fold each chunk alone and take the lines from the chunks
-  (not the whole text folded, then split twice).
+  (not the whole text folded, then split twice);
+* a message too short to be oversized is not serialised to be measured.
 * JSON paragraphs are found from the openers that start a line (the text is not split
   into paragraphs, nor each one stripped).
 """
@@ -17,14 +18,18 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from collections import Counter
 
+import orjson
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from thrifty.levers.fewer_tokens.compress import dedupe
+from thrifty.levers.fewer_tokens.compress import dedupe, wire
 from thrifty.levers.fewer_tokens.compress import text as transforms
 from thrifty.levers.fewer_tokens.compress.spans import code_and_quotes, fences, merged
+from thrifty.testing import request_for
 
 RELAXED = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow], max_examples=600)
 
@@ -292,3 +297,27 @@ def test_the_coarse_keys_are_the_ones_they_replace(text: str) -> None:
     if keys is not None and expected is not None:
         assert set(keys.paragraphs) == expected[0]
         assert set(keys.lines) - {""} == expected[1] - {""}  # blank lines' key: never used
+
+
+def test_json_writes_a_character_in_at_most_six_bytes() -> None:
+    """What lets a short message go unmeasured (checked on every character)."""
+    for code in range(sys.maxunicode + 1):
+        char = chr(code)
+        try:
+            size = len(orjson.dumps(char))
+        except TypeError:  # a surrogate: the message is measured as its text
+            size = len(char)
+        assert size <= 6 + 2, hex(code)
+
+
+@pytest.mark.parametrize("extra", [-1, 0, 1])
+def test_a_message_at_the_size_limit_is_told_oversized_as_before(extra: int) -> None:
+    request = request_for("gpt-4o")
+    content = "\x1f" * (wire._SURELY_NOT_OVERSIZED + extra)  # 6 bytes a character
+    request.body["messages"] = [{"role": "user", "content": content}]
+    size = len(orjson.dumps(content))
+    expected = None
+    if wire.estimate_tokens(size) > wire.MAX_MESSAGE_TOKENS:
+        expected = f"message 1 is oversized (~{wire.estimate_tokens(size):,} tokens)"
+    assert wire.problem(request) == expected
+    assert (expected is not None) == (extra > 0)  # the limit is the last size never over

@@ -26,6 +26,9 @@ SlotKind = Literal["system", "user", "tool"]
 Path = tuple[str | int, ...]
 CHARS_PER_TOKEN = 4
 MAX_MESSAGE_TOKENS = 200_000
+# A text of at most this many characters is never oversized, so it is not serialised to be
+# measured: JSON writes a character in at most 6 bytes (``\u001f``), and two quotes.
+_SURELY_NOT_OVERSIZED = (MAX_MESSAGE_TOKENS * CHARS_PER_TOKEN - 2) // 6
 _OPENAI_ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
 _ANTHROPIC_ROLES = frozenset({"user", "assistant"})
 
@@ -140,12 +143,13 @@ def problem(request: ChatRequest) -> str | None:
         role, content = message["role"], message.get("content")
         if role in ("system", "developer", "user") and content in ("", [], None):
             return f"{where} is empty"
-        try:
-            size = len(orjson.dumps(content))
-        except TypeError:
-            size = len(str(content))
-        if estimate_tokens(size) > MAX_MESSAGE_TOKENS:
-            return f"{where} is oversized (~{estimate_tokens(size):,} tokens)"
+        if not (isinstance(content, str) and len(content) <= _SURELY_NOT_OVERSIZED):
+            try:
+                size = len(orjson.dumps(content))
+            except TypeError:
+                size = len(str(content))
+            if estimate_tokens(size) > MAX_MESSAGE_TOKENS:
+                return f"{where} is oversized (~{estimate_tokens(size):,} tokens)"
         found = _anthropic_calls(content) if anthropic else _openai_calls(message)
         if found is None:
             return f"{where} has a tool result without its call"
