@@ -56,7 +56,10 @@ def normalise(text: str) -> str:
     # Deleting clean-ups mask the URLs, numbers and IDs they could touch too; otherwise
     # code blocks only (the rest of a line's code and quotes are found line by line).
     if deleting:
-        spans = merged(code_and_quotes(text) + _deletable_tokens(text, invisible))
+        spans = code_and_quotes(text)  # merged already: merged again only with tokens
+        tokens = _deletable_tokens(text, invisible)
+        if tokens:
+            spans = merged(spans + tokens)
     else:
         spans = fences(text)
     masked, kept = _masked(text, spans)
