@@ -9,7 +9,9 @@ are kept here, as they were, and both run on generated prompts.
 * protected spans are masked and put back with ``map`` and a split (not span by span);
 * deduplication's coarse keys fold each chunk alone and take the lines from the chunks
   (not the whole text folded, then split twice);
-* a message too short to be oversized is not serialised to be measured.
+* a message too short to be oversized is not serialised to be measured;
+* what deduplication knows is sized for a memo from its texts' key sizes, kept (not
+  summed again over the union of every key so far).
 * JSON paragraphs are found from the openers that start a line (the text is not split
   into paragraphs, nor each one stripped).
 """
@@ -321,3 +323,19 @@ def test_a_message_at_the_size_limit_is_told_oversized_as_before(extra: int) -> 
         expected = f"message 1 is oversized (~{wire.estimate_tokens(size):,} tokens)"
     assert wire.problem(request) == expected
     assert (expected is not None) == (extra > 0)  # the limit is the last size never over
+
+
+@RELAXED
+@given(st.lists(st.lists(DEDUPE_LINES, max_size=10).map("\n".join), max_size=4))
+def test_a_snapshots_size_is_at_least_what_it_holds(texts: list[str]) -> None:
+    seen = dedupe.NOTHING_SEEN
+    for index, text in enumerate(texts):
+        deduper = dedupe.Deduper(seen)
+        deduper.text(text, f"message {index + 1}")
+        seen = deduper.seen()
+        keys = (seen.keys.paragraphs, seen.keys.lines)
+        held = 2 * sum(sum(map(len, k)) for k in keys)
+        held += sum(sum(map(len, k)) for k in (seen.paragraphs, seen.lines))
+        assert held <= seen.chars  # the size it had before: every key once
+        if index == 0:
+            assert held == seen.chars  # one text: no key counted twice

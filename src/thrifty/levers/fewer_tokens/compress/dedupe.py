@@ -70,6 +70,9 @@ class _Keys:
 
     paragraphs: Set[str]  # never modified (the keys of a count, or a union)
     lines: Set[str]
+    # The characters of its keys, at most (a union counts a key both sides hold twice):
+    # kept, not summed again over the union each time a memo is told a snapshot's size.
+    chars: int = field(default=0, compare=False)
 
     @staticmethod
     def of(text: str) -> _Keys | None:
@@ -87,7 +90,8 @@ class _Keys:
         lines = Counter(map(str.strip, chain.from_iterable(map(_lines_of, folded))))
         if _any_instruction(k for k, n in lines.items() if n > 1):
             return None
-        return _Keys(chunks.keys(), lines.keys())  # no copy: sets are made by ``&`` and ``|``
+        size = sum(map(len, chunks)) + sum(map(len, lines))
+        return _Keys(chunks.keys(), lines.keys(), size)  # no copy: ``&`` and ``|`` make sets
 
     def meets_learnt(self, paragraphs: Mapping[str, str], lines: Mapping[str, str]) -> bool:
         """Whether a paragraph or an instruction could be one of those learnt."""
@@ -102,7 +106,8 @@ class _Keys:
         )
 
     def __or__(self, other: _Keys) -> _Keys:
-        return _Keys(self.paragraphs | other.paragraphs, self.lines | other.lines)
+        paragraphs, lines = self.paragraphs | other.paragraphs, self.lines | other.lines
+        return _Keys(paragraphs, lines, self.chars + other.chars)
 
 
 def _any_paragraph(keys: Iterable[str]) -> bool:
@@ -151,8 +156,8 @@ class Seen:
     def chars(self) -> int:
         """Characters it holds besides the texts themselves (for a memo's bound; the keys
         twice, for what learning may add: its keys are among them)."""
-        keys = 2 * sum(sum(map(len, k)) for k in (self.keys.paragraphs, self.keys.lines))
-        return keys + sum(sum(map(len, k)) for k in (self.paragraphs, self.lines))
+        learnt = sum(sum(map(len, k)) for k in (self.paragraphs, self.lines))
+        return 2 * self.keys.chars + learnt
 
     def learnt(self) -> tuple[Mapping[str, str], Mapping[str, str]]:
         """The paragraphs and instruction lines known once every text is learnt (computed
