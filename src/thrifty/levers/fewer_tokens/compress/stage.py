@@ -40,12 +40,13 @@ def compress_stage(
                 return await inner(request)
             sent, explanation = compress(request, chosen, memo)
             response = await inner(sent)
-            response.headers[HEADER] = explanation.summary()
+            summary = explanation.summary()
+            response.headers[HEADER] = summary
             if explanation.warning is not None:
                 response.headers[WARNING_HEADER] = explanation.warning
             if sent is not request and response.served is not None:
                 change = TokenChange(input_tokens=-explanation.tokens_saved)
-                response.steps.append(Step("compress", explanation.summary(), tokens=change))
+                response.steps.append(Step("compress", summary, tokens=change))
             return response
 
         return handle
