@@ -11,7 +11,8 @@ are kept here, as they were, and both run on generated prompts.
   (not the whole text folded, then split twice);
 * a message too short to be oversized is not serialised to be measured;
 * what deduplication knows is sized for a memo from its texts' key sizes, kept (not
-  summed again over the union of every key so far).
+  summed again over the union of every key so far);
+* a sentence's end is read by stripping the closing marks (not with an expression).
 * JSON paragraphs are found from the openers that start a line (the text is not split
   into paragraphs, nor each one stripped).
 """
@@ -339,3 +340,41 @@ def test_a_snapshots_size_is_at_least_what_it_holds(texts: list[str]) -> None:
         assert held <= seen.chars  # the size it had before: every key once
         if index == 0:
             assert held == seen.chars  # one text: no key counted twice
+
+
+_SENTENCE_END = re.compile(r"[.!?][\"')\]]*$")
+
+
+def is_instruction_before(line: str) -> bool:
+    stripped = line.strip()
+    return (
+        stripped[-1:] in dedupe._ENDINGS
+        and _SENTENCE_END.search(stripped) is not None
+        and stripped[0] != "|"
+        and len(stripped.split()) >= dedupe.MIN_WORDS
+        and dedupe._LABEL.match(stripped) is None
+    )
+
+
+def any_instruction_before(keys: list[str]) -> bool:
+    return any(
+        len(key) >= dedupe.MIN_INSTRUCTION
+        and key[-1] in dedupe._ENDINGS
+        and key[0] != "|"
+        and _SENTENCE_END.search(key) is not None
+        and len(key.split()) >= dedupe.MIN_WORDS
+        for key in keys
+    )
+
+
+SENTENCE_BITS = st.sampled_from(
+    ["a", "word ", " ", ".", "!", "?", '"', "'", ")", "]", "(", "|", "\n", "\t", "Input:", "x."]
+)
+
+
+@RELAXED
+@given(st.lists(SENTENCE_BITS, max_size=16).map("".join))
+def test_a_sentences_end_is_read_as_the_expression_read_it(line: str) -> None:
+    assert dedupe._is_instruction(line) == is_instruction_before(line)
+    key = line.strip()
+    assert dedupe._any_instruction([key]) == any_instruction_before([key])

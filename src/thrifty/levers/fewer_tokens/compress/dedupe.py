@@ -37,7 +37,9 @@ _LABEL = re.compile(
     r"(?i)^\s*(?:[-*]\s+)?(?:input|output|q|a|question|answer|user|assistant|human|ai|"
     r"example(?:\s+\d+)?|text|review|response|query|result|label|sentiment|category)\s*:"
 )
-_SENTENCE_END = re.compile(r"[.!?][\"')\]]*$")
+# A sentence's end: ".", "!" or "?", then closing quotes and brackets ("[.!?][\"')\]]*$").
+_STOPS = frozenset(".!?")
+_CLOSERS = "\"')]"
 _ENDINGS = frozenset(".!?\"')]")
 _ENDS = tuple(_ENDINGS)
 _CHUNK_BREAK = re.compile(r"\n\s*\n")
@@ -55,7 +57,7 @@ def _is_instruction(line: str) -> bool:
     stripped = line.strip()
     return (
         stripped[-1:] in _ENDINGS
-        and _SENTENCE_END.search(stripped) is not None
+        and stripped.rstrip(_CLOSERS)[-1:] in _STOPS
         and stripped[0] != "|"
         and len(stripped.split()) >= MIN_WORDS
         and _LABEL.match(stripped) is None
@@ -121,7 +123,7 @@ def _any_instruction(keys: Iterable[str]) -> bool:
         len(key) >= MIN_INSTRUCTION
         and key[-1] in _ENDINGS
         and key[0] != "|"
-        and _SENTENCE_END.search(key) is not None
+        and key.rstrip(_CLOSERS)[-1:] in _STOPS
         and len(key.split()) >= MIN_WORDS
         for key in keys
     )
