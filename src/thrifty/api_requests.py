@@ -12,7 +12,15 @@ from __future__ import annotations
 from typing import Any
 
 from thrifty.errors import BadRequest
-from thrifty.requests import MAX_LABEL_CHARS, chat_request, check_model_name, pop_task
+from thrifty.requests import (
+    MAX_LABEL_CHARS,
+    chat_request,
+    check_model_field,
+    check_positive_int,
+    check_stream_field,
+    expect,
+    pop_task,
+)
 from thrifty.types import JSON, Api, ChatRequest, Dialect
 
 __all__ = ["MAX_EMBEDDING_INPUTS", "api_request", "validate_api_body"]
@@ -21,21 +29,8 @@ __all__ = ["MAX_EMBEDDING_INPUTS", "api_request", "validate_api_body"]
 MAX_EMBEDDING_INPUTS = 2048
 
 
-def _expect(condition: bool, message: str) -> None:
-    if not condition:
-        raise BadRequest(message)
-
-
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _positive_int(body: JSON, field: str) -> None:
-    value = body.get(field)
-    if value is None:
-        return
-    _expect(_is_int(value), f"'{field}' must be an integer")
-    _expect(value > 0, f"'{field}' must be a positive integer")
 
 
 def _token_list(value: Any) -> bool:
@@ -47,94 +42,127 @@ def _kind(value: Any) -> str:
     return "null" if value is None else type(value).__name__
 
 
+def _require(body: JSON, field: str) -> None:
+    expect(field in body, f"missing required field '{field}'", field, "missing_required_parameter")
+
+
 def _check_text_or_tokens(field: str, value: Any, *, allow_empty_text: bool) -> int:
     """``value`` is a string, a list of strings, a list of token ids or a list of token-id
     lists (the shapes ``input`` of embeddings and ``prompt`` of completions take); return
     the number of items."""
     if isinstance(value, str):
-        _expect(allow_empty_text or value != "", f"'{field}' must not be an empty string")
+        expect(allow_empty_text or value != "", f"'{field}' must not be an empty string", field)
         return 1
-    _expect(
+    expect(
         isinstance(value, list),
         f"'{field}' must be a string, an array of strings, an array of token ids or an array "
         f"of token-id arrays; got {_kind(value)}",
+        field,
+        "invalid_type",
     )
-    _expect(len(value) > 0, f"'{field}' must not be an empty array")
+    expect(len(value) > 0, f"'{field}' must not be an empty array", field, "empty_array")
     if _token_list(value):
         return 1
     for index, item in enumerate(value):
         if isinstance(item, str):
-            _expect(allow_empty_text or item != "", f"'{field}[{index}]' must not be empty")
+            expect(
+                allow_empty_text or item != "",
+                f"'{field}[{index}]' must not be empty",
+                f"{field}[{index}]",
+            )
             continue
-        _expect(
+        expect(
             _token_list(item),
             f"'{field}[{index}]' must be a string or a non-empty array of token ids; "
             f"got {_kind(item)}",
+            f"{field}[{index}]",
+            "invalid_type",
         )
     return len(value)
 
 
-def _check_stream(body: JSON) -> None:
-    stream = body.get("stream", False)
-    _expect(stream is None or isinstance(stream, bool), "'stream' must be a boolean")
-
-
 def _check_responses(body: JSON) -> None:
-    _expect("input" in body, "missing required field 'input'")
+    _require(body, "input")
     value = body["input"]
     if isinstance(value, str):
-        _expect(value != "", "'input' must not be an empty string")
+        expect(value != "", "'input' must not be an empty string", "input")
     else:
-        _expect(
+        expect(
             isinstance(value, list),
             f"'input' must be a string or an array of input items; got {_kind(value)}",
+            "input",
+            "invalid_type",
         )
-        _expect(len(value) > 0, "'input' must not be an empty array")
+        expect(len(value) > 0, "'input' must not be an empty array", "input", "empty_array")
         for index, item in enumerate(value):
-            _expect(isinstance(item, dict), f"'input[{index}]' must be an object")
+            expect(
+                isinstance(item, dict),
+                f"'input[{index}]' must be an object",
+                f"input[{index}]",
+                "invalid_type",
+            )
             kind = item.get("type", "message")
-            _expect(
+            expect(
                 isinstance(kind, str) and 0 < len(kind) <= MAX_LABEL_CHARS,
                 f"'input[{index}].type' must be a short string",
+                f"input[{index}].type",
             )
     instructions = body.get("instructions")
-    _expect(
+    expect(
         instructions is None or isinstance(instructions, str),
         "'instructions' must be a string",
+        "instructions",
+        "invalid_type",
     )
     tools = body.get("tools")
-    _expect(tools is None or isinstance(tools, list), "'tools' must be an array")
-    _positive_int(body, "max_output_tokens")
-    _check_stream(body)
+    expect(
+        tools is None or isinstance(tools, list),
+        "'tools' must be an array",
+        "tools",
+        "invalid_type",
+    )
+    check_positive_int(body, "max_output_tokens")
+    check_stream_field(body)
 
 
 def _check_embeddings(body: JSON) -> None:
-    _expect("input" in body, "missing required field 'input'")
+    _require(body, "input")
     count = _check_text_or_tokens("input", body["input"], allow_empty_text=False)
-    _expect(
+    expect(
         count <= MAX_EMBEDDING_INPUTS,
         f"'input' has {count} items; the limit is {MAX_EMBEDDING_INPUTS}",
+        "input",
+        "array_above_max_length",
     )
     fmt = body.get("encoding_format")
-    _expect(
+    expect(
         fmt is None or fmt in ("float", "base64"),
         "'encoding_format' must be 'float' or 'base64'",
+        "encoding_format",
     )
-    _positive_int(body, "dimensions")
-    _expect(body.get("stream") in (None, False), "embeddings do not stream: drop 'stream'")
+    check_positive_int(body, "dimensions")
+    expect(body.get("stream") in (None, False), "embeddings do not stream: drop 'stream'", "stream")
 
 
 def _check_completions(body: JSON) -> None:
-    _expect("prompt" in body, "missing required field 'prompt'")
+    _require(body, "prompt")
     _check_text_or_tokens("prompt", body["prompt"], allow_empty_text=True)
     for field in ("n", "best_of"):
-        _positive_int(body, field)
+        check_positive_int(body, field)
     max_tokens = body.get("max_tokens")
-    _expect(
-        max_tokens is None or (_is_int(max_tokens) and max_tokens >= 0),
+    expect(
+        max_tokens is None or _is_int(max_tokens),
         "'max_tokens' must be a non-negative integer",
+        "max_tokens",
+        "invalid_type",
     )
-    _check_stream(body)
+    expect(
+        max_tokens is None or max_tokens >= 0,
+        "'max_tokens' must be a non-negative integer",
+        "max_tokens",
+        "integer_below_min_value",
+    )
+    check_stream_field(body)
 
 
 _CHECKS = {
@@ -146,13 +174,9 @@ _CHECKS = {
 
 def validate_api_body(api: Api, raw: Any) -> JSON:
     """``raw`` checked as a body of ``api`` (not ``"chat"``); raises :class:`BadRequest`."""
-    _expect(isinstance(raw, dict), "request body must be a JSON object")
+    expect(isinstance(raw, dict), "request body must be a JSON object", None, "invalid_type")
     body: JSON = raw
-    model = body.get("model")
-    _expect(model is not None, "missing required field 'model'")
-    if not isinstance(model, str):
-        raise BadRequest("'model' must be a non-empty string")
-    check_model_name(model)
+    check_model_field(body)
     _CHECKS[api](body)
     return body
 

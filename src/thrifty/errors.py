@@ -56,6 +56,11 @@ class ThriftyError(Exception):
     # model that answered.  ``None`` when unknown.
     usage_estimate: Usage | None = None
     model: str | None = None
+    # For a request thrifty refused itself: the field at fault (OpenAI's ``param``, e.g.
+    # ``messages[2].role``) and OpenAI's own code for the fault (``missing_required_parameter``,
+    # ``invalid_type``, ``invalid_value``, ``empty_array``, ``integer_below_min_value``).
+    param: str | None = None
+    provider_code: str | None = None
 
     def __init__(self, message: str, *, status: int | None = None) -> None:
         super().__init__(message)
@@ -73,6 +78,13 @@ class BadRequest(ThriftyError):
     code = "invalid_request"
     openai_type = "invalid_request_error"
     anthropic_type = "invalid_request_error"
+
+    def __init__(
+        self, message: str, *, param: str | None = None, provider_code: str | None = None
+    ) -> None:
+        super().__init__(message)
+        self.param = param
+        self.provider_code = provider_code
 
 
 class NotFound(ThriftyError):

@@ -53,9 +53,11 @@ ANTHROPIC_BLOCK_TYPES = frozenset(
 )
 
 
-def _expect(condition: bool, message: str) -> None:
+def expect(condition: bool, message: str, param: str | None, code: str = "invalid_value") -> None:
+    """A 400 naming the field at fault (``param``) with OpenAI's ``code`` for the fault
+    (see :class:`~thrifty.errors.BadRequest`) unless ``condition`` holds."""
     if not condition:
-        raise BadRequest(message)
+        raise BadRequest(message, param=param, provider_code=code)
 
 
 def valid_model_name(name: object) -> bool:
@@ -73,10 +75,20 @@ def check_model_name(name: str) -> None:
     if valid_model_name(name):
         return
     if name == "":
-        raise BadRequest("'model' must be a non-empty string")
+        raise BadRequest(
+            "'model' must be a non-empty string", param="model", provider_code="invalid_value"
+        )
     if len(name) > MAX_MODEL_CHARS:
-        raise BadRequest(f"'model' is {len(name)} characters long; the limit is {MAX_MODEL_CHARS}")
-    raise BadRequest("'model' must be printable ASCII without spaces or control characters")
+        raise BadRequest(
+            f"'model' is {len(name)} characters long; the limit is {MAX_MODEL_CHARS}",
+            param="model",
+            provider_code="string_above_max_length",
+        )
+    raise BadRequest(
+        "'model' must be printable ASCII without spaces or control characters",
+        param="model",
+        provider_code="invalid_value",
+    )
 
 
 def check_control(header: str, value: str) -> None:
@@ -97,20 +109,32 @@ def check_label(what: str, value: str) -> None:
 def _openai_content(index: int, content: Any) -> None:
     if content is None or isinstance(content, str):
         return
-    _expect(isinstance(content, list), f"messages[{index}].content must be a string or an array")
+    expect(
+        isinstance(content, list),
+        f"messages[{index}].content must be a string or an array",
+        f"messages[{index}].content",
+        "invalid_type",
+    )
     for number, part in enumerate(content):
         kind = part.get("type") if isinstance(part, dict) else None
         if kind not in OPENAI_PART_TYPES:
             raise BadRequest(
                 f"messages[{index}].content[{number}].type must be one of "
-                f"{', '.join(sorted(OPENAI_PART_TYPES))}"
+                f"{', '.join(sorted(OPENAI_PART_TYPES))}",
+                param=f"messages[{index}].content[{number}].type",
+                provider_code="invalid_value",
             )
 
 
 def _anthropic_content(index: int, content: Any) -> None:
     if isinstance(content, str):
         return
-    _expect(isinstance(content, list), f"messages[{index}].content must be a string or an array")
+    expect(
+        isinstance(content, list),
+        f"messages[{index}].content must be a string or an array",
+        f"messages[{index}].content",
+        "invalid_type",
+    )
     for number, block in enumerate(content):
         kind = block.get("type") if isinstance(block, dict) else None
         if kind in ANTHROPIC_BLOCK_TYPES or (
@@ -121,7 +145,9 @@ def _anthropic_content(index: int, content: Any) -> None:
             continue
         raise BadRequest(
             f"messages[{index}].content[{number}].type must be a content block type "
-            f"({', '.join(sorted(ANTHROPIC_BLOCK_TYPES))} or a server tool's block)"
+            f"({', '.join(sorted(ANTHROPIC_BLOCK_TYPES))} or a server tool's block)",
+            param=f"messages[{index}].content[{number}].type",
+            provider_code="invalid_value",
         )
 
 
@@ -129,13 +155,25 @@ def _check_messages(dialect: Dialect, messages: list[Any]) -> None:
     roles = ANTHROPIC_ROLES if dialect == "anthropic" else OPENAI_ROLES
     content_check = _anthropic_content if dialect == "anthropic" else _openai_content
     for index, message in enumerate(messages):
-        _expect(isinstance(message, dict), f"messages[{index}] must be an object")
+        expect(
+            isinstance(message, dict),
+            f"messages[{index}] must be an object",
+            f"messages[{index}]",
+            "invalid_type",
+        )
         role = message.get("role")
-        _expect(isinstance(role, str), f"messages[{index}].role must be a string")
+        expect(
+            isinstance(role, str),
+            f"messages[{index}].role must be a string",
+            f"messages[{index}].role",
+            "invalid_type",
+        )
         if role not in roles:
             raise BadRequest(
                 f"messages[{index}].role must be one of {', '.join(sorted(roles))}; "
-                f"got {_short(role)!r}"
+                f"got {_short(role)!r}",
+                param=f"messages[{index}].role",
+                provider_code="invalid_value",
             )
         content_check(index, message.get("content"))
 
@@ -145,37 +183,73 @@ def _short(text: str) -> str:
 
 
 def validate_body(dialect: Dialect, raw: Any) -> JSON:
-    _expect(isinstance(raw, dict), "request body must be a JSON object")
+    expect(isinstance(raw, dict), "request body must be a JSON object", None, "invalid_type")
     body: JSON = raw
-    model = body.get("model")
-    _expect(model is not None, "missing required field 'model'")
-    if not isinstance(model, str) or model == "":
-        raise BadRequest("'model' must be a non-empty string")
-    check_model_name(model)
+    check_model_field(body)
     messages = body.get("messages")
-    _expect(messages is not None, "missing required field 'messages'")
+    expect(
+        messages is not None,
+        "missing required field 'messages'",
+        "messages",
+        "missing_required_parameter",
+    )
     if not isinstance(messages, list):
-        raise BadRequest("'messages' must be an array")
-    _expect(len(messages) > 0, "'messages' must not be empty")
+        raise BadRequest(
+            "'messages' must be an array", param="messages", provider_code="invalid_type"
+        )
+    expect(len(messages) > 0, "'messages' must not be empty", "messages", "empty_array")
     _check_messages(dialect, messages)
-    stream = body.get("stream", False)
-    _expect(stream is None or isinstance(stream, bool), "'stream' must be a boolean")
+    check_stream_field(body)
     if dialect == "anthropic":
         max_tokens = body.get("max_tokens")
-        _expect(max_tokens is not None, "missing required field 'max_tokens'")
-        _expect(
-            isinstance(max_tokens, int) and not isinstance(max_tokens, bool) and max_tokens > 0,
-            "'max_tokens' must be a positive integer",
+        expect(
+            max_tokens is not None,
+            "missing required field 'max_tokens'",
+            "max_tokens",
+            "missing_required_parameter",
         )
+        check_positive_int(body, "max_tokens")
     else:
         for field in ("max_tokens", "max_completion_tokens", "n"):
-            value = body.get(field)
-            _expect(
-                value is None or (isinstance(value, int) and not isinstance(value, bool)),
-                f"'{field}' must be an integer",
-            )
-            _expect(value is None or value > 0, f"'{field}' must be a positive integer")
+            check_positive_int(body, field)
     return body
+
+
+def check_model_field(body: JSON) -> None:
+    """``model``: present, a string, and a name thrifty can echo (:func:`check_model_name`)."""
+    model = body.get("model")
+    expect(
+        model is not None, "missing required field 'model'", "model", "missing_required_parameter"
+    )
+    if not isinstance(model, str):
+        raise BadRequest(
+            "'model' must be a non-empty string", param="model", provider_code="invalid_type"
+        )
+    check_model_name(model)
+
+
+def check_stream_field(body: JSON) -> None:
+    stream = body.get("stream", False)
+    expect(
+        stream is None or isinstance(stream, bool),
+        "'stream' must be a boolean",
+        "stream",
+        "invalid_type",
+    )
+
+
+def check_positive_int(body: JSON, field: str) -> None:
+    """``body[field]``, when given, is a positive integer (``true`` is not an integer)."""
+    value = body.get(field)
+    if value is None:
+        return
+    expect(
+        isinstance(value, int) and not isinstance(value, bool),
+        f"'{field}' must be an integer",
+        field,
+        "invalid_type",
+    )
+    expect(value > 0, f"'{field}' must be a positive integer", field, "integer_below_min_value")
 
 
 def pop_task(body: JSON) -> tuple[JSON, str | None]:
@@ -184,7 +258,12 @@ def pop_task(body: JSON) -> tuple[JSON, str | None]:
     if not isinstance(metadata, dict) or TASK_METADATA_KEY not in metadata:
         return body, None
     task = metadata[TASK_METADATA_KEY]
-    _expect(isinstance(task, str), f"metadata.{TASK_METADATA_KEY} must be a string")
+    expect(
+        isinstance(task, str),
+        f"metadata.{TASK_METADATA_KEY} must be a string",
+        f"metadata.{TASK_METADATA_KEY}",
+        "invalid_type",
+    )
     check_label(f"metadata.{TASK_METADATA_KEY}", task)
     rest = {k: v for k, v in metadata.items() if k != TASK_METADATA_KEY}
     body = dict(body)

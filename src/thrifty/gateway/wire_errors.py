@@ -49,8 +49,8 @@ def error_body(dialect: Dialect, exc: ThriftyError) -> JSON:
         "error": {
             "message": _message(exc),
             "type": exc.openai_type,
-            "param": None,
-            "code": exc.code,
+            "param": exc.param,
+            "code": exc.provider_code or exc.code,
         }
     }
 
@@ -70,9 +70,9 @@ def error_event(dialect: Dialect, exc: ThriftyError, api: Api = "chat") -> bytes
     if api == "responses":
         event = {
             "type": "error",
-            "code": exc.code,
+            "code": exc.provider_code or exc.code,
             "message": _message(exc),
-            "param": None,
+            "param": exc.param,
             "sequence_number": 0,
         }
         return b"event: error\ndata: " + orjson.dumps(event) + b"\n\n"
