@@ -12,7 +12,9 @@ are kept here, as they were, and both run on generated prompts.
 * a message too short to be oversized is not serialised to be measured;
 * what deduplication knows is sized for a memo from its texts' key sizes, kept (not
   summed again over the union of every key so far);
-* a sentence's end is read by stripping the closing marks (not with an expression).
+* a sentence's end is read by stripping the closing marks (not with an expression);
+* deduplication's full pass reads the lines' ends at C speed and asks the code lines
+  whether a paragraph meets them (not line by line).
 * JSON paragraphs are found from the openers that start a line (the text is not split
   into paragraphs, nor each one stripped).
 """
@@ -31,6 +33,7 @@ from hypothesis import strategies as st
 
 from thrifty.levers.fewer_tokens.compress import dedupe, wire
 from thrifty.levers.fewer_tokens.compress import text as transforms
+from thrifty.levers.fewer_tokens.compress.report import Removal
 from thrifty.levers.fewer_tokens.compress.spans import code_and_quotes, fences, merged
 from thrifty.testing import request_for
 
@@ -378,3 +381,85 @@ def test_a_sentences_end_is_read_as_the_expression_read_it(line: str) -> None:
     assert dedupe._is_instruction(line) == is_instruction_before(line)
     key = line.strip()
     assert dedupe._any_instruction([key]) == any_instruction_before([key])
+
+
+class DeduperBefore(dedupe.Deduper):
+    """The full pass as it was."""
+
+    def _full(self, text: str, where: str) -> str:
+        paragraphs = self._paragraphs
+        assert paragraphs is not None
+        lines = text.split("\n")
+        code = dedupe._code_lines(text, fences(text))
+        candidates = {
+            i
+            for i, line in enumerate(lines)
+            if line.rstrip().endswith(dedupe._ENDS) and line.count(" ") >= dedupe.MIN_WORDS - 1
+        }
+        removed: set[int] = set()
+        found: list[Removal] = []
+        for first, last in dedupe._paragraphs(lines, code):
+            block = range(first, last + 1)
+            holds_code = bool(code) and any(i in code for i in block)
+            if not holds_code:
+                joined = "\n".join(lines[first : last + 1])
+                key = dedupe._key(joined)
+                if len(key) >= dedupe.MIN_PARAGRAPH:
+                    seen = paragraphs.get(key)
+                    if seen is not None:
+                        found.append(dedupe._removal("duplicate_paragraph", joined, where, seen))
+                        removed.update(block)
+                        dedupe._drop_separator(lines, removed, first, last)
+                        continue
+                    paragraphs[key] = where
+            cut = 0
+            for index in block:
+                if index not in candidates or index in code:
+                    continue
+                if self._repeats(lines[index], where, found):
+                    removed.add(index)
+                    cut += 1
+            if cut == len(block):
+                dedupe._drop_separator(lines, removed, first, last)
+        if (
+            not found
+            or len(removed) == len(lines)
+            or all(not line.strip() for i, line in enumerate(lines) if i not in removed)
+        ):
+            return text
+        self.removals.extend(found)
+        return "\n".join(line for i, line in enumerate(lines) if i not in removed)
+
+
+FULL_PASS_LINES = st.one_of(
+    DEDUPE_LINES,
+    st.sampled_from(
+        [
+            "```",
+            "~~~~",
+            "print('x')  # a line of code, five words.",
+            "| a | b |.",
+            "Be brief and stay kind.",  # five words: the fewest an instruction has
+            "BE BRIEF AND STAY KIND.",
+            "Be brief and kind.",
+        ]
+    ),
+)
+
+
+@RELAXED
+@given(st.lists(st.lists(FULL_PASS_LINES, max_size=12).map("\n".join), min_size=1, max_size=4))
+def test_the_full_deduplication_pass_is_the_one_it_replaced(texts: list[str]) -> None:
+    results = []
+    for kind in (dedupe.Deduper, DeduperBefore):
+        outs: list[str] = []
+        removals: list[Removal] = []
+        seen = dedupe.NOTHING_SEEN
+        for index, text in enumerate(texts):
+            deduper = kind(seen)
+            deduper._learn()
+            outs.append(deduper._full(text, f"message {index + 1}"))
+            removals += deduper.removals
+            seen = deduper.seen()
+        results.append((outs, removals, dict(seen.paragraphs), dict(seen.lines)))
+    assert results[0] == results[1]
