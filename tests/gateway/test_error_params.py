@@ -163,3 +163,33 @@ async def test_anthropic_400s_keep_anthropics_shape(gateway: Gateway) -> None:
             "message": "missing required field 'max_tokens'",
         },
     }
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "words"),
+    [
+        (
+            "/v1/chat/completions",
+            {"model": "claude-3-5-haiku-latest", "messages": USER, "tools": [5]},
+            "from OpenAI's form to Anthropic's",
+        ),
+        (
+            "/v1/messages",
+            {"model": "gpt-4o-mini", "max_tokens": 20, "messages": USER, "tools": ["x"]},
+            "from Anthropic's form to OpenAI's",
+        ),
+    ],
+)
+async def test_a_field_of_the_wrong_shape_is_told_in_words(
+    gateway: Gateway, path: str, body: dict[str, Any], words: str
+) -> None:
+    """A body of the right JSON types with the wrong shape inside, met while translating it
+    for the other dialect: a 400 that says so, not the Python error it caused."""
+    async with httpx.AsyncClient(base_url=gateway.url, timeout=30) as http:
+        response = await http.post(path, json=body)
+    assert response.status_code == 400, response.text
+    message = response.json()["error"]["message"]
+    assert words in message and "unexpected shape" in message
+    assert "Error" not in message and "object has no attribute" not in message
+    [row] = gateway.rows()
+    assert (row.status, row.failure) == (400, "request")

@@ -105,6 +105,25 @@ def unsupported(feature: str, direction: str) -> BadRequest:
     )
 
 
+_DIALECT_NAMES = {"openai": "OpenAI's", "anthropic": "Anthropic's"}
+
+
+def shape_message(source: str, target: str, translate: bool) -> str:
+    """What a body of the right JSON type with the wrong shape inside is told (a number
+    where a list of parts belongs, a tool that is not an object): the app's mistake, in
+    words, not the Python error it caused."""
+    where = (
+        f"could not be translated from {_DIALECT_NAMES[source]} form to {_DIALECT_NAMES[target]}"
+        if translate
+        else "could not be prepared for the provider"
+    )
+    return (
+        f"the request body {where}: a field has an unexpected shape (an item that is not an "
+        "object, a number or list where text belongs); check messages, content parts, tools "
+        "and tool_choice against the API reference"
+    )
+
+
 def openai_sse(payload: JSON) -> StreamEvent:
     return StreamEvent(event=None, data=payload, raw=b"data: " + orjson.dumps(payload) + b"\n\n")
 

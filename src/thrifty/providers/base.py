@@ -19,6 +19,7 @@ import aiohttp
 import orjson
 
 from thrifty.config import ProviderSettings
+from thrifty.dialects._common import shape_message
 from thrifty.errors import (
     BadRequest,
     ConfigError,
@@ -170,12 +171,10 @@ class BaseProvider:
         translate = request.dialect != self.dialect
         try:
             payload = orjson.dumps(self._prepare(request, translate))
-        except (AttributeError, TypeError, ValueError, KeyError) as exc:
+        except (AttributeError, TypeError, ValueError, KeyError):
             # A body of the right JSON type but the wrong shape inside (a number where a
             # list of parts belongs...): the app's mistake, not a server error.
-            raise BadRequest(
-                f"the request body has a field of an unexpected shape: {type(exc).__name__}: {exc}"
-            ) from None
+            raise BadRequest(shape_message(request.dialect, self.dialect, translate)) from None
         started = time.perf_counter()
         headers = self._headers
         if request.upstream_headers:
