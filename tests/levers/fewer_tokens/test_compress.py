@@ -11,7 +11,7 @@ import pytest
 
 from thrifty.compress import explain
 from thrifty.config import CompressSettings, Settings
-from thrifty.levers.fewer_tokens.compress import CompressionMemo, compress
+from thrifty.levers.fewer_tokens.compress import CompressionMemo, compress, wire
 from thrifty.levers.fewer_tokens.compress.stage import compress_stage
 from thrifty.sim.anthropic_wire import AnthropicDialect
 from thrifty.sim.openai_wire import OpenAIDialect
@@ -187,7 +187,54 @@ MALFORMED: list[tuple[str, dict[str, Any], str]] = [
         {"messages": [{"role": "user", "content": "word " * 200_001}]},
         "message 1 is oversized",
     ),
+    (  # Anthropic refuses an empty message anywhere but the final assistant prefill
+        "anthropic",
+        {
+            "messages": [
+                {"role": "user", "content": "x " * 50},
+                {"role": "assistant", "content": ""},
+                {"role": "user", "content": "y " * 50},
+            ]
+        },
+        "message 2 is empty",
+    ),
+    (
+        "anthropic",
+        {
+            "messages": [
+                {"role": "user", "content": "x " * 50},
+                {"role": "assistant", "content": []},
+                {"role": "user", "content": "y " * 50},
+            ]
+        },
+        "message 2 is empty",
+    ),
 ]
+
+
+@pytest.mark.parametrize(
+    ("dialect", "messages"),
+    [
+        (  # the final assistant message may be empty (a prefill to continue from)
+            "anthropic",
+            [{"role": "user", "content": "x " * 50}, {"role": "assistant", "content": ""}],
+        ),
+        (  # OpenAI takes an empty assistant message (content null beside tool_calls, or "")
+            "openai",
+            [
+                {"role": "user", "content": "x " * 50},
+                {"role": "assistant", "content": ""},
+                {"role": "user", "content": "y " * 50},
+            ],
+        ),
+    ],
+)
+def test_an_empty_assistant_message_the_api_takes_is_not_malformed(
+    dialect: str, messages: list[dict[str, Any]]
+) -> None:
+    request = request_for("gpt-4o" if dialect == "openai" else "claude-haiku-4-5", dialect=dialect)  # type: ignore[arg-type]
+    request.body["messages"] = messages
+    assert wire.problem(request) is None
 
 
 @pytest.mark.parametrize(("dialect", "body", "why"), MALFORMED)

@@ -8,7 +8,8 @@ valid.  The edited body shares every object it did not change with the original.
 
 A conversation thrifty cannot read with confidence is **malformed** (:func:`problem`) and
 is passed through unchanged: no messages, a message that is not an object or has no
-known role, an empty user or system message, a tool result without its call, or a single
+known role, an empty user or system message (or, in Anthropic's dialect, an empty
+assistant message before the last), a tool result without its call, or a single
 message over :data:`MAX_MESSAGE_TOKENS` (estimated).
 """
 
@@ -142,6 +143,9 @@ def problem(request: ChatRequest) -> str | None:
             return f"{where} has no known role"
         role, content = message["role"], message.get("content")
         if role in ("system", "developer", "user") and content in ("", [], None):
+            return f"{where} is empty"
+        if anthropic and role == "assistant" and i < len(messages) - 1 and content in ("", []):
+            # Anthropic refuses an empty message anywhere but the final assistant prefill.
             return f"{where} is empty"
         if not (isinstance(content, str) and len(content) <= _SURELY_NOT_OVERSIZED):
             try:
