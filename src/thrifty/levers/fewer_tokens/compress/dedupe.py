@@ -83,13 +83,14 @@ class _Keys:
         # checks it on every character), so the chunks of the folded text are the folded
         # chunks, and stripping commutes with folding.  Each chunk is folded alone: most
         # are ASCII, which folds fast (a whole text rarely is).  The lines are the chunks'
-        # lines: those left out, inside the breaks, are blank (their key is empty, never
-        # an instruction's).
+        # lines (those left out, inside the breaks, are blank), and of those only the ones
+        # that end like a sentence (picked at C speed) could be instructions.
         folded = list(map(str.casefold, _CHUNK_BREAK.split(text)))
         chunks = Counter(map(str.strip, folded))
         if _any_paragraph(k for k, n in chunks.items() if n > 1):
             return None
-        lines = Counter(map(str.strip, chain.from_iterable(map(_lines_of, folded))))
+        stripped = list(map(str.strip, chain.from_iterable(map(_lines_of, folded))))
+        lines = Counter(compress(stripped, map(str.endswith, stripped, repeat(_ENDS))))
         if _any_instruction(k for k, n in lines.items() if n > 1):
             return None
         size = sum(map(len, chunks)) + sum(map(len, lines))
