@@ -1,7 +1,8 @@
 """The compression's quicker passes give exactly what the passes they replaced gave: those
 are kept here, as they were, and both run on generated prompts.
 
-* the line clean-up looks only at the lines that can change (not at every line);
+* the line clean-up looks only at the lines that can change (not at every line), and
+  looks for code and quotes only in a line that holds a character opening one;
 * decorative rules are shortened line by line where four of their characters are found
   (not by an expression tried at every line break);
 * blank lines are collapsed only when the text holds three line breaks in a row;
@@ -48,6 +49,20 @@ _SEPARATOR_HINTS = ("----", "====", "****", "____")
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n")
 
 
+def tidy_line_before(body: str) -> str:
+    spans = code_and_quotes(body)
+    if not spans:
+        return transforms._BLANKS.sub(" ", body).rstrip(" \t")
+    pieces: list[str] = []
+    at = 0
+    for start, end in spans:
+        pieces.append(transforms._BLANKS.sub(" ", body[at:start]))
+        pieces.append(body[start:end])
+        at = end
+    pieces.append(transforms._BLANKS.sub(" ", body[at:]).rstrip(" \t"))
+    return "".join(pieces)
+
+
 def cleaned_before(text: str, deleting: bool) -> str:
     if deleting:
         text = transforms._INVISIBLE.sub("", text)
@@ -64,7 +79,7 @@ def cleaned_before(text: str, deleting: bool) -> str:
             elif ("  " in body or "\t" in body or body[-1] in " \t") and not (
                 transforms._is_code_line(line)
             ):
-                lines[index] = line[: len(line) - len(body)] + transforms._tidy_line(body)
+                lines[index] = line[: len(line) - len(body)] + tidy_line_before(body)
         text = "\n".join(lines)
     text = transforms._BLANK_LINES.sub("\n\n", text)
     rest = text.lstrip(" \t\n")
@@ -192,6 +207,9 @@ MARKUP = st.sampled_from(
         "https://x.io/a  b",
         "ß",
         "\u201cq  q\u201d",
+        "\u2018q  q\u2019",
+        " 'q  q' ",
+        "\n \t> q  q",
     ]
 )
 PROSE = st.lists(MARKUP, max_size=60).map("".join)

@@ -27,6 +27,7 @@ _NON_BLANKS = re.compile(r"\S+")
 _SEPARATOR_LINE = re.compile(r" {0,3}([-=*_])\1{3,}[ \t]*(?=\n|\Z)")
 _SEPARATOR_HINTS = ("----", "====", "****", "____")
 _BLANKS = re.compile(r"[ \t]{2,}")
+_SPAN_OPENERS = "`~>\"'\u201c\u2018"  # what code_and_quotes needs to find a span in a line
 # Two spaces after a character of a line that is not a blank (in a text without tabs).
 _BODY_BLANKS = re.compile("  (?<=[^ \n]  )")
 _BLANK_LINES = re.compile(r"\n[ \t]*\n(?:[ \t]*\n)+")
@@ -191,8 +192,10 @@ def _unmasked(text: str, kept: list[str]) -> str:
 
 def _tidy_line(body: str) -> str:
     """A line (indentation removed) with its runs of blanks made one space and its end
-    trimmed, outside inline code and quotes."""
-    spans = code_and_quotes(body)
+    trimmed, outside inline code and quotes.  A body without a character that opens code
+    or a quote has none (it holds no line break and starts with no blank, so only ``>``
+    could open an indented line's or a block quote's span)."""
+    spans = code_and_quotes(body) if any(map(body.__contains__, _SPAN_OPENERS)) else []
     if not spans:
         return _BLANKS.sub(" ", body).rstrip(" \t")
     pieces: list[str] = []
