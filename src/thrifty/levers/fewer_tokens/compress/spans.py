@@ -110,18 +110,18 @@ def _tokens_in(text: str, start: int, end: int) -> list[Span]:
 def fences(text: str) -> list[Span]:
     """Fenced code blocks: from a line opening with three or more backticks or tildes to a
     line of at least as many of the same (or to the end of the text)."""
-    next_mark = {"`": text.find("```"), "~": text.find("~~~") if "~" in text else -1}
-    if next_mark["`"] < 0 and next_mark["~"] < 0:
-        return []
+    ticks = text.find("```")  # the next marks of each kind (-1: none left)
+    tildes = text.find("~~~") if "~" in text else -1
     out: list[Span] = []
     size = len(text)
     at = 0
     while True:
-        for char, found in next_mark.items():
-            if 0 <= found < at:
-                next_mark[char] = text.find(char * 3, at)
-        mark = min((i for i in next_mark.values() if i >= 0), default=size)
-        if mark == size:
+        if 0 <= ticks < at:
+            ticks = text.find("```", at)
+        if 0 <= tildes < at:
+            tildes = text.find("~~~", at)
+        mark = tildes if ticks < 0 else ticks if tildes < 0 else min(ticks, tildes)
+        if mark < 0:
             return out
         line_start = mark
         while line_start > 0 and text[line_start - 1] in " \t":
