@@ -7,7 +7,8 @@ are kept here, as they were, and both run on generated prompts.
   (not by an expression tried at every line break);
 * blank lines are collapsed only when the text holds three line breaks in a row;
 * the odd characters are looked for one by one (not with a character class);
-* protected spans are masked and put back with ``map`` and a split (not span by span);
+* protected spans are masked with one placeholder and put back in order, with ``map``,
+  a join and a split (not numbered, span by span, and put back by number);
 * deduplication's coarse keys fold each chunk alone and take the lines from the chunks
   (not the whole text folded, then split twice), and keep the lines that end like a
   sentence only (not every line);
@@ -282,10 +283,13 @@ def test_the_generated_prompts_hold_what_the_passes_act_on() -> None:
 @RELAXED
 @given(PROSE, st.lists(st.tuples(st.integers(0, 60), st.integers(0, 8)), max_size=8))
 def test_masking_is_the_one_it_replaced(text: str, cuts: list[tuple[int, int]]) -> None:
+    """The same masking but for the placeholders' numbers (spans are put back in order)."""
     spans = merged([(min(a, len(text)), min(a + n, len(text))) for a, n in cuts])
-    assert transforms._masked(text, spans) == masked_before(text, spans)
+    masked, kept = transforms._masked(text, spans)
+    numbered, kept_before = masked_before(text, spans)
+    assert kept == kept_before
     if "\ue000" not in text and "\ue001" not in text:  # (normalise leaves such a text)
-        masked, kept = transforms._masked(text, spans)
+        assert masked == re.sub("\ue000\\d+\ue001", "\ue000\ue001", numbered)
         assert transforms._unmasked(masked, kept) == text
 
 

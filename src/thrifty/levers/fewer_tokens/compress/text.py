@@ -32,11 +32,10 @@ _SPAN_OPENERS = "`~>\"'\u201c\u2018"  # what code_and_quotes needs to find a spa
 _BODY_BLANKS = re.compile("  (?<=[^ \n]  )")
 _BLANK_LINES = re.compile(r"\n[ \t]*\n(?:[ \t]*\n)+")
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n")
-# A protected span stands in the text being cleaned as OPEN + its number + CLOSE
-# (private-use characters: a text that holds them is left as it is).
+# Each protected span stands in the text being cleaned as OPEN + CLOSE (private-use
+# characters: a text that holds them is left as it is); they are put back in order.
 _OPEN, _CLOSE = "\ue000", "\ue001"
-_PLACEHOLDER = re.compile("\ue000(\\d+)\ue001")
-_PLACEHOLDER_FORMAT = _OPEN + "{}" + _CLOSE
+_PLACEHOLDER = _OPEN + _CLOSE
 # Whitespace between JSON tokens (strings are matched whole, so theirs is kept).
 _JSON_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[ \t\r\n]+|[^" \t\r\n]+', re.S)
 
@@ -171,22 +170,22 @@ def _untidy(text: str) -> bool:
 
 
 def _masked(text: str, spans: list[Span]) -> tuple[str, list[str]]:
-    """``text`` with each span (in order, not overlapping) replaced by its placeholder,
-    and the spans' texts (built with ``map``: a prompt may hold hundreds of spans)."""
+    """``text`` with each span (in order, not overlapping) replaced by the placeholder, and
+    the spans' texts (built with ``map`` and one join: a prompt may hold hundreds)."""
     if not spans:
         return text, []
     starts, ends = zip(*spans, strict=True)
     kept = list(map(text.__getitem__, map(slice, starts, ends)))
-    pieces = [""] * (2 * len(spans) + 1)
-    pieces[0::2] = map(text.__getitem__, map(slice, (0, *ends), (*starts, len(text))))
-    pieces[1::2] = map(_PLACEHOLDER_FORMAT.format, range(len(spans)))
-    return "".join(pieces), kept
+    gaps = map(text.__getitem__, map(slice, (0, *ends), (*starts, len(text))))
+    return _PLACEHOLDER.join(gaps), kept
 
 
 def _unmasked(text: str, kept: list[str]) -> str:
-    """``text`` with each placeholder replaced by the span it stands for."""
-    pieces = _PLACEHOLDER.split(text)
-    pieces[1::2] = map(kept.__getitem__, map(int, pieces[1::2]))
+    """``text`` with the placeholders replaced by the spans they stand for, in order (no
+    clean-up removes or moves one: they hold no blank and are never in a comment)."""
+    pieces = [""] * (2 * len(kept) + 1)
+    pieces[0::2] = text.split(_PLACEHOLDER)
+    pieces[1::2] = kept
     return "".join(pieces)
 
 
