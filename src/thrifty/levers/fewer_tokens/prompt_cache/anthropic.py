@@ -31,6 +31,7 @@ from thrifty.levers.fewer_tokens.prompt_cache.prefix import (
     PrefixKey,
     ToolForms,
     chain,
+    chain_json,
     json_bytes,
 )
 from thrifty.levers.fewer_tokens.prompt_cache.reuse import (
@@ -155,8 +156,9 @@ class AnthropicPlanner:
         new: JSON = dict(body)
         plan = AnthropicPlan(body=new)
         tools: list[Any] = list(body.get("tools") or [])
+        tools_json = b"[]"  # json_bytes([])
         if tools:
-            stable_tools = self._tools.stable(tools)
+            stable_tools, tools_json = self._tools.stable_json(tools)
             plan.reordered_tools = stable_tools is not tools
             tools = list(stable_tools)
         system = self._system_blocks(body.get("system"), move_volatile, plan)
@@ -164,18 +166,20 @@ class AnthropicPlanner:
         count = self._tokens_of(model)
         threshold = math.ceil(minimum * MIN_SHARE_OF_MINIMUM)
         stable_system = system[:1] if plan.moved_volatile else system
-        at_tools = chain(chain("anthropic", model), tools)
-        at_system = chain(at_tools, stable_system)
+        # Tools and system serialised once each: for the prefix hashes and their counts.
+        system_json = json_bytes(stable_system)
+        at_tools = chain_json(chain("anthropic", model), tools_json)
+        at_system = chain_json(at_tools, system_json)
         plan.stable_key = at_system
         segments: dict[PrefixKey, tuple[int, bool]] = {}
         tools_tokens = 0
         if tools:
-            segments[at_tools] = self._at_least(at_tools, tools, threshold, model)
+            segments[at_tools] = self._at_least(at_tools, tools_json, threshold, model)
             tools_tokens = segments[at_tools][0]
         system_tokens = tools_tokens
         if stable_system:
             needed = threshold - tools_tokens
-            segments[at_system] = self._at_least(at_system, stable_system, needed, model)
+            segments[at_system] = self._at_least(at_system, system_json, needed, model)
             system_tokens += segments[at_system][0]
         candidates: list[_Candidate] = []
         if tools and system:
@@ -233,16 +237,18 @@ class AnthropicPlanner:
         new["messages"] = messages
         return plan
 
-    def _at_least(self, key: PrefixKey, segment: Any, needed: int, model: str) -> tuple[int, bool]:
-        """(the tokens ``segment``, tools or system blocks, adds to the prefix that ``key``
-        ends, whether that is the count): a proven lower bound when it is ``needed`` or
-        more, since the only question asked is whether the prefix reaches the minimum.
-        Remembered by the tracker."""
+    def _at_least(
+        self, key: PrefixKey, segment_json: bytes, needed: int, model: str
+    ) -> tuple[int, bool]:
+        """(the tokens a segment, tools or system blocks as :func:`json_bytes`, adds to the
+        prefix that ``key`` ends, whether that is the count): a proven lower bound when it
+        is ``needed`` or more, since the only question asked is whether the prefix reaches
+        the minimum.  Remembered by the tracker."""
         seen = self._tracker.get(key)
         known = None if seen is None else seen.segment_tokens
         if seen is not None and known is not None and (seen.segment_exact or known >= needed):
             return known, seen.segment_exact
-        text = _text_of(segment)
+        text = segment_json.decode()  # the countable text: its JSON, close enough
         tokens = self._counter.least_text(model, text)
         if tokens >= needed:
             return tokens, False

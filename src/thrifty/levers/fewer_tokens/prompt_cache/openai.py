@@ -25,8 +25,9 @@ from thrifty.levers.fewer_tokens.prompt_cache.prefix import (
     PrefixKey,
     ToolForms,
     chain,
+    chain_json,
     json_bytes,
-    stable_digest,
+    stable_digest_json,
 )
 from thrifty.levers.fewer_tokens.prompt_cache.volatile import VolatileSplits
 from thrifty.tokens import TokenCounter, tokenizer_for
@@ -77,8 +78,9 @@ class OpenAIPlanner:
         tools_in = body.get("tools")
         tools: list[Any] = list(tools_in) if isinstance(tools_in, list) else []
         plan = OpenAIPlan(body=body, stable_key=0)
+        tools_json = b"[]"  # json_bytes([])
         if tools:
-            stable = self._tools.stable(tools)
+            stable, tools_json = self._tools.stable_json(tools)
             plan.reordered_tools = stable is not tools
             tools = list(stable)
         system_at = next(
@@ -101,28 +103,36 @@ class OpenAIPlanner:
                     "content": split.stable + "\n" + split.volatile,
                 }
                 head = "\n".join(system_text.split("\n")[: split.first_line])
-                plan.unchanged_tokens = self._tokens(model, tools) + self._count(model, head)
+                tools_tokens = self._count(model, tools_json.decode()) if tools else 0
+                plan.unchanged_tokens = tools_tokens + self._count(model, head)
         if plan.reordered_tools:
             plan.unchanged_tokens = 0
-        plan.stable_key = chain(chain(chain("openai", model), tools), stable_system)
+        # The system prompt serialised once: for the prefix's hash and, for a new prefix,
+        # its prompt_cache_key.
+        system_json = json_bytes(stable_system)
+        plan.stable_key = chain_json(chain_json(chain("openai", model), tools_json), system_json)
         new: JSON = dict(body)
         if tools and plan.reordered_tools:
             new["tools"] = tools
         if plan.moved_volatile:
             new["messages"] = messages
         if set_key and "prompt_cache_key" not in body and tokenizer_for(model).family == "openai":
-            new["prompt_cache_key"] = self._cache_key(plan.stable_key, model, tools, stable_system)
+            new["prompt_cache_key"] = self._cache_key(
+                plan.stable_key, model, tools_json, system_json
+            )
             plan.cache_key_set = True
         if plan.cache_key_set or plan.moved_volatile or plan.reordered_tools:
             plan.body = new
         return plan
 
-    def _cache_key(self, key: PrefixKey, model: str, tools: list[Any], system: str | None) -> str:
-        """``prompt_cache_key`` for a prefix: SHA-256 (the same in every process), computed
-        once per prefix and remembered (bounded)."""
+    def _cache_key(self, key: PrefixKey, model: str, tools_json: bytes, system_json: bytes) -> str:
+        """``prompt_cache_key`` for a prefix (its tools and system prompt as
+        :func:`json_bytes`): SHA-256 (the same in every process), computed once per prefix
+        and remembered (bounded)."""
         found = self._keys.get(key)
         if found is None:
-            found = KEY_PREFIX + stable_digest(model, tools, system)[:_KEY_CHARS]
+            digest = stable_digest_json(json_bytes(model), tools_json, system_json)
+            found = KEY_PREFIX + digest[:_KEY_CHARS]
             self._keys[key] = found
             while len(self._keys) > MAX_CACHE_KEYS:
                 self._keys.popitem(last=False)
@@ -132,6 +142,3 @@ class OpenAIPlanner:
 
     def _count(self, model: str, text: str) -> int:
         return self._counter.count_text(model, text).tokens if text else 0
-
-    def _tokens(self, model: str, tools: list[Any]) -> int:
-        return self._count(model, json_bytes(tools).decode()) if tools else 0

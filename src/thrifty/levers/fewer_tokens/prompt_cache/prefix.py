@@ -41,11 +41,22 @@ def chain(previous: PrefixKey | str, segment: Any) -> PrefixKey:
     return hash((previous, json_bytes(segment)))
 
 
+def chain_json(previous: PrefixKey | str, segment_json: bytes) -> PrefixKey:
+    """:func:`chain` of a segment already serialised by :func:`json_bytes` (a caller that
+    needs the bytes for something else too serialises once)."""
+    return hash((previous, segment_json))
+
+
 def stable_digest(*segments: Any) -> str:
     """A SHA-256 hex digest of ``segments``' JSON, the same in every process."""
+    return stable_digest_json(*(json_bytes(segment) for segment in segments))
+
+
+def stable_digest_json(*segments_json: bytes) -> str:
+    """:func:`stable_digest` of segments already serialised by :func:`json_bytes`."""
     hasher = hashlib.sha256()
-    for segment in segments:
-        hasher.update(json_bytes(segment))
+    for segment_json in segments_json:
+        hasher.update(segment_json)
         hasher.update(b"\0")
     return hasher.hexdigest()
 
@@ -63,12 +74,16 @@ class ToolForms:
     def stable(self, tools: list[Any]) -> list[Any]:
         """``tools`` in the form first seen for the same set (``tools`` itself when it is
         that form, or new)."""
+        return self.stable_json(tools)[0]
+
+    def stable_json(self, tools: list[Any]) -> tuple[list[Any], bytes]:
+        """:meth:`stable`, and that form's :func:`json_bytes` (serialised once)."""
         exact = json_bytes(tools)
         known = self._firsts.get(hash(exact))
         seen = self._forms.get(known) if known is not None else None
         if known is not None and seen is not None and seen[0] == exact:
             self._forms.move_to_end(known)  # the usual case: already the first form
-            return tools
+            return tools, exact
         canonical = sorted(json_bytes(tool, sort=True) for tool in tools)
         key = b"\0".join(canonical)
         found = self._forms.get(key)
@@ -78,10 +93,10 @@ class ToolForms:
             while len(self._forms) > self._max:
                 old_bytes, _ = self._forms.popitem(last=False)[1]
                 self._firsts.pop(hash(old_bytes), None)
-            return tools
+            return tools, exact
         self._forms.move_to_end(key)
         first_bytes, first = found
-        return tools if first_bytes == exact else first
+        return (tools, exact) if first_bytes == exact else (first, first_bytes)
 
 
 class PrefixChurn:

@@ -27,6 +27,9 @@ _ISO = re.compile(
     r"(?<![\w-])\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])"
     r"(?:[T ](?:[01]\d|2[0-3]):[0-5]\d(?::[0-5]\d(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?(?![\w-])"
 )
+# What every ISO date holds ("-MM-DD", roughly): a literal first character, so the regex
+# engine skips to each dash at C speed (the full date pattern tries every position).
+_DATE_TAIL = re.compile(r"-[01]\d-[0-3]\d")
 _FENCE = "```"
 
 
@@ -47,9 +50,26 @@ def _is_volatile(line: str) -> bool:
     return len(line) <= MAX_LINE_CHARS and _may_hold_a_date(line) and _ISO.search(line) is not None
 
 
+def _any_volatile_line(text: str) -> bool:
+    """Whether some line of ``text`` is volatile by :func:`_is_volatile` (fences aside): only
+    the lines that hold a date's tail are read, not every line."""
+    checked = -1  # the start of the last line read
+    for found in _DATE_TAIL.finditer(text):
+        start = text.rfind("\n", 0, found.start()) + 1
+        if start == checked:
+            continue
+        checked = start
+        end = text.find("\n", found.end())
+        if _is_volatile(text[start:] if end < 0 else text[start:end]):
+            return True
+    return False
+
+
 def split_volatile(text: str) -> VolatileSplit | None:
     """The prompt's stable and volatile parts, or ``None`` (nothing to move safely)."""
     if not _may_hold_a_date(text):  # the common case: two substring scans, in C
+        return None
+    if not _any_volatile_line(text):  # no line could move: fences need not be read
         return None
     lines = text.split("\n")
     volatile: list[int] = []
