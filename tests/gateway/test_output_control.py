@@ -149,10 +149,7 @@ async def test_a_long_prompt_is_compressed_booked_and_explained(
 async def test_a_malformed_conversation_passes_through_with_a_warning(
     gateway: Gateway, oai: openai.AsyncOpenAI
 ) -> None:
-    messages = [
-        *long_prompt(),
-        {"role": "tool", "tool_call_id": "call_missing", "content": "{}"},
-    ]
+    messages = [*long_prompt(), {"role": "user", "content": ""}]  # the API takes it
     raw = await oai.chat.completions.with_raw_response.create(
         model="gpt-4o",
         messages=messages,  # type: ignore[arg-type]
@@ -160,8 +157,23 @@ async def test_a_malformed_conversation_passes_through_with_a_warning(
     )
     assert raw.headers["x-thrifty-compress"] == "skipped: malformed conversation"
     assert raw.headers["x-thrifty-compress-warning"] == (
-        "malformed conversation, passed through unchanged: "
-        "message 3 has a tool result without its call"
+        "malformed conversation, passed through unchanged: message 3 is empty"
     )
     (row,) = gateway.rows()
     assert "compress" not in row.savings
+
+
+async def test_a_conversation_the_provider_refuses_gets_the_providers_own_400(
+    gateway: Gateway, oai: openai.AsyncOpenAI
+) -> None:
+    orphan = {"role": "tool", "tool_call_id": "call_missing", "content": "{}"}
+    with pytest.raises(openai.BadRequestError) as refused:
+        await oai.chat.completions.create(
+            model="gpt-4o",
+            messages=[*long_prompt(), orphan],  # type: ignore[list-item]
+            **task("long"),  # type: ignore[arg-type]
+        )
+    assert refused.value.param == "messages.[2].role"  # the message, where the app put it
+    assert "must be a response to a preceeding message with 'tool_calls'" in str(refused.value)
+    (row,) = gateway.rows()
+    assert row.status == 400 and "compress" not in row.savings

@@ -21,6 +21,10 @@ tool result); arguments and JSON answers (``response_format``, ``text.format``, 
 (:mod:`thrifty.sim.output`).  Embeddings are hash-seeded unit vectors (``dimensions`` takes
 the renormalised prefix).
 
+Request bodies get the providers' 400s (status, type, param, code, message), among them
+the rules on stop fields and on tool results answering the calls right before them
+(:mod:`thrifty.sim.message_rules`).
+
 Per request: API key ``sim-bad-key`` -> 401; header ``x-sim-fault: 429|500|503|529|slow|cut|
 timeout`` or the prompt marker ``[[sim:fault=...]]`` in the last user message; header
 ``x-sim-latency-ms`` or marker ``[[sim:latency=MS]]``; marker ``[[sim:echo]]`` echoes the

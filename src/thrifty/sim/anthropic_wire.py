@@ -11,6 +11,7 @@ import orjson
 from thrifty.sim.anthropic_blocks import prompt_blocks, text_of
 from thrifty.sim.cache import Block
 from thrifty.sim.dialect import BadRequest, Caches, JSONObj, Prepared, PromptUsage, StreamParts
+from thrifty.sim.message_rules import check_anthropic_stop_sequences, check_anthropic_tool_turns
 from thrifty.sim.output import Output, ToolSpec, request_outputs
 from thrifty.sim.tokens import Answer, TokenMemo, strip_markers
 
@@ -165,6 +166,8 @@ class AnthropicDialect:
         cap = body["max_tokens"]
         if not isinstance(cap, int) or isinstance(cap, bool) or cap < 1:
             raise BadRequest("max_tokens: Input should be greater than or equal to 1")
+        check_anthropic_stop_sequences(body)
+        check_anthropic_tool_turns(messages)
         tier = body.get("service_tier")
         if tier is not None and tier not in _SERVICE_TIERS:
             raise BadRequest("service_tier: Input should be 'auto' or 'standard_only'")

@@ -18,6 +18,7 @@ from typing import Any
 import orjson
 
 from thrifty.sim.dialect import BadRequest, Caches, JSONObj, Prepared, PromptUsage, StreamParts
+from thrifty.sim.message_rules import check_openai_stop
 from thrifty.sim.openai_request import model_and_required
 from thrifty.sim.openai_wire import OpenAIDialect, sse_data, stream_end
 from thrifty.sim.output import Output, plan_outputs
@@ -79,6 +80,7 @@ class CompletionsDialect(OpenAIDialect):
         prompts = _prompts(value)
         cap = _int_field(body, "max_tokens", DEFAULT_MAX_TOKENS, 0, 1_000_000)
         _int_field(body, "n", 1, 1, 128)
+        check_openai_stop(body)
         texts = [p for p in prompts if isinstance(p, str)]
         options = body.get("stream_options")
         seed = hashlib.blake2b(orjson.dumps([model, prompts]), digest_size=16).digest()

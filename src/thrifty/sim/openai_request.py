@@ -10,6 +10,7 @@ from typing import Any
 import orjson
 
 from thrifty.sim.dialect import BadRequest, JSONObj
+from thrifty.sim.message_rules import check_openai_stop, check_openai_tool_messages
 from thrifty.sim.output import ToolSpec
 from thrifty.sim.tokens import TokenMemo
 
@@ -106,7 +107,9 @@ def check_chat_body(body: JSONObj) -> ChatBody:
             param="messages",
             code="empty_array",
         )
+    check_openai_tool_messages(messages)
     cap = output_cap(body.get("max_completion_tokens", body.get("max_tokens")), "max_tokens", 1)
+    check_openai_stop(body)
     tier = body.get("service_tier")
     if tier is not None and tier not in SERVICE_TIERS:
         raise BadRequest(

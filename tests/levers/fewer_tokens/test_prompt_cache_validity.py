@@ -1,5 +1,5 @@
 """No plan turns a valid request into an invalid one, nor changes what it says: random
-conversations (text, images, thinking, tool calls and results after their calls, empty
+conversations (text, images, thinking, tool calls answered in the next turn, empty
 text, system as a string or blocks, tools), planned, then checked by the simulator's
 validators of both dialects, by the API's rules the simulator does not check (no
 ``cache_control`` on thinking or empty text blocks, a 1h lifetime never after a 5m one),
@@ -51,8 +51,8 @@ assistant_content = st.one_of(
 
 
 def answered(block: dict[str, Any], called: set[str]) -> dict[str, Any]:
-    """``block``, or a text block for a tool result whose call was not made (such a
-    conversation is malformed: the planner passes it unchanged, see
+    """``block``, or a text block for a tool result whose call was not made in the turn
+    before (such a conversation is malformed: the planner passes it unchanged, see
     test_prompt_cache_malformed.py)."""
     if block["type"] == "tool_result" and block["tool_use_id"] not in called:
         return {"type": "text", "text": "done"}
@@ -67,9 +67,22 @@ def conversations(draw: st.DrawFn) -> dict[str, Any]:
     for i in range(turns):
         role = "user" if i % 2 == 0 else "assistant"
         content = draw(user_content if role == "user" else assistant_content)
-        if isinstance(content, list):  # a result answers a call made before it
+        if isinstance(content, list):  # a result answers a call of the turn before
             content = [answered(block, called) for block in content]
-            called |= {b["id"] for b in content if b["type"] == "tool_use"}
+        if called:  # every call of the turn before is answered, by results that come first
+            if isinstance(content, str):
+                content = [{"type": "text", "text": content}]
+            given = {b["tool_use_id"] for b in content if b["type"] == "tool_result"}
+            missing = sorted(called - given)
+            content = [
+                *({"type": "tool_result", "tool_use_id": c, "content": "done"} for c in missing),
+                *sorted(content, key=lambda b: b["type"] != "tool_result"),
+            ]
+        called = (
+            {b["id"] for b in content if b["type"] == "tool_use"}
+            if role == "assistant" and isinstance(content, list)
+            else set()
+        )
         messages.append({"role": role, "content": content})
     body: dict[str, Any] = {"model": "claude-sonnet-4-6", "max_tokens": 32, "messages": messages}
     system = draw(st.sampled_from([None, "Be brief.", BIG, "blocks"]))
