@@ -1,9 +1,10 @@
 """No history policy turns a valid conversation into an invalid one: random conversations
 (text, content blocks, images, tool calls with their results, several calls at once) in
-both dialects, trimmed by each policy, then checked by the simulator's validators and by
-the API rules it does not check: Anthropic starts with a user turn, every tool result's
-call is sent before it, OpenAI system messages stay first.  What is kept is the app's
-own newest messages, in order (a summary note aside)."""
+both dialects, trimmed by each policy, then checked by the simulator's validators (every
+tool result answers a call of the turn before it, every call is answered) and by what a
+trimmed conversation must also keep: Anthropic starts with a user turn, OpenAI system
+messages stay first.  What is kept is the app's own newest messages, in order (a summary
+note aside)."""
 
 from __future__ import annotations
 
@@ -82,24 +83,6 @@ def body_of(dialect: Dialect, kinds: list[str]) -> dict[str, Any]:
     return body
 
 
-def tool_calls_answered(dialect: Dialect, messages: list[dict[str, Any]]) -> bool:
-    made: set[str] = set()
-    for message in messages:
-        if dialect == "openai":
-            for call in message.get("tool_calls") or ():
-                made.add(call["id"])
-            if message["role"] == "tool" and message["tool_call_id"] not in made:
-                return False
-            continue
-        content = message["content"]
-        for block in content if isinstance(content, list) else ():
-            if block["type"] == "tool_use":
-                made.add(block["id"])
-            if block["type"] == "tool_result" and block["tool_use_id"] not in made:
-                return False
-    return True
-
-
 def conversation_of(dialect: Dialect, body: dict[str, Any]) -> list[dict[str, Any]]:
     if dialect == "openai":
         return [m for m in body["messages"] if m["role"] != "system"]
@@ -141,7 +124,6 @@ async def test_every_policy_keeps_a_valid_conversation_valid(
     model = body["model"]
     request = ChatRequest(dialect=dialect, body=body, model=model, requested_model=model)
     validate(request)  # the app's request is valid
-    assert tool_calls_answered(dialect, conversation_of(dialect, body))
     summariser = FakeUpstream(
         lambda r: reply(r, "they talked", Usage(input_tokens=9, output_tokens=3))
     )
@@ -155,7 +137,6 @@ async def test_every_policy_keeps_a_valid_conversation_valid(
     assert kept and kept[0]["role"] == "user"
     assert kept == original[len(original) - len(kept) :]  # the newest, as the app sent them
     assert all(a is b for a, b in zip(kept, original[len(original) - len(kept) :], strict=True))
-    assert tool_calls_answered(dialect, kept)
     if dialect == "openai":
         roles = [m["role"] for m in sent.body["messages"]]
         systems = roles.count("system")
