@@ -106,15 +106,15 @@ def check_label(what: str, value: str) -> None:
         raise BadRequest(f"{what} must be 1 to {MAX_LABEL_CHARS} characters of A-Z a-z 0-9 . _ : -")
 
 
+def _wrong_type(param: str, what: str) -> BadRequest:
+    return BadRequest(f"{param} must be {what}", param=param, provider_code="invalid_type")
+
+
 def _openai_content(index: int, content: Any) -> None:
     if content is None or isinstance(content, str):
         return
-    expect(
-        isinstance(content, list),
-        f"messages[{index}].content must be a string or an array",
-        f"messages[{index}].content",
-        "invalid_type",
-    )
+    if not isinstance(content, list):
+        raise _wrong_type(f"messages[{index}].content", "a string or an array")
     for number, part in enumerate(content):
         kind = part.get("type") if isinstance(part, dict) else None
         if kind not in OPENAI_PART_TYPES:
@@ -129,12 +129,8 @@ def _openai_content(index: int, content: Any) -> None:
 def _anthropic_content(index: int, content: Any) -> None:
     if isinstance(content, str):
         return
-    expect(
-        isinstance(content, list),
-        f"messages[{index}].content must be a string or an array",
-        f"messages[{index}].content",
-        "invalid_type",
-    )
+    if not isinstance(content, list):
+        raise _wrong_type(f"messages[{index}].content", "a string or an array")
     for number, block in enumerate(content):
         kind = block.get("type") if isinstance(block, dict) else None
         if kind in ANTHROPIC_BLOCK_TYPES or (
@@ -155,19 +151,12 @@ def _check_messages(dialect: Dialect, messages: list[Any]) -> None:
     roles = ANTHROPIC_ROLES if dialect == "anthropic" else OPENAI_ROLES
     content_check = _anthropic_content if dialect == "anthropic" else _openai_content
     for index, message in enumerate(messages):
-        expect(
-            isinstance(message, dict),
-            f"messages[{index}] must be an object",
-            f"messages[{index}]",
-            "invalid_type",
-        )
+        # The messages are built only on failure: this loop runs on every message.
+        if not isinstance(message, dict):
+            raise _wrong_type(f"messages[{index}]", "an object")
         role = message.get("role")
-        expect(
-            isinstance(role, str),
-            f"messages[{index}].role must be a string",
-            f"messages[{index}].role",
-            "invalid_type",
-        )
+        if not isinstance(role, str):
+            raise _wrong_type(f"messages[{index}].role", "a string")
         if role not in roles:
             raise BadRequest(
                 f"messages[{index}].role must be one of {', '.join(sorted(roles))}; "
