@@ -5,6 +5,7 @@ from __future__ import annotations
 import orjson
 
 from thrifty.errors import ThriftyError, UpstreamError, UpstreamRateLimited
+from thrifty.ledger.row import MAX_TEXT, clip
 from thrifty.types import JSON, Api, Dialect
 
 # Anthropic's documented error type for each HTTP status (docs.anthropic.com, "Errors").
@@ -22,14 +23,10 @@ ANTHROPIC_TYPE_BY_STATUS = {
 }
 
 
-# thrifty's own messages may quote what the app sent (a field, a type name); the app gets
-# at most this much of one, as the ledger keeps (an 8 MB value is not echoed back).
-MAX_MESSAGE_CHARS = 2000
-
-
 def _message(exc: ThriftyError) -> str:
-    text = exc.message
-    return text if len(text) <= MAX_MESSAGE_CHARS else text[: MAX_MESSAGE_CHARS - 1] + "…"
+    """thrifty's own message, which may quote what the app sent (a field, a type name):
+    at most what the ledger keeps of it (an 8 MB value is not echoed back)."""
+    return clip(exc.message, MAX_TEXT) or ""
 
 
 def anthropic_type(exc: ThriftyError) -> str:
