@@ -45,7 +45,16 @@ from thrifty.levers.fewer_tokens.prompt_cache.volatile import VolatileSplits
 from thrifty.streams import observe
 from thrifty.tokens import EAGER_ENCODING, ENCODINGS, TokenCounter
 from thrifty.tokens.encodings import bundled_file
-from thrifty.types import ChatRequest, ChatResponse, Handler, Stage, Step, TokenChange, Usage
+from thrifty.types import (
+    JSON,
+    ChatRequest,
+    ChatResponse,
+    Handler,
+    Stage,
+    Step,
+    TokenChange,
+    Usage,
+)
 
 if TYPE_CHECKING:
     from thrifty.config import PromptCacheSettings
@@ -132,13 +141,14 @@ class PromptCachePlanner:
         body = request.body
         notes: list[str] = []
         booking: Booking | None = None
-        if request.dialect == "anthropic":
-            if app_placed_breakpoints(body):
-                return _with_header(await inner(request), "app")
-            if not readable(body):
-                return _with_header(await inner(request), "skipped-unreadable")
-            if (why := malformed(request)) is not None:
-                return _malformed(await inner(request), why)
+        anthropic = request.dialect == "anthropic"
+        if anthropic and app_placed_breakpoints(body):
+            return _with_header(await inner(request), "app")
+        if not (readable(body) if anthropic else _openai_readable(body)):
+            return _with_header(await inner(request), "skipped-unreadable")
+        if (why := malformed(request)) is not None:
+            return _malformed(await inner(request), why)
+        if anthropic:
             policy = TtlPolicy(lever.first_sight, lever.min_uses_for_1h, lever.allow_1h)
             minimum = lever.min_tokens or minimum_cacheable_tokens(request.model)
             plan = self._anthropic.plan(
@@ -150,11 +160,6 @@ class PromptCachePlanner:
                 booking = _anthropic_change
             moved, reordered = plan.moved_volatile, plan.reordered_tools
         else:
-            messages = body.get("messages")
-            if not isinstance(messages, list) or not all(isinstance(m, dict) for m in messages):
-                return _with_header(await inner(request), "skipped-unreadable")
-            if (why := malformed(request)) is not None:
-                return _malformed(await inner(request), why)
             oplan = self._openai.plan(
                 body,
                 request.model,
@@ -181,6 +186,12 @@ class PromptCachePlanner:
         _book(response, Step("prompt_cache", "prompt cache: " + ", ".join(notes)), booking)
         header = UNSTABLE_PREFIX_MARK if UNSTABLE_PREFIX_MARK in notes else "planned"
         return _with_header(response, header)
+
+
+def _openai_readable(body: JSON) -> bool:
+    """A body the OpenAI planner may edit: its messages a list of objects."""
+    messages = body.get("messages")
+    return isinstance(messages, list) and all(isinstance(m, dict) for m in messages)
 
 
 def _with_header(response: ChatResponse, value: str) -> ChatResponse:
