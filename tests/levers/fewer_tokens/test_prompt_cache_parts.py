@@ -125,12 +125,12 @@ def test_what_is_not_moved(text: str) -> None:
 def test_tool_forms_keep_the_first_and_are_bounded() -> None:
     forms = ToolForms(2)
     a = [{"name": "a", "x": 1, "y": 2}, {"name": "b"}]
-    assert forms.stable(a) is a
+    assert forms.stable_json(a)[0] is a
     b = [{"name": "b"}, {"y": 2, "x": 1, "name": "a"}]
-    assert forms.stable(b) is a
-    assert forms.stable([{"name": "c"}]) == [{"name": "c"}]
-    assert forms.stable([{"name": "d"}]) == [{"name": "d"}]  # evicts a's set
-    assert forms.stable(b) is b
+    assert forms.stable_json(b)[0] is a
+    assert forms.stable_json([{"name": "c"}])[0] == [{"name": "c"}]
+    assert forms.stable_json([{"name": "d"}])[0] == [{"name": "d"}]  # evicts a's set
+    assert forms.stable_json(b)[0] is b
 
 
 def test_churn_window_and_bound() -> None:
@@ -172,6 +172,6 @@ def test_tool_sets_whose_hashes_collide_keep_their_own_forms(
     forms = ToolForms(4)
     mine = [{"name": "refund", "parameters": {"type": "object"}}]
     theirs = [{"name": "delete_account", "parameters": {"type": "object"}}]
-    assert forms.stable(mine) is mine
-    assert forms.stable(theirs) is theirs
-    assert forms.stable(list(reversed(mine))) == mine
+    assert forms.stable_json(mine)[0] is mine
+    assert forms.stable_json(theirs)[0] is theirs
+    assert forms.stable_json(list(reversed(mine)))[0] == mine

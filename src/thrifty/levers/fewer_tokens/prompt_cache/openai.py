@@ -27,7 +27,7 @@ from thrifty.levers.fewer_tokens.prompt_cache.prefix import (
     chain,
     chain_json,
     json_bytes,
-    stable_digest_json,
+    stable_digest,
 )
 from thrifty.levers.fewer_tokens.prompt_cache.volatile import VolatileSplits
 from thrifty.tokens import TokenCounter, tokenizer_for
@@ -131,7 +131,7 @@ class OpenAIPlanner:
         and remembered (bounded)."""
         found = self._keys.get(key)
         if found is None:
-            digest = stable_digest_json(json_bytes(model), tools_json, system_json)
+            digest = stable_digest(json_bytes(model), tools_json, system_json)
             found = KEY_PREFIX + digest[:_KEY_CHARS]
             self._keys[key] = found
             while len(self._keys) > MAX_CACHE_KEYS:

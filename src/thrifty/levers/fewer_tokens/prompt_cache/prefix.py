@@ -47,13 +47,9 @@ def chain_json(previous: PrefixKey | str, segment_json: bytes) -> PrefixKey:
     return hash((previous, segment_json))
 
 
-def stable_digest(*segments: Any) -> str:
-    """A SHA-256 hex digest of ``segments``' JSON, the same in every process."""
-    return stable_digest_json(*(json_bytes(segment) for segment in segments))
-
-
-def stable_digest_json(*segments_json: bytes) -> str:
-    """:func:`stable_digest` of segments already serialised by :func:`json_bytes`."""
+def stable_digest(*segments_json: bytes) -> str:
+    """A SHA-256 hex digest of segments serialised by :func:`json_bytes`, the same in every
+    process."""
     hasher = hashlib.sha256()
     for segment_json in segments_json:
         hasher.update(segment_json)
@@ -71,13 +67,9 @@ class ToolForms:
         self._forms: OrderedDict[bytes, tuple[bytes, list[Any]]] = OrderedDict()
         self._firsts: dict[int, bytes] = {}  # hash of a first form's bytes -> its set's key
 
-    def stable(self, tools: list[Any]) -> list[Any]:
-        """``tools`` in the form first seen for the same set (``tools`` itself when it is
-        that form, or new)."""
-        return self.stable_json(tools)[0]
-
     def stable_json(self, tools: list[Any]) -> tuple[list[Any], bytes]:
-        """:meth:`stable`, and that form's :func:`json_bytes` (serialised once)."""
+        """``tools`` in the form first seen for the same set (``tools`` itself when it is
+        that form, or new), and that form's :func:`json_bytes` (serialised once)."""
         exact = json_bytes(tools)
         known = self._firsts.get(hash(exact))
         seen = self._forms.get(known) if known is not None else None
