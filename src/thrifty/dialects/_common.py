@@ -86,16 +86,27 @@ def anthropic_usage(u: Usage) -> JSON:
     }
 
 
-def stop_list(value: Any, field: str, *, one_string_allowed: bool) -> list[str]:
-    """Stop sequences as a list of strings (OpenAI's ``stop`` may be one string; Anthropic's
-    ``stop_sequences`` is always a list): anything else is a 400, never taken apart (a
-    string read as a list would stop at each of its characters)."""
+def stop_strings(value: Any, *, one_string_allowed: bool) -> list[str] | None:
+    """Stop sequences as a list of strings (``[]`` for none), or ``None`` when ``value`` is
+    not what the provider takes: OpenAI's ``stop`` is a string or a list of strings
+    (``one_string_allowed``), Anthropic's ``stop_sequences`` a list of strings."""
+    if value is None:
+        return []
     if one_string_allowed and isinstance(value, str):
         return [value]
-    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        return list(value)
+    return None
+
+
+def stop_list(value: Any, field: str, *, one_string_allowed: bool) -> list[str]:
+    """:func:`stop_strings`, where anything the provider does not take is a 400, never taken
+    apart (a string read as a list would stop at each of its characters)."""
+    found = stop_strings(value, one_string_allowed=one_string_allowed)
+    if found is None:
         kind = "a string or an array of strings" if one_string_allowed else "an array of strings"
         raise BadRequest(f"'{field}' must be {kind}")
-    return list(value)
+    return found
 
 
 def unsupported(feature: str, direction: str) -> BadRequest:

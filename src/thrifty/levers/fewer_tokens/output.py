@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from thrifty.config import Settings
+from thrifty.dialects._common import stop_strings
 from thrifty.dialects.view import RequestView
 from thrifty.ledger.figures import TRUNCATED_MARK
 from thrifty.streams import observe
@@ -98,15 +99,9 @@ def _own_stops(request: ChatRequest) -> list[str] | None:
     (OpenAI ``stop``: a string or a list of strings; Anthropic ``stop_sequences``: a list
     of strings).  Such a request is not "fixed": no stop is added, so the provider's error
     reaches the app as it would without thrifty."""
-    field = "stop" if request.dialect == "openai" else "stop_sequences"
-    own = request.body.get(field)
-    if own is None:
-        return []
-    if isinstance(own, str) and request.dialect == "openai":
-        return [own]
-    if isinstance(own, list) and all(isinstance(s, str) for s in own):
-        return list(own)
-    return None
+    openai = request.dialect == "openai"
+    own = request.body.get("stop" if openai else "stop_sequences")
+    return stop_strings(own, one_string_allowed=openai)
 
 
 def _truncated_step(request: ChatRequest) -> Step:
