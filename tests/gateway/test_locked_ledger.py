@@ -6,9 +6,6 @@ row, exactly once, when the lock clears (a request used to get a 500
 from __future__ import annotations
 
 import asyncio
-import subprocess
-import sys
-import textwrap
 import time
 from decimal import Decimal
 from pathlib import Path
@@ -16,31 +13,10 @@ from pathlib import Path
 import httpx
 
 from tests.gateway.conftest import make_settings, running_gateway
+from tests.ledger.lock_kit import hold_lock_in_another_process, stop
 from thrifty.ledger import read_rows
 
 LOCK_SECONDS = 11.0  # past the old failure point (10 s)
-
-_HOLDER = textwrap.dedent(
-    """
-    import sqlite3, sys, time
-    conn = sqlite3.connect(sys.argv[1], isolation_level=None)
-    conn.execute("BEGIN IMMEDIATE")
-    print("locked", flush=True)
-    time.sleep(float(sys.argv[2]))
-    conn.execute("ROLLBACK")
-    conn.close()
-    """
-)
-
-
-def _hold_lock_in_another_process(path: Path, seconds: float) -> subprocess.Popen[str]:
-    holder = subprocess.Popen(
-        [sys.executable, "-c", _HOLDER, str(path), str(seconds)],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
-    return holder
 
 
 async def _wait_for_rows(path: Path, n: int, within: float) -> None:
@@ -62,7 +38,7 @@ async def test_a_locked_ledger_loses_no_paid_call_and_delays_no_answer(tmp_path:
             json={"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "warm"}]},
         )
         assert warm.status_code == 200
-        holder = _hold_lock_in_another_process(path, LOCK_SECONDS)
+        holder = hold_lock_in_another_process(path, LOCK_SECONDS)
         try:
             answers: list[httpx.Response] = []
             took: list[float] = []
@@ -94,10 +70,7 @@ async def test_a_locked_ledger_loses_no_paid_call_and_delays_no_answer(tmp_path:
             assert len(read_rows(path)) == 1  # only the warm-up: the rest wait in the spool
             await asyncio.to_thread(holder.wait, 30)
         finally:
-            holder.kill()
-            holder.wait()
-            if holder.stdout is not None:
-                holder.stdout.close()
+            stop(holder)
         await _wait_for_rows(path, 13, within=15)
     rows = {row.request_id: row for row in read_rows(path)}
     assert len(rows) == 13

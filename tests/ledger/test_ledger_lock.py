@@ -18,36 +18,7 @@ from thrifty.ledger import LedgerStore, read_rows
 from thrifty.ledger.store import spool_path
 
 from .conftest import make_row
-
-_HOLDER = textwrap.dedent(
-    """
-    import sqlite3, sys, time
-    conn = sqlite3.connect(sys.argv[1], isolation_level=None)
-    conn.execute("BEGIN IMMEDIATE")
-    print("locked", flush=True)
-    time.sleep(float(sys.argv[2]))
-    conn.execute("ROLLBACK")
-    conn.close()
-    """
-)
-
-
-def _hold_lock_in_another_process(db_path: Path, seconds: float) -> subprocess.Popen[str]:
-    proc = subprocess.Popen(
-        [sys.executable, "-c", _HOLDER, str(db_path), str(seconds)],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stdout is not None
-    assert proc.stdout.readline().strip() == "locked"
-    return proc
-
-
-def _stop(proc: subprocess.Popen[str]) -> None:
-    proc.kill()
-    proc.wait()
-    if proc.stdout is not None:
-        proc.stdout.close()
+from .lock_kit import hold_lock_in_another_process, stop
 
 
 def _spooled(db_path: Path) -> int:
@@ -85,7 +56,7 @@ async def test_lock_held_past_the_old_failure_point_loses_no_row(db_path: Path) 
     after the lock clears, without closing the store."""
     store = LedgerStore(db_path, lock_wait_s=0.2)
     await store.open()
-    holder = _hold_lock_in_another_process(db_path, 12.0)
+    holder = hold_lock_in_another_process(db_path, 12.0)
     try:
         rows = [make_row(request_id=f"locked-{i}") for i in range(12)]
         latencies = []
@@ -110,14 +81,14 @@ async def test_lock_held_past_the_old_failure_point_loses_no_row(db_path: Path) 
         assert _spooled(db_path) == 0
         assert {r.request_id: r for r in read_rows(db_path)}["locked-3"] == rows[3]
     finally:
-        _stop(holder)
+        stop(holder)
         await store.close()
 
 
 async def test_concurrent_rows_under_a_short_lock_are_spooled_then_applied(db_path: Path) -> None:
     store = LedgerStore(db_path, lock_wait_s=0.1)
     await store.open()
-    holder = _hold_lock_in_another_process(db_path, 2.0)
+    holder = hold_lock_in_another_process(db_path, 2.0)
     try:
         rows = [make_row() for _ in range(50)]
         started = time.perf_counter()
@@ -127,7 +98,7 @@ async def test_concurrent_rows_under_a_short_lock_are_spooled_then_applied(db_pa
         await store.record(make_row(request_id="after"))  # the fast path again
         await _wait_for_rows(db_path, 51, within=10)
     finally:
-        _stop(holder)
+        stop(holder)
         await store.close()
     ids = [r.request_id for r in read_rows(db_path)]
     assert sorted(ids) == sorted([r.request_id for r in rows] + ["after"])
@@ -137,13 +108,13 @@ async def test_concurrent_rows_under_a_short_lock_are_spooled_then_applied(db_pa
 async def test_close_while_locked_leaves_the_spool_for_the_next_open(db_path: Path) -> None:
     store = LedgerStore(db_path, lock_wait_s=0.1)
     await store.open()
-    holder = _hold_lock_in_another_process(db_path, 60.0)
+    holder = hold_lock_in_another_process(db_path, 60.0)
     try:
         await store.record(make_row(request_id="spooled"))
         await store.close()
         assert _spooled(db_path) == 1
     finally:
-        _stop(holder)
+        stop(holder)
     again = LedgerStore(db_path)
     await again.open()
     await again.close()
