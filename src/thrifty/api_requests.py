@@ -63,21 +63,22 @@ def _check_text_or_tokens(field: str, value: Any, *, allow_empty_text: bool) -> 
     expect(len(value) > 0, f"'{field}' must not be an empty array", field, "empty_array")
     if _token_list(value):
         return 1
+    # The messages are built only on failure: this loop runs on every item (2,048 at most).
     for index, item in enumerate(value):
         if isinstance(item, str):
-            expect(
-                allow_empty_text or item != "",
-                f"'{field}[{index}]' must not be empty",
-                f"{field}[{index}]",
+            if not (allow_empty_text or item != ""):
+                raise BadRequest(
+                    f"'{field}[{index}]' must not be empty",
+                    param=f"{field}[{index}]",
+                    provider_code="invalid_value",
+                )
+        elif not _token_list(item):
+            raise BadRequest(
+                f"'{field}[{index}]' must be a string or a non-empty array of token ids; "
+                f"got {_kind(item)}",
+                param=f"{field}[{index}]",
+                provider_code="invalid_type",
             )
-            continue
-        expect(
-            _token_list(item),
-            f"'{field}[{index}]' must be a string or a non-empty array of token ids; "
-            f"got {_kind(item)}",
-            f"{field}[{index}]",
-            "invalid_type",
-        )
     return len(value)
 
 
@@ -94,19 +95,20 @@ def _check_responses(body: JSON) -> None:
             "invalid_type",
         )
         expect(len(value) > 0, "'input' must not be an empty array", "input", "empty_array")
-        for index, item in enumerate(value):
-            expect(
-                isinstance(item, dict),
-                f"'input[{index}]' must be an object",
-                f"input[{index}]",
-                "invalid_type",
-            )
+        for index, item in enumerate(value):  # the messages built only on failure
+            if not isinstance(item, dict):
+                raise BadRequest(
+                    f"'input[{index}]' must be an object",
+                    param=f"input[{index}]",
+                    provider_code="invalid_type",
+                )
             kind = item.get("type", "message")
-            expect(
-                isinstance(kind, str) and 0 < len(kind) <= MAX_LABEL_CHARS,
-                f"'input[{index}].type' must be a short string",
-                f"input[{index}].type",
-            )
+            if not (isinstance(kind, str) and 0 < len(kind) <= MAX_LABEL_CHARS):
+                raise BadRequest(
+                    f"'input[{index}].type' must be a short string",
+                    param=f"input[{index}].type",
+                    provider_code="invalid_value",
+                )
     instructions = body.get("instructions")
     expect(
         instructions is None or isinstance(instructions, str),

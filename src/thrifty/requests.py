@@ -232,13 +232,14 @@ def check_positive_int(body: JSON, field: str) -> None:
     value = body.get(field)
     if value is None:
         return
-    expect(
-        isinstance(value, int) and not isinstance(value, bool),
-        f"'{field}' must be an integer",
-        field,
-        "invalid_type",
-    )
-    expect(value > 0, f"'{field}' must be a positive integer", field, "integer_below_min_value")
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise BadRequest(f"'{field}' must be an integer", param=field, provider_code="invalid_type")
+    if value <= 0:
+        raise BadRequest(
+            f"'{field}' must be a positive integer",
+            param=field,
+            provider_code="integer_below_min_value",
+        )
 
 
 def pop_task(body: JSON) -> tuple[JSON, str | None]:

@@ -87,6 +87,12 @@ API_CASES: dict[str, tuple[str, dict[str, Any], str, str]] = {
         "input[0]",
         "invalid_type",
     ),
+    "responses input item type": (
+        "/v1/responses",
+        {"model": "gpt-4o-mini", "input": [{"role": "user", "content": "hi"}, {"type": ""}]},
+        "input[1].type",
+        "invalid_value",
+    ),
     "responses max_output_tokens": (
         "/v1/responses",
         {"model": "gpt-4o-mini", "input": "hi", "max_output_tokens": 0},
@@ -104,6 +110,18 @@ API_CASES: dict[str, tuple[str, dict[str, Any], str, str]] = {
         {"model": "text-embedding-3-small", "input": ["a"] * 2049},
         "input",
         "array_above_max_length",
+    ),
+    "embeddings empty item": (
+        "/v1/embeddings",
+        {"model": "text-embedding-3-small", "input": ["a", "b", ""]},
+        "input[2]",
+        "invalid_value",
+    ),
+    "embeddings item of another type": (
+        "/v1/embeddings",
+        {"model": "text-embedding-3-small", "input": ["a", 3.5]},
+        "input[1]",
+        "invalid_type",
     ),
     "embeddings format": (
         "/v1/embeddings",
