@@ -180,8 +180,3 @@ def merged(spans: list[Span]) -> list[Span]:
         else:
             out.append((start, end))
     return out
-
-
-def protected_spans(text: str) -> list[Span]:
-    """Every protected span of ``text`` (code, quotes and tokens), sorted and merged."""
-    return merged(code_and_quotes(text) + token_spans(text))
