@@ -49,7 +49,7 @@ from typing import Any
 
 from thrifty.config import CompressSettings, PromptCacheSettings
 from thrifty.levers.fewer_tokens.compress import compress
-from thrifty.levers.fewer_tokens.compress.spans import protected_spans
+from thrifty.levers.fewer_tokens.compress.spans import code_and_quotes, merged, token_spans
 from thrifty.levers.fewer_tokens.compress.stage import compress_stage
 from thrifty.levers.fewer_tokens.compress.text import minify_json
 from thrifty.levers.fewer_tokens.output import OutputRule, output_stage
@@ -111,7 +111,7 @@ def spans_kept(before: str, after: str) -> tuple[int, int]:
     so the spans are taken after JSON minification (checked on its own by the property
     tests: the minified JSON parses to the same value)."""
     reference = minify_json(before)
-    spans = protected_spans(reference)
+    spans = merged(code_and_quotes(reference) + token_spans(reference))  # every protected one
     missing = sum(1 for s, e in spans if reference[s:e] not in after)
     return len(spans), missing
 
