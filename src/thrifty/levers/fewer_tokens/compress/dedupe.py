@@ -37,7 +37,6 @@ _LABEL = re.compile(
     r"(?i)^\s*(?:[-*]\s+)?(?:input|output|q|a|question|answer|user|assistant|human|ai|"
     r"example(?:\s+\d+)?|text|review|response|query|result|label|sentiment|category)\s*:"
 )
-# A sentence's end: ".", "!" or "?", then closing quotes and brackets ("[.!?][\"')\]]*$").
 _STOPS = frozenset(".!?")
 _CLOSERS = "\"')]"
 _ENDINGS = frozenset(".!?\"')]")
@@ -55,12 +54,17 @@ def _key(text: str) -> str:
 
 def _is_instruction(line: str) -> bool:
     stripped = line.strip()
+    return _reads_as_a_sentence(stripped) and _LABEL.match(stripped) is None
+
+
+def _reads_as_a_sentence(stripped: str) -> bool:
+    """Whether a stripped line ends like a sentence (``.``, ``!`` or ``?``, then closing
+    quotes and brackets), is no table row, and has :data:`MIN_WORDS` words."""
     return (
         stripped[-1:] in _ENDINGS
         and stripped.rstrip(_CLOSERS)[-1:] in _STOPS
         and stripped[0] != "|"
         and len(stripped.split()) >= MIN_WORDS
-        and _LABEL.match(stripped) is None
     )
 
 
@@ -120,14 +124,7 @@ def _any_paragraph(keys: Iterable[str]) -> bool:
 def _any_instruction(keys: Iterable[str]) -> bool:
     """Whether a line key could be an instruction's (labels are not told apart: case
     folding may change what the label expression matches)."""
-    return any(
-        len(key) >= MIN_INSTRUCTION
-        and key[-1] in _ENDINGS
-        and key[0] != "|"
-        and key.rstrip(_CLOSERS)[-1:] in _STOPS
-        and len(key.split()) >= MIN_WORDS
-        for key in keys
-    )
+    return any(len(key) >= MIN_INSTRUCTION and _reads_as_a_sentence(key) for key in keys)
 
 
 _NO_KEYS = _Keys(frozenset(), frozenset())
