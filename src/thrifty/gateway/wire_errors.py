@@ -6,6 +6,7 @@ import orjson
 
 from thrifty.errors import ThriftyError, UpstreamError, UpstreamRateLimited
 from thrifty.ledger.row import MAX_TEXT, clip
+from thrifty.lever_warnings import warnings_of
 from thrifty.types import JSON, Api, Dialect
 
 # Anthropic's documented error type for each HTTP status (docs.anthropic.com, "Errors").
@@ -53,7 +54,9 @@ def error_body(dialect: Dialect, exc: ThriftyError) -> JSON:
 
 
 def error_headers(exc: ThriftyError) -> dict[str, str]:
-    headers = {"x-thrifty-error": exc.code}
+    # A lever's warning about the request (sent unchanged, and why) stays with its error.
+    headers = {f"x-thrifty-{name}": value for name, value in warnings_of(exc).items()}
+    headers["x-thrifty-error"] = exc.code
     if isinstance(exc, UpstreamRateLimited) and exc.retry_after_s is not None:
         headers["retry-after"] = str(max(0, round(exc.retry_after_s)))
     return headers

@@ -29,6 +29,7 @@ from thrifty.config import Settings
 from thrifty.dialects._common import stop_strings
 from thrifty.dialects.view import RequestView
 from thrifty.ledger.figures import TRUNCATED_MARK
+from thrifty.lever_warnings import call_warned
 from thrifty.streams import observe
 from thrifty.types import ChatRequest, ChatResponse, Handler, Stage, Step
 
@@ -60,10 +61,11 @@ def output_stage(rules: Mapping[str | None, OutputRule | None]) -> Stage:
             if rule is None or request.api != "chat":  # it reads and writes chat bodies only
                 return await inner(request)
             sent, did = _apply(rule, request)
-            response = await inner(sent)
-            response.steps.extend(Step(lever="output", detail=d) for d in did)
             if UNREADABLE_STOP in did:
-                response.headers[WARNING_HEADER] = UNREADABLE_STOP
+                response = await call_warned(inner, sent, WARNING_HEADER, UNREADABLE_STOP)
+            else:
+                response = await inner(sent)
+            response.steps.extend(Step(lever="output", detail=d) for d in did)
             _watch(response, sent)
             return response
 

@@ -13,9 +13,17 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from thrifty.config import CompressSettings
+from thrifty.lever_warnings import call_warned
 from thrifty.levers.fewer_tokens.compress.engine import compress
 from thrifty.levers.fewer_tokens.compress.memo import CompressionMemo
-from thrifty.types import ChatRequest, ChatResponse, Handler, Stage, Step, TokenChange
+from thrifty.types import (
+    ChatRequest,
+    ChatResponse,
+    Handler,
+    Stage,
+    Step,
+    TokenChange,
+)
 
 if TYPE_CHECKING:
     from thrifty.pipeline import Parts
@@ -39,11 +47,12 @@ def compress_stage(
             if chosen is None:
                 return await inner(request)
             sent, explanation = compress(request, chosen, memo)
-            response = await inner(sent)
+            if explanation.warning is not None:
+                response = await call_warned(inner, sent, WARNING_HEADER, explanation.warning)
+            else:
+                response = await inner(sent)
             summary = explanation.summary()
             response.headers[HEADER] = summary
-            if explanation.warning is not None:
-                response.headers[WARNING_HEADER] = explanation.warning
             if sent is not request and response.served is not None:
                 change = TokenChange(input_tokens=-explanation.tokens_saved)
                 response.steps.append(Step("compress", summary, tokens=change))

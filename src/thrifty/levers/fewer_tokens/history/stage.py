@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from thrifty.config import HistorySettings
 from thrifty.dialects.view import Turn
+from thrifty.lever_warnings import attach_warning, call_warned
 from thrifty.levers.fewer_tokens.history.booking import NEW_MESSAGES, book, cut_facts
 from thrifty.levers.fewer_tokens.history.cuts import (
     MessageFacts,
@@ -40,6 +41,7 @@ from thrifty.types import (
     ChatResponse,
     Handler,
     Stage,
+    attach_lever_calls,
 )
 
 if TYPE_CHECKING:
@@ -123,16 +125,16 @@ class HistoryStage:
             return await inner(request)
         head, inside = _split_system(request, messages)
         if inside:
-            return self._warned(await inner(request), ["a system message inside the conversation"])
+            return await _warned(inner, request, ["a system message inside the conversation"])
         conversation = messages[head:]
         await self._counter.load_for(request.model)
         read = self._reader.read(request, conversation)
         if read is None:
-            return self._warned(await inner(request), ["a message is not JSON"])
+            return await _warned(inner, request, ["a message is not JSON"])
         facts, wires = read
         found = problems(facts, chosen.budget_tokens)
         if found:
-            return self._warned(await inner(request), found)
+            return await _warned(inner, request, found)
         points = cut_points(facts)
         calls: list[Call] = []
         note: str | None = None
@@ -141,9 +143,8 @@ class HistoryStage:
             summarised = await self._summarise(request, chosen, wires, cuts)
             calls = [c for r in summarised.responses if (c := _lever_call(r)) is not None]
             if summarised.text is None:
-                response = await inner(request)
-                response.lever_calls.extend(calls)
-                response.headers[WARNING_HEADER] = summarised.error or "no summary"
+                warning = summarised.error or "no summary"
+                response = await _paid(inner, request, calls, warning)
                 return response
             note = NOTE_PREFIX + summarised.text
         if cut == 0:
@@ -160,8 +161,7 @@ class HistoryStage:
         detail += ", summarised" if note is not None else ""
         previous = facts[: len(facts) - NEW_MESSAGES]
         previous_cut, _ = _cuts(chosen, [p for p in points if p < len(previous)], previous)
-        response = await inner(sent)
-        response.lever_calls.extend(calls)
+        response = await _paid(inner, sent, calls)
         response.headers[HEADER] = detail
         book(response, cut_facts(facts, cut, previous_cut, removed), detail)
         return response
@@ -191,11 +191,28 @@ class HistoryStage:
             max_tokens=chosen.summary_max_tokens,
         )
 
-    @staticmethod
-    def _warned(response: ChatResponse, found: list[str]) -> ChatResponse:
-        shown = "; ".join(found[:3]) + (f" (+{len(found) - 3} more)" if len(found) > 3 else "")
-        response.headers[WARNING_HEADER] = f"sent unchanged: {shown}"
-        return response
+
+async def _warned(inner: Handler, request: ChatRequest, found: list[str]) -> ChatResponse:
+    shown = "; ".join(found[:3]) + (f" (+{len(found) - 3} more)" if len(found) > 3 else "")
+    return await call_warned(inner, request, WARNING_HEADER, f"sent unchanged: {shown}")
+
+
+async def _paid(
+    inner: Handler, request: ChatRequest, calls: list[Call], warning: str | None = None
+) -> ChatResponse:
+    """``inner(request)`` after the summary ``calls`` were paid for: they are booked with
+    its answer, or with its failure (never lost), and so is ``warning``."""
+    try:
+        response = await inner(request)
+    except BaseException as exc:
+        attach_lever_calls(exc, calls)
+        if warning is not None:
+            attach_warning(exc, WARNING_HEADER, warning)
+        raise
+    response.lever_calls.extend(calls)
+    if warning is not None:
+        response.headers[WARNING_HEADER] = warning
+    return response
 
 
 def _cuts(

@@ -31,6 +31,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
 from thrifty.ledger.query import UNSTABLE_PREFIX_MARK
+from thrifty.lever_warnings import call_warned
 from thrifty.levers.fewer_tokens.compress.wire import problem as malformed
 from thrifty.levers.fewer_tokens.prompt_cache.anthropic import (
     AnthropicPlanner,
@@ -147,7 +148,10 @@ class PromptCachePlanner:
         if not (readable(body) if anthropic else _openai_readable(body)):
             return _with_header(await inner(request), "skipped-unreadable")
         if (why := malformed(request)) is not None:
-            return _malformed(await inner(request), why)
+            return _with_header(
+                await call_warned(inner, request, WARNING_HEADER, _malformed_warning(why)),
+                "skipped-malformed",
+            )
         if anthropic:
             policy = TtlPolicy(lever.first_sight, lever.min_uses_for_1h, lever.allow_1h)
             minimum = lever.min_tokens or minimum_cacheable_tokens(request.model)
@@ -199,9 +203,8 @@ def _with_header(response: ChatResponse, value: str) -> ChatResponse:
     return response
 
 
-def _malformed(response: ChatResponse, why: str) -> ChatResponse:
-    response.headers[WARNING_HEADER] = f"malformed conversation, passed through unchanged: {why}"
-    return _with_header(response, "skipped-malformed")
+def _malformed_warning(why: str) -> str:
+    return f"malformed conversation, passed through unchanged: {why}"
 
 
 def prompt_cache_stage(planner: PromptCachePlanner) -> Stage:
