@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from thrifty.config import HistorySettings
 from thrifty.dialects.view import Turn
-from thrifty.lever_warnings import attach_warning, call_warned
+from thrifty.lever_warnings import call_warned
 from thrifty.levers.fewer_tokens.history.booking import NEW_MESSAGES, book, cut_facts
 from thrifty.levers.fewer_tokens.history.cuts import (
     MessageFacts,
@@ -203,15 +203,14 @@ async def _paid(
     """``inner(request)`` after the summary ``calls`` were paid for: they are booked with
     its answer, or with its failure (never lost), and so is ``warning``."""
     try:
-        response = await inner(request)
+        if warning is None:
+            response = await inner(request)
+        else:
+            response = await call_warned(inner, request, WARNING_HEADER, warning)
     except BaseException as exc:
         attach_lever_calls(exc, calls)
-        if warning is not None:
-            attach_warning(exc, WARNING_HEADER, warning)
         raise
     response.lever_calls.extend(calls)
-    if warning is not None:
-        response.headers[WARNING_HEADER] = warning
     return response
 
 
