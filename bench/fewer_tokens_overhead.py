@@ -43,6 +43,11 @@ time less that of the stages inside it; the clocks add about a microsecond a sta
 
 Every pipeline has its own token counter and memo, as if it ran alone; the loaded
 tokenizers are the process's (:func:`thrifty.tokens.counting.load_count`).
+
+``--rounds N`` repeats the whole run N times (new pipelines each round, their memos empty,
+the corpus read from the start again: text new to them) and prints, after each round's
+rows, each handler's p50 over the rounds (median, lowest, highest): one round's p50 moves
+with what else the machine is doing.
 """
 
 from __future__ import annotations
@@ -332,18 +337,52 @@ def main() -> None:
     parser.add_argument("--corpus", type=Path, required=True, help="the wheel, or a folder")
     parser.add_argument("--requests", type=int, default=150)
     parser.add_argument("--dialects", default="openai,anthropic")
+    parser.add_argument("--rounds", type=int, default=1, help="runs of the whole benchmark")
     parser.add_argument("--out", help="write the results as JSON here too")
     args = parser.parse_args()
+    if args.rounds < 1:
+        parser.error("--rounds must be at least 1")
     prompts = list(corpus(args.corpus, 2_000))
     random.Random(3).shuffle(prompts)
     counter = TokenCounter()
     rows: list[dict[str, Any]] = []
-    with tempfile.TemporaryDirectory() as folder:
-        for dialect in args.dialects.split(","):
-            # Each dialect has its own pipelines (their memos start empty): the corpus is
-            # read from the start again, new to them.
-            text = Text(prompts)
-            rows += asyncio.run(run(dialect, args.requests, text, Path(folder), counter))
+    for round_number in range(1, args.rounds + 1):
+        found: list[dict[str, Any]] = []
+        with tempfile.TemporaryDirectory() as folder:
+            for dialect in args.dialects.split(","):
+                # Each dialect has its own pipelines (their memos start empty): the corpus
+                # is read from the start again, new to them.
+                text = Text(prompts)
+                found += asyncio.run(run(dialect, args.requests, text, Path(folder), counter))
+        if args.rounds > 1:
+            print(f"round {round_number} of {args.rounds}")
+        _print(found)
+        rows += [{**row, "round": round_number} for row in found]
+    if args.rounds > 1:
+        print(f"p50 over {args.rounds} rounds: median (lowest-highest), CPU p50 likewise")
+        for (dialect, handler), p50s, cpus in over_rounds(rows):
+            print(
+                f"{dialect:9} {handler:20} p50 {statistics.median(p50s):.3f} ms "
+                f"({min(p50s):.3f}-{max(p50s):.3f}), CPU p50 {statistics.median(cpus):.3f} ms "
+                f"({min(cpus):.3f}-{max(cpus):.3f})"
+            )
+    if args.out:
+        Path(args.out).write_text(json.dumps(rows, indent=2))
+
+
+def over_rounds(
+    rows: list[dict[str, Any]],
+) -> list[tuple[tuple[str, str], list[float], list[float]]]:
+    """Each (dialect, handler)'s p50 and CPU p50 of every round, in the rows' order."""
+    found: dict[tuple[str, str], tuple[list[float], list[float]]] = {}
+    for row in rows:
+        p50s, cpus = found.setdefault((row["dialect"], row["handler"]), ([], []))
+        p50s.append(row["p50_ms"])
+        cpus.append(row["cpu_p50_ms"])
+    return [(key, p50s, cpus) for key, (p50s, cpus) in found.items()]
+
+
+def _print(rows: list[dict[str, Any]]) -> None:
     for row in rows:
         print(
             f"{row['dialect']:9} {row['handler']:20} ~{row['prompt_tokens_p50']:,.0f} tokens: "
@@ -354,8 +393,6 @@ def main() -> None:
         if "stage_cpu_p50_ms" in row:
             own = ", ".join(f"{k} {v:.3f}" for k, v in row["stage_cpu_p50_ms"].items())
             print(f"{'':31}each stage's own CPU p50 (ms): {own}")
-    if args.out:
-        Path(args.out).write_text(json.dumps(rows, indent=2))
 
 
 if __name__ == "__main__":
