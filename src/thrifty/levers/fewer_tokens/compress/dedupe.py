@@ -22,10 +22,11 @@ and learnt (paragraph by paragraph, line by line) if a later text needs the full
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence, Set
+from collections.abc import Iterable, Iterator, Mapping, Sequence, Set
 from dataclasses import dataclass, field
-from itertools import chain, compress, count, repeat
+from itertools import chain
 from operator import methodcaller
 
 from thrifty.levers.fewer_tokens.compress.report import Removal
@@ -43,6 +44,14 @@ _ENDINGS = frozenset(".!?\"')]")
 _ENDS = tuple(_ENDINGS)
 _CHUNK_BREAK = re.compile(r"\n\s*\n")
 _lines_of = methodcaller("split", "\n")
+# Every character ``str.strip`` removes (tests/levers/fewer_tokens checks it on every one).
+BLANKS = frozenset(
+    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005"
+    "\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+)
+_MAY_END = _ENDINGS | BLANKS  # a line's last character, if it may end like a sentence
+_ASCII = bytes(range(128))
+
 MIN_INSTRUCTION = 2 * MIN_WORDS - 1  # characters: five one-letter words and four blanks
 
 
@@ -85,20 +94,28 @@ class _Keys:
         """``text``'s keys, or ``None`` if one of them occurs in it twice."""
         # Case folding keeps blanks blank and never makes one (tests/levers/fewer_tokens
         # checks it on every character), so the chunks of the folded text are the folded
-        # chunks, and stripping commutes with folding.  Each chunk is folded alone: most
-        # are ASCII, which folds fast (a whole text rarely is).  The lines are the chunks'
-        # lines (those left out, inside the breaks, are blank), and of those only the ones
-        # that end like a sentence (picked at C speed) could be instructions.
-        folded = list(map(str.casefold, _CHUNK_BREAK.split(text)))
-        chunks = Counter(map(str.strip, folded))
-        if _any_paragraph(k for k, n in chunks.items() if n > 1):
+        # chunks, and stripping commutes with folding.  The lines are the chunks' lines
+        # (the other lines, inside the breaks, are blank), and of those only the ones that
+        # end like a sentence could be instructions.  A set tells in C whether anything
+        # repeats; only then are the keys counted, to see if a repeat matters.
+        folded = _folded(text)
+        if folded is None:  # folding changes more than ASCII letters: chunk by chunk
+            chunks = list(map(str.casefold, _CHUNK_BREAK.split(text)))
+        else:
+            chunks = _CHUNK_BREAK.split(folded)
+        paragraphs = list(map(str.strip, chunks))
+        unique = set(paragraphs)
+        if len(unique) < len(paragraphs) and _any_paragraph(_repeated(paragraphs)):
             return None
-        stripped = list(map(str.strip, chain.from_iterable(map(_lines_of, folded))))
-        lines = Counter(compress(stripped, map(str.endswith, stripped, repeat(_ENDS))))
-        if _any_instruction(k for k, n in lines.items() if n > 1):
+        if folded is None:
+            sentences = _sentence_lines(chain.from_iterable(map(_lines_of, chunks)))
+        else:
+            sentences = _sentence_lines(folded.split("\n"))
+        unique_lines = set(sentences)
+        if len(unique_lines) < len(sentences) and _any_instruction(_repeated(sentences)):
             return None
-        size = sum(map(len, chunks)) + sum(map(len, lines))
-        return _Keys(chunks.keys(), lines.keys(), size)  # no copy: ``&`` and ``|`` make sets
+        size = sum(map(len, unique)) + sum(map(len, unique_lines))
+        return _Keys(unique, unique_lines, size)  # no copy: ``&`` and ``|`` make sets
 
     def meets_learnt(self, paragraphs: Mapping[str, str], lines: Mapping[str, str]) -> bool:
         """Whether a paragraph or an instruction could be one of those learnt."""
@@ -115,6 +132,35 @@ class _Keys:
     def __or__(self, other: _Keys) -> _Keys:
         paragraphs, lines = self.paragraphs | other.paragraphs, self.lines | other.lines
         return _Keys(paragraphs, lines, self.chars + other.chars)
+
+
+def _folded(text: str) -> str | None:
+    """``text`` case folded, or ``None`` when folding it would change a character beyond
+    ASCII (then it is folded piece by piece: most pieces are ASCII, which folds fast).
+    Folding is character by character, and ASCII folds as it lowers, so a text whose
+    other characters all fold to themselves folds as its UTF-8 bytes lower: those
+    characters' bytes are all over 127, which ``bytes.lower`` leaves alone, and they are
+    checked by folding them alone (a few, where folding the whole text costs ~7 ns a
+    character)."""
+    if text.isascii():
+        return text.lower()
+    utf8 = text.encode("utf-8", "surrogatepass")
+    others = utf8.translate(None, _ASCII).decode("utf-8", "surrogatepass")
+    if others.casefold() != others:
+        return None
+    return utf8.lower().decode("utf-8", "surrogatepass")
+
+
+def _sentence_lines(lines: Iterable[str]) -> list[str]:
+    """The stripped lines that end like a sentence (``.``, ``!``, ``?``, or a closing
+    quote or bracket): picked by their last character (a line ending in a blank is
+    stripped to be read)."""
+    maybe = [line.strip() for line in lines if line[-1:] in _MAY_END]
+    return [line for line in maybe if line[-1:] in _ENDINGS]
+
+
+def _repeated(keys: Iterable[str]) -> Iterator[str]:
+    return (key for key, n in Counter(keys).items() if n > 1)
 
 
 def _any_paragraph(keys: Iterable[str]) -> bool:
@@ -249,34 +295,40 @@ class Deduper:
         assert paragraphs is not None  # learnt first
         lines = text.split("\n")
         code = _code_lines(text, fences(text))
-        # Lines that could be instructions (a sentence's end, five words): a cheap first cut
-        # (the ends are read at C speed: most lines do not end like a sentence).
-        ends = map(str.endswith, map(str.rstrip, lines), repeat(_ENDS))
-        candidates = {i for i in compress(count(), ends) if lines[i].count(" ") >= MIN_WORDS - 1}
+        # Lines that could be instructions (a sentence's end, five words, no code): a cheap
+        # first cut (a line is stripped only if its last character is a sentence's end or
+        # a blank), in order, so each paragraph's are a slice of them and the others are
+        # not walked.
+        candidates = [
+            index
+            for index, line in enumerate(lines)
+            if line[-1:] in _MAY_END
+            and line.rstrip()[-1:] in _ENDINGS
+            and line.count(" ") >= MIN_WORDS - 1
+            and index not in code
+        ]
         removed: set[int] = set()
         found: list[Removal] = []
+        at = 0
         for first, last in _paragraphs(lines, code):
-            block = range(first, last + 1)
-            holds_code = bool(code) and not code.isdisjoint(block)
-            if not holds_code:
+            start, at = at, bisect_right(candidates, last, at)
+            if not (code and not code.isdisjoint(range(first, last + 1))):
                 joined = "\n".join(lines[first : last + 1])
                 key = _key(joined)
                 if len(key) >= MIN_PARAGRAPH:
                     seen = paragraphs.get(key)
                     if seen is not None:
                         found.append(_removal("duplicate_paragraph", joined, where, seen))
-                        removed.update(block)
+                        removed.update(range(first, last + 1))
                         _drop_separator(lines, removed, first, last)
                         continue
                     paragraphs[key] = where
             cut = 0
-            for index in block:
-                if index not in candidates or index in code:
-                    continue
+            for index in candidates[start:at]:
                 if self._repeats(lines[index], where, found):
                     removed.add(index)
                     cut += 1
-            if cut == len(block):
+            if cut == last - first + 1:
                 _drop_separator(lines, removed, first, last)
         if (
             not found
@@ -314,17 +366,17 @@ def _code_lines(text: str, spans: Sequence[tuple[int, int]]) -> set[int]:
 
 def _paragraphs(lines: Sequence[str], code: set[int]) -> list[tuple[int, int]]:
     """``(first, last)`` line of each paragraph: lines between blank lines (a blank line
-    inside a code block does not end one)."""
+    inside a code block does not end one).  Only the blank lines are walked."""
+    blanks = [i for i, line in enumerate(lines) if not line or line.isspace()]
     out: list[tuple[int, int]] = []
-    first = -1
-    for index, line in enumerate(lines):
-        if (not line or line.isspace()) and index not in code:
-            if first >= 0:
-                out.append((first, index - 1))
-                first = -1
-        elif first < 0:
-            first = index
-    if first >= 0:
+    first = 0
+    for blank in blanks:
+        if blank in code:
+            continue
+        if blank > first:
+            out.append((first, blank - 1))
+        first = blank + 1
+    if first < len(lines):
         out.append((first, len(lines) - 1))
     return out
 
