@@ -155,7 +155,7 @@ def _sentence_lines(lines: Iterable[str]) -> list[str]:
     """The stripped lines that end like a sentence (``.``, ``!``, ``?``, or a closing
     quote or bracket): picked by their last character (a line ending in a blank is
     stripped to be read)."""
-    maybe = [line.strip() for line in lines if line[-1:] in _MAY_END]
+    maybe = [line.strip() for line in lines if line and line[-1] in _MAY_END]
     return [line for line in maybe if line[-1:] in _ENDINGS]
 
 
@@ -302,7 +302,8 @@ class Deduper:
         candidates = [
             index
             for index, line in enumerate(lines)
-            if line[-1:] in _MAY_END
+            if line
+            and line[-1] in _MAY_END
             and line.rstrip()[-1:] in _ENDINGS
             and line.count(" ") >= MIN_WORDS - 1
             and index not in code
