@@ -4,6 +4,8 @@ tool forms and churn."""
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from thrifty.levers.fewer_tokens.prompt_cache.anthropic import minimum_cacheable_tokens
 from thrifty.levers.fewer_tokens.prompt_cache.prefix import PrefixChurn, ToolForms, chain
@@ -152,13 +154,34 @@ def test_volatile_splits_are_remembered_within_their_bound() -> None:
     from thrifty.levers.fewer_tokens.prompt_cache.volatile import VolatileSplits, split_volatile
 
     prompts = [f"You help with orders.\nToday is 2026-11-{day:02d}.\nBe brief." for day in (1, 2)]
+    fenced = "```\n2026-11-03\n```\nBe brief."  # a date's tail, no line to move
     splits = VolatileSplits(max_chars=len(prompts[0]) + 10)
-    for prompt in [*prompts, *prompts, "No date here."]:
+    for prompt in [*prompts, *prompts, fenced, "No date here."]:
         assert splits(prompt) == split_volatile(prompt)
     assert splits._done.held_chars <= len(prompts[0]) + 10
-    assert list(splits._done) == ["No date here."]  # the least recent ones went first
-    assert splits("x" * 100) is None  # longer than the bound: not kept
-    assert "x" * 100 not in splits._done
+    assert list(splits._done) == [fenced]  # the least recent ones went first
+    assert splits(prompts[0] + "x" * 100) is not None  # longer than the bound: not kept
+    assert prompts[0] + "x" * 100 not in splits._done
+
+
+def test_volatile_splits_keep_no_prompt_without_a_dates_tail() -> None:
+    """Such a prompt is answered by one scan, without the memo (its hash costs as much)."""
+    from thrifty.levers.fewer_tokens.prompt_cache.volatile import VolatileSplits
+
+    splits = VolatileSplits()
+    for prompt in ["No date here.", "Version 2-3-4.\nStep -1.", "2026-1-05\n2026-13"]:
+        assert splits(prompt) is None
+    assert list(splits._done) == []
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.text(alphabet="0123456789-T:Z \n`x", max_size=80), max_size=6))
+def test_volatile_splits_answer_as_split_volatile(prompts: list[str]) -> None:
+    from thrifty.levers.fewer_tokens.prompt_cache.volatile import VolatileSplits, split_volatile
+
+    splits = VolatileSplits(max_chars=120)
+    for prompt in [*prompts, *reversed(prompts)]:
+        assert splits(prompt) == split_volatile(prompt)
 
 
 def test_tool_sets_whose_hashes_collide_keep_their_own_forms(
