@@ -54,7 +54,8 @@ def paragraphs_before(lines: list[str], code: set[int]) -> list[tuple[int, int]]
 
 
 class DeduperBefore(dedupe.Deduper):
-    """The full pass as it was: every line of every paragraph walked."""
+    """The full pass as it was: every line of every paragraph walked, each candidate line
+    stripped twice."""
 
     def _full(self, text: str, where: str) -> str:
         paragraphs = self._paragraphs
@@ -96,6 +97,17 @@ class DeduperBefore(dedupe.Deduper):
             return text
         self.removals.extend(found)
         return "\n".join(line for i, line in enumerate(lines) if i not in removed)
+
+    def _repeats(self, line: str, where: str, found: list[Removal]) -> bool:
+        if not dedupe._is_instruction(line):
+            return False
+        key = dedupe._key(line)
+        seen = self._lines.get(key)
+        if seen is not None:
+            found.append(dedupe._removal("repeated_instruction", line.strip(), where, seen))
+            return True
+        self._lines[key] = where
+        return False
 
 
 LINES = st.sampled_from(

@@ -130,6 +130,8 @@ class _Keys:
         )
 
     def __or__(self, other: _Keys) -> _Keys:
+        if not (self.paragraphs or self.lines):  # a first text's keys: nothing to copy
+            return other
         paragraphs, lines = self.paragraphs | other.paragraphs, self.lines | other.lines
         return _Keys(paragraphs, lines, self.chars + other.chars)
 
@@ -342,12 +344,13 @@ class Deduper:
 
     def _repeats(self, line: str, where: str, found: list[Removal]) -> bool:
         """Whether ``line`` is an instruction said before (noted), else remember it."""
-        if not _is_instruction(line):
-            return False
-        key = _key(line)
+        stripped = line.strip()
+        if not (_reads_as_a_sentence(stripped) and _LABEL.match(stripped) is None):
+            return False  # no instruction (what ``_is_instruction`` reads, stripped once)
+        key = stripped.casefold()
         seen = self._lines.get(key)
         if seen is not None:
-            found.append(_removal("repeated_instruction", line.strip(), where, seen))
+            found.append(_removal("repeated_instruction", stripped, where, seen))
             return True
         self._lines[key] = where
         return False
