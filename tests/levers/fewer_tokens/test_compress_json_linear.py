@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from thrifty.levers.fewer_tokens.compress import text
+from thrifty.levers.fewer_tokens.compress import json_text, text
 
 
 def pieces(*choices: str, size: int = 30) -> st.SearchStrategy[str]:
@@ -22,7 +22,7 @@ def test_the_openers_that_open_a_line_are_those_the_slice_says(source: str) -> N
         for at in range(len(source))
         if source[at] in "{[" and not source[source.rfind("\n", 0, at) + 1 : at].strip()
     ]
-    assert text._line_openers(source) == expected
+    assert json_text._line_openers(source) == expected
 
 
 @pytest.mark.timeout(30)

@@ -6,7 +6,8 @@ are kept here, as they were, and both run on generated prompts.
 * decorative rules are shortened line by line where four of their characters are found
   (not by an expression tried at every line break);
 * blank lines are collapsed only when the text holds three line breaks in a row;
-* the odd characters are looked for one by one (not with a character class);
+* the odd characters are looked for one by one, and replaced so (not with a character
+  class);
 * protected spans are masked with one placeholder and put back in order, with ``map``,
   a join and a split (not numbered, span by span, and put back by number);
 * deduplication's coarse keys fold each chunk alone and take the lines from the chunks
@@ -34,7 +35,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from thrifty.levers.fewer_tokens.compress import dedupe, wire
+from thrifty.levers.fewer_tokens.compress import dedupe, json_text, wire
 from thrifty.levers.fewer_tokens.compress import text as transforms
 from thrifty.levers.fewer_tokens.compress.report import Removal
 from thrifty.levers.fewer_tokens.compress.spans import code_and_quotes, fences, merged
@@ -48,6 +49,8 @@ _ODD = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00a0\u2000-\u200a\u202f\u205
 _SEPARATOR = re.compile(r"\n {0,3}([-=*_])\1{3,}[ \t]*(?=\n|\Z)")
 _SEPARATOR_HINTS = ("----", "====", "****", "____")
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n")
+_ODD_SPACES = re.compile("[\u00a0\u2000-\u200a\u202f\u205f\u3000]")
+_BLANK_LINES = re.compile(r"\n[ \t]*\n(?:[ \t]*\n)+")
 
 
 def tidy_line_before(body: str) -> str:
@@ -67,7 +70,7 @@ def tidy_line_before(body: str) -> str:
 def cleaned_before(text: str, deleting: bool) -> str:
     if deleting:
         text = transforms._INVISIBLE.sub("", text)
-        text = transforms._ODD_SPACES.sub(" ", text)
+        text = _ODD_SPACES.sub(" ", text)
         text = transforms.without(text, transforms.html_comments(text, unless="\ue000"))
     if any(hint in text for hint in _SEPARATOR_HINTS):
         text = _SEPARATOR.sub(lambda m: "\n" + m.group(1) * 3, "\n" + text)[1:]
@@ -82,7 +85,7 @@ def cleaned_before(text: str, deleting: bool) -> str:
             ):
                 lines[index] = line[: len(line) - len(body)] + tidy_line_before(body)
         text = "\n".join(lines)
-    text = transforms._BLANK_LINES.sub("\n\n", text)
+    text = _BLANK_LINES.sub("\n\n", text)
     rest = text.lstrip(" \t\n")
     first_line = text.rfind("\n", 0, len(text) - len(rest)) + 1
     return text[first_line:].rstrip()
@@ -122,13 +125,13 @@ def normalise_before(text: str) -> str:
 
 
 def minify_json_before(text: str) -> str:
-    if not any(text[at] == "{" for at in transforms._line_openers(text)) and not any(
-        text[at] == "[" for at in transforms._line_openers(text)
+    if not any(text[at] == "{" for at in json_text._line_openers(text)) and not any(
+        text[at] == "[" for at in json_text._line_openers(text)
     ):
         return text
     stripped = text.strip()
-    if transforms._is_json(stripped):
-        return transforms._minified(stripped)
+    if json_text._is_json(stripped):
+        return json_text._minified(stripped)
     pieces = _PARAGRAPH_BREAK.split(text)
     if len(pieces) == 1:
         return text
@@ -137,9 +140,9 @@ def minify_json_before(text: str) -> str:
     out: list[str] = []
     for index, piece in enumerate(pieces):
         body = piece.strip()
-        if transforms._is_json(body):
+        if json_text._is_json(body):
             lead = piece[: len(piece) - len(piece.lstrip())]
-            piece = lead + transforms._minified(body)
+            piece = lead + json_text._minified(body)
             changed = True
         out.append(piece)
         if index < len(separators):
@@ -250,10 +253,12 @@ def documents(draw: st.DrawFn) -> str:
 @RELAXED
 @given(PROSE, st.booleans())
 def test_the_clean_up_is_the_one_it_replaced(text: str, deleting: bool) -> None:
-    odd = transforms._holds_any(text, transforms._INVISIBLES + transforms._ODD_SPACE_CHARS)
+    invisibles = "".join(filter(text.__contains__, transforms._INVISIBLES))
+    odd_spaces = "".join(filter(text.__contains__, transforms._ODD_SPACE_CHARS))
     expected = cleaned_before(text, deleting)
-    assert transforms._cleaned(text, deleting, odd=True) == expected
-    assert transforms._cleaned(text, deleting, odd) == expected
+    every_kind = (transforms._INVISIBLES, transforms._ODD_SPACE_CHARS)
+    assert transforms._cleaned(text, deleting, *every_kind) == expected
+    assert transforms._cleaned(text, deleting, invisibles, odd_spaces) == expected
 
 
 @RELAXED

@@ -156,7 +156,17 @@ def _closing(text: str, after: int, char: str, length: int) -> int:
 
 def code_and_quotes(text: str) -> list[Span]:
     """Code and quoted text in ``text``: sorted, merged ``(start, end)`` spans."""
-    found = fences(text)
+    return merged(fences(text) + line_spans(text))
+
+
+def line_spans(text: str) -> list[Span]:
+    """The code and quotes of ``text`` that lie within a line (all but fenced code): inline
+    code, indented code lines, block quotes and quoted text, in no order, not merged.
+    None holds a line break, and what a lookaround sees past a line's ends is a line break
+    or the text's end, both neither a word character nor a quote: each line's are found
+    alone as in the whole text, so those of lines picked from a text and joined with line
+    breaks are those of the same lines in the text."""
+    found: list[Span] = []
     if "`" in text:
         found += [m.span() for m in _INLINE_CODE.finditer(text)]
     if ">" in text or "\n    " in text or "\n\t" in text or text.startswith(("    ", "\t")):
@@ -165,7 +175,7 @@ def code_and_quotes(text: str) -> list[Span]:
     for opener, pattern in _QUOTES:
         if opener in text:
             found += [m.span() for m in pattern.finditer(text)]
-    return merged(found)
+    return found
 
 
 def merged(spans: list[Span]) -> list[Span]:

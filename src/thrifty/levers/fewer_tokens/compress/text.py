@@ -1,43 +1,43 @@
-"""Transforms of one text: whitespace and markup normalisation, JSON minification.
+"""Transforms of one text: whitespace and markup normalisation, and JSON minification
+(:mod:`.json_text`, named here too).
 
-Both edit prose only (see :mod:`.spans`); minification removes whitespace *between* JSON
-tokens and keeps every string and number exactly as written (a JSON parser never
-re-serialises it, so ``1.0`` stays ``1.0``).
+Normalisation edits prose only (see :mod:`.spans`).
 """
 
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
+from itertools import accumulate
 
-import orjson
-
+from thrifty.levers.fewer_tokens.compress.json_text import minify_json as minify_json
 from thrifty.levers.fewer_tokens.compress.spans import (
     Span,
     code_and_quotes,
     fences,
+    line_spans,
     merged,
     token_spans,
 )
 
 _INVISIBLES = "\u200b\u200c\u200d\u2060\ufeff"
 _ODD_SPACE_CHARS = "\u00a0\u202f\u205f\u3000" + "".join(map(chr, range(0x2000, 0x200B)))
+_ASCII_BYTES = bytes(range(128))
 _INVISIBLE = re.compile(f"[{_INVISIBLES}]")
-_ODD_SPACES = re.compile(f"[{_ODD_SPACE_CHARS}]")
 _NON_BLANKS = re.compile(r"\S+")
 _SEPARATOR_LINE = re.compile(r" {0,3}([-=*_])\1{3,}[ \t]*(?=\n|\Z)")
+_SEPARATOR_AFTER_BREAK = re.compile(r"\n( {0,3}([-=*_])\2{3,}[ \t]*)(?=\n|\Z)")
 _SEPARATOR_HINTS = ("----", "====", "****", "____")
 _BLANKS = re.compile(r"[ \t]{2,}")
 _SPAN_OPENERS = "`~>\"'\u201c\u2018"  # what code_and_quotes needs to find a span in a line
 # Two spaces after a character of a line that is not a blank (in a text without tabs).
 _BODY_BLANKS = re.compile("  (?<=[^ \n]  )")
-_BLANK_LINES = re.compile(r"\n[ \t]*\n(?:[ \t]*\n)+")
-_PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n")
+# Blank lines, once no line is blanks alone (the literal start is found fast).
+_BLANK_LINES = re.compile(r"\n\n\n+")
 # Each protected span stands in the text being cleaned as OPEN + CLOSE (private-use
 # characters: a text that holds them is left as it is); they are put back in order.
 _OPEN, _CLOSE = "\ue000", "\ue001"
 _PLACEHOLDER = _OPEN + _CLOSE
-# Whitespace between JSON tokens (strings are matched whole, so theirs is kept).
-_JSON_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[ \t\r\n]+|[^" \t\r\n]+', re.S)
 
 
 def normalise(text: str) -> str:
@@ -46,33 +46,109 @@ def normalise(text: str) -> str:
     shortened to three characters, trailing whitespace removed, runs of spaces inside a
     line made one (indentation is kept), blank lines collapsed to one, and blank lines at
     either end removed.  A text that would be left empty is returned as it was."""
-    invisible = _holds_any(text, _INVISIBLES)
-    odd = invisible or _holds_any(text, _ODD_SPACE_CHARS)
-    deleting = odd or "<!--" in text
+    others = _beyond_ascii(text)
+    invisibles = "".join(filter(others.__contains__, _INVISIBLES)) if others else ""
+    odd_spaces = "".join(filter(others.__contains__, _ODD_SPACE_CHARS)) if others else ""
+    deleting = bool(invisibles or odd_spaces) or "<!--" in text
     if not deleting and not _untidy(text):
         return text  # the common case for a prompt seen before: nothing to do
-    if not text.strip() or _holds_any(text, _CLOSE + _OPEN):
+    if not text.strip() or _holds_any(others, _CLOSE + _OPEN):
         return text
-    # Deleting clean-ups mask the URLs, numbers and IDs they could touch too; otherwise
-    # code blocks only (the rest of a line's code and quotes are found line by line).
-    if deleting:
-        spans = code_and_quotes(text)  # merged already: merged again only with tokens
-        tokens = _deletable_tokens(text, invisible)
-        if tokens:
-            spans = merged(spans + tokens)
+    # Deleting clean-ups mask the code, quotes, URLs, numbers and IDs they could touch
+    # (those of the lines they may change); otherwise code blocks only (the rest of a
+    # line's code and quotes are found line by line).
+    if invisibles:  # rare: every line's (removing one may open a comment anywhere)
+        spans = merged(code_and_quotes(text) + _deletable_tokens(text, True))
+    elif deleting:
+        spans = _spans_that_matter(text, odd_spaces)
     else:
         spans = fences(text)
     masked, kept = _masked(text, spans)
-    out = _cleaned(masked, deleting, odd)
+    out = _cleaned(masked, deleting, invisibles, odd_spaces)
     if kept:
         out = _unmasked(out, kept)
     return out if out.strip() else text
+
+
+def _beyond_ascii(text: str) -> str:
+    """The characters of ``text`` that are not ASCII, in order (few in a prompt): its
+    UTF-8 bytes but the ASCII ones, decoded (every byte of a longer character's encoding
+    is over 127).  Searching them for a character is searching the text, for one scan
+    of it (a search for each of two dozen characters took ~10 µs on a long text)."""
+    if text.isascii():
+        return ""
+    utf8 = text.encode("utf-8", "surrogatepass")
+    return utf8.translate(None, _ASCII_BYTES).decode("utf-8", "surrogatepass")
 
 
 def _holds_any(text: str, chars: str) -> bool:
     """Whether ``text`` holds one of ``chars`` (none of them ASCII): a search for each
     character, quicker than a character class's on a long text."""
     return not text.isascii() and any(map(text.__contains__, chars))
+
+
+def _spans_that_matter(text: str, odd_spaces: str) -> list[Span]:
+    """For a text without invisible characters, the spans of
+    ``merged(code_and_quotes(text) + _deletable_tokens(text, False))`` a deleting clean-up
+    can tell from the same text unmasked: those of fenced code, and those in the lines
+    :func:`_lines_that_may_change` gives (found in those lines alone, joined:
+    :func:`~.spans.line_spans`).
+
+    The clean-up gives the same text with the other lines' spans unmasked: no comment it
+    removes reaches those lines (a comment that would is one whose first closing is
+    masked, and that mask is in it), tidying leaves them as they are, masked or not (they
+    hold no run of two blanks past their indentation, no tab and no trailing blank, nor
+    end the text), and a line holding a span is not blank, nor a rule, either way.  Spans
+    hold no line break but fenced code, which is whole lines, so merging never joins two
+    lines' (tests/levers/fewer_tokens/test_compress_text_equivalence.py compares)."""
+    lines = _lines_that_may_change(text, odd_spaces)
+    found = fences(text) + _deletable_tokens(text, False)
+    if lines:
+        starts, ends = zip(*lines, strict=True)
+        picked = "\n".join(map(text.__getitem__, map(slice, starts, ends)))
+        picked_starts = list(accumulate((end - start + 1 for start, end in lines), initial=0))
+        for start, end in line_spans(picked):
+            line = bisect_right(picked_starts, start) - 1
+            shift = starts[line] - picked_starts[line]
+            found.append((start + shift, end + shift))
+    return merged(found)
+
+
+def _lines_that_may_change(text: str, odd_spaces: str) -> list[Span]:
+    """The lines (``(start, end)``: from a line's first character to the line break or the
+    text's end after it; consecutive lines in one) a deleting clean-up may change, or whose
+    spans may decide what it removes: those a comment candidate (each ``<!--`` to the
+    first ``-->`` after it) reaches, those holding one of ``odd_spaces``, those with a
+    tab, those :func:`_tidied_lines` looks at, and the last line but blanks when blanks
+    of any kind end the text (a block quote masked keeps them, as they were)."""
+    touched = _tidy_spots(text)
+    if text[-1:].isspace():  # trimmed from the end unless a span ends with it
+        last = len(text.rstrip()) - 1
+        touched.append((last, last + 1))
+    for char in "\t" + odd_spaces:
+        at = text.find(char)
+        while at >= 0:
+            touched.append((at, at + 1))
+            at = text.find(char, at + 1)
+    at = text.find("<!--")
+    close = -1
+    while at >= 0:
+        if close < at + 4:
+            close = text.find("-->", at + 4)
+            if close < 0:
+                break  # no opening from here on is closed
+        touched.append((at, close + 3))
+        at = text.find("<!--", at + 1)
+    lines: list[Span] = []
+    for start, end in sorted(touched):
+        if lines and start <= lines[-1][1]:
+            if end > lines[-1][1]:
+                line_end = text.find("\n", end - 1)
+                lines[-1] = (lines[-1][0], len(text) if line_end < 0 else line_end)
+            continue
+        line_end = text.find("\n", max(start, end - 1))
+        lines.append((text.rfind("\n", 0, start) + 1, len(text) if line_end < 0 else line_end))
+    return lines
 
 
 def _deletable_tokens(text: str, invisible: bool) -> list[Span]:
@@ -214,22 +290,19 @@ def _is_code_line(line: str) -> bool:
 
 def _shortened_separators(text: str) -> str:
     """``text`` with each decorative rule (a line of four or more ``-``, ``=``, ``*`` or
-    ``_`` after at most three spaces, blanks after it) shortened to three characters.
-    Only the lines that hold four of them in a row (found with ``str.find``) are tried."""
-    starts: set[int] = set()
-    for hint in _SEPARATOR_HINTS:
-        at = text.find(hint) if hint[0] in text else -1
-        while at >= 0:
-            starts.add(text.rfind("\n", 0, at) + 1)
-            end = text.find("\n", at)
-            at = text.find(hint, end) if end >= 0 else -1
+    ``_`` after at most three spaces, blanks after it) shortened to three characters: the
+    first line matched, then one search for the others from the line breaks before them
+    (a ``str.find`` for each kind of rule, tables and bold text full of them, took
+    longer).  A match ends before a line break, so the next line is looked at too."""
     pieces: list[str] = []
     done = 0
-    for start in sorted(starts):
-        rule = _SEPARATOR_LINE.match(text, start)
-        if rule is not None:
-            pieces += (text[done:start], rule.group(1) * 3)
-            done = rule.end()
+    first = _SEPARATOR_LINE.match(text)
+    if first is not None:
+        pieces.append(first.group(1) * 3)
+        done = first.end()
+    for rule in _SEPARATOR_AFTER_BREAK.finditer(text, done):
+        pieces += (text[done : rule.start(1)], rule.group(2) * 3)
+        done = rule.end()
     if not pieces:
         return text
     pieces.append(text[done:])
@@ -247,14 +320,11 @@ def _tidied(line: str) -> str:
     return line
 
 
-def _tidied_lines(text: str) -> str:
-    """``text`` with each line :func:`_tidied`, for a text without tabs.  Only the lines
-    that can change are looked at (most lines of a prompt cannot): those with two blanks
-    after a character that is not a blank (past their indentation), found by an expression
-    that starts with the two blanks (the search is quick between them), and those ending
-    with a blank."""
+def _tidy_spots(text: str) -> list[Span]:
+    """The lines :func:`_tidied_lines` looks at (``(start, end)``, from a line's start to
+    the line break or the text's end after it; a line may be there twice), out of order."""
     size = len(text)
-    spots: list[tuple[int, int]] = []  # (start, end) of each line that may change
+    spots: list[Span] = []
     found = _BODY_BLANKS.search(text)
     while found is not None:
         at = found.start()
@@ -268,6 +338,16 @@ def _tidied_lines(text: str) -> str:
         at = text.find(" \n", at + 2)
     if text[-1:] == " ":
         spots.append((text.rfind("\n") + 1, size))
+    return spots
+
+
+def _tidied_lines(text: str) -> str:
+    """``text`` with each line :func:`_tidied`, for a text without tabs.  Only the lines
+    that can change are looked at (most lines of a prompt cannot): those with two blanks
+    after a character that is not a blank (past their indentation), found by an expression
+    that starts with the two blanks (the search is quick between them), and those ending
+    with a blank."""
+    spots = _tidy_spots(text)
     if not spots:
         return text
     pieces: list[str] = []
@@ -282,13 +362,15 @@ def _tidied_lines(text: str) -> str:
     return "".join(pieces)
 
 
-def _cleaned(text: str, deleting: bool, odd: bool) -> str:
-    """``text`` (its protected spans masked) cleaned; ``odd``: whether it holds invisible
-    characters or odd spaces."""
+def _cleaned(text: str, deleting: bool, invisibles: str, odd_spaces: str) -> str:
+    """``text`` (its protected spans masked) cleaned; ``invisibles`` and ``odd_spaces``:
+    those it may hold (each removed, or made a space, with ``str.replace``: a search for
+    any of them is slow)."""
     if deleting:
-        if odd:
-            text = _INVISIBLE.sub("", text)
-            text = _ODD_SPACES.sub(" ", text)
+        for char in invisibles:
+            text = text.replace(char, "")
+        for char in odd_spaces:
+            text = text.replace(char, " ")
         text = without(text, html_comments(text, unless=_OPEN))  # not one holding a span
     text = _shortened_separators(text)
     if "\t" in text:
@@ -300,78 +382,3 @@ def _cleaned(text: str, deleting: bool, odd: bool) -> str:
     rest = text.lstrip(" \t\n")
     first_line = text.rfind("\n", 0, len(text) - len(rest)) + 1
     return text[first_line:].rstrip()
-
-
-def minify_json(text: str) -> str:
-    """``text`` with each paragraph that is a whole JSON object or array written without
-    whitespace between tokens; anything else unchanged.
-
-    Paragraphs are the pieces ``_PARAGRAPH_BREAK.split(text)`` gives, but only those whose
-    first character but blanks is an opener are looked at (found from the openers that
-    start a line: the rest of a prompt is never split, nor its pieces stripped)."""
-    openers = _line_openers(text)
-    if not openers:  # no JSON here
-        return text
-    stripped = text.strip()
-    if _is_json(stripped):
-        return _minified(stripped)
-    pieces: list[str] = []
-    done = 0  # where the text after the last paragraph minified starts
-    for at in openers:
-        if at < done or not _starts_a_paragraph(text, at):
-            continue
-        following = _PARAGRAPH_BREAK.search(text, at)
-        end = len(text) if following is None else following.start()
-        body = text[at:end].rstrip()
-        if _is_json(body):
-            pieces += (text[done:at], _minified(body))  # the blanks after the body go too
-            done = end
-    if not pieces:
-        return text
-    pieces.append(text[done:])
-    return "".join(pieces)
-
-
-def _line_openers(text: str) -> list[int]:
-    """Where ``{`` and ``[`` are the first character of a line but blanks (as a JSON
-    paragraph's first character is), in order.  Only the blanks just before each opener
-    are looked at (each once), not its line up to it: a long line of many openers would
-    cost time in the square of its length."""
-    found: list[int] = []
-    for opener in "{[":
-        at = text.find(opener)
-        while at >= 0:
-            start = at
-            while start > 0 and text[start - 1] != "\n" and text[start - 1].isspace():
-                start -= 1
-            if start == 0 or text[start - 1] == "\n":
-                found.append(at)
-            at = text.find(opener, at + 1)
-    found.sort()
-    return found
-
-
-def _starts_a_paragraph(text: str, at: int) -> bool:
-    """Whether the character at ``at`` (not a blank) is the first one but blanks of a piece
-    of ``_PARAGRAPH_BREAK.split(text)``: the blanks before it are the text's start, or hold
-    a paragraph break.  A break is made of blanks, so the breaks the split finds among them
-    are the ones a search from their start finds (the last character before them is not
-    a blank: no break found before it reaches into them)."""
-    first = at
-    while first > 0 and text[first - 1].isspace():
-        first -= 1
-    return first == 0 or _PARAGRAPH_BREAK.search(text, first, at) is not None
-
-
-def _is_json(text: str) -> bool:
-    if len(text) < 2 or text[0] not in "{[" or not any(c in text for c in " \n\t\r"):
-        return False
-    try:
-        orjson.loads(text)
-    except orjson.JSONDecodeError:
-        return False
-    return True
-
-
-def _minified(text: str) -> str:
-    return "".join(t for t in _JSON_TOKEN.findall(text) if not t[0].isspace())
