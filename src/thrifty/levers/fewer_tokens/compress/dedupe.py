@@ -101,16 +101,13 @@ class _Keys:
         folded = _folded(text)
         if folded is None:  # folding changes more than ASCII letters: chunk by chunk
             chunks = list(map(str.casefold, _CHUNK_BREAK.split(text)))
+            paragraphs = list(map(str.strip, chunks))
+            sentences = _sentence_lines(chain.from_iterable(map(_lines_of, chunks)))
         else:
-            chunks = _CHUNK_BREAK.split(folded)
-        paragraphs = list(map(str.strip, chunks))
+            paragraphs, sentences = _chunks_and_sentences(folded.split("\n"))
         unique = set(paragraphs)
         if len(unique) < len(paragraphs) and _any_paragraph(_repeated(paragraphs)):
             return None
-        if folded is None:
-            sentences = _sentence_lines(chain.from_iterable(map(_lines_of, chunks)))
-        else:
-            sentences = _sentence_lines(folded.split("\n"))
         unique_lines = set(sentences)
         if len(unique_lines) < len(sentences) and _any_instruction(_repeated(sentences)):
             return None
@@ -159,6 +156,37 @@ def _sentence_lines(lines: Iterable[str]) -> list[str]:
     stripped to be read)."""
     maybe = [line.strip() for line in lines if line and line[-1] in _MAY_END]
     return [line for line in maybe if line[-1:] in _ENDINGS]
+
+
+def _chunks_and_sentences(lines: list[str]) -> tuple[list[str], list[str]]:
+    """The stripped chunks between blank lines, and :func:`_sentence_lines`, in one walk
+    over the lines: a line is read further only if it is empty or its last character is
+    a sentence's end or a blank (then it is stripped: blank, it ends a chunk).  Cheaper
+    than splitting the text at its breaks as well as at its lines (each split copies
+    every character once more).  The chunks are :data:`_CHUNK_BREAK`'s, stripped: an
+    empty one too where a break opens or closes the text (or nothing but blanks is in
+    it), though no paragraph has an empty key."""
+    chunks: list[str] = []
+    sentences: list[str] = []
+    first = 0
+    for index, line in enumerate(lines):
+        if line and line[-1] not in _MAY_END:
+            continue
+        stripped = line.strip()
+        if stripped:
+            if stripped[-1] in _ENDINGS:
+                sentences.append(stripped)
+            continue
+        if index > first:
+            chunks.append("\n".join(lines[first:index]).strip())
+        first = index + 1
+    if first < len(lines):
+        chunks.append("\n".join(lines[first:]).strip())
+    one = len(lines) == 1
+    opens = not lines[0].strip() and (one or not lines[1].strip())
+    if opens or (not lines[-1].strip() and (one or not lines[-2].strip())):
+        chunks.append("")  # a break (two line breaks, blanks between) at an end
+    return chunks, sentences
 
 
 def _repeated(keys: Iterable[str]) -> Iterator[str]:
