@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from compression import corpus
 from fewer_tokens_overhead import Text, cold_requests
 
-from thrifty.context.bm25 import bm25_of_bags, words
+from thrifty.context.bm25 import bm25_of_terms, word_bytes, words
 from thrifty.context.select import _duplicate, select_context
 from thrifty.context.stage import FIELD, _last_user, _query_of, parse_field, render
 from thrifty.tokens import TokenCounter
@@ -74,11 +74,12 @@ def main() -> None:
             t1 = clock()
             tokens = counter.count_texts(model, [d.text for d in docs])
             t2 = clock()
-            cut = [words(d.text) for d in docs]
+            cut = [word_bytes(d.text) for d in docs]
             t3 = clock()
             bags = [Counter(w) for w in cut]
             t4 = clock()
-            lexical = bm25_of_bags(words(query), bags, [len(w) for w in cut])
+            terms = [term.encode() for term in set(words(query))]
+            lexical = bm25_of_terms(terms, bags, [len(w) for w in cut])
             t5 = clock()
             order = sorted(range(len(docs)), key=lambda i: (-lexical[i], i))
             chosen: list[int] = []
