@@ -202,3 +202,26 @@ def test_a_text_folds_at_once_exactly_as_it_folds() -> None:
 def test_the_blanks_are_every_character_strip_removes() -> None:
     blanks = {chr(code) for code in range(sys.maxunicode + 1) if not chr(code).strip()}
     assert blanks == dedupe.BLANKS
+
+
+def is_instruction_before(line: str) -> bool:
+    stripped = line.strip()
+    return (
+        stripped[-1:] in dedupe._ENDINGS
+        and stripped.rstrip(dedupe._CLOSERS)[-1:] in dedupe._STOPS
+        and stripped[0] != "|"
+        and len(stripped.split()) >= dedupe.MIN_WORDS
+        and dedupe._LABEL.match(stripped) is None
+    )
+
+
+WORDS = st.sampled_from(
+    ["be", "Input:", "INPUT :", "- answer:", "a:", "x", "|", ".", "!", '"', ")", " ", "\t"]
+)
+
+
+@RELAXED
+@given(st.lists(st.one_of(WORDS, st.sampled_from(["\u3000", "\u00a0", "\n", ":"])), max_size=14))
+def test_an_instruction_is_told_as_before(bits: list[str]) -> None:
+    line = "".join(bits)
+    assert dedupe._is_instruction(line) == is_instruction_before(line)

@@ -63,7 +63,13 @@ def _key(text: str) -> str:
 
 def _is_instruction(line: str) -> bool:
     stripped = line.strip()
-    return _reads_as_a_sentence(stripped) and _LABEL.match(stripped) is None
+    return _reads_as_a_sentence(stripped) and not _labelled(stripped)
+
+
+def _labelled(stripped: str) -> bool:
+    """Whether a line starts with a field label (which ends in a colon: a line without one
+    is not matched against the expression)."""
+    return ":" in stripped and _LABEL.match(stripped) is not None
 
 
 def _reads_as_a_sentence(stripped: str) -> bool:
@@ -73,7 +79,7 @@ def _reads_as_a_sentence(stripped: str) -> bool:
         stripped[-1:] in _ENDINGS
         and stripped.rstrip(_CLOSERS)[-1:] in _STOPS
         and stripped[0] != "|"
-        and len(stripped.split()) >= MIN_WORDS
+        and len(stripped.split(None, MIN_WORDS - 1)) == MIN_WORDS  # splits stop at the fifth
     )
 
 
@@ -373,7 +379,7 @@ class Deduper:
     def _repeats(self, line: str, where: str, found: list[Removal]) -> bool:
         """Whether ``line`` is an instruction said before (noted), else remember it."""
         stripped = line.strip()
-        if not (_reads_as_a_sentence(stripped) and _LABEL.match(stripped) is None):
+        if not _reads_as_a_sentence(stripped) or _labelled(stripped):
             return False  # no instruction (what ``_is_instruction`` reads, stripped once)
         key = stripped.casefold()
         seen = self._lines.get(key)
