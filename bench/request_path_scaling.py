@@ -16,11 +16,10 @@ import asyncio
 import os
 import time
 from collections.abc import Callable
-from types import SimpleNamespace
 from typing import Any, cast
 
 from thrifty.context import select_context
-from thrifty.gateway.response_routes import ResponseSideRoutes
+from thrifty.gateway.request_body import read_body
 from thrifty.levers.fewer_calls.semantic.guards import features
 from thrifty.levers.fewer_tokens.compress import dedupe, examples, spans, text
 from thrifty.levers.fewer_tokens.history.cuts import budget_cuts
@@ -34,6 +33,7 @@ class _Pieces:
 
     def __init__(self, count: int) -> None:
         self.count = count
+        self.headers: dict[str, str] = {}  # no Content-Length: the reader counts as it reads
 
     async def stream(self) -> Any:
         for _ in range(self.count):
@@ -41,8 +41,7 @@ class _Pieces:
 
 
 def _side_route_body(count: int) -> bytes:
-    routes = cast(Any, SimpleNamespace(_max_body=1 << 40))
-    return asyncio.run(ResponseSideRoutes._body(routes, cast(Any, _Pieces(count))))
+    return asyncio.run(read_body(cast(Any, _Pieces(count)), 1 << 40))
 
 
 COUNTER = TokenCounter()
