@@ -22,7 +22,8 @@ from typing import Any
 import numpy as np
 
 from thrifty.eval.cache.command import default_pairs
-from thrifty.eval.cache.pairs import embed_texts, load_pairs
+from thrifty.eval.cache.pairs import load_pairs
+from thrifty.eval.cache.vectors import embed_texts
 from thrifty.levers.fewer_calls.semantic.embedder import MiniLMEmbedder
 from thrifty.levers.fewer_calls.semantic.guards import veto
 
