@@ -38,6 +38,10 @@ _BLANK_LINES = re.compile(r"\n\n\n+")
 # characters: a text that holds them is left as it is); they are put back in order.
 _OPEN, _CLOSE = "\ue000", "\ue001"
 _PLACEHOLDER = _OPEN + _CLOSE
+# A deleting clean-up finds the spans of every line when more than one in this many
+# characters may change, or when the lines that may are more than 1 / _PICKED_SHARE of it.
+_CHARS_A_SPOT = 64
+_PICKED_SHARE = 2
 
 
 def normalise(text: str) -> str:
@@ -92,7 +96,7 @@ def _spans_that_matter(text: str, odd_spaces: str) -> list[Span]:
     ``merged(code_and_quotes(text) + _deletable_tokens(text, False))`` a deleting clean-up
     can tell from the same text unmasked: those of fenced code, and those in the lines
     :func:`_lines_that_may_change` gives (found in those lines alone, joined:
-    :func:`~.spans.line_spans`).
+    :func:`~.spans.line_spans`; in the whole text when they are most of it).
 
     The clean-up gives the same text with the other lines' spans unmasked: no comment it
     removes reaches those lines (a comment that would is one whose first closing is
@@ -103,7 +107,9 @@ def _spans_that_matter(text: str, odd_spaces: str) -> list[Span]:
     lines' (tests/levers/fewer_tokens/test_compress_text_equivalence.py compares)."""
     lines = _lines_that_may_change(text, odd_spaces)
     found = fences(text) + _deletable_tokens(text, False)
-    if lines:
+    if lines is None or sum(end - start for start, end in lines) * _PICKED_SHARE > len(text):
+        found += line_spans(text)  # most of the text: all of it, sooner
+    elif lines:
         starts, ends = zip(*lines, strict=True)
         picked = "\n".join(map(text.__getitem__, map(slice, starts, ends)))
         picked_starts = list(accumulate((end - start + 1 for start, end in lines), initial=0))
@@ -114,14 +120,19 @@ def _spans_that_matter(text: str, odd_spaces: str) -> list[Span]:
     return merged(found)
 
 
-def _lines_that_may_change(text: str, odd_spaces: str) -> list[Span]:
+def _lines_that_may_change(text: str, odd_spaces: str) -> list[Span] | None:
     """The lines (``(start, end)``: from a line's first character to the line break or the
     text's end after it; consecutive lines in one) a deleting clean-up may change, or whose
     spans may decide what it removes: those a comment candidate (each ``<!--`` to the
     first ``-->`` after it) reaches, those holding one of ``odd_spaces``, those with a
     tab, those :func:`_tidied_lines` looks at, and the last line but blanks when blanks
-    of any kind end the text (a block quote masked keeps them, as they were)."""
-    touched = _tidy_spots(text)
+    of any kind end the text (a block quote masked keeps them, as they were).  ``None``
+    when they are so many (one in fewer than ``_CHARS_A_SPOT`` characters) that every line
+    may as well be looked at."""
+    most = len(text) // _CHARS_A_SPOT
+    touched = _tidy_spots(text, most)
+    if touched is None:
+        return None
     if text[-1:].isspace():  # trimmed from the end unless a span ends with it
         last = len(text.rstrip()) - 1
         touched.append((last, last + 1))
@@ -133,12 +144,14 @@ def _lines_that_may_change(text: str, odd_spaces: str) -> list[Span]:
     at = text.find("<!--")
     close = -1
     while at >= 0:
-        if close < at + 4:
+        if close < at + 4:  # (an opening before, with the same closing, reaches it all)
             close = text.find("-->", at + 4)
             if close < 0:
                 break  # no opening from here on is closed
-        touched.append((at, close + 3))
+            touched.append((at, close + 3))
         at = text.find("<!--", at + 1)
+    if len(touched) > most:
+        return None
     lines: list[Span] = []
     for start, end in sorted(touched):
         if lines and start <= lines[-1][1]:
@@ -320,10 +333,12 @@ def _tidied(line: str) -> str:
     return line
 
 
-def _tidy_spots(text: str) -> list[Span]:
+def _tidy_spots(text: str, most: int | None = None) -> list[Span] | None:
     """The lines :func:`_tidied_lines` looks at (``(start, end)``, from a line's start to
-    the line break or the text's end after it; a line may be there twice), out of order."""
+    the line break or the text's end after it; a line may be there twice), out of order;
+    ``None`` as soon as there are more than ``most``."""
     size = len(text)
+    most = size + 1 if most is None else most
     spots: list[Span] = []
     found = _BODY_BLANKS.search(text)
     while found is not None:
@@ -331,14 +346,14 @@ def _tidy_spots(text: str) -> list[Span]:
         end = text.find("\n", at)
         end = size if end < 0 else end
         spots.append((text.rfind("\n", 0, at) + 1, end))
-        found = _BODY_BLANKS.search(text, end)
-    at = text.find(" \n")
+        found = _BODY_BLANKS.search(text, end) if len(spots) <= most else None
+    at = text.find(" \n") if len(spots) <= most else -1
     while at >= 0:
         spots.append((text.rfind("\n", 0, at) + 1, at + 1))
-        at = text.find(" \n", at + 2)
+        at = text.find(" \n", at + 2) if len(spots) <= most else -1
     if text[-1:] == " ":
         spots.append((text.rfind("\n") + 1, size))
-    return spots
+    return spots if len(spots) <= most else None
 
 
 def _tidied_lines(text: str) -> str:
@@ -348,7 +363,7 @@ def _tidied_lines(text: str) -> str:
     that starts with the two blanks (the search is quick between them), and those ending
     with a blank."""
     spots = _tidy_spots(text)
-    if not spots:
+    if not spots:  # (never None without a most)
         return text
     pieces: list[str] = []
     done = 0  # the end of the last line rewritten
