@@ -3,9 +3,10 @@ are kept here, as they were, and both run on generated prompts.
 
 * the line clean-up looks only at the lines that can change (not at every line), and
   looks for code and quotes only in a line that holds a character opening one;
-* decorative rules are shortened line by line where four of their characters are found
-  (not by an expression tried at every line break);
-* blank lines are collapsed only when the text holds three line breaks in a row;
+* decorative rules are found by one search from the line breaks, the first line matched
+  alone (not by an expression over a copy of the text with a line break put in front);
+* blank lines are collapsed only when the text holds three line breaks in a row, as runs
+  of line breaks (no line is blanks alone by then);
 * the odd characters are looked for one by one, and replaced so (not with a character
   class);
 * protected spans are masked with one placeholder and put back in order, with ``map``,
