@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from thrifty.tokens import ENCODINGS, TokenCounter
-from thrifty.tokens.bounds import SPLIT_ONLY_BLANKS, least_tokens
+from thrifty.tokens.bounds import HEAD_CHARS_PER_TOKEN, SPLIT_ONLY_BLANKS, least_tokens
 
 RELAXED = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow], max_examples=600)
 
@@ -97,3 +97,46 @@ def test_the_bound_is_tight_enough_to_be_useful(counter: TokenCounter) -> None:
     assert exact * 0.6 <= least_tokens(prose) <= exact
     assert least_tokens("") == least_tokens("   \n ") == 0
     assert least_tokens("./\n/./\n/.") == 1  # one pre-token, three chunks
+
+
+@RELAXED
+@given(st.lists(BITS, max_size=80).map("".join), st.integers(min_value=-2, max_value=12))
+def test_a_leading_part_answers_at_least_or_the_whole_is_bounded(
+    counter: TokenCounter, text: str, enough: int
+) -> None:
+    """``enough`` small enough that the leading part ends anywhere in the text (after
+    blanks, inside a chunk, between ``\\n`` and ``/``): the answer is a lower bound on the
+    count, and, unless it reaches ``enough``, exactly the whole text's bound."""
+    whole = least_tokens(text)
+    found = least_tokens(text, enough)
+    for name in ENCODINGS:
+        assert found <= counter.counting(name)(text), name
+    head = HEAD_CHARS_PER_TOKEN * max(enough, 1)
+    if head < len(text) - head // 2 and least_tokens(text[:head]) >= enough:
+        assert found == least_tokens(text[:head])
+    else:  # the part and the rest make the whole text's bound
+        assert found == whole
+
+
+def test_the_leading_part_is_cut_where_its_length_says() -> None:
+    text = "word " * 400  # 2,000 characters, 400 chunks
+    # 10 tokens asked for: an 80-character part holds 16 chunks, enough.
+    assert least_tokens(text, 10) == 16
+    assert least_tokens(text, 100) == 160  # 800 characters
+    assert least_tokens(text, 200) == 400  # a part past two thirds: the whole is read
+    assert least_tokens(text, 10**6) == least_tokens(text) == 400
+    # Parts of 16 characters that fall short of 2: the cut goes through a chunk, and
+    # through a "\n/", each counted once.
+    through_a_chunk = "a" * 20 + " b" * 10
+    assert least_tokens(through_a_chunk, 2) == least_tokens(through_a_chunk) == 11
+    through_a_join = "x" * 15 + "\n/y" + " z" * 10
+    assert least_tokens(through_a_join, 2) == least_tokens(through_a_join) == 11
+
+
+def test_least_text_scales_what_is_asked_for(counter: TokenCounter) -> None:
+    text = "word " * 2_000
+    fresh = TokenCounter()  # nothing remembered: a remembered text's bound is its count
+    asked = fresh.least_text("claude-sonnet-4-6", text, enough=500)
+    assert asked < fresh.least_text("claude-sonnet-4-6", text)  # the rest was not read
+    assert 500 <= asked <= counter.count_text("claude-sonnet-4-6", text).tokens
+    assert fresh.least_text("gpt-4o", text, enough=500) >= 500

@@ -18,6 +18,13 @@ at most two chunks, so::
     tokens >= chunks - (places where two chunks may share a pre-token)
 
 On prose the bound is about 70% of the count, on code about half (bench/token_estimate.py).
+
+The bound of a text's leading part is a lower bound on the whole text's tokens too: each
+chunk of the part starts a chunk of the text at the same place, and the places where such a
+chunk may share a pre-token with the one before lie inside the part (a ``"\n/"`` ends with
+the chunk's first character; a separator comes before it), where they are counted.  So a
+question "at least N?" is answered from the part once its bound reaches N
+(``least_tokens(text, enough=N)``), and the rest of a long text is never split.
 """
 
 from __future__ import annotations
@@ -28,12 +35,41 @@ SPLIT_ONLY_BLANKS = "\x1c\x1d\x1e\x1f"
 _JOINS = ("\n/", "\r/", *SPLIT_ONLY_BLANKS)
 
 
-def least_tokens(text: str) -> int:
+HEAD_CHARS_PER_TOKEN = 8  # characters of the leading part read first, per token asked for
+
+
+def least_tokens(text: str, enough: int | None = None) -> int:
     """A lower bound on ``text``'s tokens in ``o200k_base`` and ``cl100k_base`` (text
-    only, no chat framing; see the module docs for the proof)."""
+    only, no chat framing; see the module docs for the proof).
+
+    With ``enough``, a long text's leading part (``HEAD_CHARS_PER_TOKEN`` characters per
+    token asked for) is bounded first, and its bound, a lower bound on the whole text's
+    (module docs), is the answer if it reaches ``enough``; otherwise the rest is bounded
+    and the two make exactly the whole text's bound, each character read once."""
+    head = -1 if enough is None else HEAD_CHARS_PER_TOKEN * max(enough, 1)
+    if 0 < head < len(text) - head // 2:
+        part, rest = text[:head], text[head:]
+        chunks, joins = _chunks_and_joins(part)
+        if max(0, chunks - joins) >= enough:  # type: ignore[operator]  # an int here
+            return max(0, chunks - joins)
+        more_chunks, more_joins = _chunks_and_joins(rest)
+        chunks += more_chunks
+        joins += more_joins
+        if not part[-1].isspace() and not rest[0].isspace():
+            chunks -= 1  # a chunk the cut goes through is one chunk
+        if part[-1] + rest[0] in _JOINS:
+            joins += 1  # a "\n/" the cut goes through
+    else:
+        chunks, joins = _chunks_and_joins(text)
+    return max(0, chunks - joins) if chunks else 0
+
+
+def _chunks_and_joins(text: str) -> tuple[int, int]:
+    """The whitespace-separated chunks of ``text``, and the places where two of them may
+    share a pre-token."""
     chunks = len(text.split())
     if not chunks:
-        return 0
+        return 0, 0
     # str.count is slow for these short needles; a one-character `in` (memchr) is not, and
     # on most texts none of their first characters occurs (JSON text holds no raw "\n").
-    return max(0, chunks - sum(text.count(join) for join in _JOINS if join[0] in text))
+    return chunks, sum(text.count(join) for join in _JOINS if join[0] in text)

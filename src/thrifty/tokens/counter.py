@@ -187,13 +187,18 @@ class TokenCounter:
             return counts
         return [self._result(choice, n, 0).tokens for n in counts]
 
-    def least_text(self, model: str, text: str) -> int:
+    def least_text(self, model: str, text: str, enough: int | None = None) -> int:
         """A proven lower bound on ``count_text(model, text).tokens``, without counting
-        (:mod:`~thrifty.tokens.bounds`; the count itself when the text is remembered)."""
+        (:mod:`~thrifty.tokens.bounds`; the count itself when the text is remembered).
+        With ``enough`` (for a question "at least ``enough``?"), the bound of a long
+        text's leading part once it reaches ``enough``: the rest is not read."""
         choice = tokenizer_for(model)
         known = self._memo.get((choice.encoding, text))
-        tokens = known if known is not None else least_tokens(text)
-        return self._result(choice, tokens, 0).tokens
+        if known is None:
+            if enough is not None and choice.scale != 1:  # in the encoding's own tokens
+                enough = math.ceil(enough / choice.scale)
+            known = least_tokens(text, enough)
+        return self._result(choice, known, 0).tokens
 
     def count_messages(
         self,

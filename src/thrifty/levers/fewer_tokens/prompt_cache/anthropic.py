@@ -249,7 +249,7 @@ class AnthropicPlanner:
         if seen is not None and known is not None and (seen.segment_exact or known >= needed):
             return known, seen.segment_exact
         text = segment_json.decode()  # the countable text: its JSON, close enough
-        tokens = self._counter.least_text(model, text)
+        tokens = self._counter.least_text(model, text, enough=needed)
         if tokens >= needed:
             return tokens, False
         return self._counter.count_text(model, text).tokens, True
