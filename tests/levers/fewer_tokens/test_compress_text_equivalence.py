@@ -415,6 +415,10 @@ BITS = st.sampled_from(
         "\r",
         "\r\n",
         "\x0b",
+        "\x0c",
+        "\x1c",
+        "\x85",
+        "\u2028",
         "\u200b",
         "\ufeff",
         "\u00a0",
@@ -504,6 +508,20 @@ def test_normalise_keeps_what_it_kept_at_the_end_of_a_block_quote() -> None:
         "<!--\n    code\x0c",
     ):
         _same_either_way(text)
+
+
+def test_normalise_keeps_what_it_kept_before_a_comment_that_ends_the_text() -> None:
+    """A comment that ends the text is removed, and the line before it is trimmed: but for
+    the blanks a block quote or code line masks (a carriage return of a CRLF text too),
+    with the quote's line no line the clean-up changes."""
+    prose = "Some words without a blank at the end of the line, long enough.\n" * 8
+    for tail in (
+        "> quoted\r\n<!-- c -->",
+        "    code\x0c\n<!-- a\nb -->\n",
+        "> quoted\x85\n<!-- a -->\n\u00a0<!-- b -->\r\n",
+    ):
+        _same_either_way(prose + tail)
+        _same_either_way(tail)
 
 
 @st.composite

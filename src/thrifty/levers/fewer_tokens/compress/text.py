@@ -128,14 +128,17 @@ def _lines_that_may_change(text: str, odd_spaces: str) -> list[Span] | None:
     tab, those :func:`_tidied_lines` looks at, and the last line but blanks when blanks
     of any kind end the text (a block quote masked keeps them, as they were).  ``None``
     when they are so many (one in fewer than ``_CHARS_A_SPOT`` characters) that every line
-    may as well be looked at."""
+    may as well be looked at, or when a comment's closing ends the text but blanks (once
+    it is removed, the last line left may be any before it)."""
+    content_end = len(text.rstrip()) if text[-1:].isspace() else len(text)
+    if text.endswith("-->", 0, content_end):
+        return None  # a comment removed from the end leaves an earlier line last
     most = len(text) // _CHARS_A_SPOT
     touched = _tidy_spots(text, most)
     if touched is None:
         return None
-    if text[-1:].isspace():  # trimmed from the end unless a span ends with it
-        last = len(text.rstrip()) - 1
-        touched.append((last, last + 1))
+    if content_end < len(text):  # trimmed from the end unless a span ends with it
+        touched.append((content_end - 1, content_end))
     for char in "\t" + odd_spaces:
         at = text.find(char)
         while at >= 0:
