@@ -131,6 +131,11 @@ def test_the_leading_part_is_cut_where_its_length_says() -> None:
     assert least_tokens(through_a_chunk, 2) == least_tokens(through_a_chunk) == 11
     through_a_join = "x" * 15 + "\n/y" + " z" * 10
     assert least_tokens(through_a_join, 2) == least_tokens(through_a_join) == 11
+    # A part or a rest of blanks alone: its split-only blanks are joins all the same.
+    blank_rest = "a" * 16 + "\x1c" * 9
+    assert least_tokens(blank_rest, 2) == least_tokens(blank_rest) == 0
+    blank_part = "\x1c" * 8 + " b" * 9
+    assert least_tokens(blank_part, 1) == least_tokens(blank_part) == 1
 
 
 def test_least_text_scales_what_is_asked_for(counter: TokenCounter) -> None:

@@ -66,10 +66,8 @@ def least_tokens(text: str, enough: int | None = None) -> int:
 
 def _chunks_and_joins(text: str) -> tuple[int, int]:
     """The whitespace-separated chunks of ``text``, and the places where two of them may
-    share a pre-token."""
+    share a pre-token (counted in a text of blanks alone too: a part of a text may be)."""
     chunks = len(text.split())
-    if not chunks:
-        return 0, 0
     # str.count is slow for these short needles; a one-character `in` (memchr) is not, and
     # on most texts none of their first characters occurs (JSON text holds no raw "\n").
     return chunks, sum(text.count(join) for join in _JOINS if join[0] in text)
