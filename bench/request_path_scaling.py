@@ -69,6 +69,18 @@ def _code_lines(source: str) -> set[int]:
 CASES: list[tuple[str, Callable[[Any], object], Make, int]] = [
     ("tokens: 'a' * n + '-1' (+ U+200B)", text.normalise, lambda n: "a" * n + "-1\u200b", 20_000),
     ("tokens: '.a' * n (+ U+200B)", text.normalise, lambda n: ".a" * n + "1\u200b", 10_000),
+    (
+        "odd spaces: n lines of 2, one picked",
+        text.normalise,
+        lambda n: (
+            (
+                "Plain words of prose in a line, no odd space in it\n"
+                + 'An odd\u00a0space, `code`, "a quote"\n'
+            )
+            * n
+        ),
+        10_000,
+    ),
     ("fences: 'a```' * n", spans.fences, lambda n: "a```" * n, 25_000),
     ("code lines: '```\\n```\\n' * n", _code_lines, lambda n: "```\n```\n" * n, 10_000),
     ("JSON openers: 'x{' * n", text.minify_json, lambda n: "x{" * n, 50_000),

@@ -56,7 +56,7 @@ def normalise(text: str) -> str:
     deleting = bool(invisibles or odd_spaces) or "<!--" in text
     if not deleting and not _untidy(text):
         return text  # the common case for a prompt seen before: nothing to do
-    if not text.strip() or _holds_any(others, _CLOSE + _OPEN):
+    if not text.strip() or _OPEN in others or _CLOSE in others:
         return text
     # Deleting clean-ups mask the code, quotes, URLs, numbers and IDs they could touch
     # (those of the lines they may change); otherwise code blocks only (the rest of a
@@ -85,12 +85,6 @@ def _beyond_ascii(text: str) -> str:
     return utf8.translate(None, _ASCII_BYTES).decode("utf-8", "surrogatepass")
 
 
-def _holds_any(text: str, chars: str) -> bool:
-    """Whether ``text`` holds one of ``chars`` (none of them ASCII): a search for each
-    character, quicker than a character class's on a long text."""
-    return not text.isascii() and any(map(text.__contains__, chars))
-
-
 def _spans_that_matter(text: str, odd_spaces: str) -> list[Span]:
     """For a text without invisible characters, the spans of
     ``merged(code_and_quotes(text) + _deletable_tokens(text, False))`` a deleting clean-up
@@ -102,9 +96,10 @@ def _spans_that_matter(text: str, odd_spaces: str) -> list[Span]:
     removes reaches those lines (a comment that would is one whose first closing is
     masked, and that mask is in it), tidying leaves them as they are, masked or not (they
     hold no run of two blanks past their indentation, no tab and no trailing blank, nor
-    end the text), and a line holding a span is not blank, nor a rule, either way.  Spans
-    hold no line break but fenced code, which is whole lines, so merging never joins two
-    lines' (tests/levers/fewer_tokens/test_compress_text_equivalence.py compares)."""
+    end the text, comments removed), and a line holding a span is not blank, nor a rule,
+    either way.  Spans hold no line break but fenced code, which is whole lines, so
+    merging never joins two lines' (tests/levers/fewer_tokens/test_compress_text_equivalence.py
+    compares)."""
     lines = _lines_that_may_change(text, odd_spaces)
     found = fences(text) + _deletable_tokens(text, False)
     if lines is None or sum(end - start for start, end in lines) * _PICKED_SHARE > len(text):
