@@ -448,6 +448,8 @@ BITS = st.sampled_from(
         "\n```\n",
         "\n~~~\n",
         "\n> ",
+        "\n> q\r",
+        "\n    code\x0c",
         ">",
         "----",
         "\n---- ",
@@ -493,6 +495,13 @@ def test_normalise_is_what_it_was_around_a_long_line(text: str, gap: str) -> Non
     what a line's quotes are, so the lines a deleting clean-up masks must be the same."""
     line = '"  a  `' + "x" * 520 + '`  b  "'
     _same_either_way(text + gap + line + gap + text)
+
+
+@RELAXED
+@given(TEXTS, st.sampled_from(["<!-- c -->", "\n<!-- a\nb -->\n", "\r\n<!-- c -->\u00a0"]))
+def test_normalise_is_what_it_was_before_a_comment_at_the_end(text: str, tail: str) -> None:
+    """Removing a comment that ends the text makes the line before it the last one."""
+    _same_either_way(text + tail)
 
 
 def test_normalise_keeps_what_it_kept_at_the_end_of_a_block_quote() -> None:
