@@ -118,6 +118,25 @@ def test_a_leading_part_answers_at_least_or_the_whole_is_bounded(
         assert found == whole
 
 
+BLANK_RUNS = st.text(alphabet=" \n\x1c\x1f", max_size=40)
+
+
+@RELAXED
+@given(BLANK_RUNS, st.lists(BITS, max_size=20).map("".join), BLANK_RUNS, st.integers(-2, 6))
+def test_a_part_or_rest_of_blanks_alone_counts_its_joins(
+    lead: str, middle: str, tail: str, enough: int
+) -> None:
+    """Blanks (split-only ones among them) at either end, so that the leading part or the
+    rest holds no chunk: the answer is still the part's bound or the whole text's."""
+    text = lead + middle + tail
+    head = HEAD_CHARS_PER_TOKEN * max(enough, 1)
+    found = least_tokens(text, enough)
+    if head < len(text) - head // 2 and least_tokens(text[:head]) >= enough:
+        assert found == least_tokens(text[:head])
+    else:
+        assert found == least_tokens(text)
+
+
 def test_the_leading_part_is_cut_where_its_length_says() -> None:
     text = "word " * 400  # 2,000 characters, 400 chunks
     # 10 tokens asked for: an 80-character part holds 16 chunks, enough.
