@@ -14,7 +14,7 @@ from operator import methodcaller
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from thrifty.levers.fewer_tokens.compress import dedupe
+from thrifty.levers.fewer_tokens.compress import dedupe, dedupe_keys
 from thrifty.levers.fewer_tokens.compress.report import Removal
 from thrifty.levers.fewer_tokens.compress.spans import fences
 
@@ -28,11 +28,11 @@ def keys_before(text: str) -> tuple[set[str], set[str], int] | None:
     """``_Keys.of`` as it was: every chunk folded alone, counted, then every line."""
     folded = list(map(str.casefold, _CHUNK_BREAK.split(text)))
     chunks = Counter(map(str.strip, folded))
-    if dedupe._any_paragraph(k for k, n in chunks.items() if n > 1):
+    if dedupe_keys._any_paragraph(k for k, n in chunks.items() if n > 1):
         return None
     stripped = list(map(str.strip, chain.from_iterable(map(_lines_of, folded))))
-    lines = Counter(compress(stripped, map(str.endswith, stripped, repeat(dedupe._ENDS))))
-    if dedupe._any_instruction(k for k, n in lines.items() if n > 1):
+    lines = Counter(compress(stripped, map(str.endswith, stripped, repeat(dedupe_keys._ENDS))))
+    if dedupe_keys._any_instruction(k for k, n in lines.items() if n > 1):
         return None
     size = sum(map(len, chunks)) + sum(map(len, lines))
     return set(chunks), set(lines), size
@@ -62,7 +62,7 @@ class DeduperBefore(dedupe.Deduper):
         assert paragraphs is not None
         lines = text.split("\n")
         code = dedupe._code_lines(text, fences(text))
-        ends = map(str.endswith, map(str.rstrip, lines), repeat(dedupe._ENDS))
+        ends = map(str.endswith, map(str.rstrip, lines), repeat(dedupe_keys._ENDS))
         candidates = {i for i in compress(count(), ends) if lines[i].count(" ") >= 4}
         removed: set[int] = set()
         found: list[Removal] = []
@@ -71,8 +71,8 @@ class DeduperBefore(dedupe.Deduper):
             holds_code = bool(code) and not code.isdisjoint(block)
             if not holds_code:
                 joined = "\n".join(lines[first : last + 1])
-                key = dedupe._key(joined)
-                if len(key) >= dedupe.MIN_PARAGRAPH:
+                key = dedupe_keys._key(joined)
+                if len(key) >= dedupe_keys.MIN_PARAGRAPH:
                     seen = paragraphs.get(key)
                     if seen is not None:
                         found.append(dedupe._removal("duplicate_paragraph", joined, where, seen))
@@ -99,9 +99,9 @@ class DeduperBefore(dedupe.Deduper):
         return "\n".join(line for i, line in enumerate(lines) if i not in removed)
 
     def _repeats(self, line: str, where: str, found: list[Removal]) -> bool:
-        if not dedupe._is_instruction(line):
+        if not dedupe_keys._is_instruction(line):
             return False
-        key = dedupe._key(line)
+        key = dedupe_keys._key(line)
         seen = self._lines.get(key)
         if seen is not None:
             found.append(dedupe._removal("repeated_instruction", line.strip(), where, seen))
@@ -153,7 +153,7 @@ TEXTS = st.lists(LINES, max_size=14).map("\n".join)
 @RELAXED
 @given(TEXTS)
 def test_the_coarse_keys_are_the_ones_they_replace(text: str) -> None:
-    keys, expected = dedupe._Keys.of(text), keys_before(text)
+    keys, expected = dedupe_keys._Keys.of(text), keys_before(text)
     assert (keys is None) == (expected is None)
     if keys is not None and expected is not None:
         assert (set(keys.paragraphs), set(keys.lines), keys.chars) == expected
@@ -193,25 +193,25 @@ def test_a_text_folds_at_once_exactly_as_it_folds() -> None:
         char = chr(code)
         (selves if char.casefold() == char else others).append(char)
     text = "ASCII Letters Fold As They Lower. " + "".join(selves)
-    assert dedupe._folded(text) == text.casefold()
-    assert dedupe._folded("Plain ASCII.") == "plain ascii."
+    assert dedupe_keys._folded(text) == text.casefold()
+    assert dedupe_keys._folded("Plain ASCII.") == "plain ascii."
     for char in others:
-        assert dedupe._folded("Text " + char) is None, hex(ord(char))
+        assert dedupe_keys._folded("Text " + char) is None, hex(ord(char))
 
 
 def test_the_blanks_are_every_character_strip_removes() -> None:
     blanks = {chr(code) for code in range(sys.maxunicode + 1) if not chr(code).strip()}
-    assert blanks == dedupe.BLANKS
+    assert blanks == dedupe_keys.BLANKS
 
 
 def is_instruction_before(line: str) -> bool:
     stripped = line.strip()
     return (
-        stripped[-1:] in dedupe._ENDINGS
-        and stripped.rstrip(dedupe._CLOSERS)[-1:] in dedupe._STOPS
+        stripped[-1:] in dedupe_keys._ENDINGS
+        and stripped.rstrip(dedupe_keys._CLOSERS)[-1:] in dedupe_keys._STOPS
         and stripped[0] != "|"
-        and len(stripped.split()) >= dedupe.MIN_WORDS
-        and dedupe._LABEL.match(stripped) is None
+        and len(stripped.split()) >= dedupe_keys.MIN_WORDS
+        and dedupe_keys._LABEL.match(stripped) is None
     )
 
 
@@ -224,4 +224,4 @@ WORDS = st.sampled_from(
 @given(st.lists(st.one_of(WORDS, st.sampled_from(["\u3000", "\u00a0", "\n", ":"])), max_size=14))
 def test_an_instruction_is_told_as_before(bits: list[str]) -> None:
     line = "".join(bits)
-    assert dedupe._is_instruction(line) == is_instruction_before(line)
+    assert dedupe_keys._is_instruction(line) == is_instruction_before(line)

@@ -36,7 +36,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from thrifty.levers.fewer_tokens.compress import dedupe, json_text, wire
+from thrifty.levers.fewer_tokens.compress import dedupe, dedupe_keys, json_text, wire
 from thrifty.levers.fewer_tokens.compress import text as transforms
 from thrifty.levers.fewer_tokens.compress.report import Removal
 from thrifty.levers.fewer_tokens.compress.spans import code_and_quotes, fences, merged
@@ -154,11 +154,11 @@ def minify_json_before(text: str) -> str:
 
 def keys_before(text: str) -> tuple[frozenset[str], frozenset[str]] | None:
     folded = text.casefold()
-    chunks = Counter(map(str.strip, dedupe._CHUNK_BREAK.split(folded)))
-    if dedupe._any_paragraph(k for k, n in chunks.items() if n > 1):
+    chunks = Counter(map(str.strip, dedupe_keys._CHUNK_BREAK.split(folded)))
+    if dedupe_keys._any_paragraph(k for k, n in chunks.items() if n > 1):
         return None
     lines = Counter(map(str.strip, folded.split("\n")))
-    if dedupe._any_instruction(k for k, n in lines.items() if n > 1):
+    if dedupe_keys._any_instruction(k for k, n in lines.items() if n > 1):
         return None
     return frozenset(chunks), frozenset(lines)
 
@@ -327,12 +327,12 @@ DEDUPE_LINES = st.sampled_from(
 @RELAXED
 @given(st.lists(DEDUPE_LINES, max_size=14).map("\n".join))
 def test_the_coarse_keys_are_the_ones_they_replace(text: str) -> None:
-    keys, expected = dedupe._Keys.of(text), keys_before(text)
+    keys, expected = dedupe_keys._Keys.of(text), keys_before(text)
     assert (keys is None) == (expected is None)
     if keys is not None and expected is not None:
         assert set(keys.paragraphs) == expected[0]
         # only the lines that end like a sentence (an instruction's key must)
-        assert set(keys.lines) == {k for k in expected[1] if k.endswith(dedupe._ENDS)}
+        assert set(keys.lines) == {k for k in expected[1] if k.endswith(dedupe_keys._ENDS)}
 
 
 def test_json_writes_a_character_in_at_most_six_bytes() -> None:
@@ -381,21 +381,21 @@ _SENTENCE_END = re.compile(r"[.!?][\"')\]]*$")
 def is_instruction_before(line: str) -> bool:
     stripped = line.strip()
     return (
-        stripped[-1:] in dedupe._ENDINGS
+        stripped[-1:] in dedupe_keys._ENDINGS
         and _SENTENCE_END.search(stripped) is not None
         and stripped[0] != "|"
-        and len(stripped.split()) >= dedupe.MIN_WORDS
-        and dedupe._LABEL.match(stripped) is None
+        and len(stripped.split()) >= dedupe_keys.MIN_WORDS
+        and dedupe_keys._LABEL.match(stripped) is None
     )
 
 
 def any_instruction_before(keys: list[str]) -> bool:
     return any(
-        len(key) >= dedupe.MIN_INSTRUCTION
-        and key[-1] in dedupe._ENDINGS
+        len(key) >= dedupe_keys.MIN_INSTRUCTION
+        and key[-1] in dedupe_keys._ENDINGS
         and key[0] != "|"
         and _SENTENCE_END.search(key) is not None
-        and len(key.split()) >= dedupe.MIN_WORDS
+        and len(key.split()) >= dedupe_keys.MIN_WORDS
         for key in keys
     )
 
@@ -408,9 +408,9 @@ SENTENCE_BITS = st.sampled_from(
 @RELAXED
 @given(st.lists(SENTENCE_BITS, max_size=16).map("".join))
 def test_a_sentences_end_is_read_as_the_expression_read_it(line: str) -> None:
-    assert dedupe._is_instruction(line) == is_instruction_before(line)
+    assert dedupe_keys._is_instruction(line) == is_instruction_before(line)
     key = line.strip()
-    assert dedupe._any_instruction([key]) == any_instruction_before([key])
+    assert dedupe_keys._any_instruction([key]) == any_instruction_before([key])
 
 
 class DeduperBefore(dedupe.Deduper):
@@ -424,7 +424,8 @@ class DeduperBefore(dedupe.Deduper):
         candidates = {
             i
             for i, line in enumerate(lines)
-            if line.rstrip().endswith(dedupe._ENDS) and line.count(" ") >= dedupe.MIN_WORDS - 1
+            if line.rstrip().endswith(dedupe_keys._ENDS)
+            and line.count(" ") >= dedupe_keys.MIN_WORDS - 1
         }
         removed: set[int] = set()
         found: list[Removal] = []
@@ -433,8 +434,8 @@ class DeduperBefore(dedupe.Deduper):
             holds_code = bool(code) and any(i in code for i in block)
             if not holds_code:
                 joined = "\n".join(lines[first : last + 1])
-                key = dedupe._key(joined)
-                if len(key) >= dedupe.MIN_PARAGRAPH:
+                key = dedupe_keys._key(joined)
+                if len(key) >= dedupe_keys.MIN_PARAGRAPH:
                     seen = paragraphs.get(key)
                     if seen is not None:
                         found.append(dedupe._removal("duplicate_paragraph", joined, where, seen))
