@@ -183,9 +183,12 @@ class SemanticStore:
         with self._lock:
             keys = self._index(partition).nearest(vector, count)
             # One statement for every candidate, and only rows of this partition: a stale
-            # index's key of another partition's entry finds nothing.
+            # index's key of another partition's entry finds nothing.  ``+partition`` keeps
+            # SQLite on the primary key (each row read once by its id) instead of the
+            # (partition, id) index, which reads an index page before each row: a third
+            # slower on a store larger than memory's cache.
             rows = self._db.execute(
-                f"SELECT {_COLUMNS} FROM entries WHERE partition = ? AND id IN "
+                f"SELECT {_COLUMNS} FROM entries WHERE +partition = ? AND id IN "
                 f"({', '.join('?' * len(keys))})",
                 (partition, *keys),
             ).fetchall()
