@@ -21,7 +21,7 @@ On prose the bound is about 70% of the count, on code about half (bench/token_es
 
 The bound of a text's leading part is a lower bound on the whole text's tokens too: each
 chunk of the part starts a chunk of the text at the same place, and the places where such a
-chunk may share a pre-token with the one before lie inside the part (a ``"\n/"`` ends with
+chunk may share a pre-token with the one before lie inside the part (a ``"\\n/"`` ends with
 the chunk's first character; a separator comes before it), where they are counted.  So a
 question "at least N?" is answered from the part once its bound reaches N
 (``least_tokens(text, enough=N)``), and the rest of a long text is never split.
@@ -48,11 +48,11 @@ def least_tokens(text: str, enough: int | None = None) -> int:
     token asked for) is bounded first, and its bound, a lower bound on the whole text's
     (module docs), is the answer if it reaches ``enough``; otherwise the rest is bounded
     and the two make exactly the whole text's bound, each character read once."""
-    head = -1 if enough is None else HEAD_CHARS_PER_TOKEN * max(enough, 1)
-    if 0 < head < len(text):  # a part that falls short costs nothing: its work is kept
+    head = len(text) if enough is None else HEAD_CHARS_PER_TOKEN * max(enough, 1)
+    if head < len(text):  # a part that falls short costs nothing: its work is kept
         part, rest = text[:head], text[head:]
         chunks, joins = _chunks_and_joins(part)
-        if max(0, chunks - joins) >= enough:  # type: ignore[operator]  # an int here
+        if enough is not None and max(0, chunks - joins) >= enough:
             return max(0, chunks - joins)
         more_chunks, more_joins = _chunks_and_joins(rest)
         chunks += more_chunks
