@@ -16,6 +16,8 @@ from collections.abc import Set as AbstractSet
 from itertools import chain, islice
 from typing import TypeVar
 
+from thrifty.utf8_text import beyond_ascii
+
 Word = TypeVar("Word", str, bytes)
 _WORD = re.compile(r"\w+", re.UNICODE)
 K1 = 1.5
@@ -29,7 +31,6 @@ _LOWER_WORDS = bytes(
     c if c >= 128 else ord(chr(c).lower()) if chr(c).isalnum() or chr(c) == "_" else 32
     for c in range(256)
 )
-_ASCII = bytes(range(128))
 MAX_REPLACED = 16  # distinct non-ASCII non-word characters blanked, or the regex cuts
 
 
@@ -70,10 +71,10 @@ def _blanked(text: str) -> bytes | None:
     characters would need replacing (the regex then cuts it)."""
     raw = text.encode("utf-8", "surrogatepass")
     if len(raw) != len(text):
-        others = raw.translate(None, _ASCII).decode("utf-8", "surrogatepass")
+        others = beyond_ascii(raw)
         if others.lower() != others:  # a non-ASCII character has a lower case of its own
             raw = text.lower().encode("utf-8", "surrogatepass")
-            others = raw.translate(None, _ASCII).decode("utf-8", "surrogatepass")
+            others = beyond_ascii(raw)
         blanked = [c for c in set(others) if not (c.isalnum() or c == "_")]
         if len(blanked) > MAX_REPLACED:
             return None

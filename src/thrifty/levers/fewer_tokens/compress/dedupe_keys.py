@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from itertools import chain
 from operator import methodcaller
 
+from thrifty.utf8_text import beyond_ascii
+
 MIN_PARAGRAPH = 40
 MIN_WORDS = 5
 _LABEL = re.compile(
@@ -29,7 +31,6 @@ BLANKS = frozenset(
     "\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
 )
 _MAY_END = _ENDINGS | BLANKS  # a line's last character, if it may end like a sentence
-_ASCII = bytes(range(128))
 
 MIN_INSTRUCTION = 2 * MIN_WORDS - 1  # characters: five one-letter words and four blanks
 
@@ -129,7 +130,7 @@ def _folded(text: str) -> str | None:
     if text.isascii():
         return text.lower()
     utf8 = text.encode("utf-8", "surrogatepass")
-    others = utf8.translate(None, _ASCII).decode("utf-8", "surrogatepass")
+    others = beyond_ascii(utf8)
     if others.casefold() != others:
         return None
     return utf8.lower().decode("utf-8", "surrogatepass")

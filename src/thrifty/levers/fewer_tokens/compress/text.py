@@ -19,10 +19,10 @@ from thrifty.levers.fewer_tokens.compress.spans import (
     merged,
     token_spans,
 )
+from thrifty.utf8_text import beyond_ascii
 
 _INVISIBLES = "\u200b\u200c\u200d\u2060\ufeff"
 _ODD_SPACE_CHARS = "\u00a0\u202f\u205f\u3000" + "".join(map(chr, range(0x2000, 0x200B)))
-_ASCII_BYTES = bytes(range(128))
 _INVISIBLE = re.compile(f"[{_INVISIBLES}]")
 _NON_BLANKS = re.compile(r"\S+")
 _SEPARATOR_LINE = re.compile(r" {0,3}([-=*_])\1{3,}[ \t]*(?=\n|\Z)")
@@ -82,7 +82,7 @@ def _beyond_ascii(text: str) -> str:
     if text.isascii():
         return ""
     utf8 = text.encode("utf-8", "surrogatepass")
-    return utf8.translate(None, _ASCII_BYTES).decode("utf-8", "surrogatepass")
+    return beyond_ascii(utf8)
 
 
 def _spans_that_matter(text: str, odd_spaces: str) -> list[Span]:
